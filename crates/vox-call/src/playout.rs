@@ -1,0 +1,249 @@
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use vox_core::{AudioFrame, TurnId, FRAME_DURATION};
+
+/// What the carrier's echoed marks tell about the agent's speech.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PlayoutEvent {
+    /// `played` of `turn`'s audio has been heard.
+    Progress {
+        /// The turn.
+        turn: TurnId,
+        /// Audio played so far.
+        played: Duration,
+    },
+    /// All of `turn`'s audio has been heard.
+    Finished {
+        /// The turn.
+        turn: TurnId,
+    },
+}
+
+#[derive(Debug)]
+struct InFlight {
+    seq: u64,
+    turn: TurnId,
+    /// Audio of the turn up to and including this frame.
+    turn_played: Duration,
+    /// Whether this is the turn's last frame.
+    last_of_turn: bool,
+    /// When we expect the carrier to have played this frame.
+    expected_end: Instant,
+}
+
+/// One frame ready to send, with the mark to send after it.
+#[derive(Debug)]
+pub struct DueFrame {
+    /// The audio.
+    pub frame: AudioFrame,
+    /// The mark name to send right after the frame.
+    pub mark: String,
+    /// When it should have been sent (for lateness metrics).
+    pub scheduled: Instant,
+}
+
+/// Paces agent audio to the carrier with a bounded send-ahead and tracks, by marks, how
+/// much of each turn the caller has actually heard. Sans-IO: time is an argument.
+///
+/// The carrier buffers what we send and plays it in real time. We keep an estimate of when
+/// its buffer runs dry and send the next 20 ms frame only once less than `send_ahead` of
+/// audio is buffered there, so a `clear` never has more than `send_ahead` to throw away and
+/// memory stays bounded. Marks that come back later than expected push the estimate out
+/// (the carrier started playing later than we assumed).
+#[derive(Debug)]
+pub struct Playout {
+    send_ahead: Duration,
+    queue: VecDeque<(TurnId, AudioFrame)>,
+    /// Turn of the queued tail and whether its producer said it is complete.
+    turn_complete: Option<(TurnId, bool)>,
+    turn_sent: Duration,
+    current_turn: Option<TurnId>,
+    buffered_until: Option<Instant>,
+    next_seq: u64,
+    in_flight: VecDeque<InFlight>,
+    /// Marks thrown away by a clear: the carrier still echoes them, they mean nothing.
+    cleared_through: u64,
+}
+
+impl Playout {
+    /// A pacer keeping at most `send_ahead` of audio buffered at the carrier.
+    pub fn new(send_ahead: Duration) -> Self {
+        Self {
+            send_ahead: send_ahead.max(FRAME_DURATION),
+            queue: VecDeque::new(),
+            turn_complete: None,
+            turn_sent: Duration::ZERO,
+            current_turn: None,
+            buffered_until: None,
+            next_seq: 0,
+            in_flight: VecDeque::new(),
+            cleared_through: 0,
+        }
+    }
+
+    /// Queues audio for `turn`; `complete` says no more audio will follow for it.
+    pub fn enqueue(&mut self, turn: TurnId, frames: impl IntoIterator<Item = AudioFrame>, complete: bool) {
+        self.queue.extend(frames.into_iter().map(|f| (turn, f)));
+        self.turn_complete = Some((turn, complete));
+    }
+
+    /// Frames queued and not yet sent.
+    pub fn queued(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// Whether nothing is queued and nothing is waiting to be confirmed as played.
+    pub fn is_idle(&self) -> bool {
+        self.queue.is_empty() && self.in_flight.is_empty()
+    }
+
+    /// When the next frame is due, if one is queued.
+    pub fn next_due(&self, now: Instant) -> Option<Instant> {
+        if self.queue.is_empty() {
+            return None;
+        }
+        Some(match self.buffered_until {
+            // send once the next frame still fits within `send_ahead` of buffered audio
+            Some(until) if until > now => (until + FRAME_DURATION).checked_sub(self.send_ahead).map_or(now, |t| t.max(now)),
+            _ => now,
+        })
+    }
+
+    /// Takes the next frame if it is due at `now`.
+    pub fn pop_due(&mut self, now: Instant) -> Option<DueFrame> {
+        let due = self.next_due(now)?;
+        if due > now {
+            return None;
+        }
+        let (turn, frame) = self.queue.pop_front()?;
+        if self.current_turn != Some(turn) {
+            self.current_turn = Some(turn);
+            self.turn_sent = Duration::ZERO;
+        }
+        self.turn_sent += FRAME_DURATION;
+        let start = match self.buffered_until {
+            Some(until) if until > now => until,
+            _ => now,
+        };
+        let end = start + FRAME_DURATION;
+        self.buffered_until = Some(end);
+        self.next_seq += 1;
+        let last_of_turn = self.queue.front().is_none_or(|(t, _)| *t != turn)
+            && self.turn_complete.is_none_or(|(t, complete)| t != turn || complete);
+        self.in_flight.push_back(InFlight { seq: self.next_seq, turn, turn_played: self.turn_sent, last_of_turn, expected_end: end });
+        Some(DueFrame { frame, mark: format!("{}:{}", turn.0, self.next_seq), scheduled: due })
+    }
+
+    /// A mark came back. Returns what it proves about playback, or `None` for marks that
+    /// were cleared, unknown, or malformed (which are ignored: the carrier echoes cleared
+    /// marks, and a confused carrier must not confuse the call).
+    pub fn on_mark(&mut self, name: &str, now: Instant) -> Option<PlayoutEvent> {
+        let seq: u64 = name.split_once(':')?.1.parse().ok()?;
+        if seq <= self.cleared_through {
+            return None;
+        }
+        let mut reached = None;
+        while self.in_flight.front().is_some_and(|m| m.seq <= seq) {
+            reached = self.in_flight.pop_front();
+        }
+        let m = reached?;
+        if now > m.expected_end {
+            // The carrier is behind our estimate: its buffer holds more than we thought.
+            let drift = now - m.expected_end;
+            if let Some(until) = self.buffered_until.as_mut() {
+                *until += drift;
+            }
+            for later in &mut self.in_flight {
+                later.expected_end += drift;
+            }
+        }
+        Some(if m.last_of_turn {
+            PlayoutEvent::Finished { turn: m.turn }
+        } else {
+            PlayoutEvent::Progress { turn: m.turn, played: m.turn_played }
+        })
+    }
+
+    /// Drops everything queued and forgets what the carrier buffered (the caller will send
+    /// `clear`). Returns how much of the cut turn had been confirmed as played.
+    pub fn clear(&mut self, now: Instant) -> usize {
+        let dropped = self.queue.len();
+        self.queue.clear();
+        self.cleared_through = self.next_seq;
+        self.in_flight.clear();
+        self.buffered_until = Some(now);
+        self.turn_complete = None;
+        dropped
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frames(n: usize) -> Vec<AudioFrame> {
+        vec![AudioFrame::silence(); n]
+    }
+
+    #[test]
+    fn sends_a_burst_of_send_ahead_then_one_frame_per_twenty_ms() {
+        let t0 = Instant::now();
+        let mut p = Playout::new(Duration::from_millis(200));
+        p.enqueue(TurnId(1), frames(50), true);
+        let mut burst = 0;
+        while p.pop_due(t0).is_some() {
+            burst += 1;
+        }
+        assert_eq!(burst, 10, "200 ms of send-ahead is 10 frames");
+        assert_eq!(p.next_due(t0), Some(t0 + Duration::from_millis(20)));
+        assert!(p.pop_due(t0 + Duration::from_millis(19)).is_none());
+        assert!(p.pop_due(t0 + Duration::from_millis(20)).is_some());
+        assert!(p.pop_due(t0 + Duration::from_millis(20)).is_none());
+    }
+
+    #[test]
+    fn marks_report_progress_and_the_end_of_the_turn() {
+        let t0 = Instant::now();
+        let mut p = Playout::new(Duration::from_millis(200));
+        p.enqueue(TurnId(3), frames(3), true);
+        let marks: Vec<String> = std::iter::from_fn(|| p.pop_due(t0)).map(|d| d.mark).collect();
+        assert_eq!(marks, vec!["3:1", "3:2", "3:3"]);
+        assert_eq!(p.on_mark("3:1", t0), Some(PlayoutEvent::Progress { turn: TurnId(3), played: Duration::from_millis(20) }));
+        // a skipped mark is implied by a later one
+        assert_eq!(p.on_mark("3:3", t0), Some(PlayoutEvent::Finished { turn: TurnId(3) }));
+        assert!(p.is_idle());
+        assert_eq!(p.on_mark("garbage", t0), None);
+    }
+
+    #[test]
+    fn cleared_marks_are_ignored_and_pacing_restarts() {
+        let t0 = Instant::now();
+        let mut p = Playout::new(Duration::from_millis(100));
+        p.enqueue(TurnId(1), frames(20), true);
+        while p.pop_due(t0).is_some() {}
+        assert_eq!(p.clear(t0), 15);
+        assert_eq!(p.on_mark("1:2", t0), None, "echoed after clear: not proof of playback");
+        p.enqueue(TurnId(2), frames(2), true);
+        assert!(p.pop_due(t0).is_some(), "after a clear the carrier buffer is empty");
+    }
+
+    #[test]
+    fn a_late_mark_pushes_the_schedule_out() {
+        let t0 = Instant::now();
+        let mut p = Playout::new(Duration::from_millis(40));
+        p.enqueue(TurnId(1), frames(10), true);
+        while p.pop_due(t0).is_some() {}
+        // Frame 1 was expected to finish at t0+20ms; its mark says it finished at t0+70ms,
+        // so frame 2 ends at t0+90ms and only 20 ms is buffered: one more frame fits now,
+        // not two (which the uncorrected estimate of an empty buffer would allow).
+        let t = t0 + Duration::from_millis(70);
+        p.on_mark("1:1", t);
+        let mut sent = 0;
+        while p.pop_due(t).is_some() {
+            sent += 1;
+        }
+        assert_eq!(sent, 1);
+        assert_eq!(p.next_due(t), Some(t0 + Duration::from_millis(110 + 20 - 40)));
+    }
+}
