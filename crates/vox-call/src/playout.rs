@@ -148,8 +148,10 @@ impl Playout {
             reached = self.in_flight.pop_front();
         }
         let m = reached?;
-        if now > m.expected_end {
-            // The carrier is behind our estimate: its buffer holds more than we thought.
+        // Carriers play in 20 ms packets, so a mark may come back up to a frame after its
+        // audio ended; only lateness beyond that means the carrier's buffer holds more
+        // than we estimated (it started playing later, or the network is slow).
+        if now > m.expected_end + FRAME_DURATION {
             let drift = now - m.expected_end;
             if let Some(until) = self.buffered_until.as_mut() {
                 *until += drift;
@@ -234,7 +236,8 @@ mod tests {
         let mut p = Playout::new(Duration::from_millis(40));
         p.enqueue(TurnId(1), frames(10), true);
         while p.pop_due(t0).is_some() {}
-        // Frame 1 was expected to finish at t0+20ms; its mark says it finished at t0+70ms,
+        // Frame 1 was expected to finish at t0+20ms; its mark says it finished at t0+70ms
+        // (more than one frame late, so it is drift, not packet quantisation),
         // so frame 2 ends at t0+90ms and only 20 ms is buffered: one more frame fits now,
         // not two (which the uncorrected estimate of an empty buffer would allow).
         let t = t0 + Duration::from_millis(70);
@@ -245,5 +248,15 @@ mod tests {
         }
         assert_eq!(sent, 1);
         assert_eq!(p.next_due(t), Some(t0 + Duration::from_millis(110 + 20 - 40)));
+    }
+
+    #[test]
+    fn a_mark_late_by_less_than_a_frame_is_quantisation_not_drift() {
+        let t0 = Instant::now();
+        let mut p = Playout::new(Duration::from_millis(40));
+        p.enqueue(TurnId(1), frames(10), true);
+        while p.pop_due(t0).is_some() {}
+        p.on_mark("1:1", t0 + Duration::from_millis(35));
+        assert_eq!(p.next_due(t0), Some(t0 + Duration::from_millis(20)), "schedule unchanged");
     }
 }

@@ -1,1 +1,77 @@
-//! stub
+//! Carrier media endpoints: turns a carrier's WebSocket into a call.
+//!
+//! For each connection: take an admission slot, read until the dialect's `start`, pick the
+//! agent from its parameters, then run three parts side by side: the reader (decode,
+//! resample, frame and VAD inline, microseconds a frame), the [`CallActor`](vox_call::CallActor),
+//! and the writer (encode the actor's output in the carrier's dialect).
+//!
+//! Deliberately absent: conversation policy (vox-engine), config files and env (the binary
+//! passes a [`MediaConfig`]).
+//!
+//! Routes: `GET /media/twilio` (Twilio Media Streams).
+
+mod twilio;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::routing::get;
+use axum::Router;
+use vox_audio::EnergyVadConfig;
+use vox_call::CallRegistry;
+use vox_engine::Conversation;
+
+/// Settings of the media endpoints.
+#[derive(Clone, Debug)]
+pub struct MediaConfig {
+    /// Largest carrier message accepted; larger ones close the connection (1009).
+    pub max_message_bytes: usize,
+    /// Most agent audio buffered at the carrier ahead of playback.
+    pub send_ahead: Duration,
+    /// Caller frames queued for the actor before the oldest are dropped.
+    pub audio_queue_frames: usize,
+    /// Energy VAD settings.
+    pub vad: EnergyVadConfig,
+    /// Agent used when the stream names none.
+    pub default_agent: String,
+}
+
+impl Default for MediaConfig {
+    fn default() -> Self {
+        Self {
+            max_message_bytes: 64 * 1024,
+            send_ahead: Duration::from_millis(200),
+            audio_queue_frames: 50,
+            vad: EnergyVadConfig::default(),
+            default_agent: "echo".into(),
+        }
+    }
+}
+
+/// Builds the conversation for an agent id; the binary decides which agents exist.
+pub trait AgentCatalog: Send + Sync + 'static {
+    /// A new conversation for `agent_id`, or `None` if there is no such agent.
+    fn create(&self, agent_id: &str) -> Option<Box<dyn Conversation>>;
+}
+
+/// Shared state of the media routes.
+#[derive(Clone)]
+pub struct MediaState {
+    /// Live calls, admission and shutdown.
+    pub registry: CallRegistry,
+    /// Settings.
+    pub config: Arc<MediaConfig>,
+    /// Agents.
+    pub agents: Arc<dyn AgentCatalog>,
+}
+
+impl std::fmt::Debug for MediaState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MediaState").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+/// The media routes.
+pub fn router(state: MediaState) -> Router {
+    Router::new().route("/media/twilio", get(twilio::upgrade)).with_state(state)
+}

@@ -1,1 +1,135 @@
-//! stub
+//! `vox sim`: a simulated carrier that calls a Twilio-dialect media URL the way Twilio does.
+//!
+//! Per call it sends `connected` and `start` (with custom parameters), then caller audio in
+//! real time (one 20 ms mu-law `media` message per tick, with correct `sequenceNumber`,
+//! `chunk` and `timestamp`), silence between turns, and `stop` at the end. It buffers the
+//! agent's audio and plays it at real-time rate, echoes each `mark` only once the audio
+//! before it has played, and honours `clear` (dropping buffered audio and echoing pending
+//! marks, as Twilio does). It records both sides to a stereo WAV and reports per turn the
+//! response latency and barge-in-to-silence time, and per call jitter, late and missing
+//! frames.
+//!
+//! Deliberately absent: any knowledge of Vox internals. It speaks only the wire protocol,
+//! so it can be pointed at any Twilio-dialect server.
+
+mod call;
+mod report;
+mod script;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::sync::Semaphore;
+
+pub use report::{CallReport, Summary, TurnReport};
+pub use script::{Script, Turn};
+
+/// Command-line arguments of `vox sim`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct SimArgs {
+    /// The media WebSocket URL to call.
+    #[arg(long, default_value = "ws://127.0.0.1:8080/media/twilio")]
+    pub url: String,
+    /// A TOML script of caller turns (see tests/data/scripts/ for examples).
+    #[arg(long)]
+    pub script: Option<PathBuf>,
+    /// Caller turns as WAV files, in order (a shorthand for a script). Any rate, mono.
+    #[arg(long = "wav")]
+    pub wavs: Vec<PathBuf>,
+    /// With --wav: every turn after the first barges in after this much agent audio (ms).
+    #[arg(long)]
+    pub interrupt_after_ms: Option<u64>,
+    /// The agent to ask for (`agentId` custom parameter); overrides the script's.
+    #[arg(long)]
+    pub agent_id: Option<String>,
+    /// Extra custom parameters, `key=value`, repeatable.
+    #[arg(long = "param")]
+    pub params: Vec<String>,
+    /// Number of calls to place.
+    #[arg(long, default_value_t = 1)]
+    pub calls: usize,
+    /// Calls in progress at once.
+    #[arg(long, default_value_t = 1)]
+    pub concurrency: usize,
+    /// Spread the first wave of call starts over this many ms.
+    #[arg(long, default_value_t = 1000)]
+    pub ramp_ms: u64,
+    /// Directory to write one stereo WAV per call (left: caller, right: agent as played).
+    #[arg(long)]
+    pub record: Option<PathBuf>,
+    /// Also write the whole JSON report (calls and summary) to this file.
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+    /// The server's send-ahead in ms, to compute pacing jitter against the ideal schedule.
+    #[arg(long, default_value_t = 200)]
+    pub send_ahead_ms: u64,
+    /// Longest wait for the agent to answer a turn before it is counted as unanswered.
+    #[arg(long, default_value_t = 10_000)]
+    pub reply_timeout_ms: u64,
+    /// Print only the summary line, not one line per call.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// Runs the simulation; prints one JSON line per call and a summary line to stdout.
+/// Returns whether every call succeeded.
+pub async fn run(args: SimArgs) -> anyhow::Result<bool> {
+    let mut script = match (&args.script, args.wavs.is_empty()) {
+        (Some(path), true) => Script::load(path)?,
+        (None, false) => Script::from_wavs(&args.wavs, args.interrupt_after_ms),
+        (Some(_), false) => anyhow::bail!("give either --script or --wav, not both"),
+        (None, true) => anyhow::bail!("nothing to say: give --script FILE or one or more --wav FILE"),
+    };
+    if let Some(agent) = &args.agent_id {
+        script.agent_id = Some(agent.clone());
+    }
+    for p in &args.params {
+        let (k, v) = p.split_once('=').with_context(|| format!("--param {p:?} is not key=value"))?;
+        script.params.insert(k.to_owned(), v.to_owned());
+    }
+    if args.calls == 0 || args.concurrency == 0 {
+        anyhow::bail!("--calls and --concurrency must be at least 1");
+    }
+    if let Some(dir) = &args.record {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let plan = Arc::new(call::Plan::new(&script, &args)?);
+    let slots = Arc::new(Semaphore::new(args.concurrency));
+    let mut tasks = tokio::task::JoinSet::new();
+    let ramp_step = Duration::from_millis(args.ramp_ms) / args.concurrency.max(1) as u32;
+    for i in 0..args.calls {
+        let permit = slots.clone().acquire_owned().await.context("semaphore closed")?;
+        if i < args.concurrency && i > 0 {
+            tokio::time::sleep(ramp_step).await;
+        }
+        let plan = plan.clone();
+        tasks.spawn(async move {
+            let report = call::run(i, &plan).await;
+            drop(permit);
+            report
+        });
+    }
+    let mut reports = Vec::with_capacity(args.calls);
+    while let Some(r) = tasks.join_next().await {
+        let r = r.context("a simulated call panicked")?;
+        if !args.quiet {
+            print_line(&serde_json::to_string(&r)?);
+        }
+        reports.push(r);
+    }
+    reports.sort_by_key(|r| r.call);
+    let summary = Summary::from_calls(&reports);
+    print_line(&serde_json::to_string(&serde_json::json!({ "summary": summary }))?);
+    if let Some(path) = &args.report {
+        let doc = serde_json::json!({ "calls": reports, "summary": summary });
+        std::fs::write(path, serde_json::to_string_pretty(&doc)?).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(summary.calls_failed == 0)
+}
+
+#[allow(clippy::print_stdout)]
+fn print_line(s: &str) {
+    println!("{s}");
+}

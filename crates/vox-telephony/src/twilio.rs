@@ -138,17 +138,22 @@ impl TwilioCodec {
     /// Encodes one outbound message as Twilio JSON text. `None` before `start` (Twilio
     /// needs the stream id on every message).
     pub fn encode(&self, msg: Outbound<'_>) -> Option<String> {
-        let stream_sid = self.stream_sid.as_deref()?;
-        let out = match msg {
-            Outbound::Media(bytes) => {
-                let payload = B64.encode(bytes);
-                OutMsg { event: "media", stream_sid, media: Some(OutMedia { payload }), mark: None }
-            }
-            Outbound::Mark(name) => OutMsg { event: "mark", stream_sid, media: None, mark: Some(OutMark { name }) },
-            Outbound::Clear => OutMsg { event: "clear", stream_sid, media: None, mark: None },
-        };
-        serde_json::to_string(&out).ok()
+        self.stream_sid.as_deref().map(|sid| encode(sid, msg))
     }
+}
+
+/// Encodes one outbound message for the stream `stream_sid` as Twilio JSON text.
+pub fn encode(stream_sid: &str, msg: Outbound<'_>) -> String {
+    let out = match msg {
+        Outbound::Media(bytes) => {
+            let payload = B64.encode(bytes);
+            OutMsg { event: "media", stream_sid, media: Some(OutMedia { payload }), mark: None }
+        }
+        Outbound::Mark(name) => OutMsg { event: "mark", stream_sid, media: None, mark: Some(OutMark { name }) },
+        Outbound::Clear => OutMsg { event: "clear", stream_sid, media: None, mark: None },
+    };
+    // Serializing plain strings into a String cannot fail.
+    serde_json::to_string(&out).unwrap_or_default()
 }
 
 #[derive(Serialize)]

@@ -1,0 +1,269 @@
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::response::Response;
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::{mpsc, oneshot};
+use tracing::{info, warn, Instrument};
+use vox_audio::{Codec, EnergyVad, Egress, Ingress, Vad};
+use vox_call::{audio_queue, CallActor, CallConfig, CallIo, CallerFrame, OutboundMsg, TransportEvent};
+use vox_core::{CallId, SampleRate};
+use vox_telephony::twilio::{self, TwilioCodec};
+use vox_telephony::{Encoding, MediaEvent, Outbound, ProtocolError, StreamStart};
+
+use crate::MediaState;
+
+/// WebSocket close codes (RFC 6455 section 7.4.1).
+mod code {
+    pub const NORMAL: u16 = 1000;
+    pub const GOING_AWAY: u16 = 1001;
+    pub const PROTOCOL: u16 = 1002;
+    pub const POLICY: u16 = 1008;
+    pub const TOO_BIG: u16 = 1009;
+    pub const INTERNAL: u16 = 1011;
+    pub const TRY_AGAIN_LATER: u16 = 1013;
+}
+
+/// Hard limit on what tungstenite will buffer; our own, lower limit gives the clean close.
+const WS_HARD_LIMIT: usize = 1024 * 1024;
+
+pub(crate) async fn upgrade(ws: WebSocketUpgrade, State(state): State<MediaState>) -> Response {
+    let limit = state.config.max_message_bytes.saturating_mul(2).clamp(4096, WS_HARD_LIMIT);
+    ws.max_message_size(limit).max_frame_size(limit).on_upgrade(move |socket| async move {
+        // Track the whole connection so graceful shutdown waits for it.
+        let tracker = state.registry.tracker().clone();
+        let _ = tracker.spawn(connection(socket, state)).await;
+    })
+}
+
+fn close(code: u16, reason: &str) -> Message {
+    Message::Close(Some(CloseFrame { code, reason: Utf8Bytes::from(reason.to_owned()) }))
+}
+
+fn protocol_close_code(e: &ProtocolError) -> u16 {
+    match e {
+        ProtocolError::TooLarge { .. } => code::TOO_BIG,
+        ProtocolError::UnsupportedFormat(_) => code::POLICY,
+        _ => code::PROTOCOL,
+    }
+}
+
+fn count_error(e: &ProtocolError) {
+    metrics::counter!("vox_protocol_errors_total", "dialect" => "twilio", "kind" => e.kind()).increment(1);
+}
+
+async fn connection(mut socket: WebSocket, state: MediaState) {
+    let admission = match state.registry.try_admit() {
+        Ok(a) => a,
+        Err(e) => {
+            warn!(error = %e, "refusing media stream");
+            let _ = socket.send(close(code::TRY_AGAIN_LATER, &format!("vox: {e}; try again later"))).await;
+            return;
+        }
+    };
+    let mut codec = TwilioCodec::new(state.config.max_message_bytes);
+    let (mut sink, mut stream) = socket.split();
+    let start = match read_until_start(&mut stream, &mut codec).await {
+        Ok(Some(start)) => start,
+        Ok(None) => return,
+        Err(e) => {
+            count_error(&e);
+            warn!(error = %e, "bad twilio stream before start");
+            let _ = sink.send(close(protocol_close_code(&e), &e.close_reason())).await;
+            return;
+        }
+    };
+    let call_id = CallId::new(if start.call_id.is_empty() { format!("vox-{}", uuid::Uuid::new_v4()) } else { start.call_id.clone() });
+    let span = tracing::info_span!("call", call = %call_id, stream = %start.stream_id);
+    run_call(call_id, start, codec, sink, stream, state, admission).instrument(span).await;
+}
+
+async fn read_until_start(stream: &mut SplitStream<WebSocket>, codec: &mut TwilioCodec) -> Result<Option<StreamStart>, ProtocolError> {
+    while let Some(msg) = stream.next().await {
+        match msg {
+            Ok(Message::Text(text)) => match codec.decode(text.as_str())? {
+                MediaEvent::Connected => {}
+                MediaEvent::Start(start) => return Ok(Some(start)),
+                MediaEvent::Stop => return Ok(None),
+                // decode() rejects media/dtmf/mark before start
+                MediaEvent::Media { .. } | MediaEvent::Dtmf { .. } | MediaEvent::Mark { .. } => {
+                    return Err(ProtocolError::BeforeStart("media"));
+                }
+            },
+            Ok(Message::Binary(_)) => return Err(ProtocolError::UnexpectedBinary),
+            Ok(Message::Close(_)) | Err(_) => return Ok(None),
+            Ok(Message::Ping(_) | Message::Pong(_)) => {}
+        }
+    }
+    Ok(None)
+}
+
+async fn run_call(
+    call_id: CallId,
+    start: StreamStart,
+    mut codec: TwilioCodec,
+    mut sink: SplitSink<WebSocket, Message>,
+    mut stream: SplitStream<WebSocket>,
+    state: MediaState,
+    admission: vox_call::Admission,
+) {
+    let cfg = &state.config;
+    let agent_id = start.custom_parameters.get("agentId").cloned().unwrap_or_else(|| cfg.default_agent.clone());
+    let Some(conversation) = state.agents.create(&agent_id) else {
+        warn!(agent = %agent_id, "unknown agent");
+        metrics::counter!("vox_calls_rejected_total", "reason" => "unknown_agent").increment(1);
+        let _ = sink.send(close(code::POLICY, &format!("vox: unknown agent {agent_id:?}"))).await;
+        return;
+    };
+    let codec_kind = match start.encoding {
+        Encoding::MuLaw => Codec::MuLaw,
+        Encoding::ALaw => Codec::ALaw,
+        Encoding::L16 => Codec::L16,
+    };
+    let rate = SampleRate(start.sample_rate);
+    let (mut ingress, egress) = match (Ingress::new(codec_kind, rate), Egress::new(codec_kind, rate)) {
+        (Ok(i), Ok(e)) => (i, e),
+        (Err(e), _) | (_, Err(e)) => {
+            warn!(error = %e, "unusable media format");
+            let _ = sink.send(close(code::POLICY, "vox: unusable media format")).await;
+            return;
+        }
+    };
+    info!(agent = %agent_id, %rate, "call started");
+
+    let (audio_tx, audio_rx) = audio_queue(cfg.audio_queue_frames);
+    // Control events are few and must not be lost: the reader waits for room.
+    let (events_tx, events_rx) = mpsc::channel(64);
+    // The actor waits for room too: playout pacing bounds what is in flight anyway.
+    let (out_tx, out_rx) = mpsc::channel(64);
+    let (close_tx, close_rx) = oneshot::channel::<Message>();
+    let io = CallIo { audio: audio_rx, events: events_rx, outbound: out_tx };
+    let actor = CallActor::new(call_id.clone(), CallConfig { send_ahead: cfg.send_ahead }, conversation, io, admission.cancel.clone());
+    let actor_task = tokio::spawn(actor.run().in_current_span());
+    let writer_task = tokio::spawn(writer(sink, start.stream_id.clone(), egress, out_rx, close_rx).in_current_span());
+
+    let mut vad = EnergyVad::new(cfg.vad);
+    let mut close_tx = Some(close_tx);
+    while let Some(msg) = stream.next().await {
+        let text = match msg {
+            Ok(Message::Text(text)) => text,
+            Ok(Message::Binary(_)) => {
+                reject(&mut close_tx, &ProtocolError::UnexpectedBinary);
+                break;
+            }
+            Ok(Message::Close(_)) => break,
+            Ok(Message::Ping(_) | Message::Pong(_)) => continue,
+            Err(e) => {
+                warn!(error = %e, "websocket read failed");
+                break;
+            }
+        };
+        let sent = match codec.decode(text.as_str()) {
+            Ok(MediaEvent::Media { payload, .. }) => {
+                ingress.push(payload, |frame| {
+                    let vad = vad.process(&frame);
+                    audio_tx.push(CallerFrame { frame, vad });
+                });
+                true
+            }
+            Ok(MediaEvent::Mark { name }) => events_tx.send(TransportEvent::Mark(name)).await.is_ok(),
+            Ok(MediaEvent::Dtmf { digit }) => events_tx.send(TransportEvent::Dtmf(digit)).await.is_ok(),
+            Ok(MediaEvent::Stop) => {
+                let _ = events_tx.send(TransportEvent::Stop).await;
+                break;
+            }
+            Ok(MediaEvent::Connected) => true,
+            Ok(MediaEvent::Start(_)) => true, // decode() already rejects a second start
+            Err(e) => {
+                reject(&mut close_tx, &e);
+                break;
+            }
+        };
+        if !sent || events_tx.is_closed() {
+            break; // the actor is gone
+        }
+    }
+    let gaps = codec.sequence_gaps();
+    if gaps > 0 {
+        metrics::counter!("vox_inbound_sequence_gaps_total").increment(gaps);
+    }
+    drop(audio_tx);
+    drop(events_tx);
+    match actor_task.await {
+        Ok(summary) => info!(
+            end = summary.end.kind(),
+            frames_in = summary.frames_in,
+            frames_out = summary.frames_out,
+            dropped = summary.frames_dropped,
+            turns = summary.turns,
+            barge_ins = summary.barge_ins,
+            sequence_gaps = gaps,
+            "call ended"
+        ),
+        Err(e) => {
+            // A panic in one call hangs up that call, not the process.
+            tracing::error!(error = %e, "call actor failed");
+            metrics::counter!("vox_call_panics_total").increment(1);
+            if let Some(tx) = close_tx.take() {
+                let _ = tx.send(close(code::INTERNAL, "vox: internal error"));
+            }
+        }
+    }
+    let _ = writer_task.await;
+    drop(admission);
+}
+
+fn reject(close_tx: &mut Option<oneshot::Sender<Message>>, e: &ProtocolError) {
+    count_error(e);
+    warn!(error = %e, kind = e.kind(), "closing stream on protocol error");
+    if let Some(tx) = close_tx.take() {
+        let _ = tx.send(close(protocol_close_code(e), &e.close_reason()));
+    }
+}
+
+async fn writer(
+    mut sink: SplitSink<WebSocket, Message>,
+    stream_sid: String,
+    mut egress: Egress,
+    mut out: mpsc::Receiver<OutboundMsg>,
+    mut close_rx: oneshot::Receiver<Message>,
+) {
+    let mut payload = Vec::with_capacity(320);
+    loop {
+        let msg = tokio::select! {
+            biased;
+            frame = &mut close_rx => {
+                if let Ok(frame) = frame {
+                    let _ = sink.send(frame).await;
+                }
+                return;
+            }
+            msg = out.recv() => msg,
+        };
+        let text = match msg {
+            Some(OutboundMsg::Audio(frame)) => {
+                payload.clear();
+                egress.encode(&frame, &mut payload);
+                metrics::counter!("vox_outbound_frames_total").increment(1);
+                twilio::encode(&stream_sid, Outbound::Media(&payload))
+            }
+            Some(OutboundMsg::Mark(name)) => twilio::encode(&stream_sid, Outbound::Mark(&name)),
+            Some(OutboundMsg::Clear) => {
+                egress.reset();
+                twilio::encode(&stream_sid, Outbound::Clear)
+            }
+            Some(OutboundMsg::Hangup(reason)) => {
+                let code = if reason.contains("shutting down") { code::GOING_AWAY } else { code::NORMAL };
+                let _ = sink.send(close(code, &format!("vox: {reason}"))).await;
+                return;
+            }
+            None => {
+                let _ = sink.send(close(code::NORMAL, "vox: call ended")).await;
+                return;
+            }
+        };
+        if sink.send(Message::Text(text.into())).await.is_err() {
+            return;
+        }
+    }
+}

@@ -1,0 +1,202 @@
+//! The one typed configuration tree, layered: defaults < file < env < flags.
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use figment::providers::{Env, Format, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+/// The defaults, compiled in so the binary runs from any directory.
+pub const DEFAULT_TOML: &str = include_str!("../../../config/default.toml");
+
+/// Everything Vox can be configured with. Field docs live in config/default.toml.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub media: MediaSection,
+    pub vad: VadConfig,
+    pub echo: EchoSection,
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    pub host: String,
+    pub port: u16,
+    pub max_concurrent_calls: usize,
+    pub shutdown_grace_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct MediaSection {
+    pub max_message_bytes: usize,
+    pub send_ahead_ms: u64,
+    pub audio_queue_frames: usize,
+    pub default_agent: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct VadConfig {
+    pub start_dbfs: f32,
+    pub stop_dbfs: f32,
+    pub start_ms: u32,
+    pub stop_ms: u32,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct EchoSection {
+    pub turn_end_silence_ms: u64,
+    pub preroll_ms: u64,
+    pub max_utterance_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    pub level: String,
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Command-line overrides, applied last.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    pub max_concurrent_calls: Option<usize>,
+}
+
+impl Config {
+    /// Loads defaults < `file` < `VOX__*` environment < `overrides`, then validates.
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> anyhow::Result<Self> {
+        let mut fig = Figment::new().merge(Toml::string(DEFAULT_TOML));
+        if let Some(path) = file {
+            if !path.is_file() {
+                bail!("config file {} does not exist (given with --config)", path.display());
+            }
+            fig = fig.merge(Toml::file(path));
+        }
+        fig = fig.merge(Env::prefixed("VOX__").split("__"));
+        if let Some(host) = &overrides.host {
+            fig = fig.merge(("server.host", host));
+        }
+        if let Some(port) = overrides.port {
+            fig = fig.merge(("server.port", port));
+        }
+        if let Some(n) = overrides.max_concurrent_calls {
+            fig = fig.merge(("server.max_concurrent_calls", n));
+        }
+        let cfg: Config = fig.extract().map_err(|e| {
+            let msgs: Vec<String> = e.into_iter().map(|e| e.to_string()).collect();
+            anyhow::anyhow!("invalid configuration: {}", msgs.join("; "))
+        })?;
+        cfg.validate().context("invalid configuration")?;
+        Ok(cfg)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        if self.server.max_concurrent_calls == 0 {
+            bail!("server.max_concurrent_calls must be at least 1");
+        }
+        if self.media.send_ahead_ms < 20 {
+            bail!("media.send_ahead_ms must be at least 20 (one frame), got {}", self.media.send_ahead_ms);
+        }
+        if self.media.max_message_bytes < 1024 {
+            bail!("media.max_message_bytes must be at least 1024, got {}", self.media.max_message_bytes);
+        }
+        if self.media.audio_queue_frames == 0 {
+            bail!("media.audio_queue_frames must be at least 1");
+        }
+        if self.vad.stop_dbfs > self.vad.start_dbfs {
+            bail!("vad.stop_dbfs ({}) must not exceed vad.start_dbfs ({})", self.vad.stop_dbfs, self.vad.start_dbfs);
+        }
+        Ok(())
+    }
+
+    pub fn send_ahead(&self) -> Duration {
+        Duration::from_millis(self.media.send_ahead_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use figment::Jail;
+
+    fn load(jail: &Jail, body: Option<&str>, flags: &Overrides) -> anyhow::Result<Config> {
+        let path = body.map(|b| {
+            jail.create_file("vox.toml", b).expect("write config");
+            jail.directory().join("vox.toml")
+        });
+        Config::load(path.as_deref(), flags)
+    }
+
+    #[test]
+    fn defaults_load_and_are_valid() {
+        Jail::expect_with(|jail| {
+            let c = load(jail, None, &Overrides::default()).expect("defaults");
+            assert_eq!(c.server.port, 8080);
+            assert_eq!(c.media.send_ahead_ms, 200);
+            assert_eq!(c.log.format, LogFormat::Text);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn file_then_env_then_flags_override_in_order() {
+        Jail::expect_with(|jail| {
+            let file = "[server]\nport = 9000\nhost = \"127.0.0.1\"\nmax_concurrent_calls = 7\n";
+            let c = load(jail, Some(file), &Overrides::default()).expect("file");
+            assert_eq!((c.server.port, c.server.host.as_str()), (9000, "127.0.0.1"));
+            jail.set_env("VOX__SERVER__PORT", "9100");
+            jail.set_env("VOX__MEDIA__SEND_AHEAD_MS", "120");
+            let c = load(jail, Some(file), &Overrides::default()).expect("file+env");
+            assert_eq!((c.server.port, c.media.send_ahead_ms, c.server.max_concurrent_calls), (9100, 120, 7));
+            let flags = Overrides { port: Some(9200), ..Default::default() };
+            let c = load(jail, Some(file), &flags).expect("file+env+flags");
+            assert_eq!(c.server.port, 9200);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected_by_name_from_files_and_env() {
+        Jail::expect_with(|jail| {
+            let msg = format!("{:#}", load(jail, Some("[server]\nprot = 9000\n"), &Overrides::default()).expect_err("typo"));
+            assert!(msg.contains("prot"), "{msg}");
+            let msg = format!("{:#}", load(jail, Some("[sever]\nport = 9000\n"), &Overrides::default()).expect_err("typo"));
+            assert!(msg.contains("sever"), "{msg}");
+            jail.set_env("VOX__SERVER__PROT", "1");
+            let msg = format!("{:#}", load(jail, None, &Overrides::default()).expect_err("env typo"));
+            assert!(msg.contains("prot"), "{msg}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn missing_file_and_bad_values_say_what_is_wrong() {
+        Jail::expect_with(|jail| {
+            let msg = format!("{:#}", Config::load(Some(Path::new("/nonexistent/vox.toml")), &Overrides::default()).expect_err("missing"));
+            assert!(msg.contains("/nonexistent/vox.toml") && msg.contains("does not exist"), "{msg}");
+            let msg = format!("{:#}", load(jail, Some("[media]\nsend_ahead_ms = 5\n"), &Overrides::default()).expect_err("bad"));
+            assert!(msg.contains("send_ahead_ms"), "{msg}");
+            jail.set_env("VOX__SERVER__PORT", "eighty");
+            let msg = format!("{:#}", load(jail, None, &Overrides::default()).expect_err("bad env"));
+            assert!(msg.to_lowercase().contains("server.port") && msg.contains("eighty"), "{msg}");
+            Ok(())
+        });
+    }
+}

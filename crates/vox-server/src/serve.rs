@@ -1,0 +1,152 @@
+//! `vox serve`: one HTTP port for health, readiness, metrics and carrier media.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::serve::ListenerExt as _;
+use axum::Router;
+use metrics_exporter_prometheus::PrometheusHandle;
+use tracing::{info, warn};
+use vox_audio::EnergyVadConfig;
+use vox_call::CallRegistry;
+use vox_media::{MediaConfig, MediaState};
+
+use crate::agents::BuiltinAgents;
+use crate::config::{Config, Overrides};
+use crate::telemetry;
+
+#[derive(Clone)]
+struct AppState {
+    registry: CallRegistry,
+    metrics: PrometheusHandle,
+}
+
+pub fn main(config_file: Option<&Path>, overrides: &Overrides, print_config: bool) -> anyhow::Result<()> {
+    let cfg = Config::load(config_file, overrides)?;
+    if print_config {
+        #[allow(clippy::print_stdout)]
+        {
+            println!("{}", toml::to_string_pretty(&cfg).context("rendering config")?);
+        }
+        return Ok(());
+    }
+    telemetry::init_logging(&cfg.log.level, cfg.log.format)?;
+    let metrics = telemetry::init_metrics()?;
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("vox").build()?;
+    rt.block_on(run(cfg, metrics))
+}
+
+async fn run(cfg: Config, metrics: PrometheusHandle) -> anyhow::Result<()> {
+    let registry = CallRegistry::new(cfg.server.max_concurrent_calls);
+    let media = MediaState {
+        registry: registry.clone(),
+        config: Arc::new(MediaConfig {
+            max_message_bytes: cfg.media.max_message_bytes,
+            send_ahead: cfg.send_ahead(),
+            audio_queue_frames: cfg.media.audio_queue_frames,
+            vad: EnergyVadConfig {
+                start_dbfs: cfg.vad.start_dbfs,
+                stop_dbfs: cfg.vad.stop_dbfs,
+                start_ms: cfg.vad.start_ms,
+                stop_ms: cfg.vad.stop_ms,
+            },
+            default_agent: cfg.media.default_agent.clone(),
+        }),
+        agents: Arc::new(BuiltinAgents::new(&cfg.echo)),
+    };
+    let app = Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics_text))
+        .with_state(AppState { registry: registry.clone(), metrics: metrics.clone() })
+        .merge(vox_media::router(media));
+
+    let addr = format!("{}:{}", cfg.server.host, cfg.server.port);
+    let listener = tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+    let local: SocketAddr = listener.local_addr()?;
+    info!(
+        addr = %local,
+        agent = %cfg.media.default_agent,
+        max_calls = cfg.server.max_concurrent_calls,
+        "vox listening: http://{local}/healthz, Twilio media at ws://{local}/media/twilio"
+    );
+
+    // Histogram summaries need periodic upkeep.
+    let upkeep = metrics.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            tick.tick().await;
+            upkeep.run_upkeep();
+        }
+    });
+
+    // Media messages are small and latency-bound: never let Nagle hold one back waiting
+    // for the previous one's ACK (measured: +19 ms on the second frame of every reply).
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            warn!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
+    let drain = registry.clone();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            // Stop admitting calls and report not-ready before the listener closes.
+            drain.begin_drain();
+        })
+        .await
+        .context("http server failed")?;
+
+    let grace = Duration::from_secs(cfg.server.shutdown_grace_secs);
+    let active = registry.active();
+    info!(active, grace_secs = grace.as_secs(), "shutting down: waiting for calls to end");
+    let hung_up = registry.shutdown(grace, Duration::from_secs(5)).await;
+    if hung_up > 0 {
+        warn!(hung_up, "grace period over: hung up the remaining calls");
+    }
+    info!("stopped");
+    Ok(())
+}
+
+async fn readyz(State(s): State<AppState>) -> impl IntoResponse {
+    if s.registry.is_draining() {
+        (StatusCode::SERVICE_UNAVAILABLE, "draining\n")
+    } else {
+        (StatusCode::OK, "ready\n")
+    }
+}
+
+async fn metrics_text(State(s): State<AppState>) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], s.metrics.render())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => info!("SIGINT received"),
+        () = term => info!("SIGTERM received"),
+    }
+}
