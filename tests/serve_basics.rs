@@ -1,1 +1,156 @@
-fn main(){}
+//! `vox serve` as a process: health, readiness and metrics; every kind of bad carrier input
+//! closes only its own stream with a reason; the admission limit; graceful shutdown on
+//! SIGTERM; configuration errors. Real processes, real WebSockets over loopback.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::json;
+use tokio_tungstenite::tungstenite::Message;
+use vox_testkit::{http_get, VoxServer};
+
+const BIN: &str = env!("CARGO_BIN_EXE_vox");
+
+type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+fn server(args: &[&str], env: &[(&str, &str)]) -> VoxServer {
+    VoxServer::start(Path::new(BIN), args, env)
+}
+
+async fn connect(s: &VoxServer) -> Ws {
+    tokio_tungstenite::connect_async(s.twilio_url()).await.expect("connect").0
+}
+
+fn start_msg(agent: &str) -> Message {
+    Message::text(
+        json!({"event":"start","sequenceNumber":"1","streamSid":"MZ1","start":{"streamSid":"MZ1","callSid":"CA1","accountSid":"AC1",
+            "tracks":["inbound"],"customParameters":{"agentId":agent},"mediaFormat":{"encoding":"audio/x-mulaw","sampleRate":8000,"channels":1}}})
+        .to_string(),
+    )
+}
+
+/// Reads until the server closes; returns (code, reason).
+async fn close_of(ws: &mut Ws) -> (u16, String) {
+    let read = async {
+        while let Some(msg) = ws.next().await {
+            match msg {
+                Ok(Message::Close(Some(f))) => return (u16::from(f.code), f.reason.to_string()),
+                Ok(Message::Close(None)) => return (1005, String::new()),
+                Ok(_) => {}
+                Err(e) => return (0, format!("error: {e}")),
+            }
+        }
+        (0, "eof without close".into())
+    };
+    tokio::time::timeout(Duration::from_secs(10), read).await.expect("server closes within 10 s")
+}
+
+#[test]
+fn health_ready_and_metrics() {
+    let s = server(&[], &[]);
+    assert_eq!(http_get(s.addr, "/healthz").expect("healthz"), (200, "ok\n".into()));
+    assert_eq!(http_get(s.addr, "/readyz").expect("readyz"), (200, "ready\n".into()));
+    let (code, body) = http_get(s.addr, "/metrics").expect("metrics");
+    assert_eq!(code, 200);
+    assert!(body.contains("vox_calls_active"), "{body}");
+    assert_eq!(http_get(s.addr, "/nope").expect("404").0, 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_closes_only_that_stream_with_a_reason() {
+    let s = server(&[], &[]);
+    let cases: Vec<(&str, Vec<Message>, u16, &str)> = vec![
+        ("malformed", vec![Message::text("{not json")], 1002, "malformed"),
+        ("unknown_event", vec![Message::text(r#"{"event":"hello"}"#)], 1002, "unknown event"),
+        ("before_start", vec![Message::text(r#"{"event":"media","media":{"payload":"AAAA"}}"#)], 1002, "before start"),
+        ("bad_base64", vec![start_msg("echo"), Message::text(r#"{"event":"media","media":{"payload":"@@@@"}}"#)], 1002, "base64"),
+        ("too_large", vec![start_msg("echo"), Message::text(format!(r#"{{"event":"media","media":{{"payload":"{}"}}}}"#, "A".repeat(70_000)))], 1009, "exceeds"),
+        ("unexpected_binary", vec![start_msg("echo"), Message::binary(vec![1u8, 2, 3])], 1002, "binary"),
+        ("unknown_agent", vec![start_msg("nope")], 1008, "unknown agent"),
+    ];
+    // One healthy call stays up through all of it.
+    let mut healthy = connect(&s).await;
+    healthy.send(start_msg("echo")).await.expect("send");
+    for (kind, msgs, code, reason) in &cases {
+        let mut ws = connect(&s).await;
+        for m in msgs {
+            ws.send(m.clone()).await.expect("send");
+        }
+        let (got_code, got_reason) = close_of(&mut ws).await;
+        assert_eq!(got_code, *code, "{kind}: {got_reason}");
+        assert!(got_reason.contains(reason), "{kind}: reason {got_reason:?} should mention {reason:?}");
+    }
+    let media = json!({"event":"media","sequenceNumber":"2","streamSid":"MZ1","media":{"track":"inbound","chunk":"1","timestamp":"0","payload":"/////w=="}});
+    healthy.send(Message::text(media.to_string())).await.expect("the healthy call is still up");
+    healthy.send(Message::text(r#"{"event":"stop","sequenceNumber":"3","streamSid":"MZ1","stop":{}}"#)).await.expect("send stop");
+    assert_eq!(close_of(&mut healthy).await.0, 1000);
+    let (_, metrics) = http_get(s.addr, "/metrics").expect("metrics");
+    for kind in ["malformed", "unknown_event", "before_start", "bad_base64", "too_large", "unexpected_binary"] {
+        let line = format!("vox_protocol_errors_total{{dialect=\"twilio\",kind=\"{kind}\"}} 1");
+        assert!(metrics.contains(&line), "missing {line}:\n{metrics}");
+    }
+    assert!(metrics.contains("vox_calls_rejected_total{reason=\"unknown_agent\"} 1"), "{metrics}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_the_admission_limit_a_stream_is_refused() {
+    let s = server(&["--max-calls", "1"], &[]);
+    let mut first = connect(&s).await;
+    first.send(start_msg("echo")).await.expect("send");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut second = connect(&s).await;
+    let (code, reason) = close_of(&mut second).await;
+    assert_eq!(code, 1013, "{reason}");
+    assert!(reason.contains("at capacity: 1 concurrent calls"), "{reason}");
+    let (_, metrics) = http_get(s.addr, "/metrics").expect("metrics");
+    assert!(metrics.contains("vox_calls_rejected_total{reason=\"capacity\"} 1"), "{metrics}");
+    assert!(metrics.contains("vox_calls_active 1"), "{metrics}");
+    // Once the first call ends, a new one is admitted.
+    first.send(Message::text(r#"{"event":"stop","stop":{}}"#)).await.expect("stop");
+    assert_eq!(close_of(&mut first).await.0, 1000);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut third = connect(&s).await;
+    third.send(start_msg("echo")).await.expect("send");
+    let r = tokio::time::timeout(Duration::from_millis(500), third.next()).await;
+    assert!(r.is_err(), "the third call is up (no close): {r:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_drains_then_hangs_up_and_exits_cleanly() {
+    let s = server(&[], &[("VOX__SERVER__SHUTDOWN_GRACE_SECS", "1")]);
+    let mut call = connect(&s).await;
+    call.send(start_msg("echo")).await.expect("send");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let t = std::time::Instant::now();
+    s.terminate();
+    let (code, reason) = close_of(&mut call).await;
+    let waited = t.elapsed();
+    assert_eq!(code, 1001, "{reason}");
+    assert!(reason.contains("shutting down"), "{reason}");
+    assert!(waited >= Duration::from_millis(900), "calls get the grace period: {waited:?}");
+    let addr = s.addr;
+    let (status, stderr) = s.wait(Duration::from_secs(10)).expect("exits after the grace period");
+    assert!(status.success(), "exit status {status}: {stderr}");
+    assert!(stderr.contains("hung up the remaining calls"), "{stderr}");
+    assert!(http_get(addr, "/healthz").is_err(), "no longer listening");
+}
+
+#[test]
+fn configuration_errors_name_the_problem() {
+    let dir = std::env::temp_dir().join(format!("vox-cfg-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let bad = dir.join("bad.toml");
+    std::fs::write(&bad, "[server]\nportt = 1\n").expect("write");
+    let out = Command::new(BIN).args(["serve", "--config"]).arg(&bad).output().expect("run");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("portt") && err.contains("unknown field"), "{err}");
+    let out = Command::new(BIN).args(["serve", "--print-config"]).env("VOX__MEDIA__SEND_AHEAD_MS", "120").output().expect("run");
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("send_ahead_ms = 120"));
+    let out = Command::new(BIN).args(["serve"]).env("VOX__VAD__START_MS", "soon").output().expect("run");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).to_lowercase().contains("vad.start_ms"));
+}

@@ -32,6 +32,9 @@ pub fn init_metrics() -> anyhow::Result<PrometheusHandle> {
         .install_recorder()
         .context("installing the metrics recorder")?;
     describe();
+    // Present from the first scrape, so dashboards and alerts see zeros rather than gaps.
+    metrics::gauge!("vox_calls_active").set(0.0);
+    metrics::counter!("vox_calls_admitted_total").absolute(0);
     Ok(handle)
 }
 

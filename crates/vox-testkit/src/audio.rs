@@ -1,0 +1,66 @@
+//! Comparing audio in tests.
+
+use std::path::Path;
+
+/// Reads a 16-bit stereo WAV into (left, right).
+pub fn read_stereo(path: &Path) -> (Vec<i16>, Vec<i16>, u32) {
+    let mut r = hound::WavReader::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let spec = r.spec();
+    assert_eq!(spec.channels, 2, "{} is not stereo", path.display());
+    let s: Vec<i16> = r.samples::<i16>().map(|x| x.expect("sample")).collect();
+    let left = s.iter().step_by(2).copied().collect();
+    let right = s.iter().skip(1).step_by(2).copied().collect();
+    (left, right, spec.sample_rate)
+}
+
+/// RMS level in dBFS (-100 for digital silence or an empty slice).
+pub fn dbfs(x: &[i16]) -> f64 {
+    if x.is_empty() {
+        return -100.0;
+    }
+    let mean = x.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>() / x.len() as f64;
+    if mean == 0.0 { -100.0 } else { (20.0 * (mean.sqrt() / 32768.0).log10()).max(-100.0) }
+}
+
+/// Finds where `needle` best matches inside `haystack`: returns (offset, normalised
+/// correlation in -1..=1). Exhaustive search; keep inputs to a few seconds at 8 kHz.
+pub fn best_match(needle: &[i16], haystack: &[i16]) -> (usize, f64) {
+    let n = needle.len();
+    if n == 0 || haystack.len() < n {
+        return (0, 0.0);
+    }
+    let nf: Vec<f64> = needle.iter().map(|&s| f64::from(s)).collect();
+    let hf: Vec<f64> = haystack.iter().map(|&s| f64::from(s)).collect();
+    let n_energy = nf.iter().map(|x| x * x).sum::<f64>().sqrt();
+    let mut best = (0, f64::MIN);
+    for off in 0..=hf.len() - n {
+        let w = &hf[off..off + n];
+        let w_energy = w.iter().map(|x| x * x).sum::<f64>().sqrt();
+        if w_energy == 0.0 || n_energy == 0.0 {
+            continue;
+        }
+        let dot: f64 = nf.iter().zip(w).map(|(a, b)| a * b).sum();
+        let c = dot / (n_energy * w_energy);
+        if c > best.1 {
+            best = (off, c);
+        }
+    }
+    best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_an_embedded_signal_and_rejects_noise() {
+        let sig: Vec<i16> = (0..400).map(|i| ((i as f64 * 0.37).sin() * 8000.0 + (i as f64 * 0.05).cos() * 3000.0) as i16).collect();
+        let mut hay = vec![0i16; 1000];
+        hay[300..700].copy_from_slice(&sig);
+        let (off, c) = best_match(&sig[50..250], &hay);
+        assert_eq!(off, 350);
+        assert!(c > 0.999);
+        let other: Vec<i16> = (0..200).map(|i| ((i * 7919 % 263) as i16 - 131) * 50).collect();
+        assert!(best_match(&other, &hay).1 < 0.5);
+    }
+}

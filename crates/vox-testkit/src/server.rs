@@ -1,0 +1,94 @@
+use std::io::Read;
+use std::net::{SocketAddr, TcpListener};
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::http_get;
+
+/// A running `vox serve` process on a loopback port. Killed on drop.
+#[derive(Debug)]
+pub struct VoxServer {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    child: Option<Child>,
+}
+
+impl VoxServer {
+    /// Starts `bin serve --host 127.0.0.1 --port P` plus `args`, with `env` set, and waits
+    /// (up to 20 s) for `/healthz`. Panics with the server's stderr if it does not come up.
+    pub fn start(bin: &Path, args: &[&str], env: &[(&str, &str)]) -> Self {
+        let port = free_port();
+        let mut cmd = Command::new(bin);
+        cmd.args(["serve", "--host", "127.0.0.1", "--port", &port.to_string()]).args(args);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.env_remove("RUST_LOG").stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("spawn vox serve");
+        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if matches!(http_get(addr, "/healthz"), Ok((200, _))) {
+                return Self { addr, child: Some(child) };
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                let mut err = String::new();
+                if let Some(mut e) = child.stderr.take() {
+                    let _ = e.read_to_string(&mut err);
+                }
+                panic!("vox serve exited with {status} before becoming healthy:\n{err}");
+            }
+            assert!(Instant::now() < deadline, "vox serve did not become healthy within 20 s");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The Twilio media WebSocket URL.
+    pub fn twilio_url(&self) -> String {
+        format!("ws://{}/media/twilio", self.addr)
+    }
+
+    /// Sends SIGTERM (graceful shutdown).
+    pub fn terminate(&self) {
+        if let Some(child) = &self.child {
+            let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("run kill");
+            assert!(status.success(), "kill -TERM failed");
+        }
+    }
+
+    /// Waits up to `timeout` for the process to exit; returns its status and stderr.
+    pub fn wait(mut self, timeout: Duration) -> Option<(ExitStatus, String)> {
+        let mut child = self.child.take()?;
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                let mut err = String::new();
+                if let Some(mut e) = child.stderr.take() {
+                    let _ = e.read_to_string(&mut err);
+                }
+                return Some((status, err));
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for VoxServer {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
+    l.local_addr().expect("local addr").port()
+}
