@@ -219,7 +219,7 @@ impl CallActor {
                     }
                     self.summary.turns += 1;
                     tracing::debug!(call = %self.call_id, %turn, frames = audio.len(), "agent speaks");
-                    self.playout.enqueue(turn, audio, true);
+                    self.playout.enqueue(Instant::now().into_std(), turn, audio, true);
                 }
                 Action::StopSpeaking { turn } => {
                     if let Some((t, token)) = self.turn.take() {

@@ -62,6 +62,9 @@ pub struct Playout {
     buffered_until: Option<Instant>,
     next_seq: u64,
     in_flight: VecDeque<InFlight>,
+    /// When the queue last went from empty to non-empty (a frame cannot be late for a
+    /// time before it existed).
+    ready_since: Option<Instant>,
     /// Marks thrown away by a clear: the carrier still echoes them, they mean nothing.
     cleared_through: u64,
 }
@@ -78,12 +81,16 @@ impl Playout {
             buffered_until: None,
             next_seq: 0,
             in_flight: VecDeque::new(),
+            ready_since: None,
             cleared_through: 0,
         }
     }
 
     /// Queues audio for `turn`; `complete` says no more audio will follow for it.
-    pub fn enqueue(&mut self, turn: TurnId, frames: impl IntoIterator<Item = AudioFrame>, complete: bool) {
+    pub fn enqueue(&mut self, now: Instant, turn: TurnId, frames: impl IntoIterator<Item = AudioFrame>, complete: bool) {
+        if self.queue.is_empty() {
+            self.ready_since = Some(now);
+        }
         self.queue.extend(frames.into_iter().map(|f| (turn, f)));
         self.turn_complete = Some((turn, complete));
     }
@@ -116,6 +123,14 @@ impl Playout {
         if due > now {
             return None;
         }
+        // The unclamped ideal send time, for lateness: when the carrier's buffer dropped
+        // below send-ahead, but not before the audio was available.
+        let ideal = self.buffered_until.and_then(|u| (u + FRAME_DURATION).checked_sub(self.send_ahead));
+        let scheduled = match (ideal, self.ready_since) {
+            (Some(i), Some(r)) => i.max(r).min(now),
+            (None, Some(r)) => r.min(now),
+            (i, None) => i.unwrap_or(now).min(now),
+        };
         let (turn, frame) = self.queue.pop_front()?;
         if self.current_turn != Some(turn) {
             self.current_turn = Some(turn);
@@ -132,7 +147,7 @@ impl Playout {
         let last_of_turn = self.queue.front().is_none_or(|(t, _)| *t != turn)
             && self.turn_complete.is_none_or(|(t, complete)| t != turn || complete);
         self.in_flight.push_back(InFlight { seq: self.next_seq, turn, turn_played: self.turn_sent, last_of_turn, expected_end: end });
-        Some(DueFrame { frame, mark: format!("{}:{}", turn.0, self.next_seq), scheduled: due })
+        Some(DueFrame { frame, mark: format!("{}:{}", turn.0, self.next_seq), scheduled })
     }
 
     /// A mark came back. Returns what it proves about playback, or `None` for marks that
@@ -172,6 +187,7 @@ impl Playout {
     pub fn clear(&mut self, now: Instant) -> usize {
         let dropped = self.queue.len();
         self.queue.clear();
+        self.ready_since = None;
         self.cleared_through = self.next_seq;
         self.in_flight.clear();
         self.buffered_until = Some(now);
@@ -192,7 +208,7 @@ mod tests {
     fn sends_a_burst_of_send_ahead_then_one_frame_per_twenty_ms() {
         let t0 = Instant::now();
         let mut p = Playout::new(Duration::from_millis(200));
-        p.enqueue(TurnId(1), frames(50), true);
+        p.enqueue(t0, TurnId(1), frames(50), true);
         let mut burst = 0;
         while p.pop_due(t0).is_some() {
             burst += 1;
@@ -205,10 +221,29 @@ mod tests {
     }
 
     #[test]
+    fn lateness_is_measured_against_the_ideal_schedule() {
+        let t0 = Instant::now();
+        let mut p = Playout::new(Duration::from_millis(40));
+        p.enqueue(t0, TurnId(1), frames(5), true);
+        assert_eq!(p.pop_due(t0).map(|d| d.scheduled), Some(t0));
+        assert_eq!(p.pop_due(t0).map(|d| d.scheduled), Some(t0));
+        // the third frame was due at t0+20ms; the pacer only got to it at t0+35ms
+        let late = t0 + Duration::from_millis(35);
+        assert_eq!(p.pop_due(late).map(|d| late - d.scheduled), Some(Duration::from_millis(15)));
+        // a new turn after idle is not late for the time it did not exist
+        let mut p = Playout::new(Duration::from_millis(40));
+        p.enqueue(t0, TurnId(1), frames(1), true);
+        p.pop_due(t0);
+        let t1 = t0 + Duration::from_secs(5);
+        p.enqueue(t1, TurnId(2), frames(1), true);
+        assert_eq!(p.pop_due(t1).map(|d| d.scheduled), Some(t1));
+    }
+
+    #[test]
     fn marks_report_progress_and_the_end_of_the_turn() {
         let t0 = Instant::now();
         let mut p = Playout::new(Duration::from_millis(200));
-        p.enqueue(TurnId(3), frames(3), true);
+        p.enqueue(t0, TurnId(3), frames(3), true);
         let marks: Vec<String> = std::iter::from_fn(|| p.pop_due(t0)).map(|d| d.mark).collect();
         assert_eq!(marks, vec!["3:1", "3:2", "3:3"]);
         assert_eq!(p.on_mark("3:1", t0), Some(PlayoutEvent::Progress { turn: TurnId(3), played: Duration::from_millis(20) }));
@@ -222,11 +257,11 @@ mod tests {
     fn cleared_marks_are_ignored_and_pacing_restarts() {
         let t0 = Instant::now();
         let mut p = Playout::new(Duration::from_millis(100));
-        p.enqueue(TurnId(1), frames(20), true);
+        p.enqueue(t0, TurnId(1), frames(20), true);
         while p.pop_due(t0).is_some() {}
         assert_eq!(p.clear(t0), 15);
         assert_eq!(p.on_mark("1:2", t0), None, "echoed after clear: not proof of playback");
-        p.enqueue(TurnId(2), frames(2), true);
+        p.enqueue(t0, TurnId(2), frames(2), true);
         assert!(p.pop_due(t0).is_some(), "after a clear the carrier buffer is empty");
     }
 
@@ -234,7 +269,7 @@ mod tests {
     fn a_late_mark_pushes_the_schedule_out() {
         let t0 = Instant::now();
         let mut p = Playout::new(Duration::from_millis(40));
-        p.enqueue(TurnId(1), frames(10), true);
+        p.enqueue(t0, TurnId(1), frames(10), true);
         while p.pop_due(t0).is_some() {}
         // Frame 1 was expected to finish at t0+20ms; its mark says it finished at t0+70ms
         // (more than one frame late, so it is drift, not packet quantisation),
@@ -254,7 +289,7 @@ mod tests {
     fn a_mark_late_by_less_than_a_frame_is_quantisation_not_drift() {
         let t0 = Instant::now();
         let mut p = Playout::new(Duration::from_millis(40));
-        p.enqueue(TurnId(1), frames(10), true);
+        p.enqueue(t0, TurnId(1), frames(10), true);
         while p.pop_due(t0).is_some() {}
         p.on_mark("1:1", t0 + Duration::from_millis(35));
         assert_eq!(p.next_due(t0), Some(t0 + Duration::from_millis(20)), "schedule unchanged");
