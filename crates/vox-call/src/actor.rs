@@ -34,7 +34,11 @@ pub enum TransportEvent {
 }
 
 /// What the actor asks the transport writer to send, in the internal format.
+///
+/// `Audio` carries the 640-byte frame inline on purpose: moving a fixed-size frame through a
+/// bounded channel costs a copy, boxing it would cost a heap allocation per frame.
 #[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)]
 pub enum OutboundMsg {
     /// 20 ms of agent audio.
     Audio(AudioFrame),
@@ -42,8 +46,13 @@ pub enum OutboundMsg {
     Mark(String),
     /// Drop everything the carrier buffered.
     Clear,
-    /// End the call with this reason.
-    Hangup(String),
+    /// End the call.
+    Hangup {
+        /// Why, for the close frame and logs.
+        reason: String,
+        /// The server is going away (as opposed to the conversation ending).
+        server_shutdown: bool,
+    },
 }
 
 /// The actor's ends of the call's channels.
@@ -146,7 +155,8 @@ impl CallActor {
             token.cancel();
         }
         if end == CallEnd::ServerShutdown {
-            let _ = self.io.outbound.send(OutboundMsg::Hangup("server shutting down".into())).await;
+            let hangup = OutboundMsg::Hangup { reason: "server shutting down".into(), server_shutdown: true };
+            let _ = self.io.outbound.send(hangup).await;
         }
         self.summary.frames_dropped = self.io.audio.dropped();
         self.summary.end = end;
@@ -235,7 +245,7 @@ impl CallActor {
                     self.send(OutboundMsg::Clear).await?;
                 }
                 Action::Hangup { reason } => {
-                    self.send(OutboundMsg::Hangup(reason.clone())).await?;
+                    self.send(OutboundMsg::Hangup { reason: reason.clone(), server_shutdown: false }).await?;
                     return Err(Ended(CallEnd::AgentHangup(reason)));
                 }
             }
@@ -353,6 +363,6 @@ mod tests {
         h.cancel.cancel();
         let summary = h.task.await.expect("no panic");
         assert_eq!(summary.end, CallEnd::ServerShutdown);
-        assert!(matches!(h.out.recv().await, Some(OutboundMsg::Hangup(_))));
+        assert!(matches!(h.out.recv().await, Some(OutboundMsg::Hangup { server_shutdown: true, .. })));
     }
 }

@@ -61,16 +61,24 @@ impl AudioFrame {
         &mut self.samples
     }
 
-    /// Mean energy of the frame in dBFS (full scale sine ~ -3 dBFS, digital silence -> -100).
+    /// RMS level of the frame in dBFS (see [`dbfs`]).
     pub fn energy_dbfs(&self) -> f32 {
-        let sum: f64 = self.samples.iter().map(|&s| f64::from(s) * f64::from(s)).sum();
-        let mean = sum / FRAME_SAMPLES as f64;
-        if mean <= 0.0 {
-            return -100.0;
-        }
-        let rms = mean.sqrt() / 32768.0;
-        (20.0 * rms.log10()).max(-100.0) as f32
+        dbfs(&self.samples)
     }
+}
+
+/// RMS level of 16-bit samples in dBFS: a full-scale square wave is 0, a full-scale sine
+/// about -3, digital silence (or no samples) -100.
+pub fn dbfs(samples: &[i16]) -> f32 {
+    if samples.is_empty() {
+        return -100.0;
+    }
+    let sum: f64 = samples.iter().map(|&s| f64::from(s) * f64::from(s)).sum();
+    let mean = sum / samples.len() as f64;
+    if mean <= 0.0 {
+        return -100.0;
+    }
+    (20.0 * (mean.sqrt() / 32768.0).log10()).max(-100.0) as f32
 }
 
 impl Default for AudioFrame {

@@ -9,7 +9,7 @@
 mod frame;
 mod ids;
 
-pub use frame::{AudioFrame, SampleRate, FRAME_DURATION, FRAME_MS, FRAME_SAMPLES, INTERNAL_RATE};
+pub use frame::{dbfs, AudioFrame, SampleRate, FRAME_DURATION, FRAME_MS, FRAME_SAMPLES, INTERNAL_RATE};
 pub use ids::{AgentId, CallId, TurnId};
 
 mod vad;

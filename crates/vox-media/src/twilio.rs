@@ -252,8 +252,8 @@ async fn writer(
                 egress.reset();
                 twilio::encode(&stream_sid, Outbound::Clear)
             }
-            Some(OutboundMsg::Hangup(reason)) => {
-                let code = if reason.contains("shutting down") { code::GOING_AWAY } else { code::NORMAL };
+            Some(OutboundMsg::Hangup { reason, server_shutdown }) => {
+                let code = if server_shutdown { code::GOING_AWAY } else { code::NORMAL };
                 let _ = sink.send(close(code, &format!("vox: {reason}"))).await;
                 return;
             }

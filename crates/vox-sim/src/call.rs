@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_tungstenite::tungstenite::Message;
 use vox_audio::{g711, wav};
-use vox_core::SampleRate;
+use vox_core::{dbfs, SampleRate};
 
 use crate::report::{CallReport, ReplyTrace, TurnReport};
 use crate::{Script, SimArgs};
@@ -88,14 +88,6 @@ impl Plan {
             reply_timeout: Duration::from_millis(args.reply_timeout_ms),
         })
     }
-}
-
-fn dbfs(samples: &[i16]) -> f32 {
-    if samples.is_empty() {
-        return -100.0;
-    }
-    let mean = samples.iter().map(|&s| f64::from(s) * f64::from(s)).sum::<f64>() / samples.len() as f64;
-    if mean <= 0.0 { -100.0 } else { (20.0 * (mean.sqrt() / 32768.0).log10()) as f32 }
 }
 
 /// What the simulated carrier has buffered from the agent, in playback order.
@@ -286,11 +278,10 @@ impl<'p> CallState<'p> {
                 }
             }
             let _ = sink.close().await;
-        } else if let Some((code, reason)) = &server_close {
-            if !matches!(self.phase, Phase::Done) {
+        } else if let Some((code, reason)) = &server_close
+            && !matches!(self.phase, Phase::Done) {
                 self.errors.push(format!("server closed the stream early: {code} {reason}"));
             }
-        }
         Ok(server_close)
     }
 
@@ -443,11 +434,10 @@ impl<'p> CallState<'p> {
     }
 
     fn finish_reply(&mut self) {
-        if let Some((turn, trace)) = self.reply.take() {
-            if let Some(r) = self.turns.get_mut(turn) {
+        if let Some((turn, trace)) = self.reply.take()
+            && let Some(r) = self.turns.get_mut(turn) {
                 r.apply_reply(&trace, self.plan.send_ahead);
             }
-        }
     }
 
     fn mark_echo(&mut self, name: &str) -> Message {
@@ -472,11 +462,10 @@ impl<'p> CallState<'p> {
                 }
                 // Agent audio arriving after a clear while the caller is still talking over it
                 // is audio that should have been cancelled.
-                if let Phase::Speaking { turn, .. } = self.phase {
-                    if self.turns[turn].clear_ms.is_some() {
+                if let Phase::Speaking { turn, .. } = self.phase
+                    && self.turns[turn].clear_ms.is_some() {
                         self.turns[turn].frames_after_clear += 1;
                     }
-                }
                 self.buffered_bytes += bytes.len();
                 self.buffer.push_back(Queued::Audio(bytes));
             }

@@ -56,11 +56,10 @@ impl TwilioCodec {
         }
         let raw: Raw<'_> = serde_json::from_str(text).map_err(|e| ProtocolError::Malformed(e.to_string()))?;
         if let Some(seq) = raw.sequence_number {
-            if let Some(last) = self.last_sequence {
-                if seq > last + 1 {
+            if let Some(last) = self.last_sequence
+                && seq > last + 1 {
                     self.sequence_gaps += seq - last - 1;
                 }
-            }
             self.last_sequence = Some(seq);
         }
         let started = self.stream_sid.is_some();

@@ -14,13 +14,7 @@ pub fn read_stereo(path: &Path) -> (Vec<i16>, Vec<i16>, u32) {
 }
 
 /// RMS level in dBFS (-100 for digital silence or an empty slice).
-pub fn dbfs(x: &[i16]) -> f64 {
-    if x.is_empty() {
-        return -100.0;
-    }
-    let mean = x.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>() / x.len() as f64;
-    if mean == 0.0 { -100.0 } else { (20.0 * (mean.sqrt() / 32768.0).log10()).max(-100.0) }
-}
+pub use vox_core::dbfs;
 
 /// Finds where `needle` best matches inside `haystack`: returns (offset, normalised
 /// correlation in -1..=1). Exhaustive search; keep inputs to a few seconds at 8 kHz.
