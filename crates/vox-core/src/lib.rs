@@ -14,3 +14,8 @@ pub use ids::{AgentId, CallId, TurnId};
 
 mod vad;
 pub use vad::{VadEvent, VadOutput};
+
+mod chat;
+mod latency;
+pub use chat::{ChatMessage, Role, ToolCall, ToolSpec};
+pub use latency::TurnLatency;

@@ -126,7 +126,7 @@ impl Conversation for EchoAgent {
                     self.speaking = None;
                 }
             }
-            Input::PlaybackProgress { .. } | Input::Dtmf { .. } | Input::Tick => {}
+            _ => {}
         }
         self.check_turn_end(now);
     }
