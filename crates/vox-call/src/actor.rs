@@ -1,12 +1,16 @@
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use vox_core::{AudioFrame, CallId, TurnId};
-use vox_engine::{Action, Conversation, Input};
+use vox_core::{AudioFrame, CallId, TurnId, TurnLatency, FRAME_DURATION};
+use vox_engine::{Action, Conversation, Input, TranscriptEntry};
+use vox_providers::{AsrEvent, AsrProvider, LlmProvider, TtsProvider};
+use vox_tools::ToolRunner;
 
 use crate::playout::{Playout, PlayoutEvent};
+use crate::tasks::{spawn_llm, spawn_tool, spawn_tts, LlmMsg, TtsMsg};
 use crate::AudioReceiver;
 
 /// Per-call settings.
@@ -14,13 +18,43 @@ use crate::AudioReceiver;
 pub struct CallConfig {
     /// Most agent audio buffered at the carrier ahead of playback.
     pub send_ahead: Duration,
+    /// Longest a tool call may take.
+    pub tool_timeout: Duration,
 }
 
 impl Default for CallConfig {
     fn default() -> Self {
-        Self { send_ahead: Duration::from_millis(200) }
+        Self { send_ahead: Duration::from_millis(200), tool_timeout: Duration::from_secs(10) }
     }
 }
+
+/// The providers a call's conversation uses (none for the echo agent).
+#[derive(Clone, Default)]
+pub struct CallServices {
+    /// Speech recognition.
+    pub asr: Option<Arc<dyn AsrProvider>>,
+    /// The language model.
+    pub llm: Option<Arc<dyn LlmProvider>>,
+    /// Speech synthesis.
+    pub tts: Option<Arc<dyn TtsProvider>>,
+    /// Tool calls.
+    pub tools: Option<Arc<dyn ToolRunner>>,
+}
+
+impl std::fmt::Debug for CallServices {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallServices")
+            .field("asr", &self.asr.is_some())
+            .field("llm", &self.llm.is_some())
+            .field("tts", &self.tts.is_some())
+            .field("tools", &self.tools.is_some())
+            .finish()
+    }
+}
+
+/// Agent audio the actor accepts from TTS while less than this is queued for playout
+/// (1 s); beyond it, TTS waits (backpressure instead of memory).
+const MAX_QUEUED_FRAMES: usize = 50;
 
 /// Control events from the transport reader. Never dropped (the sender waits).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,22 +136,41 @@ pub struct CallSummary {
     pub frames_in: u64,
     /// Caller frames dropped because the actor fell behind.
     pub frames_dropped: u64,
+    /// Caller frames the speech recognizer could not take in time.
+    pub asr_frames_dropped: u64,
     /// Agent frames sent.
     pub frames_out: u64,
     /// Agent turns started.
     pub turns: u64,
     /// Turns cut off by the caller.
     pub barge_ins: u64,
+    /// The conversation, as heard.
+    pub transcript: Vec<TranscriptEntry>,
+    /// Per-turn latency milestones.
+    pub latencies: Vec<TurnLatency>,
 }
 
 /// One call: drives its conversation and paces its playout. See the crate docs.
 pub struct CallActor {
     call_id: CallId,
+    cfg: CallConfig,
     conversation: Box<dyn Conversation>,
+    services: CallServices,
     io: CallIo,
     playout: Playout,
     cancel: CancellationToken,
     turn: Option<(TurnId, CancellationToken)>,
+    started_turn: Option<TurnId>,
+    asr_in: Option<mpsc::Sender<(AudioFrame, vox_core::VadOutput)>>,
+    asr_events: Option<mpsc::Receiver<AsrEvent>>,
+    llm_tx: mpsc::Sender<(TurnId, LlmMsg)>,
+    llm_rx: mpsc::Receiver<(TurnId, LlmMsg)>,
+    tts_tx: mpsc::Sender<TtsMsg>,
+    tts_rx: mpsc::Receiver<TtsMsg>,
+    tts_worker: Option<(TurnId, mpsc::Sender<(u32, String)>)>,
+    speech_ended: Option<TurnId>,
+    tool_tx: mpsc::Sender<(TurnId, String, String)>,
+    tool_rx: mpsc::Receiver<(TurnId, String, String)>,
     summary: CallSummary,
 }
 
@@ -130,26 +183,75 @@ impl std::fmt::Debug for CallActor {
 /// Ends the actor's loop early.
 struct Ended(CallEnd);
 
+fn now_std() -> std::time::Instant {
+    Instant::now().into_std()
+}
+
 impl CallActor {
     /// An actor for `call_id`; `cancel` is the call's node in the cancellation tree.
-    pub fn new(call_id: CallId, cfg: CallConfig, conversation: Box<dyn Conversation>, io: CallIo, cancel: CancellationToken) -> Self {
+    pub fn new(
+        call_id: CallId,
+        cfg: CallConfig,
+        conversation: Box<dyn Conversation>,
+        services: CallServices,
+        io: CallIo,
+        cancel: CancellationToken,
+    ) -> Self {
         let summary = CallSummary {
             call_id: call_id.clone(),
             end: CallEnd::TransportClosed,
             frames_in: 0,
             frames_dropped: 0,
+            asr_frames_dropped: 0,
             frames_out: 0,
             turns: 0,
             barge_ins: 0,
+            transcript: Vec::new(),
+            latencies: Vec::new(),
         };
-        Self { call_id, conversation, io, playout: Playout::new(cfg.send_ahead), cancel, turn: None, summary }
+        // LLM deltas, TTS chunks and tool results: bounded; producers wait for room.
+        let (llm_tx, llm_rx) = mpsc::channel(64);
+        let (tts_tx, tts_rx) = mpsc::channel(4);
+        let (tool_tx, tool_rx) = mpsc::channel(16);
+        Self {
+            call_id,
+            cfg,
+            conversation,
+            services,
+            io,
+            playout: Playout::new(cfg.send_ahead),
+            cancel,
+            turn: None,
+            started_turn: None,
+            asr_in: None,
+            asr_events: None,
+            llm_tx,
+            llm_rx,
+            tts_tx,
+            tts_rx,
+            tts_worker: None,
+            speech_ended: None,
+            tool_tx,
+            tool_rx,
+            summary,
+        }
     }
 
     /// Runs the call to its end.
     pub async fn run(mut self) -> CallSummary {
-        let end = match self.run_loop().await {
-            Ok(()) => CallEnd::TransportClosed,
+        if let Some(asr) = self.services.asr.clone() {
+            let session = asr.session();
+            self.asr_in = Some(session.audio);
+            self.asr_events = Some(session.events);
+        }
+        // The conversation starts now (first message).
+        self.conversation.handle_input(now_std(), Input::Tick);
+        let end = match self.apply_actions().await {
             Err(Ended(end)) => end,
+            Ok(()) => match self.run_loop().await {
+                Ok(()) => CallEnd::TransportClosed,
+                Err(Ended(end)) => end,
+            },
         };
         if let Some((_, token)) = self.turn.take() {
             token.cancel();
@@ -164,6 +266,9 @@ impl CallActor {
         if self.summary.frames_dropped > 0 {
             metrics::counter!("vox_inbound_frames_dropped_total").increment(self.summary.frames_dropped);
         }
+        if self.summary.asr_frames_dropped > 0 {
+            metrics::counter!("vox_asr_frames_dropped_total").increment(self.summary.asr_frames_dropped);
+        }
         self.summary
     }
 
@@ -174,13 +279,14 @@ impl CallActor {
                 .into_iter()
                 .flatten()
                 .min();
+            let tts_room = self.playout.queued() < MAX_QUEUED_FRAMES;
             tokio::select! {
                 biased;
                 () = self.cancel.cancelled() => return Err(Ended(CallEnd::ServerShutdown)),
                 ev = self.io.events.recv() => match ev {
                     Some(TransportEvent::Mark(name)) => self.on_mark(&name),
                     Some(TransportEvent::Dtmf(digit)) => {
-                        self.conversation.handle_input(Instant::now().into_std(), Input::Dtmf { digit });
+                        self.conversation.handle_input(now_std(), Input::Dtmf { digit });
                     }
                     Some(TransportEvent::Stop) => return Err(Ended(CallEnd::CarrierStop)),
                     None => return Ok(()),
@@ -188,12 +294,41 @@ impl CallActor {
                 item = self.io.audio.recv() => match item {
                     Some(item) => {
                         self.summary.frames_in += 1;
-                        self.conversation.handle_input(Instant::now().into_std(), Input::CallerAudio { frame: &item.frame, vad: item.vad });
+                        if let Some(asr) = &self.asr_in {
+                            if asr.try_send((item.frame.clone(), item.vad)).is_err() {
+                                self.summary.asr_frames_dropped += 1;
+                            }
+                        }
+                        self.conversation.handle_input(now_std(), Input::CallerAudio { frame: &item.frame, vad: item.vad });
                     }
                     None => return Ok(()),
                 },
+                Some(ev) = recv_opt(&mut self.asr_events) => {
+                    let input = match ev {
+                        AsrEvent::Interim(text) => Input::AsrInterim { text },
+                        AsrEvent::Final(text) => Input::AsrFinal { text },
+                        AsrEvent::Error(e) => {
+                            tracing::warn!(error = %e, "speech recognition failed on a segment");
+                            metrics::counter!("vox_provider_errors_total", "provider" => "asr").increment(1);
+                            Input::AsrFinal { text: String::new() }
+                        }
+                    };
+                    self.conversation.handle_input(now_std(), input);
+                }
+                Some((turn, msg)) = self.llm_rx.recv() => {
+                    let input = match msg {
+                        LlmMsg::Event(event) => Input::Llm { turn, event },
+                        LlmMsg::Done => Input::LlmDone { turn },
+                        LlmMsg::Failed { retryable } => Input::LlmFailed { turn, retryable },
+                    };
+                    self.conversation.handle_input(now_std(), input);
+                }
+                Some(msg) = self.tts_rx.recv(), if tts_room => self.on_tts(msg),
+                Some((turn, call_id, content)) = self.tool_rx.recv() => {
+                    self.conversation.handle_input(now_std(), Input::ToolResult { turn, call_id, content });
+                }
                 () = sleep_until(wake) => {
-                    let now = Instant::now().into_std();
+                    let now = now_std();
                     if self.conversation.poll_timeout().is_some_and(|t| t <= now) {
                         self.conversation.handle_input(now, Input::Tick);
                     }
@@ -205,8 +340,14 @@ impl CallActor {
     }
 
     fn on_mark(&mut self, name: &str) {
-        let now = Instant::now().into_std();
-        match self.playout.on_mark(name, now) {
+        let now = now_std();
+        let event = self.playout.on_mark(name, now);
+        self.on_playout_event(event);
+    }
+
+    fn on_playout_event(&mut self, event: Option<PlayoutEvent>) {
+        let now = now_std();
+        match event {
             Some(PlayoutEvent::Progress { turn, played }) => {
                 self.conversation.handle_input(now, Input::PlaybackProgress { turn, played });
             }
@@ -220,17 +361,108 @@ impl CallActor {
         }
     }
 
+    fn on_tts(&mut self, msg: TtsMsg) {
+        let now = now_std();
+        match msg {
+            TtsMsg::Audio { turn, segment, frames } => {
+                if !self.is_current(turn) {
+                    return;
+                }
+                let audio = FRAME_DURATION * frames.len() as u32;
+                self.playout.enqueue(now, turn, frames, false);
+                self.conversation.handle_input(now, Input::TtsAudio { turn, segment, audio, complete: false });
+            }
+            TtsMsg::SegmentDone { turn, segment } => {
+                if self.is_current(turn) {
+                    self.conversation.handle_input(now, Input::TtsAudio { turn, segment, audio: Duration::ZERO, complete: true });
+                }
+            }
+            TtsMsg::Finished { turn } => {
+                if self.speech_ended == Some(turn) && self.is_current(turn) {
+                    let event = self.playout.complete_turn(turn);
+                    self.on_playout_event(event);
+                }
+            }
+        }
+    }
+
+    fn is_current(&self, turn: TurnId) -> bool {
+        self.turn.as_ref().is_some_and(|(t, _)| *t == turn)
+    }
+
+    /// The turn's cancellation token, creating the turn's node in the tree if new.
+    fn turn_token(&mut self, turn: TurnId) -> CancellationToken {
+        match &self.turn {
+            Some((t, token)) if *t == turn => token.clone(),
+            _ => {
+                let token = self.cancel.child_token();
+                if let Some((_, old)) = self.turn.replace((turn, token.clone())) {
+                    old.cancel();
+                }
+                self.summary.turns += 1;
+                self.tts_worker = None;
+                self.speech_ended = None;
+                token
+            }
+        }
+    }
+
     async fn apply_actions(&mut self) -> Result<(), Ended> {
         while let Some(action) = self.conversation.poll_action() {
+            let now = now_std();
             match action {
                 Action::Speak { turn, audio } => {
-                    if let Some((_, old)) = self.turn.replace((turn, self.cancel.child_token())) {
-                        old.cancel();
-                    }
-                    self.summary.turns += 1;
+                    self.turn_token(turn);
                     tracing::debug!(call = %self.call_id, %turn, frames = audio.len(), "agent speaks");
-                    self.playout.enqueue(Instant::now().into_std(), turn, audio, true);
+                    self.playout.enqueue(now, turn, audio, true);
                 }
+                Action::SpeakText { turn, segment, text } => {
+                    let token = self.turn_token(turn);
+                    let Some(tts) = self.services.tts.clone() else {
+                        tracing::warn!(call = %self.call_id, "agent has text to say but no TTS provider");
+                        continue;
+                    };
+                    if self.tts_worker.as_ref().is_none_or(|(t, _)| *t != turn) {
+                        self.tts_worker = Some((turn, spawn_tts(tts, turn, token, self.tts_tx.clone())));
+                    }
+                    if let Some((_, tx)) = &self.tts_worker {
+                        let _ = tx.send((segment, text)).await;
+                    }
+                }
+                Action::EndOfSpeech { turn } => {
+                    self.turn_token(turn);
+                    self.speech_ended = Some(turn);
+                    let worker = self.tts_worker.take_if(|(t, _)| *t == turn);
+                    if worker.is_none() {
+                        // nothing (left) to synthesize: the turn is complete once played
+                        let event = self.playout.complete_turn(turn);
+                        self.on_playout_event(event);
+                    }
+                    // dropping the worker's sender lets it finish and report Finished
+                }
+                Action::StartLlm { turn, call } => {
+                    let token = self.turn_token(turn);
+                    match self.services.llm.clone() {
+                        Some(llm) => spawn_llm(llm, turn, call, token, self.llm_tx.clone()),
+                        None => self.conversation.handle_input(now, Input::LlmFailed { turn, retryable: false }),
+                    }
+                }
+                Action::RunTool { turn, call } => {
+                    let token = self.turn_token(turn);
+                    tracing::info!(call = %self.call_id, %turn, tool = %call.name, "running tool");
+                    match self.services.tools.clone() {
+                        Some(runner) => spawn_tool(runner, turn, call, token, self.cfg.tool_timeout, self.tool_tx.clone()),
+                        None => {
+                            let content = format!("Error: no tools are available for {}.", call.name);
+                            self.conversation.handle_input(now, Input::ToolResult { turn, call_id: call.id, content });
+                        }
+                    }
+                }
+                Action::PausePlayout => {
+                    self.playout.pause(now);
+                    self.send(OutboundMsg::Clear).await?;
+                }
+                Action::ResumePlayout => self.playout.resume(now),
                 Action::StopSpeaking { turn } => {
                     if let Some((t, token)) = self.turn.take() {
                         token.cancel();
@@ -238,11 +470,21 @@ impl CallActor {
                             tracing::debug!(call = %self.call_id, %turn, current = %t, "stop for a stale turn");
                         }
                     }
-                    let dropped = self.playout.clear(Instant::now().into_std());
+                    self.tts_worker = None;
+                    self.speech_ended = None;
+                    let dropped = self.playout.clear(now);
                     self.summary.barge_ins += 1;
                     metrics::counter!("vox_barge_ins_total").increment(1);
-                    tracing::debug!(call = %self.call_id, %turn, dropped, "barge-in: clearing playout");
+                    tracing::debug!(call = %self.call_id, %turn, dropped, "stop speaking: clearing playout");
                     self.send(OutboundMsg::Clear).await?;
+                }
+                Action::Transcript(entry) => {
+                    tracing::debug!(call = %self.call_id, role = ?entry.role, chars = entry.text.len(), interrupted = entry.interrupted, "transcript");
+                    self.summary.transcript.push(entry);
+                }
+                Action::TurnMetrics(m) => {
+                    record_latency(&m);
+                    self.summary.latencies.push(m);
                 }
                 Action::Hangup { reason } => {
                     self.send(OutboundMsg::Hangup { reason: reason.clone(), server_shutdown: false }).await?;
@@ -255,17 +497,45 @@ impl CallActor {
 
     async fn pump_playout(&mut self) -> Result<(), Ended> {
         loop {
-            let now = Instant::now().into_std();
+            let now = now_std();
             let Some(due) = self.playout.pop_due(now) else { return Ok(()) };
             metrics::histogram!("vox_playout_send_lateness_seconds").record((now - due.scheduled).as_secs_f64());
             self.summary.frames_out += 1;
+            let turn = due.turn;
             self.send(OutboundMsg::Audio(due.frame)).await?;
             self.send(OutboundMsg::Mark(due.mark)).await?;
+            if self.started_turn != Some(turn) {
+                self.started_turn = Some(turn);
+                self.conversation.handle_input(now_std(), Input::PlaybackStarted { turn });
+                self.apply_actions().await?;
+            }
         }
     }
 
     async fn send(&mut self, msg: OutboundMsg) -> Result<(), Ended> {
         self.io.outbound.send(msg).await.map_err(|_| Ended(CallEnd::TransportClosed))
+    }
+}
+
+fn record_latency(m: &TurnLatency) {
+    let pairs = [
+        ("end_of_turn", m.end_of_turn_ms),
+        ("asr_final", m.asr_final_ms),
+        ("first_llm_token", m.first_llm_token_ms),
+        ("first_tts_audio", m.first_tts_audio_ms),
+        ("first_audio_sent", m.first_audio_sent_ms),
+    ];
+    for (stage, ms) in pairs {
+        if let Some(ms) = ms {
+            metrics::histogram!("vox_turn_latency_seconds", "milestone" => stage).record(ms / 1000.0);
+        }
+    }
+}
+
+async fn recv_opt<T>(rx: &mut Option<mpsc::Receiver<T>>) -> Option<T> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
     }
 }
 
@@ -297,7 +567,7 @@ mod tests {
         let (out_tx, out) = mpsc::channel(64);
         let cancel = CancellationToken::new();
         let io = CallIo { audio: audio_rx, events: events_rx, outbound: out_tx };
-        let actor = CallActor::new(CallId::new("c1"), CallConfig::default(), Box::new(EchoAgent::new(EchoConfig::default())), io, cancel.clone());
+        let actor = CallActor::new(CallId::new("c1"), CallConfig::default(), Box::new(EchoAgent::new(EchoConfig::default())), CallServices::default(), io, cancel.clone());
         Harness { audio, events, out, cancel, task: tokio::spawn(actor.run()) }
     }
 

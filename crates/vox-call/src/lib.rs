@@ -17,8 +17,9 @@ mod actor;
 mod audio_queue;
 mod playout;
 mod registry;
+mod tasks;
 
-pub use actor::{CallActor, CallConfig, CallEnd, CallIo, CallSummary, OutboundMsg, TransportEvent};
+pub use actor::{CallActor, CallConfig, CallEnd, CallIo, CallServices, CallSummary, OutboundMsg, TransportEvent};
 pub use audio_queue::{audio_queue, AudioReceiver, AudioSender, CallerFrame};
 pub use playout::{Playout, PlayoutEvent};
 pub use registry::{AdmitError, Admission, CallRegistry};

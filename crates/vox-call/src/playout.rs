@@ -23,6 +23,8 @@ pub enum PlayoutEvent {
 #[derive(Debug)]
 struct InFlight {
     seq: u64,
+    /// Kept until confirmed, so a pause can take it back and send it again later.
+    frame: AudioFrame,
     turn: TurnId,
     /// Audio of the turn up to and including this frame.
     turn_played: Duration,
@@ -35,6 +37,8 @@ struct InFlight {
 /// One frame ready to send, with the mark to send after it.
 #[derive(Debug)]
 pub struct DueFrame {
+    /// The turn it belongs to.
+    pub turn: TurnId,
     /// The audio.
     pub frame: AudioFrame,
     /// The mark name to send right after the frame.
@@ -67,6 +71,8 @@ pub struct Playout {
     ready_since: Option<Instant>,
     /// Marks thrown away by a clear: the carrier still echoes them, they mean nothing.
     cleared_through: u64,
+    /// Paused: nothing is sent until resumed.
+    paused: bool,
 }
 
 impl Playout {
@@ -83,6 +89,7 @@ impl Playout {
             in_flight: VecDeque::new(),
             ready_since: None,
             cleared_through: 0,
+            paused: false,
         }
     }
 
@@ -107,7 +114,7 @@ impl Playout {
 
     /// When the next frame is due, if one is queued.
     pub fn next_due(&self, now: Instant) -> Option<Instant> {
-        if self.queue.is_empty() {
+        if self.queue.is_empty() || self.paused {
             return None;
         }
         Some(match self.buffered_until {
@@ -146,8 +153,8 @@ impl Playout {
         self.next_seq += 1;
         let last_of_turn = self.queue.front().is_none_or(|(t, _)| *t != turn)
             && self.turn_complete.is_none_or(|(t, complete)| t != turn || complete);
-        self.in_flight.push_back(InFlight { seq: self.next_seq, turn, turn_played: self.turn_sent, last_of_turn, expected_end: end });
-        Some(DueFrame { frame, mark: format!("{}:{}", turn.0, self.next_seq), scheduled })
+        self.in_flight.push_back(InFlight { seq: self.next_seq, frame: frame.clone(), turn, turn_played: self.turn_sent, last_of_turn, expected_end: end });
+        Some(DueFrame { turn, frame, mark: format!("{}:{}", turn.0, self.next_seq), scheduled })
     }
 
     /// A mark came back. Returns what it proves about playback, or `None` for marks that
@@ -182,11 +189,60 @@ impl Playout {
         })
     }
 
+    /// No more audio will be queued for `turn`. If all of it has already played, says so.
+    pub fn complete_turn(&mut self, turn: TurnId) -> Option<PlayoutEvent> {
+        self.turn_complete = Some((turn, true));
+        if self.queue.iter().any(|(t, _)| *t == turn) {
+            return None; // the last queued frame will carry the flag when sent
+        }
+        match self.in_flight.iter_mut().rev().find(|m| m.turn == turn) {
+            Some(last) => {
+                last.last_of_turn = true;
+                None
+            }
+            None => Some(PlayoutEvent::Finished { turn }),
+        }
+    }
+
+    /// Stops sending and takes back what the carrier has not confirmed playing (the caller
+    /// will send `clear`): the audio stays queued, ready to resume from where the caller
+    /// stopped hearing it.
+    pub fn pause(&mut self, now: Instant) {
+        if self.paused {
+            return;
+        }
+        self.paused = true;
+        while let Some(m) = self.in_flight.pop_back() {
+            if self.current_turn == Some(m.turn) {
+                self.turn_sent = self.turn_sent.saturating_sub(FRAME_DURATION);
+            }
+            self.queue.push_front((m.turn, m.frame));
+        }
+        self.cleared_through = self.next_seq;
+        self.buffered_until = Some(now);
+    }
+
+    /// Sends again after a pause.
+    pub fn resume(&mut self, now: Instant) {
+        if self.paused {
+            self.paused = false;
+            if !self.queue.is_empty() {
+                self.ready_since = Some(now);
+            }
+        }
+    }
+
+    /// Whether paused.
+    pub fn is_paused(&self) -> bool {
+        self.paused
+    }
+
     /// Drops everything queued and forgets what the carrier buffered (the caller will send
     /// `clear`). Returns how much of the cut turn had been confirmed as played.
     pub fn clear(&mut self, now: Instant) -> usize {
         let dropped = self.queue.len();
         self.queue.clear();
+        self.paused = false;
         self.ready_since = None;
         self.cleared_through = self.next_seq;
         self.in_flight.clear();
@@ -263,6 +319,38 @@ mod tests {
         assert_eq!(p.on_mark("1:2", t0), None, "echoed after clear: not proof of playback");
         p.enqueue(t0, TurnId(2), frames(2), true);
         assert!(p.pop_due(t0).is_some(), "after a clear the carrier buffer is empty");
+    }
+
+    #[test]
+    fn pause_takes_back_unconfirmed_audio_and_resume_sends_it_again() {
+        let t0 = Instant::now();
+        let mut p = Playout::new(Duration::from_millis(60));
+        let numbered: Vec<AudioFrame> = (0..6).map(|i| AudioFrame::from_slice(&[i as i16; 320]).expect("320")).collect();
+        p.enqueue(t0, TurnId(1), numbered, false);
+        let sent: Vec<DueFrame> = std::iter::from_fn(|| p.pop_due(t0)).collect();
+        assert_eq!(sent.len(), 3);
+        assert!(p.on_mark(&sent[0].mark, t0).is_some(), "frame 0 confirmed played");
+        p.pause(t0);
+        assert!(p.pop_due(t0 + Duration::from_secs(1)).is_none(), "nothing is sent while paused");
+        assert_eq!(p.on_mark(&sent[1].mark, t0), None, "echoed by the clear: not played");
+        p.resume(t0);
+        let again: Vec<i16> = std::iter::from_fn(|| p.pop_due(t0)).map(|d| d.frame.samples()[0]).collect();
+        assert_eq!(again, vec![1, 2, 3], "resumes with the first frame the caller did not hear");
+    }
+
+    #[test]
+    fn completing_a_turn_after_its_audio_played_finishes_it_at_once() {
+        let t0 = Instant::now();
+        let mut p = Playout::new(Duration::from_millis(200));
+        p.enqueue(t0, TurnId(4), frames(2), false);
+        let marks: Vec<String> = std::iter::from_fn(|| p.pop_due(t0)).map(|d| d.mark).collect();
+        assert_eq!(p.on_mark(&marks[1], t0), Some(PlayoutEvent::Progress { turn: TurnId(4), played: Duration::from_millis(40) }));
+        assert_eq!(p.complete_turn(TurnId(4)), Some(PlayoutEvent::Finished { turn: TurnId(4) }));
+        // and when audio is still in flight, its last mark finishes it
+        p.enqueue(t0, TurnId(5), frames(2), false);
+        let marks: Vec<String> = std::iter::from_fn(|| p.pop_due(t0)).map(|d| d.mark).collect();
+        assert_eq!(p.complete_turn(TurnId(5)), None);
+        assert_eq!(p.on_mark(&marks[1], t0), Some(PlayoutEvent::Finished { turn: TurnId(5) }));
     }
 
     #[test]

@@ -18,7 +18,7 @@ use std::time::Duration;
 use axum::routing::get;
 use axum::Router;
 use vox_audio::EnergyVadConfig;
-use vox_call::CallRegistry;
+use vox_call::{CallRegistry, CallServices};
 use vox_engine::Conversation;
 
 /// Settings of the media endpoints.
@@ -34,6 +34,8 @@ pub struct MediaConfig {
     pub vad: EnergyVadConfig,
     /// Agent used when the stream names none.
     pub default_agent: String,
+    /// Longest a tool call may take.
+    pub tool_timeout: Duration,
 }
 
 impl Default for MediaConfig {
@@ -44,14 +46,24 @@ impl Default for MediaConfig {
             audio_queue_frames: 50,
             vad: EnergyVadConfig::default(),
             default_agent: "echo".into(),
+            tool_timeout: Duration::from_secs(10),
         }
     }
 }
 
+/// A conversation and the providers it uses, for one call.
+#[derive(Debug)]
+pub struct AgentSession {
+    /// The conversation policy.
+    pub conversation: Box<dyn Conversation>,
+    /// Its providers.
+    pub services: CallServices,
+}
+
 /// Builds the conversation for an agent id; the binary decides which agents exist.
 pub trait AgentCatalog: Send + Sync + 'static {
-    /// A new conversation for `agent_id`, or `None` if there is no such agent.
-    fn create(&self, agent_id: &str) -> Option<Box<dyn Conversation>>;
+    /// A new session for `agent_id`, or `None` if there is no such agent.
+    fn create(&self, agent_id: &str) -> Option<AgentSession>;
 }
 
 /// Shared state of the media routes.

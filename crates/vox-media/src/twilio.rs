@@ -109,7 +109,7 @@ async fn run_call(
 ) {
     let cfg = &state.config;
     let agent_id = start.custom_parameters.get("agentId").cloned().unwrap_or_else(|| cfg.default_agent.clone());
-    let Some(conversation) = state.agents.create(&agent_id) else {
+    let Some(session) = state.agents.create(&agent_id) else {
         warn!(agent = %agent_id, "unknown agent");
         metrics::counter!("vox_calls_rejected_total", "reason" => "unknown_agent").increment(1);
         let _ = sink.send(close(code::POLICY, &format!("vox: unknown agent {agent_id:?}"))).await;
@@ -138,7 +138,8 @@ async fn run_call(
     let (out_tx, out_rx) = mpsc::channel(64);
     let (close_tx, close_rx) = oneshot::channel::<Message>();
     let io = CallIo { audio: audio_rx, events: events_rx, outbound: out_tx };
-    let actor = CallActor::new(call_id.clone(), CallConfig { send_ahead: cfg.send_ahead }, conversation, io, admission.cancel.clone());
+    let call_cfg = CallConfig { send_ahead: cfg.send_ahead, tool_timeout: cfg.tool_timeout };
+    let actor = CallActor::new(call_id.clone(), call_cfg, session.conversation, session.services, io, admission.cancel.clone());
     let actor_task = tokio::spawn(actor.run().in_current_span());
     let writer_task = tokio::spawn(writer(sink, start.stream_id.clone(), egress, out_rx, close_rx).in_current_span());
 
@@ -192,6 +193,8 @@ async fn run_call(
     match actor_task.await {
         Ok(summary) => info!(
             end = summary.end.kind(),
+            transcript_lines = summary.transcript.len(),
+            asr_dropped = summary.asr_frames_dropped,
             frames_in = summary.frames_in,
             frames_out = summary.frames_out,
             dropped = summary.frames_dropped,

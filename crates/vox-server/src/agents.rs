@@ -1,35 +1,132 @@
-//! The agents this server can run. For now the built-in diagnostic `echo`.
+//! The agents this server runs: the built-in diagnostic `echo`, and LLM agents loaded from
+//! files (`vox serve --agent FILE`, TOML or JSON).
+//!
+//! An agent file holds the seed's voice-agent fields under `agent`, and the providers under
+//! `llm`, `asr` and `tts` (OpenAI-compatible endpoints). An `apiKey` of the form
+//! `env:NAME` is read from the environment, so keys need not sit in files.
 
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
-use vox_engine::{Conversation, EchoAgent, EchoConfig};
-use vox_media::AgentCatalog;
+use anyhow::{bail, Context};
+use serde::Deserialize;
+use vox_call::CallServices;
+use vox_engine::{AgentSpec, EchoAgent, EchoConfig, EngineConfig, VoiceAgent};
+use vox_media::{AgentCatalog, AgentSession};
+use vox_providers::{OpenAiAsr, OpenAiEndpoint, OpenAiLlm, OpenAiTts, Secret};
+use vox_tools::AgentTools;
 
-use crate::config::EchoSection;
+use crate::config::{Config, EchoSection};
 
-/// Built-in agents, by id.
-#[derive(Debug, Clone)]
-pub struct BuiltinAgents {
-    echo: EchoConfig,
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AgentFile {
+    agent: AgentSpec,
+    llm: OpenAiEndpoint,
+    asr: OpenAiEndpoint,
+    tts: OpenAiEndpoint,
 }
 
-impl BuiltinAgents {
-    pub fn new(echo: &EchoSection) -> Self {
-        Self {
-            echo: EchoConfig {
-                turn_end_silence: Duration::from_millis(echo.turn_end_silence_ms),
-                preroll: Duration::from_millis(echo.preroll_ms),
-                max_utterance: Duration::from_millis(echo.max_utterance_ms),
-            },
+#[derive(Debug)]
+struct LoadedAgent {
+    spec: AgentSpec,
+    services: CallServices,
+}
+
+/// All agents, by id.
+#[derive(Debug)]
+pub struct Agents {
+    echo: EchoConfig,
+    engine: EngineConfig,
+    loaded: BTreeMap<String, LoadedAgent>,
+}
+
+fn resolve_key(endpoint: &mut OpenAiEndpoint, what: &str) -> anyhow::Result<()> {
+    if let Some(var) = endpoint.api_key.expose().strip_prefix("env:") {
+        let value = std::env::var(var).with_context(|| format!("{what}.apiKey names the environment variable {var}, which is not set"))?;
+        endpoint.api_key = Secret::new(value);
+    }
+    Ok(())
+}
+
+impl Agents {
+    /// Echo plus the agents in `files`.
+    pub fn load(cfg: &Config, files: &[std::path::PathBuf]) -> anyhow::Result<Self> {
+        let mut loaded = BTreeMap::new();
+        for path in files {
+            let agent = load_file(path, cfg)?;
+            if agent.spec.id == "echo" || loaded.contains_key(&agent.spec.id) {
+                bail!("{}: agent id {:?} is already taken", path.display(), agent.spec.id);
+            }
+            loaded.insert(agent.spec.id.clone(), agent);
         }
+        Ok(Self { echo: echo_config(&cfg.echo), engine: engine_config(cfg), loaded })
+    }
+
+    /// Agent ids, loaded agents first (in file order is not kept: sorted), then `echo`.
+    pub fn ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self.loaded.keys().cloned().collect();
+        ids.push("echo".into());
+        ids
     }
 }
 
-impl AgentCatalog for BuiltinAgents {
-    fn create(&self, agent_id: &str) -> Option<Box<dyn Conversation>> {
-        match agent_id {
-            "echo" => Some(Box::new(EchoAgent::new(self.echo))),
-            _ => None,
+fn load_file(path: &Path, cfg: &Config) -> anyhow::Result<LoadedAgent> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read agent file {}", path.display()))?;
+    let mut file: AgentFile = match path.extension().and_then(|e| e.to_str()) {
+        Some("json") => serde_json::from_str(&text).with_context(|| format!("invalid agent file {}", path.display()))?,
+        Some("toml") => toml::from_str(&text).with_context(|| format!("invalid agent file {}", path.display()))?,
+        _ => bail!("agent file {} must end in .toml or .json", path.display()),
+    };
+    file.agent.validate().with_context(|| format!("invalid agent file {}", path.display()))?;
+    resolve_key(&mut file.llm, "llm")?;
+    resolve_key(&mut file.asr, "asr")?;
+    resolve_key(&mut file.tts, "tts")?;
+    if file.tts.voice.is_none() {
+        file.tts.voice = file.agent.voice_id.clone();
+    }
+    let tools = AgentTools::new(file.agent.tools.clone(), cfg.tools.allow_private_networks, Duration::from_millis(cfg.tools.timeout_ms));
+    let services = CallServices {
+        asr: Some(Arc::new(OpenAiAsr::new(&file.asr))),
+        llm: Some(Arc::new(OpenAiLlm::new(&file.llm))),
+        tts: Some(Arc::new(OpenAiTts::new(&file.tts))),
+        tools: Some(Arc::new(tools)),
+    };
+    Ok(LoadedAgent { spec: file.agent, services })
+}
+
+fn echo_config(echo: &EchoSection) -> EchoConfig {
+    EchoConfig {
+        turn_end_silence: Duration::from_millis(echo.turn_end_silence_ms),
+        preroll: Duration::from_millis(echo.preroll_ms),
+        max_utterance: Duration::from_millis(echo.max_utterance_ms),
+    }
+}
+
+fn engine_config(cfg: &Config) -> EngineConfig {
+    let c = &cfg.conversation;
+    EngineConfig {
+        min_endpointing: Duration::from_millis(c.min_endpointing_ms),
+        max_endpointing: Duration::from_millis(c.max_endpointing_ms),
+        min_interrupt: Duration::from_millis(c.min_interrupt_ms),
+        min_interrupt_words: c.min_interrupt_words,
+        false_interrupt_timeout: Duration::from_millis(c.false_interrupt_timeout_ms),
+        idle_reminder_after: Duration::from_secs(c.idle_reminder_after_secs),
+        max_reminders: c.max_reminders,
+        silence_timeout: Duration::from_secs(c.silence_timeout_secs),
+        max_duration: Duration::from_secs(c.max_duration_secs),
+        ..EngineConfig::default()
+    }
+}
+
+impl AgentCatalog for Agents {
+    fn create(&self, agent_id: &str) -> Option<AgentSession> {
+        if agent_id == "echo" {
+            return Some(AgentSession { conversation: Box::new(EchoAgent::new(self.echo)), services: CallServices::default() });
         }
+        let a = self.loaded.get(agent_id)?;
+        Some(AgentSession { conversation: Box::new(VoiceAgent::new(a.spec.clone(), self.engine.clone())), services: a.services.clone() })
     }
 }

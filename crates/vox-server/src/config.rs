@@ -19,7 +19,30 @@ pub struct Config {
     pub media: MediaSection,
     pub vad: VadConfig,
     pub echo: EchoSection,
+    pub conversation: ConversationConfig,
+    pub tools: ToolsConfig,
     pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ConversationConfig {
+    pub min_endpointing_ms: u64,
+    pub max_endpointing_ms: u64,
+    pub min_interrupt_ms: u64,
+    pub min_interrupt_words: usize,
+    pub false_interrupt_timeout_ms: u64,
+    pub idle_reminder_after_secs: u64,
+    pub max_reminders: u32,
+    pub silence_timeout_secs: u64,
+    pub max_duration_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ToolsConfig {
+    pub allow_private_networks: bool,
+    pub timeout_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -119,6 +142,13 @@ impl Config {
         }
         if self.media.audio_queue_frames == 0 {
             bail!("media.audio_queue_frames must be at least 1");
+        }
+        let c = &self.conversation;
+        if c.max_endpointing_ms < c.min_endpointing_ms {
+            bail!("conversation.max_endpointing_ms ({}) must be at least min_endpointing_ms ({})", c.max_endpointing_ms, c.min_endpointing_ms);
+        }
+        if c.max_duration_secs == 0 || c.silence_timeout_secs == 0 {
+            bail!("conversation.max_duration_secs and silence_timeout_secs must be at least 1");
         }
         if self.vad.stop_dbfs > self.vad.start_dbfs {
             bail!("vad.stop_dbfs ({}) must not exceed vad.start_dbfs ({})", self.vad.stop_dbfs, self.vad.start_dbfs);

@@ -36,6 +36,10 @@ enum Command {
         /// Concurrent call limit (overrides server.max_concurrent_calls).
         #[arg(long)]
         max_calls: Option<usize>,
+        /// An agent file (TOML or JSON) to serve; repeatable. The first becomes the default
+        /// agent unless media.default_agent names another. See config/agents/.
+        #[arg(long = "agent")]
+        agents: Vec<PathBuf>,
         /// Print the effective configuration as TOML and exit.
         #[arg(long)]
         print_config: bool,
@@ -48,9 +52,9 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve { config, host, port, max_calls, print_config } => {
+        Command::Serve { config, host, port, max_calls, agents, print_config } => {
             let overrides = config::Overrides { host, port, max_concurrent_calls: max_calls };
-            serve::main(config.as_deref(), &overrides, print_config)
+            serve::main(config.as_deref(), &overrides, &agents, print_config)
         }
         Command::Sim(args) => run_sim(args),
     };

@@ -18,7 +18,7 @@ use vox_audio::EnergyVadConfig;
 use vox_call::CallRegistry;
 use vox_media::{MediaConfig, MediaState};
 
-use crate::agents::BuiltinAgents;
+use crate::agents::Agents;
 use crate::config::{Config, Overrides};
 use crate::telemetry;
 
@@ -28,8 +28,17 @@ struct AppState {
     metrics: PrometheusHandle,
 }
 
-pub fn main(config_file: Option<&Path>, overrides: &Overrides, print_config: bool) -> anyhow::Result<()> {
-    let cfg = Config::load(config_file, overrides)?;
+pub fn main(config_file: Option<&Path>, overrides: &Overrides, agent_files: &[std::path::PathBuf], print_config: bool) -> anyhow::Result<()> {
+    let mut cfg = Config::load(config_file, overrides)?;
+    let agents = Agents::load(&cfg, agent_files)?;
+    if !agent_files.is_empty() && cfg.media.default_agent == "echo" {
+        if let Some(first) = agents.ids().first() {
+            cfg.media.default_agent = first.clone();
+        }
+    }
+    if !agents.ids().contains(&cfg.media.default_agent) {
+        anyhow::bail!("media.default_agent {:?} is not an agent here (have: {})", cfg.media.default_agent, agents.ids().join(", "));
+    }
     if print_config {
         #[allow(clippy::print_stdout)]
         {
@@ -40,10 +49,10 @@ pub fn main(config_file: Option<&Path>, overrides: &Overrides, print_config: boo
     telemetry::init_logging(&cfg.log.level, cfg.log.format)?;
     let metrics = telemetry::init_metrics()?;
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("vox").build()?;
-    rt.block_on(run(cfg, metrics))
+    rt.block_on(run(cfg, agents, metrics))
 }
 
-async fn run(cfg: Config, metrics: PrometheusHandle) -> anyhow::Result<()> {
+async fn run(cfg: Config, agents: Agents, metrics: PrometheusHandle) -> anyhow::Result<()> {
     let registry = CallRegistry::new(cfg.server.max_concurrent_calls);
     let media = MediaState {
         registry: registry.clone(),
@@ -58,8 +67,9 @@ async fn run(cfg: Config, metrics: PrometheusHandle) -> anyhow::Result<()> {
                 stop_ms: cfg.vad.stop_ms,
             },
             default_agent: cfg.media.default_agent.clone(),
+            tool_timeout: Duration::from_millis(cfg.tools.timeout_ms),
         }),
-        agents: Arc::new(BuiltinAgents::new(&cfg.echo)),
+        agents: Arc::new(agents),
     };
     let app = Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
