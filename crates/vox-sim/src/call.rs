@@ -30,6 +30,7 @@ pub(crate) struct Plan {
     url: String,
     params: BTreeMap<String, String>,
     lead_in: Duration,
+    greeting: bool,
     tail: Duration,
     turns: Vec<PlannedTurn>,
     record: Option<PathBuf>,
@@ -81,6 +82,7 @@ impl Plan {
             url: args.url.clone(),
             params,
             lead_in: Duration::from_millis(script.lead_in_ms),
+            greeting: script.greeting,
             tail: Duration::from_millis(script.tail_ms),
             turns,
             record: args.record.clone(),
@@ -409,7 +411,19 @@ impl<'p> CallState<'p> {
     /// When turn `next` may start (or the call may end), if its condition is met at `at`.
     fn ready_time(&mut self, next: usize, at: Instant) -> Option<Instant> {
         if next == 0 {
-            return Some(self.started + self.plan.lead_in);
+            let lead = self.started + self.plan.lead_in;
+            if !self.plan.greeting {
+                return Some(lead);
+            }
+            let greeted = self.buffered_bytes == 0 && self.last_agent_play.is_some_and(|t| at.saturating_duration_since(t) >= REPLY_SETTLE);
+            if at >= lead && greeted {
+                return Some(at);
+            }
+            if at.saturating_duration_since(self.started) >= self.plan.reply_timeout {
+                self.errors.push(format!("no greeting within {} ms", self.plan.reply_timeout.as_millis()));
+                return Some(at);
+            }
+            return None;
         }
         let interrupt = self.plan.turns.get(next).and_then(|t| t.interrupt_after);
         let (turn, trace) = self.reply.as_ref()?;

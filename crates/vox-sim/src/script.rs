@@ -14,6 +14,9 @@ pub struct Script {
     /// Further custom parameters sent in `start`.
     #[serde(default)]
     pub params: BTreeMap<String, String>,
+    /// The agent speaks first: the first turn waits for its greeting to end.
+    #[serde(default)]
+    pub greeting: bool,
     /// Silence before the first turn (ms).
     #[serde(default = "default_lead_in")]
     pub lead_in_ms: u64,

@@ -6,13 +6,17 @@
 //!   library needed).
 //! - [`audio`]: comparing recordings (normalised cross-correlation, levels).
 //!
-//! Fakes of things outside the project (LLM vendors, carrier REST APIs) will live here too,
-//! speaking their real wire protocols over loopback.
+//! - [`FakeOpenAi`]: an OpenAI-compatible chat/transcription/speech server with scripted
+//!   replies and configurable latencies, logging every request.
+//!
+//! Fakes of things outside the project speak their real wire protocols over loopback.
 
 pub mod audio;
+pub mod fake_openai;
 mod http;
 mod server;
 
+pub use fake_openai::{ChatReply, FakeOpenAi, FakeTiming};
 pub use http::http_get;
 pub use server::VoxServer;
 
