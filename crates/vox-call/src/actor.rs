@@ -294,11 +294,10 @@ impl CallActor {
                 item = self.io.audio.recv() => match item {
                     Some(item) => {
                         self.summary.frames_in += 1;
-                        if let Some(asr) = &self.asr_in {
-                            if asr.try_send((item.frame.clone(), item.vad)).is_err() {
+                        if let Some(asr) = &self.asr_in
+                            && asr.try_send((item.frame.clone(), item.vad)).is_err() {
                                 self.summary.asr_frames_dropped += 1;
                             }
-                        }
                         self.conversation.handle_input(now_std(), Input::CallerAudio { frame: &item.frame, vad: item.vad });
                     }
                     None => return Ok(()),

@@ -121,11 +121,10 @@ impl Conversation for EchoAgent {
     fn handle_input(&mut self, now: Instant, input: Input<'_>) {
         match input {
             Input::CallerAudio { frame, vad } => self.on_frame(now, frame, vad.event),
-            Input::PlaybackFinished { turn } => {
-                if self.speaking == Some(turn) {
+            Input::PlaybackFinished { turn }
+                if self.speaking == Some(turn) => {
                     self.speaking = None;
                 }
-            }
             _ => {}
         }
         self.check_turn_end(now);

@@ -238,13 +238,12 @@ impl VoiceAgent {
     }
 
     fn end_speech(&mut self) {
-        if let Some(t) = self.turn.as_mut() {
-            if !t.speech_done {
+        if let Some(t) = self.turn.as_mut()
+            && !t.speech_done {
                 t.speech_done = true;
                 let turn = t.id;
                 self.emit(Action::EndOfSpeech { turn });
             }
-        }
     }
 
     /// Says fixed text as a turn of its own; hangs up after it if `hangup` is set.
@@ -502,12 +501,11 @@ impl VoiceAgent {
             let turn = t.id;
             self.turn = None;
             self.emit(Action::StopSpeaking { turn });
-            if let Some(last) = self.history.last() {
-                if last.role == Role::User {
+            if let Some(last) = self.history.last()
+                && last.role == Role::User {
                     let before = self.history.pop().map(|m| m.content).unwrap_or_default();
                     self.pending_text = join(&before, &self.pending_text);
                 }
-            }
             return;
         }
         if self.paused.is_none() {
@@ -563,8 +561,8 @@ impl VoiceAgent {
         if self.hung_up {
             return;
         }
-        if let (Some(started), false) = (self.started, self.max_duration_hit) {
-            if now >= started + self.cfg.max_duration {
+        if let (Some(started), false) = (self.started, self.max_duration_hit)
+            && now >= started + self.cfg.max_duration {
                 self.max_duration_hit = true;
                 if self.turn.is_some() {
                     self.interrupt(now);
@@ -573,14 +571,12 @@ impl VoiceAgent {
                 self.speak_scripted(&msg, Some("maximum call duration reached".into()));
                 return;
             }
-        }
-        if let Some(p) = self.paused {
-            if !self.caller_speaking && p.speech_ended.is_some_and(|e| now >= e + self.cfg.false_interrupt_timeout) {
+        if let Some(p) = self.paused
+            && !self.caller_speaking && p.speech_ended.is_some_and(|e| now >= e + self.cfg.false_interrupt_timeout) {
                 self.resume();
             }
-        }
-        if let Some(at) = self.dtmf_at {
-            if self.dtmf.ends_with('#') || now >= at + self.cfg.dtmf_timeout {
+        if let Some(at) = self.dtmf_at
+            && (self.dtmf.ends_with('#') || now >= at + self.cfg.dtmf_timeout) {
                 let digits: String = std::mem::take(&mut self.dtmf).trim_end_matches('#').to_owned();
                 self.dtmf_at = None;
                 if !digits.is_empty() {
@@ -593,9 +589,8 @@ impl VoiceAgent {
                     self.speech_end = Some(now);
                 }
             }
-        }
-        if self.turn.is_none() && self.paused.is_none() && !self.caller_speaking {
-            if let Some(end) = self.speech_end {
+        if self.turn.is_none() && self.paused.is_none() && !self.caller_speaking
+            && let Some(end) = self.speech_end {
                 let waited = now.saturating_duration_since(end);
                 let final_missing = self.awaiting_final && waited < self.cfg.asr_final_timeout;
                 if !final_missing && waited >= self.endpoint_wait() {
@@ -608,7 +603,6 @@ impl VoiceAgent {
                     }
                 }
             }
-        }
         if self.idle() {
             let caller = self.last_caller_activity.unwrap_or(now);
             if now >= caller + self.cfg.silence_timeout {
@@ -657,11 +651,10 @@ impl Conversation for VoiceAgent {
                     }
                 }
             }
-            Input::AsrInterim { text } => {
-                if self.paused.is_some() && meaningful_words(&text) >= self.cfg.min_interrupt_words {
+            Input::AsrInterim { text }
+                if self.paused.is_some() && meaningful_words(&text) >= self.cfg.min_interrupt_words => {
                     self.interrupt(now);
                 }
-            }
             Input::AsrFinal { text } => self.on_final(now, text),
             Input::EndOfTurn { probability } => self.eot_probability = Some(probability),
             Input::Llm { turn, event } if Some(turn) == current => {
@@ -691,11 +684,10 @@ impl Conversation for VoiceAgent {
                     }
                 }
             }
-            Input::LlmDone { turn } if Some(turn) == current => {
-                if self.turn.as_ref().is_some_and(|t| t.llm_active) {
+            Input::LlmDone { turn } if Some(turn) == current
+                && self.turn.as_ref().is_some_and(|t| t.llm_active) => {
                     self.on_llm_done();
                 }
-            }
             Input::LlmFailed { turn, retryable } if Some(turn) == current => {
                 let Some(t) = self.turn.as_mut() else { return };
                 t.llm_active = false;
@@ -747,11 +739,10 @@ impl Conversation for VoiceAgent {
                     t.played = t.played.max(played);
                 }
             }
-            Input::PlaybackFinished { turn } if Some(turn) == current => {
-                if self.turn.as_ref().is_some_and(|t| t.speech_done && t.pending_tools.is_empty() && !t.llm_active) {
+            Input::PlaybackFinished { turn } if Some(turn) == current
+                && self.turn.as_ref().is_some_and(|t| t.speech_done && t.pending_tools.is_empty() && !t.llm_active) => {
                     self.finish_turn(Some(now));
                 }
-            }
             Input::Dtmf { digit } => {
                 self.dtmf.push(digit);
                 self.dtmf_at = Some(now);
@@ -786,14 +777,13 @@ impl Conversation for VoiceAgent {
                 t.push(end + self.cfg.asr_final_timeout);
             }
         }
-        if self.idle() {
-            if let Some(caller) = self.last_caller_activity {
+        if self.idle()
+            && let Some(caller) = self.last_caller_activity {
                 t.push(caller + self.cfg.silence_timeout);
                 if self.reminders < self.cfg.max_reminders {
                     t.push(caller.max(self.last_agent_done.unwrap_or(caller)) + self.cfg.idle_reminder_after);
                 }
             }
-        }
         t.into_iter().min()
     }
 }

@@ -130,3 +130,26 @@ impl AgentCatalog for Agents {
         Some(AgentSession { conversation: Box::new(VoiceAgent::new(a.spec.clone(), self.engine.clone())), services: a.services.clone() })
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::result_large_err)] // figment::Jail's closures return figment::Error
+mod tests {
+    use super::*;
+    use crate::config::Overrides;
+
+    #[test]
+    fn the_example_agent_file_loads_and_a_missing_key_is_named() {
+        let cfg = Config::load(None, &Overrides::default()).expect("defaults");
+        let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/agents/example.toml");
+        // figment::Jail serialises environment changes with the other Jail tests.
+        figment::Jail::expect_with(|jail| {
+            let err = Agents::load(&cfg, std::slice::from_ref(&example)).expect_err("key unset");
+            assert!(format!("{err:#}").contains("OPENAI_API_KEY"), "{err:#}");
+            jail.set_env("OPENAI_API_KEY", "sk-example");
+            let agents = Agents::load(&cfg, std::slice::from_ref(&example)).expect("example loads");
+            assert_eq!(agents.ids(), vec!["plumbing".to_owned(), "echo".to_owned()]);
+            assert!(agents.create("plumbing").is_some() && agents.create("echo").is_some() && agents.create("nope").is_none());
+            Ok(())
+        });
+    }
+}

@@ -31,11 +31,10 @@ struct AppState {
 pub fn main(config_file: Option<&Path>, overrides: &Overrides, agent_files: &[std::path::PathBuf], print_config: bool) -> anyhow::Result<()> {
     let mut cfg = Config::load(config_file, overrides)?;
     let agents = Agents::load(&cfg, agent_files)?;
-    if !agent_files.is_empty() && cfg.media.default_agent == "echo" {
-        if let Some(first) = agents.ids().first() {
+    if !agent_files.is_empty() && cfg.media.default_agent == "echo"
+        && let Some(first) = agents.ids().first() {
             cfg.media.default_agent = first.clone();
         }
-    }
     if !agents.ids().contains(&cfg.media.default_agent) {
         anyhow::bail!("media.default_agent {:?} is not an agent here (have: {})", cfg.media.default_agent, agents.ids().join(", "));
     }

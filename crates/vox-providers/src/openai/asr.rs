@@ -60,11 +60,10 @@ async fn run_session(asr: OpenAiAsr, mut audio: mpsc::Receiver<(AudioFrame, VadO
                     }
                 }
                 let long = segment.as_ref().is_some_and(|s| s.len() >= MAX_SEGMENT_FRAMES);
-                if vad.event == Some(VadEvent::SpeechEnd) || long {
-                    if let Some(seg) = segment.take() {
+                if (vad.event == Some(VadEvent::SpeechEnd) || long)
+                    && let Some(seg) = segment.take() {
                         inflight.push_back(transcribe(asr.clone(), seg));
                     }
-                }
             }
             Some(result) = inflight.next(), if !inflight.is_empty() => {
                 let event = match result {

@@ -51,12 +51,11 @@ impl TtsProvider for OpenAiTts {
                     Some(Ok(bytes)) => {
                         let mut samples = Vec::with_capacity(bytes.len() / 2 + 1);
                         let mut rest: &[u8] = &bytes;
-                        if let Some(lo) = odd.take() {
-                            if let Some((&hi, tail)) = rest.split_first() {
+                        if let Some(lo) = odd.take()
+                            && let Some((&hi, tail)) = rest.split_first() {
                                 samples.push(i16::from_le_bytes([lo, hi]));
                                 rest = tail;
                             }
-                        }
                         let pairs = rest.chunks_exact(2);
                         odd = pairs.remainder().first().copied();
                         samples.extend(pairs.map(|p| i16::from_le_bytes([p[0], p[1]])));
