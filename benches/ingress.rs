@@ -130,6 +130,21 @@ fn main() {
         }
     });
 
+    let models = vox_models::Models::new(std::env::var("VOX_MODELS_DIR").unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../models").into()));
+    let silero = match vox_models::SileroModel::load(&models, 1) {
+        Ok(model) => {
+            let mut v = vox_models::SileroVad::new(model, vox_models::SileroConfig::default());
+            Some(measure(|| {
+                i = (i + 1) % internal.len();
+                black_box(v.process(black_box(&internal[i])));
+            }))
+        }
+        Err(e) => {
+            println!("(Silero VAD not measured: {e})");
+            None
+        }
+    };
+
     println!("ingress cost per 20 ms caller frame (median of 31 batches of 2000)");
     println!("{:<44} {:>10} {:>14} {:>14}", "stage", "ns/frame", "x baseline", "frames per 20ms");
     for (name, ns) in [
@@ -140,7 +155,10 @@ fn main() {
         ("energy VAD (one 16 kHz frame)", vad_cost),
         ("decode + resample + frame + VAD", chain),
         ("all of the above from the JSON message", full),
-    ] {
+    ]
+    .into_iter()
+    .chain(silero.map(|ns| ("Silero VAD v5 (one 16 kHz frame, ORT)", ns)))
+    {
         println!("{name:<44} {ns:>10.0} {:>14.1} {:>14.0}", ns / baseline, FRAME_NS / ns);
     }
     println!("(frames per 20ms = calls one core could carry on that stage alone)");

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use axum::routing::get;
 use axum::Router;
-use vox_audio::EnergyVadConfig;
+use vox_audio::{EnergyVad, EnergyVadConfig, Vad};
 use vox_call::{CallRegistry, CallServices};
 use vox_engine::Conversation;
 
@@ -30,8 +30,6 @@ pub struct MediaConfig {
     pub send_ahead: Duration,
     /// Caller frames queued for the actor before the oldest are dropped.
     pub audio_queue_frames: usize,
-    /// Energy VAD settings.
-    pub vad: EnergyVadConfig,
     /// Agent used when the stream names none.
     pub default_agent: String,
     /// Longest a tool call may take.
@@ -44,7 +42,6 @@ impl Default for MediaConfig {
             max_message_bytes: 64 * 1024,
             send_ahead: Duration::from_millis(200),
             audio_queue_frames: 50,
-            vad: EnergyVadConfig::default(),
             default_agent: "echo".into(),
             tool_timeout: Duration::from_secs(10),
         }
@@ -66,9 +63,23 @@ pub trait AgentCatalog: Send + Sync + 'static {
     fn create(&self, agent_id: &str) -> Option<AgentSession>;
 }
 
+/// Makes each call's VAD (the model behind it may be shared; the state is per call).
+pub trait VadFactory: Send + Sync + 'static {
+    /// A VAD for a new call.
+    fn create(&self) -> Box<dyn Vad>;
+}
+
+impl VadFactory for EnergyVadConfig {
+    fn create(&self) -> Box<dyn Vad> {
+        Box::new(EnergyVad::new(*self))
+    }
+}
+
 /// Shared state of the media routes.
 #[derive(Clone)]
 pub struct MediaState {
+    /// Per-call VADs.
+    pub vad: Arc<dyn VadFactory>,
     /// Live calls, admission and shutdown.
     pub registry: CallRegistry,
     /// Settings.

@@ -5,7 +5,7 @@ use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{info, warn, Instrument};
-use vox_audio::{Codec, EnergyVad, Egress, Ingress, Vad};
+use vox_audio::{Codec, Egress, Ingress};
 use vox_call::{audio_queue, CallActor, CallConfig, CallIo, CallerFrame, OutboundMsg, TransportEvent};
 use vox_core::{CallId, SampleRate};
 use vox_telephony::twilio::{self, TwilioCodec};
@@ -143,7 +143,7 @@ async fn run_call(
     let actor_task = tokio::spawn(actor.run().in_current_span());
     let writer_task = tokio::spawn(writer(sink, start.stream_id.clone(), egress, out_rx, close_rx).in_current_span());
 
-    let mut vad = EnergyVad::new(cfg.vad);
+    let mut vad = state.vad.create();
     let mut close_tx = Some(close_tx);
     while let Some(msg) = stream.next().await {
         let text = match msg {

