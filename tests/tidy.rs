@@ -41,7 +41,7 @@ fn layers_point_down_only() {
         ("vox-telephony", &["vox-core"]),
         ("vox-providers", &["vox-core", "vox-audio"]),
         ("vox-tools", &["vox-core", "vox-engine"]),
-        ("vox-models", &["vox-core", "vox-audio"]),
+        ("vox-models", &["vox-core", "vox-audio", "vox-providers"]),
         ("vox-call", &["vox-core", "vox-audio", "vox-engine", "vox-providers", "vox-tools"]),
     ];
     for (krate, ok) in allowed {

@@ -10,6 +10,7 @@
 pub mod g711;
 mod chain;
 mod framer;
+pub mod mel;
 mod resample;
 mod vad;
 pub mod wav;

@@ -6,7 +6,10 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use vox_core::{AudioFrame, CallId, TurnId, TurnLatency, FRAME_DURATION};
 use vox_engine::{Action, Conversation, Input, TranscriptEntry};
-use vox_providers::{AsrEvent, AsrProvider, LlmProvider, TtsProvider};
+use ringbuf::traits::{Consumer, RingBuffer};
+use ringbuf::HeapRb;
+use vox_core::VadEvent;
+use vox_providers::{AsrEvent, AsrProvider, EndOfTurnModel, LlmProvider, TtsProvider};
 use vox_tools::ToolRunner;
 
 use crate::playout::{Playout, PlayoutEvent};
@@ -39,6 +42,8 @@ pub struct CallServices {
     pub tts: Option<Arc<dyn TtsProvider>>,
     /// Tool calls.
     pub tools: Option<Arc<dyn ToolRunner>>,
+    /// End-of-turn model, asked at each end of speech.
+    pub eot: Option<Arc<dyn EndOfTurnModel>>,
 }
 
 impl std::fmt::Debug for CallServices {
@@ -48,6 +53,7 @@ impl std::fmt::Debug for CallServices {
             .field("llm", &self.llm.is_some())
             .field("tts", &self.tts.is_some())
             .field("tools", &self.tools.is_some())
+            .field("eot", &self.eot.is_some())
             .finish()
     }
 }
@@ -55,6 +61,8 @@ impl std::fmt::Debug for CallServices {
 /// Agent audio the actor accepts from TTS while less than this is queued for playout
 /// (1 s); beyond it, TTS waits (backpressure instead of memory).
 const MAX_QUEUED_FRAMES: usize = 50;
+/// Caller audio kept for the end-of-turn model (8 s at 16 kHz).
+const EOT_SAMPLES: usize = 8 * 16_000;
 
 /// Control events from the transport reader. Never dropped (the sender waits).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -171,6 +179,11 @@ pub struct CallActor {
     speech_ended: Option<TurnId>,
     tool_tx: mpsc::Sender<(TurnId, String, String)>,
     tool_rx: mpsc::Receiver<(TurnId, String, String)>,
+    /// The caller's last 8 s, for the end-of-turn model (only with one).
+    recent: Option<HeapRb<i16>>,
+    eot_seq: u64,
+    eot_tx: mpsc::Sender<(u64, Result<f32, vox_providers::ProviderError>)>,
+    eot_rx: mpsc::Receiver<(u64, Result<f32, vox_providers::ProviderError>)>,
     summary: CallSummary,
 }
 
@@ -213,7 +226,13 @@ impl CallActor {
         let (llm_tx, llm_rx) = mpsc::channel(64);
         let (tts_tx, tts_rx) = mpsc::channel(4);
         let (tool_tx, tool_rx) = mpsc::channel(16);
+        let (eot_tx, eot_rx) = mpsc::channel(4);
+        let recent = services.eot.as_ref().map(|_| HeapRb::new(EOT_SAMPLES));
         Self {
+            recent,
+            eot_seq: 0,
+            eot_tx,
+            eot_rx,
             call_id,
             cfg,
             conversation,
@@ -298,6 +317,7 @@ impl CallActor {
                             && asr.try_send((item.frame.clone(), item.vad)).is_err() {
                                 self.summary.asr_frames_dropped += 1;
                             }
+                        self.on_caller_audio_for_eot(&item.frame, item.vad.event);
                         self.conversation.handle_input(now_std(), Input::CallerAudio { frame: &item.frame, vad: item.vad });
                     }
                     None => return Ok(()),
@@ -323,6 +343,16 @@ impl CallActor {
                     self.conversation.handle_input(now_std(), input);
                 }
                 Some(msg) = self.tts_rx.recv(), if tts_room => self.on_tts(msg),
+                Some((seq, result)) = self.eot_rx.recv() => match result {
+                    Ok(probability) if seq == self.eot_seq => {
+                        self.conversation.handle_input(now_std(), Input::EndOfTurn { probability });
+                    }
+                    Ok(_) => {} // the caller spoke again since: stale
+                    Err(e) => {
+                        tracing::debug!(error = %e, "end-of-turn model unavailable for this turn");
+                        metrics::counter!("vox_provider_errors_total", "provider" => "eot").increment(1);
+                    }
+                },
                 Some((turn, call_id, content)) = self.tool_rx.recv() => {
                     self.conversation.handle_input(now_std(), Input::ToolResult { turn, call_id, content });
                 }
@@ -335,6 +365,26 @@ impl CallActor {
             }
             self.apply_actions().await?;
             self.pump_playout().await?;
+        }
+    }
+
+    /// Keeps the caller's recent audio and, at each end of speech, asks the end-of-turn model.
+    fn on_caller_audio_for_eot(&mut self, frame: &AudioFrame, event: Option<VadEvent>) {
+        let (Some(recent), Some(eot)) = (self.recent.as_mut(), self.services.eot.as_ref()) else { return };
+        recent.push_slice_overwrite(frame.samples());
+        match event {
+            Some(VadEvent::SpeechStart) => self.eot_seq += 1,
+            Some(VadEvent::SpeechEnd) => {
+                self.eot_seq += 1;
+                let seq = self.eot_seq;
+                let audio: Vec<i16> = recent.iter().copied().collect();
+                let prediction = eot.predict(audio);
+                let tx = self.eot_tx.clone();
+                tokio::spawn(async move {
+                    let _ = tx.send((seq, prediction.await)).await;
+                });
+            }
+            None => {}
         }
     }
 

@@ -378,3 +378,25 @@ fn the_caller_continuing_before_the_answer_merges_into_one_turn() {
     assert_eq!(call.messages.last().map(|m| m.content.as_str()), Some("I want to book for Tuesday at ten."));
     assert_eq!(call.messages.iter().filter(|m| m.role == Role::User).count(), 1);
 }
+
+#[test]
+fn the_end_of_turn_model_chooses_the_endpointing_window() {
+    for (probability, answered_after_ms) in [(0.9f32, 300u64), (0.1, 1500)] {
+        let mut t = Tape::new(agent(json!({})), fast());
+        t.speak(1000);
+        t.stop_speaking();
+        let speech_end = t.now - Duration::from_millis(20);
+        t.input(Input::AsrFinal { text: "I want to book an appointment.".into() });
+        t.input(Input::EndOfTurn { probability });
+        let mut answered = None;
+        for _ in 0..100 {
+            t.quiet(20);
+            if last_llm(&t.take()).is_some() {
+                answered = Some(t.now - speech_end);
+                break;
+            }
+        }
+        let at = answered.expect("answered within 2 s").as_millis() as u64;
+        assert!(at >= answered_after_ms && at <= answered_after_ms + 40, "p={probability}: answered after {at} ms");
+    }
+}

@@ -9,12 +9,16 @@
 //!   once per process into a small pool of sessions shared by all calls; each call keeps only
 //!   its recurrent state.
 //!
-//! Deliberately absent: async (inference is synchronous and sub-millisecond for the VAD;
-//! heavier models will run on a worker pool), conversation policy.
+//! - [`SmartTurn`]: Smart Turn v3.2 end-of-turn detection on Whisper log-mel features, run on
+//!   its own worker threads with a bounded queue (never on the async runtime).
+//!
+//! Deliberately absent: conversation policy.
 
 pub mod fetch;
 pub mod runtime;
 mod silero;
+mod smart_turn;
 
 pub use runtime::{ModelError, Models};
+pub use smart_turn::SmartTurn;
 pub use silero::{SileroConfig, SileroModel, SileroVad};

@@ -18,4 +18,4 @@ mod traits;
 
 pub use error::ProviderError;
 pub use openai::{OpenAiAsr, OpenAiEndpoint, OpenAiLlm, OpenAiTts, Secret};
-pub use traits::{AsrEvent, AsrProvider, AsrSession, LlmDelta, LlmProvider, LlmRequest, LlmStream, TtsProvider, TtsStream};
+pub use traits::{AsrEvent, AsrProvider, AsrSession, EndOfTurnModel, LlmDelta, LlmProvider, LlmRequest, LlmStream, TtsProvider, TtsStream};

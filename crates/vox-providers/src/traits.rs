@@ -68,6 +68,13 @@ pub trait LlmProvider: Send + Sync + std::fmt::Debug {
     fn stream(&self, request: LlmRequest) -> LlmStream;
 }
 
+/// An end-of-turn model: from the caller's recent audio (16 kHz, up to 8 s, ending at the
+/// VAD's end of speech), the probability that they have finished their turn.
+pub trait EndOfTurnModel: Send + Sync + std::fmt::Debug {
+    /// Predicts; errors (a busy model included) leave endpointing to the VAD and transcript.
+    fn predict(&self, audio: Vec<i16>) -> futures::future::BoxFuture<'static, Result<f32, ProviderError>>;
+}
+
 /// Synthesized audio: 16 kHz mono chunks of any length.
 pub type TtsStream = BoxStream<'static, Result<Vec<i16>, ProviderError>>;
 

@@ -54,9 +54,18 @@ fn resolve_key(endpoint: &mut OpenAiEndpoint, what: &str) -> anyhow::Result<()> 
 impl Agents {
     /// Echo plus the agents in `files`.
     pub fn load(cfg: &Config, files: &[std::path::PathBuf]) -> anyhow::Result<Self> {
+        let eot: Option<Arc<dyn vox_providers::EndOfTurnModel>> = match cfg.conversation.end_of_turn_model {
+            crate::config::EndOfTurnKind::None => None,
+            crate::config::EndOfTurnKind::SmartTurn if files.is_empty() => None, // only LLM agents use it
+            crate::config::EndOfTurnKind::SmartTurn => {
+                let models = vox_models::Models::new(&cfg.models.dir);
+                Some(Arc::new(vox_models::SmartTurn::load(&models, 1).context("conversation.end_of_turn_model is \"smart-turn\"")?))
+            }
+        };
         let mut loaded = BTreeMap::new();
         for path in files {
-            let agent = load_file(path, cfg)?;
+            let mut agent = load_file(path, cfg)?;
+            agent.services.eot = eot.clone();
             if agent.spec.id == "echo" || loaded.contains_key(&agent.spec.id) {
                 bail!("{}: agent id {:?} is already taken", path.display(), agent.spec.id);
             }
@@ -93,6 +102,7 @@ fn load_file(path: &Path, cfg: &Config) -> anyhow::Result<LoadedAgent> {
         llm: Some(Arc::new(OpenAiLlm::new(&file.llm))),
         tts: Some(Arc::new(OpenAiTts::new(&file.tts))),
         tools: Some(Arc::new(tools)),
+        eot: None,
     };
     Ok(LoadedAgent { spec: file.agent, services })
 }
@@ -117,6 +127,7 @@ fn engine_config(cfg: &Config) -> EngineConfig {
         max_reminders: c.max_reminders,
         silence_timeout: Duration::from_secs(c.silence_timeout_secs),
         max_duration: Duration::from_secs(c.max_duration_secs),
+        end_of_turn_threshold: c.end_of_turn_threshold,
         ..EngineConfig::default()
     }
 }

@@ -30,6 +30,8 @@ pub struct Config {
 pub struct ConversationConfig {
     pub min_endpointing_ms: u64,
     pub max_endpointing_ms: u64,
+    pub end_of_turn_model: EndOfTurnKind,
+    pub end_of_turn_threshold: f32,
     pub min_interrupt_ms: u64,
     pub min_interrupt_words: usize,
     pub false_interrupt_timeout_ms: u64,
@@ -74,6 +76,13 @@ pub struct VadConfig {
     pub stop_dbfs: f32,
     pub threshold: f32,
     pub neg_threshold: f32,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum EndOfTurnKind {
+    None,
+    SmartTurn,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
