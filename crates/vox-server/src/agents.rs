@@ -15,7 +15,7 @@ use serde::Deserialize;
 use vox_call::CallServices;
 use vox_engine::{AgentSpec, EchoAgent, EchoConfig, EngineConfig, VoiceAgent};
 use vox_media::{AgentCatalog, AgentSession};
-use vox_providers::{OpenAiAsr, OpenAiEndpoint, OpenAiLlm, OpenAiTts, Secret};
+use vox_providers::{OpenAiAsr, OpenAiEndpoint, OpenAiLlm, OpenAiTts, Secret, SegmentedAsr};
 use vox_tools::AgentTools;
 
 use crate::config::{Config, EchoSection};
@@ -98,7 +98,7 @@ fn load_file(path: &Path, cfg: &Config) -> anyhow::Result<LoadedAgent> {
     }
     let tools = AgentTools::new(file.agent.tools.clone(), cfg.tools.allow_private_networks, Duration::from_millis(cfg.tools.timeout_ms));
     let services = CallServices {
-        asr: Some(Arc::new(OpenAiAsr::new(&file.asr))),
+        asr: Some(Arc::new(SegmentedAsr::new(Arc::new(OpenAiAsr::new(&file.asr))))),
         llm: Some(Arc::new(OpenAiLlm::new(&file.llm))),
         tts: Some(Arc::new(OpenAiTts::new(&file.tts))),
         tools: Some(Arc::new(tools)),

@@ -1,21 +1,13 @@
-use std::collections::VecDeque;
-
-use futures::stream::FuturesOrdered;
-use futures::StreamExt;
-use tokio::sync::mpsc;
-use vox_core::{AudioFrame, VadEvent, VadOutput, INTERNAL_RATE};
+use futures::future::BoxFuture;
+use futures::FutureExt;
+use vox_core::{AudioFrame, INTERNAL_RATE};
 
 use super::{http_client, OpenAiEndpoint};
-use crate::{AsrEvent, AsrProvider, AsrSession, ProviderError};
-
-/// Frames kept from before the VAD's onset decision, so a segment includes its start.
-const PREROLL_FRAMES: usize = 10;
-/// A segment longer than this is sent even while speech continues (30 s).
-const MAX_SEGMENT_FRAMES: usize = 1500;
+use crate::{ProviderError, SegmentTranscriber};
 
 /// `POST /audio/transcriptions` on each VAD segment (multipart WAV, 16 kHz mono). Replies
-/// are read as plain JSON `{"text": ...}`, which every compatible server returns. Segments
-/// are transcribed concurrently and reported in order.
+/// are read as plain JSON `{"text": ...}`, which every compatible server returns. Use it
+/// through [`SegmentedAsr`](crate::SegmentedAsr).
 #[derive(Debug, Clone)]
 pub struct OpenAiAsr {
     http: reqwest::Client,
@@ -29,56 +21,9 @@ impl OpenAiAsr {
     }
 }
 
-impl AsrProvider for OpenAiAsr {
-    fn session(&self) -> AsrSession {
-        // 2 s of audio may queue while we are busy; the actor drops (and counts) beyond.
-        let (audio_tx, audio_rx) = mpsc::channel(100);
-        let (events_tx, events_rx) = mpsc::channel(16);
-        tokio::spawn(run_session(self.clone(), audio_rx, events_tx));
-        AsrSession { audio: audio_tx, events: events_rx }
-    }
-}
-
-async fn run_session(asr: OpenAiAsr, mut audio: mpsc::Receiver<(AudioFrame, VadOutput)>, events: mpsc::Sender<AsrEvent>) {
-    let mut preroll: VecDeque<AudioFrame> = VecDeque::with_capacity(PREROLL_FRAMES);
-    let mut segment: Option<Vec<AudioFrame>> = None;
-    let mut inflight = FuturesOrdered::new();
-    loop {
-        tokio::select! {
-            item = audio.recv() => {
-                let Some((frame, vad)) = item else { break };
-                if vad.event == Some(VadEvent::SpeechStart) && segment.is_none() {
-                    segment = Some(preroll.drain(..).collect());
-                }
-                match segment.as_mut() {
-                    Some(seg) => seg.push(frame),
-                    None => {
-                        if preroll.len() == PREROLL_FRAMES {
-                            preroll.pop_front();
-                        }
-                        preroll.push_back(frame);
-                    }
-                }
-                let long = segment.as_ref().is_some_and(|s| s.len() >= MAX_SEGMENT_FRAMES);
-                if (vad.event == Some(VadEvent::SpeechEnd) || long)
-                    && let Some(seg) = segment.take() {
-                        inflight.push_back(transcribe(asr.clone(), seg));
-                    }
-            }
-            Some(result) = inflight.next(), if !inflight.is_empty() => {
-                let event = match result {
-                    Ok(text) => AsrEvent::Final(text),
-                    Err(e) => AsrEvent::Error(e),
-                };
-                if events.send(event).await.is_err() {
-                    return;
-                }
-            }
-        }
-    }
-    // The call ended: finish what was already sent so nothing heard is lost.
-    while let Some(result) = inflight.next().await {
-        let _ = events.send(result.map_or_else(AsrEvent::Error, AsrEvent::Final)).await;
+impl SegmentTranscriber for OpenAiAsr {
+    fn transcribe(&self, frames: Vec<AudioFrame>) -> BoxFuture<'static, Result<String, ProviderError>> {
+        transcribe(self.clone(), frames).boxed()
     }
 }
 
