@@ -8,7 +8,7 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use vox_audio::mel::LogMel;
-use vox_models::{Models, SmartTurn};
+use vox_models::{Models, SmartTurn, WhisperLocal};
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
@@ -49,5 +49,66 @@ fn main() {
             println!("  of which log-mel features {feat:.1} ms ({:.0}%), inference {:.1} ms", feat / total * 100.0, total - feat);
         }
         Err(e) => println!("Smart Turn not measured: {e} (log-mel features alone: {feat:.1} ms)"),
+    }
+    whisper_wer(&models);
+}
+
+fn words(s: &str) -> Vec<String> {
+    s.split_whitespace().map(|w| w.trim_matches(|c: char| !c.is_alphanumeric() && c != '\'').to_lowercase()).filter(|w| !w.is_empty()).collect()
+}
+
+/// Word-level edit distance.
+fn edits(a: &[String], b: &[String]) -> usize {
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, x) in a.iter().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, y) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(x != y)).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[allow(clippy::print_stdout)]
+fn whisper_wer(models: &Models) {
+    let dir = std::env::var("VOX_SPEECH_FIXTURES").unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/fixtures/speech").into());
+    let dir = std::path::Path::new(&dir);
+    let Ok(tsv) = std::fs::read_to_string(dir.join("transcripts.tsv")) else {
+        println!("Whisper WER not measured: no {}/transcripts.tsv", dir.display());
+        return;
+    };
+    let clips: Vec<(Vec<i16>, Vec<String>)> = tsv
+        .lines()
+        .filter_map(|l| l.split_once('\t'))
+        .filter_map(|(f, t)| Some((vox_audio::wav::read_mono_at(&dir.join(f), vox_core::INTERNAL_RATE).ok()?, words(t))))
+        .collect();
+    let audio_s: f64 = clips.iter().map(|c| c.0.len() as f64 / 16_000.0).sum();
+    for (label, reduced) in [("reduced audio context", true), ("full 30 s context", false)] {
+        let w = match WhisperLocal::load(models, 1, 2, reduced) {
+            Ok(w) => w,
+            Err(e) => {
+                println!("Whisper not measured: {e}");
+                return;
+            }
+        };
+        let (mut errors, mut total) = (0, 0);
+        let mut times = Vec::new();
+        let t_all = Instant::now();
+        for (audio, reference) in &clips {
+            let t = Instant::now();
+            let hyp = words(&w.transcribe_blocking(audio).unwrap_or_default());
+            times.push(t.elapsed().as_secs_f64() * 1000.0);
+            errors += edits(reference, &hyp);
+            total += reference.len();
+        }
+        let wall = t_all.elapsed().as_secs_f64();
+        println!(
+            "Whisper tiny.en, {label}: WER {:.1}% ({errors} errors / {total} words, {} clips, {audio_s:.0} s of audio); median {:.0} ms per utterance; real-time factor {:.3}",
+            100.0 * errors as f64 / total as f64,
+            clips.len(),
+            median(times),
+            wall / audio_s
+        );
     }
 }

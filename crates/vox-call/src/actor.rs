@@ -323,6 +323,7 @@ impl CallActor {
                     None => return Ok(()),
                 },
                 Some(ev) = recv_opt(&mut self.asr_events) => {
+                    tracing::debug!(call = %self.call_id, event = ?std::mem::discriminant(&ev), chars = match &ev { AsrEvent::Final(t) | AsrEvent::Interim(t) => t.len(), AsrEvent::Error(_) => 0 }, "asr event");
                     let input = match ev {
                         AsrEvent::Interim(text) => Input::AsrInterim { text },
                         AsrEvent::Final(text) => Input::AsrFinal { text },

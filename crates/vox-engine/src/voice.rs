@@ -155,6 +155,9 @@ pub struct VoiceAgent {
     started: Option<Instant>,
     caller_speaking: bool,
     speech_end: Option<Instant>,
+    /// The last end of speech, kept after the endpointing decision gave up waiting for its
+    /// transcript, so a late transcript still makes a turn.
+    last_speech_end: Option<Instant>,
     awaiting_final: bool,
     asr_final_at: Option<Instant>,
     pending_text: String,
@@ -185,6 +188,7 @@ impl VoiceAgent {
             started: None,
             caller_speaking: false,
             speech_end: None,
+            last_speech_end: None,
             awaiting_final: false,
             asr_final_at: None,
             pending_text: String::new(),
@@ -517,6 +521,7 @@ impl VoiceAgent {
     fn on_speech_end(&mut self, now: Instant) {
         self.caller_speaking = false;
         self.speech_end = Some(now);
+        self.last_speech_end = Some(now);
         self.awaiting_final = true;
         self.last_caller_activity = Some(now);
         if let Some(p) = self.paused.as_mut() {
@@ -539,6 +544,12 @@ impl VoiceAgent {
         }
         if !text.is_empty() {
             self.pending_text = join(&self.pending_text, &text);
+            // A transcript that arrives after the endpointing gave up on it: the caller has
+            // been silent all along, so answer now rather than lose their words.
+            if self.speech_end.is_none() && !self.caller_speaking && self.turn.is_none() {
+                let end = self.last_speech_end.unwrap_or(now);
+                self.user_turn(now, end);
+            }
         }
     }
 

@@ -400,3 +400,15 @@ fn the_end_of_turn_model_chooses_the_endpointing_window() {
         assert!(at >= answered_after_ms && at <= answered_after_ms + 40, "p={probability}: answered after {at} ms");
     }
 }
+
+#[test]
+fn a_transcript_later_than_the_asr_timeout_still_makes_a_turn() {
+    let mut t = Tape::new(agent(json!({})), fast());
+    t.speak(1000);
+    t.stop_speaking();
+    t.quiet(3100); // the engine stops waiting for a transcript after 3 s
+    assert!(last_llm(&t.take()).is_none());
+    t.input(Input::AsrFinal { text: "I would like to book.".into() });
+    let (_, call) = last_llm(&t.take()).expect("the late words are answered, not lost");
+    assert_eq!(call.messages.last().map(|m| m.content.as_str()), Some("I would like to book."));
+}

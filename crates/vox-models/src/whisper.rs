@@ -1,0 +1,148 @@
+//! Whisper speech recognition on whisper.cpp, with the tiny.en weights converted from the
+//! pinned CTranslate2 package. Runs on its own worker threads behind a bounded queue.
+
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex, Once};
+
+use futures::future::BoxFuture;
+use futures::FutureExt;
+use vox_core::AudioFrame;
+use vox_providers::{ProviderError, SegmentTranscriber};
+use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters, WhisperState};
+
+use crate::fetch::WHISPER_TINY_EN_GGML;
+use crate::{ModelError, Models};
+
+/// Encoder positions beyond the segment's own length (50 a second) in reduced-context mode.
+/// Measured on the 40 recorded prompts (benches/models.rs): +64 gives 54.5% WER, +256 8.4%,
+/// +512 5.6% (300 ms median), the full 1500 positions 5.0% (851 ms median).
+const CONTEXT_MARGIN: i32 = 512;
+
+/// Segments waiting for a worker; beyond this the recognizer answers "busy".
+const QUEUE: usize = 16;
+
+type Job = Box<dyn FnOnce(&mut WhisperState) + Send>;
+
+/// Local Whisper: one model in memory, `workers` threads each with its own decoding state.
+#[derive(Clone)]
+pub struct WhisperLocal {
+    jobs: SyncSender<Job>,
+    threads: i32,
+    reduced_context: bool,
+}
+
+impl std::fmt::Debug for WhisperLocal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WhisperLocal").field("threads", &self.threads).field("reduced_context", &self.reduced_context).finish_non_exhaustive()
+    }
+}
+
+static LOG_HOOKS: Once = Once::new();
+
+impl WhisperLocal {
+    /// Loads tiny.en with `workers` worker threads of `threads` compute threads each. With
+    /// `reduced_context`, the encoder only attends over the segment's length instead of 30 s
+    /// (several times faster on short turns).
+    pub fn load(models: &Models, workers: usize, threads: i32, reduced_context: bool) -> Result<Self, ModelError> {
+        LOG_HOOKS.call_once(whisper_rs::install_logging_hooks);
+        let path = models.file("Whisper tiny.en (ggml)", WHISPER_TINY_EN_GGML)?;
+        let path_str = path.to_string_lossy().into_owned();
+        let ctx = Arc::new(
+            WhisperContext::new_with_params(&path_str, WhisperContextParameters::default())
+                .map_err(|e| ModelError::Runtime(format!("cannot load {path_str}: {e}")))?,
+        );
+        let (tx, rx) = sync_channel::<Job>(QUEUE);
+        let rx = Arc::new(Mutex::new(rx));
+        for i in 0..workers.max(1) {
+            let mut state = ctx.create_state().map_err(|e| ModelError::Runtime(format!("whisper state: {e}")))?;
+            let rx: Arc<Mutex<Receiver<Job>>> = rx.clone();
+            let _ctx = ctx.clone();
+            std::thread::Builder::new()
+                .name(format!("whisper-{i}"))
+                .spawn(move || {
+                    let _keep = _ctx;
+                    loop {
+                        let job = match rx.lock() {
+                            Ok(r) => r.recv(),
+                            Err(_) => return,
+                        };
+                        match job {
+                            Ok(job) => job(&mut state),
+                            Err(_) => return,
+                        }
+                    }
+                })
+                .map_err(|e| ModelError::Runtime(format!("cannot start a Whisper worker: {e}")))?;
+        }
+        Ok(Self { jobs: tx, threads: threads.max(1), reduced_context })
+    }
+
+    /// Transcribes 16 kHz audio, blocking until a worker is done.
+    pub fn transcribe_blocking(&self, samples: &[i16]) -> Result<String, ModelError> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let audio: Vec<f32> = samples.iter().map(|&s| f32::from(s) / 32768.0).collect();
+        let (threads, reduced) = (self.threads, self.reduced_context);
+        self.jobs
+            .send(Box::new(move |state| {
+                let _ = tx.send(run(state, &audio, threads, reduced));
+            }))
+            .map_err(|_| ModelError::Runtime("Whisper workers stopped".into()))?;
+        rx.recv().map_err(|_| ModelError::Runtime("Whisper worker died".into()))?
+    }
+}
+
+fn run(state: &mut WhisperState, audio: &[f32], threads: i32, reduced: bool) -> Result<String, ModelError> {
+    let mut p = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
+    p.set_language(Some("en"));
+    p.set_n_threads(threads);
+    p.set_no_context(true);
+    p.set_no_timestamps(true);
+    p.set_suppress_blank(true);
+    p.set_print_progress(false);
+    p.set_print_realtime(false);
+    p.set_print_special(false);
+    p.set_print_timestamps(false);
+    if reduced {
+        // 50 encoder positions per second of audio, plus a margin; 1500 is the full 30 s.
+        let ctx = ((audio.len() as f32 / 16_000.0) * 50.0) as i32 + CONTEXT_MARGIN;
+        p.set_audio_ctx(ctx.clamp(128, 1500));
+    }
+    // whisper.cpp needs at least 1 s of audio; pad short segments with silence.
+    let mut padded;
+    let audio = if audio.len() < 16_800 {
+        padded = audio.to_vec();
+        padded.resize(16_800, 0.0);
+        &padded[..]
+    } else {
+        audio
+    };
+    state.full(p, audio).map_err(|e| ModelError::Runtime(format!("whisper: {e}")))?;
+    let mut text = String::new();
+    for i in 0..state.full_n_segments() {
+        if let Some(seg) = state.get_segment(i) {
+            text.push_str(&seg.to_str_lossy().map_err(|e| ModelError::Runtime(format!("whisper text: {e}")))?);
+        }
+    }
+    Ok(text.trim().to_owned())
+}
+
+impl SegmentTranscriber for WhisperLocal {
+    fn transcribe(&self, frames: Vec<AudioFrame>) -> BoxFuture<'static, Result<String, ProviderError>> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let audio: Vec<f32> = frames.iter().flat_map(|f| f.samples().iter().map(|&s| f32::from(s) / 32768.0)).collect();
+        let (threads, reduced) = (self.threads, self.reduced_context);
+        let job: Job = Box::new(move |state| {
+            let _ = tx.send(run(state, &audio, threads, reduced));
+        });
+        match self.jobs.try_send(job) {
+            Ok(()) => async move {
+                rx.await
+                    .map_err(|_| ProviderError::new("asr", "Whisper worker dropped the job", true))?
+                    .map_err(|e| ProviderError::new("asr", e.to_string(), false))
+            }
+            .boxed(),
+            Err(TrySendError::Full(_)) => futures::future::ready(Err(ProviderError::new("asr", "local Whisper is busy", true))).boxed(),
+            Err(TrySendError::Disconnected(_)) => futures::future::ready(Err(ProviderError::new("asr", "local Whisper stopped", false))).boxed(),
+        }
+    }
+}
