@@ -9,7 +9,7 @@ use vox_engine::{Action, Conversation, Input, TranscriptEntry};
 use ringbuf::traits::{Consumer, RingBuffer};
 use ringbuf::HeapRb;
 use vox_core::VadEvent;
-use vox_providers::{AsrEvent, AsrProvider, EndOfTurnModel, LlmProvider, TtsProvider};
+use vox_providers::{AsrEvent, AsrProvider, Embedder, EndOfTurnModel, LlmProvider, TtsProvider};
 use vox_tools::ToolRunner;
 
 use crate::playout::{Playout, PlayoutEvent};
@@ -44,6 +44,8 @@ pub struct CallServices {
     pub tools: Option<Arc<dyn ToolRunner>>,
     /// End-of-turn model, asked at each end of speech.
     pub eot: Option<Arc<dyn EndOfTurnModel>>,
+    /// Sentence embeddings (workflow agents without an LLM choose edges with them).
+    pub embedder: Option<Arc<dyn Embedder>>,
 }
 
 impl std::fmt::Debug for CallServices {
@@ -54,6 +56,7 @@ impl std::fmt::Debug for CallServices {
             .field("tts", &self.tts.is_some())
             .field("tools", &self.tools.is_some())
             .field("eot", &self.eot.is_some())
+            .field("embedder", &self.embedder.is_some())
             .finish()
     }
 }
@@ -184,6 +187,8 @@ pub struct CallActor {
     eot_seq: u64,
     eot_tx: mpsc::Sender<(u64, Result<f32, vox_providers::ProviderError>)>,
     eot_rx: mpsc::Receiver<(u64, Result<f32, vox_providers::ProviderError>)>,
+    edge_tx: mpsc::Sender<(TurnId, Vec<f32>)>,
+    edge_rx: mpsc::Receiver<(TurnId, Vec<f32>)>,
     summary: CallSummary,
 }
 
@@ -227,12 +232,15 @@ impl CallActor {
         let (tts_tx, tts_rx) = mpsc::channel(4);
         let (tool_tx, tool_rx) = mpsc::channel(16);
         let (eot_tx, eot_rx) = mpsc::channel(4);
+        let (edge_tx, edge_rx) = mpsc::channel(4);
         let recent = services.eot.as_ref().map(|_| HeapRb::new(EOT_SAMPLES));
         Self {
             recent,
             eot_seq: 0,
             eot_tx,
             eot_rx,
+            edge_tx,
+            edge_rx,
             call_id,
             cfg,
             conversation,
@@ -354,6 +362,9 @@ impl CallActor {
                         metrics::counter!("vox_provider_errors_total", "provider" => "eot").increment(1);
                     }
                 },
+                Some((turn, scores)) = self.edge_rx.recv() => {
+                    self.conversation.handle_input(now_std(), Input::EdgeScores { turn, scores });
+                }
                 Some((turn, call_id, content)) = self.tool_rx.recv() => {
                     self.conversation.handle_input(now_std(), Input::ToolResult { turn, call_id, content });
                 }
@@ -496,6 +507,30 @@ impl CallActor {
                         Some(llm) => spawn_llm(llm, turn, call, token, self.llm_tx.clone()),
                         None => self.conversation.handle_input(now, Input::LlmFailed { turn, retryable: false }),
                     }
+                }
+                Action::ChooseEdge { turn, text, options } => {
+                    let token = self.turn_token(turn);
+                    let Some(embedder) = self.services.embedder.clone() else {
+                        self.conversation.handle_input(now, Input::EdgeScores { turn, scores: Vec::new() });
+                        continue;
+                    };
+                    let tx = self.edge_tx.clone();
+                    tokio::spawn(async move {
+                        let mut texts = vec![text];
+                        texts.extend(options);
+                        let scores = tokio::select! {
+                            () = token.cancelled() => return,
+                            r = embedder.embed(texts) => match r {
+                                Ok(v) if !v.is_empty() => v[1..].iter().map(|o| o.iter().zip(&v[0]).map(|(a, b)| a * b).sum()).collect(),
+                                Ok(_) => Vec::new(),
+                                Err(e) => {
+                                    tracing::warn!(error = %e, "embedding failed; no workflow edge chosen");
+                                    Vec::new()
+                                }
+                            },
+                        };
+                        let _ = tx.send((turn, scores)).await;
+                    });
                 }
                 Action::RunTool { turn, call } => {
                     let token = self.turn_token(turn);

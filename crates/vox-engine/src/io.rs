@@ -76,6 +76,14 @@ pub enum Input<'a> {
         /// Segment fully synthesized.
         complete: bool,
     },
+    /// Similarity of the caller's words to each option of a [`Action::ChooseEdge`] (0..=1,
+    /// in the order given), from an embedding model.
+    EdgeScores {
+        /// The turn.
+        turn: TurnId,
+        /// One score per option; empty if scoring failed.
+        scores: Vec<f32>,
+    },
     /// A tool call finished.
     ToolResult {
         /// The turn.
@@ -163,6 +171,16 @@ pub enum Action {
         turn: TurnId,
         /// The request.
         call: LlmCall,
+    },
+    /// Score how well the caller's words match each option (agents without an LLM choose
+    /// workflow edges this way); answer with [`Input::EdgeScores`].
+    ChooseEdge {
+        /// The turn.
+        turn: TurnId,
+        /// What the caller said.
+        text: String,
+        /// The edges' conditions.
+        options: Vec<String>,
     },
     /// Run a tool call.
     RunTool {

@@ -48,6 +48,10 @@ pub struct EngineConfig {
     pub error_message: String,
     /// Retries of a retryable LLM failure before giving up.
     pub llm_retries: u32,
+    /// Without an LLM: the least similarity for a workflow edge to be taken.
+    pub edge_threshold: f32,
+    /// Without an LLM: said when no edge matches the caller's words.
+    pub no_match_message: String,
 }
 
 impl Default for EngineConfig {
@@ -70,6 +74,8 @@ impl Default for EngineConfig {
             dtmf_timeout: Duration::from_secs(2),
             error_message: "Sorry, I'm having trouble right now. Could you say that again in a moment?".into(),
             llm_retries: 2,
+            edge_threshold: 0.35,
+            no_match_message: "Sorry, I didn't get that. Could you say it another way?".into(),
         }
     }
 }
@@ -173,6 +179,10 @@ pub struct VoiceAgent {
     max_duration_hit: bool,
     dtmf: String,
     dtmf_at: Option<Instant>,
+    /// No LLM: the workflow graph is followed by similarity of the caller's words.
+    without_llm: bool,
+    /// The edge choice being scored: (turn, target node ids).
+    choosing: Option<(TurnId, Vec<String>)>,
     actions: VecDeque<Action>,
 }
 
@@ -204,8 +214,39 @@ impl VoiceAgent {
             max_duration_hit: false,
             dtmf: String::new(),
             dtmf_at: None,
+            without_llm: false,
+            choosing: None,
             actions: VecDeque::new(),
         }
+    }
+
+    /// A conversation that follows the agent's workflow without an LLM: each caller turn
+    /// takes the edge whose condition is most similar to what they said (scored by the
+    /// actor's embedding model), and nodes speak their first message (or prompt).
+    pub fn without_llm(agent: AgentSpec, cfg: EngineConfig) -> Self {
+        let mut s = Self::new(agent, cfg);
+        s.without_llm = true;
+        s
+    }
+
+    /// After moving along an edge without an LLM: an endCall node says goodbye and hangs up;
+    /// any other node speaks.
+    fn after_move(&mut self) {
+        if let Some(reason) = self.ending.take() {
+            self.turn = None;
+            self.speak_scripted("Goodbye!", Some(reason));
+        } else {
+            self.speak_node();
+        }
+    }
+
+    /// Speaks what a node says when entered without an LLM; tool nodes run.
+    fn speak_node(&mut self) {
+        let Some(node) = self.node.as_deref().and_then(|n| self.agent.workflow.as_ref()?.node(n)).cloned() else { return };
+        let text = node.first_message.clone().unwrap_or(node.prompt.clone());
+        let hangup = self.ending.take();
+        self.turn = None;
+        self.speak_scripted(&text, hangup);
     }
 
     /// The conversation so far, as the model sees it (without the system prompt).
@@ -308,10 +349,19 @@ impl VoiceAgent {
         self.eot_probability = None;
         self.history.push(ChatMessage::text(Role::User, text.clone()));
         self.transcript(Role::User, &text, false, None);
-        if let Some(next) = self.node.as_deref().and_then(|n| self.agent.workflow.as_ref()?.always_from(n)).map(str::to_owned) {
-            self.enter_node(&next);
+        let always = self.node.as_deref().and_then(|n| self.agent.workflow.as_ref()?.always_from(n)).map(str::to_owned);
+        if let Some(next) = &always {
+            self.enter_node(next);
+        }
+        if self.without_llm && always.is_some() && !self.hung_up {
+            self.after_move();
+            return;
         }
         if self.hung_up || self.ending.is_some() && self.turn.is_some() {
+            return;
+        }
+        if self.without_llm {
+            self.workflow_turn(now, speech_end, text);
             return;
         }
         let mut t = self.new_turn(TurnKind::Llm);
@@ -320,6 +370,51 @@ impl VoiceAgent {
         t.latency.asr_final_ms = self.asr_final_at.filter(|a| *a >= speech_end).and_then(|a| t.ms(a));
         self.turn = Some(t);
         self.start_llm();
+    }
+
+    /// Without an LLM: move along an "always" edge, or ask for the edges to be scored.
+    fn workflow_turn(&mut self, now: Instant, speech_end: Instant, text: String) {
+        let _ = (now, speech_end);
+        let Some(node) = self.node.clone() else {
+            let msg = self.cfg.no_match_message.clone();
+            self.speak_scripted(&msg, None);
+            return;
+        };
+        let choices = self.agent.workflow.as_ref().map(|w| w.choices(&node)).unwrap_or_default();
+        if choices.is_empty() {
+            // nothing to choose: the node speaks again (enter_node already took "always" edges)
+            self.speak_node();
+            return;
+        }
+        // a turn that only waits for the scores (it speaks once they arrive)
+        let t = self.new_turn(TurnKind::Scripted);
+        let turn = t.id;
+        self.turn = Some(t);
+        let (targets, options): (Vec<String>, Vec<String>) = choices.into_iter().map(|(to, when)| (to, crate::text::caller_view(&when))).unzip();
+        self.choosing = Some((turn, targets));
+        self.emit(Action::ChooseEdge { turn, text, options });
+    }
+
+    fn on_edge_scores(&mut self, turn: TurnId, scores: &[f32]) {
+        let Some((t, targets)) = self.choosing.take() else { return };
+        if t != turn {
+            return;
+        }
+        self.turn = None;
+        let best = scores.iter().copied().enumerate().filter(|(i, _)| *i < targets.len()).max_by(|a, b| a.1.total_cmp(&b.1));
+        match best {
+            Some((i, score)) if score >= self.cfg.edge_threshold => {
+                let target = targets[i].clone();
+                self.enter_node(&target);
+                if !self.hung_up {
+                    self.after_move();
+                }
+            }
+            _ => {
+                let msg = self.cfg.no_match_message.clone();
+                self.speak_scripted(&msg, None);
+            }
+        }
     }
 
     /// Moves the workflow to `id`; tool nodes run their tool and move on.
@@ -727,6 +822,7 @@ impl Conversation for VoiceAgent {
                     }
                 }
             }
+            Input::EdgeScores { turn, scores } if Some(turn) == current => self.on_edge_scores(turn, &scores),
             Input::ToolResult { turn, call_id, content } if Some(turn) == current => {
                 let Some(t) = self.turn.as_mut() else { return };
                 if t.pending_tools.remove(&call_id) {

@@ -412,3 +412,60 @@ fn a_transcript_later_than_the_asr_timeout_still_makes_a_turn() {
     let (_, call) = last_llm(&t.take()).expect("the late words are answered, not lost");
     assert_eq!(call.messages.last().map(|m| m.content.as_str()), Some("I would like to book."));
 }
+
+#[test]
+fn without_an_llm_the_workflow_follows_the_most_similar_edge() {
+    let wf = json!({
+        "nodes": [
+            {"id": "start", "type": "conversation", "prompt": "Greet", "firstMessage": "Hello! Hours, booking, or goodbye?"},
+            {"id": "hours", "type": "conversation", "prompt": "Tell the hours", "firstMessage": "We are open nine to five."},
+            {"id": "book", "type": "conversation", "prompt": "Book", "firstMessage": "Which day suits you?"},
+            {"id": "end", "type": "tool", "prompt": "endCall"}
+        ],
+        "edges": [
+            {"from": "start", "to": "hours", "when": "the caller asks when we are open"},
+            {"from": "start", "to": "book", "when": "the caller wants an appointment"},
+            {"from": "start", "to": "end", "when": "the caller says goodbye"},
+            {"from": "hours", "to": "end", "when": "the caller says goodbye"}
+        ],
+        "startNode": "start"
+    });
+    let a = agent(json!({"conversationFlow": null, "workflow": wf}));
+    let mut t = Tape { e: VoiceAgent::without_llm(a, fast()), now: Instant::now(), log: Vec::new(), t0: Instant::now() };
+    t.input(Input::Tick);
+    assert_eq!(spoken(&t.take()), vec!["Hello!", "Hours, booking, or goodbye?"]);
+    t.input(Input::PlaybackFinished { turn: TurnId(1) });
+    let ask = |t: &mut Tape, words: &str| {
+        t.speak(600);
+        t.stop_speaking();
+        t.input(Input::AsrFinal { text: words.into() });
+        t.quiet(400);
+        let a = t.take();
+        assert!(last_llm(&a).is_none(), "no LLM is ever asked");
+        a.into_iter().find_map(|x| match x {
+            Action::ChooseEdge { turn, text, options } => Some((turn, text, options)),
+            _ => None,
+        })
+    };
+    let (turn, text, options) = ask(&mut t, "When are you open?").expect("edges are scored");
+    assert_eq!(text, "When are you open?");
+    assert_eq!(options.len(), 3);
+    t.input(Input::EdgeScores { turn, scores: vec![0.81, 0.30, 0.10] });
+    assert_eq!(spoken(&t.take()), vec!["We are open nine to five."]);
+    assert_eq!(t.e.current_node(), Some("hours"));
+    t.input(Input::PlaybackFinished { turn });
+    // nothing similar enough: ask again, stay
+    let (turn, _, _) = ask(&mut t, "Purple elephants").expect("scored");
+    t.input(Input::EdgeScores { turn, scores: vec![0.12] });
+    assert_eq!(spoken(&t.take()), vec!["Sorry, I didn't get that.", "Could you say it another way?"]);
+    assert_eq!(t.e.current_node(), Some("hours"));
+    t.input(Input::PlaybackFinished { turn });
+    // goodbye: the endCall node says goodbye and hangs up after it
+    let (turn, _, _) = ask(&mut t, "That's all, bye.").expect("scored");
+    t.input(Input::EdgeScores { turn, scores: vec![0.7] });
+    let a = t.take();
+    assert_eq!(spoken(&a), vec!["Goodbye!"]);
+    let bye = a.iter().find_map(|x| if let Action::EndOfSpeech { turn } = x { Some(*turn) } else { None }).expect("goodbye turn");
+    t.input(Input::PlaybackFinished { turn: bye });
+    assert_eq!(t.take().last(), Some(&Action::Hangup { reason: "agent ended the call (workflow)".into() }));
+}

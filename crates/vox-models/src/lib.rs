@@ -15,6 +15,7 @@
 //! Deliberately absent: conversation policy.
 
 pub mod ct2ggml;
+pub mod embed;
 pub mod fetch;
 pub mod runtime;
 mod piper;
@@ -22,6 +23,7 @@ mod silero;
 mod smart_turn;
 mod whisper;
 
+pub use embed::MiniLm;
 pub use piper::{phonemize, PiperTts};
 pub use runtime::{ModelError, Models};
 pub use smart_turn::SmartTurn;

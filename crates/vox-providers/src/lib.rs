@@ -20,4 +20,4 @@ mod traits;
 pub use error::ProviderError;
 pub use segmented::{SegmentTranscriber, SegmentedAsr};
 pub use openai::{OpenAiAsr, OpenAiEndpoint, OpenAiLlm, OpenAiTts, Secret};
-pub use traits::{AsrEvent, AsrProvider, AsrSession, EndOfTurnModel, LlmDelta, LlmProvider, LlmRequest, LlmStream, TtsProvider, TtsStream};
+pub use traits::{AsrEvent, AsrProvider, AsrSession, Embedder, EndOfTurnModel, LlmDelta, LlmProvider, LlmRequest, LlmStream, TtsProvider, TtsStream};

@@ -75,6 +75,12 @@ pub trait EndOfTurnModel: Send + Sync + std::fmt::Debug {
     fn predict(&self, audio: Vec<i16>) -> futures::future::BoxFuture<'static, Result<f32, ProviderError>>;
 }
 
+/// Sentence embeddings (L2-normalised, so a dot product is the cosine similarity).
+pub trait Embedder: Send + Sync + std::fmt::Debug {
+    /// One vector per text.
+    fn embed(&self, texts: Vec<String>) -> futures::future::BoxFuture<'static, Result<Vec<Vec<f32>>, ProviderError>>;
+}
+
 /// Synthesized audio: 16 kHz mono chunks of any length.
 pub type TtsStream = BoxStream<'static, Result<Vec<i16>, ProviderError>>;
 

@@ -24,7 +24,7 @@ use crate::config::{Config, EchoSection};
 #[serde(deny_unknown_fields)]
 struct AgentFile {
     agent: AgentSpec,
-    llm: OpenAiEndpoint,
+    llm: LlmChoice,
     asr: AsrChoice,
     tts: TtsChoice,
 }
@@ -42,6 +42,21 @@ enum LocalTts {
     /// Piper en_US-joe-medium with espeak-ng phonemes (`vox models fetch`).
     #[serde(rename = "piper-joe")]
     PiperJoe,
+}
+
+/// The language model: an OpenAI-compatible endpoint, or "none" (a workflow agent that
+/// follows its graph by sentence similarity).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum LlmChoice {
+    None(NoLlm),
+    Endpoint(OpenAiEndpoint),
+}
+
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+enum NoLlm {
+    #[serde(rename = "none")]
+    None,
 }
 
 /// Speech recognition: an OpenAI-compatible endpoint, or a local model by name.
@@ -63,6 +78,7 @@ enum LocalAsr {
 struct LoadedAgent {
     spec: AgentSpec,
     services: CallServices,
+    without_llm: bool,
 }
 
 /// All agents, by id.
@@ -94,9 +110,18 @@ impl Agents {
         };
         let mut whisper: Option<Arc<dyn vox_providers::AsrProvider>> = None;
         let mut piper: Option<Arc<dyn vox_providers::TtsProvider>> = None;
+        let mut embedder: Option<Arc<dyn vox_providers::Embedder>> = None;
         let mut loaded = BTreeMap::new();
         for path in files {
             let mut agent = load_file(path, cfg, &mut whisper, &mut piper)?;
+            if agent.without_llm {
+                if embedder.is_none() {
+                    let models = vox_models::Models::new(&cfg.models.dir);
+                    let e = vox_models::MiniLm::load(&models).with_context(|| format!("{}: llm = \"none\" needs the MiniLM embeddings", path.display()))?;
+                    embedder = Some(Arc::new(e));
+                }
+                agent.services.embedder = embedder.clone();
+            }
             agent.services.eot = eot.clone();
             if agent.spec.id == "echo" || loaded.contains_key(&agent.spec.id) {
                 bail!("{}: agent id {:?} is already taken", path.display(), agent.spec.id);
@@ -127,7 +152,18 @@ fn load_file(
         _ => bail!("agent file {} must end in .toml or .json", path.display()),
     };
     file.agent.validate().with_context(|| format!("invalid agent file {}", path.display()))?;
-    resolve_key(&mut file.llm, "llm")?;
+    let (llm, without_llm): (Option<Arc<dyn vox_providers::LlmProvider>>, bool) = match &mut file.llm {
+        LlmChoice::Endpoint(e) => {
+            resolve_key(e, "llm")?;
+            (Some(Arc::new(OpenAiLlm::new(e))), false)
+        }
+        LlmChoice::None(NoLlm::None) => {
+            if file.agent.workflow.is_none() {
+                bail!("{}: llm = \"none\" needs a workflow (the graph is followed without a model)", path.display());
+            }
+            (None, true)
+        }
+    };
     let tts: Arc<dyn vox_providers::TtsProvider> = match &mut file.tts {
         TtsChoice::Endpoint(e) => {
             resolve_key(e, "tts")?;
@@ -169,12 +205,13 @@ fn load_file(
     let tools = AgentTools::new(file.agent.tools.clone(), cfg.tools.allow_private_networks, Duration::from_millis(cfg.tools.timeout_ms));
     let services = CallServices {
         asr: Some(asr),
-        llm: Some(Arc::new(OpenAiLlm::new(&file.llm))),
+        llm,
         tts: Some(tts),
         tools: Some(Arc::new(tools)),
         eot: None,
+        embedder: None,
     };
-    Ok(LoadedAgent { spec: file.agent, services })
+    Ok(LoadedAgent { spec: file.agent, services, without_llm })
 }
 
 fn echo_config(echo: &EchoSection) -> EchoConfig {
@@ -208,7 +245,12 @@ impl AgentCatalog for Agents {
             return Some(AgentSession { conversation: Box::new(EchoAgent::new(self.echo)), services: CallServices::default() });
         }
         let a = self.loaded.get(agent_id)?;
-        Some(AgentSession { conversation: Box::new(VoiceAgent::new(a.spec.clone(), self.engine.clone())), services: a.services.clone() })
+        let conversation = if a.without_llm {
+            VoiceAgent::without_llm(a.spec.clone(), self.engine.clone())
+        } else {
+            VoiceAgent::new(a.spec.clone(), self.engine.clone())
+        };
+        Some(AgentSession { conversation: Box::new(conversation), services: a.services.clone() })
     }
 }
 

@@ -40,6 +40,10 @@ enum Command {
         /// agent unless media.default_agent names another. See config/agents/.
         #[arg(long = "agent")]
         agents: Vec<PathBuf>,
+        /// Fetch the local models (if needed) and serve the offline demo agent
+        /// (config/agents/demo.toml: Whisper, a workflow graph, Piper).
+        #[arg(long)]
+        demo: bool,
         /// Print the effective configuration as TOML and exit.
         #[arg(long)]
         print_config: bool,
@@ -92,8 +96,17 @@ enum ModelsCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve { config, host, port, max_calls, agents, print_config } => {
+        Command::Serve { config, host, port, max_calls, mut agents, demo, print_config } => {
             let overrides = config::Overrides { host, port, max_concurrent_calls: max_calls };
+            if demo {
+                match prepare_demo(config.as_deref(), &overrides) {
+                    Ok(path) => agents.insert(0, path),
+                    Err(e) => {
+                        eprintln!("vox: error: {e:#}");
+                        return ExitCode::FAILURE;
+                    }
+                }
+            }
             serve::main(config.as_deref(), &overrides, &agents, print_config)
         }
         Command::Sim(args) => run_sim(args),
@@ -108,6 +121,22 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The demo agent, compiled in so `--demo` works from any directory.
+const DEMO_AGENT: &str = include_str!("../../../config/agents/demo.toml");
+
+fn prepare_demo(config: Option<&std::path::Path>, overrides: &config::Overrides) -> anyhow::Result<PathBuf> {
+    use anyhow::Context as _;
+    let cfg = config::Config::load(config, overrides)?;
+    fetch_models(&cfg.models.dir, None)?;
+    let path = cfg.models.dir.join("demo-agent.toml");
+    std::fs::write(&path, DEMO_AGENT).with_context(|| format!("cannot write {}", path.display()))?;
+    eprintln!(
+        "demo agent ready: call it with the simulated caller, e.g.\n  cargo run --release -p vox-server -- sim --url ws://127.0.0.1:{}/media/twilio --script tests/data/scripts/demo-local.toml --record /tmp/vox-demo",
+        cfg.server.port
+    );
+    Ok(path)
 }
 
 fn transcribe(file: &std::path::Path, models: &std::path::Path, full_context: bool) -> anyhow::Result<()> {

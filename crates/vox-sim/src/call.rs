@@ -280,10 +280,17 @@ impl<'p> CallState<'p> {
                 }
             }
             let _ = sink.close().await;
-        } else if let Some((code, reason)) = &server_close
-            && !matches!(self.phase, Phase::Done) {
+        } else if let Some((code, reason)) = &server_close {
+            // After the caller's last turn, the agent hanging up (1000) is how a call ends.
+            let script_done = match self.phase {
+                Phase::Done => true,
+                Phase::Waiting { next, .. } => next == self.plan.turns.len(),
+                Phase::Speaking { .. } => false,
+            };
+            if !(script_done && *code == 1000) {
                 self.errors.push(format!("server closed the stream early: {code} {reason}"));
             }
+        }
         Ok(server_close)
     }
 
