@@ -11,6 +11,58 @@ pub trait Vad: Send {
     fn reset(&mut self);
 }
 
+/// Time hysteresis shared by the VADs: `start_frames` consecutive speech-like frames declare
+/// speech, `stop_frames` consecutive silence-like frames declare silence; frames that are
+/// neither (between the two level thresholds) keep the current state.
+#[derive(Debug, Clone)]
+pub struct Hysteresis {
+    start_frames: u32,
+    stop_frames: u32,
+    speaking: bool,
+    run: u32,
+}
+
+impl Hysteresis {
+    /// From durations in ms (rounded up to whole 20 ms frames, at least one).
+    pub fn new(start_ms: u32, stop_ms: u32) -> Self {
+        Self { start_frames: start_ms.div_ceil(FRAME_MS).max(1), stop_frames: stop_ms.div_ceil(FRAME_MS).max(1), speaking: false, run: 0 }
+    }
+
+    /// One frame: is it speech-like (`loud`), silence-like (`quiet`)? Returns the decision
+    /// and the event if it changed.
+    pub fn update(&mut self, loud: bool, quiet: bool) -> (bool, Option<VadEvent>) {
+        let mut event = None;
+        if self.speaking {
+            if quiet {
+                self.run += 1;
+                if self.run >= self.stop_frames {
+                    self.speaking = false;
+                    self.run = 0;
+                    event = Some(VadEvent::SpeechEnd);
+                }
+            } else {
+                self.run = 0;
+            }
+        } else if loud {
+            self.run += 1;
+            if self.run >= self.start_frames {
+                self.speaking = true;
+                self.run = 0;
+                event = Some(VadEvent::SpeechStart);
+            }
+        } else {
+            self.run = 0;
+        }
+        (self.speaking, event)
+    }
+
+    /// Back to silence.
+    pub fn reset(&mut self) {
+        self.speaking = false;
+        self.run = 0;
+    }
+}
+
 /// Settings of [`EnergyVad`]. Thresholds are in dBFS of the frame's RMS.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct EnergyVadConfig {
@@ -36,23 +88,14 @@ impl Default for EnergyVadConfig {
 #[derive(Debug)]
 pub struct EnergyVad {
     cfg: EnergyVadConfig,
-    start_frames: u32,
-    stop_frames: u32,
-    speaking: bool,
-    run: u32,
+    hysteresis: Hysteresis,
 }
 
 impl EnergyVad {
     /// A detector with the given settings (`stop_dbfs` is clamped to at most `start_dbfs`).
     pub fn new(mut cfg: EnergyVadConfig) -> Self {
         cfg.stop_dbfs = cfg.stop_dbfs.min(cfg.start_dbfs);
-        Self {
-            start_frames: cfg.start_ms.div_ceil(FRAME_MS).max(1),
-            stop_frames: cfg.stop_ms.div_ceil(FRAME_MS).max(1),
-            cfg,
-            speaking: false,
-            run: 0,
-        }
+        Self { hysteresis: Hysteresis::new(cfg.start_ms, cfg.stop_ms), cfg }
     }
 }
 
@@ -62,34 +105,12 @@ impl Vad for EnergyVad {
         let lo = self.cfg.stop_dbfs - 10.0;
         let hi = self.cfg.start_dbfs + 10.0;
         let probability = ((db - lo) / (hi - lo)).clamp(0.0, 1.0);
-        let mut event = None;
-        if self.speaking {
-            if db < self.cfg.stop_dbfs {
-                self.run += 1;
-                if self.run >= self.stop_frames {
-                    self.speaking = false;
-                    self.run = 0;
-                    event = Some(VadEvent::SpeechEnd);
-                }
-            } else {
-                self.run = 0;
-            }
-        } else if db > self.cfg.start_dbfs {
-            self.run += 1;
-            if self.run >= self.start_frames {
-                self.speaking = true;
-                self.run = 0;
-                event = Some(VadEvent::SpeechStart);
-            }
-        } else {
-            self.run = 0;
-        }
-        VadOutput { probability, speaking: self.speaking, event }
+        let (speaking, event) = self.hysteresis.update(db > self.cfg.start_dbfs, db < self.cfg.stop_dbfs);
+        VadOutput { probability, speaking, event }
     }
 
     fn reset(&mut self) {
-        self.speaking = false;
-        self.run = 0;
+        self.hysteresis.reset();
     }
 }
 

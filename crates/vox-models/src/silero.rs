@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex};
 
 use ort::session::Session;
 use ort::value::Tensor;
-use vox_audio::Vad;
-use vox_core::{AudioFrame, VadEvent, VadOutput, FRAME_MS};
+use vox_audio::{Hysteresis, Vad};
+use vox_core::{AudioFrame, VadOutput};
 
 use crate::{ModelError, Models};
 
@@ -76,14 +76,11 @@ impl SileroModel {
 pub struct SileroVad {
     model: Arc<SileroModel>,
     cfg: SileroConfig,
-    start_frames: u32,
-    stop_frames: u32,
+    hysteresis: Hysteresis,
     state: [f32; STATE],
     window: Vec<f32>,
     pending: Vec<f32>,
     probability: f32,
-    speaking: bool,
-    run: u32,
     failed: bool,
 }
 
@@ -92,15 +89,12 @@ impl SileroVad {
     pub fn new(model: Arc<SileroModel>, cfg: SileroConfig) -> Self {
         Self {
             model,
-            start_frames: cfg.start_ms.div_ceil(FRAME_MS).max(1),
-            stop_frames: cfg.stop_ms.div_ceil(FRAME_MS).max(1),
+            hysteresis: Hysteresis::new(cfg.start_ms, cfg.stop_ms),
             cfg,
             state: [0.0; STATE],
             window: vec![0.0; CONTEXT + WINDOW],
             pending: Vec::with_capacity(WINDOW * 2),
             probability: 0.0,
-            speaking: false,
-            run: 0,
             failed: false,
         }
     }
@@ -126,29 +120,8 @@ impl Vad for SileroVad {
             }
         }
         let p = self.probability;
-        let mut event = None;
-        if self.speaking {
-            if p < self.cfg.neg_threshold {
-                self.run += 1;
-                if self.run >= self.stop_frames {
-                    self.speaking = false;
-                    self.run = 0;
-                    event = Some(VadEvent::SpeechEnd);
-                }
-            } else {
-                self.run = 0;
-            }
-        } else if p > self.cfg.threshold {
-            self.run += 1;
-            if self.run >= self.start_frames {
-                self.speaking = true;
-                self.run = 0;
-                event = Some(VadEvent::SpeechStart);
-            }
-        } else {
-            self.run = 0;
-        }
-        VadOutput { probability: p, speaking: self.speaking, event }
+        let (speaking, event) = self.hysteresis.update(p > self.cfg.threshold, p < self.cfg.neg_threshold);
+        VadOutput { probability: p, speaking, event }
     }
 
     fn reset(&mut self) {
@@ -156,7 +129,6 @@ impl Vad for SileroVad {
         self.window.iter_mut().for_each(|x| *x = 0.0);
         self.pending.clear();
         self.probability = 0.0;
-        self.speaking = false;
-        self.run = 0;
+        self.hysteresis.reset();
     }
 }
