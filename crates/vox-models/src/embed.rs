@@ -3,16 +3,15 @@
 //! bounded queue; embeddings of texts seen before (workflow conditions) are cached.
 
 use std::collections::HashMap;
-use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{BertModel, Config};
 use futures::future::BoxFuture;
-use futures::FutureExt;
 use vox_providers::{Embedder, ProviderError};
 
+use crate::worker::Workers;
 use crate::{ModelError, Models};
 
 const MAX_TOKENS: usize = 128;
@@ -120,12 +119,10 @@ impl Model {
     }
 }
 
-type Job = Box<dyn FnOnce(&Model) + Send>;
-
 /// all-MiniLM-L6-v2 on a worker thread.
 #[derive(Clone)]
 pub struct MiniLm {
-    jobs: SyncSender<Job>,
+    workers: Workers<Model>,
     cache: Arc<Mutex<HashMap<String, Vec<f32>>>>,
 }
 
@@ -156,37 +153,21 @@ impl MiniLm {
         let vb = VarBuilder::from_buffered_safetensors(bytes, DType::F32, &Device::Cpu).map_err(|e| ModelError::Runtime(format!("minilm weights: {e}")))?;
         let bert = BertModel::load(vb, &config).map_err(|e| ModelError::Runtime(format!("minilm: {e}")))?;
         let model = Model { bert, tokenizer };
-        let (tx, rx) = sync_channel::<Job>(QUEUE);
-        std::thread::Builder::new()
-            .name("minilm".into())
-            .spawn(move || {
-                while let Ok(job) = rx.recv() {
-                    job(&model);
-                }
-            })
-            .map_err(|e| ModelError::Runtime(format!("cannot start the MiniLM worker: {e}")))?;
-        Ok(Self { jobs: tx, cache: Arc::new(Mutex::new(HashMap::new())) })
+        Ok(Self { workers: Workers::spawn("minilm", vec![model], QUEUE)?, cache: Arc::new(Mutex::new(HashMap::new())) })
     }
 
     /// Embeds texts (blocking).
     pub fn embed_blocking(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, ModelError> {
-        let (tx, rx) = std::sync::mpsc::channel();
         let texts = texts.to_vec();
-        self.jobs
-            .send(Box::new(move |m| {
-                let _ = tx.send(texts.iter().map(|t| m.embed(t)).collect::<Result<Vec<_>, _>>());
-            }))
-            .map_err(|_| ModelError::Runtime("MiniLM worker stopped".into()))?;
-        rx.recv().map_err(|_| ModelError::Runtime("MiniLM worker died".into()))?
+        self.workers.run_blocking(move |m| texts.iter().map(|t| m.embed(t)).collect())
     }
 }
 
 impl Embedder for MiniLm {
     fn embed(&self, texts: Vec<String>) -> BoxFuture<'static, Result<Vec<Vec<f32>>, ProviderError>> {
         let cache = self.cache.clone();
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let job: Job = Box::new(move |m| {
-            let result = texts
+        self.workers.run("embed", move |m| {
+            texts
                 .iter()
                 .map(|t| {
                     if let Some(v) = cache.lock().ok().and_then(|c| c.get(t).cloned()) {
@@ -194,24 +175,14 @@ impl Embedder for MiniLm {
                     }
                     let v = m.embed(t)?;
                     if let Ok(mut c) = cache.lock()
-                        && c.len() < 10_000 {
-                            c.insert(t.clone(), v.clone());
-                        }
+                        && c.len() < 10_000
+                    {
+                        c.insert(t.clone(), v.clone());
+                    }
                     Ok(v)
                 })
-                .collect::<Result<Vec<_>, ModelError>>();
-            let _ = tx.send(result);
-        });
-        match self.jobs.try_send(job) {
-            Ok(()) => async move {
-                rx.await
-                    .map_err(|_| ProviderError::new("embed", "MiniLM worker dropped the job", true))?
-                    .map_err(|e| ProviderError::new("embed", e.to_string(), false))
-            }
-            .boxed(),
-            Err(TrySendError::Full(_)) => futures::future::ready(Err(ProviderError::new("embed", "MiniLM is busy", true))).boxed(),
-            Err(TrySendError::Disconnected(_)) => futures::future::ready(Err(ProviderError::new("embed", "MiniLM stopped", false))).boxed(),
-        }
+                .collect()
+        })
     }
 }
 

@@ -22,6 +22,7 @@ mod piper;
 mod silero;
 mod smart_turn;
 mod whisper;
+mod worker;
 
 pub use embed::MiniLm;
 pub use piper::{phonemize, PiperTts};

@@ -5,7 +5,6 @@ use std::collections::HashMap;
 use std::io::Write as _;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
 
 use futures::stream::StreamExt;
 use ort::session::Session;
@@ -15,6 +14,7 @@ use vox_audio::StreamResampler;
 use vox_core::{SampleRate, INTERNAL_RATE};
 use vox_providers::{ProviderError, TtsProvider, TtsStream};
 
+use crate::worker::Workers;
 use crate::{ModelError, Models};
 
 /// Sentences waiting for the synthesizer; beyond this it answers "busy".
@@ -120,12 +120,16 @@ pub fn phonemize(text: &str, voice: &str) -> Result<String, ModelError> {
     Ok(phonemes)
 }
 
-type Job = Box<dyn FnOnce(&mut Session, &Voice) + Send>;
+/// The worker's state.
+struct Worker {
+    session: Session,
+    voice: Voice,
+}
 
 /// Piper on a worker thread behind a bounded queue. Cloning shares the worker.
 #[derive(Clone)]
 pub struct PiperTts {
-    jobs: SyncSender<Job>,
+    workers: Workers<Worker>,
     rate: u32,
 }
 
@@ -159,17 +163,8 @@ impl PiperTts {
         let json = models.file("Piper voice config", "piper/en_US-joe-medium.onnx.json")?;
         let voice = Voice::load(&json)?;
         let rate = voice.rate;
-        let mut session = models.session(&onnx, 1)?;
-        let (tx, rx) = sync_channel::<Job>(QUEUE);
-        std::thread::Builder::new()
-            .name("piper".into())
-            .spawn(move || {
-                while let Ok(job) = rx.recv() {
-                    job(&mut session, &voice);
-                }
-            })
-            .map_err(|e| ModelError::Runtime(format!("cannot start the Piper worker: {e}")))?;
-        Ok(Self { jobs: tx, rate })
+        let worker = Worker { session: models.session(&onnx, 1)?, voice };
+        Ok(Self { workers: Workers::spawn("piper", vec![worker], QUEUE)?, rate })
     }
 
     /// The voice's native sample rate (22050 Hz).
@@ -179,14 +174,8 @@ impl PiperTts {
 
     /// Speech of `text` at the voice's native rate, as -1..1 samples (blocking).
     pub fn synthesize_blocking(&self, text: &str) -> Result<Vec<f32>, ModelError> {
-        let (tx, rx) = std::sync::mpsc::channel();
         let text = text.to_owned();
-        self.jobs
-            .send(Box::new(move |s, v| {
-                let _ = tx.send(synthesize(s, v, &text));
-            }))
-            .map_err(|_| ModelError::Runtime("Piper worker stopped".into()))?;
-        rx.recv().map_err(|_| ModelError::Runtime("Piper worker died".into()))?
+        self.workers.run_blocking(move |w| synthesize(&mut w.session, &w.voice, &text))
     }
 }
 
@@ -202,24 +191,9 @@ fn to_internal(audio: &[f32], rate: u32) -> Result<Vec<i16>, ProviderError> {
 
 impl TtsProvider for PiperTts {
     fn synthesize(&self, text: String) -> TtsStream {
-        let (tx, rx) = tokio::sync::oneshot::channel();
         let rate = self.rate;
-        let job: Job = Box::new(move |s, v| {
-            let _ = tx.send(synthesize(s, v, &text));
-        });
-        let queued = match self.jobs.try_send(job) {
-            Ok(()) => Ok(rx),
-            Err(TrySendError::Full(_)) => Err(ProviderError::new("tts", "Piper is busy", true)),
-            Err(TrySendError::Disconnected(_)) => Err(ProviderError::new("tts", "Piper stopped", false)),
-        };
-        futures::stream::once(async move {
-            let audio = queued?
-                .await
-                .map_err(|_| ProviderError::new("tts", "Piper worker dropped the job", true))?
-                .map_err(|e| ProviderError::new("tts", e.to_string(), false))?;
-            to_internal(&audio, rate)
-        })
-        .boxed()
+        let audio = self.workers.run("tts", move |w| synthesize(&mut w.session, &w.voice, &text));
+        futures::stream::once(async move { to_internal(&audio.await?, rate) }).boxed()
     }
 }
 

@@ -1,15 +1,12 @@
 //! Smart Turn v3.2: is the caller done? From the last 8 s of their audio.
 
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex};
-
 use futures::future::BoxFuture;
-use futures::FutureExt;
 use ort::session::Session;
 use ort::value::Tensor;
 use vox_audio::mel::{LogMel, N_MELS};
 use vox_providers::{EndOfTurnModel, ProviderError};
 
+use crate::worker::Workers;
 use crate::{ModelError, Models};
 
 /// Audio the model looks at: the last 8 s at 16 kHz.
@@ -17,13 +14,17 @@ const SAMPLES: usize = 8 * 16_000;
 /// Jobs waiting for a worker; beyond this the model answers "busy".
 const QUEUE: usize = 8;
 
-type Job = Box<dyn FnOnce(&mut Session, &LogMel) + Send>;
+/// One worker's state: its session and feature extractor.
+struct Worker {
+    session: Session,
+    mel: LogMel,
+}
 
 /// Smart Turn v3.2 on dedicated worker threads (each with its own session), fed through a
 /// bounded queue. Cloning shares the workers.
 #[derive(Clone)]
 pub struct SmartTurn {
-    jobs: SyncSender<Job>,
+    workers: Workers<Worker>,
 }
 
 impl std::fmt::Debug for SmartTurn {
@@ -36,41 +37,14 @@ impl SmartTurn {
     /// Loads the model and starts `workers` threads.
     pub fn load(models: &Models, workers: usize) -> Result<Self, ModelError> {
         let path = models.file("Smart Turn v3.2", "smart-turn/smart-turn-v3.2-cpu.onnx")?;
-        let (tx, rx) = sync_channel::<Job>(QUEUE);
-        let rx = Arc::new(Mutex::new(rx));
-        for i in 0..workers.max(1) {
-            let mut session = models.session(&path, 1)?;
-            let rx: Arc<Mutex<Receiver<Job>>> = rx.clone();
-            std::thread::Builder::new()
-                .name(format!("smart-turn-{i}"))
-                .spawn(move || {
-                    let mel = LogMel::new();
-                    loop {
-                        let job = match rx.lock() {
-                            Ok(r) => r.recv(),
-                            Err(_) => return,
-                        };
-                        match job {
-                            Ok(job) => job(&mut session, &mel),
-                            Err(_) => return, // every SmartTurn handle is gone
-                        }
-                    }
-                })
-                .map_err(|e| ModelError::Runtime(format!("cannot start a Smart Turn worker: {e}")))?;
-        }
-        Ok(Self { jobs: tx })
+        let states = (0..workers.max(1)).map(|_| Ok(Worker { session: models.session(&path, 1)?, mel: LogMel::new() })).collect::<Result<Vec<_>, ModelError>>()?;
+        Ok(Self { workers: Workers::spawn("smart-turn", states, QUEUE)? })
     }
 
-    /// Runs the model on the calling thread's behalf (blocks until a worker answers).
+    /// Runs the model, blocking until a worker answers.
     pub fn predict_blocking(&self, audio: &[i16]) -> Result<f32, ModelError> {
-        let (tx, rx) = std::sync::mpsc::channel();
         let audio = audio.to_vec();
-        self.jobs
-            .send(Box::new(move |session, mel| {
-                let _ = tx.send(infer(session, mel, &audio));
-            }))
-            .map_err(|_| ModelError::Runtime("Smart Turn workers stopped".into()))?;
-        rx.recv().map_err(|_| ModelError::Runtime("Smart Turn worker died".into()))?
+        self.workers.run_blocking(move |w| infer(&mut w.session, &w.mel, &audio))
     }
 }
 
@@ -94,19 +68,6 @@ fn infer(session: &mut Session, mel: &LogMel, audio: &[i16]) -> Result<f32, Mode
 
 impl EndOfTurnModel for SmartTurn {
     fn predict(&self, audio: Vec<i16>) -> BoxFuture<'static, Result<f32, ProviderError>> {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let job: Job = Box::new(move |session, mel| {
-            let _ = tx.send(infer(session, mel, &audio));
-        });
-        match self.jobs.try_send(job) {
-            Ok(()) => async move {
-                rx.await
-                    .map_err(|_| ProviderError::new("eot", "Smart Turn worker dropped the job", true))?
-                    .map_err(|e| ProviderError::new("eot", e.to_string(), false))
-            }
-            .boxed(),
-            Err(TrySendError::Full(_)) => futures::future::ready(Err(ProviderError::new("eot", "Smart Turn is busy", true))).boxed(),
-            Err(TrySendError::Disconnected(_)) => futures::future::ready(Err(ProviderError::new("eot", "Smart Turn stopped", false))).boxed(),
-        }
+        self.workers.run("eot", move |w| infer(&mut w.session, &w.mel, &audio))
     }
 }

@@ -1,16 +1,15 @@
 //! Whisper speech recognition on whisper.cpp, with the tiny.en weights converted from the
 //! pinned CTranslate2 package. Runs on its own worker threads behind a bounded queue.
 
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex, Once};
+use std::sync::{Arc, Once};
 
 use futures::future::BoxFuture;
-use futures::FutureExt;
 use vox_core::AudioFrame;
 use vox_providers::{ProviderError, SegmentTranscriber};
 use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters, WhisperState};
 
 use crate::fetch::WHISPER_TINY_EN_GGML;
+use crate::worker::Workers;
 use crate::{ModelError, Models};
 
 /// Encoder positions beyond the segment's own length (50 a second) in reduced-context mode.
@@ -21,12 +20,16 @@ const CONTEXT_MARGIN: i32 = 512;
 /// Segments waiting for a worker; beyond this the recognizer answers "busy".
 const QUEUE: usize = 16;
 
-type Job = Box<dyn FnOnce(&mut WhisperState) + Send>;
+/// One worker's decoding state, keeping the shared model alive.
+struct Worker {
+    state: WhisperState,
+    _ctx: Arc<WhisperContext>,
+}
 
 /// Local Whisper: one model in memory, `workers` threads each with its own decoding state.
 #[derive(Clone)]
 pub struct WhisperLocal {
-    jobs: SyncSender<Job>,
+    workers: Workers<Worker>,
     threads: i32,
     reduced_context: bool,
 }
@@ -51,43 +54,17 @@ impl WhisperLocal {
             WhisperContext::new_with_params(&path_str, WhisperContextParameters::default())
                 .map_err(|e| ModelError::Runtime(format!("cannot load {path_str}: {e}")))?,
         );
-        let (tx, rx) = sync_channel::<Job>(QUEUE);
-        let rx = Arc::new(Mutex::new(rx));
-        for i in 0..workers.max(1) {
-            let mut state = ctx.create_state().map_err(|e| ModelError::Runtime(format!("whisper state: {e}")))?;
-            let rx: Arc<Mutex<Receiver<Job>>> = rx.clone();
-            let _ctx = ctx.clone();
-            std::thread::Builder::new()
-                .name(format!("whisper-{i}"))
-                .spawn(move || {
-                    let _keep = _ctx;
-                    loop {
-                        let job = match rx.lock() {
-                            Ok(r) => r.recv(),
-                            Err(_) => return,
-                        };
-                        match job {
-                            Ok(job) => job(&mut state),
-                            Err(_) => return,
-                        }
-                    }
-                })
-                .map_err(|e| ModelError::Runtime(format!("cannot start a Whisper worker: {e}")))?;
-        }
-        Ok(Self { jobs: tx, threads: threads.max(1), reduced_context })
+        let states = (0..workers.max(1))
+            .map(|_| Ok(Worker { state: ctx.create_state().map_err(|e| ModelError::Runtime(format!("whisper state: {e}")))?, _ctx: ctx.clone() }))
+            .collect::<Result<Vec<_>, ModelError>>()?;
+        Ok(Self { workers: Workers::spawn("whisper", states, QUEUE)?, threads: threads.max(1), reduced_context })
     }
 
     /// Transcribes 16 kHz audio, blocking until a worker is done.
     pub fn transcribe_blocking(&self, samples: &[i16]) -> Result<String, ModelError> {
-        let (tx, rx) = std::sync::mpsc::channel();
         let audio: Vec<f32> = samples.iter().map(|&s| f32::from(s) / 32768.0).collect();
         let (threads, reduced) = (self.threads, self.reduced_context);
-        self.jobs
-            .send(Box::new(move |state| {
-                let _ = tx.send(run(state, &audio, threads, reduced));
-            }))
-            .map_err(|_| ModelError::Runtime("Whisper workers stopped".into()))?;
-        rx.recv().map_err(|_| ModelError::Runtime("Whisper worker died".into()))?
+        self.workers.run_blocking(move |w| run(&mut w.state, &audio, threads, reduced))
     }
 }
 
@@ -128,21 +105,8 @@ fn run(state: &mut WhisperState, audio: &[f32], threads: i32, reduced: bool) -> 
 
 impl SegmentTranscriber for WhisperLocal {
     fn transcribe(&self, frames: Vec<AudioFrame>) -> BoxFuture<'static, Result<String, ProviderError>> {
-        let (tx, rx) = tokio::sync::oneshot::channel();
         let audio: Vec<f32> = frames.iter().flat_map(|f| f.samples().iter().map(|&s| f32::from(s) / 32768.0)).collect();
         let (threads, reduced) = (self.threads, self.reduced_context);
-        let job: Job = Box::new(move |state| {
-            let _ = tx.send(run(state, &audio, threads, reduced));
-        });
-        match self.jobs.try_send(job) {
-            Ok(()) => async move {
-                rx.await
-                    .map_err(|_| ProviderError::new("asr", "Whisper worker dropped the job", true))?
-                    .map_err(|e| ProviderError::new("asr", e.to_string(), false))
-            }
-            .boxed(),
-            Err(TrySendError::Full(_)) => futures::future::ready(Err(ProviderError::new("asr", "local Whisper is busy", true))).boxed(),
-            Err(TrySendError::Disconnected(_)) => futures::future::ready(Err(ProviderError::new("asr", "local Whisper stopped", false))).boxed(),
-        }
+        self.workers.run("asr", move |w| run(&mut w.state, &audio, threads, reduced))
     }
 }
