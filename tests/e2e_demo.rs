@@ -11,13 +11,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_vox");
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_offline_demo_agent_answers_relevantly() {
-    let models = std::env::var_os("VOX_MODELS_DIR").map(std::path::PathBuf::from).unwrap_or_else(|| repo_root().join("models"));
-    let espeak = std::process::Command::new("espeak-ng").arg("--version").output().is_ok();
-    if !vox_models::fetch::is_complete(&models) || !espeak {
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stderr(), "SKIPPED (models or espeak-ng absent): run `vox models fetch` and install espeak-ng");
-        return;
-    }
+    let Some(models) = vox_testkit::local_models_or_skip() else { return };
     let dir = std::env::temp_dir().join(format!("vox-e2e-demo-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("dir");
     let m = models.display().to_string();
@@ -33,17 +27,7 @@ async fn the_offline_demo_agent_answers_relevantly() {
         .await
         .expect("sim");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
-    let (_, agent, rate) = vox_testkit::audio::read_stereo(&dir.join("call-0.wav"));
-    let mut at16 = Vec::new();
-    let mut rs = vox_audio::StreamResampler::new(vox_core::SampleRate(rate), vox_core::INTERNAL_RATE).expect("rates");
-    rs.process(&agent, &mut at16);
-    let whisper = vox_models::WhisperLocal::load(&vox_models::Models::new(&models), 1, 2, false).expect("whisper");
-    // transcribe in 25 s windows (the call is longer than Whisper's 30 s)
-    let mut heard = String::new();
-    for chunk in at16.chunks(25 * 16_000) {
-        heard.push_str(&whisper.transcribe_blocking(chunk).expect("transcribe").to_lowercase());
-        heard.push(' ');
-    }
+    let heard = vox_testkit::heard_on_recording(&dir.join("call-0.wav"), &models);
     let heard = heard.replace(['.', ','], "");
     // (through 8 kHz G.711, tiny.en hears "Vox" as "box" and "Tuesday" as "to stay": the
     // phrases checked are ones it gets right)

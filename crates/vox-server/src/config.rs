@@ -96,6 +96,8 @@ pub enum VadKind {
 #[serde(deny_unknown_fields)]
 pub struct ModelsConfig {
     pub dir: std::path::PathBuf,
+    /// Let the local LLM (`llm = "smollm2-135m"`) call the agent's tools.
+    pub local_llm_tool_calls: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]

@@ -61,6 +61,9 @@ enum Command {
         /// Encode the full 30 s context instead of the file's length (slower, for comparison).
         #[arg(long)]
         full_context: bool,
+        /// Which Whisper: tiny.en (the default) or base.
+        #[arg(long, default_value = "tiny.en", value_parser = ["tiny.en", "base"])]
+        model: String,
     },
     /// Write the local TTS's speech of TEXT to a WAV file (Piper, 22.05 kHz).
     Say {
@@ -111,7 +114,7 @@ fn main() -> ExitCode {
         }
         Command::Sim(args) => run_sim(args),
         Command::Models { command: ModelsCommand::Fetch { dir, cache } } => fetch_models(&dir, cache),
-        Command::Transcribe { file, models, full_context } => transcribe(&file, &models, full_context),
+        Command::Transcribe { file, models, full_context, model } => transcribe(&file, &models, full_context, &model),
         Command::Say { text, output, models } => say(&text, &output, &models),
     };
     match result {
@@ -139,10 +142,11 @@ fn prepare_demo(config: Option<&std::path::Path>, overrides: &config::Overrides)
     Ok(path)
 }
 
-fn transcribe(file: &std::path::Path, models: &std::path::Path, full_context: bool) -> anyhow::Result<()> {
+fn transcribe(file: &std::path::Path, models: &std::path::Path, full_context: bool, model: &str) -> anyhow::Result<()> {
     use anyhow::Context as _;
     let audio = vox_audio::wav::read_mono_at(file, vox_core::INTERNAL_RATE).with_context(|| format!("cannot read {}", file.display()))?;
-    let whisper = vox_models::WhisperLocal::load(&vox_models::Models::new(models), 1, 2, !full_context)?;
+    let model = if model == "base" { vox_models::WhisperModel::Base } else { vox_models::WhisperModel::TinyEn };
+    let whisper = vox_models::WhisperLocal::load_model(&vox_models::Models::new(models), model, 1, 2, !full_context)?;
     let text = whisper.transcribe_blocking(&audio)?;
     #[allow(clippy::print_stdout)]
     {
