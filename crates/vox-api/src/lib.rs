@@ -1,0 +1,128 @@
+//! The control-plane REST API: the Partner API of seed 002 under `/v1`.
+//!
+//! Every route but `POST /v1/oauth/token` takes a bearer token ([`auth::Auth`]) and checks
+//! its scope; business routes look the business up together with the token's organization,
+//! so another tenant's business answers 404 exactly like a missing one. Errors are one
+//! [`ApiError`] shape.
+
+pub mod auth;
+mod error;
+mod templates;
+
+use axum::extract::{Path, Query, State};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use vox_store::Store;
+
+pub use auth::{Auth, ALL_SCOPES};
+pub use error::ApiError;
+
+/// A TTS voice agents can use.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Voice {
+    /// The id agents name in `voiceId`.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Kind of voice.
+    pub category: String,
+    /// A line about it.
+    pub description: String,
+    /// A sample of it, if there is one.
+    pub preview_url: Option<String>,
+}
+
+/// What the API's handlers share.
+#[derive(Debug, Clone)]
+pub struct ApiState {
+    /// The database.
+    pub store: Store,
+    /// Lifetime of issued tokens.
+    pub token_ttl_s: i64,
+    /// The installed voices.
+    pub voices: std::sync::Arc<Vec<Voice>>,
+}
+
+/// `page` / `page_size` of list routes (seed 002: default 1 and 10, at most 100).
+#[derive(Debug, Deserialize)]
+pub struct PageQuery {
+    page: Option<String>,
+    page_size: Option<String>,
+}
+
+/// A validated page request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    /// 1-based page number.
+    pub page: u32,
+    /// Items per page.
+    pub size: u32,
+}
+
+impl PageQuery {
+    /// Validates, naming the field at fault.
+    pub fn page(&self) -> Result<Page, ApiError> {
+        let num = |field: &str, v: &Option<String>, default: u32, max: u32| -> Result<u32, ApiError> {
+            match v {
+                None => Ok(default),
+                Some(s) => match s.trim().parse::<u32>() {
+                    Ok(n) if (1..=max).contains(&n) => Ok(n),
+                    _ => Err(ApiError::invalid(field, format!("{field} must be an integer from 1 to {max}, got {s:?}"))),
+                },
+            }
+        };
+        Ok(Page { page: num("page", &self.page, 1, u32::MAX)?, size: num("page_size", &self.page_size, 10, 100)? })
+    }
+}
+
+/// A page of a list: `{items, page, page_size, total}`.
+#[derive(Debug, Serialize)]
+pub struct Paged<T> {
+    items: Vec<T>,
+    page: u32,
+    page_size: u32,
+    total: usize,
+}
+
+impl<T: Clone> Paged<T> {
+    /// The `page` of `all`.
+    pub fn of(all: &[T], page: Page) -> Self {
+        let start = (page.page as usize - 1).saturating_mul(page.size as usize);
+        let items = all.iter().skip(start).take(page.size as usize).cloned().collect();
+        Self { items, page: page.page, page_size: page.size, total: all.len() }
+    }
+}
+
+/// The `/v1` routes.
+pub fn router(state: ApiState) -> Router {
+    Router::new()
+        .route("/v1/oauth/token", post(auth::token))
+        .route("/v1/voices", get(list_voices))
+        .route("/v1/voices/{voice_id}", get(get_voice))
+        .route("/v1/tools", get(list_templates))
+        .route("/v1/tools/{tool_id}", get(get_template))
+        .fallback(|| async { ApiError::not_found("route") })
+        .with_state(state)
+}
+
+async fn list_voices(auth: Auth, State(state): State<ApiState>) -> Result<Json<Vec<Voice>>, ApiError> {
+    auth.require("voices:read")?;
+    Ok(Json(state.voices.as_ref().clone()))
+}
+
+async fn get_voice(auth: Auth, State(state): State<ApiState>, Path(id): Path<String>) -> Result<Json<Voice>, ApiError> {
+    auth.require("voices:read")?;
+    state.voices.iter().find(|v| v.id == id).cloned().map(Json).ok_or_else(|| ApiError::not_found("voice"))
+}
+
+async fn list_templates(auth: Auth, Query(q): Query<PageQuery>) -> Result<Json<Paged<serde_json::Value>>, ApiError> {
+    auth.require("tools:read")?;
+    Ok(Json(Paged::of(&templates::all(), q.page()?)))
+}
+
+async fn get_template(auth: Auth, Path(id): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
+    auth.require("tools:read")?;
+    templates::all().into_iter().find(|t| t["id"] == id.as_str()).map(Json).ok_or_else(|| ApiError::not_found("tool template"))
+}

@@ -1,0 +1,134 @@
+//! The API through `Router::oneshot` on a real SQLite database.
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use serde_json::Value;
+use tower::ServiceExt as _;
+use vox_api::{router, ApiState, Voice, ALL_SCOPES};
+use vox_store::Store;
+
+struct Fixture {
+    app: axum::Router,
+    client_id: String,
+    client_secret: String,
+    narrow_id: String,
+    narrow_secret: String,
+}
+
+async fn fixture() -> Fixture {
+    let dir = std::env::temp_dir().join(format!("vox-api-{}-{:?}", std::process::id(), std::thread::current().id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let store = Store::connect(&format!("sqlite://{}/vox.db", dir.display())).await.expect("store");
+    let org = store.create_organization("Acme").await.expect("org");
+    let all: Vec<String> = ALL_SCOPES.iter().map(|s| s.to_string()).collect();
+    let client = store.create_client(&org.id, "all", &all).await.expect("client");
+    let narrow = store.create_client(&org.id, "narrow", &["calls:read".to_owned()]).await.expect("client");
+    let voices = vec![Voice { id: "piper-joe".into(), name: "Joe".into(), category: "conversational".into(), description: "US English".into(), preview_url: None }];
+    let app = router(ApiState { store, token_ttl_s: 3600, voices: std::sync::Arc::new(voices) });
+    Fixture { app, client_id: client.client_id, client_secret: client.client_secret, narrow_id: narrow.client_id, narrow_secret: narrow.client_secret }
+}
+
+async fn call(app: &axum::Router, req: Request<Body>) -> (StatusCode, Value) {
+    let res = app.clone().oneshot(req).await.expect("response");
+    let status = res.status();
+    let bytes = axum::body::to_bytes(res.into_body(), 1 << 20).await.expect("body");
+    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+fn form(body: &str) -> Request<Body> {
+    Request::post("/v1/oauth/token").header(header::CONTENT_TYPE, "application/x-www-form-urlencoded").body(Body::from(body.to_owned())).expect("request")
+}
+
+fn get(path: &str, token: Option<&str>) -> Request<Body> {
+    let mut r = Request::get(path);
+    if let Some(t) = token {
+        r = r.header(header::AUTHORIZATION, format!("Bearer {t}"));
+    }
+    r.body(Body::empty()).expect("request")
+}
+
+async fn token(f: &Fixture, id: &str, secret: &str) -> String {
+    let (status, body) = call(&f.app, form(&format!("grant_type=client_credentials&client_id={id}&client_secret={secret}"))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["access_token"].as_str().expect("token").to_owned()
+}
+
+#[tokio::test]
+async fn client_credentials_issue_scoped_tokens() {
+    let f = fixture().await;
+    // form body
+    let (status, body) = call(&f.app, form(&format!("grant_type=client_credentials&client_id={}&client_secret={}", f.client_id, f.client_secret))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(body["expires_in"], 3600);
+    assert_eq!(body["scope"].as_str().map(|s| s.split(' ').count()), Some(ALL_SCOPES.len()));
+    // JSON body, narrowed scope
+    let json = serde_json::json!({"grant_type": "client_credentials", "client_id": f.client_id, "client_secret": f.client_secret, "scope": "voices:read"});
+    let req = Request::post("/v1/oauth/token").header(header::CONTENT_TYPE, "application/json").body(Body::from(json.to_string())).expect("request");
+    let (status, body) = call(&f.app, req).await;
+    assert_eq!((status, body["scope"].as_str()), (StatusCode::OK, Some("voices:read")));
+    // HTTP Basic
+    use base64::Engine as _;
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", f.client_id, f.client_secret));
+    let req = Request::post("/v1/oauth/token").header(header::CONTENT_TYPE, "application/x-www-form-urlencoded").header(header::AUTHORIZATION, format!("Basic {basic}")).body(Body::from("grant_type=client_credentials")).expect("request");
+    assert_eq!(call(&f.app, req).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn bad_token_requests_get_oauth_errors() {
+    let f = fixture().await;
+    for (body, status, error) in [
+        (format!("grant_type=client_credentials&client_id={}&client_secret=wrong", f.client_id), StatusCode::UNAUTHORIZED, "invalid_client"),
+        (format!("grant_type=client_credentials&client_id=cli_nobody&client_secret={}", f.client_secret), StatusCode::UNAUTHORIZED, "invalid_client"),
+        (format!("grant_type=password&client_id={}&client_secret={}", f.client_id, f.client_secret), StatusCode::BAD_REQUEST, "unsupported_grant_type"),
+        (format!("client_id={}&client_secret={}", f.client_id, f.client_secret), StatusCode::BAD_REQUEST, "invalid_request"),
+        ("grant_type=client_credentials".to_owned(), StatusCode::BAD_REQUEST, "invalid_request"),
+        (format!("grant_type=client_credentials&client_id={}&client_secret={}&scope=voices:read", f.narrow_id, f.narrow_secret), StatusCode::BAD_REQUEST, "invalid_scope"),
+        ("grant_type=%zz".to_owned(), StatusCode::BAD_REQUEST, "invalid_request"),
+    ] {
+        let (got, json) = call(&f.app, form(&body)).await;
+        assert_eq!((got, json["error"].as_str()), (status, Some(error)), "{body}: {json}");
+    }
+    let req = Request::post("/v1/oauth/token").header(header::CONTENT_TYPE, "application/json").body(Body::from("{not json")).expect("request");
+    assert_eq!(call(&f.app, req).await.0, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn routes_need_a_valid_token_with_their_scope() {
+    let f = fixture().await;
+    let (status, body) = call(&f.app, get("/v1/voices", None)).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("UNAUTHORIZED")));
+    assert_eq!(call(&f.app, get("/v1/voices", Some("forged"))).await.0, StatusCode::UNAUTHORIZED);
+    let narrow = token(&f, &f.narrow_id, &f.narrow_secret).await;
+    let (status, body) = call(&f.app, get("/v1/voices", Some(&narrow))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(body["error"]["message"].as_str().is_some_and(|m| m.contains("voices:read")), "{body}");
+    let full = token(&f, &f.client_id, &f.client_secret).await;
+    let (status, body) = call(&f.app, get("/v1/voices", Some(&full))).await;
+    assert_eq!((status, body[0]["id"].as_str()), (StatusCode::OK, Some("piper-joe")));
+    assert_eq!(call(&f.app, get("/v1/voices/piper-joe", Some(&full))).await.1["name"], "Joe");
+    assert_eq!(call(&f.app, get("/v1/voices/nobody", Some(&full))).await.0, StatusCode::NOT_FOUND);
+    let (status, body) = call(&f.app, get("/v1/nothing-here", Some(&full))).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("NOT_FOUND")));
+}
+
+#[tokio::test]
+async fn tool_templates_list_with_validated_pagination() {
+    let f = fixture().await;
+    let t = token(&f, &f.client_id, &f.client_secret).await;
+    let (status, body) = call(&f.app, get("/v1/tools", Some(&t))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!((body["page"].as_u64(), body["page_size"].as_u64(), body["total"].as_u64()), (Some(1), Some(10), Some(5)));
+    let names: Vec<&str> = body["items"].as_array().expect("items").iter().filter_map(|t| t["name"].as_str()).collect();
+    assert_eq!(names, ["transferCall", "googleCal", "endCall", "function", "apiRequest"]);
+    assert!(body["items"].as_array().expect("items").iter().all(|t| t["isTemplate"] == true && t["configSchema"].is_object()));
+    let (_, page2) = call(&f.app, get("/v1/tools?page=2&page_size=2", Some(&t))).await;
+    assert_eq!(page2["items"][0]["name"], "endCall");
+    for (q, field) in [("page_size=0", "page_size"), ("page_size=101", "page_size"), ("page=0", "page"), ("page=x", "page")] {
+        let (status, body) = call(&f.app, get(&format!("/v1/tools?{q}"), Some(&t))).await;
+        assert_eq!((status, body["error"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some(field)), "{q}: {body}");
+    }
+    let (status, body) = call(&f.app, get("/v1/tools/template-transfer-call", Some(&t))).await;
+    assert_eq!((status, body["type"].as_str()), (StatusCode::OK, Some("transferCall")));
+    assert_eq!(call(&f.app, get("/v1/tools/template-nope", Some(&t))).await.0, StatusCode::NOT_FOUND);
+}
