@@ -41,6 +41,9 @@ fn whisper_hears_what_piper_says() {
     let Some(m) = models() else { return };
     let piper = PiperTts::load(&m).expect("load piper");
     let whisper = WhisperLocal::load(&m, 1, 2, true).expect("load whisper");
+    // Piper samples its noise (VITS), so the speech differs slightly run to run and Whisper
+    // now and then mishears a word ("is" as "has"): allow one word error in the 21 words.
+    let (mut errors, mut total) = (0, 0);
     for text in ["Hello, thanks for calling. How can I help you today?", "Your appointment is booked for Tuesday at ten in the morning."] {
         let audio = piper.synthesize_blocking(text).expect("synthesize");
         let seconds = audio.len() as f32 / piper.sample_rate() as f32;
@@ -50,8 +53,28 @@ fn whisper_hears_what_piper_says() {
         let mut rs = vox_audio::StreamResampler::new(vox_core::SampleRate(piper.sample_rate()), vox_core::INTERNAL_RATE).expect("rates");
         rs.process(&pcm, &mut at16);
         let heard = whisper.transcribe_blocking(&at16).expect("transcribe");
-        assert_eq!(words(&heard), words(text), "Piper said {text:?}, Whisper heard {heard:?}");
+        let e = edits(&words(text), &words(&heard));
+        if e > 0 {
+            use std::io::Write as _;
+            let _ = writeln!(std::io::stderr(), "Piper said {text:?}, Whisper heard {heard:?} ({e} word errors)");
+        }
+        errors += e;
+        total += words(text).len();
     }
+    assert!(errors <= 1, "{errors} word errors in {total} words");
+}
+
+/// Word-level edit distance.
+fn edits(a: &[String], b: &[String]) -> usize {
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, x) in a.iter().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, y) in b.iter().enumerate() {
+            cur.push((prev[j] + usize::from(x != y)).min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
 }
 
 #[test]
