@@ -8,6 +8,8 @@
 pub mod auth;
 mod error;
 mod templates;
+mod tools;
+mod validate;
 
 use axum::extract::{Path, Query, State};
 use axum::routing::{get, post};
@@ -103,6 +105,9 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/voices/{voice_id}", get(get_voice))
         .route("/v1/tools", get(list_templates))
         .route("/v1/tools/{tool_id}", get(get_template))
+        .route("/v1/businesses/{business_id}/tools", get(tools::list).post(tools::create))
+        .route("/v1/businesses/{business_id}/tools/{tool_id}", get(tools::get).patch(tools::update).delete(tools::delete))
+        .route("/v1/businesses/{business_id}/integrations/google-calendar", get(tools::get_calendar).post(tools::set_calendar))
         .fallback(|| async { ApiError::not_found("route") })
         .with_state(state)
 }

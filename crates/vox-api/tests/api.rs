@@ -13,6 +13,8 @@ struct Fixture {
     client_secret: String,
     narrow_id: String,
     narrow_secret: String,
+    biz: String,
+    foreign_biz: String,
 }
 
 async fn fixture() -> Fixture {
@@ -23,9 +25,12 @@ async fn fixture() -> Fixture {
     let all: Vec<String> = ALL_SCOPES.iter().map(|s| s.to_string()).collect();
     let client = store.create_client(&org.id, "all", &all).await.expect("client");
     let narrow = store.create_client(&org.id, "narrow", &["calls:read".to_owned()]).await.expect("client");
+    let biz = store.create_business(&org.id, "Acme Plumbing", Some("+15125550100")).await.expect("biz").id;
+    let globex = store.create_organization("Globex").await.expect("org");
+    let foreign_biz = store.create_business(&globex.id, "Globex Dental", None).await.expect("biz").id;
     let voices = vec![Voice { id: "piper-joe".into(), name: "Joe".into(), category: "conversational".into(), description: "US English".into(), preview_url: None }];
     let app = router(ApiState { store, token_ttl_s: 3600, voices: std::sync::Arc::new(voices) });
-    Fixture { app, client_id: client.client_id, client_secret: client.client_secret, narrow_id: narrow.client_id, narrow_secret: narrow.client_secret }
+    Fixture { app, client_id: client.client_id, client_secret: client.client_secret, narrow_id: narrow.client_id, narrow_secret: narrow.client_secret, biz, foreign_biz }
 }
 
 async fn call(app: &axum::Router, req: Request<Body>) -> (StatusCode, Value) {
@@ -131,4 +136,112 @@ async fn tool_templates_list_with_validated_pagination() {
     let (status, body) = call(&f.app, get("/v1/tools/template-transfer-call", Some(&t))).await;
     assert_eq!((status, body["type"].as_str()), (StatusCode::OK, Some("transferCall")));
     assert_eq!(call(&f.app, get("/v1/tools/template-nope", Some(&t))).await.0, StatusCode::NOT_FOUND);
+}
+
+fn send(method: &str, path: &str, token: &str, body: &Value) -> Request<Body> {
+    Request::builder()
+        .method(method)
+        .uri(path)
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.to_string()))
+        .expect("request")
+}
+
+#[tokio::test]
+async fn tool_instances_crud_within_the_business() {
+    let f = fixture().await;
+    let t = token(&f, &f.client_id, &f.client_secret).await;
+    let base = format!("/v1/businesses/{}/tools", f.biz);
+    let transfer = serde_json::json!({"templateToolId": "template-transfer-call", "configOverride": {
+        "destinations": [{"name": "Sales Team", "phoneNumber": "+15552345678", "description": "Main sales line", "warmTransferEnabled": true}],
+        "messages": [{"type": "request-complete", "content": "https://example.com/audio/on-hold.mp3"}]}});
+    let (status, tool) = call(&f.app, send("POST", &base, &t, &transfer)).await;
+    assert_eq!(status, StatusCode::CREATED, "{tool}");
+    assert_eq!((tool["isTemplate"].as_bool(), tool["type"].as_str(), tool["businessId"].as_str()), (Some(false), Some("transferCall"), Some(f.biz.as_str())));
+    assert_eq!(tool["effectiveConfig"]["destinations"][0]["name"], "Sales Team");
+    assert!(tool["effectiveConfig"]["message"].is_string(), "template config merged: {tool}");
+    let id = tool["id"].as_str().expect("id").to_owned();
+    let (_, end) = call(&f.app, send("POST", &base, &t, &serde_json::json!({"templateToolId": "template-end-call"}))).await;
+    let (status, list) = call(&f.app, get(&format!("{base}?page_size=1"), Some(&t))).await;
+    assert_eq!((status, list["total"].as_u64(), list["items"][0]["id"].as_str()), (StatusCode::OK, Some(2), Some(id.as_str())));
+    let (status, patched) = call(&f.app, send("PATCH", &format!("{base}/{id}"), &t, &serde_json::json!({"enabled": false, "message": "One moment."}))).await;
+    assert_eq!((status, patched["enabled"].as_bool(), patched["message"].as_str()), (StatusCode::OK, Some(false), Some("One moment.")));
+    // another organization's business is invisible, for every verb
+    let foreign = format!("/v1/businesses/{}/tools", f.foreign_biz);
+    assert_eq!(call(&f.app, get(&foreign, Some(&t))).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(call(&f.app, send("POST", &foreign, &t, &transfer)).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(call(&f.app, get(&format!("{foreign}/{id}"), Some(&t))).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(call(&f.app, send("DELETE", &format!("{foreign}/{id}"), &t, &Value::Null)).await.0, StatusCode::NOT_FOUND);
+    // delete
+    let res = f.app.clone().oneshot(send("DELETE", &format!("{base}/{}", end["id"].as_str().expect("id")), &t, &Value::Null)).await.expect("res");
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert_eq!(call(&f.app, get(&format!("{base}/{}", end["id"].as_str().expect("id")), Some(&t))).await.0, StatusCode::NOT_FOUND);
+    // scopes: a token without tools:create cannot create
+    let narrow = token(&f, &f.narrow_id, &f.narrow_secret).await;
+    assert_eq!(call(&f.app, send("POST", &base, &narrow, &transfer)).await.0, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn every_tool_validation_rule_names_its_field() {
+    let f = fixture().await;
+    let t = token(&f, &f.client_id, &f.client_secret).await;
+    let base = format!("/v1/businesses/{}/tools", f.biz);
+    let dest = |phone: &str| serde_json::json!({"templateToolId": "template-transfer-call", "configOverride": {"destinations": [{"name": "Sales", "phoneNumber": phone}]}});
+    let cal = |a: Value| serde_json::json!({"templateToolId": "template-google-calendar", "configOverride": {"appointmentConfig": a}});
+    let cases: Vec<(Value, &str)> = vec![
+        (serde_json::json!({}), "templateToolId"),
+        (serde_json::json!({"templateToolId": "template-nope"}), "templateToolId"),
+        (serde_json::json!({"templateToolId": "template-end-call", "colour": "red"}), "colour"),
+        (serde_json::json!({"templateToolId": "template-transfer-call", "configOverride": {"destinations": []}}), "configOverride.destinations"),
+        (serde_json::json!({"templateToolId": "template-transfer-call", "configOverride": {}}), "configOverride.destinations"),
+        (dest("5551234567"), "configOverride.destinations[0].phoneNumber"),
+        (dest("+441234567890"), "configOverride.destinations[0].phoneNumber"),
+        (dest("+10551234567"), "configOverride.destinations[0].phoneNumber"),
+        (dest("+15551034567"), "configOverride.destinations[0].phoneNumber"),
+        (serde_json::json!({"templateToolId": "template-transfer-call", "configOverride": {"destinations": [{"phoneNumber": "+15552345678"}]}}), "configOverride.destinations[0].name"),
+        (serde_json::json!({"templateToolId": "template-transfer-call", "configOverride": {"destinations": [{"name": "a", "phoneNumber": "+15552345678"}], "messages": [{"type": "x", "content": "https://a.b/c"}]}}), "configOverride.messages[0].type"),
+        (serde_json::json!({"templateToolId": "template-function", "configOverride": {"name": "lookup"}}), "configOverride.serverUrl"),
+        (serde_json::json!({"templateToolId": "template-function", "configOverride": {"serverUrl": "ftp://x", "name": "lookup"}}), "configOverride.serverUrl"),
+        (serde_json::json!({"templateToolId": "template-function", "configOverride": {"serverUrl": "https://x.example", "name": "has space"}}), "configOverride.name"),
+        (serde_json::json!({"templateToolId": "template-api-request", "configOverride": {"url": "https://x.example", "method": "FETCH"}}), "configOverride.method"),
+        // Google Calendar needs the integration first
+        (cal(serde_json::json!({})), "templateToolId"),
+    ];
+    for (body, field) in &cases {
+        let (status, err) = call(&f.app, send("POST", &base, &t, body)).await;
+        assert_eq!((status, err["error"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some(*field)), "{body}: {err}");
+        assert!(err["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
+    }
+    // with the integration, the appointment ranges are checked
+    let integ = format!("/v1/businesses/{}/integrations/google-calendar", f.biz);
+    assert_eq!(call(&f.app, get(&integ, Some(&t))).await.0, StatusCode::NOT_FOUND, "not set up yet");
+    let (status, err) = call(&f.app, send("POST", &integ, &t, &serde_json::json!({"calendarId": "primary"}))).await;
+    assert_eq!((status, err["error"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("accessToken")));
+    let (status, made) = call(&f.app, send("POST", &integ, &t, &serde_json::json!({"accessToken": "ya29.x", "calendarId": "primary"}))).await;
+    assert_eq!((status, made["calendarId"].as_str()), (StatusCode::OK, Some("primary")));
+    assert!(made["aclRuleId"].is_string() && made["id"].is_string());
+    assert_eq!(call(&f.app, get(&integ, Some(&t))).await.1, made);
+    let a = "configOverride.appointmentConfig";
+    for (config, field) in [
+        (serde_json::json!({"slotDurationMinutes": 9}), format!("{a}.slotDurationMinutes")),
+        (serde_json::json!({"slotDurationMinutes": 301}), format!("{a}.slotDurationMinutes")),
+        (serde_json::json!({"slotBufferMinutes": -1}), format!("{a}.slotBufferMinutes")),
+        (serde_json::json!({"slotBufferMinutes": 121}), format!("{a}.slotBufferMinutes")),
+        (serde_json::json!({"advanceNoticeMinutes": 14401}), format!("{a}.advanceNoticeMinutes")),
+        (serde_json::json!({"hoursJson": {"funday": []}}), format!("{a}.hoursJson.funday")),
+        (serde_json::json!({"hoursJson": {"monday": [{"openTime": "17:00", "closeTime": "09:00"}]}}), format!("{a}.hoursJson.monday[0].openTime")),
+        (serde_json::json!({"hoursJson": {"monday": [{"openTime": "9am", "closeTime": "17:00"}]}}), format!("{a}.hoursJson.monday[0].openTime")),
+    ] {
+        let (status, err) = call(&f.app, send("POST", &base, &t, &cal(config.clone()))).await;
+        assert_eq!((status, err["error"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some(field.as_str())), "{config}: {err}");
+    }
+    let good = cal(serde_json::json!({"slotDurationMinutes": 60, "slotBufferMinutes": 15, "advanceNoticeMinutes": 1440, "hoursJson": {"monday": [{"openTime": "09:00", "closeTime": "17:00"}]}}));
+    let (status, tool) = call(&f.app, send("POST", &base, &t, &good)).await;
+    assert_eq!((status, tool["name"].as_str(), tool["type"].as_str()), (StatusCode::CREATED, Some("googleCal"), Some("apiRequest")), "{tool}");
+    // bodies that are not JSON objects
+    for raw in ["", "[1]", "{bad"] {
+        let req = Request::post(&base).header(header::AUTHORIZATION, format!("Bearer {t}")).header(header::CONTENT_TYPE, "application/json").body(Body::from(raw)).expect("request");
+        assert_eq!(call(&f.app, req).await.0, StatusCode::BAD_REQUEST, "{raw:?}");
+    }
 }

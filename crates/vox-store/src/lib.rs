@@ -6,11 +6,15 @@
 //! Secrets are never stored: API client secrets and access tokens are random 256-bit
 //! strings kept as their SHA-256 (a slow password hash buys nothing at that entropy).
 
+mod tools;
+
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use sha2::{Digest, Sha256};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
+
+pub use tools::{CalendarIntegration, ToolRecord};
 
 static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");

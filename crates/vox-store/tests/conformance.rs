@@ -49,6 +49,43 @@ async fn tenants_clients_and_tokens() {
 
         // a business of a missing organization is refused (foreign keys are on)
         assert!(store.create_business("org_missing", "x", None).await.is_err(), "{which:?}");
+        // tools: scoped by business, paged, updated, deleted
+        let mut made = Vec::new();
+        for i in 0..3 {
+            let t = vox_store::ToolRecord {
+                id: String::new(),
+                business_id: biz.id.clone(),
+                template_id: "template-end-call".into(),
+                name: "endCall".into(),
+                display_name: "End Call".into(),
+                kind: "endCall".into(),
+                config_override: serde_json::json!({"message": format!("bye {i}")}),
+                message: Some(format!("bye {i}")),
+                enabled: true,
+                created_at: 0,
+                updated_at: 0,
+            };
+            made.push(store.create_tool(t).await.expect("create tool"));
+        }
+        let (page, total) = store.list_tools(&biz.id, 1, 1).await.expect("list");
+        assert_eq!((page.len(), total, page[0].id.as_str()), (1, 3, made[1].id.as_str()), "{which:?}");
+        let mut t = made[0].clone();
+        t.enabled = false;
+        t.config_override = serde_json::json!({"message": "changed"});
+        store.update_tool(&t).await.expect("update");
+        let got = store.tool(&biz.id, &t.id).await.expect("get").expect("there");
+        assert_eq!((got.enabled, got.config_override["message"].as_str()), (false, Some("changed")), "{which:?}");
+        let other_biz = store.create_business(&other.id, "Globex", None).await.expect("biz");
+        assert_eq!(store.tool(&other_biz.id, &t.id).await.expect("get"), None, "{which:?}: another business's tool");
+        assert!(!store.delete_tool(&other_biz.id, &t.id).await.expect("delete"));
+        assert!(store.delete_tool(&biz.id, &t.id).await.expect("delete"));
+        assert_eq!(store.list_tools(&biz.id, 0, 10).await.expect("list").1, 2);
+        // the calendar integration is one per business, replaced on update
+        assert_eq!(store.calendar(&biz.id).await.expect("cal"), None);
+        let c1 = store.set_calendar(&biz.id, "primary").await.expect("cal");
+        let c2 = store.set_calendar(&biz.id, "team@example.com").await.expect("cal");
+        assert_eq!((c1.id == c2.id, store.calendar(&biz.id).await.expect("cal").map(|c| c.calendar_id)), (true, Some("team@example.com".to_owned())));
+
         // reconnecting keeps the data and does not re-run the migrations
         let again = Store::connect(&url).await.expect("reconnect");
         assert!(again.business(&org.id, &biz.id).await.expect("get").is_some(), "{which:?}");

@@ -1,0 +1,223 @@
+//! Tool instances (`/v1/businesses/{businessId}/tools`) and the Google Calendar integration
+//! (`/v1/businesses/{businessId}/integrations/google-calendar`).
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde_json::{json, Map, Value};
+use vox_store::{rfc3339, Business, ToolRecord};
+
+use crate::validate::{self, join};
+use crate::{templates, ApiError, ApiState, Auth, PageQuery};
+
+/// The business, if it is the token's organization's.
+pub(crate) async fn business(state: &ApiState, auth: &Auth, id: &str) -> Result<Business, ApiError> {
+    state.store.business(&auth.organization_id, id).await?.ok_or_else(|| ApiError::not_found("business"))
+}
+
+fn view(t: &ToolRecord) -> Value {
+    let template = templates::all().into_iter().find(|x| x["id"] == t.template_id.as_str()).unwrap_or(Value::Null);
+    let config = template.get("config").cloned().unwrap_or_else(|| json!({}));
+    let mut effective = config.as_object().cloned().unwrap_or_default();
+    if let Some(o) = t.config_override.as_object() {
+        effective.extend(o.clone());
+    }
+    json!({
+        "id": t.id, "isTemplate": false, "templateToolId": t.template_id, "name": t.name, "displayName": t.display_name,
+        "type": t.kind, "config": config, "configOverride": t.config_override, "effectiveConfig": effective,
+        "message": t.message.clone().or_else(|| template["config"]["message"].as_str().map(str::to_owned)),
+        "businessId": t.business_id, "enabled": t.enabled, "createdAt": rfc3339(t.created_at), "updatedAt": rfc3339(t.updated_at),
+    })
+}
+
+/// Checks `configOverride` against the template's rules (seed 002, step 2).
+async fn check_override(state: &ApiState, business: &Business, template_name: &str, o: &Map<String, Value>) -> Result<(), ApiError> {
+    let p = "configOverride";
+    match template_name {
+        "transferCall" => {
+            validate::known(o, p, &["destinations", "messages"])?;
+            let dests = validate::opt_array(o, p, "destinations")?.filter(|d| !d.is_empty()).ok_or_else(|| ApiError::invalid("configOverride.destinations", "at least one destination is required"))?;
+            for (i, d) in dests.iter().enumerate() {
+                let path = format!("{p}.destinations[{i}]");
+                let d = d.as_object().ok_or_else(|| ApiError::invalid(&path, format!("{path} must be an object")))?;
+                validate::known(d, &path, &["name", "phoneNumber", "description", "warmTransferEnabled"])?;
+                validate::req_str(d, &path, "name")?;
+                validate::us_phone(&join(&path, "phoneNumber"), validate::req_str(d, &path, "phoneNumber")?)?;
+                validate::opt_str(d, &path, "description")?;
+                validate::opt_bool(d, &path, "warmTransferEnabled")?;
+            }
+            for (i, m) in validate::opt_array(o, p, "messages")?.into_iter().flatten().enumerate() {
+                let path = format!("{p}.messages[{i}]");
+                let m = m.as_object().ok_or_else(|| ApiError::invalid(&path, format!("{path} must be an object")))?;
+                validate::known(m, &path, &["type", "content"])?;
+                if validate::req_str(m, &path, "type")? != "request-complete" {
+                    return Err(ApiError::invalid(&join(&path, "type"), format!("{path}.type must be \"request-complete\"")));
+                }
+                validate::url(&join(&path, "content"), validate::req_str(m, &path, "content")?)?;
+            }
+        }
+        "googleCal" => {
+            if state.store.calendar(&business.id).await?.is_none() {
+                return Err(ApiError::invalid(
+                    "templateToolId",
+                    format!("Google Calendar integration not configured: POST /v1/businesses/{}/integrations/google-calendar first", business.id),
+                ));
+            }
+            validate::known(o, p, &["appointmentConfig"])?;
+            if let Some(a) = validate::opt_object(o, p, "appointmentConfig")? {
+                let path = "configOverride.appointmentConfig";
+                validate::known(a, path, &["slotDurationMinutes", "slotBufferMinutes", "advanceNoticeMinutes", "hoursJson", "timezone"])?;
+                validate::opt_int(a, path, "slotDurationMinutes", 10, 300)?;
+                validate::opt_int(a, path, "slotBufferMinutes", 0, 120)?;
+                validate::opt_int(a, path, "advanceNoticeMinutes", 0, 14400)?;
+                validate::opt_str(a, path, "timezone")?;
+                if let Some(h) = validate::opt_object(a, path, "hoursJson")? {
+                    for (day, ranges) in h {
+                        let dp = format!("{path}.hoursJson.{day}");
+                        if !validate::DAYS.contains(&day.to_lowercase().as_str()) {
+                            return Err(ApiError::invalid(&dp, format!("{day:?} is not a day of the week (monday..sunday)")));
+                        }
+                        let ranges = ranges.as_array().ok_or_else(|| ApiError::invalid(&dp, format!("{dp} must be an array of {{openTime, closeTime}}")))?;
+                        for (i, r) in ranges.iter().enumerate() {
+                            let rp = format!("{dp}[{i}]");
+                            let r = r.as_object().ok_or_else(|| ApiError::invalid(&rp, format!("{rp} must be an object")))?;
+                            validate::known(r, &rp, &["openTime", "closeTime"])?;
+                            let open = validate::hhmm(&join(&rp, "openTime"), validate::req_str(r, &rp, "openTime")?, false)?;
+                            let close = validate::hhmm(&join(&rp, "closeTime"), validate::req_str(r, &rp, "closeTime")?, true)?;
+                            if open >= close {
+                                return Err(ApiError::invalid(&join(&rp, "openTime"), format!("{rp}: openTime must be before closeTime")));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        "endCall" => {
+            validate::known(o, p, &["message"])?;
+            validate::opt_str(o, p, "message")?;
+        }
+        "function" => {
+            validate::known(o, p, &["serverUrl", "name", "description", "parameters", "timeoutMs"])?;
+            validate::url("configOverride.serverUrl", validate::req_str(o, p, "serverUrl")?)?;
+            let name = validate::req_str(o, p, "name")?;
+            if name.len() > 64 || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+                return Err(ApiError::invalid("configOverride.name", "configOverride.name must be 1-64 letters, digits, '_' or '-' (the model calls it by this name)"));
+            }
+            validate::opt_str(o, p, "description")?;
+            validate::opt_object(o, p, "parameters")?;
+            validate::opt_int(o, p, "timeoutMs", 100, 30_000)?;
+        }
+        "apiRequest" => {
+            validate::known(o, p, &["url", "method", "headers", "body", "timeoutMs", "name", "description"])?;
+            validate::url("configOverride.url", validate::req_str(o, p, "url")?)?;
+            let method = validate::req_str(o, p, "method")?;
+            if !["GET", "POST", "PUT", "PATCH", "DELETE"].contains(&method) {
+                return Err(ApiError::invalid("configOverride.method", format!("configOverride.method must be GET, POST, PUT, PATCH or DELETE, got {method:?}")));
+            }
+            if let Some(h) = validate::opt_object(o, p, "headers")?
+                && let Some((k, _)) = h.iter().find(|(_, v)| !v.is_string()) {
+                    return Err(ApiError::invalid(&format!("configOverride.headers.{k}"), "header values must be strings"));
+                }
+            validate::opt_int(o, p, "timeoutMs", 100, 30_000)?;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// `POST /v1/businesses/{businessId}/tools`
+pub(crate) async fn create(auth: Auth, State(state): State<ApiState>, Path(biz): Path<String>, body: Bytes) -> Result<(StatusCode, Json<Value>), ApiError> {
+    auth.require("tools:create")?;
+    let business = business(&state, &auth, &biz).await?;
+    let m = validate::object(&body)?;
+    validate::known(&m, "", &["templateToolId", "configOverride", "message", "enabled"])?;
+    let template_id = validate::req_str(&m, "", "templateToolId")?;
+    let template = templates::all().into_iter().find(|t| t["id"] == template_id).ok_or_else(|| ApiError::invalid("templateToolId", format!("no tool template {template_id:?}; GET /v1/tools lists them")))?;
+    let empty = Map::new();
+    let o = validate::opt_object(&m, "", "configOverride")?.unwrap_or(&empty);
+    let name = template["name"].as_str().unwrap_or_default();
+    check_override(&state, &business, name, o).await?;
+    let record = ToolRecord {
+        id: String::new(),
+        business_id: business.id.clone(),
+        template_id: template_id.to_owned(),
+        name: name.to_owned(),
+        display_name: template["displayName"].as_str().unwrap_or_default().to_owned(),
+        kind: template["type"].as_str().unwrap_or_default().to_owned(),
+        config_override: Value::Object(o.clone()),
+        message: validate::opt_str(&m, "", "message")?.map(str::to_owned),
+        enabled: validate::opt_bool(&m, "", "enabled")?.unwrap_or(true),
+        created_at: 0,
+        updated_at: 0,
+    };
+    let saved = state.store.create_tool(record).await?;
+    Ok((StatusCode::CREATED, Json(view(&saved))))
+}
+
+/// `GET /v1/businesses/{businessId}/tools`
+pub(crate) async fn list(auth: Auth, State(state): State<ApiState>, Path(biz): Path<String>, Query(q): Query<PageQuery>) -> Result<Json<Value>, ApiError> {
+    auth.require("tools:read")?;
+    let business = business(&state, &auth, &biz).await?;
+    let page = q.page()?;
+    let offset = i64::from(page.page - 1).saturating_mul(i64::from(page.size));
+    let (items, total) = state.store.list_tools(&business.id, offset, i64::from(page.size)).await?;
+    Ok(Json(json!({"items": items.iter().map(view).collect::<Vec<_>>(), "page": page.page, "page_size": page.size, "total": total})))
+}
+
+/// `GET /v1/businesses/{businessId}/tools/{toolId}`
+pub(crate) async fn get(auth: Auth, State(state): State<ApiState>, Path((biz, id)): Path<(String, String)>) -> Result<Json<Value>, ApiError> {
+    auth.require("tools:read")?;
+    let business = business(&state, &auth, &biz).await?;
+    let t = state.store.tool(&business.id, &id).await?.ok_or_else(|| ApiError::not_found("tool"))?;
+    Ok(Json(view(&t)))
+}
+
+/// `PATCH /v1/businesses/{businessId}/tools/{toolId}`: configOverride (re-validated,
+/// replaced whole), message, enabled.
+pub(crate) async fn update(auth: Auth, State(state): State<ApiState>, Path((biz, id)): Path<(String, String)>, body: Bytes) -> Result<Json<Value>, ApiError> {
+    auth.require("tools:update")?;
+    let business = business(&state, &auth, &biz).await?;
+    let mut t = state.store.tool(&business.id, &id).await?.ok_or_else(|| ApiError::not_found("tool"))?;
+    let m = validate::object(&body)?;
+    validate::known(&m, "", &["configOverride", "message", "enabled"])?;
+    if let Some(o) = validate::opt_object(&m, "", "configOverride")? {
+        check_override(&state, &business, &t.name, o).await?;
+        t.config_override = Value::Object(o.clone());
+    }
+    if m.contains_key("message") {
+        t.message = validate::opt_str(&m, "", "message")?.map(str::to_owned);
+    }
+    if let Some(e) = validate::opt_bool(&m, "", "enabled")? {
+        t.enabled = e;
+    }
+    Ok(Json(view(&state.store.update_tool(&t).await?)))
+}
+
+/// `DELETE /v1/businesses/{businessId}/tools/{toolId}`
+pub(crate) async fn delete(auth: Auth, State(state): State<ApiState>, Path((biz, id)): Path<(String, String)>) -> Result<StatusCode, ApiError> {
+    auth.require("tools:delete")?;
+    let business = business(&state, &auth, &biz).await?;
+    if state.store.delete_tool(&business.id, &id).await? { Ok(StatusCode::NO_CONTENT) } else { Err(ApiError::not_found("tool")) }
+}
+
+/// `POST /v1/businesses/{businessId}/integrations/google-calendar`
+pub(crate) async fn set_calendar(auth: Auth, State(state): State<ApiState>, Path(biz): Path<String>, body: Bytes) -> Result<Json<Value>, ApiError> {
+    auth.require("integrations:create")?;
+    let business = business(&state, &auth, &biz).await?;
+    let m = validate::object(&body)?;
+    validate::known(&m, "", &["accessToken", "calendarId"])?;
+    // the access token is used once to share the calendar and is never stored
+    validate::req_str(&m, "", "accessToken")?;
+    let calendar = validate::req_str(&m, "", "calendarId")?;
+    let c = state.store.set_calendar(&business.id, calendar.trim()).await?;
+    Ok(Json(json!({"id": c.id, "calendarId": c.calendar_id, "aclRuleId": c.acl_rule_id})))
+}
+
+/// `GET /v1/businesses/{businessId}/integrations/google-calendar`
+pub(crate) async fn get_calendar(auth: Auth, State(state): State<ApiState>, Path(biz): Path<String>) -> Result<Json<Value>, ApiError> {
+    auth.require("integrations:read")?;
+    let business = business(&state, &auth, &biz).await?;
+    let c = state.store.calendar(&business.id).await?.ok_or_else(|| ApiError::not_found("Google Calendar integration"))?;
+    Ok(Json(json!({"id": c.id, "calendarId": c.calendar_id, "aclRuleId": c.acl_rule_id})))
+}
