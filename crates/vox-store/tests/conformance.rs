@@ -9,7 +9,15 @@ async fn stores() -> Vec<(Store, String)> {
     let sqlite = format!("sqlite://{}/vox.db", dir.display());
     let mut out = vec![(Store::connect(&sqlite).await.expect("sqlite"), sqlite)];
     match std::env::var("VOX_TEST_POSTGRES_URL") {
-        Ok(url) => out.push((Store::connect(&url).await.expect("postgres"), url)),
+        Ok(url) => {
+            // a schema of this run's own, so runs never see each other's tables or migrations
+            let schema = format!("vox_test_{}", uuid_like());
+            let admin = sqlx::PgPool::connect(&url).await.expect("postgres");
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&admin).await.expect("schema");
+            let sep = if url.contains('?') { '&' } else { '?' };
+            let url = format!("{url}{sep}options=-c%20search_path%3D{schema}");
+            out.push((Store::connect(&url).await.expect("postgres"), url));
+        }
         Err(_) => {
             use std::io::Write as _;
             let _ = writeln!(std::io::stderr(), "PostgreSQL part SKIPPED: VOX_TEST_POSTGRES_URL is not set");
