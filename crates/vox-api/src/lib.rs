@@ -5,6 +5,7 @@
 //! so another tenant's business answers 404 exactly like a missing one. Errors are one
 //! [`ApiError`] shape.
 
+mod agents;
 pub mod auth;
 mod error;
 mod templates;
@@ -107,6 +108,8 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/tools/{tool_id}", get(get_template))
         .route("/v1/businesses/{business_id}/tools", get(tools::list).post(tools::create))
         .route("/v1/businesses/{business_id}/tools/{tool_id}", get(tools::get).patch(tools::update).delete(tools::delete))
+        .route("/v1/businesses/{business_id}/voice-agents", get(agents::list).post(agents::create))
+        .route("/v1/businesses/{business_id}/voice-agents/{agent_id}", get(agents::get).patch(agents::update).delete(agents::delete))
         .route("/v1/businesses/{business_id}/integrations/google-calendar", get(tools::get_calendar).post(tools::set_calendar))
         .fallback(|| async { ApiError::not_found("route") })
         .with_state(state)

@@ -245,3 +245,99 @@ async fn every_tool_validation_rule_names_its_field() {
         assert_eq!(call(&f.app, req).await.0, StatusCode::BAD_REQUEST, "{raw:?}");
     }
 }
+
+#[tokio::test]
+async fn voice_agents_are_validated_derived_and_scoped() {
+    let f = fixture().await;
+    let t = token(&f, &f.client_id, &f.client_secret).await;
+    let base = format!("/v1/businesses/{}/voice-agents", f.biz);
+    let hours = serde_json::json!({"timezone": "America/New_York", "hours": [
+        {"day": "Monday", "startTime": "09:00", "endTime": "17:00"},
+        {"day": "friday", "startTime": "09:00", "endTime": "24:00"},
+        {"day": "saturday", "startTime": "CLOSED", "endTime": "CLOSED"}]});
+    let body = serde_json::json!({
+        "name": "Customer Service Agent", "type": "INBOUND",
+        "conversationFlow": "Greet the caller warmly. Ask for their name and reason for calling.",
+        "customInstructions": "Never give a quote over the phone.", "voiceId": "piper-joe",
+        "personality": {"tone": "friendly", "style": "conversational", "useEmpathy": true},
+        "firstMessage": "Hello! Thank you for calling.", "backgroundSound": "office", "collectFields": ["name", "phone"],
+        "activatedHours": hours});
+    let (status, agent) = call(&f.app, send("POST", &base, &t, &body)).await;
+    assert_eq!(status, StatusCode::CREATED, "{agent}");
+    assert_eq!(agent["businessId"], f.biz.as_str());
+    assert_eq!(agent["personality"]["useHumor"], false, "defaults filled in");
+    assert_eq!(agent["workflow"]["startNode"], "main", "a graph derived from the prose: {agent}");
+    assert!(agent.get("phoneNumber").is_none() && agent.get("onDuty").is_none(), "not deployed yet");
+    let days: Vec<&str> = agent["activatedHours"]["hours"].as_array().expect("hours").iter().filter_map(|h| h["day"].as_str()).collect();
+    assert_eq!(days, ["monday", "friday"], "CLOSED days dropped, days lower-cased");
+    // automatic tools: endCall always, transferCall to the business's number
+    let tool_ids: Vec<String> = agent["toolIds"].as_array().expect("toolIds").iter().filter_map(|v| v.as_str().map(str::to_owned)).collect();
+    let mut names = Vec::new();
+    for id in &tool_ids {
+        let (_, tool) = call(&f.app, get(&format!("/v1/businesses/{}/tools/{id}", f.biz), Some(&t))).await;
+        names.push(tool["name"].as_str().unwrap_or_default().to_owned());
+        if tool["name"] == "transferCall" {
+            assert_eq!(tool["configOverride"]["destinations"][0]["phoneNumber"], "+15125550100");
+        }
+    }
+    assert_eq!(names, ["endCall", "transferCall"]);
+
+    // a workflow gets its prose; a custom transfer tool replaces the default one
+    let (_, custom) = call(&f.app, send("POST", &format!("/v1/businesses/{}/tools", f.biz), &t, &serde_json::json!({"templateToolId": "template-transfer-call", "configOverride": {"destinations": [{"name": "Sales", "phoneNumber": "+15552345678"}]}}))).await;
+    let workflow = serde_json::json!({"name": "Router", "type": "OUTBOUND", "toolIds": [custom["id"]], "workflow": {
+        "nodes": [{"id": "start", "type": "conversation", "prompt": "Greet and ask what they need", "label": "Greeting"}, {"id": "t", "type": "tool", "prompt": "transferCall"}],
+        "edges": [{"from": "start", "to": "t", "when": "the caller wants sales"}], "startNode": "start"}});
+    let (status, routed) = call(&f.app, send("POST", &base, &t, &workflow)).await;
+    assert_eq!(status, StatusCode::CREATED, "{routed}");
+    assert!(routed["conversationFlow"].as_str().is_some_and(|p| p.contains("Greet and ask what they need") && p.contains("the caller wants sales")), "{routed}");
+    assert_eq!(routed["toolIds"].as_array().map(Vec::len), Some(2), "custom transfer + endCall, no default transfer: {routed}");
+
+    // every rule names its field
+    let with = |k: &str, v: Value| {
+        let mut b = body.clone();
+        b[k] = v;
+        b
+    };
+    let cases: Vec<(Value, &str)> = vec![
+        (with("name", serde_json::json!("")), "name"),
+        (with("name", serde_json::json!("x".repeat(41))), "name"),
+        (with("type", serde_json::json!("BOTH")), "type"),
+        (serde_json::json!({"name": "A", "type": "INBOUND"}), "conversationFlow"),
+        (with("workflow", serde_json::json!({"nodes": [], "edges": [], "startNode": "nowhere"})), "workflow"),
+        (with("workflow", serde_json::json!({"nodes": [{"id": "s", "type": "tool", "prompt": "orderPizza"}], "edges": [], "startNode": "s"})), "workflow.nodes[0].prompt"),
+        (with("voiceId", serde_json::json!("voice-nope")), "voiceId"),
+        (with("toolIds", serde_json::json!(["tool_missing"])), "toolIds[0]"),
+        (with("toolIds", serde_json::json!([5])), "toolIds[0]"),
+        (with("knowledgeBaseDocumentIds", serde_json::json!(["file-123"])), "knowledgeBaseDocumentIds[0]"),
+        (with("type", serde_json::json!("OUTBOUND")), "activatedHours"),
+        (with("activatedHours", serde_json::json!({"timezone": "Mars/Olympus", "hours": []})), "activatedHours.timezone"),
+        (with("activatedHours", serde_json::json!({"timezone": "UTC", "hours": [{"day": "funday", "startTime": "09:00", "endTime": "10:00"}]})), "activatedHours.hours[0].day"),
+        (with("activatedHours", serde_json::json!({"timezone": "UTC", "hours": [{"day": "monday", "startTime": "17:00", "endTime": "09:00"}]})), "activatedHours.hours[0].startTime"),
+        (with("activatedHours", serde_json::json!({"timezone": "UTC", "hours": [{"day": "monday", "startTime": "CLOSED", "endTime": "17:00"}]})), "activatedHours.hours[0].startTime"),
+        (with("activatedHours", serde_json::json!({"timezone": "UTC", "hours": [{"day": "monday", "startTime": "9:00", "endTime": "17:00"}]})), "activatedHours.hours[0].startTime"),
+        (with("personality", serde_json::json!({"mood": "sunny"})), "personality.mood"),
+        (with("backgroundSound", serde_json::json!("jungle")), "backgroundSound"),
+        (with("collectFields", serde_json::json!("name")), "collectFields"),
+        (with("favouriteColour", serde_json::json!("blue")), "favouriteColour"),
+    ];
+    for (b, field) in &cases {
+        let (status, err) = call(&f.app, send("POST", &base, &t, b)).await;
+        assert_eq!((status, err["error"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some(*field)), "{field}: {err}");
+    }
+
+    // PATCH re-validates the whole agent
+    let one = format!("{base}/{}", agent["id"].as_str().expect("id"));
+    let (status, renamed) = call(&f.app, send("PATCH", &one, &t, &serde_json::json!({"name": "Front Desk"}))).await;
+    assert_eq!((status, renamed["name"].as_str(), renamed["collectFields"][1].as_str()), (StatusCode::OK, Some("Front Desk"), Some("phone")));
+    let (status, err) = call(&f.app, send("PATCH", &one, &t, &serde_json::json!({"type": "OUTBOUND"}))).await;
+    assert_eq!((status, err["error"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("activatedHours")), "an INBOUND-only field stays: {err}");
+    let (_, list) = call(&f.app, get(&base, Some(&t))).await;
+    assert_eq!(list["total"], 2);
+    // another tenant sees nothing
+    let foreign = format!("/v1/businesses/{}/voice-agents", f.foreign_biz);
+    assert_eq!(call(&f.app, get(&foreign, Some(&t))).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(call(&f.app, send("POST", &foreign, &t, &body)).await.0, StatusCode::NOT_FOUND);
+    let res = f.app.clone().oneshot(send("DELETE", &one, &t, &Value::Null)).await.expect("res");
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert_eq!(call(&f.app, get(&one, Some(&t))).await.0, StatusCode::NOT_FOUND);
+}

@@ -6,6 +6,7 @@
 //! Secrets are never stored: API client secrets and access tokens are random 256-bit
 //! strings kept as their SHA-256 (a slow password hash buys nothing at that entropy).
 
+mod agents;
 mod tools;
 
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -14,6 +15,7 @@ use sha2::{Digest, Sha256};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 
+pub use agents::AgentRecord;
 pub use tools::{CalendarIntegration, ToolRecord};
 
 static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");

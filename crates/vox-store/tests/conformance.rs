@@ -94,6 +94,30 @@ async fn tenants_clients_and_tokens() {
         let c2 = store.set_calendar(&biz.id, "team@example.com").await.expect("cal");
         assert_eq!((c1.id == c2.id, store.calendar(&biz.id).await.expect("cal").map(|c| c.calendar_id)), (true, Some("team@example.com".to_owned())));
 
+        // agents: document round-trips, deployment state, scoped by business
+        let a = vox_store::AgentRecord {
+            id: String::new(),
+            business_id: biz.id.clone(),
+            name: "Front desk".into(),
+            kind: "INBOUND".into(),
+            document: serde_json::json!({"name": "Front desk", "type": "INBOUND", "collectFields": ["name"]}),
+            phone_number: None,
+            on_duty: None,
+            created_at: 0,
+            updated_at: 0,
+        };
+        let mut a = store.create_agent(a).await.expect("agent");
+        assert_eq!(store.agent(&biz.id, &a.id).await.expect("get").map(|g| g.document), Some(a.document.clone()), "{which:?}");
+        a.phone_number = Some("+15125550199".into());
+        a.on_duty = Some(true);
+        store.update_agent(&a).await.expect("deploy");
+        let got = store.agent(&biz.id, &a.id).await.expect("get").expect("there");
+        assert_eq!((got.phone_number.as_deref(), got.on_duty), (Some("+15125550199"), Some(true)), "{which:?}");
+        assert_eq!(store.agent(&other_biz.id, &a.id).await.expect("get"), None);
+        assert_eq!(store.list_agents(&biz.id, 0, 10).await.expect("list").1, 1);
+        assert!(store.delete_agent(&biz.id, &a.id).await.expect("delete"));
+        assert!(matches!(store.update_agent(&a).await, Err(vox_store::StoreError::NotFound(_))));
+
         // reconnecting keeps the data and does not re-run the migrations
         let again = Store::connect(&url).await.expect("reconnect");
         assert!(again.business(&org.id, &biz.id).await.expect("get").is_some(), "{which:?}");
