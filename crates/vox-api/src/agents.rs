@@ -313,5 +313,48 @@ pub(crate) async fn update(auth: Auth, State(state): State<ApiState>, Path((biz,
 pub(crate) async fn delete(auth: Auth, State(state): State<ApiState>, Path((biz, id)): Path<(String, String)>) -> Result<StatusCode, ApiError> {
     auth.require("voice-agents:delete")?;
     let business = business(&state, &auth, &biz).await?;
-    if state.store.delete_agent(&business.id, &id).await? { Ok(StatusCode::NO_CONTENT) } else { Err(ApiError::not_found("voice agent")) }
+    if !state.store.delete_agent(&business.id, &id).await? {
+        return Err(ApiError::not_found("voice agent"));
+    }
+    state.store.release_agent_number(&id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /v1/businesses/{businessId}/voice-agents/{voiceAgentId}/deploy`: a number from the
+/// pool (the agent's own if it has one; the business's area code preferred), on duty.
+pub(crate) async fn deploy(auth: Auth, State(state): State<ApiState>, Path((biz, id)): Path<(String, String)>) -> Result<Json<Value>, ApiError> {
+    auth.require("voice-agents:update")?;
+    let business = business(&state, &auth, &biz).await?;
+    let mut a = state.store.agent(&business.id, &id).await?.ok_or_else(|| ApiError::not_found("voice agent"))?;
+    let inbound = a.kind == "INBOUND";
+    let number = state.store.assign_number(&business.id, &a.id, inbound, business.phone_number.as_deref()).await?.ok_or_else(|| ApiError {
+        status: StatusCode::CONFLICT,
+        code: "CONFLICT",
+        message: "no phone number is free in the pool: add numbers to telephony.numbers in the server's configuration".into(),
+        field: None,
+    })?;
+    a.phone_number = Some(number);
+    a.on_duty = Some(true);
+    Ok(Json(view(&state.store.update_agent(&a).await?)))
+}
+
+async fn set_duty(auth: Auth, state: ApiState, biz: String, id: String, on: bool) -> Result<Json<Value>, ApiError> {
+    auth.require("voice-agents:update")?;
+    let business = business(&state, &auth, &biz).await?;
+    let mut a = state.store.agent(&business.id, &id).await?.ok_or_else(|| ApiError::not_found("voice agent"))?;
+    if a.phone_number.is_none() {
+        return Err(ApiError::bad_request(format!("voice agent {id} is not deployed: POST .../voice-agents/{id}/deploy first")));
+    }
+    a.on_duty = Some(on);
+    Ok(Json(view(&state.store.update_agent(&a).await?)))
+}
+
+/// `PATCH /v1/businesses/{businessId}/voice-agents/{voiceAgentId}/on`
+pub(crate) async fn on_duty(auth: Auth, State(state): State<ApiState>, Path((biz, id)): Path<(String, String)>) -> Result<Json<Value>, ApiError> {
+    set_duty(auth, state, biz, id, true).await
+}
+
+/// `PATCH /v1/businesses/{businessId}/voice-agents/{voiceAgentId}/off`
+pub(crate) async fn off_duty(auth: Auth, State(state): State<ApiState>, Path((biz, id)): Path<(String, String)>) -> Result<Json<Value>, ApiError> {
+    set_duty(auth, state, biz, id, false).await
 }

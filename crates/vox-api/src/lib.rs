@@ -13,7 +13,7 @@ mod tools;
 mod validate;
 
 use axum::extract::{Path, Query, State};
-use axum::routing::{get, post};
+use axum::routing::{get, patch, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use vox_store::Store;
@@ -110,6 +110,9 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/businesses/{business_id}/tools/{tool_id}", get(tools::get).patch(tools::update).delete(tools::delete))
         .route("/v1/businesses/{business_id}/voice-agents", get(agents::list).post(agents::create))
         .route("/v1/businesses/{business_id}/voice-agents/{agent_id}", get(agents::get).patch(agents::update).delete(agents::delete))
+        .route("/v1/businesses/{business_id}/voice-agents/{agent_id}/deploy", post(agents::deploy))
+        .route("/v1/businesses/{business_id}/voice-agents/{agent_id}/on", patch(agents::on_duty))
+        .route("/v1/businesses/{business_id}/voice-agents/{agent_id}/off", patch(agents::off_duty))
         .route("/v1/businesses/{business_id}/integrations/google-calendar", get(tools::get_calendar).post(tools::set_calendar))
         .fallback(|| async { ApiError::not_found("route") })
         .with_state(state)

@@ -28,6 +28,7 @@ async fn fixture() -> Fixture {
     let biz = store.create_business(&org.id, "Acme Plumbing", Some("+15125550100")).await.expect("biz").id;
     let globex = store.create_organization("Globex").await.expect("org");
     let foreign_biz = store.create_business(&globex.id, "Globex Dental", None).await.expect("biz").id;
+    store.sync_numbers(&[("twilio".into(), "+12125550111".into()), ("twilio".into(), "+15125550122".into())]).await.expect("numbers");
     let voices = vec![Voice { id: "piper-joe".into(), name: "Joe".into(), category: "conversational".into(), description: "US English".into(), preview_url: None }];
     let app = router(ApiState { store, token_ttl_s: 3600, voices: std::sync::Arc::new(voices) });
     Fixture { app, client_id: client.client_id, client_secret: client.client_secret, narrow_id: narrow.client_id, narrow_secret: narrow.client_secret, biz, foreign_biz }
@@ -340,4 +341,42 @@ async fn voice_agents_are_validated_derived_and_scoped() {
     let res = f.app.clone().oneshot(send("DELETE", &one, &t, &Value::Null)).await.expect("res");
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
     assert_eq!(call(&f.app, get(&one, Some(&t))).await.0, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn deploy_assigns_pool_numbers_and_duty_toggles() {
+    let f = fixture().await;
+    let t = token(&f, &f.client_id, &f.client_secret).await;
+    let base = format!("/v1/businesses/{}/voice-agents", f.biz);
+    let make = |name: &str| serde_json::json!({"name": name, "type": "INBOUND", "conversationFlow": "Help the caller."});
+    let mut ids = Vec::new();
+    for n in ["One", "Two", "Three"] {
+        let (status, a) = call(&f.app, send("POST", &base, &t, &make(n))).await;
+        assert_eq!(status, StatusCode::CREATED);
+        ids.push(a["id"].as_str().expect("id").to_owned());
+    }
+    let (status, err) = call(&f.app, send("PATCH", &format!("{base}/{}/on", ids[0]), &t, &Value::Null)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "not deployed yet: {err}");
+    let (status, a) = call(&f.app, send("POST", &format!("{base}/{}/deploy", ids[0]), &t, &Value::Null)).await;
+    assert_eq!((status, a["phoneNumber"].as_str(), a["onDuty"].as_bool()), (StatusCode::OK, Some("+15125550122"), Some(true)), "area code of the business (512) first: {a}");
+    let (_, again) = call(&f.app, send("POST", &format!("{base}/{}/deploy", ids[0]), &t, &Value::Null)).await;
+    assert_eq!(again["phoneNumber"], a["phoneNumber"], "redeploy keeps the number");
+    let (_, off) = call(&f.app, send("PATCH", &format!("{base}/{}/off", ids[0]), &t, &Value::Null)).await;
+    assert_eq!((off["onDuty"].as_bool(), off["phoneNumber"].as_str()), (Some(false), Some("+15125550122")));
+    let (_, on) = call(&f.app, send("PATCH", &format!("{base}/{}/on", ids[0]), &t, &Value::Null)).await;
+    assert_eq!(on["onDuty"], true);
+    assert_eq!(call(&f.app, get(&format!("{base}/{}", ids[0]), Some(&t))).await.1["phoneNumber"], "+15125550122");
+    let (_, b) = call(&f.app, send("POST", &format!("{base}/{}/deploy", ids[1]), &t, &Value::Null)).await;
+    assert_eq!(b["phoneNumber"], "+12125550111", "inbound numbers are one per agent");
+    let (status, err) = call(&f.app, send("POST", &format!("{base}/{}/deploy", ids[2]), &t, &Value::Null)).await;
+    assert_eq!((status, err["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("CONFLICT")), "pool exhausted: {err}");
+    // deleting an agent frees its number for the next
+    let res = f.app.clone().oneshot(send("DELETE", &format!("{base}/{}", ids[1]), &t, &Value::Null)).await.expect("res");
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let (status, c) = call(&f.app, send("POST", &format!("{base}/{}/deploy", ids[2]), &t, &Value::Null)).await;
+    assert_eq!((status, c["phoneNumber"].as_str()), (StatusCode::OK, Some("+12125550111")));
+    // another tenant cannot deploy or toggle
+    let foreign = format!("/v1/businesses/{}/voice-agents/{}", f.foreign_biz, ids[0]);
+    assert_eq!(call(&f.app, send("POST", &format!("{foreign}/deploy"), &t, &Value::Null)).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(call(&f.app, send("PATCH", &format!("{foreign}/off"), &t, &Value::Null)).await.0, StatusCode::NOT_FOUND);
 }

@@ -24,6 +24,7 @@ pub struct Config {
     pub tools: ToolsConfig,
     pub store: StoreConfig,
     pub api: ApiConfig,
+    pub telephony: TelephonyConfig,
     pub log: LogConfig,
 }
 
@@ -44,6 +45,42 @@ impl StoreConfig {
             },
             None => self.url.clone(),
         }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TelephonyConfig {
+    pub pools: Vec<NumberPool>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct NumberPool {
+    pub carrier: Carrier,
+    pub numbers: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Carrier {
+    Twilio,
+}
+
+impl TelephonyConfig {
+    /// (carrier, number) of every pool, numbers checked as E.164.
+    pub fn numbers(&self) -> anyhow::Result<Vec<(String, String)>> {
+        let mut out = Vec::new();
+        for (i, pool) in self.pools.iter().enumerate() {
+            for n in &pool.numbers {
+                let digits = n.strip_prefix('+').filter(|d| (8..=15).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()));
+                if digits.is_none() {
+                    bail!("telephony.pools[{i}].numbers: {n:?} is not an E.164 number (+ and 8-15 digits)");
+                }
+                out.push((format!("{:?}", pool.carrier).to_lowercase(), n.clone()));
+            }
+        }
+        Ok(out)
     }
 }
 

@@ -115,7 +115,8 @@ async fn run(cfg: Config, agents: Agents, metrics: PrometheusHandle) -> anyhow::
         agents: Arc::new(agents),
     };
     let store = vox_store::Store::connect(&cfg.store.url).await.with_context(|| format!("store.url {}", cfg.store.redacted_url()))?;
-    info!(store = %cfg.store.redacted_url(), "control-plane database ready");
+    store.sync_numbers(&cfg.telephony.numbers()?).await.context("telephony.pools")?;
+    info!(store = %cfg.store.redacted_url(), numbers = cfg.telephony.numbers()?.len(), "control-plane database ready");
     let api = vox_api::ApiState { store, token_ttl_s: cfg.api.token_ttl_secs, voices: Arc::new(installed_voices(&cfg)) };
     let app = Router::new()
         .route("/healthz", get(|| async { "ok\n" }))

@@ -7,6 +7,7 @@
 //! strings kept as their SHA-256 (a slow password hash buys nothing at that entropy).
 
 mod agents;
+mod numbers;
 mod tools;
 
 use std::time::{SystemTime, UNIX_EPOCH};

@@ -118,6 +118,24 @@ async fn tenants_clients_and_tokens() {
         assert!(store.delete_agent(&biz.id, &a.id).await.expect("delete"));
         assert!(matches!(store.update_agent(&a).await, Err(vox_store::StoreError::NotFound(_))));
 
+        // the number pool: area-code match, inbound numbers exclusive, outbound shared
+        let tag = format!("{:04}", uuid_like() % 10_000);
+        let pool: Vec<(String, String)> = ["+1212555", "+1512555", "+1512556"].iter().map(|p| ("twilio".to_owned(), format!("{p}{tag}"))).collect();
+        store.sync_numbers(&pool).await.expect("sync");
+        store.sync_numbers(&pool).await.expect("sync is idempotent");
+        let n1 = store.assign_number(&biz.id, "agent_a", true, Some("+15125550100")).await.expect("assign").expect("a number");
+        assert!(n1.starts_with("+1512"), "{which:?}: area code matched: {n1}");
+        assert_eq!(store.assign_number(&biz.id, "agent_a", true, None).await.expect("again").as_deref(), Some(n1.as_str()), "an agent keeps its number");
+        let out = store.assign_number(&biz.id, "agent_out", false, None).await.expect("outbound").expect("a number");
+        assert_eq!(out, n1, "{which:?}: outbound calls from the business's number");
+        let n2 = store.assign_number(&biz.id, "agent_b", true, Some("+15125550100")).await.expect("assign").expect("a number");
+        assert!(n2 != n1 && n2.starts_with("+1512"), "{which:?}: inbound numbers are exclusive: {n2}");
+        assert_eq!(store.number_owner(&n2).await.expect("owner"), Some((biz.id.clone(), "agent_b".to_owned())));
+        store.release_agent_number("agent_b").await.expect("release");
+        assert_eq!(store.number_owner(&n2).await.expect("owner"), None);
+        let n3 = store.assign_number(&biz.id, "agent_c", true, None).await.expect("assign");
+        assert_eq!(n3.as_deref(), Some(n2.as_str()), "{which:?}: a released number goes back to its business first");
+
         // reconnecting keeps the data and does not re-run the migrations
         let again = Store::connect(&url).await.expect("reconnect");
         assert!(again.business(&org.id, &biz.id).await.expect("get").is_some(), "{which:?}");
