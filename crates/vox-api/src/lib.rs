@@ -7,6 +7,7 @@
 
 mod agents;
 pub mod auth;
+pub mod schedule;
 mod error;
 mod templates;
 mod tools;

@@ -15,6 +15,7 @@ struct Fixture {
     narrow_secret: String,
     biz: String,
     foreign_biz: String,
+    store: Store,
 }
 
 async fn fixture() -> Fixture {
@@ -30,8 +31,8 @@ async fn fixture() -> Fixture {
     let foreign_biz = store.create_business(&globex.id, "Globex Dental", None).await.expect("biz").id;
     store.sync_numbers(&[("twilio".into(), "+12125550111".into()), ("twilio".into(), "+15125550122".into())]).await.expect("numbers");
     let voices = vec![Voice { id: "piper-joe".into(), name: "Joe".into(), category: "conversational".into(), description: "US English".into(), preview_url: None }];
-    let app = router(ApiState { store, token_ttl_s: 3600, voices: std::sync::Arc::new(voices) });
-    Fixture { app, client_id: client.client_id, client_secret: client.client_secret, narrow_id: narrow.client_id, narrow_secret: narrow.client_secret, biz, foreign_biz }
+    let app = router(ApiState { store: store.clone(), token_ttl_s: 3600, voices: std::sync::Arc::new(voices) });
+    Fixture { app, client_id: client.client_id, client_secret: client.client_secret, narrow_id: narrow.client_id, narrow_secret: narrow.client_secret, biz, foreign_biz, store }
 }
 
 async fn call(app: &axum::Router, req: Request<Body>) -> (StatusCode, Value) {
@@ -379,4 +380,33 @@ async fn deploy_assigns_pool_numbers_and_duty_toggles() {
     let foreign = format!("/v1/businesses/{}/voice-agents/{}", f.foreign_biz, ids[0]);
     assert_eq!(call(&f.app, send("POST", &format!("{foreign}/deploy"), &t, &Value::Null)).await.0, StatusCode::NOT_FOUND);
     assert_eq!(call(&f.app, send("PATCH", &format!("{foreign}/off"), &t, &Value::Null)).await.0, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn the_scheduler_follows_activated_hours_and_respects_manual_toggles() {
+    let f = fixture().await;
+    let t = token(&f, &f.client_id, &f.client_secret).await;
+    let base = format!("/v1/businesses/{}/voice-agents", f.biz);
+    let body = serde_json::json!({"name": "Day shift", "type": "INBOUND", "conversationFlow": "Help the caller.",
+        "activatedHours": {"timezone": "America/New_York", "hours": [{"day": "monday", "startTime": "09:00", "endTime": "17:00"}]}});
+    let (_, a) = call(&f.app, send("POST", &base, &t, &body)).await;
+    let one = format!("{base}/{}", a["id"].as_str().expect("id"));
+    call(&f.app, send("POST", &format!("{one}/deploy"), &t, &Value::Null)).await;
+    let duty = |f: &Fixture| {
+        let (app, t, one) = (f.app.clone(), t.clone(), one.clone());
+        async move { call(&app, get(&one, Some(&t))).await.1["onDuty"].as_bool() }
+    };
+    let at = |s: &str| s.parse::<jiff::Timestamp>().expect("time");
+    // Monday 2026-11-23, 08:00 in New York: before hours -> off
+    assert_eq!(vox_api::schedule::apply(&f.store, at("2026-11-23T13:00:00Z")).await.expect("apply"), 1);
+    assert_eq!(duty(&f).await, Some(false));
+    // a manual "on" holds until the next boundary
+    call(&f.app, send("PATCH", &format!("{one}/on"), &t, &Value::Null)).await;
+    assert_eq!(vox_api::schedule::apply(&f.store, at("2026-11-23T13:30:00Z")).await.expect("apply"), 0);
+    assert_eq!(duty(&f).await, Some(true));
+    // 09:00 opens (already on: the decision is recorded), 17:00 closes
+    vox_api::schedule::apply(&f.store, at("2026-11-23T14:00:00Z")).await.expect("apply");
+    assert_eq!(duty(&f).await, Some(true));
+    assert_eq!(vox_api::schedule::apply(&f.store, at("2026-11-23T22:00:00Z")).await.expect("apply"), 1);
+    assert_eq!(duty(&f).await, Some(false));
 }

@@ -117,6 +117,17 @@ async fn run(cfg: Config, agents: Agents, metrics: PrometheusHandle) -> anyhow::
     let store = vox_store::Store::connect(&cfg.store.url).await.with_context(|| format!("store.url {}", cfg.store.redacted_url()))?;
     store.sync_numbers(&cfg.telephony.numbers()?).await.context("telephony.pools")?;
     info!(store = %cfg.store.redacted_url(), numbers = cfg.telephony.numbers()?.len(), "control-plane database ready");
+    // activated hours: deployed INBOUND agents on and off duty at their boundaries
+    let scheduled = store.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(30));
+        loop {
+            tick.tick().await;
+            if let Err(e) = vox_api::schedule::apply(&scheduled, jiff::Timestamp::now()).await {
+                warn!(error = %e, "activated-hours scheduler");
+            }
+        }
+    });
     let api = vox_api::ApiState { store, token_ttl_s: cfg.api.token_ttl_secs, voices: Arc::new(installed_voices(&cfg)) };
     let app = Router::new()
         .route("/healthz", get(|| async { "ok\n" }))

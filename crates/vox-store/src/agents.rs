@@ -115,3 +115,23 @@ impl Store {
         Ok(done.rows_affected() > 0)
     }
 }
+
+impl Store {
+    /// Deployed INBOUND agents with what the activated-hours scheduler last decided for each.
+    pub async fn deployed_inbound_agents(&self) -> Result<Vec<(AgentRecord, Option<bool>)>, StoreError> {
+        let rows = sqlx::query(concat!("SELECT ", columns!(), ", schedule_state FROM agents WHERE kind = 'INBOUND' AND phone_number IS NOT NULL ORDER BY id")).fetch_all(self.pool()).await?;
+        rows.iter().map(|r| Ok((agent(r)?, r.try_get::<Option<i64>, _>("schedule_state")?.map(|v| v != 0)))).collect()
+    }
+
+    /// Records the scheduler's decision and sets the agent's duty to it.
+    pub async fn apply_schedule(&self, business_id: &str, id: &str, on_duty: bool) -> Result<(), StoreError> {
+        sqlx::query("UPDATE agents SET on_duty = $1, schedule_state = $1, updated_at = $2 WHERE business_id = $3 AND id = $4")
+            .bind(i64::from(on_duty))
+            .bind(now_ms())
+            .bind(business_id)
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+}
