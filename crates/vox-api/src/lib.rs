@@ -7,6 +7,7 @@
 
 mod agents;
 pub mod auth;
+mod calls;
 pub mod schedule;
 mod error;
 mod templates;
@@ -20,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use vox_store::Store;
 
 pub use auth::{Auth, ALL_SCOPES};
+pub use calls::{DialRequest, Dialer};
 pub use error::ApiError;
 
 /// A TTS voice agents can use.
@@ -47,13 +49,15 @@ pub struct ApiState {
     pub token_ttl_s: i64,
     /// The installed voices.
     pub voices: std::sync::Arc<Vec<Voice>>,
+    /// Places outbound calls (none: outbound calls fail with a clear message).
+    pub dialer: Option<std::sync::Arc<dyn Dialer>>,
 }
 
 /// `page` / `page_size` of list routes (seed 002: default 1 and 10, at most 100).
 #[derive(Debug, Deserialize)]
 pub struct PageQuery {
-    page: Option<String>,
-    page_size: Option<String>,
+    pub(crate) page: Option<String>,
+    pub(crate) page_size: Option<String>,
 }
 
 /// A validated page request.
@@ -112,6 +116,11 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/businesses/{business_id}/voice-agents", get(agents::list).post(agents::create))
         .route("/v1/businesses/{business_id}/voice-agents/{agent_id}", get(agents::get).patch(agents::update).delete(agents::delete))
         .route("/v1/businesses/{business_id}/voice-agents/{agent_id}/deploy", post(agents::deploy))
+        .route("/v1/businesses/{business_id}/voice-agents/{agent_id}/call", post(calls::outbound))
+        .route("/v1/businesses/{business_id}/calls", get(calls::list_business))
+        .route("/v1/businesses/{business_id}/calls/{call_id}", get(calls::get_business))
+        .route("/v1/organizations/calls", get(calls::list_organization))
+        .route("/v1/organizations/calls/{call_id}", get(calls::get_organization))
         .route("/v1/businesses/{business_id}/voice-agents/{agent_id}/on", patch(agents::on_duty))
         .route("/v1/businesses/{business_id}/voice-agents/{agent_id}/off", patch(agents::off_duty))
         .route("/v1/businesses/{business_id}/integrations/google-calendar", get(tools::get_calendar).post(tools::set_calendar))

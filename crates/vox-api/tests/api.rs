@@ -7,6 +7,21 @@ use tower::ServiceExt as _;
 use vox_api::{router, ApiState, Voice, ALL_SCOPES};
 use vox_store::Store;
 
+/// A carrier that "rings" any number but +15559999999 (which it refuses).
+#[derive(Debug, Default)]
+struct FakeDialer {
+    placed: std::sync::Mutex<Vec<vox_api::DialRequest>>,
+}
+
+impl vox_api::Dialer for FakeDialer {
+    fn dial(&self, request: vox_api::DialRequest) -> futures::future::BoxFuture<'static, Result<String, String>> {
+        let refused = request.to == "+15559999999";
+        let sid = format!("CA{}", request.call_id);
+        self.placed.lock().expect("lock").push(request);
+        Box::pin(async move { if refused { Err("number unreachable".to_owned()) } else { Ok(sid) } })
+    }
+}
+
 struct Fixture {
     app: axum::Router,
     client_id: String,
@@ -31,7 +46,7 @@ async fn fixture() -> Fixture {
     let foreign_biz = store.create_business(&globex.id, "Globex Dental", None).await.expect("biz").id;
     store.sync_numbers(&[("twilio".into(), "+12125550111".into()), ("twilio".into(), "+15125550122".into())]).await.expect("numbers");
     let voices = vec![Voice { id: "piper-joe".into(), name: "Joe".into(), category: "conversational".into(), description: "US English".into(), preview_url: None }];
-    let app = router(ApiState { store: store.clone(), token_ttl_s: 3600, voices: std::sync::Arc::new(voices) });
+    let app = router(ApiState { store: store.clone(), token_ttl_s: 3600, voices: std::sync::Arc::new(voices), dialer: Some(std::sync::Arc::new(FakeDialer::default())) });
     Fixture { app, client_id: client.client_id, client_secret: client.client_secret, narrow_id: narrow.client_id, narrow_secret: narrow.client_secret, biz, foreign_biz, store }
 }
 
@@ -409,4 +424,71 @@ async fn the_scheduler_follows_activated_hours_and_respects_manual_toggles() {
     assert_eq!(duty(&f).await, Some(true));
     assert_eq!(vox_api::schedule::apply(&f.store, at("2026-11-23T22:00:00Z")).await.expect("apply"), 1);
     assert_eq!(duty(&f).await, Some(false));
+}
+
+#[tokio::test]
+async fn outbound_calls_are_validated_recorded_and_listed() {
+    let f = fixture().await;
+    let t = token(&f, &f.client_id, &f.client_secret).await;
+    let agents = format!("/v1/businesses/{}/voice-agents", f.biz);
+    let (_, out) = call(&f.app, send("POST", &agents, &t, &serde_json::json!({"name": "Caller", "type": "OUTBOUND", "conversationFlow": "Offer a service visit."}))).await;
+    let (_, inb) = call(&f.app, send("POST", &agents, &t, &serde_json::json!({"name": "Desk", "type": "INBOUND", "conversationFlow": "Help."}))).await;
+    let dial = |agent: &Value| format!("{agents}/{}/call", agent["id"].as_str().expect("id"));
+    let ok = serde_json::json!({"phoneNumber": "+15552345678", "name": "John Doe", "context": "Interested in plumbing", "additionalInfo": "Saw our ad", "imageUrls": ["https://example.com/1.jpg"]});
+    // the seed's 400s, in its order of checks
+    let (status, err) = call(&f.app, send("POST", &dial(&out), &t, &ok)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "not deployed: {err}");
+    assert!(err["error"]["message"].as_str().is_some_and(|m| m.contains("not deployed")));
+    call(&f.app, send("POST", &format!("{}/deploy", dial(&out).trim_end_matches("/call")), &t, &Value::Null)).await;
+    call(&f.app, send("PATCH", &format!("{}/off", dial(&out).trim_end_matches("/call")), &t, &Value::Null)).await;
+    let (status, err) = call(&f.app, send("POST", &dial(&out), &t, &ok)).await;
+    assert!(status == StatusCode::BAD_REQUEST && err["error"]["message"].as_str().is_some_and(|m| m.contains("off duty")), "{err}");
+    call(&f.app, send("PATCH", &format!("{}/on", dial(&out).trim_end_matches("/call")), &t, &Value::Null)).await;
+    let (status, err) = call(&f.app, send("POST", &dial(&inb), &t, &ok)).await;
+    assert!(status == StatusCode::BAD_REQUEST && err["error"]["message"].as_str().is_some_and(|m| m.contains("OUTBOUND")), "{err}");
+    for (body, field) in [
+        (serde_json::json!({}), "phoneNumber"),
+        (serde_json::json!({"phoneNumber": "5552345678"}), "phoneNumber"),
+        (serde_json::json!({"phoneNumber": "+15551234567"}), "phoneNumber"),
+        (serde_json::json!({"phoneNumber": "+15552345678", "imageUrls": ["not a url"]}), "imageUrls[0]"),
+        (serde_json::json!({"phoneNumber": "+15552345678", "colour": "red"}), "colour"),
+    ] {
+        let (status, err) = call(&f.app, send("POST", &dial(&out), &t, &body)).await;
+        assert_eq!((status, err["error"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some(field)), "{body}: {err}");
+    }
+    let (status, _) = call(&f.app, send("POST", &dial(&out), &t, &serde_json::json!({"phoneNumber": "+15552345678", "leadId": "lead-123"}))).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "no such lead");
+    assert_eq!(call(&f.app, send("POST", &format!("{agents}/agent_nope/call"), &t, &ok)).await.0, StatusCode::NOT_FOUND);
+
+    // placed: the record exists with its context
+    let (status, placed) = call(&f.app, send("POST", &dial(&out), &t, &ok)).await;
+    assert_eq!((status, placed["success"].as_bool(), placed["status"].as_str(), placed["phoneNumber"].as_str()), (StatusCode::OK, Some(true), Some("initiated"), Some("+15552345678")), "{placed}");
+    let id = placed["callId"].as_str().expect("callId");
+    let (status, rec) = call(&f.app, get(&format!("/v1/businesses/{}/calls/{id}", f.biz), Some(&t))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!((rec["type"].as_str(), rec["status"].as_str(), rec["customerNumber"].as_str()), (Some("OUTBOUND"), Some("SCHEDULED"), Some("+15552345678")));
+    assert_eq!((rec["leadContext"]["context"].as_str(), rec["leadContext"]["name"].as_str()), (Some("Interested in plumbing"), Some("John Doe")));
+    assert_eq!(call(&f.app, get(&format!("/v1/organizations/calls/{id}"), Some(&t))).await.1, rec);
+    // the carrier refuses: 500 and a FAILED record
+    let (status, err) = call(&f.app, send("POST", &dial(&out), &t, &serde_json::json!({"phoneNumber": "+15559999999"}))).await;
+    assert_eq!((status, err["error"]["code"].as_str()), (StatusCode::INTERNAL_SERVER_ERROR, Some("INTERNAL_ERROR")));
+    let (_, failed) = call(&f.app, get(&format!("/v1/businesses/{}/calls?status=FAILED", f.biz), Some(&t))).await;
+    assert_eq!((failed["total"].as_u64(), failed["items"][0]["customerNumber"].as_str()), (Some(1), Some("+15559999999")));
+
+    // history filters and their validation
+    let (_, all) = call(&f.app, get("/v1/organizations/calls?type=OUTBOUND&orderBy[field]=startedAt&orderBy[direction]=asc", Some(&t))).await;
+    assert_eq!(all["total"], 2);
+    let (_, none) = call(&f.app, get(&format!("/v1/organizations/calls?businessId={}", f.foreign_biz), Some(&t))).await;
+    assert_eq!(none["total"], 0, "another organization's business shows nothing");
+    for (q, field) in [("type=BOTH", "type"), ("status=DONE", "status"), ("start=yesterday", "start"), ("end=2024-13-01", "end"), ("start=2024-02-01&end=2024-01-01", "start"), ("orderBy[field]=name", "orderBy.field"), ("orderBy[direction]=up", "orderBy.direction"), ("page_size=500", "page_size")] {
+        let (status, err) = call(&f.app, get(&format!("/v1/organizations/calls?{q}"), Some(&t))).await;
+        assert_eq!((status, err["error"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some(field)), "{q}: {err}");
+    }
+    let (status, _) = call(&f.app, get("/v1/organizations/calls?start=2024-01-15&end=2024-01-15T10:00:00Z", Some(&t))).await;
+    assert_eq!(status, StatusCode::OK, "dates and times both parse");
+    // another tenant's token cannot read this call; a token without calls:read neither
+    assert_eq!(call(&f.app, get(&format!("/v1/businesses/{}/calls/{id}", f.foreign_biz), Some(&t))).await.0, StatusCode::NOT_FOUND);
+    let narrow_voice = token(&f, &f.narrow_id, &f.narrow_secret).await; // calls:read only
+    assert_eq!(call(&f.app, get(&format!("/v1/organizations/calls/{id}"), Some(&narrow_voice))).await.0, StatusCode::OK);
+    assert_eq!(call(&f.app, send("POST", &dial(&out), &narrow_voice, &ok)).await.0, StatusCode::FORBIDDEN);
 }

@@ -128,7 +128,7 @@ async fn run(cfg: Config, agents: Agents, metrics: PrometheusHandle) -> anyhow::
             }
         }
     });
-    let api = vox_api::ApiState { store, token_ttl_s: cfg.api.token_ttl_secs, voices: Arc::new(installed_voices(&cfg)) };
+    let api = vox_api::ApiState { store, token_ttl_s: cfg.api.token_ttl_secs, voices: Arc::new(installed_voices(&cfg)), dialer: None };
     let app = Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))

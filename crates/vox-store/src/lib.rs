@@ -7,6 +7,7 @@
 //! strings kept as their SHA-256 (a slow password hash buys nothing at that entropy).
 
 mod agents;
+mod calls;
 mod numbers;
 mod tools;
 
@@ -17,6 +18,7 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 
 pub use agents::AgentRecord;
+pub use calls::{CallFilter, CallRecord, OrderBy};
 pub use tools::{CalendarIntegration, ToolRecord};
 
 static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");

@@ -136,6 +136,43 @@ async fn tenants_clients_and_tokens() {
         let n3 = store.assign_number(&biz.id, "agent_c", true, None).await.expect("assign");
         assert_eq!(n3.as_deref(), Some(n2.as_str()), "{which:?}: a released number goes back to its business first");
 
+        // calls: filters, ordering, paging, tenant scope
+        let biz2 = store.create_business(&org.id, "Acme Heating", None).await.expect("biz");
+        for (i, (b, kind, status, lead)) in [(&biz.id, "OUTBOUND", "COMPLETED", Some("lead-1")), (&biz.id, "INBOUND", "FAILED", None), (&biz2.id, "OUTBOUND", "COMPLETED", None)].into_iter().enumerate() {
+            let c = vox_store::CallRecord {
+                business_id: b.clone(),
+                kind: kind.into(),
+                status: status.into(),
+                lead_id: lead.map(str::to_owned),
+                started_at: Some(1_000 + i as i64 * 1_000),
+                duration_ms: Some(30_000 - i as i64 * 10_000),
+                structured_data: Some(serde_json::json!({"name": format!("caller {i}")})),
+                ..Default::default()
+            };
+            store.create_call(c).await.expect("call");
+        }
+        let base = vox_store::CallFilter { organization_id: org.id.clone(), limit: 10, ..Default::default() };
+        let ids = |v: &[vox_store::CallRecord]| v.iter().map(|c| c.started_at.unwrap_or(0)).collect::<Vec<_>>();
+        let (all, n) = store.list_calls(&base).await.expect("list");
+        assert_eq!((n, ids(&all)), (3, vec![1_000, 2_000, 3_000]), "{which:?}");
+        let (one, n) = store.list_calls(&vox_store::CallFilter { business_id: Some(biz.id.clone()), kind: Some("OUTBOUND".into()), ..base.clone() }).await.expect("list");
+        assert_eq!((n, one[0].lead_id.as_deref(), one[0].structured_data.clone()), (1, Some("lead-1"), Some(serde_json::json!({"name": "caller 0"}))), "{which:?}");
+        let (late, _) = store.list_calls(&vox_store::CallFilter { start: Some(2_000), end: Some(3_000), ..base.clone() }).await.expect("list");
+        assert_eq!(ids(&late), vec![2_000], "{which:?}: start inclusive, end exclusive");
+        let (by_len, _) = store.list_calls(&vox_store::CallFilter { order_by: vox_store::OrderBy::DurationMs, descending: true, limit: 2, offset: 1, ..base.clone() }).await.expect("list");
+        assert_eq!(ids(&by_len), vec![2_000, 3_000], "{which:?}: by duration desc, page 2 of size 1..");
+        let (failed, n) = store.list_calls(&vox_store::CallFilter { status: Some("FAILED".into()), ..base.clone() }).await.expect("list");
+        assert_eq!((n, failed[0].kind.as_str()), (1, "INBOUND"));
+        assert_eq!(store.list_calls(&vox_store::CallFilter { organization_id: other.id.clone(), ..base.clone() }).await.expect("list").1, 0, "{which:?}: tenant scope");
+        let mut c = all[0].clone();
+        assert_eq!(store.call(&org.id, Some(&biz.id), &c.id).await.expect("get").map(|x| x.id), Some(c.id.clone()));
+        assert_eq!(store.call(&org.id, Some(&biz2.id), &c.id).await.expect("get"), None, "wrong business");
+        assert_eq!(store.call(&other.id, None, &c.id).await.expect("get"), None, "wrong organization");
+        c.status = "IN_PROGRESS".into();
+        c.transcript = Some("Agent: Hello".into());
+        store.update_call(&c).await.expect("update");
+        assert_eq!(store.call(&org.id, None, &c.id).await.expect("get").and_then(|x| x.transcript), Some("Agent: Hello".into()));
+
         // reconnecting keeps the data and does not re-run the migrations
         let again = Store::connect(&url).await.expect("reconnect");
         assert!(again.business(&org.id, &biz.id).await.expect("get").is_some(), "{which:?}");

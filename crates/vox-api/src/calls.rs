@@ -1,0 +1,232 @@
+//! Outbound calls (`POST .../voice-agents/{id}/call`) and call history, for a business and
+//! for the whole organization.
+
+use std::collections::HashMap;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use futures::future::BoxFuture;
+use serde_json::{json, Value};
+use vox_store::{rfc3339, CallFilter, CallRecord, OrderBy};
+
+use crate::tools::business;
+use crate::validate;
+use crate::{ApiError, ApiState, Auth, PageQuery};
+
+/// What a dialer is asked to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DialRequest {
+    /// Vox's call id (the media stream carries it back).
+    pub call_id: String,
+    /// The agent that will speak.
+    pub agent_id: String,
+    /// The business.
+    pub business_id: String,
+    /// Our number (the agent's deployment).
+    pub from: String,
+    /// The number to ring.
+    pub to: String,
+}
+
+/// Places calls through a carrier's REST API; the carrier then opens the media stream.
+pub trait Dialer: Send + Sync + std::fmt::Debug {
+    /// Starts ringing `to`; the carrier's id for the call.
+    fn dial(&self, request: DialRequest) -> BoxFuture<'static, Result<String, String>>;
+}
+
+fn view(c: &CallRecord) -> Value {
+    json!({
+        "id": c.id, "businessId": c.business_id, "agentId": c.agent_id, "leadId": c.lead_id, "type": c.kind,
+        "phoneNumber": c.phone_number, "customerNumber": c.customer_number, "status": c.status,
+        "endedReason": c.ended_reason, "summary": c.summary, "transcript": c.transcript, "recordingUrl": c.recording_url,
+        "durationMs": c.duration_ms, "structuredData": c.structured_data, "leadContext": c.lead_context,
+        "startedAt": c.started_at.map(rfc3339), "endedAt": c.ended_at.map(rfc3339),
+    })
+}
+
+/// ISO 8601: a full timestamp (`2024-01-15T10:00:00Z`) or a date (midnight UTC).
+fn instant(field: &str, s: &str) -> Result<i64, ApiError> {
+    if let Ok(t) = s.parse::<jiff::Timestamp>() {
+        return Ok(t.as_millisecond());
+    }
+    if let Ok(d) = s.parse::<jiff::civil::Date>()
+        && let Ok(z) = d.to_zoned(jiff::tz::TimeZone::UTC)
+    {
+        return Ok(z.timestamp().as_millisecond());
+    }
+    Err(ApiError::invalid(field, format!("{field} must be an ISO 8601 date or time (e.g. 2024-01-15T10:00:00Z), got {s:?}")))
+}
+
+/// The list filters of seed 002 from the query string.
+fn filter(q: &HashMap<String, String>, organization_id: &str, business_id: Option<String>) -> Result<(CallFilter, crate::Page), ApiError> {
+    let page = PageQuery { page: q.get("page").cloned(), page_size: q.get("page_size").cloned() }.page()?;
+    let one_of = |field: &str, allowed: &[&str]| -> Result<Option<String>, ApiError> {
+        match q.get(field) {
+            None => Ok(None),
+            Some(v) if allowed.contains(&v.as_str()) => Ok(Some(v.clone())),
+            Some(v) => Err(ApiError::invalid(field, format!("{field} must be one of {}, got {v:?}", allowed.join(", ")))),
+        }
+    };
+    // orderBy as orderBy[field]=..&orderBy[direction]=.., orderBy.field=.., or JSON
+    let mut order: HashMap<&str, String> = HashMap::new();
+    if let Some(j) = q.get("orderBy") {
+        let v: Value = serde_json::from_str(j).map_err(|_| ApiError::invalid("orderBy", "orderBy must be {\"field\": ..., \"direction\": ...} (or orderBy[field], orderBy[direction])"))?;
+        for k in ["field", "direction"] {
+            if let Some(s) = v.get(k).and_then(Value::as_str) {
+                order.insert(k, s.to_owned());
+            }
+        }
+    }
+    for k in ["field", "direction"] {
+        if let Some(v) = q.get(&format!("orderBy[{k}]")).or_else(|| q.get(&format!("orderBy.{k}"))) {
+            order.insert(k, v.clone());
+        }
+    }
+    let order_by = match order.get("field").map(String::as_str) {
+        None | Some("startedAt") => OrderBy::StartedAt,
+        Some("endedAt") => OrderBy::EndedAt,
+        Some("durationMs") => OrderBy::DurationMs,
+        Some(other) => return Err(ApiError::invalid("orderBy.field", format!("orderBy.field must be startedAt, endedAt or durationMs, got {other:?}"))),
+    };
+    let descending = match order.get("direction").map(String::as_str) {
+        None | Some("desc") => true,
+        Some("asc") => false,
+        Some(other) => return Err(ApiError::invalid("orderBy.direction", format!("orderBy.direction must be asc or desc, got {other:?}"))),
+    };
+    let start = q.get("start").map(|s| instant("start", s)).transpose()?;
+    let end = q.get("end").map(|s| instant("end", s)).transpose()?;
+    if let (Some(s), Some(e)) = (start, end)
+        && s > e
+    {
+        return Err(ApiError::invalid("start", "start must not be after end"));
+    }
+    let f = CallFilter {
+        organization_id: organization_id.to_owned(),
+        business_id,
+        kind: one_of("type", &["INBOUND", "OUTBOUND"])?,
+        status: one_of("status", &["SCHEDULED", "IN_PROGRESS", "COMPLETED", "FAILED"])?,
+        start,
+        end,
+        lead_id: q.get("leadId").cloned(),
+        order_by,
+        descending,
+        offset: i64::from(page.page - 1).saturating_mul(i64::from(page.size)),
+        limit: i64::from(page.size),
+    };
+    Ok((f, page))
+}
+
+async fn list(state: &ApiState, f: CallFilter, page: crate::Page) -> Result<Json<Value>, ApiError> {
+    let (items, total) = state.store.list_calls(&f).await?;
+    Ok(Json(json!({"items": items.iter().map(view).collect::<Vec<_>>(), "total": total, "page": page.page, "page_size": page.size})))
+}
+
+/// `GET /v1/businesses/{businessId}/calls`
+pub(crate) async fn list_business(auth: Auth, State(state): State<ApiState>, Path(biz): Path<String>, Query(q): Query<HashMap<String, String>>) -> Result<Json<Value>, ApiError> {
+    auth.require("calls:read")?;
+    let business = business(&state, &auth, &biz).await?;
+    let (f, page) = filter(&q, &auth.organization_id, Some(business.id))?;
+    list(&state, f, page).await
+}
+
+/// `GET /v1/organizations/calls` (optionally `businessId`)
+pub(crate) async fn list_organization(auth: Auth, State(state): State<ApiState>, Query(q): Query<HashMap<String, String>>) -> Result<Json<Value>, ApiError> {
+    auth.require("calls:read")?;
+    let (f, page) = filter(&q, &auth.organization_id, q.get("businessId").cloned())?;
+    list(&state, f, page).await
+}
+
+/// `GET /v1/businesses/{businessId}/calls/{callId}`
+pub(crate) async fn get_business(auth: Auth, State(state): State<ApiState>, Path((biz, id)): Path<(String, String)>) -> Result<Json<Value>, ApiError> {
+    auth.require("calls:read")?;
+    let business = business(&state, &auth, &biz).await?;
+    let c = state.store.call(&auth.organization_id, Some(&business.id), &id).await?.ok_or_else(|| ApiError::not_found("call"))?;
+    Ok(Json(view(&c)))
+}
+
+/// `GET /v1/organizations/calls/{callId}`
+pub(crate) async fn get_organization(auth: Auth, State(state): State<ApiState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    auth.require("calls:read")?;
+    let c = state.store.call(&auth.organization_id, None, &id).await?.ok_or_else(|| ApiError::not_found("call"))?;
+    Ok(Json(view(&c)))
+}
+
+/// `POST /v1/businesses/{businessId}/voice-agents/{voiceAgentId}/call`
+pub(crate) async fn outbound(auth: Auth, State(state): State<ApiState>, Path((biz, agent_id)): Path<(String, String)>, body: Bytes) -> Result<Json<Value>, ApiError> {
+    // the seed names no scope of its own for placing calls; it changes the agent's state
+    auth.require("voice-agents:update")?;
+    let business = business(&state, &auth, &biz).await?;
+    let m = validate::object(&body)?;
+    validate::known(&m, "", &["phoneNumber", "name", "leadId", "context", "additionalInfo", "imageUrls"])?;
+    let to = validate::req_str(&m, "", "phoneNumber")?;
+    validate::us_phone("phoneNumber", to)?;
+    let name = validate::opt_str(&m, "", "name")?;
+    let context = validate::opt_str(&m, "", "context")?;
+    let additional = validate::opt_str(&m, "", "additionalInfo")?;
+    let mut images = Vec::new();
+    for (i, u) in validate::opt_array(&m, "", "imageUrls")?.into_iter().flatten().enumerate() {
+        let field = format!("imageUrls[{i}]");
+        let u = u.as_str().ok_or_else(|| ApiError::invalid(&field, format!("{field} must be a URL string")))?;
+        validate::url(&field, u)?;
+        images.push(u.to_owned());
+    }
+    let agent = state.store.agent(&business.id, &agent_id).await?.ok_or_else(|| ApiError::not_found("voice agent"))?;
+    if let Some(lead) = validate::opt_str(&m, "", "leadId")? {
+        // Vox keeps no lead records: a lead id cannot be resolved to context
+        return Err(ApiError::not_found(&format!("lead {lead:?}")));
+    }
+    if agent.kind != "OUTBOUND" {
+        return Err(ApiError::bad_request(format!("voice agent {agent_id} is {}, not OUTBOUND: only OUTBOUND agents place calls", agent.kind)));
+    }
+    let Some(from) = agent.phone_number.clone() else {
+        return Err(ApiError::bad_request(format!("voice agent {agent_id} is not deployed: POST .../voice-agents/{agent_id}/deploy first")));
+    };
+    if agent.on_duty != Some(true) {
+        return Err(ApiError::bad_request(format!("voice agent {agent_id} is off duty: PATCH .../voice-agents/{agent_id}/on first")));
+    }
+    let mut lead_context = json!({
+        "context": context.map(str::to_owned).unwrap_or_else(|| format!("An outbound call on behalf of {}.", business.name)),
+        "generatedFromLeadId": null,
+    });
+    if let Some(a) = additional {
+        lead_context["additionalInfo"] = json!(a);
+    }
+    if let Some(n) = name {
+        lead_context["name"] = json!(n);
+    }
+    if !images.is_empty() {
+        lead_context["imageUrls"] = json!(images);
+    }
+    let Some(dialer) = state.dialer.clone() else {
+        return Err(ApiError { status: StatusCode::INTERNAL_SERVER_ERROR, code: "INTERNAL_ERROR", message: "Failed to initiate call: no outbound dialer is configured for this server's telephony".into(), field: None });
+    };
+    let mut record = state
+        .store
+        .create_call(CallRecord {
+            business_id: business.id.clone(),
+            agent_id: Some(agent.id.clone()),
+            kind: "OUTBOUND".into(),
+            phone_number: Some(from.clone()),
+            customer_number: Some(to.to_owned()),
+            status: "SCHEDULED".into(),
+            lead_context: Some(lead_context),
+            ..Default::default()
+        })
+        .await?;
+    match dialer.dial(DialRequest { call_id: record.id.clone(), agent_id: agent.id.clone(), business_id: business.id.clone(), from, to: to.to_owned() }).await {
+        Ok(carrier_id) => {
+            record.carrier_call_id = Some(carrier_id);
+            state.store.update_call(&record).await?;
+            Ok(Json(json!({"success": true, "callId": record.id, "phoneNumber": to, "status": "initiated"})))
+        }
+        Err(why) => {
+            tracing::warn!(call = %record.id, error = %why, "outbound dial failed");
+            record.status = "FAILED".into();
+            record.ended_reason = Some(format!("dial failed: {why}"));
+            state.store.update_call(&record).await?;
+            Err(ApiError { status: StatusCode::INTERNAL_SERVER_ERROR, code: "INTERNAL_ERROR", message: format!("Failed to initiate call {}: the carrier refused it", record.id), field: None })
+        }
+    }
+}

@@ -1,0 +1,203 @@
+//! Call records: created when a call is placed or answered, updated as it runs and ends,
+//! listed with the seed's filters. Lists are always scoped to a business or an
+//! organization.
+
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use crate::{new_id, now_ms, Store, StoreError};
+
+/// A call record.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CallRecord {
+    /// Its id.
+    pub id: String,
+    /// The business.
+    pub business_id: String,
+    /// The agent that handled it.
+    pub agent_id: Option<String>,
+    /// The lead it concerns.
+    pub lead_id: Option<String>,
+    /// INBOUND or OUTBOUND.
+    pub kind: String,
+    /// The business's number on the call.
+    pub phone_number: Option<String>,
+    /// The other party's number.
+    pub customer_number: Option<String>,
+    /// SCHEDULED, IN_PROGRESS, COMPLETED or FAILED.
+    pub status: String,
+    /// Why it ended.
+    pub ended_reason: Option<String>,
+    /// Post-call summary.
+    pub summary: Option<String>,
+    /// The transcript ("Agent: ...\nCaller: ...").
+    pub transcript: Option<String>,
+    /// Where the recording is.
+    pub recording_url: Option<String>,
+    /// Length of the call.
+    pub duration_ms: Option<i64>,
+    /// Data extracted for the agent's collectFields (JSON).
+    pub structured_data: Option<serde_json::Value>,
+    /// The outbound call's context (JSON).
+    pub lead_context: Option<serde_json::Value>,
+    /// The carrier's id for the call (e.g. Twilio's CallSid).
+    pub carrier_call_id: Option<String>,
+    /// Started, Unix ms.
+    pub started_at: Option<i64>,
+    /// Ended, Unix ms.
+    pub ended_at: Option<i64>,
+    /// Created, Unix ms.
+    pub created_at: i64,
+}
+
+/// Which calls to list.
+#[derive(Debug, Clone, Default)]
+pub struct CallFilter {
+    /// Only this organization's calls (always set by the API).
+    pub organization_id: String,
+    /// Only this business's.
+    pub business_id: Option<String>,
+    /// INBOUND / OUTBOUND.
+    pub kind: Option<String>,
+    /// Status.
+    pub status: Option<String>,
+    /// Started at or after (Unix ms).
+    pub start: Option<i64>,
+    /// Started before (Unix ms).
+    pub end: Option<i64>,
+    /// Lead.
+    pub lead_id: Option<String>,
+    /// Sort column: `started_at`, `ended_at` or `duration_ms`.
+    pub order_by: OrderBy,
+    /// Descending.
+    pub descending: bool,
+    /// Rows to skip.
+    pub offset: i64,
+    /// Rows to return.
+    pub limit: i64,
+}
+
+/// The columns calls may be sorted by.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum OrderBy {
+    /// When it started (the default).
+    #[default]
+    StartedAt,
+    /// When it ended.
+    EndedAt,
+    /// How long it took.
+    DurationMs,
+}
+
+macro_rules! columns {
+    () => {
+        "c.id, c.business_id, c.agent_id, c.lead_id, c.kind, c.phone_number, c.customer_number, c.status, c.ended_reason, c.summary, c.transcript, c.recording_url, c.duration_ms, c.structured_data, c.lead_context, c.carrier_call_id, c.started_at, c.ended_at, c.created_at"
+    };
+}
+
+fn json_col(r: &AnyRow, name: &str) -> Result<Option<serde_json::Value>, StoreError> {
+    Ok(r.try_get::<Option<String>, _>(name)?.and_then(|s| serde_json::from_str(&s).ok()))
+}
+
+fn call(r: &AnyRow) -> Result<CallRecord, StoreError> {
+    Ok(CallRecord {
+        id: r.try_get("id")?,
+        business_id: r.try_get("business_id")?,
+        agent_id: r.try_get("agent_id")?,
+        lead_id: r.try_get("lead_id")?,
+        kind: r.try_get("kind")?,
+        phone_number: r.try_get("phone_number")?,
+        customer_number: r.try_get("customer_number")?,
+        status: r.try_get("status")?,
+        ended_reason: r.try_get("ended_reason")?,
+        summary: r.try_get("summary")?,
+        transcript: r.try_get("transcript")?,
+        recording_url: r.try_get("recording_url")?,
+        duration_ms: r.try_get("duration_ms")?,
+        structured_data: json_col(r, "structured_data")?,
+        lead_context: json_col(r, "lead_context")?,
+        carrier_call_id: r.try_get("carrier_call_id")?,
+        started_at: r.try_get("started_at")?,
+        ended_at: r.try_get("ended_at")?,
+        created_at: r.try_get("created_at")?,
+    })
+}
+
+impl Store {
+    /// Stores a new call; `id` and `created_at` are filled in.
+    pub async fn create_call(&self, mut c: CallRecord) -> Result<CallRecord, StoreError> {
+        c.id = new_id("call");
+        c.created_at = now_ms();
+        self.write_call(&c, true).await?;
+        Ok(c)
+    }
+
+    /// Saves every field of an existing call.
+    pub async fn update_call(&self, c: &CallRecord) -> Result<(), StoreError> {
+        self.write_call(c, false).await
+    }
+
+    async fn write_call(&self, c: &CallRecord, insert: bool) -> Result<(), StoreError> {
+        let sql = if insert {
+            "INSERT INTO calls (business_id, agent_id, lead_id, kind, phone_number, customer_number, status, ended_reason, summary, transcript, recording_url, duration_ms, structured_data, lead_context, carrier_call_id, started_at, ended_at, created_at, id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
+        } else {
+            "UPDATE calls SET business_id = $1, agent_id = $2, lead_id = $3, kind = $4, phone_number = $5, customer_number = $6, status = $7, ended_reason = $8, summary = $9, transcript = $10, recording_url = $11, duration_ms = $12, structured_data = $13, lead_context = $14, carrier_call_id = $15, started_at = $16, ended_at = $17, created_at = $18 WHERE id = $19"
+        };
+        let done = sqlx::query(sql)
+            .bind(&c.business_id)
+            .bind(&c.agent_id)
+            .bind(&c.lead_id)
+            .bind(&c.kind)
+            .bind(&c.phone_number)
+            .bind(&c.customer_number)
+            .bind(&c.status)
+            .bind(&c.ended_reason)
+            .bind(&c.summary)
+            .bind(&c.transcript)
+            .bind(&c.recording_url)
+            .bind(c.duration_ms)
+            .bind(c.structured_data.as_ref().map(|v| v.to_string()))
+            .bind(c.lead_context.as_ref().map(|v| v.to_string()))
+            .bind(&c.carrier_call_id)
+            .bind(c.started_at)
+            .bind(c.ended_at)
+            .bind(c.created_at)
+            .bind(&c.id)
+            .execute(self.pool())
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound("call"));
+        }
+        Ok(())
+    }
+
+    /// One call of an organization (and of a business, if given).
+    pub async fn call(&self, organization_id: &str, business_id: Option<&str>, id: &str) -> Result<Option<CallRecord>, StoreError> {
+        let row = sqlx::query(concat!("SELECT ", columns!(), " FROM calls c JOIN businesses b ON b.id = c.business_id WHERE c.id = $1 AND b.organization_id = $2 AND ($3 IS NULL OR c.business_id = $3)"))
+            .bind(id)
+            .bind(organization_id)
+            .bind(business_id)
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(call).transpose()
+    }
+
+    /// A page of calls matching `f`, and how many match.
+    pub async fn list_calls(&self, f: &CallFilter) -> Result<(Vec<CallRecord>, i64), StoreError> {
+        // Only fixed fragments are put together here; every value is a bound parameter.
+        const WHERE: &str = " FROM calls c JOIN businesses b ON b.id = c.business_id WHERE b.organization_id = $1 AND ($2 IS NULL OR c.business_id = $2) AND ($3 IS NULL OR c.kind = $3) AND ($4 IS NULL OR c.status = $4) AND ($5 IS NULL OR c.started_at >= $5) AND ($6 IS NULL OR c.started_at < $6) AND ($7 IS NULL OR c.lead_id = $7)";
+        let column = match f.order_by {
+            OrderBy::StartedAt => "c.started_at",
+            OrderBy::EndedAt => "c.ended_at",
+            OrderBy::DurationMs => "c.duration_ms",
+        };
+        let direction = if f.descending { "DESC" } else { "ASC" };
+        let sql = format!("SELECT {} {WHERE} ORDER BY {column} {direction}, c.created_at {direction}, c.id LIMIT $8 OFFSET $9", columns!());
+        let bind = |q: sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments>| {
+            q.bind(f.organization_id.clone()).bind(f.business_id.clone()).bind(f.kind.clone()).bind(f.status.clone()).bind(f.start).bind(f.end).bind(f.lead_id.clone())
+        };
+        let rows = bind(sqlx::query(sqlx::AssertSqlSafe(sql))).bind(f.limit).bind(f.offset).fetch_all(self.pool()).await?;
+        let total: i64 = bind(sqlx::query(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) AS n {WHERE}")))).fetch_one(self.pool()).await?.try_get("n")?;
+        Ok((rows.iter().map(call).collect::<Result<_, _>>()?, total))
+    }
+}
