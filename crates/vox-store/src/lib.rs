@@ -70,9 +70,10 @@ pub fn rfc3339(ms: i64) -> String {
         .unwrap_or_default()
 }
 
-/// A new random id with a readable prefix (`biz_…`, `org_…`).
+/// A new id with a readable prefix (`biz_…`, `org_…`): a UUID v7, so ids sort in creation
+/// order even within one millisecond (lists order by creation time, then id).
 pub fn new_id(prefix: &str) -> String {
-    format!("{prefix}_{}", uuid::Uuid::new_v4().simple())
+    format!("{prefix}_{}", uuid::Uuid::now_v7().simple())
 }
 
 /// A new random secret (256 bits from the OS generator, hex).
@@ -275,6 +276,8 @@ mod tests {
         let s = new_secret();
         assert_eq!(s.len(), 64);
         assert_ne!(s, new_secret());
+        let ids: Vec<String> = (0..100).map(|_| new_id("t")).collect();
+        assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids sort in creation order");
         assert_eq!(digest("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
         assert!(constant_time_eq(b"same", b"same") && !constant_time_eq(b"same", b"diff") && !constant_time_eq(b"a", b"ab"));
     }
