@@ -16,7 +16,7 @@ pub struct VoxServer {
 
 impl VoxServer {
     /// Starts `bin serve --host 127.0.0.1 --port P` plus `args`, with `env` set, and waits
-    /// (up to 20 s) for `/healthz`. Panics with the server's stderr if it does not come up.
+    /// (up to 60 s: servers with local models load and verify them first) for `/healthz`. Panics with the server's stderr if it does not come up.
     pub fn start(bin: &Path, args: &[&str], env: &[(&str, &str)]) -> Self {
         let port = free_port();
         let mut cmd = Command::new(bin);
@@ -30,7 +30,7 @@ impl VoxServer {
         cmd.env_remove("RUST_LOG").stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("spawn vox serve");
         let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-        let deadline = Instant::now() + Duration::from_secs(20);
+        let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if matches!(http_get(addr, "/healthz"), Ok((200, _))) {
                 return Self { addr, child: Some(child) };
@@ -42,7 +42,7 @@ impl VoxServer {
                 }
                 panic!("vox serve exited with {status} before becoming healthy:\n{err}");
             }
-            assert!(Instant::now() < deadline, "vox serve did not become healthy within 20 s");
+            assert!(Instant::now() < deadline, "vox serve did not become healthy within 60 s");
             std::thread::sleep(Duration::from_millis(50));
         }
     }
