@@ -273,9 +273,8 @@ pub(crate) async fn list(auth: Auth, State(state): State<ApiState>, Path(biz): P
     auth.require("voice-agents:read")?;
     let business = business(&state, &auth, &biz).await?;
     let page = q.page()?;
-    let offset = i64::from(page.page - 1).saturating_mul(i64::from(page.size));
-    let (items, total) = state.store.list_agents(&business.id, offset, i64::from(page.size)).await?;
-    Ok(Json(json!({"items": items.iter().map(view).collect::<Vec<_>>(), "page": page.page, "page_size": page.size, "total": total})))
+    let (items, total) = state.store.list_agents(&business.id, page.offset(), page.limit()).await?;
+    Ok(page.body(items.iter().map(view).collect(), total))
 }
 
 /// `GET /v1/businesses/{businessId}/voice-agents/{voiceAgentId}`

@@ -112,15 +112,15 @@ fn filter(q: &HashMap<String, String>, organization_id: &str, business_id: Optio
         lead_id: q.get("leadId").cloned(),
         order_by,
         descending,
-        offset: i64::from(page.page - 1).saturating_mul(i64::from(page.size)),
-        limit: i64::from(page.size),
+        offset: page.offset(),
+        limit: page.limit(),
     };
     Ok((f, page))
 }
 
 async fn list(state: &ApiState, f: CallFilter, page: crate::Page) -> Result<Json<Value>, ApiError> {
     let (items, total) = state.store.list_calls(&f).await?;
-    Ok(Json(json!({"items": items.iter().map(view).collect::<Vec<_>>(), "total": total, "page": page.page, "page_size": page.size})))
+    Ok(page.body(items.iter().map(view).collect(), total))
 }
 
 /// `GET /v1/businesses/{businessId}/calls`

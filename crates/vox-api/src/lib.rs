@@ -85,6 +85,23 @@ impl PageQuery {
     }
 }
 
+impl Page {
+    /// Rows to skip.
+    pub fn offset(self) -> i64 {
+        i64::from(self.page - 1).saturating_mul(i64::from(self.size))
+    }
+
+    /// Rows to return.
+    pub fn limit(self) -> i64 {
+        i64::from(self.size)
+    }
+
+    /// The list response `{items, page, page_size, total}` for this page.
+    pub fn body(self, items: Vec<serde_json::Value>, total: i64) -> Json<serde_json::Value> {
+        Json(serde_json::json!({"items": items, "page": self.page, "page_size": self.size, "total": total}))
+    }
+}
+
 /// A page of a list: `{items, page, page_size, total}`.
 #[derive(Debug, Serialize)]
 pub struct Paged<T> {
