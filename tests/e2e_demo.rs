@@ -18,16 +18,40 @@ async fn the_offline_demo_agent_answers_relevantly() {
     let server = tokio::task::spawn_blocking(move || VoxServer::start(std::path::Path::new(BIN), &["--demo"], &[("VOX__MODELS__DIR", &m)]))
         .await
         .expect("server");
-    let out = tokio::process::Command::new(BIN)
-        .args(["sim", "--quiet", "--reply-timeout-ms", "15000", "--url", &server.twilio_url(), "--script"])
-        .arg(repo_root().join("tests/data/scripts/demo-local.toml"))
-        .arg("--record")
-        .arg(&dir)
-        .output()
-        .await
-        .expect("sim");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
-    let heard = vox_testkit::heard_on_recording(&dir.join("call-0.wav"), &models);
+    // One call is one sample of a noisy pipeline: the caller's espeak audio is segmented by
+    // the VAD as it arrives in real time, so Whisper (tiny.en, out of its depth on these
+    // voices) hears each turn a little differently, and about one call in six has a turn it
+    // cannot match (the agent then asks the caller to say it another way). Two calls are
+    // placed at most; every failed one is printed; two failures fail the test.
+    let mut failures = Vec::new();
+    for attempt in 0..2 {
+        let rec = dir.join(format!("attempt-{attempt}"));
+        let out = tokio::process::Command::new(BIN)
+            .args(["sim", "--quiet", "--reply-timeout-ms", "15000", "--url", &server.twilio_url(), "--script"])
+            .arg(repo_root().join("tests/data/scripts/demo-local.toml"))
+            .arg("--record")
+            .arg(&rec)
+            .output()
+            .await
+            .expect("sim");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+        match check(&vox_testkit::heard_on_recording(&rec.join("call-0.wav"), &models)) {
+            Ok(()) => break,
+            Err(why) => {
+                use std::io::Write as _;
+                let _ = writeln!(std::io::stderr(), "call {attempt} failed: {why}");
+                failures.push(why);
+            }
+        }
+    }
+    assert!(failures.len() < 2, "both calls failed: {failures:#?}");
+    drop(server);
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Whether the caller heard the right answers, in order.
+fn check(heard: &str) -> Result<(), String> {
     // Piper samples its noise, so what Whisper hears varies a little between runs: it has
     // written "goodbye" as "good bye" and "2" as "two": normalise punctuation, that split and
     // number words.
@@ -36,12 +60,14 @@ async fn the_offline_demo_agent_answers_relevantly() {
     let heard: String = heard.split_whitespace().map(|w| NUM.iter().position(|n| *n == w).map_or(w.to_owned(), |i| i.to_string())).collect::<Vec<_>>().join(" ");
     // (through 8 kHz G.711, tiny.en hears "Vox" as "box" and "Tuesday" as "to stay": the
     // phrases checked are ones it gets right)
-    let order: Vec<usize> = ["demo", "monday to friday", "thursday at 2", "goodbye"].iter().filter_map(|w| heard.rfind(w)).collect();
-    assert!(order.windows(2).all(|p| p[0] < p[1]), "answers in the order of the questions: {heard:?}");
     for (why, words) in [("greeting", "demo"), ("opening hours", "monday to friday"), ("booking", "thursday at 2"), ("goodbye", "goodbye")] {
-        assert!(heard.contains(words), "the {why} answer ({words:?}) should be heard; the caller heard: {heard:?}");
+        if !heard.contains(words) {
+            return Err(format!("the {why} answer ({words:?}) should be heard; the caller heard: {heard:?}"));
+        }
     }
-    drop(server);
-    tokio::time::sleep(Duration::from_millis(10)).await;
-    let _ = std::fs::remove_dir_all(&dir);
+    let order: Vec<usize> = ["demo", "monday to friday", "thursday at 2", "goodbye"].iter().filter_map(|w| heard.rfind(w)).collect();
+    if !order.windows(2).all(|p| p[0] < p[1]) {
+        return Err(format!("answers out of the order of the questions: {heard:?}"));
+    }
+    Ok(())
 }
