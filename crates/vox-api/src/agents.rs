@@ -173,10 +173,19 @@ async fn document(state: &ApiState, business: &Business, m: &Map<String, Value>)
         doc.insert("personality".into(), Value::Object(per));
     }
     doc.insert("collectFields".into(), json!(string_list(m, "collectFields")?));
-    let kb = string_list(m, "knowledgeBaseDocumentIds")?;
-    if let Some((i, id)) = kb.iter().enumerate().next() {
-        // files arrive with the knowledge-base upload; until then no id can be ready
-        return Err(ApiError::invalid(&format!("knowledgeBaseDocumentIds[{i}]"), format!("file {id:?} not found (upload it with POST /v1/businesses/{}/files and wait for status \"ready\")", business.id)));
+    let mut kb = string_list(m, "knowledgeBaseDocumentIds")?;
+    let mut seen = std::collections::HashSet::new();
+    kb.retain(|id| seen.insert(id.clone()));
+    for (i, id) in kb.iter().enumerate() {
+        let field = format!("knowledgeBaseDocumentIds[{i}]");
+        let f = state.store.file(&business.id, id).await?.ok_or_else(|| {
+            ApiError::invalid(&field, format!("no file {id:?} in this business (upload it with POST /v1/businesses/{}/files and wait for status \"ready\")", business.id))
+        })?;
+        match f.status.as_str() {
+            "ready" => {}
+            "processing" => return Err(ApiError::invalid(&field, format!("file {id} is still processing: poll GET /v1/businesses/{}/files/{id} until its status is \"ready\"", business.id))),
+            _ => return Err(ApiError::invalid(&field, format!("file {id} failed processing ({}): upload a readable file", f.error.as_deref().unwrap_or("unknown reason")))),
+        }
     }
     doc.insert("knowledgeBaseDocumentIds".into(), json!(kb));
     let mut tool_ids = Vec::new();
@@ -230,8 +239,50 @@ async fn auto_tools(state: &ApiState, business: &Business, doc: &mut Map<String,
         let config = json!({"auto": true, "destinations": [{"name": business.name, "phoneNumber": phone, "description": "The business's main line", "warmTransferEnabled": false}]});
         ids.push(state.store.create_tool(auto("template-transfer-call", "transferCall", "Transfer Call", "transferCall", config)).await?.id);
     }
+    // the knowledge-base tool follows the agent's files: made, updated, or dropped
+    let kb: Vec<Value> = doc.get("knowledgeBaseDocumentIds").and_then(Value::as_array).cloned().unwrap_or_default();
+    let mut kb_tool = None;
+    for id in &ids {
+        if let Some(t) = state.store.tool(&business.id, id).await?
+            && t.name == "knowledgeBaseQuery"
+        {
+            kb_tool = Some(t);
+            break;
+        }
+    }
+    match (kb_tool, kb.is_empty()) {
+        (None, false) => {
+            let config = json!({"auto": true, "fileIds": kb});
+            let mut t = auto("auto-knowledge-base", "knowledgeBaseQuery", "Query Knowledge Base", "knowledgeBaseQuery", config);
+            t.message = Some("Let me look that up.".into());
+            ids.push(state.store.create_tool(t).await?.id);
+        }
+        (Some(mut t), false) => {
+            if t.config_override["fileIds"] != json!(kb) {
+                t.config_override["fileIds"] = json!(kb);
+                state.store.update_tool(&t).await?;
+            }
+        }
+        (Some(t), true) => {
+            ids.retain(|id| *id != t.id);
+            if t.config_override["auto"] == json!(true) {
+                state.store.delete_tool(&business.id, &t.id).await?;
+            }
+        }
+        (None, true) => {}
+    }
     doc.insert("toolIds".into(), json!(ids));
     Ok(())
+}
+
+/// The ids of a business's agents whose knowledge base holds the file.
+pub(crate) async fn agents_using_file(state: &ApiState, business_id: &str, file_id: &str) -> Result<Vec<String>, ApiError> {
+    let (agents, _) = state.store.list_agents(business_id, 0, i64::MAX).await?;
+    Ok(agents
+        .into_iter()
+        .filter(|a| a.document["knowledgeBaseDocumentIds"].as_array().is_some_and(|ids| ids.iter().any(|v| v == file_id)))
+        .map(|a| a.id)
+        .collect())
 }
 
 fn view(a: &AgentRecord) -> Value {

@@ -10,11 +10,13 @@ pub mod auth;
 mod calls;
 pub mod schedule;
 mod error;
+pub mod files;
+pub mod extract;
 mod templates;
 mod tools;
 mod validate;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::routing::{get, patch, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
@@ -51,6 +53,10 @@ pub struct ApiState {
     pub voices: std::sync::Arc<Vec<Voice>>,
     /// Places outbound calls (none: outbound calls fail with a clear message).
     pub dialer: Option<std::sync::Arc<dyn Dialer>>,
+    /// Where uploaded files' bytes are kept.
+    pub files_dir: std::path::PathBuf,
+    /// The largest file upload accepted.
+    pub max_upload_bytes: usize,
 }
 
 /// `page` / `page_size` of list routes (seed 002: default 1 and 10, at most 100).
@@ -130,6 +136,8 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/tools/{tool_id}", get(get_template))
         .route("/v1/businesses/{business_id}/tools", get(tools::list).post(tools::create))
         .route("/v1/businesses/{business_id}/tools/{tool_id}", get(tools::get).patch(tools::update).delete(tools::delete))
+        .route("/v1/businesses/{business_id}/files", get(files::list).post(files::upload).layer(DefaultBodyLimit::max(state.max_upload_bytes.saturating_add(64 << 10))))
+        .route("/v1/businesses/{business_id}/files/{file_id}", get(files::get).delete(files::delete))
         .route("/v1/businesses/{business_id}/voice-agents", get(agents::list).post(agents::create))
         .route("/v1/businesses/{business_id}/voice-agents/{agent_id}", get(agents::get).patch(agents::update).delete(agents::delete))
         .route("/v1/businesses/{business_id}/voice-agents/{agent_id}/deploy", post(agents::deploy))

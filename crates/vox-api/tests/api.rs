@@ -46,7 +46,10 @@ async fn fixture() -> Fixture {
     let foreign_biz = store.create_business(&globex.id, "Globex Dental", None).await.expect("biz").id;
     store.sync_numbers(&[("twilio".into(), "+12125550111".into()), ("twilio".into(), "+15125550122".into())]).await.expect("numbers");
     let voices = vec![Voice { id: "piper-joe".into(), name: "Joe".into(), category: "conversational".into(), description: "US English".into(), preview_url: None }];
-    let app = router(ApiState { store: store.clone(), token_ttl_s: 3600, voices: std::sync::Arc::new(voices), dialer: Some(std::sync::Arc::new(FakeDialer::default())) });
+    let app = router(ApiState { store: store.clone(), token_ttl_s: 3600, voices: std::sync::Arc::new(voices), dialer: Some(std::sync::Arc::new(FakeDialer::default())),
+        files_dir: dir.join("files"),
+        max_upload_bytes: 1 << 20,
+    });
     Fixture { app, client_id: client.client_id, client_secret: client.client_secret, narrow_id: narrow.client_id, narrow_secret: narrow.client_secret, biz, foreign_biz, store }
 }
 
@@ -491,4 +494,174 @@ async fn outbound_calls_are_validated_recorded_and_listed() {
     let narrow_voice = token(&f, &f.narrow_id, &f.narrow_secret).await; // calls:read only
     assert_eq!(call(&f.app, get(&format!("/v1/organizations/calls/{id}"), Some(&narrow_voice))).await.0, StatusCode::OK);
     assert_eq!(call(&f.app, send("POST", &dial(&out), &narrow_voice, &ok)).await.0, StatusCode::FORBIDDEN);
+}
+
+/// A `multipart/form-data` upload of one part named `field`.
+fn upload(path: &str, token: &str, field: &str, filename: &str, content_type: &str, bytes: &[u8]) -> Request<Body> {
+    let boundary = "vox-test-boundary-7d1f";
+    let mut body = format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{filename}\"\r\nContent-Type: {content_type}\r\n\r\n").into_bytes();
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    Request::post(path)
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .header(header::CONTENT_TYPE, format!("multipart/form-data; boundary={boundary}"))
+        .body(Body::from(body))
+        .expect("request")
+}
+
+/// A one-page PDF showing `text` in a standard font.
+fn pdf(text: &str) -> Vec<u8> {
+    use lopdf::content::{Content, Operation};
+    use lopdf::{dictionary, Document, Object, Stream};
+    let mut doc = Document::with_version("1.5");
+    let pages_id = doc.new_object_id();
+    let font_id = doc.add_object(dictionary! {"Type" => "Font", "Subtype" => "Type1", "BaseFont" => "Helvetica", "Encoding" => "WinAnsiEncoding"});
+    let resources_id = doc.add_object(dictionary! {"Font" => dictionary! {"F1" => font_id}});
+    let ops = vec![
+        Operation::new("BT", vec![]),
+        Operation::new("Tf", vec!["F1".into(), 12.into()]),
+        Operation::new("Td", vec![72.into(), 720.into()]),
+        Operation::new("Tj", vec![Object::string_literal(text)]),
+        Operation::new("ET", vec![]),
+    ];
+    let content_id = doc.add_object(Stream::new(dictionary! {}, Content { operations: ops }.encode().expect("content")));
+    let page_id = doc.add_object(dictionary! {"Type" => "Page", "Parent" => pages_id, "Contents" => content_id});
+    let pages = dictionary! {"Type" => "Pages", "Kids" => vec![page_id.into()], "Count" => 1, "Resources" => resources_id, "MediaBox" => vec![0.into(), 0.into(), 612.into(), 792.into()]};
+    doc.objects.insert(pages_id, Object::Dictionary(pages));
+    let catalog_id = doc.add_object(dictionary! {"Type" => "Catalog", "Pages" => pages_id});
+    doc.trailer.set("Root", catalog_id);
+    let mut out = Vec::new();
+    doc.save_to(&mut out).expect("pdf");
+    out
+}
+
+/// A minimal Word document with one paragraph per line of `paragraphs`.
+fn docx(paragraphs: &[&str]) -> Vec<u8> {
+    use std::io::Write as _;
+    let body: String = paragraphs.iter().map(|p| format!("<w:p><w:r><w:t xml:space=\"preserve\">{p}</w:t></w:r></w:p>")).collect();
+    let xml = format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?><w:document xmlns:w=\"http://schemas.openxmlformats.org/wordprocessingml/2006/main\"><w:body>{body}</w:body></w:document>");
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let opts = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+    zip.start_file("[Content_Types].xml", opts).expect("zip");
+    zip.write_all(b"<Types/>").expect("zip");
+    zip.start_file("word/document.xml", opts).expect("zip");
+    zip.write_all(xml.as_bytes()).expect("zip");
+    zip.finish().expect("zip").into_inner()
+}
+
+/// Polls a file until it leaves `processing`.
+async fn settled(f: &Fixture, token: &str, id: &str) -> Value {
+    for _ in 0..200 {
+        let (status, body) = call(&f.app, get(&format!("/v1/businesses/{}/files/{id}", f.biz), Some(token))).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        if body["status"] != "processing" {
+            return body;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("file {id} still processing after 5 s");
+}
+
+#[tokio::test]
+async fn files_upload_extract_and_feed_the_knowledge_base_tool() {
+    let f = fixture().await;
+    let t = token(&f, &f.client_id, &f.client_secret).await;
+    let files = format!("/v1/businesses/{}/files", f.biz);
+    let chunk_text = |id: String| {
+        let store = f.store.clone();
+        let biz = f.biz.clone();
+        async move { store.file_chunks(&biz, &id).await.expect("chunks").into_iter().map(|c| c.text).collect::<Vec<_>>().join(" ") }
+    };
+
+    // the three formats, each read back from the stored chunks
+    let cases: [(&str, &str, Vec<u8>, &str, &str); 4] = [
+        ("hours.md", "text/markdown", b"# Hours\n\nWe are open Monday to Friday, 8 to 6.".to_vec(), "text/markdown", "open Monday to Friday"),
+        ("notes.txt", "text/plain", "Caf\u{e9} parking is free.".as_bytes().to_vec(), "text/plain", "Caf\u{e9} parking is free."),
+        ("prices.pdf", "application/pdf", pdf("Drain cleaning costs 120 dollars."), "application/pdf", "Drain cleaning costs 120 dollars."),
+        ("areas.docx", "application/octet-stream", docx(&["We serve Austin &amp; Round Rock.", "Emergency line open 24/7."]), "application/vnd.openxmlformats-officedocument.wordprocessingml.document", "Emergency line open 24/7."),
+    ];
+    let mut ready = Vec::new();
+    for (name, ctype, bytes, mime, expect) in cases {
+        let size = bytes.len();
+        let (status, body) = call(&f.app, upload(&files, &t, "file", name, ctype, &bytes)).await;
+        assert_eq!(status, StatusCode::CREATED, "{name}: {body}");
+        assert_eq!((body["name"].as_str(), body["mimeType"].as_str(), body["sizeBytes"].as_u64(), body["businessId"].as_str()), (Some(name), Some(mime), Some(size as u64), Some(f.biz.as_str())), "{body}");
+        assert_eq!(body["status"], "processing");
+        let id = body["id"].as_str().expect("id").to_owned();
+        let done = settled(&f, &t, &id).await;
+        assert_eq!(done["status"], "ready", "{name}: {done}");
+        let text = chunk_text(id.clone()).await;
+        assert!(text.contains(expect), "{name}: {text:?}");
+        ready.push(id);
+    }
+    assert!(chunk_text(ready[3].clone()).await.contains("Austin & Round Rock"), "entities decoded");
+
+    // bad uploads: the status the case deserves and the field at fault
+    let (status, body) = call(&f.app, upload(&files, &t, "file", "logo.png", "image/png", b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR")).await;
+    assert_eq!((status, body["error"]["field"].as_str()), (StatusCode::UNSUPPORTED_MEDIA_TYPE, Some("file")), "{body}");
+    let (status, body) = call(&f.app, upload(&files, &t, "file", "empty.txt", "text/plain", b"")).await;
+    assert_eq!((status, body["error"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("file")), "{body}");
+    let (status, body) = call(&f.app, upload(&files, &t, "document", "a.txt", "text/plain", b"hello")).await;
+    assert_eq!((status, body["error"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("file")), "{body}");
+    assert!(body["error"]["message"].as_str().expect("message").contains("\"file\""), "{body}");
+    let (status, body) = call(&f.app, send("POST", &files, &t, &serde_json::json!({"file": "x"}))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body["error"]["message"].as_str().expect("message").contains("multipart/form-data"), "{body}");
+    let big = vec![b'a'; (1 << 20) + 1];
+    let (status, body) = call(&f.app, upload(&files, &t, "file", "big.txt", "text/plain", &big)).await;
+    assert_eq!((status, body["error"]["field"].as_str()), (StatusCode::PAYLOAD_TOO_LARGE, Some("file")), "{body}");
+    // a broken PDF is accepted, then fails with a reason
+    let (status, body) = call(&f.app, upload(&files, &t, "file", "broken.pdf", "application/pdf", b"%PDF-1.4 not a pdf at all")).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let broken = body["id"].as_str().expect("id").to_owned();
+    let done = settled(&f, &t, &broken).await;
+    assert_eq!(done["status"], "failed", "{done}");
+    assert!(done["error"].as_str().expect("error").contains("PDF"), "{done}");
+
+    // scopes and tenants
+    let narrow = token(&f, &f.narrow_id, &f.narrow_secret).await;
+    let (status, _) = call(&f.app, upload(&files, &narrow, "file", "a.txt", "text/plain", b"hello")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = call(&f.app, get(&format!("/v1/businesses/{}/files", f.foreign_biz), Some(&t))).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, body) = call(&f.app, get(&format!("{files}?page_size=2&page=2"), Some(&t))).await;
+    assert_eq!((status, body["total"].as_i64(), body["items"].as_array().map(Vec::len)), (StatusCode::OK, Some(5), Some(2)), "{body}");
+
+    // agents: only ready files of this business; the knowledge-base tool follows the files
+    let agents = format!("/v1/businesses/{}/voice-agents", f.biz);
+    let agent = |kb: Value| serde_json::json!({"name": "Front desk", "type": "INBOUND", "conversationFlow": "Greet the caller and answer questions.", "knowledgeBaseDocumentIds": kb});
+    for (kb, needle) in [(serde_json::json!([ready[0], broken]), "failed"), (serde_json::json!(["file_missing"]), "no file")] {
+        let (status, body) = call(&f.app, send("POST", &agents, &t, &agent(kb))).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert!(body["error"]["field"].as_str().expect("field").starts_with("knowledgeBaseDocumentIds["), "{body}");
+        assert!(body["error"]["message"].as_str().expect("message").contains(needle), "{body}");
+    }
+    let (status, body) = call(&f.app, send("POST", &agents, &t, &agent(serde_json::json!([ready[0], ready[2]])))).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let agent_id = body["id"].as_str().expect("id").to_owned();
+    let mut kb_tools = Vec::new();
+    for id in body["toolIds"].as_array().expect("toolIds") {
+        let (_, tool) = call(&f.app, get(&format!("/v1/businesses/{}/tools/{}", f.biz, id.as_str().expect("id")), Some(&t))).await;
+        if tool["name"] == "knowledgeBaseQuery" {
+            kb_tools.push(tool);
+        }
+    }
+    assert_eq!(kb_tools.len(), 1, "one knowledge-base tool: {body}");
+    let kb_tool = kb_tools[0]["id"].as_str().expect("id").to_owned();
+    assert_eq!(f.store.tool(&f.biz, &kb_tool).await.expect("tool").expect("exists").config_override["fileIds"], serde_json::json!([ready[0], ready[2]]));
+    // a used file cannot be deleted
+    let (status, body) = call(&f.app, send("DELETE", &format!("{files}/{}", ready[0]), &t, &Value::Null)).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(body["error"]["message"].as_str().expect("message").contains(&agent_id), "{body}");
+    // dropping the files drops the tool
+    let (status, body) = call(&f.app, send("PATCH", &format!("{agents}/{agent_id}"), &t, &serde_json::json!({"knowledgeBaseDocumentIds": []}))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(!body["toolIds"].as_array().expect("toolIds").iter().any(|v| v == kb_tool.as_str()), "{body}");
+    assert!(f.store.tool(&f.biz, &kb_tool).await.expect("tool").is_none(), "the automatic tool is deleted");
+    let (status, _) = call(&f.app, send("DELETE", &format!("{files}/{}", ready[0]), &t, &Value::Null)).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = call(&f.app, get(&format!("{files}/{}", ready[0]), Some(&t))).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = call(&f.app, send("DELETE", &format!("/v1/businesses/{}/files/{}", f.foreign_biz, ready[1]), &t, &Value::Null)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }

@@ -88,6 +88,8 @@ impl TelephonyConfig {
 #[serde(deny_unknown_fields)]
 pub struct ApiConfig {
     pub token_ttl_secs: i64,
+    pub files_dir: std::path::PathBuf,
+    pub max_upload_bytes: usize,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]

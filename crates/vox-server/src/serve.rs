@@ -128,7 +128,19 @@ async fn run(cfg: Config, agents: Agents, metrics: PrometheusHandle) -> anyhow::
             }
         }
     });
-    let api = vox_api::ApiState { store, token_ttl_s: cfg.api.token_ttl_secs, voices: Arc::new(installed_voices(&cfg)), dialer: None };
+    match vox_api::files::resume(&store, &cfg.api.files_dir).await {
+        Ok(0) => {}
+        Ok(n) => info!(files = n, "processing knowledge-base files left unfinished by the last run"),
+        Err(e) => warn!(error = %e, "resuming knowledge-base file processing"),
+    }
+    let api = vox_api::ApiState {
+        store,
+        token_ttl_s: cfg.api.token_ttl_secs,
+        voices: Arc::new(installed_voices(&cfg)),
+        dialer: None,
+        files_dir: cfg.api.files_dir.clone(),
+        max_upload_bytes: cfg.api.max_upload_bytes,
+    };
     let app = Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))

@@ -8,6 +8,7 @@
 
 mod agents;
 mod calls;
+mod files;
 mod numbers;
 mod tools;
 
@@ -19,6 +20,7 @@ use sqlx::{AnyPool, Row};
 
 pub use agents::AgentRecord;
 pub use calls::{CallFilter, CallRecord, OrderBy};
+pub use files::{Chunk, FileRecord};
 pub use tools::{CalendarIntegration, ToolRecord};
 
 static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");

@@ -181,3 +181,38 @@ async fn tenants_clients_and_tokens() {
         }
     }
 }
+
+#[tokio::test]
+async fn files_and_chunks() {
+    for (store, _) in stores().await {
+        let which = store.backend();
+        let org = store.create_organization("Acme").await.expect("org");
+        let biz = store.create_business(&org.id, "Acme", None).await.expect("biz");
+        let other = store.create_business(&org.id, "Other", None).await.expect("biz");
+        let f = store.create_file(&biz.id, "menu.md", "text/markdown", 42).await.expect("create");
+        assert_eq!(f.status, "processing", "{which:?}");
+        assert_eq!(store.processing_files().await.expect("processing").len(), 1, "{which:?}");
+        assert!(store.file(&other.id, &f.id).await.expect("get").is_none(), "{which:?}: another business's file");
+        store.file_ready(&biz.id, &f.id, &["first".into(), "second".into()]).await.expect("ready");
+        let got = store.file(&biz.id, &f.id).await.expect("get").expect("exists");
+        assert_eq!((got.status.as_str(), got.size_bytes, got.display_name.as_str()), ("ready", 42, "menu.md"), "{which:?}");
+        let chunks = store.file_chunks(&biz.id, &f.id).await.expect("chunks");
+        assert_eq!(chunks.iter().map(|c| (c.index, c.text.as_str())).collect::<Vec<_>>(), vec![(0, "first"), (1, "second")], "{which:?}");
+        // processing again replaces the chunks
+        store.file_ready(&biz.id, &f.id, &["only".into()]).await.expect("ready again");
+        assert_eq!(store.file_chunks(&biz.id, &f.id).await.expect("chunks").len(), 1, "{which:?}");
+        let bad = store.create_file(&biz.id, "scan.pdf", "application/pdf", 7).await.expect("create");
+        store.file_failed(&biz.id, &bad.id, "no text in the PDF").await.expect("failed");
+        let bad = store.file(&biz.id, &bad.id).await.expect("get").expect("exists");
+        assert_eq!((bad.status.as_str(), bad.error.as_deref()), ("failed", Some("no text in the PDF")), "{which:?}");
+        let (page, total) = store.list_files(&biz.id, 0, 10).await.expect("list");
+        assert_eq!((page.len(), total), (2, 2), "{which:?}");
+        assert!(store.processing_files().await.expect("processing").is_empty(), "{which:?}");
+        assert!(!store.delete_file(&other.id, &f.id).await.expect("delete"), "{which:?}: deleted across businesses");
+        assert!(store.delete_file(&biz.id, &f.id).await.expect("delete"), "{which:?}");
+        assert!(store.file_chunks(&biz.id, &f.id).await.expect("chunks").is_empty(), "{which:?}");
+        // a file deleted while processing cannot be marked ready
+        assert!(store.file_ready(&biz.id, &f.id, &["late".into()]).await.is_err(), "{which:?}");
+        assert!(store.file_chunks(&biz.id, &f.id).await.expect("chunks").is_empty(), "{which:?}: rolled back");
+    }
+}

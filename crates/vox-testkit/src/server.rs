@@ -24,6 +24,7 @@ impl VoxServer {
         // a database of its own, outside the source tree (tests may override)
         let db = std::env::temp_dir().join(format!("vox-test-{}-{port}", std::process::id()));
         cmd.env("VOX__STORE__URL", format!("sqlite://{}/vox.db", db.display()));
+        cmd.env("VOX__API__FILES_DIR", db.join("files"));
         for (k, v) in env {
             cmd.env(k, v);
         }
