@@ -202,7 +202,7 @@ pub(crate) async fn outbound(auth: Auth, State(state): State<ApiState>, Path((bi
     let Some(dialer) = state.dialer.clone() else {
         return Err(ApiError { status: StatusCode::INTERNAL_SERVER_ERROR, code: "INTERNAL_ERROR", message: "Failed to initiate call: no outbound dialer is configured for this server's telephony".into(), field: None });
     };
-    let mut record = state
+    let record = state
         .store
         .create_call(CallRecord {
             business_id: business.id.clone(),
@@ -217,15 +217,13 @@ pub(crate) async fn outbound(auth: Auth, State(state): State<ApiState>, Path((bi
         .await?;
     match dialer.dial(DialRequest { call_id: record.id.clone(), agent_id: agent.id.clone(), business_id: business.id.clone(), from, to: to.to_owned() }).await {
         Ok(carrier_id) => {
-            record.carrier_call_id = Some(carrier_id);
-            state.store.update_call(&record).await?;
+            // only this field: the carrier may already have connected the call
+            state.store.set_call_carrier_id(&record.id, &carrier_id).await?;
             Ok(Json(json!({"success": true, "callId": record.id, "phoneNumber": to, "status": "initiated"})))
         }
         Err(why) => {
             tracing::warn!(call = %record.id, error = %why, "outbound dial failed");
-            record.status = "FAILED".into();
-            record.ended_reason = Some(format!("dial failed: {why}"));
-            state.store.update_call(&record).await?;
+            state.store.call_ended(&record.id, "FAILED", &format!("dial failed: {why}"), vox_store::now_ms()).await?;
             Err(ApiError { status: StatusCode::INTERNAL_SERVER_ERROR, code: "INTERNAL_ERROR", message: format!("Failed to initiate call {}: the carrier refused it", record.id), field: None })
         }
     }

@@ -46,6 +46,17 @@ pub struct CallServices {
     pub eot: Option<Arc<dyn EndOfTurnModel>>,
     /// Sentence embeddings (workflow agents without an LLM choose edges with them).
     pub embedder: Option<Arc<dyn Embedder>>,
+    /// Told of the call's progress (the call record).
+    pub observer: Option<Arc<dyn CallObserver>>,
+}
+
+/// Follows a call as it happens (for example to keep its record current). Called on the
+/// actor's loop, so implementations hand work off and return at once.
+pub trait CallObserver: Send + Sync {
+    /// A line was added to the transcript; `all` is the transcript so far.
+    fn transcript(&self, all: &[TranscriptEntry]);
+    /// The call is over (`None`: its actor failed).
+    fn ended(&self, summary: Option<&CallSummary>);
 }
 
 impl std::fmt::Debug for CallServices {
@@ -57,6 +68,7 @@ impl std::fmt::Debug for CallServices {
             .field("tools", &self.tools.is_some())
             .field("eot", &self.eot.is_some())
             .field("embedder", &self.embedder.is_some())
+            .field("observer", &self.observer.is_some())
             .finish()
     }
 }
@@ -566,6 +578,9 @@ impl CallActor {
                 Action::Transcript(entry) => {
                     tracing::debug!(call = %self.call_id, role = ?entry.role, chars = entry.text.len(), interrupted = entry.interrupted, "transcript");
                     self.summary.transcript.push(entry);
+                    if let Some(o) = &self.services.observer {
+                        o.transcript(&self.summary.transcript);
+                    }
                 }
                 Action::TurnMetrics(m) => {
                     record_latency(&m);

@@ -19,7 +19,7 @@ mod playout;
 mod registry;
 mod tasks;
 
-pub use actor::{CallActor, CallConfig, CallEnd, CallIo, CallServices, CallSummary, OutboundMsg, TransportEvent};
+pub use actor::{CallActor, CallConfig, CallEnd, CallObserver, CallIo, CallServices, CallSummary, OutboundMsg, TransportEvent};
 pub use audio_queue::{audio_queue, AudioReceiver, AudioSender, CallerFrame};
 pub use playout::{Playout, PlayoutEvent};
 pub use registry::{AdmitError, Admission, CallRegistry};

@@ -63,6 +63,15 @@ pub trait AgentCatalog: Send + Sync + 'static {
     fn create(&self, agent_id: &str) -> Option<AgentSession>;
 }
 
+/// Opens calls that Vox itself set up (the carrier's webhook answer or an outbound dial put a
+/// `callId` and a short-lived `token` into the stream's parameters): verifies the token and
+/// builds the call's agent from the control plane's records.
+pub trait PlacedCalls: Send + Sync + 'static {
+    /// The session for the stream whose `start` carried `params`, or why it is refused (the
+    /// reason goes into the close frame, so it names no secret).
+    fn open(&self, params: &std::collections::BTreeMap<String, String>, carrier_call_id: &str) -> futures_util::future::BoxFuture<'static, Result<AgentSession, String>>;
+}
+
 /// Makes each call's VAD (the model behind it may be shared; the state is per call).
 pub trait VadFactory: Send + Sync + 'static {
     /// A VAD for a new call.
@@ -86,6 +95,9 @@ pub struct MediaState {
     pub config: Arc<MediaConfig>,
     /// Agents.
     pub agents: Arc<dyn AgentCatalog>,
+    /// Calls placed or answered through the control plane (none: streams carrying a
+    /// `callId` are refused).
+    pub placed: Option<Arc<dyn PlacedCalls>>,
 }
 
 impl std::fmt::Debug for MediaState {

@@ -109,12 +109,33 @@ async fn run_call(
 ) {
     let cfg = &state.config;
     let agent_id = start.custom_parameters.get("agentId").cloned().unwrap_or_else(|| cfg.default_agent.clone());
-    let Some(session) = state.agents.create(&agent_id) else {
-        warn!(agent = %agent_id, "unknown agent");
-        metrics::counter!("vox_calls_rejected_total", "reason" => "unknown_agent").increment(1);
-        let _ = sink.send(close(code::POLICY, &format!("vox: unknown agent {agent_id:?}"))).await;
-        return;
+    let session = if start.custom_parameters.contains_key("callId") {
+        // a call the control plane set up: its token decides, not the agentId alone
+        let opened = match &state.placed {
+            Some(placed) => placed.open(&start.custom_parameters, &start.call_id).await,
+            None => Err("this server takes no control-plane calls".to_owned()),
+        };
+        match opened {
+            Ok(s) => s,
+            Err(why) => {
+                warn!(agent = %agent_id, reason = %why, "refusing placed call");
+                metrics::counter!("vox_calls_rejected_total", "reason" => "bad_call_token").increment(1);
+                let _ = sink.send(close(code::POLICY, &format!("vox: {why}"))).await;
+                return;
+            }
+        }
+    } else {
+        match state.agents.create(&agent_id) {
+            Some(s) => s,
+            None => {
+                warn!(agent = %agent_id, "unknown agent");
+                metrics::counter!("vox_calls_rejected_total", "reason" => "unknown_agent").increment(1);
+                let _ = sink.send(close(code::POLICY, &format!("vox: unknown agent {agent_id:?}"))).await;
+                return;
+            }
+        }
     };
+    let observer = session.services.observer.clone();
     let codec_kind = match start.encoding {
         Encoding::MuLaw => Codec::MuLaw,
         Encoding::ALaw => Codec::ALaw,
@@ -190,7 +211,11 @@ async fn run_call(
     }
     drop(audio_tx);
     drop(events_tx);
-    match actor_task.await {
+    let result = actor_task.await;
+    if let Some(o) = &observer {
+        o.ended(result.as_ref().ok());
+    }
+    match result {
         Ok(summary) => info!(
             end = summary.end.kind(),
             transcript_lines = summary.transcript.len(),

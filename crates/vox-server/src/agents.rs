@@ -101,6 +101,17 @@ pub struct Agents {
     echo: EchoConfig,
     engine: EngineConfig,
     loaded: BTreeMap<String, LoadedAgent>,
+    /// For the agents made through the API: their runtime is built on first use.
+    cfg: Config,
+    shared: std::sync::Mutex<Shared>,
+    embedder: std::sync::Mutex<Option<Arc<dyn vox_providers::Embedder>>>,
+    eot: Option<Arc<dyn vox_providers::EndOfTurnModel>>,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared").field("whisper", &self.whisper.len()).field("piper", &self.piper.is_some()).field("llm", &self.llm.is_some()).finish()
+    }
 }
 
 fn resolve_key(endpoint: &mut OpenAiEndpoint, what: &str) -> anyhow::Result<()> {
@@ -141,7 +152,47 @@ impl Agents {
             }
             loaded.insert(agent.spec.id.clone(), agent);
         }
-        Ok(Self { echo: echo_config(&cfg.echo), engine: engine_config(cfg), loaded })
+        Ok(Self {
+            echo: echo_config(&cfg.echo),
+            engine: engine_config(cfg),
+            loaded,
+            cfg: cfg.clone(),
+            shared: std::sync::Mutex::new(shared),
+            embedder: std::sync::Mutex::new(embedder),
+            eot,
+        })
+    }
+
+    /// The providers of API-made agents (`voice_agents` in the config), loading local models
+    /// on first use (blocking: call from a blocking thread); whether they run without an LLM.
+    pub fn api_runtime(&self) -> anyhow::Result<(CallServices, bool)> {
+        let v = &self.cfg.voice_agents;
+        let mut llm: LlmChoice = serde_json::from_value(v.llm.clone()).context("voice_agents.llm: a local model name (\"smollm2-135m\", \"none\") or { baseUrl, apiKey, model }")?;
+        let mut asr: AsrChoice = serde_json::from_value(v.asr.clone()).context("voice_agents.asr: \"whisper-tiny.en\", \"whisper-base\" or { baseUrl, apiKey, model }")?;
+        let mut tts: TtsChoice = serde_json::from_value(v.tts.clone()).context("voice_agents.tts: \"piper-joe\" or { baseUrl, apiKey, model, voice }")?;
+        let mut shared = self.shared.lock().map_err(|_| anyhow::anyhow!("model cache poisoned"))?;
+        let (mut services, without_llm) = build_services(&mut llm, &mut asr, &mut tts, None, &self.cfg, &mut shared, "voice_agents")?;
+        if without_llm {
+            let mut embedder = self.embedder.lock().map_err(|_| anyhow::anyhow!("model cache poisoned"))?;
+            if embedder.is_none() {
+                let models = vox_models::Models::new(&self.cfg.models.dir);
+                *embedder = Some(Arc::new(vox_models::MiniLm::load(&models).context("voice_agents.llm = \"none\" needs the MiniLM embeddings")?));
+            }
+            services.embedder = embedder.clone();
+        }
+        services.eot = self.eot.clone();
+        Ok((services, without_llm))
+    }
+
+    /// A session for an API-made agent on the runtime from [`Self::api_runtime`].
+    pub fn api_session(&self, spec: AgentSpec, mut services: CallServices, without_llm: bool) -> AgentSession {
+        services.tools = Some(Arc::new(AgentTools::new(spec.tools.clone(), self.cfg.tools.allow_private_networks, Duration::from_millis(self.cfg.tools.timeout_ms))));
+        let conversation: Box<dyn vox_engine::Conversation> = if without_llm && spec.workflow.is_some() {
+            Box::new(VoiceAgent::without_llm(spec, self.engine.clone()))
+        } else {
+            Box::new(VoiceAgent::new(spec, self.engine.clone()))
+        };
+        AgentSession { conversation, services }
     }
 
     /// Agent ids, loaded agents first (in file order is not kept: sorted), then `echo`.
@@ -160,7 +211,19 @@ fn load_file(path: &Path, cfg: &Config, shared: &mut Shared) -> anyhow::Result<L
         _ => bail!("agent file {} must end in .toml or .json", path.display()),
     };
     file.agent.validate().with_context(|| format!("invalid agent file {}", path.display()))?;
-    let (llm, without_llm): (Option<Arc<dyn vox_providers::LlmProvider>>, bool) = match &mut file.llm {
+    if matches!(file.llm, LlmChoice::Local(LocalLlmName::None)) && file.agent.workflow.is_none() {
+        bail!("{}: llm = \"none\" needs a workflow (the graph is followed without a model)", path.display());
+    }
+    let label = path.display().to_string();
+    let (mut services, without_llm) = build_services(&mut file.llm, &mut file.asr, &mut file.tts, file.agent.voice_id.as_deref(), cfg, shared, &label)?;
+    services.tools = Some(Arc::new(AgentTools::new(file.agent.tools.clone(), cfg.tools.allow_private_networks, Duration::from_millis(cfg.tools.timeout_ms))));
+    Ok(LoadedAgent { spec: file.agent, services, without_llm })
+}
+
+/// The providers for an `llm` / `asr` / `tts` choice (local models loaded once into `shared`);
+/// whether the agent runs without an LLM. `label` names the choice's origin in errors.
+fn build_services(llm: &mut LlmChoice, asr: &mut AsrChoice, tts: &mut TtsChoice, voice_id: Option<&str>, cfg: &Config, shared: &mut Shared, label: &str) -> anyhow::Result<(CallServices, bool)> {
+    let (llm, without_llm): (Option<Arc<dyn vox_providers::LlmProvider>>, bool) = match llm {
         LlmChoice::Endpoint(e) => {
             resolve_key(e, "llm")?;
             (Some(Arc::new(OpenAiLlm::new(e))), false)
@@ -171,7 +234,7 @@ fn load_file(path: &Path, cfg: &Config, shared: &mut Shared) -> anyhow::Result<L
                 None => {
                     let models = vox_models::Models::new(&cfg.models.dir);
                     let l: Arc<dyn vox_providers::LlmProvider> = Arc::new(
-                        vox_models::LocalLlm::load(&models, vox_models::LocalLlmConfig { tool_calls: cfg.models.local_llm_tool_calls, ..Default::default() }).with_context(|| format!("{}: llm = \"smollm2-135m\"", path.display()))?,
+                        vox_models::LocalLlm::load(&models, vox_models::LocalLlmConfig { tool_calls: cfg.models.local_llm_tool_calls, ..Default::default() }).with_context(|| format!("{}: llm = \"smollm2-135m\"", label))?,
                     );
                     shared.llm = Some(l.clone());
                     l
@@ -179,18 +242,13 @@ fn load_file(path: &Path, cfg: &Config, shared: &mut Shared) -> anyhow::Result<L
             };
             (Some(llm), false)
         }
-        LlmChoice::Local(LocalLlmName::None) => {
-            if file.agent.workflow.is_none() {
-                bail!("{}: llm = \"none\" needs a workflow (the graph is followed without a model)", path.display());
-            }
-            (None, true)
-        }
+        LlmChoice::Local(LocalLlmName::None) => (None, true),
     };
-    let tts: Arc<dyn vox_providers::TtsProvider> = match &mut file.tts {
+    let tts: Arc<dyn vox_providers::TtsProvider> = match tts {
         TtsChoice::Endpoint(e) => {
             resolve_key(e, "tts")?;
             if e.voice.is_none() {
-                e.voice = file.agent.voice_id.clone();
+                e.voice = voice_id.map(str::to_owned);
             }
             Arc::new(OpenAiTts::new(e))
         }
@@ -199,13 +257,13 @@ fn load_file(path: &Path, cfg: &Config, shared: &mut Shared) -> anyhow::Result<L
             None => {
                 let models = vox_models::Models::new(&cfg.models.dir);
                 let p: Arc<dyn vox_providers::TtsProvider> =
-                    Arc::new(vox_models::PiperTts::load(&models).with_context(|| format!("{}: tts = \"piper-joe\"", path.display()))?);
+                    Arc::new(vox_models::PiperTts::load(&models).with_context(|| format!("{}: tts = \"piper-joe\"", label))?);
                 shared.piper = Some(p.clone());
                 p
             }
         },
     };
-    let asr: Arc<dyn vox_providers::AsrProvider> = match &mut file.asr {
+    let asr: Arc<dyn vox_providers::AsrProvider> = match asr {
         AsrChoice::Endpoint(e) => {
             resolve_key(e, "asr")?;
             Arc::new(SegmentedAsr::new(Arc::new(OpenAiAsr::new(e))))
@@ -218,24 +276,17 @@ fn load_file(path: &Path, cfg: &Config, shared: &mut Shared) -> anyhow::Result<L
                 // cores shared with live audio two threads measured 3.06 s per 5 s turn
                 // against 1.03 s with one.
                 let model = if *which == LocalAsr::WhisperBase { vox_models::WhisperModel::Base } else { vox_models::WhisperModel::TinyEn };
-                let local = vox_models::WhisperLocal::load_model(&models, model, 1, 1, true).with_context(|| format!("{}: asr = {which:?}", path.display()))?;
+                let local = vox_models::WhisperLocal::load_model(&models, model, 1, 1, true).with_context(|| format!("{}: asr = {which:?}", label))?;
                 let w: Arc<dyn vox_providers::AsrProvider> = Arc::new(SegmentedAsr::new(Arc::new(local)));
                 shared.whisper.insert(*which, w.clone());
                 w
             }
         },
     };
-    let tools = AgentTools::new(file.agent.tools.clone(), cfg.tools.allow_private_networks, Duration::from_millis(cfg.tools.timeout_ms));
-    let services = CallServices {
-        asr: Some(asr),
-        llm,
-        tts: Some(tts),
-        tools: Some(Arc::new(tools)),
-        eot: None,
-        embedder: None,
-    };
-    Ok(LoadedAgent { spec: file.agent, services, without_llm })
+    let services = CallServices { asr: Some(asr), llm, tts: Some(tts), tools: None, eot: None, embedder: None, observer: None };
+    Ok((services, without_llm))
 }
+
 
 fn echo_config(echo: &EchoSection) -> EchoConfig {
     EchoConfig {

@@ -25,6 +25,7 @@ pub struct Config {
     pub store: StoreConfig,
     pub api: ApiConfig,
     pub telephony: TelephonyConfig,
+    pub voice_agents: VoiceAgentsConfig,
     pub log: LogConfig,
 }
 
@@ -52,6 +53,11 @@ impl StoreConfig {
 #[serde(deny_unknown_fields)]
 pub struct TelephonyConfig {
     pub pools: Vec<NumberPool>,
+    /// The base URL carriers reach this server at (`https://vox.example.com`); empty: each
+    /// webhook's own Host header, and `http://server.host:server.port` for outbound calls.
+    pub public_url: String,
+    /// Lifetime of the token a call's stream parameters carry.
+    pub media_token_ttl_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -59,6 +65,30 @@ pub struct TelephonyConfig {
 pub struct NumberPool {
     pub carrier: Carrier,
     pub numbers: Vec<String>,
+    /// The carrier account (Twilio: the Account SID).
+    #[serde(default)]
+    pub account_sid: String,
+    /// Its secret (Twilio: the auth token); `env:NAME` reads the environment. Redacted
+    /// when printed.
+    #[serde(default)]
+    pub auth_token: String,
+    /// The carrier's REST API base (tests point it at a fake).
+    #[serde(default = "twilio_api")]
+    pub api_base: String,
+}
+
+fn twilio_api() -> String {
+    "https://api.twilio.com".into()
+}
+
+impl NumberPool {
+    /// The auth token, with `env:NAME` resolved.
+    pub fn resolved_token(&self) -> anyhow::Result<String> {
+        match self.auth_token.strip_prefix("env:") {
+            Some(var) => std::env::var(var).with_context(|| format!("a telephony pool's auth_token names the environment variable {var}, which is not set")),
+            None => Ok(self.auth_token.clone()),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
@@ -90,6 +120,16 @@ pub struct ApiConfig {
     pub token_ttl_secs: i64,
     pub files_dir: std::path::PathBuf,
     pub max_upload_bytes: usize,
+}
+
+/// What runs the agents created through the API (`/v1/.../voice-agents`): the same
+/// choices as an agent file's `llm`, `asr` and `tts`.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct VoiceAgentsConfig {
+    pub llm: serde_json::Value,
+    pub asr: serde_json::Value,
+    pub tts: serde_json::Value,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]

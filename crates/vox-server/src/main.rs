@@ -6,6 +6,7 @@
 mod agents;
 mod config;
 mod serve;
+mod telephony;
 mod telemetry;
 
 use std::path::PathBuf;

@@ -55,6 +55,11 @@ pub fn main(config_file: Option<&Path>, overrides: &Overrides, agent_files: &[st
         {
             let mut shown = cfg.clone();
             shown.store.url = cfg.store.redacted_url();
+            for pool in &mut shown.telephony.pools {
+                if !pool.auth_token.is_empty() && !pool.auth_token.starts_with("env:") {
+                    pool.auth_token = "***".into();
+                }
+            }
             println!("{}", toml::to_string_pretty(&shown).context("rendering config")?);
         }
         return Ok(());
@@ -81,6 +86,7 @@ fn installed_voices(cfg: &Config) -> Vec<vox_api::Voice> {
 }
 
 async fn run(cfg: Config, agents: Agents, metrics: PrometheusHandle) -> anyhow::Result<()> {
+    let agents = Arc::new(agents);
     let registry = CallRegistry::new(cfg.server.max_concurrent_calls);
     let vad: Arc<dyn vox_media::VadFactory> = match cfg.vad.kind {
         VadKind::Energy => Arc::new(EnergyVadConfig {
@@ -112,11 +118,15 @@ async fn run(cfg: Config, agents: Agents, metrics: PrometheusHandle) -> anyhow::
             default_agent: cfg.media.default_agent.clone(),
             tool_timeout: Duration::from_millis(cfg.tools.timeout_ms),
         }),
-        agents: Arc::new(agents),
+        agents: agents.clone(),
+        placed: None,
     };
     let store = vox_store::Store::connect(&cfg.store.url).await.with_context(|| format!("store.url {}", cfg.store.redacted_url()))?;
     store.sync_numbers(&cfg.telephony.numbers()?).await.context("telephony.pools")?;
     info!(store = %cfg.store.redacted_url(), numbers = cfg.telephony.numbers()?.len(), "control-plane database ready");
+    let host = if cfg.server.host == "0.0.0.0" || cfg.server.host == "::" { "127.0.0.1" } else { cfg.server.host.as_str() };
+    let telephony = crate::telephony::Telephony::new(&cfg, store.clone(), agents.clone(), format!("http://{host}:{}", cfg.server.port))?;
+    let media = MediaState { placed: Some(Arc::new(telephony.clone())), ..media };
     // activated hours: deployed INBOUND agents on and off duty at their boundaries
     let scheduled = store.clone();
     tokio::spawn(async move {
@@ -137,7 +147,7 @@ async fn run(cfg: Config, agents: Agents, metrics: PrometheusHandle) -> anyhow::
         store,
         token_ttl_s: cfg.api.token_ttl_secs,
         voices: Arc::new(installed_voices(&cfg)),
-        dialer: None,
+        dialer: Some(Arc::new(telephony.clone())),
         files_dir: cfg.api.files_dir.clone(),
         max_upload_bytes: cfg.api.max_upload_bytes,
     };
@@ -147,7 +157,8 @@ async fn run(cfg: Config, agents: Agents, metrics: PrometheusHandle) -> anyhow::
         .route("/metrics", get(metrics_text))
         .with_state(AppState { registry: registry.clone(), metrics: metrics.clone() })
         .merge(vox_media::router(media))
-        .merge(vox_api::router(api));
+        .merge(vox_api::router(api))
+        .merge(telephony.router());
 
     let addr = format!("{}:{}", cfg.server.host, cfg.server.port);
     let listener = tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("cannot listen on {addr}"))?;

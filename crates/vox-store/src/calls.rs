@@ -171,6 +171,48 @@ impl Store {
         Ok(())
     }
 
+    /// A call by id alone: for the telephony side, which learns the id from a verified media
+    /// token or a signed carrier callback, never from a tenant's request.
+    pub async fn call_by_id(&self, id: &str) -> Result<Option<CallRecord>, StoreError> {
+        let row = sqlx::query(concat!("SELECT ", columns!(), " FROM calls c WHERE c.id = $1")).bind(id).fetch_optional(self.pool()).await?;
+        row.as_ref().map(call).transpose()
+    }
+
+    /// Records the carrier's id for a call (only this field: the call may already be live).
+    pub async fn set_call_carrier_id(&self, id: &str, carrier_call_id: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE calls SET carrier_call_id = $1 WHERE id = $2").bind(carrier_call_id).bind(id).execute(self.pool()).await?;
+        Ok(())
+    }
+
+    /// The media stream is up: SCHEDULED -> IN_PROGRESS from `at`. False if the call was not
+    /// SCHEDULED (already connected or ended): one conditional UPDATE, so of two streams
+    /// racing for one call exactly one wins.
+    pub async fn call_started(&self, id: &str, at: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE calls SET status = 'IN_PROGRESS', started_at = $1 WHERE id = $2 AND status = 'SCHEDULED'").bind(at).bind(id).execute(self.pool()).await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// The transcript so far.
+    pub async fn set_call_transcript(&self, id: &str, transcript: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE calls SET transcript = $1 WHERE id = $2").bind(transcript).bind(id).execute(self.pool()).await?;
+        Ok(())
+    }
+
+    /// The call is over: its final status and why; the duration counts from `started_at`.
+    /// A call that already ended keeps its first ending (carrier callbacks may arrive after
+    /// the media stream's own end, or instead of it).
+    pub async fn call_ended(&self, id: &str, status: &str, ended_reason: &str, at: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE calls SET status = $1, ended_reason = $2, ended_at = $3, duration_ms = CASE WHEN started_at IS NULL THEN 0 ELSE $4 - started_at END WHERE id = $5 AND status IN ('SCHEDULED', 'IN_PROGRESS')")
+            .bind(status)
+            .bind(ended_reason)
+            .bind(at)
+            .bind(at)
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
     /// One call of an organization (and of a business, if given).
     pub async fn call(&self, organization_id: &str, business_id: Option<&str>, id: &str) -> Result<Option<CallRecord>, StoreError> {
         let row = sqlx::query(concat!("SELECT ", columns!(), " FROM calls c JOIN businesses b ON b.id = c.business_id WHERE c.id = $1 AND b.organization_id = $2 AND ($3 IS NULL OR c.business_id = $3)"))

@@ -41,6 +41,9 @@ pub enum StoreError {
     /// A referenced row does not exist.
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// A stored value does not have the shape its reader needs.
+    #[error("corrupt record: {0}")]
+    Corrupt(String),
 }
 
 /// Which backend a store runs on.

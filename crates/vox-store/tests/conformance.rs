@@ -216,3 +216,32 @@ async fn files_and_chunks() {
         assert!(store.file_chunks(&biz.id, &f.id).await.expect("chunks").is_empty(), "{which:?}: rolled back");
     }
 }
+
+#[tokio::test]
+async fn a_call_record_follows_the_call() {
+    for (store, _) in stores().await {
+        let which = store.backend();
+        let org = store.create_organization("Acme").await.expect("org");
+        let biz = store.create_business(&org.id, "Acme", None).await.expect("biz");
+        let c = store.create_call(vox_store::CallRecord { business_id: biz.id.clone(), kind: "OUTBOUND".into(), status: "SCHEDULED".into(), ..Default::default() }).await.expect("call");
+        store.set_call_carrier_id(&c.id, "CA1").await.expect("sid");
+        assert!(store.call_started(&c.id, 10_000).await.expect("start"), "{which:?}");
+        assert!(!store.call_started(&c.id, 11_000).await.expect("start"), "{which:?}: a second start loses");
+        store.set_call_transcript(&c.id, "Agent: hi").await.expect("transcript");
+        store.call_ended(&c.id, "COMPLETED", "customer-ended-call", 15_500).await.expect("end");
+        // a later ending (the carrier's callback) does not overwrite the first
+        store.call_ended(&c.id, "FAILED", "carrier-failed", 99_000).await.expect("end");
+        let got = store.call_by_id(&c.id).await.expect("get").expect("exists");
+        assert_eq!(
+            (got.status.as_str(), got.ended_reason.as_deref(), got.duration_ms, got.started_at, got.ended_at, got.transcript.as_deref(), got.carrier_call_id.as_deref()),
+            ("COMPLETED", Some("customer-ended-call"), Some(5_500), Some(10_000), Some(15_500), Some("Agent: hi"), Some("CA1")),
+            "{which:?}"
+        );
+        // never started: ended with no duration
+        let d = store.create_call(vox_store::CallRecord { business_id: biz.id.clone(), kind: "OUTBOUND".into(), status: "SCHEDULED".into(), ..Default::default() }).await.expect("call");
+        store.call_ended(&d.id, "FAILED", "customer-did-not-answer", 20_000).await.expect("end");
+        let got = store.call_by_id(&d.id).await.expect("get").expect("exists");
+        assert_eq!((got.status.as_str(), got.duration_ms), ("FAILED", Some(0)), "{which:?}");
+        assert!(!store.call_started(&d.id, 21_000).await.expect("start"), "{which:?}: an ended call cannot start");
+    }
+}

@@ -12,5 +12,6 @@
 
 mod model;
 pub mod twilio;
+pub mod twilio_voice;
 
 pub use model::{Encoding, MediaEvent, Outbound, ProtocolError, StreamStart};

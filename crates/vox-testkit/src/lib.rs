@@ -9,14 +9,19 @@
 //! - [`FakeOpenAi`]: an OpenAI-compatible chat/transcription/speech server with scripted
 //!   replies and configurable latencies, logging every request.
 //!
+//! - [`FakeTwilio`]: Twilio's REST Calls API and voice webhooks; it answers placed calls by
+//!   opening the TwiML's media stream and playing a caller script.
+//!
 //! Fakes of things outside the project speak their real wire protocols over loopback.
 
 pub mod audio;
 pub mod fake_openai;
+pub mod fake_twilio;
 mod http;
 mod server;
 
 pub use fake_openai::{ChatReply, FakeOpenAi, FakeTiming};
+pub use fake_twilio::{CallerScript, FakeCall, FakeTwilio};
 pub use http::http_get;
 pub use server::VoxServer;
 

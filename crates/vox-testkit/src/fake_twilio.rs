@@ -1,0 +1,323 @@
+//! A fake Twilio speaking the real wire protocol over loopback:
+//!
+//! - REST: `POST /2010-04-01/Accounts/{AccountSid}/Calls.json` with HTTP Basic auth (Account
+//!   SID + auth token) and Twilio's form parameters (`To`, `From`, `Twiml` or `Url`,
+//!   `StatusCallback`); answers 201 with the call resource, or Twilio's error JSON.
+//! - Then, as Twilio does once the callee answers: runs the TwiML (inline, or fetched from
+//!   `Url` with a signed POST), opens its `<Connect><Stream>` media stream with the
+//!   `<Parameter>`s, plays the caller script there (through `vox_sim`, which speaks Media
+//!   Streams), and finally POSTs the signed `completed` status callback.
+//! - [`FakeTwilio::ring`]: an inbound call: the signed voice webhook to a Vox number, then the
+//!   same stream handling.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+/// What the fake's callers say.
+#[derive(Debug, Clone, Default)]
+pub struct CallerScript {
+    /// The caller's turns (WAV files), in order.
+    pub wavs: Vec<PathBuf>,
+    /// Wait for the agent's greeting before the first turn.
+    pub greeting: bool,
+    /// Where to write each call's stereo recording (left caller, right agent).
+    pub record_dir: Option<PathBuf>,
+}
+
+/// A call the fake placed or rang.
+#[derive(Debug, Clone, Default)]
+pub struct FakeCall {
+    /// Its CallSid.
+    pub sid: String,
+    /// `To` / `From`.
+    pub to: String,
+    /// Caller number.
+    pub from: String,
+    /// The TwiML that ran.
+    pub twiml: String,
+    /// The stream URL and parameters found in it.
+    pub stream: Option<(String, BTreeMap<String, String>)>,
+    /// The `vox sim` report of the media leg (`{"calls": [...], "summary": {...}}`).
+    pub report: Option<Value>,
+    /// The status callback's HTTP status, once posted.
+    pub status_callback: Option<u16>,
+    /// Set when the whole call is over.
+    pub finished: bool,
+}
+
+struct Shared {
+    account_sid: String,
+    auth_token: String,
+    script: Mutex<CallerScript>,
+    calls: Mutex<Vec<FakeCall>>,
+    http: reqwest::Client,
+}
+
+/// See the module docs.
+pub struct FakeTwilio {
+    /// Where it listens (use `http://{addr}` as a pool's `api_base`).
+    pub addr: SocketAddr,
+    shared: Arc<Shared>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl std::fmt::Debug for FakeTwilio {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FakeTwilio").field("addr", &self.addr).finish_non_exhaustive()
+    }
+}
+
+impl Drop for FakeTwilio {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn twilio_error(status: StatusCode, code: u32, message: &str) -> Response {
+    (status, Json(json!({"code": code, "message": message, "more_info": format!("https://www.twilio.com/docs/errors/{code}"), "status": status.as_u16()}))).into_response()
+}
+
+impl FakeTwilio {
+    /// Starts on a free loopback port with an account of its own.
+    pub async fn start(script: CallerScript) -> Self {
+        let shared = Arc::new(Shared {
+            account_sid: format!("AC{}", uuid::Uuid::new_v4().simple()),
+            auth_token: format!("{}", uuid::Uuid::new_v4().simple()),
+            script: Mutex::new(script),
+            calls: Mutex::new(Vec::new()),
+            http: reqwest::Client::new(),
+        });
+        let app = Router::new().route("/2010-04-01/Accounts/{account}/Calls.json", post(create_call)).with_state(shared.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind fake twilio");
+        let addr = listener.local_addr().expect("addr");
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self { addr, shared, task }
+    }
+
+    /// The account SID.
+    pub fn account_sid(&self) -> &str {
+        &self.shared.account_sid
+    }
+
+    /// The auth token.
+    pub fn auth_token(&self) -> &str {
+        &self.shared.auth_token
+    }
+
+    /// The REST base URL.
+    pub fn api_base(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Calls so far.
+    pub fn calls(&self) -> Vec<FakeCall> {
+        lock(&self.shared.calls).clone()
+    }
+
+    /// Waits until `n` calls have finished (or `timeout` passes); the calls.
+    pub async fn finished(&self, n: usize, timeout: std::time::Duration) -> Vec<FakeCall> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let calls = self.calls();
+            if calls.iter().filter(|c| c.finished).count() >= n || tokio::time::Instant::now() > deadline {
+                return calls;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
+    /// An inbound call from `from` to `to`: Twilio's signed voice webhook to
+    /// `{vox_base}/twilio/voice`, then the TwiML it answers runs (to the end of the call).
+    /// The webhook's HTTP status and the finished call.
+    pub async fn ring(&self, vox_base: &str, from: &str, to: &str) -> (u16, FakeCall) {
+        let sid = format!("CA{}", uuid::Uuid::new_v4().simple());
+        let params = vec![
+            ("AccountSid".to_owned(), self.shared.account_sid.clone()),
+            ("CallSid".to_owned(), sid.clone()),
+            ("CallStatus".to_owned(), "ringing".to_owned()),
+            ("Direction".to_owned(), "inbound".to_owned()),
+            ("From".to_owned(), from.to_owned()),
+            ("To".to_owned(), to.to_owned()),
+        ];
+        let url = format!("{vox_base}/twilio/voice");
+        let (status, twiml) = post_signed(&self.shared, &url, &params).await;
+        let call = FakeCall { sid: sid.clone(), to: to.into(), from: from.into(), ..Default::default() };
+        lock(&self.shared.calls).push(call);
+        if status == 200 {
+            run_twiml(self.shared.clone(), sid.clone(), twiml, None).await;
+        } else {
+            update(&self.shared, &sid, |c| c.finished = true);
+        }
+        let call = self.calls().into_iter().find(|c| c.sid == sid).unwrap_or_default();
+        (status, call)
+    }
+}
+
+fn update(shared: &Shared, sid: &str, f: impl FnOnce(&mut FakeCall)) {
+    if let Some(c) = lock(&shared.calls).iter_mut().find(|c| c.sid == sid) {
+        f(c);
+    }
+}
+
+/// POSTs form `params` to `url` with Twilio's signature; the status and body.
+async fn post_signed(shared: &Shared, url: &str, params: &[(String, String)]) -> (u16, String) {
+    let sig = vox_telephony::twilio_voice::signature(&shared.auth_token, url, params);
+    match shared.http.post(url).header("X-Twilio-Signature", sig).form(params).send().await {
+        Ok(r) => {
+            let status = r.status().as_u16();
+            (status, r.text().await.unwrap_or_default())
+        }
+        Err(e) => (0, e.to_string()),
+    }
+}
+
+async fn create_call(State(shared): State<Arc<Shared>>, Path(account): Path<String>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    use base64::Engine as _;
+    let expected = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", shared.account_sid, shared.auth_token)));
+    if account != shared.account_sid || headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) != Some(expected.as_str()) {
+        return twilio_error(StatusCode::UNAUTHORIZED, 20003, "Authenticate");
+    }
+    let Ok(params) = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body) else {
+        return twilio_error(StatusCode::BAD_REQUEST, 20001, "Malformed form body");
+    };
+    let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    let (Some(to), Some(from)) = (get("To"), get("From")) else {
+        return twilio_error(StatusCode::BAD_REQUEST, 21201, "No 'To' or 'From' number is specified");
+    };
+    let twiml = match (get("Twiml"), get("Url")) {
+        (Some(t), _) => t,
+        (None, Some(url)) => {
+            let p = vec![("AccountSid".to_owned(), shared.account_sid.clone()), ("Direction".to_owned(), "outbound-api".to_owned()), ("From".to_owned(), from.clone()), ("To".to_owned(), to.clone())];
+            post_signed(&shared, &url, &p).await.1
+        }
+        (None, None) => return twilio_error(StatusCode::BAD_REQUEST, 21205, "Url or Twiml parameter is required"),
+    };
+    let sid = format!("CA{}", uuid::Uuid::new_v4().simple());
+    lock(&shared.calls).push(FakeCall { sid: sid.clone(), to: to.clone(), from: from.clone(), ..Default::default() });
+    let callback = get("StatusCallback");
+    tokio::spawn(run_twiml(shared.clone(), sid.clone(), twiml, callback));
+    (StatusCode::CREATED, Json(json!({"sid": sid, "account_sid": shared.account_sid, "to": to, "from": from, "status": "queued", "direction": "outbound-api"}))).into_response()
+}
+
+/// The `<Stream url>` and its `<Parameter>`s of a `<Connect>` TwiML document.
+pub fn parse_stream(twiml: &str) -> Option<(String, BTreeMap<String, String>)> {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_str(twiml);
+    let mut url = None;
+    let mut params = BTreeMap::new();
+    loop {
+        match reader.read_event().ok()? {
+            Event::Start(e) | Event::Empty(e) => {
+                let attr = |name: &str| {
+                    e.attributes().flatten().find(|a| a.key.as_ref() == name).and_then(|a| a.normalized_value(quick_xml::XmlVersion::Implicit1_0).ok()).map(|v| v.into_owned())
+                };
+                match e.local_name().as_ref() {
+                    "Stream" => url = attr("url"),
+                    "Parameter" => {
+                        if let (Some(n), Some(v)) = (attr("name"), attr("value")) {
+                            params.insert(n, v);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    url.map(|u| (u, params))
+}
+
+async fn run_twiml(shared: Arc<Shared>, sid: String, twiml: String, callback: Option<String>) {
+    let stream = parse_stream(&twiml);
+    update(&shared, &sid, |c| {
+        c.twiml = twiml.clone();
+        c.stream = stream.clone();
+    });
+    if let Some((url, params)) = stream {
+        let script = lock(&shared.script).clone();
+        let report = play(&sid, &url, &params, &script).await;
+        update(&shared, &sid, |c| c.report = Some(report));
+    }
+    if let Some(cb) = callback {
+        let params = vec![
+            ("AccountSid".to_owned(), shared.account_sid.clone()),
+            ("CallSid".to_owned(), sid.clone()),
+            ("CallStatus".to_owned(), "completed".to_owned()),
+        ];
+        let (status, _) = post_signed(&shared, &cb, &params).await;
+        update(&shared, &sid, |c| c.status_callback = Some(status));
+    }
+    update(&shared, &sid, |c| c.finished = true);
+}
+
+/// Plays the caller script on the media stream; the sim's report.
+async fn play(sid: &str, url: &str, params: &BTreeMap<String, String>, script: &CallerScript) -> Value {
+    let dir = std::env::temp_dir().join(format!("vox-fake-twilio-{}-{sid}", std::process::id()));
+    if std::fs::create_dir_all(&dir).is_err() {
+        return json!({"error": "cannot create a temp dir"});
+    }
+    let mut toml = format!("greeting = {}\n", script.greeting);
+    toml.push_str("[params]\n");
+    for (k, v) in params {
+        toml.push_str(&format!("{k:?} = {v:?}\n"));
+    }
+    for w in &script.wavs {
+        toml.push_str(&format!("[[turn]]\nwav = {:?}\n", w.display().to_string()));
+    }
+    let script_path = dir.join("script.toml");
+    let report_path = dir.join("report.json");
+    if std::fs::write(&script_path, toml).is_err() {
+        return json!({"error": "cannot write the script"});
+    }
+    let args = vox_sim::SimArgs {
+        url: url.to_owned(),
+        script: Some(script_path),
+        wavs: Vec::new(),
+        interrupt_after_ms: None,
+        agent_id: None,
+        params: Vec::new(),
+        calls: 1,
+        concurrency: 1,
+        ramp_ms: 0,
+        record: script.record_dir.clone(),
+        report: Some(report_path.clone()),
+        send_ahead_ms: 200,
+        reply_timeout_ms: 15_000,
+        quiet: true,
+    };
+    match vox_sim::run(args).await {
+        Ok(_) => std::fs::read_to_string(&report_path).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or(Value::Null),
+        Err(e) => json!({"error": format!("{e:#}")}),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_stream_and_its_parameters() {
+        let x = r#"<?xml version="1.0"?><Response><Connect><Stream url="ws://127.0.0.1:9/media/twilio"><Parameter name="agentId" value="a&amp;b"/><Parameter name="token" value="t"/></Stream></Connect></Response>"#;
+        let (url, p) = parse_stream(x).expect("stream");
+        assert_eq!(url, "ws://127.0.0.1:9/media/twilio");
+        assert_eq!(p.get("agentId").map(String::as_str), Some("a&b"));
+        assert_eq!(p.len(), 2);
+        assert!(parse_stream("<Response><Say>closed</Say><Hangup/></Response>").is_none());
+    }
+}

@@ -1,0 +1,264 @@
+//! The seed's step-by-step guide end to end over real HTTP against `vox serve`: `vox admin
+//! create`, a token, a tool, a knowledge-base file, voices, an OUTBOUND agent, deploy, off and
+//! on, an outbound call that the fake Twilio answers (its caller talks to the agent over the
+//! media stream), then the call in the history with its transcript. Then an INBOUND agent
+//! answering a signed voice webhook, and what must be refused: unsigned webhooks and a
+//! replayed stream token.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use vox_testkit::{repo_root, CallerScript, ChatReply, FakeOpenAi, FakeTiming, FakeTwilio, VoxServer};
+
+const BIN: &str = env!("CARGO_BIN_EXE_vox");
+
+struct Api {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl Api {
+    async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut req = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(&self.token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().await.expect("request");
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+}
+
+/// Polls a call record until it leaves SCHEDULED / IN_PROGRESS.
+async fn ended_call(api: &Api, biz: &str, id: &str) -> Value {
+    let mut last = Value::Null;
+    for _ in 0..200 {
+        let (status, call) = api.send(reqwest::Method::GET, &format!("/v1/businesses/{biz}/calls/{id}"), None).await;
+        assert_eq!(status, 200, "{call}");
+        if call["status"] != "SCHEDULED" && call["status"] != "IN_PROGRESS" {
+            return call;
+        }
+        last = call;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("call {id} did not end: {last}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_seed_walkthrough_from_token_to_call_history() {
+    let fake_ai = FakeOpenAi::start(FakeTiming::default()).await;
+    let audio = repo_root().join("tests/data/audio");
+    let twilio = FakeTwilio::start(CallerScript { wavs: vec![audio.join("book-1.wav"), audio.join("bye-1.wav")], greeting: true, record_dir: None }).await;
+
+    let dir = std::env::temp_dir().join(format!("vox-e2e-cp-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let config = dir.join("vox.toml");
+    let ai = fake_ai.base_url();
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[telephony]
+[[telephony.pools]]
+carrier = "twilio"
+numbers = ["+12125550111", "+15125550122", "+15125550133"]
+account_sid = "{sid}"
+auth_token = "{token}"
+api_base = "{api}"
+
+[voice_agents]
+llm = {{ baseUrl = "{ai}", apiKey = "sk-test-secret", model = "fake-llm" }}
+asr = {{ baseUrl = "{ai}", model = "fake-asr" }}
+tts = {{ baseUrl = "{ai}", model = "fake-tts", voice = "v1" }}
+"#,
+            sid = twilio.account_sid(),
+            token = twilio.auth_token(),
+            api = twilio.api_base()
+        ),
+    )
+    .expect("config");
+    let db = format!("sqlite://{}/vox.db", dir.display());
+    let files_dir = dir.join("files").display().to_string();
+    let env = [("VOX__STORE__URL", db.as_str()), ("VOX__API__FILES_DIR", files_dir.as_str()), ("VOX__VAD__STOP_MS", "400")];
+
+    // vox admin create: organization, business, API client
+    let out = std::process::Command::new(BIN)
+        .args(["admin", "create", "--org", "Acme", "--business", "Acme Plumbing", "--phone", "+15125550100", "--config"])
+        .arg(&config)
+        .envs(env)
+        .output()
+        .expect("vox admin create");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let creds: Value = serde_json::from_slice(&out.stdout).expect("admin create prints JSON");
+    let biz = creds["businessId"].as_str().expect("businessId").to_owned();
+
+    let config_arg = config.display().to_string();
+    let (db2, files2) = (db.clone(), files_dir.clone());
+    let server = tokio::task::spawn_blocking(move || {
+        VoxServer::start(std::path::Path::new(BIN), &["--config", &config_arg], &[("VOX__STORE__URL", db2.as_str()), ("VOX__API__FILES_DIR", files2.as_str()), ("VOX__VAD__STOP_MS", "400")])
+    })
+    .await
+    .expect("server");
+    let base = format!("http://{}", server.addr);
+    let http = reqwest::Client::new();
+
+    // token (client credentials, form-encoded as in the seed)
+    let res = http
+        .post(format!("{base}/v1/oauth/token"))
+        .form(&[("grant_type", "client_credentials"), ("client_id", creds["clientId"].as_str().expect("id")), ("client_secret", creds["clientSecret"].as_str().expect("secret"))])
+        .send()
+        .await
+        .expect("token");
+    assert_eq!(res.status().as_u16(), 200);
+    let token: Value = res.json().await.expect("json");
+    let api = Api { http: http.clone(), base: base.clone(), token: token["access_token"].as_str().expect("access_token").to_owned() };
+    use reqwest::Method;
+
+    // step 2: a transfer tool from the template
+    let (status, tool) = api
+        .send(
+            Method::POST,
+            &format!("/v1/businesses/{biz}/tools"),
+            Some(json!({"templateToolId": "template-transfer-call", "configOverride": {"destinations": [{"name": "Office", "phoneNumber": "+15125550144", "description": "The front office"}]}})),
+        )
+        .await;
+    assert_eq!(status, 201, "{tool}");
+    // step 3: a knowledge-base file, processed until ready
+    let form = reqwest::multipart::Form::new().part("file", reqwest::multipart::Part::bytes(b"# Prices\n\nA drain cleaning costs 120 dollars.".to_vec()).file_name("prices.md").mime_str("text/markdown").expect("mime"));
+    let res = http.post(format!("{base}/v1/businesses/{biz}/files")).bearer_auth(&api.token).multipart(form).send().await.expect("upload");
+    assert_eq!(res.status().as_u16(), 201);
+    let file: Value = res.json().await.expect("json");
+    let file_id = file["id"].as_str().expect("id").to_owned();
+    let mut ready = false;
+    for _ in 0..100 {
+        let (_, f) = api.send(Method::GET, &format!("/v1/businesses/{biz}/files/{file_id}"), None).await;
+        if f["status"] == "ready" {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(ready, "the file became ready");
+    // step 4: voices (the installed ones; may be none without local models)
+    let (status, voices) = api.send(Method::GET, "/v1/voices", None).await;
+    assert_eq!(status, 200, "{voices}");
+    assert!(voices.is_array());
+    // step 5: the agent
+    let (status, agent) = api
+        .send(
+            Method::POST,
+            &format!("/v1/businesses/{biz}/voice-agents"),
+            Some(json!({
+                "name": "Appointment reminder", "type": "OUTBOUND",
+                "conversationFlow": "Remind the customer of their plumbing visit and offer to book one.",
+                "firstMessage": "Hi, this is Acme Plumbing calling about your visit.",
+                "toolIds": [tool["id"]], "knowledgeBaseDocumentIds": [file_id]
+            })),
+        )
+        .await;
+    assert_eq!(status, 201, "{agent}");
+    let agent_id = agent["id"].as_str().expect("id").to_owned();
+    assert!(agent["workflow"].is_object(), "the workflow was derived: {agent}");
+    // step 6: deploy (a 512 number, like the business's), off, on
+    let (status, deployed) = api.send(Method::POST, &format!("/v1/businesses/{biz}/voice-agents/{agent_id}/deploy"), None).await;
+    assert_eq!(status, 200, "{deployed}");
+    let number = deployed["phoneNumber"].as_str().expect("phoneNumber").to_owned();
+    assert!(number.starts_with("+1512"), "{number}");
+    assert_eq!(deployed["onDuty"], true);
+    for (path, on) in [("off", false), ("on", true)] {
+        let (status, a) = api.send(Method::PATCH, &format!("/v1/businesses/{biz}/voice-agents/{agent_id}/{path}"), None).await;
+        assert_eq!((status, &a["onDuty"]), (200, &json!(on)), "{a}");
+    }
+
+    // step 7: the outbound call, answered by the fake Twilio's caller
+    fake_ai.push_transcript("Yes, I would like to book a visit on Tuesday.");
+    fake_ai.push_transcript("That is all, thank you, bye.");
+    fake_ai.push_chat(ChatReply::text("Great, you are booked for Tuesday at ten."));
+    fake_ai.push_chat(ChatReply::text("Goodbye!"));
+    let (status, placed) = api
+        .send(Method::POST, &format!("/v1/businesses/{biz}/voice-agents/{agent_id}/call"), Some(json!({"phoneNumber": "+15125550177", "name": "Dana"})))
+        .await;
+    assert_eq!(status, 200, "{placed}");
+    assert_eq!((placed["success"].clone(), placed["status"].clone()), (json!(true), json!("initiated")));
+    let call_id = placed["callId"].as_str().expect("callId").to_owned();
+    let calls = twilio.finished(1, Duration::from_secs(60)).await;
+    let leg = calls.first().expect("the fake Twilio got the call");
+    assert!(leg.finished, "the call finished: {leg:?}");
+    assert_eq!((leg.to.as_str(), leg.from.as_str()), ("+15125550177", number.as_str()));
+    let (stream_url, params) = leg.stream.clone().expect("TwiML with a stream");
+    assert_eq!(stream_url, format!("ws://{}/media/twilio", server.addr));
+    assert_eq!((params.get("agentId"), params.get("callId")), (Some(&agent_id), Some(&call_id)));
+    let report = leg.report.clone().expect("sim report");
+    assert_eq!(report["summary"]["calls_failed"], 0, "the caller's side: {report}");
+    assert_eq!(leg.status_callback, Some(204), "signed status callback accepted");
+
+    // the call in the history, with its transcript
+    let call = ended_call(&api, &biz, &call_id).await;
+    assert_eq!(call["status"], "COMPLETED", "{call}");
+    assert_eq!((call["type"].as_str(), call["agentId"].as_str(), call["customerNumber"].as_str()), (Some("OUTBOUND"), Some(agent_id.as_str()), Some("+15125550177")));
+    let transcript = call["transcript"].as_str().expect("transcript");
+    for line in ["Agent: Hi, this is Acme Plumbing calling about your visit.", "Caller: Yes, I would like to book a visit on Tuesday.", "Agent: Great, you are booked for Tuesday at ten."] {
+        assert!(transcript.contains(line), "{line:?} missing from:\n{transcript}");
+    }
+    assert_eq!(call["endedReason"], "customer-ended-call", "{call}");
+    assert!(call["durationMs"].as_i64().unwrap_or(0) > 2000, "{call}");
+    assert!(call["startedAt"].is_string() && call["endedAt"].is_string(), "{call}");
+    assert_eq!(call["leadContext"]["name"], "Dana");
+    let (_, list) = api.send(Method::GET, &format!("/v1/businesses/{biz}/calls?type=OUTBOUND&status=COMPLETED"), None).await;
+    assert_eq!(list["total"], 1, "{list}");
+
+    // the same stream parameters again (a replayed token) are refused
+    let replay = tokio::process::Command::new(BIN)
+        .args(["sim", "--url", &stream_url, "--wav"])
+        .arg(audio.join("bye-1.wav"))
+        .args(params.iter().flat_map(|(k, v)| ["--param".to_owned(), format!("{k}={v}")]))
+        .output()
+        .await
+        .expect("vox sim");
+    assert!(!replay.status.success(), "a replayed stream token was let in:\n{}", String::from_utf8_lossy(&replay.stdout));
+
+    // an INBOUND agent answers the signed voice webhook of its number
+    let (status, inbound) = api
+        .send(
+            Method::POST,
+            &format!("/v1/businesses/{biz}/voice-agents"),
+            Some(json!({"name": "Front desk", "type": "INBOUND", "conversationFlow": "Answer the caller's questions.", "firstMessage": "Acme Plumbing, how can I help?"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{inbound}");
+    let inbound_id = inbound["id"].as_str().expect("id").to_owned();
+    let (_, deployed) = api.send(Method::POST, &format!("/v1/businesses/{biz}/voice-agents/{inbound_id}/deploy"), None).await;
+    let inbound_number = deployed["phoneNumber"].as_str().expect("phoneNumber").to_owned();
+    // the business's number routed no calls yet (the OUTBOUND agent only calls from it), so it
+    // now routes to the front desk: customers calling back reach it
+    assert_eq!(inbound_number, number);
+    // unsigned: refused, and no call is recorded
+    let res = http.post(format!("{base}/twilio/voice")).form(&[("To", inbound_number.as_str()), ("From", "+15125550188"), ("CallSid", "CAforged")]).send().await.expect("post");
+    assert_eq!(res.status().as_u16(), 403);
+    fake_ai.push_transcript("Do you fix water heaters?");
+    fake_ai.push_transcript("Thanks, bye.");
+    fake_ai.push_chat(ChatReply::text("Yes, we repair and install water heaters."));
+    fake_ai.push_chat(ChatReply::text("Goodbye!"));
+    let (status, leg) = twilio.ring(&base, "+15125550188", &inbound_number).await;
+    assert_eq!(status, 200, "{leg:?}");
+    assert_eq!(leg.stream.as_ref().and_then(|(_, p)| p.get("agentId")), Some(&inbound_id), "{}", leg.twiml);
+    let (_, list) = api.send(Method::GET, &format!("/v1/businesses/{biz}/calls?type=INBOUND"), None).await;
+    assert_eq!(list["total"], 1, "only the signed call is recorded: {list}");
+    let inbound_call_id = list["items"][0]["id"].as_str().expect("id").to_owned();
+    let call = ended_call(&api, &biz, &inbound_call_id).await;
+    assert_eq!((call["status"].as_str(), call["customerNumber"].as_str(), call["phoneNumber"].as_str()), (Some("COMPLETED"), Some("+15125550188"), Some(inbound_number.as_str())), "{call}");
+    assert!(call["transcript"].as_str().unwrap_or_default().contains("Agent: Yes, we repair and install water heaters."), "{call}");
+
+    // off duty: the caller hears an apology, the call is recorded as failed
+    let _ = api.send(Method::PATCH, &format!("/v1/businesses/{biz}/voice-agents/{inbound_id}/off"), None).await;
+    let (status, leg) = twilio.ring(&base, "+15125550199", &inbound_number).await;
+    assert_eq!(status, 200);
+    assert!(leg.stream.is_none() && leg.twiml.contains("<Hangup/>"), "{}", leg.twiml);
+    let (_, list) = api.send(Method::GET, &format!("/v1/businesses/{biz}/calls?type=INBOUND&status=FAILED"), None).await;
+    assert_eq!(list["items"][0]["endedReason"], "agent-off-duty", "{list}");
+
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
