@@ -10,6 +10,7 @@ pub mod auth;
 mod calls;
 pub mod schedule;
 mod error;
+pub mod openapi;
 pub mod files;
 pub mod extract;
 mod templates;
@@ -129,6 +130,8 @@ impl<T: Clone> Paged<T> {
 /// The `/v1` routes.
 pub fn router(state: ApiState) -> Router {
     Router::new()
+        .route("/openapi.json", get(openapi::openapi_json))
+        .route("/docs", get(openapi::docs))
         .route("/v1/oauth/token", post(auth::token))
         .route("/v1/voices", get(list_voices))
         .route("/v1/voices/{voice_id}", get(get_voice))

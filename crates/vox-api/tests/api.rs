@@ -665,3 +665,30 @@ async fn files_upload_extract_and_feed_the_knowledge_base_tool() {
     let (status, _) = call(&f.app, send("DELETE", &format!("/v1/businesses/{}/files/{}", f.foreign_biz, ready[1]), &t, &Value::Null)).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn the_openapi_document_lists_exactly_the_routes_that_exist() {
+    let f = fixture().await;
+    let (status, doc) = call(&f.app, get("/openapi.json", None)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(doc["openapi"], "3.1.0");
+    let ops: usize = doc["paths"].as_object().expect("paths").values().map(|p| p.as_object().map_or(0, |m| m.len())).sum();
+    assert_eq!(ops, vox_api::openapi::OPERATIONS.len());
+    // every documented operation is routed (the fallback answers "route not found")
+    for op in vox_api::openapi::OPERATIONS {
+        let path = op.path.replace('{', "x").replace('}', "");
+        let req = Request::builder().method(op.method.to_uppercase().as_str()).uri(&path).body(Body::empty()).expect("request");
+        let (status, body) = call(&f.app, req).await;
+        assert!(!(status == StatusCode::NOT_FOUND && body["error"]["message"] == "route not found"), "{} {} is documented but not routed", op.method, op.path);
+        if op.scope.is_some() {
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{} {} without a token", op.method, op.path);
+        }
+    }
+    // and a route that is not documented is not routed either (the check above can fail)
+    let (status, body) = call(&f.app, get("/v1/nothing-here", None)).await;
+    assert_eq!((status, body["error"]["message"].as_str()), (StatusCode::NOT_FOUND, Some("route not found")));
+    let res = f.app.clone().oneshot(get("/docs", None)).await.expect("docs");
+    assert_eq!(res.status(), StatusCode::OK);
+    let html = String::from_utf8(axum::body::to_bytes(res.into_body(), 1 << 20).await.expect("body").to_vec()).expect("utf8");
+    assert!(html.contains("/v1/businesses/{business_id}/voice-agents") && !html.contains("<script"), "offline page, no scripts");
+}
