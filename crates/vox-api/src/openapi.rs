@@ -38,8 +38,8 @@ pub struct Operation {
     pub summary: &'static str,
     /// Scope the bearer token needs (`None`: the token endpoint).
     pub scope: Option<&'static str>,
-    /// Query parameters (name, description).
-    pub query: &'static [(&'static str, &'static str)],
+    /// Query parameters (name, description), in groups shared between operations.
+    pub query: &'static [&'static [(&'static str, &'static str)]],
     /// Body.
     pub body: Body,
     /// Success status.
@@ -47,9 +47,7 @@ pub struct Operation {
 }
 
 const PAGE: &[(&str, &str)] = &[("page", "1-based page number (default 1)"), ("page_size", "items per page, 1-100 (default 10)")];
-const CALLS: &[(&str, &str)] = &[
-    ("page", "1-based page number (default 1)"),
-    ("page_size", "items per page, 1-100 (default 10)"),
+const CALL_FILTERS: &[(&str, &str)] = &[
     ("type", "INBOUND or OUTBOUND"),
     ("status", "SCHEDULED, IN_PROGRESS, COMPLETED or FAILED"),
     ("start", "calls started at or after this ISO 8601 time or date"),
@@ -58,18 +56,7 @@ const CALLS: &[(&str, &str)] = &[
     ("orderBy[field]", "startedAt (default), endedAt, durationMs or createdAt"),
     ("orderBy[direction]", "asc or desc (default)"),
 ];
-const ORG_CALLS: &[(&str, &str)] = &[
-    ("page", "1-based page number (default 1)"),
-    ("page_size", "items per page, 1-100 (default 10)"),
-    ("type", "INBOUND or OUTBOUND"),
-    ("status", "SCHEDULED, IN_PROGRESS, COMPLETED or FAILED"),
-    ("start", "calls started at or after this ISO 8601 time or date"),
-    ("end", "calls started before this ISO 8601 time or date"),
-    ("leadId", "only calls about this lead"),
-    ("businessId", "only this business's calls"),
-    ("orderBy[field]", "startedAt (default), endedAt, durationMs or createdAt"),
-    ("orderBy[direction]", "asc or desc (default)"),
-];
+const BUSINESS: &[(&str, &str)] = &[("businessId", "only this business's calls")];
 
 fn tool_create() -> Value {
     json!({"type": "object", "required": ["templateToolId"], "properties": {
@@ -134,20 +121,20 @@ pub const OPERATIONS: &[Operation] = &[
     op!("post", "/v1/oauth/token", "createToken", "A bearer token for an API client (OAuth 2.0 client credentials)", None, &[], Body::Token, 200),
     op!("get", "/v1/voices", "listVoices", "The installed TTS voices", Some("voices:read"), &[], Body::None, 200),
     op!("get", "/v1/voices/{voice_id}", "getVoice", "One voice", Some("voices:read"), &[], Body::None, 200),
-    op!("get", "/v1/tools", "listToolTemplates", "Tool templates", Some("tools:read"), PAGE, Body::None, 200),
+    op!("get", "/v1/tools", "listToolTemplates", "Tool templates", Some("tools:read"), &[PAGE], Body::None, 200),
     op!("get", "/v1/tools/{tool_id}", "getToolTemplate", "One tool template", Some("tools:read"), &[], Body::None, 200),
-    op!("get", "/v1/businesses/{business_id}/tools", "listTools", "The business's tool instances", Some("tools:read"), PAGE, Body::None, 200),
+    op!("get", "/v1/businesses/{business_id}/tools", "listTools", "The business's tool instances", Some("tools:read"), &[PAGE], Body::None, 200),
     op!("post", "/v1/businesses/{business_id}/tools", "createTool", "A tool instance from a template", Some("tools:create"), &[], Body::Json(tool_create), 201),
     op!("get", "/v1/businesses/{business_id}/tools/{tool_id}", "getTool", "One tool instance", Some("tools:read"), &[], Body::None, 200),
     op!("patch", "/v1/businesses/{business_id}/tools/{tool_id}", "updateTool", "Change a tool instance", Some("tools:update"), &[], Body::Json(tool_update), 200),
     op!("delete", "/v1/businesses/{business_id}/tools/{tool_id}", "deleteTool", "Delete a tool instance", Some("tools:delete"), &[], Body::None, 204),
-    op!("get", "/v1/businesses/{business_id}/files", "listFiles", "The business's knowledge-base files", Some("files:read"), PAGE, Body::None, 200),
+    op!("get", "/v1/businesses/{business_id}/files", "listFiles", "The business's knowledge-base files", Some("files:read"), &[PAGE], Body::None, 200),
     op!("post", "/v1/businesses/{business_id}/files", "uploadFile", "Upload a file (PDF, DOCX, TXT, MD, ...); processing, then ready", Some("files:create"), &[], Body::File, 201),
     op!("get", "/v1/businesses/{business_id}/files/{file_id}", "getFile", "One file and its status", Some("files:read"), &[], Body::None, 200),
     op!("delete", "/v1/businesses/{business_id}/files/{file_id}", "deleteFile", "Delete a file no agent uses", Some("files:delete"), &[], Body::None, 204),
     op!("get", "/v1/businesses/{business_id}/integrations/google-calendar", "getCalendarIntegration", "The Google Calendar integration", Some("integrations:read"), &[], Body::None, 200),
     op!("post", "/v1/businesses/{business_id}/integrations/google-calendar", "createCalendarIntegration", "Set up the Google Calendar integration", Some("integrations:create"), &[], Body::Json(calendar), 200),
-    op!("get", "/v1/businesses/{business_id}/voice-agents", "listVoiceAgents", "The business's voice agents", Some("voice-agents:read"), PAGE, Body::None, 200),
+    op!("get", "/v1/businesses/{business_id}/voice-agents", "listVoiceAgents", "The business's voice agents", Some("voice-agents:read"), &[PAGE], Body::None, 200),
     op!("post", "/v1/businesses/{business_id}/voice-agents", "createVoiceAgent", "Create a voice agent", Some("voice-agents:create"), &[], Body::Json(agent_create), 201),
     op!("get", "/v1/businesses/{business_id}/voice-agents/{agent_id}", "getVoiceAgent", "One voice agent", Some("voice-agents:read"), &[], Body::None, 200),
     op!("patch", "/v1/businesses/{business_id}/voice-agents/{agent_id}", "updateVoiceAgent", "Change a voice agent (validated whole again)", Some("voice-agents:update"), &[], Body::Json(agent_update), 200),
@@ -156,9 +143,9 @@ pub const OPERATIONS: &[Operation] = &[
     op!("patch", "/v1/businesses/{business_id}/voice-agents/{agent_id}/on", "voiceAgentOnDuty", "Put a deployed agent on duty", Some("voice-agents:update"), &[], Body::None, 200),
     op!("patch", "/v1/businesses/{business_id}/voice-agents/{agent_id}/off", "voiceAgentOffDuty", "Take a deployed agent off duty", Some("voice-agents:update"), &[], Body::None, 200),
     op!("post", "/v1/businesses/{business_id}/voice-agents/{agent_id}/call", "placeCall", "An outbound call by an OUTBOUND agent", Some("voice-agents:update"), &[], Body::Json(outbound_call), 200),
-    op!("get", "/v1/businesses/{business_id}/calls", "listBusinessCalls", "The business's call history", Some("calls:read"), CALLS, Body::None, 200),
+    op!("get", "/v1/businesses/{business_id}/calls", "listBusinessCalls", "The business's call history", Some("calls:read"), &[PAGE, CALL_FILTERS], Body::None, 200),
     op!("get", "/v1/businesses/{business_id}/calls/{call_id}", "getBusinessCall", "One call: status, transcript, recording, data", Some("calls:read"), &[], Body::None, 200),
-    op!("get", "/v1/organizations/calls", "listOrganizationCalls", "Every call of the organization's businesses", Some("calls:read"), ORG_CALLS, Body::None, 200),
+    op!("get", "/v1/organizations/calls", "listOrganizationCalls", "Every call of the organization's businesses", Some("calls:read"), &[PAGE, CALL_FILTERS, BUSINESS], Body::None, 200),
     op!("get", "/v1/organizations/calls/{call_id}", "getOrganizationCall", "One call of the organization", Some("calls:read"), &[], Body::None, 200),
 ];
 
@@ -176,7 +163,7 @@ pub fn document() -> Value {
             .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
             .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
             .collect();
-        params.extend(op.query.iter().map(|(name, d)| {
+        params.extend(op.query.iter().copied().flatten().map(|(name, d)| {
             let schema = match *name {
                 "page" => json!({"type": "integer", "minimum": 1}),
                 "page_size" => json!({"type": "integer", "minimum": 1, "maximum": 100}),
@@ -237,7 +224,7 @@ fn esc(s: &str) -> String {
 pub(crate) async fn docs() -> Html<String> {
     let mut rows = String::new();
     for op in OPERATIONS {
-        let query = if op.query.is_empty() { String::new() } else { format!("<br><small>query: {}</small>", esc(&op.query.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", "))) };
+        let query = if op.query.is_empty() { String::new() } else { format!("<br><small>query: {}</small>", esc(&op.query.iter().copied().flatten().map(|(n, _)| *n).collect::<Vec<_>>().join(", "))) };
         let body = match op.body {
             Body::None => String::new(),
             Body::Json(schema) => format!("<details><summary>JSON body</summary><pre>{}</pre></details>", esc(&serde_json::to_string_pretty(&schema()).unwrap_or_default())),
