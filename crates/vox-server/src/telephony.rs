@@ -96,6 +96,10 @@ struct Inner {
     local_url: String,
     http: reqwest::Client,
     runtime: tokio::sync::OnceCell<Result<(CallServices, bool), String>>,
+    /// Calls whose media stream is connected: their record is ended by the stream's own
+    /// ending (with the real reason and the transcript), not by the carrier's status callback,
+    /// which may arrive first.
+    live: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
 }
 
 /// See the module docs. Cheap to clone.
@@ -124,7 +128,7 @@ impl Telephony {
         }
         let public_url = Some(cfg.telephony.public_url.trim_end_matches('/').to_owned()).filter(|u| !u.is_empty());
         let http = reqwest::Client::builder().timeout(std::time::Duration::from_secs(15)).build().context("HTTP client")?;
-        Ok(Self(Arc::new(Inner { store, agents, tokens: MediaTokens::new(cfg.telephony.media_token_ttl_secs), accounts, public_url, local_url, http, runtime: tokio::sync::OnceCell::new() })))
+        Ok(Self(Arc::new(Inner { store, agents, tokens: MediaTokens::new(cfg.telephony.media_token_ttl_secs), accounts, public_url, local_url, http, runtime: tokio::sync::OnceCell::new(), live: Arc::default() })))
     }
 
     /// `POST /twilio/voice` and `POST /twilio/status`.
@@ -252,7 +256,10 @@ async fn status(State(t): State<Telephony>, headers: HeaderMap, uri: Uri, Query(
         "failed" => ("FAILED", "carrier-failed"),
         _ => return StatusCode::NO_CONTENT.into_response(),
     };
-    // the media stream's own ending, if it came first, stands
+    // a connected stream records its own ending; one that came first stands (first ending wins)
+    if t.0.live.lock().expect("live calls").contains(&call_id) {
+        return StatusCode::NO_CONTENT.into_response();
+    }
     if let Err(e) = t.0.store.call_ended(&call_id, status, reason, now_ms()).await {
         warn!(error = %e, call = %call_id, "recording a twilio call status");
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
@@ -328,7 +335,8 @@ impl vox_media::PlacedCalls for Telephony {
                 }
             };
             let mut session = t.0.agents.api_session(spec, services, without_llm);
-            session.services.observer = Some(RecordObserver::start(store.clone(), call_id.clone()));
+            t.0.live.lock().expect("live calls").insert(call_id.clone());
+            session.services.observer = Some(RecordObserver::start(store.clone(), call_id.clone(), t.0.live.clone()));
             info!(call = %call_id, agent = %agent_id, "placed call connected");
             Ok(session)
         })
@@ -376,7 +384,7 @@ struct RecordObserver {
 }
 
 impl RecordObserver {
-    fn start(store: Store, call_id: String) -> Arc<dyn CallObserver> {
+    fn start(store: Store, call_id: String, live: Arc<std::sync::Mutex<std::collections::HashSet<String>>>) -> Arc<dyn CallObserver> {
         let (tx, mut rx) = mpsc::unbounded_channel();
         tokio::spawn(async move {
             while let Some(u) = rx.recv().await {
@@ -388,13 +396,17 @@ impl RecordObserver {
                         {
                             warn!(error = %e, call = %call_id, "saving the transcript");
                         }
-                        store.call_ended(&call_id, status, &reason, now_ms()).await
+                        let r = store.call_ended(&call_id, status, &reason, now_ms()).await;
+                        live.lock().expect("live calls").remove(&call_id);
+                        r
                     }
                 };
                 if let Err(e) = done {
                     warn!(error = %e, call = %call_id, "updating the call record");
                 }
             }
+            // dropped without an ending: let the carrier's callback end the record
+            live.lock().expect("live calls").remove(&call_id);
         });
         Arc::new(Self { tx })
     }
