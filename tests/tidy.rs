@@ -40,7 +40,8 @@ fn layers_point_down_only() {
         ("vox-engine", &["vox-core"]),
         ("vox-telephony", &["vox-core"]),
         ("vox-providers", &["vox-core", "vox-audio"]),
-        ("vox-tools", &["vox-core", "vox-engine"]),
+        // the built-in calendar and the knowledge base read vox-store; embeddings are vox-providers'
+        ("vox-tools", &["vox-core", "vox-engine", "vox-providers", "vox-store"]),
         ("vox-models", &["vox-core", "vox-audio", "vox-providers"]),
         ("vox-call", &["vox-core", "vox-audio", "vox-engine", "vox-providers", "vox-tools"]),
     ];

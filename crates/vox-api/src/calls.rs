@@ -43,6 +43,7 @@ fn view(c: &CallRecord) -> Value {
         "endedReason": c.ended_reason, "summary": c.summary, "transcript": c.transcript, "recordingUrl": c.recording_url,
         "durationMs": c.duration_ms, "structuredData": c.structured_data, "leadContext": c.lead_context,
         "startedAt": c.started_at.map(rfc3339), "endedAt": c.ended_at.map(rfc3339),
+        "messages": c.messages.clone().unwrap_or_else(|| json!([])),
     })
 }
 
@@ -144,6 +145,22 @@ pub(crate) async fn get_business(auth: Auth, State(state): State<ApiState>, Path
     let business = business(&state, &auth, &biz).await?;
     let c = state.store.call(&auth.organization_id, Some(&business.id), &id).await?.ok_or_else(|| ApiError::not_found("call"))?;
     Ok(Json(view(&c)))
+}
+
+/// `GET /v1/businesses/{businessId}/calls/{callId}/recording`: the two-channel WAV (left the
+/// caller, right the agent).
+pub(crate) async fn recording(auth: Auth, State(state): State<ApiState>, Path((biz, id)): Path<(String, String)>) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse as _;
+    auth.require("calls:read")?;
+    let business = business(&state, &auth, &biz).await?;
+    let c = state.store.call(&auth.organization_id, Some(&business.id), &id).await?.ok_or_else(|| ApiError::not_found("call"))?;
+    if c.recording_url.is_none() {
+        return Err(ApiError::not_found("recording"));
+    }
+    // ids are ours (checked above through the store), so the path stays inside the directory
+    let path = state.recordings_dir.join(&c.business_id).join(format!("{}.wav", c.id));
+    let bytes = tokio::fs::read(&path).await.map_err(|_| ApiError::not_found("recording"))?;
+    Ok(([(axum::http::header::CONTENT_TYPE, "audio/wav")], bytes).into_response())
 }
 
 /// `GET /v1/organizations/calls/{callId}`

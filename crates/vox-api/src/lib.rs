@@ -16,6 +16,7 @@ pub mod extract;
 mod templates;
 mod tools;
 mod validate;
+mod webhooks;
 
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::routing::{get, patch, post};
@@ -58,6 +59,8 @@ pub struct ApiState {
     pub files_dir: std::path::PathBuf,
     /// The largest file upload accepted.
     pub max_upload_bytes: usize,
+    /// Where call recordings are (`{dir}/{businessId}/{callId}.wav`).
+    pub recordings_dir: std::path::PathBuf,
 }
 
 /// `page` / `page_size` of list routes (seed 002: default 1 and 10, at most 100).
@@ -152,6 +155,8 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/businesses/{business_id}/voice-agents/{agent_id}/on", patch(agents::on_duty))
         .route("/v1/businesses/{business_id}/voice-agents/{agent_id}/off", patch(agents::off_duty))
         .route("/v1/businesses/{business_id}/integrations/google-calendar", get(tools::get_calendar).post(tools::set_calendar))
+        .route("/v1/businesses/{business_id}/calls/{call_id}/recording", get(calls::recording))
+        .route("/v1/businesses/{business_id}/webhook", get(webhooks::get).put(webhooks::put).delete(webhooks::delete))
         .fallback(|| async { ApiError::not_found("route") })
         .with_state(state)
 }

@@ -73,6 +73,10 @@ fn calendar() -> Value {
     json!({"type": "object", "required": ["calendarId", "accessToken"], "properties": {"calendarId": {"type": "string"}, "accessToken": {"type": "string"}}})
 }
 
+fn webhook() -> Value {
+    json!({"type": "object", "required": ["url"], "properties": {"url": {"type": "string", "format": "uri"}, "secret": {"type": "string", "minLength": 16, "maxLength": 256}}})
+}
+
 fn agent(required: bool) -> Value {
     let mut v = json!({"type": "object", "properties": {
         "name": {"type": "string", "minLength": 1, "maxLength": 40},
@@ -134,6 +138,9 @@ pub const OPERATIONS: &[Operation] = &[
     op!("delete", "/v1/businesses/{business_id}/files/{file_id}", "deleteFile", "Delete a file no agent uses", Some("files:delete"), &[], Body::None, 204),
     op!("get", "/v1/businesses/{business_id}/integrations/google-calendar", "getCalendarIntegration", "The Google Calendar integration", Some("integrations:read"), &[], Body::None, 200),
     op!("post", "/v1/businesses/{business_id}/integrations/google-calendar", "createCalendarIntegration", "Set up the Google Calendar integration", Some("integrations:create"), &[], Body::Json(calendar), 200),
+    op!("get", "/v1/businesses/{business_id}/webhook", "getWebhook", "The business's call-event webhook", Some("integrations:read"), &[], Body::None, 200),
+    op!("put", "/v1/businesses/{business_id}/webhook", "setWebhook", "Send call events (started, tool_called, transferred, ended), signed, to a URL", Some("integrations:create"), &[], Body::Json(webhook), 200),
+    op!("delete", "/v1/businesses/{business_id}/webhook", "deleteWebhook", "Stop sending call events", Some("integrations:create"), &[], Body::None, 204),
     op!("get", "/v1/businesses/{business_id}/voice-agents", "listVoiceAgents", "The business's voice agents", Some("voice-agents:read"), &[PAGE], Body::None, 200),
     op!("post", "/v1/businesses/{business_id}/voice-agents", "createVoiceAgent", "Create a voice agent", Some("voice-agents:create"), &[], Body::Json(agent_create), 201),
     op!("get", "/v1/businesses/{business_id}/voice-agents/{agent_id}", "getVoiceAgent", "One voice agent", Some("voice-agents:read"), &[], Body::None, 200),
@@ -145,6 +152,7 @@ pub const OPERATIONS: &[Operation] = &[
     op!("post", "/v1/businesses/{business_id}/voice-agents/{agent_id}/call", "placeCall", "An outbound call by an OUTBOUND agent", Some("voice-agents:update"), &[], Body::Json(outbound_call), 200),
     op!("get", "/v1/businesses/{business_id}/calls", "listBusinessCalls", "The business's call history", Some("calls:read"), &[PAGE, CALL_FILTERS], Body::None, 200),
     op!("get", "/v1/businesses/{business_id}/calls/{call_id}", "getBusinessCall", "One call: status, transcript, recording, data", Some("calls:read"), &[], Body::None, 200),
+    op!("get", "/v1/businesses/{business_id}/calls/{call_id}/recording", "getCallRecording", "The call's two-channel WAV recording (left caller, right agent)", Some("calls:read"), &[], Body::None, 200),
     op!("get", "/v1/organizations/calls", "listOrganizationCalls", "Every call of the organization's businesses", Some("calls:read"), &[PAGE, CALL_FILTERS, BUSINESS], Body::None, 200),
     op!("get", "/v1/organizations/calls/{call_id}", "getOrganizationCall", "One call of the organization", Some("calls:read"), &[], Body::None, 200),
 ];

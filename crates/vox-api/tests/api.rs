@@ -49,6 +49,7 @@ async fn fixture() -> Fixture {
     let app = router(ApiState { store: store.clone(), token_ttl_s: 3600, voices: std::sync::Arc::new(voices), dialer: Some(std::sync::Arc::new(FakeDialer::default())),
         files_dir: dir.join("files"),
         max_upload_bytes: 1 << 20,
+        recordings_dir: dir.join("recordings"),
     });
     Fixture { app, client_id: client.client_id, client_secret: client.client_secret, narrow_id: narrow.client_id, narrow_secret: narrow.client_secret, biz, foreign_biz, store }
 }

@@ -10,7 +10,7 @@ use ringbuf::traits::{Consumer, RingBuffer};
 use ringbuf::HeapRb;
 use vox_core::VadEvent;
 use vox_providers::{AsrEvent, AsrProvider, Embedder, EndOfTurnModel, LlmProvider, TtsProvider};
-use vox_tools::ToolRunner;
+use vox_tools::{ToolOutcome, ToolRunner};
 
 use crate::playout::{Playout, PlayoutEvent};
 use crate::tasks::{spawn_llm, spawn_tool, spawn_tts, LlmMsg, TtsMsg};
@@ -48,6 +48,18 @@ pub struct CallServices {
     pub embedder: Option<Arc<dyn Embedder>>,
     /// Told of the call's progress (the call record).
     pub observer: Option<Arc<dyn CallObserver>>,
+    /// Carries out the agent's hang-up or transfer at the carrier.
+    pub control: Option<Arc<dyn CallControl>>,
+    /// Where to write the call's two-channel recording.
+    pub recording: Option<std::path::PathBuf>,
+}
+
+/// The carrier's call control, used when the agent ends the call: hang up, or carry out a
+/// transfer the tools accepted. Awaited (with a time limit) before the media leg closes,
+/// because for some carriers closing the stream first would end the call.
+pub trait CallControl: Send + Sync {
+    /// Ends the call at the carrier; `reason` is the engine's hang-up reason.
+    fn end(&self, reason: &str) -> futures::future::BoxFuture<'static, ()>;
 }
 
 /// Follows a call as it happens (for example to keep its record current). Called on the
@@ -69,6 +81,8 @@ impl std::fmt::Debug for CallServices {
             .field("eot", &self.eot.is_some())
             .field("embedder", &self.embedder.is_some())
             .field("observer", &self.observer.is_some())
+            .field("control", &self.control.is_some())
+            .field("recording", &self.recording)
             .finish()
     }
 }
@@ -171,6 +185,8 @@ pub struct CallSummary {
     pub transcript: Vec<TranscriptEntry>,
     /// Per-turn latency milestones.
     pub latencies: Vec<TurnLatency>,
+    /// The finished recording, if one was made.
+    pub recording: Option<std::path::PathBuf>,
 }
 
 /// One call: drives its conversation and paces its playout. See the crate docs.
@@ -192,8 +208,8 @@ pub struct CallActor {
     tts_rx: mpsc::Receiver<TtsMsg>,
     tts_worker: Option<(TurnId, mpsc::Sender<(u32, String)>)>,
     speech_ended: Option<TurnId>,
-    tool_tx: mpsc::Sender<(TurnId, String, String)>,
-    tool_rx: mpsc::Receiver<(TurnId, String, String)>,
+    tool_tx: mpsc::Sender<(TurnId, String, ToolOutcome)>,
+    tool_rx: mpsc::Receiver<(TurnId, String, ToolOutcome)>,
     /// The caller's last 8 s, for the end-of-turn model (only with one).
     recent: Option<HeapRb<i16>>,
     eot_seq: u64,
@@ -202,6 +218,8 @@ pub struct CallActor {
     edge_tx: mpsc::Sender<(TurnId, Vec<f32>)>,
     edge_rx: mpsc::Receiver<(TurnId, Vec<f32>)>,
     summary: CallSummary,
+    started: Instant,
+    recorder: Option<crate::recorder::Recorder>,
 }
 
 impl std::fmt::Debug for CallActor {
@@ -238,6 +256,7 @@ impl CallActor {
             barge_ins: 0,
             transcript: Vec::new(),
             latencies: Vec::new(),
+            recording: None,
         };
         // LLM deltas, TTS chunks and tool results: bounded; producers wait for room.
         let (llm_tx, llm_rx) = mpsc::channel(64);
@@ -273,6 +292,8 @@ impl CallActor {
             tool_tx,
             tool_rx,
             summary,
+            started: Instant::now(),
+            recorder: None,
         }
     }
 
@@ -282,6 +303,13 @@ impl CallActor {
             let session = asr.session();
             self.asr_in = Some(session.audio);
             self.asr_events = Some(session.events);
+        }
+        self.started = Instant::now();
+        if let Some(path) = self.services.recording.clone() {
+            match crate::recorder::Recorder::create(&path) {
+                Ok(r) => self.recorder = Some(r),
+                Err(e) => tracing::warn!(call = %self.call_id, error = %e, path = %path.display(), "cannot record the call"),
+            }
         }
         // The conversation starts now (first message).
         self.conversation.handle_input(now_std(), Input::Tick);
@@ -301,6 +329,12 @@ impl CallActor {
         }
         self.summary.frames_dropped = self.io.audio.dropped();
         self.summary.end = end;
+        if let Some(r) = self.recorder.take() {
+            match r.finish() {
+                Ok(path) => self.summary.recording = Some(path),
+                Err(e) => tracing::warn!(call = %self.call_id, error = %e, "finishing the recording"),
+            }
+        }
         metrics::counter!("vox_calls_ended_total", "end" => self.summary.end.kind()).increment(1);
         if self.summary.frames_dropped > 0 {
             metrics::counter!("vox_inbound_frames_dropped_total").increment(self.summary.frames_dropped);
@@ -332,6 +366,11 @@ impl CallActor {
                 },
                 item = self.io.audio.recv() => match item {
                     Some(item) => {
+                        if let Some(r) = self.recorder.as_mut()
+                            && let Err(e) = r.caller(self.summary.frames_in * vox_core::FRAME_SAMPLES as u64, item.frame.samples()) {
+                                tracing::warn!(call = %self.call_id, error = %e, "recording failed; the call goes on unrecorded");
+                                self.recorder = None;
+                            }
                         self.summary.frames_in += 1;
                         if let Some(asr) = &self.asr_in
                             && asr.try_send((item.frame.clone(), item.vad)).is_err() {
@@ -377,8 +416,8 @@ impl CallActor {
                 Some((turn, scores)) = self.edge_rx.recv() => {
                     self.conversation.handle_input(now_std(), Input::EdgeScores { turn, scores });
                 }
-                Some((turn, call_id, content)) = self.tool_rx.recv() => {
-                    self.conversation.handle_input(now_std(), Input::ToolResult { turn, call_id, content });
+                Some((turn, call_id, outcome)) = self.tool_rx.recv() => {
+                    self.conversation.handle_input(now_std(), Input::ToolResult { turn, call_id, content: outcome.content, end_call: outcome.end_call });
                 }
                 () = sleep_until(wake) => {
                     let now = now_std();
@@ -551,11 +590,12 @@ impl CallActor {
                         Some(runner) => spawn_tool(runner, turn, call, token, self.cfg.tool_timeout, self.tool_tx.clone()),
                         None => {
                             let content = format!("Error: no tools are available for {}.", call.name);
-                            self.conversation.handle_input(now, Input::ToolResult { turn, call_id: call.id, content });
+                            self.conversation.handle_input(now, Input::ToolResult { turn, call_id: call.id, content, end_call: None });
                         }
                     }
                 }
                 Action::PausePlayout => {
+                    self.cut_recording();
                     self.playout.pause(now);
                     self.send(OutboundMsg::Clear).await?;
                 }
@@ -569,13 +609,15 @@ impl CallActor {
                     }
                     self.tts_worker = None;
                     self.speech_ended = None;
+                    self.cut_recording();
                     let dropped = self.playout.clear(now);
                     self.summary.barge_ins += 1;
                     metrics::counter!("vox_barge_ins_total").increment(1);
                     tracing::debug!(call = %self.call_id, %turn, dropped, "stop speaking: clearing playout");
                     self.send(OutboundMsg::Clear).await?;
                 }
-                Action::Transcript(entry) => {
+                Action::Transcript(mut entry) => {
+                    entry.at_ms = self.started.elapsed().as_millis() as u64;
                     tracing::debug!(call = %self.call_id, role = ?entry.role, chars = entry.text.len(), interrupted = entry.interrupted, "transcript");
                     self.summary.transcript.push(entry);
                     if let Some(o) = &self.services.observer {
@@ -587,6 +629,10 @@ impl CallActor {
                     self.summary.latencies.push(m);
                 }
                 Action::Hangup { reason } => {
+                    if let Some(control) = self.services.control.clone()
+                        && tokio::time::timeout(Duration::from_secs(5), control.end(&reason)).await.is_err() {
+                            tracing::warn!(call = %self.call_id, "the carrier's call control did not answer in 5 s");
+                        }
                     self.send(OutboundMsg::Hangup { reason: reason.clone(), server_shutdown: false }).await?;
                     return Err(Ended(CallEnd::AgentHangup(reason)));
                 }
@@ -602,6 +648,10 @@ impl CallActor {
             metrics::histogram!("vox_playout_send_lateness_seconds").record((now - due.scheduled).as_secs_f64());
             self.summary.frames_out += 1;
             let turn = due.turn;
+            if let Some(r) = self.recorder.as_mut() {
+                let at = due.scheduled.saturating_duration_since(self.started.into_std()).as_micros() as u64 * 16 / 1000;
+                r.agent(at, due.frame.samples());
+            }
             self.send(OutboundMsg::Audio(due.frame)).await?;
             self.send(OutboundMsg::Mark(due.mark)).await?;
             if self.started_turn != Some(turn) {
@@ -609,6 +659,14 @@ impl CallActor {
                 self.conversation.handle_input(now_std(), Input::PlaybackStarted { turn });
                 self.apply_actions().await?;
             }
+        }
+    }
+
+    /// The caller interrupted: agent audio scheduled after now was cleared, never heard.
+    fn cut_recording(&mut self) {
+        let at = self.started.elapsed().as_micros() as u64 * 16 / 1000;
+        if let Some(r) = self.recorder.as_mut() {
+            r.cut_agent(at);
         }
     }
 

@@ -16,10 +16,11 @@
 mod actor;
 mod audio_queue;
 mod playout;
+pub mod recorder;
 mod registry;
 mod tasks;
 
-pub use actor::{CallActor, CallConfig, CallEnd, CallObserver, CallIo, CallServices, CallSummary, OutboundMsg, TransportEvent};
+pub use actor::{CallActor, CallConfig, CallControl, CallEnd, CallObserver, CallIo, CallServices, CallSummary, OutboundMsg, TransportEvent};
 pub use audio_queue::{audio_queue, AudioReceiver, AudioSender, CallerFrame};
 pub use playout::{Playout, PlayoutEvent};
 pub use registry::{AdmitError, Admission, CallRegistry};

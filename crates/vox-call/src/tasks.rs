@@ -12,7 +12,7 @@ use vox_audio::Framer;
 use vox_core::{AudioFrame, ToolCall, TurnId, FRAME_SAMPLES};
 use vox_engine::{LlmCall, LlmEvent};
 use vox_providers::{LlmDelta, LlmProvider, LlmRequest, TtsProvider};
-use vox_tools::ToolRunner;
+use vox_tools::{ToolOutcome, ToolRunner};
 
 /// From an LLM task.
 #[derive(Debug)]
@@ -110,13 +110,13 @@ pub(crate) fn spawn_tts(tts: Arc<dyn TtsProvider>, turn: TurnId, token: Cancella
     seg_tx
 }
 
-pub(crate) fn spawn_tool(runner: Arc<dyn ToolRunner>, turn: TurnId, call: ToolCall, token: CancellationToken, timeout: Duration, tx: mpsc::Sender<(TurnId, String, String)>) {
+pub(crate) fn spawn_tool(runner: Arc<dyn ToolRunner>, turn: TurnId, call: ToolCall, token: CancellationToken, timeout: Duration, tx: mpsc::Sender<(TurnId, String, ToolOutcome)>) {
     tokio::spawn(async move {
         let id = call.id.clone();
         let name = call.name.clone();
         let result = tokio::select! {
             () = token.cancelled() => return,
-            r = tokio::time::timeout(timeout, runner.run(call)) => r.unwrap_or_else(|_| format!("Error: the {name} tool timed out.")),
+            r = tokio::time::timeout(timeout, runner.run(call)) => r.unwrap_or_else(|_| ToolOutcome::text(format!("Error: the {name} tool timed out."))),
         };
         let _ = tx.send((turn, id, result)).await;
     });

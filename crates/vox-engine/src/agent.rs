@@ -49,8 +49,12 @@ pub enum ToolKind {
     EndCall,
     /// Transfer the call (carried out by the tool runtime).
     TransferCall,
-    /// Calendar booking (carried out by the tool runtime).
+    /// Calendar booking, search and cancellation (carried out by the tool runtime).
     ScheduleAppointment,
+    /// Knowledge-base lookup (carried out by the tool runtime).
+    KnowledgeBase,
+    /// A templated HTTP request (carried out by the tool runtime).
+    ApiRequest,
 }
 
 /// A tool the agent may call.

@@ -92,6 +92,9 @@ pub enum Input<'a> {
         call_id: String,
         /// The result, as text for the model.
         content: String,
+        /// The tool ends the call (a transfer): say what is queued, then hang up with this
+        /// reason instead of asking the model again.
+        end_call: Option<String>,
     },
     /// The first audio of `turn` was sent to the carrier.
     PlaybackStarted {
@@ -139,6 +142,9 @@ pub struct TranscriptEntry {
     pub interrupted: bool,
     /// The agent turn it belongs to, if any.
     pub turn: Option<u64>,
+    /// When it was added, ms from the call's start (stamped by the call actor; 0 from the
+    /// engine itself, which has no notion of the call's start).
+    pub at_ms: u64,
 }
 
 /// Something the engine wants done.

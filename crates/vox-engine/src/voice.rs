@@ -265,7 +265,7 @@ impl VoiceAgent {
 
     fn transcript(&mut self, role: Role, text: &str, interrupted: bool, turn: Option<TurnId>) {
         if !text.is_empty() {
-            self.emit(Action::Transcript(TranscriptEntry { role, text: text.to_owned(), interrupted, turn: turn.map(|t| t.0) }));
+            self.emit(Action::Transcript(TranscriptEntry { role, text: text.to_owned(), interrupted, turn: turn.map(|t| t.0), at_ms: 0 }));
         }
     }
 
@@ -513,6 +513,8 @@ impl VoiceAgent {
                 }
                 self.emit(Action::RunTool { turn, call });
                 if let Some(msg) = def.message {
+                    // the caller hears it: it is part of the transcript (not of the model's context)
+                    self.transcript(Role::Assistant, &msg, false, Some(turn));
                     self.add_segment(msg);
                     if let Some(t) = self.turn.as_mut() {
                         t.round_first_segment = t.segments.len();
@@ -823,10 +825,13 @@ impl Conversation for VoiceAgent {
                 }
             }
             Input::EdgeScores { turn, scores } if Some(turn) == current => self.on_edge_scores(turn, &scores),
-            Input::ToolResult { turn, call_id, content } if Some(turn) == current => {
+            Input::ToolResult { turn, call_id, content, end_call } if Some(turn) == current => {
                 let Some(t) = self.turn.as_mut() else { return };
                 if t.pending_tools.remove(&call_id) {
                     self.history.push(ChatMessage::tool_result(call_id, content));
+                    if let Some(reason) = end_call {
+                        self.ending = Some(reason);
+                    }
                     self.after_tools();
                 }
             }

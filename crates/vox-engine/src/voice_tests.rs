@@ -233,7 +233,7 @@ fn a_tool_call_mid_reply_runs_and_its_result_continues_the_reply() {
     let call = run.expect("the tool runs");
     assert_eq!((call.id.as_str(), call.name.as_str(), call.arguments.as_str()), ("call_1", "lookupHours", "{\"day\":\"saturday\"}"));
     assert!(last_llm(&a).is_none(), "the reply waits for the result");
-    t.input(Input::ToolResult { turn, call_id: "call_1".into(), content: "{\"open\":\"10:00-14:00\"}".into() });
+    t.input(Input::ToolResult { turn, call_id: "call_1".into(), content: "{\"open\":\"10:00-14:00\"}".into(), end_call: None });
     let (turn2, req) = last_llm(&t.take()).expect("the reply continues");
     assert_eq!(turn2, turn, "same turn");
     let n = req.messages.len();

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
+use tracing::warn;
 use serde::Deserialize;
 use vox_call::CallServices;
 use vox_engine::{AgentSpec, EchoAgent, EchoConfig, EngineConfig, VoiceAgent};
@@ -184,6 +185,20 @@ impl Agents {
         Ok((services, without_llm))
     }
 
+    /// The sentence embedder for knowledge-base search, loaded on first use (blocking: call
+    /// from a blocking thread); `None` (keyword search only) when the model is not installed.
+    pub fn knowledge_embedder(&self) -> Option<Arc<dyn vox_providers::Embedder>> {
+        let mut embedder = self.embedder.lock().ok()?;
+        if embedder.is_none() {
+            let models = vox_models::Models::new(&self.cfg.models.dir);
+            match vox_models::MiniLm::load(&models) {
+                Ok(e) => *embedder = Some(Arc::new(e)),
+                Err(e) => warn!(error = %format!("{e:#}"), "no MiniLM embeddings: knowledge-base search is keyword-only (run `vox models fetch`)"),
+            }
+        }
+        embedder.clone()
+    }
+
     /// A session for an API-made agent on the runtime from [`Self::api_runtime`].
     pub fn api_session(&self, spec: AgentSpec, mut services: CallServices, without_llm: bool) -> AgentSession {
         services.tools = Some(Arc::new(AgentTools::new(spec.tools.clone(), self.cfg.tools.allow_private_networks, Duration::from_millis(self.cfg.tools.timeout_ms))));
@@ -283,7 +298,7 @@ fn build_services(llm: &mut LlmChoice, asr: &mut AsrChoice, tts: &mut TtsChoice,
             }
         },
     };
-    let services = CallServices { asr: Some(asr), llm, tts: Some(tts), tools: None, eot: None, embedder: None, observer: None };
+    let services = CallServices { asr: Some(asr), llm, tts: Some(tts), tools: None, eot: None, embedder: None, observer: None, control: None, recording: None };
     Ok((services, without_llm))
 }
 

@@ -120,6 +120,10 @@ pub struct ApiConfig {
     pub token_ttl_secs: i64,
     pub files_dir: std::path::PathBuf,
     pub max_upload_bytes: usize,
+    pub recordings_dir: std::path::PathBuf,
+    pub webhook_max_attempts: u32,
+    pub webhook_retry_secs: u64,
+    pub webhook_timeout_ms: u64,
 }
 
 /// What runs the agents created through the API (`/v1/.../voice-agents`): the same
@@ -153,6 +157,30 @@ pub struct ConversationConfig {
 pub struct ToolsConfig {
     pub allow_private_networks: bool,
     pub timeout_ms: u64,
+    pub max_response_bytes: usize,
+    pub calendar: CalendarBackendKind,
+    pub google_api_base: String,
+    pub google_access_token: String,
+}
+
+impl ToolsConfig {
+    /// The Google token, read from the environment when it is `env:NAME`.
+    pub fn resolved_google_token(&self) -> anyhow::Result<String> {
+        match self.google_access_token.strip_prefix("env:") {
+            Some(var) => std::env::var(var).with_context(|| format!("tools.google_access_token names the environment variable {var}, which is not set")),
+            None => Ok(self.google_access_token.clone()),
+        }
+    }
+}
+
+/// Where the googleCal tool's appointments live.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum CalendarBackendKind {
+    /// Vox's own database.
+    Builtin,
+    /// Google Calendar.
+    Google,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]

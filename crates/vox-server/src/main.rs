@@ -4,6 +4,7 @@
 //! and load generator).
 
 mod agents;
+mod artifacts;
 mod config;
 mod serve;
 mod telephony;

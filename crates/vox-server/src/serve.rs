@@ -60,6 +60,9 @@ pub fn main(config_file: Option<&Path>, overrides: &Overrides, agent_files: &[st
                     pool.auth_token = "***".into();
                 }
             }
+            if !shown.tools.google_access_token.is_empty() && !shown.tools.google_access_token.starts_with("env:") {
+                shown.tools.google_access_token = "***".into();
+            }
             println!("{}", toml::to_string_pretty(&shown).context("rendering config")?);
         }
         return Ok(());
@@ -125,7 +128,15 @@ async fn run(cfg: Config, agents: Agents, metrics: PrometheusHandle) -> anyhow::
     store.sync_numbers(&cfg.telephony.numbers()?).await.context("telephony.pools")?;
     info!(store = %cfg.store.redacted_url(), numbers = cfg.telephony.numbers()?.len(), "control-plane database ready");
     let host = if cfg.server.host == "0.0.0.0" || cfg.server.host == "::" { "127.0.0.1" } else { cfg.server.host.as_str() };
-    let telephony = crate::telephony::Telephony::new(&cfg, store.clone(), agents.clone(), format!("http://{host}:{}", cfg.server.port))?;
+    let events = crate::artifacts::Events::new(
+        store.clone(),
+        cfg.tools.allow_private_networks,
+        cfg.api.webhook_max_attempts,
+        Duration::from_secs(cfg.api.webhook_retry_secs),
+        Duration::from_millis(cfg.api.webhook_timeout_ms),
+    );
+    tokio::spawn(events.clone().run(tokio_util::sync::CancellationToken::new()));
+    let telephony = crate::telephony::Telephony::new(&cfg, store.clone(), agents.clone(), format!("http://{host}:{}", cfg.server.port), events)?;
     let media = MediaState { placed: Some(Arc::new(telephony.clone())), ..media };
     // activated hours: deployed INBOUND agents on and off duty at their boundaries
     let scheduled = store.clone();
@@ -150,6 +161,7 @@ async fn run(cfg: Config, agents: Agents, metrics: PrometheusHandle) -> anyhow::
         dialer: Some(Arc::new(telephony.clone())),
         files_dir: cfg.api.files_dir.clone(),
         max_upload_bytes: cfg.api.max_upload_bytes,
+        recordings_dir: cfg.api.recordings_dir.clone(),
     };
     let app = Router::new()
         .route("/healthz", get(|| async { "ok\n" }))

@@ -30,7 +30,12 @@ use hmac::{KeyInit, Mac};
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 use tracing::{info, warn};
-use vox_call::{CallEnd, CallObserver, CallServices, CallSummary};
+use vox_call::{CallControl, CallEnd, CallObserver, CallServices, CallSummary};
+use vox_tools::api::{ApiTool, CalendarFactory, CallContext, CallTools, ToolEnv, ToolEvents};
+use vox_tools::calendar::{BuiltinCalendar, CalendarBackend, GoogleCalendar};
+use vox_tools::knowledge::KnowledgeBases;
+
+use crate::artifacts::{self, Events};
 use vox_engine::{AgentSpec, TranscriptEntry};
 use vox_store::{now_ms, CallRecord, Store};
 use vox_telephony::twilio_voice;
@@ -95,11 +100,22 @@ struct Inner {
     public_url: Option<String>,
     local_url: String,
     http: reqwest::Client,
-    runtime: tokio::sync::OnceCell<Result<(CallServices, bool), String>>,
+    runtime: tokio::sync::OnceCell<Result<Runtime, String>>,
+    events: Events,
+    recordings_dir: Option<std::path::PathBuf>,
+    tools_cfg: crate::config::ToolsConfig,
     /// Calls whose media stream is connected: their record is ended by the stream's own
     /// ending (with the real reason and the transcript), not by the carrier's status callback,
     /// which may arrive first.
     live: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
+}
+
+/// What API agents' calls run on, built at the first such call.
+#[derive(Clone)]
+struct Runtime {
+    services: CallServices,
+    without_llm: bool,
+    tools: ToolEnv,
 }
 
 /// See the module docs. Cheap to clone.
@@ -114,7 +130,7 @@ impl std::fmt::Debug for Telephony {
 
 impl Telephony {
     /// From the `telephony` config; `local_url` is where this server listens.
-    pub fn new(cfg: &Config, store: Store, agents: Arc<Agents>, local_url: String) -> anyhow::Result<Self> {
+    pub fn new(cfg: &Config, store: Store, agents: Arc<Agents>, local_url: String, events: Events) -> anyhow::Result<Self> {
         let mut accounts = Vec::new();
         for (i, pool) in cfg.telephony.pools.iter().enumerate() {
             match pool.carrier {
@@ -128,12 +144,33 @@ impl Telephony {
         }
         let public_url = Some(cfg.telephony.public_url.trim_end_matches('/').to_owned()).filter(|u| !u.is_empty());
         let http = reqwest::Client::builder().timeout(std::time::Duration::from_secs(15)).build().context("HTTP client")?;
-        Ok(Self(Arc::new(Inner { store, agents, tokens: MediaTokens::new(cfg.telephony.media_token_ttl_secs), accounts, public_url, local_url, http, runtime: tokio::sync::OnceCell::new(), live: Arc::default() })))
+        if cfg.tools.calendar == crate::config::CalendarBackendKind::Google {
+            cfg.tools.resolved_google_token()?;
+        }
+        Ok(Self(Arc::new(Inner {
+            store,
+            agents,
+            tokens: MediaTokens::new(cfg.telephony.media_token_ttl_secs),
+            accounts,
+            public_url,
+            local_url,
+            http,
+            runtime: tokio::sync::OnceCell::new(),
+            live: Arc::default(),
+            events,
+            recordings_dir: Some(cfg.api.recordings_dir.clone()).filter(|d| !d.as_os_str().is_empty()),
+            tools_cfg: cfg.tools.clone(),
+        })))
     }
 
     /// `POST /twilio/voice` and `POST /twilio/status`.
     pub fn router(&self) -> Router {
-        Router::new().route("/twilio/voice", post(voice)).route("/twilio/status", post(status)).with_state(self.clone())
+        Router::new()
+            .route("/twilio/voice", post(voice))
+            .route("/twilio/status", post(status))
+            .route("/twilio/hold", axum::routing::get(hold).post(hold))
+            .route("/twilio/transfer-status", post(transfer_status))
+            .with_state(self.clone())
     }
 
     fn account_for_number(&self, number: &str) -> Option<&Account> {
@@ -267,6 +304,59 @@ async fn status(State(t): State<Telephony>, headers: HeaderMap, uri: Uri, Query(
     StatusCode::NO_CONTENT.into_response()
 }
 
+#[derive(serde::Deserialize)]
+struct HoldQuery {
+    audio: Option<String>,
+}
+
+/// `/twilio/hold?audio=URL`: a warm transfer's on-hold audio, in a loop (the conference's
+/// waitUrl). Signed like every Twilio request (by any configured account).
+async fn hold(State(t): State<Telephony>, headers: HeaderMap, uri: Uri, Query(q): Query<HoldQuery>, body: Bytes) -> Response {
+    // any account may have placed the conference: a signature by any of them will do
+    let signed = t.0.accounts.iter().any(|a| verified(&t, &headers, &uri, &body, |_| Some(a.auth_token.clone())).is_ok());
+    if !signed {
+        return (StatusCode::FORBIDDEN, "invalid X-Twilio-Signature").into_response();
+    }
+    match q.audio.filter(|a| a.starts_with("https://") || a.starts_with("http://")) {
+        Some(a) => twiml(twilio_voice::play_loop(&a)),
+        None => (StatusCode::BAD_REQUEST, "audio must be an http(s) URL").into_response(),
+    }
+}
+
+/// `POST /twilio/transfer-status?callId=`: the status of a warm transfer's call to its
+/// destination. If it was not answered, the waiting caller hears an apology and is hung up.
+async fn transfer_status(State(t): State<Telephony>, headers: HeaderMap, uri: Uri, Query(q): Query<StatusQuery>, body: Bytes) -> Response {
+    let params = match verified(&t, &headers, &uri, &body, |p| t.0.accounts.iter().find(|a| a.account_sid == param(p, "AccountSid")).map(|a| a.auth_token.clone())) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let Some(call_id) = q.call_id else {
+        return (StatusCode::BAD_REQUEST, "the status callback URL lacks callId").into_response();
+    };
+    let status = param(&params, "CallStatus");
+    if !["busy", "no-answer", "failed", "canceled"].contains(&status) {
+        return StatusCode::NO_CONTENT.into_response();
+    }
+    let record = match t.0.store.call_by_id(&call_id).await {
+        Ok(Some(r)) => r,
+        Ok(None) => return (StatusCode::NOT_FOUND, "unknown call").into_response(),
+        Err(e) => {
+            warn!(error = %e, "reading a transferred call");
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+    };
+    let account = record.phone_number.as_deref().and_then(|n| t.account_for_number(n));
+    if let (Some(a), Some(sid)) = (account, record.carrier_call_id.as_deref()) {
+        let twiml = twilio_voice::say_and_hang_up("Sorry, nobody could take your call right now. Please call again later. Goodbye.");
+        if let Err(e) = t.update_call(&a.account_sid, &a.auth_token, &a.api_base, sid, &[("Twiml", twiml)]).await {
+            warn!(call = %call_id, error = %e, "telling the caller the transfer failed");
+        }
+    }
+    warn!(call = %call_id, %status, "warm transfer not answered");
+    t.0.events.emit(&record.business_id, "call.transfer_failed", json!({"callId": call_id, "status": status}));
+    StatusCode::NO_CONTENT.into_response()
+}
+
 impl vox_api::Dialer for Telephony {
     fn dial(&self, r: vox_api::DialRequest) -> BoxFuture<'static, Result<String, String>> {
         let t = self.clone();
@@ -310,7 +400,7 @@ impl vox_media::PlacedCalls for Telephony {
                 return Err("the token is for another agent".into());
             }
             let agent = store.agent(&record.business_id, &agent_id).await.map_err(internal)?.ok_or("the agent was deleted")?;
-            let spec = spec_from_record(&agent, store).await.map_err(internal)?;
+            let mut spec = spec_from_record(&agent).map_err(internal)?;
             // once: a second stream with the same token finds the call already in progress
             if !store.call_started(&call_id, now_ms()).await.map_err(internal)? {
                 return Err("this call was already connected or has ended".into());
@@ -318,53 +408,61 @@ impl vox_media::PlacedCalls for Telephony {
             if record.carrier_call_id.is_none() && !carrier_call_id.is_empty() {
                 let _ = store.set_call_carrier_id(&call_id, &carrier_call_id).await;
             }
-            let agents = t.0.agents.clone();
-            let runtime = t
-                .0
-                .runtime
-                .get_or_init(|| async move {
-                    tokio::task::spawn_blocking(move || agents.api_runtime().map_err(|e| format!("{e:#}"))).await.unwrap_or_else(|e| Err(format!("loading the voice_agents runtime: {e}")))
-                })
-                .await;
-            let (services, without_llm) = match runtime {
-                Ok(r) => r.clone(),
+            let runtime = match t.runtime().await {
+                Ok(r) => r,
                 Err(e) => {
                     warn!(error = %e, "the voice_agents runtime is unavailable");
                     let _ = store.call_ended(&call_id, "FAILED", "runtime-unavailable", now_ms()).await;
                     return Err("this server cannot run API agents (see its log: voice_agents)".into());
                 }
             };
-            let mut session = t.0.agents.api_session(spec, services, without_llm);
+            let account = record.phone_number.as_deref().and_then(|n| t.account_for_number(n)).map(|a| (a.account_sid.clone(), a.auth_token.clone(), a.api_base.clone()));
+            let carrier_sid = record.carrier_call_id.clone().or_else(|| Some(carrier_call_id.clone()).filter(|c| !c.is_empty()));
+            let ctx = CallContext {
+                call_id: call_id.clone(),
+                business_id: record.business_id.clone(),
+                agent_id: agent_id.clone(),
+                customer_number: record.customer_number.clone(),
+                phone_number: record.phone_number.clone(),
+                can_transfer: account.is_some() && carrier_sid.is_some(),
+                calendar_id: store.calendar(&record.business_id).await.map_err(internal)?.map(|c| c.calendar_id),
+            };
+            let records = agent_tools(&agent, store).await.map_err(internal)?;
+            let events = t.0.events.clone();
+            let (biz, cid) = (record.business_id.clone(), call_id.clone());
+            let on_tool: ToolEvents = Arc::new(move |name: &str, args: &Value, result: &str| {
+                events.emit(&biz, "call.tool_called", json!({"callId": cid, "tool": name, "arguments": args, "result": result}));
+            });
+            let tools = Arc::new(CallTools::new(runtime.tools.clone(), ctx, ApiTool::from_records(&records), Some(on_tool)));
+            tools.warm();
+            if let Some(slots) = tools.slots_prompt(now_ms()).await {
+                spec.custom_instructions = Some(match spec.custom_instructions.take() {
+                    Some(c) => format!("{c}\n\n{slots}"),
+                    None => slots,
+                });
+            }
+            spec.tools = tools.defs();
+            let mut session = t.0.agents.api_session(spec, runtime.services.clone(), runtime.without_llm);
+            session.services.tools = Some(Arc::new(tools.clone()));
+            if let (Some((sid, token, base)), Some(carrier_sid)) = (account, carrier_sid) {
+                session.services.control = Some(Arc::new(TwilioControl { t: t.clone(), account_sid: sid, auth_token: token, api_base: base, call_sid: carrier_sid, record: record.clone(), tools: tools.clone() }));
+            }
+            session.services.recording = t.0.recordings_dir.as_ref().map(|d| d.join(&record.business_id).join(format!("{call_id}.wav")));
             t.0.live.lock().expect("live calls").insert(call_id.clone());
-            session.services.observer = Some(RecordObserver::start(store.clone(), call_id.clone(), t.0.live.clone()));
+            let collect: Vec<String> = agent.document["collectFields"].as_array().into_iter().flatten().filter_map(Value::as_str).map(str::to_owned).collect();
+            session.services.observer = Some(RecordObserver::start(t.clone(), record.clone(), runtime.services.llm.clone(), collect, tools));
+            t.0.events.emit(&record.business_id, "call.started", json!({"callId": call_id, "agentId": agent_id, "type": record.kind, "customerNumber": record.customer_number, "phoneNumber": record.phone_number}));
             info!(call = %call_id, agent = %agent_id, "placed call connected");
             Ok(session)
         })
     }
 }
 
-/// The stored agent as the engine's [`AgentSpec`]: the seed's fields it knows, plus the
-/// tools it can run (endCall and transferCall so far; the rest come with the tool runtime).
-async fn spec_from_record(a: &vox_store::AgentRecord, store: &Store) -> Result<AgentSpec, vox_store::StoreError> {
+/// The stored agent as the engine's [`AgentSpec`]: the seed's fields it knows (tools are
+/// added from the call's [`CallTools`]).
+fn spec_from_record(a: &vox_store::AgentRecord) -> Result<AgentSpec, vox_store::StoreError> {
     let doc = &a.document;
-    let mut tools = Vec::new();
-    for id in doc["toolIds"].as_array().into_iter().flatten().filter_map(Value::as_str) {
-        let Some(t) = store.tool(&a.business_id, id).await? else { continue };
-        if !t.enabled {
-            continue;
-        }
-        let kind = match t.name.as_str() {
-            "endCall" => "endCall",
-            "transferCall" => "transferCall",
-            _ => continue,
-        };
-        let description = match kind {
-            "endCall" => "End the call once the caller is done.".to_owned(),
-            _ => format!("Transfer the caller to {}.", t.config_override["destinations"].as_array().into_iter().flatten().filter_map(|d| d["name"].as_str()).collect::<Vec<_>>().join(" or ")),
-        };
-        tools.push(json!({"name": t.name, "type": kind, "description": description, "message": t.message}));
-    }
-    let mut spec = json!({"id": a.id, "name": a.name, "type": a.kind, "tools": tools});
+    let mut spec = json!({"id": a.id, "name": a.name, "type": a.kind, "tools": []});
     for k in ["conversationFlow", "workflow", "customInstructions", "personality", "firstMessage", "voiceId", "collectFields"] {
         if let Some(v) = doc.get(k).filter(|v| !v.is_null()) {
             spec[k] = v.clone();
@@ -373,36 +471,208 @@ async fn spec_from_record(a: &vox_store::AgentRecord, store: &Store) -> Result<A
     serde_json::from_value(spec).map_err(|e| vox_store::StoreError::Corrupt(format!("stored agent {} does not fit the engine: {e}", a.id)))
 }
 
-enum Update {
-    Transcript(String),
-    Ended { status: &'static str, reason: String, transcript: Option<String> },
+/// The agent's tool instances, in `toolIds` order.
+async fn agent_tools(a: &vox_store::AgentRecord, store: &Store) -> Result<Vec<vox_store::ToolRecord>, vox_store::StoreError> {
+    let mut out = Vec::new();
+    for id in a.document["toolIds"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+        if let Some(t) = store.tool(&a.business_id, id).await? {
+            out.push(t);
+        }
+    }
+    Ok(out)
 }
 
-/// Keeps a call's record current: one writer task per call, so updates land in order.
+impl Telephony {
+    async fn runtime(&self) -> Result<Runtime, String> {
+        let t = self.clone();
+        self.0
+            .runtime
+            .get_or_init(|| async move {
+                let agents = t.0.agents.clone();
+                let loaded = tokio::task::spawn_blocking(move || {
+                    let (services, without_llm) = agents.api_runtime().map_err(|e| format!("{e:#}"))?;
+                    Ok::<_, String>((services, without_llm, agents.knowledge_embedder()))
+                })
+                .await
+                .unwrap_or_else(|e| Err(format!("loading the voice_agents runtime: {e}")))?;
+                let (services, without_llm, embedder) = loaded;
+                let cfg = &t.0.tools_cfg;
+                let calendar: CalendarFactory = match cfg.calendar {
+                    crate::config::CalendarBackendKind::Builtin => {
+                        let store = t.0.store.clone();
+                        Arc::new(move |ctx: &CallContext| Arc::new(BuiltinCalendar::new(store.clone(), ctx.business_id.clone(), Some(ctx.call_id.clone()))) as Arc<dyn CalendarBackend>)
+                    }
+                    crate::config::CalendarBackendKind::Google => {
+                        let token: Arc<str> = cfg.resolved_google_token().map_err(|e| format!("{e:#}"))?.into();
+                        let (http, base) = (t.0.http.clone(), cfg.google_api_base.clone());
+                        Arc::new(move |ctx: &CallContext| {
+                            let calendar_id = ctx.calendar_id.as_deref().unwrap_or("primary");
+                            Arc::new(GoogleCalendar::new(http.clone(), &base, calendar_id, token.clone())) as Arc<dyn CalendarBackend>
+                        })
+                    }
+                };
+                let tools = ToolEnv {
+                    http: vox_tools::HttpGuard { allow_private: cfg.allow_private_networks, max_response_bytes: cfg.max_response_bytes },
+                    timeout: std::time::Duration::from_millis(cfg.timeout_ms),
+                    knowledge: Arc::new(KnowledgeBases::new(t.0.store.clone(), embedder)),
+                    calendar,
+                };
+                Ok(Runtime { services, without_llm, tools })
+            })
+            .await
+            .clone()
+    }
+
+    /// POSTs a call update to Twilio (`Calls/{sid}.json`).
+    async fn update_call(&self, account_sid: &str, auth_token: &str, api_base: &str, call_sid: &str, form: &[(&str, String)]) -> Result<(), String> {
+        let url = format!("{api_base}/2010-04-01/Accounts/{account_sid}/Calls/{call_sid}.json");
+        let res = self.0.http.post(&url).basic_auth(account_sid, Some(auth_token)).form(form).send().await.map_err(|e| format!("Twilio unreachable: {e}"))?;
+        if res.status().is_success() { Ok(()) } else { Err(format!("Twilio answered {}", res.status())) }
+    }
+}
+
+/// Twilio call control for one call: hang up, or carry out the transfer the tools accepted.
+struct TwilioControl {
+    t: Telephony,
+    account_sid: String,
+    auth_token: String,
+    api_base: String,
+    call_sid: String,
+    record: CallRecord,
+    tools: Arc<CallTools>,
+}
+
+impl CallControl for TwilioControl {
+    fn end(&self, reason: &str) -> BoxFuture<'static, ()> {
+        let (t, sid, token, base, call_sid, record, order) = (self.t.clone(), self.account_sid.clone(), self.auth_token.clone(), self.api_base.clone(), self.call_sid.clone(), self.record.clone(), self.tools.transfer_order());
+        let reason = reason.to_owned();
+        Box::pin(async move {
+            let caller_id = record.phone_number.clone().unwrap_or_default();
+            let done = match &order {
+                None => t.update_call(&sid, &token, &base, &call_sid, &[("Status", "completed".to_owned())]).await,
+                Some(o) if !o.destination.warm => {
+                    let twiml = twilio_voice::dial(&o.destination.phone_number, &caller_id);
+                    t.update_call(&sid, &token, &base, &call_sid, &[("Twiml", twiml)]).await
+                }
+                Some(o) => {
+                    // warm: the caller waits in a conference (hold audio) while the destination is
+                    // called and briefed; it joins only if it answers
+                    let room = format!("vox-{}", record.id);
+                    let base_url = t.base_url(None);
+                    let hold = o.hold_audio.as_ref().map(|a| format!("{base_url}/twilio/hold?audio={}", urlencode(a)));
+                    let caller_twiml = twilio_voice::conference(&room, hold.as_deref(), false);
+                    let brief = format!(
+                        "Transfer from the {} assistant. {} Connecting you now.",
+                        record.agent_id.as_deref().unwrap_or("voice"),
+                        if o.summary.is_empty() { format!("The caller's number is {}.", record.customer_number.as_deref().unwrap_or("unknown")) } else { o.summary.clone() }
+                    );
+                    let callee_twiml = format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Say>{}</Say>{}</Response>", twilio_voice::xml_escape(&brief), twilio_voice::conference_verb(&room, None, true));
+                    let dial = async {
+                        let url = format!("{base}/2010-04-01/Accounts/{sid}/Calls.json");
+                        let form = [
+                            ("To", o.destination.phone_number.clone()),
+                            ("From", caller_id.clone()),
+                            ("Twiml", callee_twiml),
+                            ("Timeout", "25".to_owned()),
+                            ("StatusCallback", format!("{base_url}/twilio/transfer-status?callId={}", record.id)),
+                            ("StatusCallbackEvent", "completed".to_owned()),
+                        ];
+                        let res = t.0.http.post(&url).basic_auth(&sid, Some(&token)).form(&form).send().await.map_err(|e| format!("Twilio unreachable: {e}"))?;
+                        if res.status().is_success() { Ok(()) } else { Err(format!("Twilio answered {}", res.status())) }
+                    };
+                    match dial.await {
+                        Ok(()) => t.update_call(&sid, &token, &base, &call_sid, &[("Twiml", caller_twiml)]).await,
+                        Err(e) => Err(e),
+                    }
+                }
+            };
+            match (&done, &order) {
+                (Ok(()), Some(o)) => {
+                    info!(call = %record.id, destination = %o.destination.name, warm = o.destination.warm, "call transferred");
+                    t.0.events.emit(&record.business_id, "call.transferred", json!({"callId": record.id, "destination": o.destination.name, "phoneNumber": o.destination.phone_number, "warm": o.destination.warm}));
+                }
+                (Ok(()), None) => info!(call = %record.id, %reason, "hung up at the carrier"),
+                (Err(e), _) => warn!(call = %record.id, error = %e, "carrier call control failed; closing the stream instead"),
+            }
+        })
+    }
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes().map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
+}
+
+enum Update {
+    Transcript(String, Value),
+    Ended(Option<CallSummary>),
+}
+
+/// Keeps a call's record current: one writer task per call, so updates land in order. At the
+/// end: status and reason, the recording, then (slower, from the LLM) summary and
+/// structuredData, and the `call.ended` event.
 struct RecordObserver {
     tx: mpsc::UnboundedSender<Update>,
 }
 
+fn messages(all: &[TranscriptEntry]) -> Value {
+    Value::Array(
+        all.iter()
+            .map(|e| {
+                let role = if e.role == vox_core::Role::User { "user" } else { "agent" };
+                json!({"role": role, "text": e.text.trim(), "atMs": e.at_ms, "interrupted": e.interrupted})
+            })
+            .collect(),
+    )
+}
+
 impl RecordObserver {
-    fn start(store: Store, call_id: String, live: Arc<std::sync::Mutex<std::collections::HashSet<String>>>) -> Arc<dyn CallObserver> {
+    fn start(t: Telephony, record: CallRecord, llm: Option<Arc<dyn vox_providers::LlmProvider>>, collect: Vec<String>, tools: Arc<CallTools>) -> Arc<dyn CallObserver> {
         let (tx, mut rx) = mpsc::unbounded_channel();
+        let live = t.0.live.clone();
+        let call_id = record.id.clone();
         tokio::spawn(async move {
+            let store = t.0.store.clone();
             while let Some(u) = rx.recv().await {
-                let done = match u {
-                    Update::Transcript(text) => store.set_call_transcript(&call_id, &text).await,
-                    Update::Ended { status, reason, transcript } => {
-                        if let Some(text) = transcript
-                            && let Err(e) = store.set_call_transcript(&call_id, &text).await
-                        {
-                            warn!(error = %e, call = %call_id, "saving the transcript");
+                match u {
+                    Update::Transcript(text, msgs) => {
+                        if let Err(e) = store.set_call_transcript(&call_id, &text, &msgs).await {
+                            warn!(error = %e, call = %call_id, "updating the call record");
                         }
-                        let r = store.call_ended(&call_id, status, &reason, now_ms()).await;
-                        live.lock().expect("live calls").remove(&call_id);
-                        r
                     }
-                };
-                if let Err(e) = done {
-                    warn!(error = %e, call = %call_id, "updating the call record");
+                    Update::Ended(summary) => {
+                        let (status, reason, text) = match &summary {
+                            Some(s) => {
+                                let reason = match &s.end {
+                                    CallEnd::CarrierStop | CallEnd::TransportClosed => "customer-ended-call",
+                                    CallEnd::AgentHangup(_) if tools.transfer_order().is_some() => "assistant-transferred-call",
+                                    CallEnd::AgentHangup(_) => "assistant-ended-call",
+                                    CallEnd::ServerShutdown => "server-shutdown",
+                                };
+                                let text = transcript_text(&s.transcript);
+                                if let Err(e) = store.set_call_transcript(&call_id, &text, &messages(&s.transcript)).await {
+                                    warn!(error = %e, call = %call_id, "saving the transcript");
+                                }
+                                ("COMPLETED", reason, text)
+                            }
+                            None => ("FAILED", "internal-error", String::new()),
+                        };
+                        if let Err(e) = store.call_ended(&call_id, status, reason, now_ms()).await {
+                            warn!(error = %e, call = %call_id, "ending the call record");
+                        }
+                        live.lock().expect("live calls").remove(&call_id);
+                        let recording_url = summary.as_ref().and_then(|s| s.recording.as_ref()).map(|_| format!("{}/v1/businesses/{}/calls/{}/recording", t.0.public_url.clone().unwrap_or_default(), record.business_id, call_id));
+                        let (mut text_summary, mut data) = (None, None);
+                        if let Some(llm) = &llm {
+                            text_summary = artifacts::summarize(llm, &text).await;
+                            data = artifacts::extract(llm, &text, &collect).await;
+                        }
+                        if let Err(e) = store.set_call_artifacts(&call_id, recording_url.as_deref(), text_summary.as_deref(), data.as_ref()).await {
+                            warn!(error = %e, call = %call_id, "saving the call's artifacts");
+                        }
+                        if let Ok(Some(c)) = store.call_by_id(&call_id).await {
+                            t.0.events.emit(&c.business_id, "call.ended", json!({"callId": c.id, "status": c.status, "endedReason": c.ended_reason, "durationMs": c.duration_ms, "summary": c.summary, "structuredData": c.structured_data, "recordingUrl": c.recording_url, "transcript": c.transcript}));
+                        }
+                    }
                 }
             }
             // dropped without an ending: let the carrier's callback end the record
@@ -427,22 +697,11 @@ fn transcript_text(all: &[TranscriptEntry]) -> String {
 
 impl CallObserver for RecordObserver {
     fn transcript(&self, all: &[TranscriptEntry]) {
-        let _ = self.tx.send(Update::Transcript(transcript_text(all)));
+        let _ = self.tx.send(Update::Transcript(transcript_text(all), messages(all)));
     }
 
     fn ended(&self, summary: Option<&CallSummary>) {
-        let update = match summary {
-            Some(s) => {
-                let reason = match &s.end {
-                    CallEnd::CarrierStop | CallEnd::TransportClosed => "customer-ended-call".to_owned(),
-                    CallEnd::AgentHangup(_) => "assistant-ended-call".to_owned(),
-                    CallEnd::ServerShutdown => "server-shutdown".to_owned(),
-                };
-                Update::Ended { status: "COMPLETED", reason, transcript: Some(transcript_text(&s.transcript)) }
-            }
-            None => Update::Ended { status: "FAILED", reason: "internal-error".into(), transcript: None },
-        };
-        let _ = self.tx.send(update);
+        let _ = self.tx.send(Update::Ended(summary.cloned()));
     }
 }
 

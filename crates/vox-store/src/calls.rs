@@ -48,6 +48,9 @@ pub struct CallRecord {
     pub ended_at: Option<i64>,
     /// Created, Unix ms.
     pub created_at: i64,
+    /// The transcript as messages (`[{role, text, atMs, interrupted}]`), times from the
+    /// call's start.
+    pub messages: Option<serde_json::Value>,
 }
 
 /// Which calls to list.
@@ -91,7 +94,7 @@ pub enum OrderBy {
 
 macro_rules! columns {
     () => {
-        "c.id, c.business_id, c.agent_id, c.lead_id, c.kind, c.phone_number, c.customer_number, c.status, c.ended_reason, c.summary, c.transcript, c.recording_url, c.duration_ms, c.structured_data, c.lead_context, c.carrier_call_id, c.started_at, c.ended_at, c.created_at"
+        "c.id, c.business_id, c.agent_id, c.lead_id, c.kind, c.phone_number, c.customer_number, c.status, c.ended_reason, c.summary, c.transcript, c.recording_url, c.duration_ms, c.structured_data, c.lead_context, c.carrier_call_id, c.started_at, c.ended_at, c.created_at, c.messages"
     };
 }
 
@@ -120,6 +123,7 @@ fn call(r: &AnyRow) -> Result<CallRecord, StoreError> {
         started_at: r.try_get("started_at")?,
         ended_at: r.try_get("ended_at")?,
         created_at: r.try_get("created_at")?,
+        messages: json_col(r, "messages")?,
     })
 }
 
@@ -192,9 +196,22 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    /// The transcript so far.
-    pub async fn set_call_transcript(&self, id: &str, transcript: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE calls SET transcript = $1 WHERE id = $2").bind(transcript).bind(id).execute(self.pool()).await?;
+    /// The transcript so far, as text and as messages.
+    pub async fn set_call_transcript(&self, id: &str, transcript: &str, messages: &serde_json::Value) -> Result<(), StoreError> {
+        sqlx::query("UPDATE calls SET transcript = $1, messages = $2 WHERE id = $3").bind(transcript).bind(messages.to_string()).bind(id).execute(self.pool()).await?;
+        Ok(())
+    }
+
+    /// What is known once the call is over: the recording's URL, the summary and the
+    /// extracted data (each left as is when `None`).
+    pub async fn set_call_artifacts(&self, id: &str, recording_url: Option<&str>, summary: Option<&str>, structured_data: Option<&serde_json::Value>) -> Result<(), StoreError> {
+        sqlx::query("UPDATE calls SET recording_url = COALESCE($1, recording_url), summary = COALESCE($2, summary), structured_data = COALESCE($3, structured_data) WHERE id = $4")
+            .bind(recording_url)
+            .bind(summary)
+            .bind(structured_data.map(|v| v.to_string()))
+            .bind(id)
+            .execute(self.pool())
+            .await?;
         Ok(())
     }
 

@@ -7,10 +7,12 @@
 //! strings kept as their SHA-256 (a slow password hash buys nothing at that entropy).
 
 mod agents;
+mod appointments;
 mod calls;
 mod files;
 mod numbers;
 mod tools;
+mod webhooks;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -19,6 +21,8 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 
 pub use agents::AgentRecord;
+pub use appointments::Appointment;
+pub use webhooks::{Delivery, Webhook};
 pub use calls::{CallFilter, CallRecord, OrderBy};
 pub use files::{Chunk, FileRecord};
 pub use tools::{CalendarIntegration, ToolRecord};
@@ -44,6 +48,9 @@ pub enum StoreError {
     /// A stored value does not have the shape its reader needs.
     #[error("corrupt record: {0}")]
     Corrupt(String),
+    /// The change conflicts with what is stored (a booking over another).
+    #[error("conflict: {0}")]
+    Conflict(String),
 }
 
 /// Which backend a store runs on.

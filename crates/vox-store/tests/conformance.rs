@@ -227,7 +227,7 @@ async fn a_call_record_follows_the_call() {
         store.set_call_carrier_id(&c.id, "CA1").await.expect("sid");
         assert!(store.call_started(&c.id, 10_000).await.expect("start"), "{which:?}");
         assert!(!store.call_started(&c.id, 11_000).await.expect("start"), "{which:?}: a second start loses");
-        store.set_call_transcript(&c.id, "Agent: hi").await.expect("transcript");
+        store.set_call_transcript(&c.id, "Agent: hi", &serde_json::json!([{"role": "agent", "text": "hi", "atMs": 0}])).await.expect("transcript");
         store.call_ended(&c.id, "COMPLETED", "customer-ended-call", 15_500).await.expect("end");
         // a later ending (the carrier's callback) does not overwrite the first
         store.call_ended(&c.id, "FAILED", "carrier-failed", 99_000).await.expect("end");
@@ -243,5 +243,60 @@ async fn a_call_record_follows_the_call() {
         let got = store.call_by_id(&d.id).await.expect("get").expect("exists");
         assert_eq!((got.status.as_str(), got.duration_ms), ("FAILED", Some(0)), "{which:?}");
         assert!(!store.call_started(&d.id, 21_000).await.expect("start"), "{which:?}: an ended call cannot start");
+    }
+}
+
+#[tokio::test]
+async fn appointments_do_not_overlap_and_cancel_once() {
+    for (store, _) in stores().await {
+        let which = store.backend();
+        let org = store.create_organization("Acme").await.expect("org");
+        let biz = store.create_business(&org.id, "Acme Plumbing", None).await.expect("biz");
+        let other = store.create_business(&org.id, "Other", None).await.expect("biz");
+        let hour = 3_600_000;
+        let at = 1_800_000_000_000_i64;
+        let a = vox_store::Appointment { business_id: biz.id.clone(), start_at: at, end_at: at + hour, name: "Dana".into(), phone: Some("+15125550177".into()), ..Default::default() };
+        let booked = store.book_appointment(a.clone(), 0).await.expect("book");
+        assert_eq!(booked.status, "booked", "{which:?}");
+        // overlapping, and touching within the buffer, are refused; back to back is fine
+        let half = vox_store::Appointment { start_at: at + hour / 2, end_at: at + hour + hour / 2, ..a.clone() };
+        assert!(matches!(store.book_appointment(half, 0).await, Err(vox_store::StoreError::Conflict(_))), "{which:?}");
+        let next = vox_store::Appointment { start_at: at + hour, end_at: at + 2 * hour, ..a.clone() };
+        assert!(matches!(store.book_appointment(next.clone(), 15 * 60_000).await, Err(vox_store::StoreError::Conflict(_))), "{which:?}");
+        store.book_appointment(next, 0).await.expect("back to back");
+        // another business's calendar is its own
+        store.book_appointment(vox_store::Appointment { business_id: other.id.clone(), ..a.clone() }, 0).await.expect("other business");
+        assert_eq!(store.appointments_between(&biz.id, at, at + 3 * hour).await.expect("list").len(), 2, "{which:?}");
+        assert!(store.appointment(&other.id, &booked.id).await.expect("get").is_none(), "{which:?}: scoped by business");
+        assert!(!store.cancel_appointment(&other.id, &booked.id).await.expect("cancel"), "{which:?}: not another's");
+        assert!(store.cancel_appointment(&biz.id, &booked.id).await.expect("cancel"), "{which:?}");
+        assert!(!store.cancel_appointment(&biz.id, &booked.id).await.expect("cancel"), "{which:?}: once");
+        assert_eq!(store.appointment(&biz.id, &booked.id).await.expect("get").expect("kept").status, "cancelled");
+        // the freed slot can be booked again
+        store.book_appointment(a, 0).await.expect("rebook");
+    }
+}
+
+#[tokio::test]
+async fn webhook_deliveries_are_queued_and_retried() {
+    for (store, _) in stores().await {
+        let which = store.backend();
+        let org = store.create_organization("Acme").await.expect("org");
+        let biz = store.create_business(&org.id, "Acme Plumbing", None).await.expect("biz");
+        assert_eq!(store.queue_delivery(&biz.id, "call.started", "{}").await.expect("queue"), None, "{which:?}: no endpoint, nothing queued");
+        store.set_webhook(&biz.id, "https://example.com/hook", "s3cret").await.expect("set");
+        let id = store.queue_delivery(&biz.id, "call.started", "{\"a\":1}").await.expect("queue").expect("queued");
+        let now = vox_store::now_ms();
+        let due = store.due_deliveries(now + 1, 10).await.expect("due");
+        assert!(due.iter().any(|d| d.id == id && d.body == "{\"a\":1}"), "{which:?}");
+        store.delivery_attempted(&id, Some("HTTP 500"), Some(now + 60_000)).await.expect("attempt");
+        assert!(!store.due_deliveries(now + 1, 10).await.expect("due").iter().any(|d| d.id == id), "{which:?}: waits for its retry time");
+        assert!(store.due_deliveries(now + 60_001, 10).await.expect("due").iter().any(|d| d.id == id));
+        store.delivery_attempted(&id, None, None).await.expect("attempt");
+        let d = store.delivery(&id).await.expect("get").expect("kept");
+        assert_eq!((d.status.as_str(), d.attempts), ("delivered", 2), "{which:?}");
+        assert_eq!(store.webhook(&biz.id).await.expect("get").expect("set").secret, "s3cret");
+        assert!(store.delete_webhook(&biz.id).await.expect("delete"));
+        assert!(store.webhook(&biz.id).await.expect("get").is_none());
     }
 }

@@ -67,9 +67,42 @@ pub fn say_and_hang_up(message: &str) -> String {
     format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Say>{}</Say><Hangup/></Response>", xml_escape(message))
 }
 
+const XML: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>";
+
+/// TwiML for a cold transfer: dial `number`, showing `caller_id`.
+pub fn dial(number: &str, caller_id: &str) -> String {
+    let cid = if caller_id.is_empty() { String::new() } else { format!(" callerId=\"{}\"", xml_escape(caller_id)) };
+    format!("{XML}<Response><Dial{cid} answerOnBridge=\"true\"><Number>{}</Number></Dial></Response>", xml_escape(number))
+}
+
+/// The `<Dial><Conference>` verb: join `room`; `wait_url` plays while waiting; the conference
+/// starts when a participant with `start` enters, and ends when either side leaves.
+pub fn conference_verb(room: &str, wait_url: Option<&str>, start: bool) -> String {
+    let wait = wait_url.map(|u| format!(" waitUrl=\"{}\" waitMethod=\"GET\"", xml_escape(u))).unwrap_or_default();
+    format!("<Dial><Conference startConferenceOnEnter=\"{start}\" endConferenceOnExit=\"true\" beep=\"false\"{wait}>{}</Conference></Dial>", xml_escape(room))
+}
+
+/// TwiML putting the call into conference `room` (see [`conference_verb`]).
+pub fn conference(room: &str, wait_url: Option<&str>, start: bool) -> String {
+    format!("{XML}<Response>{}</Response>", conference_verb(room, wait_url, start))
+}
+
+/// TwiML that plays `audio_url` in a loop (on-hold audio for a conference's waitUrl).
+pub fn play_loop(audio_url: &str) -> String {
+    format!("{XML}<Response><Play loop=\"0\">{}</Play></Response>", xml_escape(audio_url))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn transfer_twiml() {
+        assert_eq!(dial("+15125550199", "+15125550100"), format!("{XML}<Response><Dial callerId=\"+15125550100\" answerOnBridge=\"true\"><Number>+15125550199</Number></Dial></Response>"));
+        let c = conference("vox-call_1", Some("https://x/hold?audio=a&b"), false);
+        assert!(c.contains("startConferenceOnEnter=\"false\"") && c.contains("waitUrl=\"https://x/hold?audio=a&amp;b\"") && c.contains(">vox-call_1</Conference>"), "{c}");
+        assert!(play_loop("https://x/a.mp3").contains("<Play loop=\"0\">https://x/a.mp3</Play>"));
+    }
 
     fn params(p: &[(&str, &str)]) -> Vec<(String, String)> {
         p.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()

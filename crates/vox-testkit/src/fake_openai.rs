@@ -44,6 +44,9 @@ impl Default for FakeTiming {
     }
 }
 
+/// The fake's answer to Vox's post-call summary request.
+pub const POST_CALL_SUMMARY: &str = "The caller spoke with the agent about their appointment.";
+
 /// One scripted chat reply.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChatReply {
@@ -79,6 +82,8 @@ struct Script {
     chat: VecDeque<ChatReply>,
     transcripts: VecDeque<String>,
     functions: BTreeMap<String, Value>,
+    /// The JSON object the extraction request gets (inside some prose, as models do).
+    extraction: Value,
 }
 
 struct Shared {
@@ -134,6 +139,11 @@ impl FakeOpenAi {
         format!("http://{}/v1", self.addr)
     }
 
+    /// Sets what the post-call extraction request gets.
+    pub fn set_extraction(&self, data: Value) {
+        lock(&self.shared.script).extraction = data;
+    }
+
     /// Queues a chat reply (used in order; when none is queued the reply is "Okay.").
     pub fn push_chat(&self, reply: ChatReply) {
         lock(&self.shared.script).chat.push_back(reply);
@@ -177,8 +187,17 @@ async fn chat(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
     let Ok(req) = serde_json::from_slice::<Value>(&body) else {
         return (StatusCode::BAD_REQUEST, "body is not JSON").into_response();
     };
+    // Vox's post-call requests (summary, data extraction) are answered apart, so they never
+    // take a reply scripted for a conversation
+    let system = req["messages"][0]["content"].as_str().unwrap_or_default().to_owned();
     log(&shared, "/v1/chat/completions", req);
-    let reply = lock(&shared.script).chat.pop_front().unwrap_or_else(|| ChatReply::text("Okay."));
+    let reply = if system.starts_with("You summarise phone calls") {
+        ChatReply::text(POST_CALL_SUMMARY)
+    } else if system.starts_with("You extract data") {
+        ChatReply::text(&format!("Here it is: {}", lock(&shared.script).extraction))
+    } else {
+        lock(&shared.script).chat.pop_front().unwrap_or_else(|| ChatReply::text("Okay."))
+    };
     let timing = lock(&shared.timing).clone();
     let mut events: Vec<Bytes> = Vec::new();
     for (i, word) in reply.text.split_inclusive(' ').enumerate() {

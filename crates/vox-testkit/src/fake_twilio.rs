@@ -7,6 +7,8 @@
 //!   `Url` with a signed POST), opens its `<Connect><Stream>` media stream with the
 //!   `<Parameter>`s, plays the caller script there (through `vox_sim`, which speaks Media
 //!   Streams), and finally POSTs the signed `completed` status callback.
+//! - REST call control: `POST .../Calls/{CallSid}.json` with `Twiml` (redirect the live call:
+//!   a transfer) or `Status=completed` (hang up); each update is recorded on the call.
 //! - [`FakeTwilio::ring`]: an inbound call: the signed voice webhook to a Vox number, then the
 //!   same stream handling.
 
@@ -52,6 +54,8 @@ pub struct FakeCall {
     pub status_callback: Option<u16>,
     /// Set when the whole call is over.
     pub finished: bool,
+    /// Call-control updates received for it (`Twiml`, `Status`, ...), in order.
+    pub updates: Vec<BTreeMap<String, String>>,
 }
 
 struct Shared {
@@ -100,7 +104,10 @@ impl FakeTwilio {
             calls: Mutex::new(Vec::new()),
             http: reqwest::Client::new(),
         });
-        let app = Router::new().route("/2010-04-01/Accounts/{account}/Calls.json", post(create_call)).with_state(shared.clone());
+        let app = Router::new()
+            .route("/2010-04-01/Accounts/{account}/Calls.json", post(create_call))
+            .route("/2010-04-01/Accounts/{account}/Calls/{sid}", post(update_call))
+            .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind fake twilio");
         let addr = listener.local_addr().expect("addr");
         let task = tokio::spawn(async move {
@@ -186,10 +193,33 @@ async fn post_signed(shared: &Shared, url: &str, params: &[(String, String)]) ->
     }
 }
 
-async fn create_call(State(shared): State<Arc<Shared>>, Path(account): Path<String>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+fn authenticated(shared: &Shared, account: &str, headers: &HeaderMap) -> bool {
     use base64::Engine as _;
     let expected = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", shared.account_sid, shared.auth_token)));
-    if account != shared.account_sid || headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) != Some(expected.as_str()) {
+    account == shared.account_sid && headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) == Some(expected.as_str())
+}
+
+/// `POST .../Calls/{CallSid}.json`: Twiml (redirect) or Status=completed (hang up).
+async fn update_call(State(shared): State<Arc<Shared>>, Path((account, file)): Path<(String, String)>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    if !authenticated(&shared, &account, &headers) {
+        return twilio_error(StatusCode::UNAUTHORIZED, 20003, "Authenticate");
+    }
+    let Some(sid) = file.strip_suffix(".json") else { return twilio_error(StatusCode::NOT_FOUND, 20404, "The requested resource was not found") };
+    let Ok(params) = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body) else {
+        return twilio_error(StatusCode::BAD_REQUEST, 20001, "Malformed form body");
+    };
+    let params: BTreeMap<String, String> = params.into_iter().collect();
+    if !params.contains_key("Twiml") && !params.contains_key("Url") && params.get("Status").map(String::as_str) != Some("completed") {
+        return twilio_error(StatusCode::BAD_REQUEST, 21218, "Twiml, Url or Status=completed is required");
+    }
+    let mut calls = lock(&shared.calls);
+    let Some(call) = calls.iter_mut().find(|c| c.sid == sid) else { return twilio_error(StatusCode::NOT_FOUND, 20404, "The requested resource was not found") };
+    call.updates.push(params);
+    (StatusCode::OK, Json(json!({"sid": sid, "account_sid": shared.account_sid, "status": "in-progress"}))).into_response()
+}
+
+async fn create_call(State(shared): State<Arc<Shared>>, Path(account): Path<String>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    if !authenticated(&shared, &account, &headers) {
         return twilio_error(StatusCode::UNAUTHORIZED, 20003, "Authenticate");
     }
     let Ok(params) = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body) else {

@@ -1,0 +1,567 @@
+//! The tools of agents made through the control-plane API, run for one call.
+//!
+//! [`ApiTool::from_records`] turns the stored tool instances into what runs;
+//! [`CallTools`] is the per-call runner: it knows the call (ids, numbers) and carries out
+//! transfers (by recording the order the carrier side executes once the agent has spoken),
+//! calendar bookings, knowledge-base queries, and the developer's `function` and
+//! `apiRequest` endpoints.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use futures::FutureExt;
+use serde_json::{json, Value};
+use vox_core::ToolCall;
+use vox_engine::{ToolDef, ToolKind};
+use vox_store::ToolRecord;
+
+use crate::calendar::{match_score, AppointmentConfig, Booking, CalendarBackend, CalendarError, HORIZON_DAYS};
+use crate::http::HttpGuard;
+use crate::knowledge::KnowledgeBases;
+use crate::template::{self, CALL_VARIABLES};
+use crate::{ToolOutcome, ToolRunner};
+
+/// Longest tool result handed to the model.
+const MAX_RESULT_CHARS: usize = 4000;
+/// Open slots offered to the model at call start.
+pub const SLOTS_IN_PROMPT: usize = 12;
+
+/// A transfer destination.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Destination {
+    /// Its name ("Sales Team").
+    pub name: String,
+    /// E.164 number.
+    pub phone_number: String,
+    /// What it is for.
+    pub description: Option<String>,
+    /// Check it answers and brief it before connecting.
+    pub warm: bool,
+}
+
+/// What a tool instance does.
+#[derive(Debug, Clone)]
+pub enum ApiTool {
+    /// Goodbye and hang up.
+    EndCall {
+        /// Said before hanging up.
+        message: Option<String>,
+    },
+    /// Hand the call to a person.
+    Transfer {
+        /// Where to.
+        destinations: Vec<Destination>,
+        /// On-hold audio URL.
+        hold_audio: Option<String>,
+        /// Said before transferring.
+        message: Option<String>,
+    },
+    /// scheduleAppointment, searchAppointments, cancelAppointment.
+    Calendar {
+        /// Slots, hours, zone.
+        config: AppointmentConfig,
+    },
+    /// knowledgeBaseQuery over these files.
+    Knowledge {
+        /// Ready files of the business.
+        file_ids: Vec<String>,
+    },
+    /// POST the call and the arguments to the developer's server.
+    Function {
+        /// Name the model calls.
+        name: String,
+        /// Where.
+        url: String,
+        /// For the model.
+        description: String,
+        /// JSON Schema of the arguments.
+        parameters: Value,
+        /// Limit.
+        timeout: Option<Duration>,
+        /// Said while it runs.
+        message: Option<String>,
+    },
+    /// A templated HTTP request.
+    ApiRequest {
+        /// Name the model calls.
+        name: String,
+        /// For the model.
+        description: String,
+        /// GET, POST, ...
+        method: String,
+        /// URL template.
+        url: String,
+        /// Header templates.
+        headers: Vec<(String, String)>,
+        /// Body template.
+        body: Option<Value>,
+        /// The names the templates use besides the call variables: the model's arguments.
+        arguments: Vec<String>,
+        /// Limit.
+        timeout: Option<Duration>,
+        /// Said while it runs.
+        message: Option<String>,
+    },
+}
+
+fn str_of(v: &Value, k: &str) -> Option<String> {
+    v.get(k).and_then(Value::as_str).map(str::to_owned)
+}
+
+fn timeout_of(v: &Value) -> Option<Duration> {
+    v.get("timeoutMs").and_then(Value::as_u64).map(Duration::from_millis)
+}
+
+impl ApiTool {
+    /// The enabled tools among `records`, in order. A record that does not describe a
+    /// usable tool (the API validates them, so only an old or hand-edited row) is skipped
+    /// with a warning.
+    pub fn from_records(records: &[ToolRecord]) -> Vec<ApiTool> {
+        let mut out = Vec::new();
+        for r in records.iter().filter(|r| r.enabled) {
+            let o = &r.config_override;
+            let tool = match r.name.as_str() {
+                "endCall" => Ok(ApiTool::EndCall { message: r.message.clone().or_else(|| str_of(o, "message")) }),
+                "transferCall" => {
+                    let destinations: Vec<Destination> = o["destinations"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|d| {
+                            Some(Destination {
+                                name: str_of(d, "name")?,
+                                phone_number: str_of(d, "phoneNumber")?,
+                                description: str_of(d, "description"),
+                                warm: d["warmTransferEnabled"].as_bool().unwrap_or(false),
+                            })
+                        })
+                        .collect();
+                    let hold_audio = o["messages"].as_array().into_iter().flatten().find(|m| m["type"] == "request-complete").and_then(|m| str_of(m, "content"));
+                    if destinations.is_empty() { Err("no destinations".to_owned()) } else { Ok(ApiTool::Transfer { destinations, hold_audio, message: r.message.clone() }) }
+                }
+                "googleCal" => AppointmentConfig::from_json(o.get("appointmentConfig")).map(|config| ApiTool::Calendar { config }),
+                "knowledgeBaseQuery" => {
+                    let file_ids: Vec<String> = o["fileIds"].as_array().into_iter().flatten().filter_map(Value::as_str).map(str::to_owned).collect();
+                    Ok(ApiTool::Knowledge { file_ids })
+                }
+                "function" => match (str_of(o, "name"), str_of(o, "serverUrl")) {
+                    (Some(name), Some(url)) => Ok(ApiTool::Function {
+                        description: str_of(o, "description").unwrap_or_else(|| format!("Calls {name}.")),
+                        parameters: o.get("parameters").filter(|p| p.is_object()).cloned().unwrap_or_else(|| json!({"type": "object", "properties": {}})),
+                        timeout: timeout_of(o),
+                        message: r.message.clone(),
+                        name,
+                        url,
+                    }),
+                    _ => Err("needs name and serverUrl".to_owned()),
+                },
+                "apiRequest" => match (str_of(o, "url"), str_of(o, "method")) {
+                    (Some(url), Some(method)) => {
+                        let headers: Vec<(String, String)> = o["headers"].as_object().into_iter().flatten().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned()))).collect();
+                        let body = o.get("body").filter(|b| !b.is_null()).cloned();
+                        let mut names = template::names(&url);
+                        for (k, v) in &headers {
+                            names.extend(template::names(k).into_iter().chain(template::names(v)).filter(|n| !names.contains(n)).collect::<Vec<_>>());
+                        }
+                        if let Some(b) = &body {
+                            template::names_in(b, &mut names);
+                        }
+                        let name = str_of(o, "name").unwrap_or_else(|| "apiRequest".to_owned());
+                        Ok(ApiTool::ApiRequest {
+                            description: str_of(o, "description").unwrap_or_else(|| format!("Calls {name}.")),
+                            arguments: names.into_iter().filter(|n| !CALL_VARIABLES.contains(&n.as_str())).collect(),
+                            timeout: timeout_of(o),
+                            message: r.message.clone(),
+                            name,
+                            method,
+                            url,
+                            headers,
+                            body,
+                        })
+                    }
+                    _ => Err("needs url and method".to_owned()),
+                },
+                other => Err(format!("unknown tool {other:?}")),
+            };
+            match tool {
+                Ok(t) => out.push(t),
+                Err(e) => tracing::warn!(tool = %r.id, error = %e, "stored tool skipped"),
+            }
+        }
+        out
+    }
+
+    /// The definitions the engine offers the model (a calendar is three).
+    pub fn defs(&self) -> Vec<ToolDef> {
+        let def = |name: &str, kind: ToolKind, description: String, parameters: Value, message: Option<String>, url: Option<String>| ToolDef { name: name.to_owned(), kind, description, parameters, url, message };
+        match self {
+            ApiTool::EndCall { message } => vec![def("endCall", ToolKind::EndCall, "End the call once the caller is done, after saying goodbye.".into(), json!({"type": "object", "properties": {}}), message.clone(), None)],
+            ApiTool::Transfer { destinations, message, .. } => {
+                let names: Vec<&str> = destinations.iter().map(|d| d.name.as_str()).collect();
+                let described: Vec<String> = destinations.iter().map(|d| match &d.description {
+                    Some(x) => format!("{} ({x})", d.name),
+                    None => d.name.clone(),
+                }).collect();
+                vec![def(
+                    "transferCall",
+                    ToolKind::TransferCall,
+                    format!("Transfer the caller to a person: {}. Use it when the caller asks for one or you cannot help.", described.join("; ")),
+                    json!({"type": "object", "properties": {
+                        "destination": {"type": "string", "enum": names, "description": "Which destination"},
+                        "summary": {"type": "string", "description": "One sentence for the person taking the call: who is calling and why"}
+                    }, "required": ["destination"]}),
+                    message.clone(),
+                    None,
+                )]
+            }
+            ApiTool::Calendar { .. } => vec![
+                def("scheduleAppointment", ToolKind::ScheduleAppointment, "Book an appointment in one of the open slots you were given.".into(), json!({"type": "object", "properties": {
+                    "start": {"type": "string", "description": "Slot start, local time YYYY-MM-DDTHH:MM, one of the open slots"},
+                    "name": {"type": "string", "description": "The caller's name"},
+                    "phone": {"type": "string", "description": "Phone number (default: the caller's)"},
+                    "address": {"type": "string"},
+                    "notes": {"type": "string", "description": "What the appointment is for"}
+                }, "required": ["start", "name"]}), None, None),
+                def("searchAppointments", ToolKind::ScheduleAppointment, "Find existing appointments by the caller's name, phone number or address.".into(), json!({"type": "object", "properties": {
+                    "query": {"type": "string", "description": "Name, phone number or address (default: the caller's number)"}
+                }}), None, None),
+                def("cancelAppointment", ToolKind::ScheduleAppointment, "Cancel an appointment found with searchAppointments. To reschedule, cancel and book again.".into(), json!({"type": "object", "properties": {
+                    "appointmentId": {"type": "string"}
+                }, "required": ["appointmentId"]}), None, None),
+            ],
+            ApiTool::Knowledge { .. } => vec![def("knowledgeBaseQuery", ToolKind::KnowledgeBase, "Look up the business's documents (prices, policies, services, hours) before answering a factual question.".into(), json!({"type": "object", "properties": {
+                "query": {"type": "string", "description": "The question, in the caller's words"}
+            }, "required": ["query"]}), None, None)],
+            ApiTool::Function { name, url, description, parameters, message, .. } => vec![def(name, ToolKind::Function, description.clone(), parameters.clone(), message.clone(), Some(url.clone()))],
+            ApiTool::ApiRequest { name, description, arguments, message, .. } => {
+                let props: serde_json::Map<String, Value> = arguments.iter().map(|a| (a.clone(), json!({"type": "string"}))).collect();
+                vec![def(name, ToolKind::ApiRequest, description.clone(), json!({"type": "object", "properties": props, "required": arguments}), message.clone(), None)]
+            }
+        }
+    }
+}
+
+/// Who and what the call is.
+#[derive(Debug, Clone, Default)]
+pub struct CallContext {
+    /// The call record's id.
+    pub call_id: String,
+    /// The business.
+    pub business_id: String,
+    /// The agent.
+    pub agent_id: String,
+    /// The other party.
+    pub customer_number: Option<String>,
+    /// The agent's number.
+    pub phone_number: Option<String>,
+    /// Whether the carrier side can transfer this call.
+    pub can_transfer: bool,
+    /// The business's Google Calendar id (its integration), for the Google backend.
+    pub calendar_id: Option<String>,
+}
+
+/// A transfer the tool accepted, for the carrier side to carry out after the agent spoke.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransferOrder {
+    /// Where.
+    pub destination: Destination,
+    /// The briefing for a warm transfer.
+    pub summary: String,
+    /// On-hold audio URL.
+    pub hold_audio: Option<String>,
+}
+
+/// Told of each tool call (for call-event webhooks): `(tool name, arguments, result)`.
+pub type ToolEvents = Arc<dyn Fn(&str, &Value, &str) + Send + Sync>;
+
+/// Where the built-in and Google calendars come from.
+pub type CalendarFactory = Arc<dyn Fn(&CallContext) -> Arc<dyn CalendarBackend> + Send + Sync>;
+
+/// What every call's tools share.
+#[derive(Clone)]
+pub struct ToolEnv {
+    /// Outbound requests.
+    pub http: HttpGuard,
+    /// Default limit per request.
+    pub timeout: Duration,
+    /// Knowledge-base indexes.
+    pub knowledge: Arc<KnowledgeBases>,
+    /// The calendar backend for a call.
+    pub calendar: CalendarFactory,
+}
+
+impl std::fmt::Debug for ToolEnv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ToolEnv").field("http", &self.http).field("timeout", &self.timeout).finish_non_exhaustive()
+    }
+}
+
+/// One call's tools. See the module docs.
+pub struct CallTools {
+    env: ToolEnv,
+    ctx: CallContext,
+    tools: Vec<ApiTool>,
+    calendar: Option<(AppointmentConfig, Arc<dyn CalendarBackend>)>,
+    transfer: Mutex<Option<TransferOrder>>,
+    events: Option<ToolEvents>,
+}
+
+impl std::fmt::Debug for CallTools {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallTools").field("call", &self.ctx.call_id).field("tools", &self.tools.len()).finish_non_exhaustive()
+    }
+}
+
+fn cut(s: &str) -> String {
+    if s.chars().count() <= MAX_RESULT_CHARS { s.to_owned() } else { format!("{}... (cut)", s.chars().take(MAX_RESULT_CHARS).collect::<String>()) }
+}
+
+impl CallTools {
+    /// The runner for one call.
+    pub fn new(env: ToolEnv, ctx: CallContext, tools: Vec<ApiTool>, events: Option<ToolEvents>) -> Self {
+        let calendar = tools.iter().find_map(|t| match t {
+            ApiTool::Calendar { config } => Some(config.clone()),
+            _ => None,
+        });
+        let calendar = calendar.map(|c| (c, (env.calendar)(&ctx)));
+        Self { env, ctx, tools, calendar, transfer: Mutex::new(None), events }
+    }
+
+    /// Every definition for the engine, without duplicate names (the first wins).
+    pub fn defs(&self) -> Vec<ToolDef> {
+        let mut seen = std::collections::BTreeSet::new();
+        self.tools.iter().flat_map(ApiTool::defs).filter(|d| seen.insert(d.name.clone())).collect()
+    }
+
+    /// The transfer accepted during the call, if any.
+    pub fn transfer_order(&self) -> Option<TransferOrder> {
+        self.transfer.lock().ok()?.clone()
+    }
+
+    /// Builds the knowledge-base index now (at call start), so the first question does not
+    /// wait for it.
+    pub fn warm(self: &Arc<Self>) {
+        for t in &self.tools {
+            if let ApiTool::Knowledge { file_ids } = t {
+                let (kb, biz, ids) = (self.env.knowledge.clone(), self.ctx.business_id.clone(), file_ids.clone());
+                tokio::spawn(async move {
+                    if let Err(e) = kb.index(&biz, &ids).await {
+                        tracing::warn!(error = %e, "indexing the knowledge base");
+                    }
+                });
+            }
+        }
+    }
+
+    /// The open slots, as a paragraph for the system prompt (`None` without a calendar).
+    pub async fn slots_prompt(&self, now_ms: i64) -> Option<String> {
+        let (cfg, backend) = self.calendar.as_ref()?;
+        let horizon = now_ms + HORIZON_DAYS * 86_400_000;
+        let busy = match backend.bookings(now_ms, horizon).await {
+            Ok(b) => b.into_iter().map(|b| (b.start_ms, b.end_ms)).collect::<Vec<_>>(),
+            Err(e) => {
+                tracing::warn!(error = ?e, "reading the calendar at call start");
+                return Some("The calendar could not be read: apologise and offer to call back if the caller wants an appointment.".into());
+            }
+        };
+        let slots = cfg.open_slots(&busy, now_ms, HORIZON_DAYS, SLOTS_IN_PROMPT);
+        if slots.is_empty() {
+            return Some("There are no open appointment slots in the next two weeks.".into());
+        }
+        let list: Vec<String> = slots.iter().map(|s| format!("{} ({})", cfg.speak(*s), cfg.local(*s))).collect();
+        Some(format!(
+            "Open appointment slots ({} minutes each): {}. Offer these; book with scheduleAppointment using the time in brackets.",
+            cfg.slot_minutes,
+            list.join("; ")
+        ))
+    }
+
+    fn variables(&self, args: &Value) -> BTreeMap<String, Value> {
+        let mut vars: BTreeMap<String, Value> = args.as_object().map(|o| o.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default();
+        let c = &self.ctx;
+        for (k, v) in [("callId", Some(&c.call_id)), ("businessId", Some(&c.business_id)), ("agentId", Some(&c.agent_id)), ("customerNumber", c.customer_number.as_ref()), ("phoneNumber", c.phone_number.as_ref())] {
+            vars.insert(k.to_owned(), v.map(|s| json!(s)).unwrap_or(Value::Null));
+        }
+        vars
+    }
+
+    async fn run_named(&self, name: &str, args: &Value) -> ToolOutcome {
+        let tool = self.tools.iter().find(|t| t.defs().iter().any(|d| d.name == name));
+        match tool {
+            None => ToolOutcome::text(format!("Error: there is no tool named {name:?}.")),
+            Some(ApiTool::EndCall { .. }) => ToolOutcome::text("Ending the call."),
+            Some(ApiTool::Transfer { destinations, hold_audio, .. }) => self.transfer(destinations, hold_audio.clone(), args),
+            Some(ApiTool::Calendar { .. }) => ToolOutcome::text(self.calendar_op(name, args).await),
+            Some(ApiTool::Knowledge { file_ids }) => ToolOutcome::text(self.knowledge(file_ids, args).await),
+            Some(ApiTool::Function { name, url, timeout, .. }) => {
+                let body = json!({
+                    "call": {"id": self.ctx.call_id, "agentId": self.ctx.agent_id, "businessId": self.ctx.business_id, "customerNumber": self.ctx.customer_number, "phoneNumber": self.ctx.phone_number},
+                    "tool": name,
+                    "arguments": args,
+                });
+                let headers = [("content-type".to_owned(), "application/json".to_owned())];
+                ToolOutcome::text(self.http(name, "POST", url, &headers, Some(&body), *timeout).await)
+            }
+            Some(ApiTool::ApiRequest { name, method, url, headers, body, timeout, .. }) => {
+                let vars = self.variables(args);
+                let url = template::render(url, &vars, true);
+                let headers: Vec<(String, String)> = headers.iter().map(|(k, v)| (template::render(k, &vars, false), template::render(v, &vars, false))).collect();
+                let body = body.as_ref().map(|b| template::render_json(b, &vars));
+                ToolOutcome::text(self.http(name, method, &url, &headers, body.as_ref(), *timeout).await)
+            }
+        }
+    }
+
+    async fn http(&self, name: &str, method: &str, url: &str, headers: &[(String, String)], body: Option<&Value>, timeout: Option<Duration>) -> String {
+        match self.env.http.send(method, url, headers, body, timeout.unwrap_or(self.env.timeout)).await {
+            Ok(r) if (200..300).contains(&r.status) => {
+                // a JSON reply with a `result` is the function-tool convention; anything else is passed on
+                let text = match serde_json::from_str::<Value>(&r.body) {
+                    Ok(v) if v.get("result").is_some() => match &v["result"] {
+                        Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    },
+                    _ => r.body,
+                };
+                cut(&text)
+            }
+            Ok(r) => {
+                tracing::warn!(tool = %name, status = r.status, "tool endpoint answered an error");
+                format!("Error: the {name} service answered HTTP {}: {}", r.status, cut(&r.body))
+            }
+            Err(e) => {
+                tracing::warn!(tool = %name, error = %e, "tool request failed");
+                format!("Error: the {name} service could not be reached: {e}")
+            }
+        }
+    }
+
+    fn transfer(&self, destinations: &[Destination], hold_audio: Option<String>, args: &Value) -> ToolOutcome {
+        if !self.ctx.can_transfer {
+            return ToolOutcome::text("Error: this call cannot be transferred (no carrier call control); offer to take a message instead.");
+        }
+        let wanted = args["destination"].as_str().unwrap_or_default().trim();
+        let found = destinations.iter().find(|d| d.name.eq_ignore_ascii_case(wanted)).or_else(|| (destinations.len() == 1 && wanted.is_empty()).then(|| &destinations[0]));
+        let Some(d) = found else {
+            let names: Vec<&str> = destinations.iter().map(|d| d.name.as_str()).collect();
+            return ToolOutcome::text(format!("Error: {wanted:?} is not a destination; choose one of {names:?}."));
+        };
+        let summary = args["summary"].as_str().unwrap_or_default().trim().to_owned();
+        if let Ok(mut t) = self.transfer.lock() {
+            *t = Some(TransferOrder { destination: d.clone(), summary, hold_audio });
+        }
+        ToolOutcome { content: format!("Transferring the caller to {} now.", d.name), end_call: Some(format!("transfer to {}", d.name)) }
+    }
+
+    async fn knowledge(&self, file_ids: &[String], args: &Value) -> String {
+        let query = args["query"].as_str().unwrap_or_default().trim();
+        if query.is_empty() {
+            return "Error: say what to look up in `query`.".into();
+        }
+        let kb = &self.env.knowledge;
+        let index = match kb.index(&self.ctx.business_id, file_ids).await {
+            Ok(i) => i,
+            Err(e) => {
+                tracing::warn!(error = %e, "knowledge base unavailable");
+                return "Error: the knowledge base is unavailable right now.".into();
+            }
+        };
+        let hits = index.search(query, kb.embedder(), 3).await;
+        if hits.is_empty() {
+            return "Nothing in the business's documents answers that. Say you do not know rather than guessing.".into();
+        }
+        let mut out = String::from("Answer only from these passages of the business's documents:\n");
+        for h in hits {
+            out.push_str(&format!("\n[{}] {}\n", h.source, h.text.trim()));
+        }
+        cut(&out)
+    }
+
+    async fn calendar_op(&self, name: &str, args: &Value) -> String {
+        let Some((cfg, backend)) = self.calendar.as_ref() else { return "Error: no calendar.".into() };
+        let now = vox_store::now_ms();
+        let failed = |e: CalendarError| match e {
+            CalendarError::Taken => "Error: that time was just taken; offer the caller another slot.".to_owned(),
+            CalendarError::Other(m) => format!("Error: {m}."),
+        };
+        match name {
+            "scheduleAppointment" => {
+                let Some(start) = args["start"].as_str().and_then(|s| cfg.parse(s)) else {
+                    return "Error: `start` must be a slot time like 2026-11-24T10:00.".into();
+                };
+                let Some(who) = args["name"].as_str().map(str::trim).filter(|n| !n.is_empty()) else {
+                    return "Error: ask for the caller's name first and pass it as `name`.".into();
+                };
+                let horizon = now + HORIZON_DAYS * 86_400_000;
+                let busy = match backend.bookings(now, horizon).await {
+                    Ok(b) => b.into_iter().map(|b| (b.start_ms, b.end_ms)).collect::<Vec<_>>(),
+                    Err(e) => return failed(e),
+                };
+                let open = cfg.open_slots(&busy, now, HORIZON_DAYS, usize::MAX);
+                if !open.contains(&start) {
+                    let next: Vec<String> = open.iter().filter(|s| **s >= start).take(3).map(|s| format!("{} ({})", cfg.speak(*s), cfg.local(*s))).collect();
+                    return format!("Error: {} is not an open slot. The nearest open slots: {}.", cfg.speak(start), if next.is_empty() { "none".into() } else { next.join("; ") });
+                }
+                let booking = Booking {
+                    id: String::new(),
+                    start_ms: start,
+                    end_ms: start + cfg.slot_minutes * 60_000,
+                    name: who.to_owned(),
+                    phone: args["phone"].as_str().map(str::to_owned).or_else(|| self.ctx.customer_number.clone()),
+                    address: args["address"].as_str().map(str::to_owned),
+                    notes: args["notes"].as_str().map(str::to_owned),
+                };
+                match backend.book(booking, cfg.buffer_ms()).await {
+                    Ok(b) => format!("Booked: {} for {} (appointment id {}).", cfg.speak(b.start_ms), b.name, b.id),
+                    Err(e) => failed(e),
+                }
+            }
+            "searchAppointments" => {
+                let query = args["query"].as_str().map(str::trim).filter(|q| !q.is_empty()).map(str::to_owned).or_else(|| self.ctx.customer_number.clone()).unwrap_or_default();
+                let list = match backend.bookings(now - 86_400_000, now + 365 * 86_400_000).await {
+                    Ok(l) => l,
+                    Err(e) => return failed(e),
+                };
+                let mut scored: Vec<(f32, Booking)> = list.into_iter().map(|b| (match_score(&query, &b), b)).filter(|(s, _)| *s >= 1.0).collect();
+                scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.start_ms.cmp(&b.1.start_ms)));
+                if scored.is_empty() {
+                    return format!("No appointment found for {query:?}.");
+                }
+                let found: Vec<String> = scored.into_iter().take(5).map(|(_, b)| format!("{} for {} (appointment id {})", cfg.speak(b.start_ms), b.name, b.id)).collect();
+                format!("Found: {}.", found.join("; "))
+            }
+            "cancelAppointment" => {
+                let Some(id) = args["appointmentId"].as_str().map(str::trim).filter(|i| !i.is_empty()) else {
+                    return "Error: pass the appointmentId from searchAppointments.".into();
+                };
+                match backend.cancel(id).await {
+                    Ok(true) => format!("Cancelled appointment {id}."),
+                    Ok(false) => format!("Error: there is no booked appointment {id}."),
+                    Err(e) => failed(e),
+                }
+            }
+            other => format!("Error: there is no tool named {other:?}."),
+        }
+    }
+}
+
+impl ToolRunner for Arc<CallTools> {
+    fn run(&self, call: ToolCall) -> BoxFuture<'static, ToolOutcome> {
+        let me = self.clone();
+        async move {
+            let args: Value = match serde_json::from_str(if call.arguments.trim().is_empty() { "{}" } else { &call.arguments }) {
+                Ok(v @ Value::Object(_)) => v,
+                _ => return ToolOutcome::text(format!("Error: the arguments of {} must be a JSON object.", call.name)),
+            };
+            let outcome = me.run_named(&call.name, &args).await;
+            tracing::info!(call = %me.ctx.call_id, tool = %call.name, ok = !outcome.content.starts_with("Error"), "tool call");
+            if let Some(events) = &me.events {
+                events(&call.name, &args, &outcome.content);
+            }
+            outcome
+        }
+        .boxed()
+    }
+}

@@ -1,0 +1,116 @@
+//! Outbound HTTP for tools: the address guard, timeouts and a response size limit.
+//!
+//! The host is resolved once, every address is checked (loopback, private, link-local, ...
+//! are refused unless allowed), and the connection goes to the address that was checked
+//! (no DNS rebinding between check and use). Redirects are not followed (a redirect could
+//! point inside). The body is read in chunks and cut off at the limit.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+/// The guard and limits every tool request goes through.
+#[derive(Debug, Clone, Copy)]
+pub struct HttpGuard {
+    /// Permit internal addresses (development only).
+    pub allow_private: bool,
+    /// Largest response body read.
+    pub max_response_bytes: usize,
+}
+
+impl Default for HttpGuard {
+    fn default() -> Self {
+        Self { allow_private: false, max_response_bytes: 64 * 1024 }
+    }
+}
+
+/// Whether `ip` is an address a tool must not reach by default.
+pub fn is_internal(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_multicast()
+                || v4.is_documentation()
+                || o[0] == 0
+                || (o[0] == 100 && (64..128).contains(&o[1])) // carrier-grade NAT
+                || (o[0] == 198 && (o[1] == 18 || o[1] == 19)) // benchmarking
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_internal(IpAddr::V4(v4));
+            }
+            let s = v6.segments();
+            v6.is_loopback() || v6.is_unspecified() || v6.is_multicast() || (s[0] & 0xfe00) == 0xfc00 || (s[0] & 0xffc0) == 0xfe80
+        }
+    }
+}
+
+/// A reply: status and (possibly truncated) body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    /// HTTP status.
+    pub status: u16,
+    /// The body as text, at most the guard's limit.
+    pub body: String,
+}
+
+impl HttpGuard {
+    /// Sends one request with a JSON body; errors are sentences for the model and the log.
+    pub async fn send(&self, method: &str, url: &str, headers: &[(String, String)], body: Option<&serde_json::Value>, timeout: Duration) -> Result<Reply, String> {
+        let bytes = body.map(|b| b.to_string().into_bytes());
+        let mut headers = headers.to_vec();
+        if bytes.is_some() && !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type")) {
+            headers.push(("content-type".into(), "application/json".into()));
+        }
+        self.send_raw(method, url, &headers, bytes.as_deref(), timeout).await
+    }
+
+    /// Sends one request with exactly these body bytes (signed webhooks).
+    pub async fn send_raw(&self, method: &str, url: &str, headers: &[(String, String)], body: Option<&[u8]>, timeout: Duration) -> Result<Reply, String> {
+        let url = reqwest::Url::parse(url).map_err(|e| format!("bad url: {e}"))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err("only http and https urls are allowed".into());
+        }
+        let host = url.host_str().ok_or("url has no host")?.to_owned();
+        let port = url.port_or_known_default().ok_or("url has no port")?;
+        let lookup_host = host.trim_start_matches('[').trim_end_matches(']').to_owned();
+        let addrs: Vec<SocketAddr> = tokio::time::timeout(timeout, tokio::net::lookup_host((lookup_host.as_str(), port)))
+            .await
+            .map_err(|_| format!("resolving {host} timed out"))?
+            .map_err(|e| format!("cannot resolve {host}: {e}"))?
+            .collect();
+        let addr = *addrs.first().ok_or_else(|| format!("{host} has no address"))?;
+        if !self.allow_private && addrs.iter().any(|a| is_internal(a.ip())) {
+            return Err(format!("{host} resolves to an internal address; refused (set tools.allow_private_networks to allow)"));
+        }
+        let method = reqwest::Method::from_bytes(method.as_bytes()).map_err(|_| format!("bad method {method:?}"))?;
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .resolve(&lookup_host, addr)
+            .build()
+            .map_err(|e| e.to_string())?;
+        let mut req = client.request(method, url);
+        for (k, v) in headers {
+            req = req.header(k.as_str(), v.as_str());
+        }
+        if let Some(b) = body {
+            req = req.body(b.to_vec());
+        }
+        let mut resp = req.send().await.map_err(|e| if e.is_timeout() { "the request timed out".to_owned() } else { e.to_string() })?;
+        let status = resp.status().as_u16();
+        let mut bytes = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(|e| e.to_string())? {
+            let room = self.max_response_bytes.saturating_sub(bytes.len());
+            bytes.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            if chunk.len() > room {
+                return Err(format!("the response is larger than {} bytes", self.max_response_bytes));
+            }
+        }
+        Ok(Reply { status, body: String::from_utf8_lossy(&bytes).into_owned() })
+    }
+}
