@@ -313,8 +313,12 @@ struct HoldQuery {
 /// waitUrl). Signed like every Twilio request (by any configured account).
 async fn hold(State(t): State<Telephony>, headers: HeaderMap, uri: Uri, Query(q): Query<HoldQuery>, body: Bytes) -> Response {
     // any account may have placed the conference: a signature by any of them will do
-    let signed = t.0.accounts.iter().any(|a| verified(&t, &headers, &uri, &body, |_| Some(a.auth_token.clone())).is_ok());
-    if !signed {
+    let params: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
+    let url = format!("{}{}", t.base_url(Some(&headers)), uri.path_and_query().map_or("", |p| p.as_str()));
+    let sig = headers.get("x-twilio-signature").and_then(|v| v.to_str().ok()).unwrap_or("");
+    if !t.0.accounts.iter().any(|a| twilio_voice::verify_signature(&a.auth_token, &url, &params, sig)) {
+        warn!(%url, "twilio hold request with a missing or wrong signature");
+        metrics::counter!("vox_webhook_rejected_total", "carrier" => "twilio").increment(1);
         return (StatusCode::FORBIDDEN, "invalid X-Twilio-Signature").into_response();
     }
     match q.audio.filter(|a| a.starts_with("https://") || a.starts_with("http://")) {
@@ -559,7 +563,7 @@ impl CallControl for TwilioControl {
                     // called and briefed; it joins only if it answers
                     let room = format!("vox-{}", record.id);
                     let base_url = t.base_url(None);
-                    let hold = o.hold_audio.as_ref().map(|a| format!("{base_url}/twilio/hold?audio={}", urlencode(a)));
+                    let hold = o.hold_audio.as_ref().map(|a| format!("{base_url}/twilio/hold?audio={}", vox_tools::template::percent_encode(a)));
                     let caller_twiml = twilio_voice::conference(&room, hold.as_deref(), false);
                     let brief = format!(
                         "Transfer from the {} assistant. {} Connecting you now.",
@@ -596,10 +600,6 @@ impl CallControl for TwilioControl {
             }
         })
     }
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes().map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
 }
 
 enum Update {

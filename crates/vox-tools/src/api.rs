@@ -193,6 +193,17 @@ impl ApiTool {
         out
     }
 
+    /// Whether the model calls this tool by `name` (a calendar answers to three names).
+    fn answers_to(&self, name: &str) -> bool {
+        match self {
+            ApiTool::EndCall { .. } => name == "endCall",
+            ApiTool::Transfer { .. } => name == "transferCall",
+            ApiTool::Calendar { .. } => matches!(name, "scheduleAppointment" | "searchAppointments" | "cancelAppointment"),
+            ApiTool::Knowledge { .. } => name == "knowledgeBaseQuery",
+            ApiTool::Function { name: n, .. } | ApiTool::ApiRequest { name: n, .. } => n == name,
+        }
+    }
+
     /// The definitions the engine offers the model (a calendar is three).
     pub fn defs(&self) -> Vec<ToolDef> {
         let def = |name: &str, kind: ToolKind, description: String, parameters: Value, message: Option<String>, url: Option<String>| ToolDef { name: name.to_owned(), kind, description, parameters, url, message };
@@ -388,7 +399,8 @@ impl CallTools {
     }
 
     async fn run_named(&self, name: &str, args: &Value) -> ToolOutcome {
-        let tool = self.tools.iter().find(|t| t.defs().iter().any(|d| d.name == name));
+        // the first tool of a name, as in `defs`
+        let tool = self.tools.iter().find(|t| t.answers_to(name));
         match tool {
             None => ToolOutcome::text(format!("Error: there is no tool named {name:?}.")),
             Some(ApiTool::EndCall { .. }) => ToolOutcome::text("Ending the call."),

@@ -250,8 +250,7 @@ impl GoogleCalendar {
     }
 
     fn events_url(&self) -> String {
-        let id: String = self.calendar_id.bytes().map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }).collect();
-        format!("{}/calendar/v3/calendars/{id}/events", self.api_base)
+        format!("{}/calendar/v3/calendars/{}/events", self.api_base, crate::template::percent_encode(&self.calendar_id))
     }
 
     async fn call(&self, req: reqwest::RequestBuilder) -> Result<(u16, Value), CalendarError> {
@@ -348,7 +347,7 @@ impl CalendarBackend for GoogleCalendar {
     }
 
     fn cancel(&self, id: &str) -> BoxFuture<'_, Result<bool, CalendarError>> {
-        let url = format!("{}/{}", self.events_url(), id.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect::<String>());
+        let url = format!("{}/{}", self.events_url(), crate::template::percent_encode(id));
         async move {
             let (status, _) = self.call(self.http.delete(url)).await?;
             Ok(status < 300)

@@ -45,6 +45,20 @@ fn as_text(v: &Value) -> String {
     }
 }
 
+/// `s` percent-encoded for a URL path segment or query value (all but RFC 3986 unreserved
+/// characters).
+pub fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 /// `text` with each `{{name}}` replaced by its value (`encode`: percent-encoded, for URLs);
 /// unknown names become empty.
 pub fn render(text: &str, vars: &BTreeMap<String, Value>, encode: bool) -> String {
@@ -56,13 +70,7 @@ pub fn render(text: &str, vars: &BTreeMap<String, Value>, encode: bool) -> Strin
         let name = rest[start + 2..start + 2 + end].trim();
         let value = vars.get(name).map(as_text).unwrap_or_default();
         if encode {
-            for b in value.bytes() {
-                if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                    out.push(b as char);
-                } else {
-                    out.push_str(&format!("%{b:02X}"));
-                }
-            }
+            out.push_str(&percent_encode(&value));
         } else {
             out.push_str(&value);
         }
