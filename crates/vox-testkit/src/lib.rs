@@ -12,14 +12,18 @@
 //! - [`FakeTwilio`]: Twilio's REST Calls API and voice webhooks; it answers placed calls by
 //!   opening the TwiML's media stream and playing a caller script.
 //!
+//! - [`FakeGoogleCalendar`]: Google Calendar's events list/insert/delete with bearer auth.
+//!
 //! Fakes of things outside the project speak their real wire protocols over loopback.
 
 pub mod audio;
+pub mod fake_google_calendar;
 pub mod fake_openai;
 pub mod fake_twilio;
 mod http;
 mod server;
 
+pub use fake_google_calendar::FakeGoogleCalendar;
 pub use fake_openai::{ChatReply, FakeOpenAi, FakeTiming};
 pub use fake_twilio::{CallerScript, FakeCall, FakeTwilio};
 pub use http::http_get;

@@ -279,48 +279,55 @@ fn event_time(v: &Value) -> Option<i64> {
     Some(d.at(0, 0, 0, 0).to_zoned(TimeZone::UTC).ok()?.timestamp().as_millisecond())
 }
 
-impl CalendarBackend for GoogleCalendar {
-    fn bookings(&self, from: i64, to: i64) -> BoxFuture<'_, Result<Vec<Booking>, CalendarError>> {
-        async move {
-            let mut out = Vec::new();
-            let mut page: Option<String> = None;
-            loop {
-                let mut q = vec![("timeMin", rfc3339(from)), ("timeMax", rfc3339(to)), ("singleEvents", "true".into()), ("orderBy", "startTime".into()), ("maxResults", "250".into())];
-                if let Some(p) = &page {
-                    q.push(("pageToken", p.clone()));
+impl GoogleCalendar {
+    /// Events overlapping `[from, to)`, each with whether Vox booked it.
+    async fn list(&self, from: i64, to: i64) -> Result<Vec<(Booking, bool)>, CalendarError> {
+        let mut out = Vec::new();
+        let mut page: Option<String> = None;
+        loop {
+            let mut q = vec![("timeMin", rfc3339(from)), ("timeMax", rfc3339(to)), ("singleEvents", "true".into()), ("orderBy", "startTime".into()), ("maxResults", "250".into())];
+            if let Some(p) = &page {
+                q.push(("pageToken", p.clone()));
+            }
+            let (_, body) = self.call(self.http.get(self.events_url()).query(&q)).await?;
+            for e in body["items"].as_array().into_iter().flatten() {
+                if e["status"] == "cancelled" {
+                    continue;
                 }
-                let (_, body) = self.call(self.http.get(self.events_url()).query(&q)).await?;
-                for e in body["items"].as_array().into_iter().flatten() {
-                    if e["status"] == "cancelled" {
-                        continue;
-                    }
-                    let (Some(start), Some(end)) = (event_time(&e["start"]), event_time(&e["end"])) else { continue };
-                    let private = &e["extendedProperties"]["private"];
-                    out.push(Booking {
-                        id: e["id"].as_str().unwrap_or_default().to_owned(),
-                        start_ms: start,
-                        end_ms: end,
-                        name: private["name"].as_str().or(e["summary"].as_str()).unwrap_or_default().to_owned(),
-                        phone: private["phone"].as_str().map(str::to_owned),
-                        address: e["location"].as_str().map(str::to_owned),
-                        notes: e["description"].as_str().map(str::to_owned),
-                    });
-                }
-                page = body["nextPageToken"].as_str().map(str::to_owned);
-                if page.is_none() {
-                    return Ok(out);
-                }
+                let (Some(start), Some(end)) = (event_time(&e["start"]), event_time(&e["end"])) else { continue };
+                let private = &e["extendedProperties"]["private"];
+                let booking = Booking {
+                    id: e["id"].as_str().unwrap_or_default().to_owned(),
+                    start_ms: start,
+                    end_ms: end,
+                    name: private["name"].as_str().or(e["summary"].as_str()).unwrap_or_default().to_owned(),
+                    phone: private["phone"].as_str().map(str::to_owned),
+                    address: e["location"].as_str().filter(|l| !l.is_empty()).map(str::to_owned),
+                    notes: e["description"].as_str().filter(|d| !d.is_empty()).map(str::to_owned),
+                };
+                out.push((booking, private["bookedBy"] == "vox"));
+            }
+            page = body["nextPageToken"].as_str().map(str::to_owned);
+            if page.is_none() {
+                return Ok(out);
             }
         }
-        .boxed()
+    }
+}
+
+impl CalendarBackend for GoogleCalendar {
+    fn bookings(&self, from: i64, to: i64) -> BoxFuture<'_, Result<Vec<Booking>, CalendarError>> {
+        async move { Ok(self.list(from, to).await?.into_iter().map(|(b, _)| b).collect()) }.boxed()
     }
 
     fn book(&self, b: Booking, buffer_ms: i64) -> BoxFuture<'_, Result<Booking, CalendarError>> {
         async move {
-            // Google has no conditional insert: check, insert, then re-check and undo if a
-            // concurrent booking landed in the same window.
-            let clash = |list: &[Booking], own: Option<&str>| list.iter().any(|x| Some(x.id.as_str()) != own && x.start_ms < b.end_ms + buffer_ms && x.end_ms > b.start_ms - buffer_ms);
-            if clash(&self.bookings(b.start_ms - buffer_ms, b.end_ms + buffer_ms).await?, None) {
+            // Google has no conditional insert: check, insert, then re-check. On the re-check
+            // a booking yields to any other event in its window, except Vox's own bookings
+            // with a greater id: of two Vox bookings racing for a slot exactly one stays.
+            let (from, to) = (b.start_ms - buffer_ms, b.end_ms + buffer_ms);
+            let overlaps = |x: &Booking| x.start_ms < to && x.end_ms > from;
+            if self.list(from, to).await?.iter().any(|(x, _)| overlaps(x)) {
                 return Err(CalendarError::Taken);
             }
             let mut private = json!({"name": b.name, "bookedBy": "vox"});
@@ -337,7 +344,8 @@ impl CalendarBackend for GoogleCalendar {
             });
             let (_, created) = self.call(self.http.post(self.events_url()).json(&event)).await?;
             let id = created["id"].as_str().ok_or_else(|| CalendarError::Other("Google Calendar's reply has no event id".into()))?.to_owned();
-            if clash(&self.bookings(b.start_ms - buffer_ms, b.end_ms + buffer_ms).await?, Some(&id)) {
+            let rivals = self.list(from, to).await?;
+            if rivals.iter().any(|(x, vox)| x.id != id && overlaps(x) && (!vox || x.id < id)) {
                 let _ = self.cancel(&id).await;
                 return Err(CalendarError::Taken);
             }
