@@ -1,8 +1,9 @@
 //! Tools that act and calls that leave a record, end to end over loopback: a `vox serve` with
 //! an OUTBOUND agent made through the API (calendar, transfer, knowledge base, a function
 //! tool, endCall), the fake Twilio placing its calls and playing a caller, the fake OpenAI
-//! deciding which tool to call. Three calls: book + knowledge question + function + endCall;
-//! find and cancel the booking; transfer. Then the records: recording (both channels
+//! deciding which tool to call. Five calls: book + knowledge question + function + endCall;
+//! find and cancel the booking; a cold transfer; a warm transfer (hold audio, briefing,
+//! conference); a warm transfer nobody answers. Then the records: recording (both channels
 //! audible), transcript with times, summary, structuredData; and the signed webhooks.
 
 use std::sync::{Arc, Mutex};
@@ -183,7 +184,14 @@ tts = {{ baseUrl = "{ai}", model = "fake-tts", voice = "v1" }}
         json!({"templateToolId": "template-google-calendar", "configOverride": {"appointmentConfig": {"slotDurationMinutes": 60, "advanceNoticeMinutes": 0, "timezone": "America/Chicago",
             "hoursJson": {"monday": [{"openTime": "00:00", "closeTime": "24:00"}], "tuesday": [{"openTime": "00:00", "closeTime": "24:00"}], "wednesday": [{"openTime": "00:00", "closeTime": "24:00"}],
                           "thursday": [{"openTime": "00:00", "closeTime": "24:00"}], "friday": [{"openTime": "00:00", "closeTime": "24:00"}], "saturday": [{"openTime": "00:00", "closeTime": "24:00"}], "sunday": [{"openTime": "00:00", "closeTime": "24:00"}]}}}}),
-        json!({"templateToolId": "template-transfer-call", "configOverride": {"destinations": [{"name": "Office", "phoneNumber": "+15125550144", "description": "The front office"}]}, "message": "Let me put you through to the office."}),
+        json!({"templateToolId": "template-transfer-call", "configOverride": {
+            "destinations": [
+                {"name": "Office", "phoneNumber": "+15125550144", "description": "The front office"},
+                {"name": "Billing", "phoneNumber": "+15125550155", "description": "Invoices", "warmTransferEnabled": true},
+                {"name": "Manager", "phoneNumber": "+15125550166", "warmTransferEnabled": true}
+            ],
+            "messages": [{"type": "request-complete", "content": "https://example.com/audio/on-hold.mp3"}]
+        }, "message": "Let me put you through."}),
         json!({"templateToolId": "template-function", "configOverride": {"name": "orderStatus", "serverUrl": format!("{dev}/order-status"), "description": "Where an order is", "parameters": {"type": "object", "properties": {"order": {"type": "string"}}}}}),
     ] {
         let (status, t) = api.send(Method::POST, &format!("/v1/businesses/{biz}/tools"), Some(body)).await;
@@ -289,22 +297,71 @@ tts = {{ baseUrl = "{ai}", model = "fake-tts", voice = "v1" }}
     fake_ai.push_chat(ChatReply::tool("transferCall", json!({"destination": "Office", "summary": "Dana wants to talk about a visit."})));
     let call3 = api.call(&biz, &agent_id).await;
     assert_eq!(call3["endedReason"], "assistant-transferred-call", "{call3}");
-    assert!(call3["transcript"].as_str().unwrap_or_default().contains("Let me put you through to the office."), "the tool's message was spoken first: {call3}");
+    assert!(call3["transcript"].as_str().unwrap_or_default().contains("Let me put you through."), "the tool's message was spoken first: {call3}");
     let legs = twilio.calls();
     let dial = legs.iter().flat_map(|c| c.updates.iter()).filter_map(|u| u.get("Twiml")).find(|t| t.contains("<Dial")).expect("the live call redirected to a <Dial>");
     assert!(dial.contains("<Number>+15125550144</Number>") && dial.contains("callerId=\"+15125550122\""), "{dial}");
+
+    // call 4: a warm transfer to Billing: the caller waits in a conference with the on-hold
+    // audio, Billing is called from the agent's number, briefed, and joins the same room
+    fake_ai.push_transcript("I have a question about my invoice.");
+    fake_ai.push_chat(ChatReply::tool("transferCall", json!({"destination": "Billing", "summary": "Dana has a question about invoice 7."})));
+    let call4 = api.call(&biz, &agent_id).await;
+    assert_eq!(call4["endedReason"], "assistant-transferred-call", "{call4}");
+    let room = format!(">vox-{}</Conference>", call4["id"].as_str().expect("id"));
+    let legs = twilio.finished(5, Duration::from_secs(10)).await;
+    let caller = legs.iter().find(|c| c.updates.iter().any(|u| u.get("Twiml").is_some_and(|t| t.contains(&room)))).expect("the caller's leg moved into the conference");
+    let hold_twiml = caller.updates[0]["Twiml"].clone();
+    assert!(hold_twiml.contains("startConferenceOnEnter=\"false\"") && hold_twiml.contains("/twilio/hold?audio=https%3A%2F%2Fexample.com%2Faudio%2Fon-hold.mp3"), "{hold_twiml}");
+    let billing = legs.iter().find(|c| c.to == "+15125550155").expect("Billing called");
+    assert_eq!(billing.from, "+15125550122", "called from the agent's number");
+    assert!(billing.twiml.contains("<Say>") && billing.twiml.contains("Dana has a question about invoice 7.") && billing.twiml.contains(&room) && billing.twiml.contains("startConferenceOnEnter=\"true\""), "briefed, then into the room: {}", billing.twiml);
+    assert_eq!((billing.final_status.as_deref(), billing.status_callback), (Some("completed"), Some(204)));
+    for _ in 0..50 {
+        if !twilio.calls().iter().find(|c| c.sid == caller.sid).expect("leg").hold.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let hold = twilio.calls().into_iter().find(|c| c.sid == caller.sid).expect("leg").hold;
+    assert_eq!(hold.len(), 1, "the wait URL was fetched: {hold:?}");
+    assert_eq!(hold[0].1, 200, "signed GET accepted: {hold:?}");
+    assert!(hold[0].2.contains("<Play loop=\"0\">https://example.com/audio/on-hold.mp3</Play>"), "{hold:?}");
+    assert_eq!(caller.updates.len(), 1, "nothing after the conference: {:?}", caller.updates);
+
+    // call 5: a warm transfer to a Manager who does not answer: the waiting caller is told
+    // and hung up
+    twilio.unanswered("+15125550166");
+    fake_ai.push_transcript("Let me talk to a manager.");
+    fake_ai.push_chat(ChatReply::tool("transferCall", json!({"destination": "manager", "summary": "Dana wants a manager."})));
+    let call5 = api.call(&biz, &agent_id).await;
+    let room = format!(">vox-{}</Conference>", call5["id"].as_str().expect("id"));
+    let mut apology = None;
+    for _ in 0..100 {
+        let legs = twilio.calls();
+        let caller = legs.iter().find(|c| c.updates.iter().any(|u| u.get("Twiml").is_some_and(|t| t.contains(&room)))).expect("the caller put on hold");
+        if let Some(u) = caller.updates.get(1) {
+            apology = u.get("Twiml").cloned();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let apology = apology.expect("the caller's leg updated after no-answer");
+    assert!(apology.contains("nobody could take your call") && apology.contains("<Hangup/>"), "{apology}");
+    let manager = twilio.calls().into_iter().find(|c| c.to == "+15125550166").expect("Manager called");
+    assert_eq!((manager.final_status.as_deref(), manager.status_callback), (Some("no-answer"), Some(204)));
 
     // the webhooks: signed, in the business's outbox order, retried until delivered
     let mut hooks = Vec::new();
     for _ in 0..100 {
         hooks = seen.lock().expect("seen").iter().filter(|(p, _, _)| p == "/hooks").cloned().collect::<Vec<_>>();
-        if hooks.iter().filter(|(_, h, _)| h["x-vox-event"] == "call.ended").count() >= 3 && hooks.iter().any(|(_, h, _)| h["x-vox-event"] == "call.transferred") {
+        if hooks.iter().filter(|(_, h, _)| h["x-vox-event"] == "call.ended").count() >= 5 && hooks.iter().any(|(_, h, _)| h["x-vox-event"] == "call.transfer_failed") {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let kinds: Vec<String> = hooks.iter().map(|(_, h, _)| h["x-vox-event"].to_str().expect("event").to_owned()).collect();
-    for k in ["call.started", "call.tool_called", "call.transferred", "call.ended"] {
+    for k in ["call.started", "call.tool_called", "call.transferred", "call.transfer_failed", "call.ended"] {
         assert!(kinds.iter().any(|x| x == k), "{k} in {kinds:?}");
     }
     for (_, h, body) in &hooks {

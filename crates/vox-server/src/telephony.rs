@@ -327,6 +327,9 @@ async fn hold(State(t): State<Telephony>, headers: HeaderMap, uri: Uri, Query(q)
     }
 }
 
+/// What a caller hears when a warm transfer's destination does not answer.
+const TRANSFER_FAILED: &str = "Sorry, nobody could take your call right now. Please call again later. Goodbye.";
+
 /// `POST /twilio/transfer-status?callId=`: the status of a warm transfer's call to its
 /// destination. If it was not answered, the waiting caller hears an apology and is hung up.
 async fn transfer_status(State(t): State<Telephony>, headers: HeaderMap, uri: Uri, Query(q): Query<StatusQuery>, body: Bytes) -> Response {
@@ -351,7 +354,7 @@ async fn transfer_status(State(t): State<Telephony>, headers: HeaderMap, uri: Ur
     };
     let account = record.phone_number.as_deref().and_then(|n| t.account_for_number(n));
     if let (Some(a), Some(sid)) = (account, record.carrier_call_id.as_deref()) {
-        let twiml = twilio_voice::say_and_hang_up("Sorry, nobody could take your call right now. Please call again later. Goodbye.");
+        let twiml = twilio_voice::say_and_hang_up(TRANSFER_FAILED);
         if let Err(e) = t.update_call(&a.account_sid, &a.auth_token, &a.api_base, sid, &[("Twiml", twiml)]).await {
             warn!(call = %call_id, error = %e, "telling the caller the transfer failed");
         }
@@ -552,26 +555,30 @@ impl CallControl for TwilioControl {
         let reason = reason.to_owned();
         Box::pin(async move {
             let caller_id = record.phone_number.clone().unwrap_or_default();
-            let done = match &order {
-                None => t.update_call(&sid, &token, &base, &call_sid, &[("Status", "completed".to_owned())]).await,
-                Some(o) if !o.destination.warm => {
-                    let twiml = twilio_voice::dial(&o.destination.phone_number, &caller_id);
-                    t.update_call(&sid, &token, &base, &call_sid, &[("Twiml", twiml)]).await
-                }
-                Some(o) => {
-                    // warm: the caller waits in a conference (hold audio) while the destination is
-                    // called and briefed; it joins only if it answers
-                    let room = format!("vox-{}", record.id);
-                    let base_url = t.base_url(None);
-                    let hold = o.hold_audio.as_ref().map(|a| format!("{base_url}/twilio/hold?audio={}", vox_tools::template::percent_encode(a)));
-                    let caller_twiml = twilio_voice::conference(&room, hold.as_deref(), false);
-                    let brief = format!(
-                        "Transfer from the {} assistant. {} Connecting you now.",
-                        record.agent_id.as_deref().unwrap_or("voice"),
-                        if o.summary.is_empty() { format!("The caller's number is {}.", record.customer_number.as_deref().unwrap_or("unknown")) } else { o.summary.clone() }
-                    );
-                    let callee_twiml = format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Say>{}</Say>{}</Response>", twilio_voice::xml_escape(&brief), twilio_voice::conference_verb(&room, None, true));
-                    let dial = async {
+            // Ok(true): done; Ok(false): a warm transfer's destination could not be called
+            // (the caller was told and hung up); Err: call control itself failed
+            let done: Result<bool, String> = async {
+                match &order {
+                    None => t.update_call(&sid, &token, &base, &call_sid, &[("Status", "completed".to_owned())]).await.map(|()| true),
+                    Some(o) if !o.destination.warm => {
+                        let twiml = twilio_voice::dial(&o.destination.phone_number, &caller_id);
+                        t.update_call(&sid, &token, &base, &call_sid, &[("Twiml", twiml)]).await.map(|()| true)
+                    }
+                    Some(o) => {
+                        // warm: the caller waits in a conference (hold audio) while the destination
+                        // is called and briefed; it joins only if it answers. The caller is on hold
+                        // before the destination rings, so a quick failure report
+                        // (`/twilio/transfer-status`) finds it there.
+                        let room = format!("vox-{}", record.id);
+                        let base_url = t.base_url(None);
+                        let hold = o.hold_audio.as_ref().map(|a| format!("{base_url}/twilio/hold?audio={}", vox_tools::template::percent_encode(a)));
+                        t.update_call(&sid, &token, &base, &call_sid, &[("Twiml", twilio_voice::conference(&room, hold.as_deref(), false))]).await?;
+                        let brief = format!(
+                            "Transfer from the {} assistant. {} Connecting you now.",
+                            record.agent_id.as_deref().unwrap_or("voice"),
+                            if o.summary.is_empty() { format!("The caller's number is {}.", record.customer_number.as_deref().unwrap_or("unknown")) } else { o.summary.clone() }
+                        );
+                        let callee_twiml = format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Say>{}</Say>{}</Response>", twilio_voice::xml_escape(&brief), twilio_voice::conference_verb(&room, None, true));
                         let url = format!("{base}/2010-04-01/Accounts/{sid}/Calls.json");
                         let form = [
                             ("To", o.destination.phone_number.clone()),
@@ -581,21 +588,29 @@ impl CallControl for TwilioControl {
                             ("StatusCallback", format!("{base_url}/twilio/transfer-status?callId={}", record.id)),
                             ("StatusCallbackEvent", "completed".to_owned()),
                         ];
-                        let res = t.0.http.post(&url).basic_auth(&sid, Some(&token)).form(&form).send().await.map_err(|e| format!("Twilio unreachable: {e}"))?;
-                        if res.status().is_success() { Ok(()) } else { Err(format!("Twilio answered {}", res.status())) }
-                    };
-                    match dial.await {
-                        Ok(()) => t.update_call(&sid, &token, &base, &call_sid, &[("Twiml", caller_twiml)]).await,
-                        Err(e) => Err(e),
+                        let dialled = match t.0.http.post(&url).basic_auth(&sid, Some(&token)).form(&form).send().await {
+                            Ok(r) if r.status().is_success() => Ok(()),
+                            Ok(r) => Err(format!("Twilio answered {}", r.status())),
+                            Err(e) => Err(format!("Twilio unreachable: {e}")),
+                        };
+                        if let Err(e) = dialled {
+                            warn!(call = %record.id, error = %e, "calling the warm-transfer destination failed");
+                            t.0.events.emit(&record.business_id, "call.transfer_failed", json!({"callId": record.id, "status": "failed", "destination": o.destination.name}));
+                            t.update_call(&sid, &token, &base, &call_sid, &[("Twiml", twilio_voice::say_and_hang_up(TRANSFER_FAILED))]).await?;
+                            return Ok(false);
+                        }
+                        Ok(true)
                     }
                 }
-            };
+            }
+            .await;
             match (&done, &order) {
-                (Ok(()), Some(o)) => {
+                (Ok(true), Some(o)) => {
                     info!(call = %record.id, destination = %o.destination.name, warm = o.destination.warm, "call transferred");
                     t.0.events.emit(&record.business_id, "call.transferred", json!({"callId": record.id, "destination": o.destination.name, "phoneNumber": o.destination.phone_number, "warm": o.destination.warm}));
                 }
-                (Ok(()), None) => info!(call = %record.id, %reason, "hung up at the carrier"),
+                (Ok(true), None) => info!(call = %record.id, %reason, "hung up at the carrier"),
+                (Ok(false), _) => {}
                 (Err(e), _) => warn!(call = %record.id, error = %e, "carrier call control failed; closing the stream instead"),
             }
         })

@@ -9,6 +9,10 @@
 //!   Streams), and finally POSTs the signed `completed` status callback.
 //! - REST call control: `POST .../Calls/{CallSid}.json` with `Twiml` (redirect the live call:
 //!   a transfer) or `Status=completed` (hang up); each update is recorded on the call.
+//!   A `<Conference waitUrl>` in such TwiML is followed as Twilio does: a signed GET of the
+//!   wait URL, whose answer is recorded on the call (the on-hold audio).
+//! - Numbers marked [`FakeTwilio::unanswered`] do not pick up: their calls run no TwiML and
+//!   report `no-answer` to the status callback after a short ring.
 //! - [`FakeTwilio::ring`]: an inbound call: the signed voice webhook to a Vox number, then the
 //!   same stream handling.
 
@@ -56,6 +60,10 @@ pub struct FakeCall {
     pub finished: bool,
     /// Call-control updates received for it (`Twiml`, `Status`, ...), in order.
     pub updates: Vec<BTreeMap<String, String>>,
+    /// Each conference wait URL fetched for it: (URL, HTTP status, body).
+    pub hold: Vec<(String, u16, String)>,
+    /// The status reported to its status callback (`completed`, `no-answer`).
+    pub final_status: Option<String>,
 }
 
 struct Shared {
@@ -63,6 +71,7 @@ struct Shared {
     auth_token: String,
     script: Mutex<CallerScript>,
     calls: Mutex<Vec<FakeCall>>,
+    unanswered: Mutex<Vec<String>>,
     http: reqwest::Client,
 }
 
@@ -102,6 +111,7 @@ impl FakeTwilio {
             auth_token: format!("{}", uuid::Uuid::new_v4().simple()),
             script: Mutex::new(script),
             calls: Mutex::new(Vec::new()),
+            unanswered: Mutex::new(Vec::new()),
             http: reqwest::Client::new(),
         });
         let app = Router::new()
@@ -129,6 +139,11 @@ impl FakeTwilio {
     /// The REST base URL.
     pub fn api_base(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// Calls placed to `number` from now on are not answered.
+    pub fn unanswered(&self, number: &str) {
+        lock(&self.shared.unanswered).push(number.to_owned());
     }
 
     /// Calls so far.
@@ -214,7 +229,16 @@ async fn update_call(State(shared): State<Arc<Shared>>, Path((account, file)): P
     }
     let mut calls = lock(&shared.calls);
     let Some(call) = calls.iter_mut().find(|c| c.sid == sid) else { return twilio_error(StatusCode::NOT_FOUND, 20404, "The requested resource was not found") };
+    let wait = params.get("Twiml").and_then(|t| conference_wait_url(t));
     call.updates.push(params);
+    drop(calls);
+    if let Some(url) = wait {
+        let (shared, sid) = (shared.clone(), sid.to_owned());
+        tokio::spawn(async move {
+            let (status, body) = get_signed(&shared, &url, &[("AccountSid", shared.account_sid.as_str()), ("CallSid", sid.as_str())]).await;
+            update(&shared, &sid, |c| c.hold.push((url, status, body)));
+        });
+    }
     (StatusCode::OK, Json(json!({"sid": sid, "account_sid": shared.account_sid, "status": "in-progress"}))).into_response()
 }
 
@@ -240,7 +264,12 @@ async fn create_call(State(shared): State<Arc<Shared>>, Path(account): Path<Stri
     let sid = format!("CA{}", uuid::Uuid::new_v4().simple());
     lock(&shared.calls).push(FakeCall { sid: sid.clone(), to: to.clone(), from: from.clone(), ..Default::default() });
     let callback = get("StatusCallback");
-    tokio::spawn(run_twiml(shared.clone(), sid.clone(), twiml, callback));
+    if lock(&shared.unanswered).contains(&to) {
+        update(&shared, &sid, |c| c.twiml = twiml);
+        tokio::spawn(no_answer(shared.clone(), sid.clone(), callback));
+    } else {
+        tokio::spawn(run_twiml(shared.clone(), sid.clone(), twiml, callback));
+    }
     (StatusCode::CREATED, Json(json!({"sid": sid, "account_sid": shared.account_sid, "to": to, "from": from, "status": "queued", "direction": "outbound-api"}))).into_response()
 }
 
@@ -284,16 +313,60 @@ async fn run_twiml(shared: Arc<Shared>, sid: String, twiml: String, callback: Op
         let report = play(&sid, &url, &params, &script).await;
         update(&shared, &sid, |c| c.report = Some(report));
     }
+    report_status(&shared, &sid, callback, "completed").await;
+}
+
+/// A call nobody picks up: it rings a while, then `no-answer`.
+async fn no_answer(shared: Arc<Shared>, sid: String, callback: Option<String>) {
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    report_status(&shared, &sid, callback, "no-answer").await;
+}
+
+/// The final status callback (when one was asked for); the call is finished then.
+async fn report_status(shared: &Shared, sid: &str, callback: Option<String>, final_status: &str) {
     if let Some(cb) = callback {
         let params = vec![
             ("AccountSid".to_owned(), shared.account_sid.clone()),
-            ("CallSid".to_owned(), sid.clone()),
-            ("CallStatus".to_owned(), "completed".to_owned()),
+            ("CallSid".to_owned(), sid.to_owned()),
+            ("CallStatus".to_owned(), final_status.to_owned()),
         ];
-        let (status, _) = post_signed(&shared, &cb, &params).await;
-        update(&shared, &sid, |c| c.status_callback = Some(status));
+        let (status, _) = post_signed(shared, &cb, &params).await;
+        update(shared, sid, |c| c.status_callback = Some(status));
     }
-    update(&shared, &sid, |c| c.finished = true);
+    update(shared, sid, |c| {
+        c.final_status = Some(final_status.to_owned());
+        c.finished = true;
+    });
+}
+
+/// GETs `url` with `params` added to its query, signed as Twilio signs GET requests (the
+/// full URL, no body parameters); the status and body.
+async fn get_signed(shared: &Shared, url: &str, params: &[(&str, &str)]) -> (u16, String) {
+    let query = serde_urlencoded::to_string(params).unwrap_or_default();
+    let full = if url.contains('?') { format!("{url}&{query}") } else { format!("{url}?{query}") };
+    let sig = vox_telephony::twilio_voice::signature(&shared.auth_token, &full, &[]);
+    match shared.http.get(&full).header("X-Twilio-Signature", sig).send().await {
+        Ok(r) => {
+            let status = r.status().as_u16();
+            (status, r.text().await.unwrap_or_default())
+        }
+        Err(e) => (0, e.to_string()),
+    }
+}
+
+/// The `waitUrl` of a `<Conference>` in a TwiML document.
+pub fn conference_wait_url(twiml: &str) -> Option<String> {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_str(twiml);
+    loop {
+        match reader.read_event().ok()? {
+            Event::Start(e) | Event::Empty(e) if e.local_name().as_ref() == "Conference" => {
+                return e.attributes().flatten().find(|a| a.key.as_ref() == "waitUrl").and_then(|a| a.normalized_value(quick_xml::XmlVersion::Implicit1_0).ok()).map(|v| v.into_owned());
+            }
+            Event::Eof => return None,
+            _ => {}
+        }
+    }
 }
 
 /// Plays the caller script on the media stream; the sim's report.
