@@ -189,13 +189,25 @@ async fn document(state: &ApiState, business: &Business, m: &Map<String, Value>)
     }
     doc.insert("knowledgeBaseDocumentIds".into(), json!(kb));
     let mut tool_ids = Vec::new();
+    // the names the model will call the tools by, with the index that brought each
+    let mut names: Vec<(String, usize)> = Vec::new();
     for (i, id) in string_list(m, "toolIds")?.into_iter().enumerate() {
-        if state.store.tool(&business.id, &id).await?.is_none() {
+        let Some(tool) = state.store.tool(&business.id, &id).await? else {
             return Err(ApiError::invalid(&format!("toolIds[{i}]"), format!("no tool {id:?} in this business (use the id from POST /v1/businesses/{}/tools)", business.id)));
+        };
+        if tool_ids.contains(&id) {
+            continue;
         }
-        if !tool_ids.contains(&id) {
-            tool_ids.push(id);
+        for name in model_names(&tool) {
+            if let Some((_, j)) = names.iter().find(|(n, _)| *n == name) {
+                return Err(ApiError::invalid(
+                    &format!("toolIds[{i}]"),
+                    format!("tool {id} is called {name:?} by the model, as is toolIds[{j}]; an agent's tools need distinct names (one tool of each built-in kind, distinct function/apiRequest names)"),
+                ));
+            }
+            names.push((name, i));
         }
+        tool_ids.push(id);
     }
     doc.insert("toolIds".into(), json!(tool_ids));
     match validate::opt_object(m, "", "activatedHours")? {
@@ -206,6 +218,15 @@ async fn document(state: &ApiState, business: &Business, m: &Map<String, Value>)
         None => {}
     }
     Ok(doc)
+}
+
+/// The names the model calls a tool by (a calendar is three tools to it).
+fn model_names(t: &ToolRecord) -> Vec<String> {
+    match t.name.as_str() {
+        "googleCal" => ["scheduleAppointment", "searchAppointments", "cancelAppointment"].map(str::to_owned).to_vec(),
+        "function" | "apiRequest" => vec![t.config_override["name"].as_str().unwrap_or(&t.name).to_owned()],
+        other => vec![other.to_owned()],
+    }
 }
 
 /// Adds the automatic tools to the document's `toolIds`.

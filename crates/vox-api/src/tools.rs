@@ -31,6 +31,66 @@ fn view(t: &ToolRecord) -> Value {
     })
 }
 
+/// The names the model calls the built-in tools by; a function or apiRequest tool may not
+/// take one.
+pub(crate) const BUILTIN_TOOL_NAMES: [&str; 6] = ["endCall", "transferCall", "scheduleAppointment", "searchAppointments", "cancelAppointment", "knowledgeBaseQuery"];
+
+/// A function or apiRequest tool's name, as the model will call it.
+fn tool_name(name: &str) -> Result<(), ApiError> {
+    if name.is_empty() || name.len() > 64 || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+        return Err(ApiError::invalid("configOverride.name", "configOverride.name must be 1-64 letters, digits, '_' or '-' (the model calls it by this name)"));
+    }
+    if BUILTIN_TOOL_NAMES.contains(&name) {
+        return Err(ApiError::invalid("configOverride.name", format!("configOverride.name {name:?} is the name of a built-in tool; choose another")));
+    }
+    Ok(())
+}
+
+/// `{{name}}` templates in `text`: every `{{` closed, every name an identifier.
+fn template(field: &str, text: &str) -> Result<(), ApiError> {
+    let mut rest = text;
+    while let Some(start) = rest.find("{{") {
+        let Some(end) = rest[start + 2..].find("}}") else {
+            return Err(ApiError::invalid(field, format!("{field}: a \"{{{{\" is not closed with \"}}}}\"")));
+        };
+        let name = rest[start + 2..start + 2 + end].trim();
+        let ident = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_') && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !ident {
+            return Err(ApiError::invalid(field, format!("{field}: {{{{{name}}}}} is not a variable name (letters, digits and _, starting with a letter)")));
+        }
+        rest = &rest[start + 2 + end + 2..];
+    }
+    Ok(())
+}
+
+/// `text` with each (already checked) `{{name}}` replaced by a placeholder value.
+fn filled(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("{{") {
+        let Some(end) = rest[start + 2..].find("}}") else { break };
+        out.push_str(&rest[..start]);
+        out.push('x');
+        rest = &rest[start + 2 + end + 2..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// [`template`] over every string (and key) of a JSON body.
+fn templates_in(field: &str, v: &Value) -> Result<(), ApiError> {
+    match v {
+        Value::String(s) => template(field, s),
+        Value::Array(a) => a.iter().enumerate().try_for_each(|(i, x)| templates_in(&format!("{field}[{i}]"), x)),
+        Value::Object(o) => o.iter().try_for_each(|(k, x)| {
+            let f = join(field, k);
+            template(&f, k)?;
+            templates_in(&f, x)
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// Checks `configOverride` against the template's rules (seed 002, step 2).
 async fn check_override(state: &ApiState, business: &Business, template_name: &str, o: &Map<String, Value>) -> Result<(), ApiError> {
     let p = "configOverride";
@@ -46,6 +106,13 @@ async fn check_override(state: &ApiState, business: &Business, template_name: &s
                 validate::us_phone(&join(&path, "phoneNumber"), validate::req_str(d, &path, "phoneNumber")?)?;
                 validate::opt_str(d, &path, "description")?;
                 validate::opt_bool(d, &path, "warmTransferEnabled")?;
+            }
+            // the model names the destination; names differing only in case could not be told apart
+            for (i, d) in dests.iter().enumerate() {
+                let name = d["name"].as_str().unwrap_or_default();
+                if let Some(j) = dests[..i].iter().position(|e| e["name"].as_str().is_some_and(|n| n.trim().eq_ignore_ascii_case(name.trim()))) {
+                    return Err(ApiError::invalid(&format!("{p}.destinations[{i}].name"), format!("destination name {name:?} is already used by destinations[{j}]; each destination needs its own name")));
+                }
             }
             for (i, m) in validate::opt_array(o, p, "messages")?.into_iter().flatten().enumerate() {
                 let path = format!("{p}.messages[{i}]");
@@ -100,25 +167,46 @@ async fn check_override(state: &ApiState, business: &Business, template_name: &s
         "function" => {
             validate::known(o, p, &["serverUrl", "name", "description", "parameters", "timeoutMs"])?;
             validate::url("configOverride.serverUrl", validate::req_str(o, p, "serverUrl")?)?;
-            let name = validate::req_str(o, p, "name")?;
-            if name.len() > 64 || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
-                return Err(ApiError::invalid("configOverride.name", "configOverride.name must be 1-64 letters, digits, '_' or '-' (the model calls it by this name)"));
-            }
+            tool_name(validate::req_str(o, p, "name")?)?;
             validate::opt_str(o, p, "description")?;
             validate::opt_object(o, p, "parameters")?;
             validate::opt_int(o, p, "timeoutMs", 100, 30_000)?;
         }
         "apiRequest" => {
             validate::known(o, p, &["url", "method", "headers", "body", "timeoutMs", "name", "description"])?;
-            validate::url("configOverride.url", validate::req_str(o, p, "url")?)?;
+            let url = validate::req_str(o, p, "url")?;
+            template("configOverride.url", url)?;
+            // checked as the URL it becomes (`{{ name }}` may hold spaces; its value is encoded)
+            validate::url("configOverride.url", &filled(url)).map_err(|_| ApiError::invalid("configOverride.url", format!("configOverride.url must be an http:// or https:// URL, got {url:?}")))?;
+            // only the path and query may be filled in: a templated host would let the model
+            // (or the caller talking to it) choose where the request goes
+            let authority = url.split_once("://").map_or(url, |(_, rest)| rest.split(['/', '?', '#']).next().unwrap_or(rest));
+            if authority.contains("{{") {
+                return Err(ApiError::invalid("configOverride.url", "configOverride.url: templates may fill in the path and query, not the host"));
+            }
+            if let Some(name) = validate::opt_str(o, p, "name")? {
+                tool_name(name)?;
+            }
+            validate::opt_str(o, p, "description")?;
+            if let Some(h) = validate::opt_object(o, p, "headers")? {
+                for (k, v) in h {
+                    let field = format!("configOverride.headers.{k}");
+                    if k.is_empty() || !k.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)) {
+                        return Err(ApiError::invalid(&field, format!("{k:?} is not an HTTP header name (letters, digits and -, no templates)")));
+                    }
+                    template(&field, v.as_str().ok_or_else(|| ApiError::invalid(&field, "header values must be strings"))?)?;
+                }
+            }
+            if let Some(b) = o.get("body").filter(|b| !b.is_null()) {
+                if !(b.is_object() || b.is_array() || b.is_string()) {
+                    return Err(ApiError::invalid("configOverride.body", "configOverride.body must be a JSON object, array or string (a template)"));
+                }
+                templates_in("configOverride.body", b)?;
+            }
             let method = validate::req_str(o, p, "method")?;
             if !["GET", "POST", "PUT", "PATCH", "DELETE"].contains(&method) {
                 return Err(ApiError::invalid("configOverride.method", format!("configOverride.method must be GET, POST, PUT, PATCH or DELETE, got {method:?}")));
             }
-            if let Some(h) = validate::opt_object(o, p, "headers")?
-                && let Some((k, _)) = h.iter().find(|(_, v)| !v.is_string()) {
-                    return Err(ApiError::invalid(&format!("configOverride.headers.{k}"), "header values must be strings"));
-                }
             validate::opt_int(o, p, "timeoutMs", 100, 30_000)?;
         }
         _ => {}

@@ -226,6 +226,20 @@ async fn every_tool_validation_rule_names_its_field() {
         (serde_json::json!({"templateToolId": "template-function", "configOverride": {"serverUrl": "ftp://x", "name": "lookup"}}), "configOverride.serverUrl"),
         (serde_json::json!({"templateToolId": "template-function", "configOverride": {"serverUrl": "https://x.example", "name": "has space"}}), "configOverride.name"),
         (serde_json::json!({"templateToolId": "template-api-request", "configOverride": {"url": "https://x.example", "method": "FETCH"}}), "configOverride.method"),
+        // tool names the model would confuse with a built-in tool
+        (serde_json::json!({"templateToolId": "template-function", "configOverride": {"serverUrl": "https://x.example", "name": "endCall"}}), "configOverride.name"),
+        (serde_json::json!({"templateToolId": "template-api-request", "configOverride": {"url": "https://x.example", "method": "GET", "name": "scheduleAppointment"}}), "configOverride.name"),
+        // destinations the model could not tell apart
+        (serde_json::json!({"templateToolId": "template-transfer-call", "configOverride": {"destinations": [{"name": "Sales", "phoneNumber": "+15552345678"}, {"name": "sales ", "phoneNumber": "+15552345679"}]}}), "configOverride.destinations[1].name"),
+        // apiRequest templates: closed, names that are identifiers, never the host
+        (serde_json::json!({"templateToolId": "template-api-request", "configOverride": {"url": "https://x.example/orders/{{orderId", "method": "GET"}}), "configOverride.url"),
+        (serde_json::json!({"templateToolId": "template-api-request", "configOverride": {"url": "https://x.example/orders/{{order id}}", "method": "GET"}}), "configOverride.url"),
+        (serde_json::json!({"templateToolId": "template-api-request", "configOverride": {"url": "https://{{tenant}}.example/orders", "method": "GET"}}), "configOverride.url"),
+        (serde_json::json!({"templateToolId": "template-api-request", "configOverride": {"url": "https://x.example", "method": "POST", "headers": {"X-Key": 5}}}), "configOverride.headers.X-Key"),
+        (serde_json::json!({"templateToolId": "template-api-request", "configOverride": {"url": "https://x.example", "method": "POST", "headers": {"X {{h}}": "v"}}}), "configOverride.headers.X {{h}}"),
+        (serde_json::json!({"templateToolId": "template-api-request", "configOverride": {"url": "https://x.example", "method": "POST", "headers": {"Authorization": "Bearer {{}}"}}}), "configOverride.headers.Authorization"),
+        (serde_json::json!({"templateToolId": "template-api-request", "configOverride": {"url": "https://x.example", "method": "POST", "body": {"items": [{"sku": "{{sku"}]}}}), "configOverride.body.items[0].sku"),
+        (serde_json::json!({"templateToolId": "template-api-request", "configOverride": {"url": "https://x.example", "method": "POST", "body": 42}}), "configOverride.body"),
         // Google Calendar needs the integration first
         (cal(serde_json::json!({})), "templateToolId"),
     ];
@@ -312,6 +326,33 @@ async fn voice_agents_are_validated_derived_and_scoped() {
     assert_eq!(status, StatusCode::CREATED, "{routed}");
     assert!(routed["conversationFlow"].as_str().is_some_and(|p| p.contains("Greet and ask what they need") && p.contains("the caller wants sales")), "{routed}");
     assert_eq!(routed["toolIds"].as_array().map(Vec::len), Some(2), "custom transfer + endCall, no default transfer: {routed}");
+
+    // an agent's tools need names the model can tell apart
+    let tools = format!("/v1/businesses/{}/tools", f.biz);
+    let mut made = Vec::new();
+    for o in [
+        serde_json::json!({"templateToolId": "template-function", "configOverride": {"serverUrl": "https://x.example/a", "name": "orderStatus"}}),
+        serde_json::json!({"templateToolId": "template-api-request", "configOverride": {"url": "https://x.example/orders/{{orderId}}?from={{ customerNumber }}", "method": "GET", "name": "orderStatus",
+            "headers": {"Authorization": "Bearer {{callId}}"}, "body": {"items": [{"sku": "{{sku}}"}]}}}),
+        serde_json::json!({"templateToolId": "template-transfer-call", "configOverride": {"destinations": [{"name": "Support", "phoneNumber": "+15552345670"}]}}),
+    ] {
+        let (status, tool) = call(&f.app, send("POST", &tools, &t, &o)).await;
+        assert_eq!(status, StatusCode::CREATED, "{tool}");
+        made.push(tool["id"].clone());
+    }
+    let mut clash = body.clone();
+    clash["toolIds"] = serde_json::json!([made[0], made[1]]);
+    let (status, err) = call(&f.app, send("POST", &base, &t, &clash)).await;
+    assert_eq!((status, err["error"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("toolIds[1]")), "two tools called orderStatus: {err}");
+    assert!(err["error"]["message"].as_str().is_some_and(|m| m.contains("orderStatus")), "{err}");
+    clash["toolIds"] = serde_json::json!([custom["id"], made[0], made[2]]);
+    let (status, err) = call(&f.app, send("POST", &base, &t, &clash)).await;
+    assert_eq!((status, err["error"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("toolIds[2]")), "two transferCall tools: {err}");
+    clash["toolIds"] = serde_json::json!([made[0], made[0], made[2]]);
+    let (status, ok) = call(&f.app, send("POST", &base, &t, &clash)).await;
+    assert_eq!(status, StatusCode::CREATED, "the same tool twice is one tool: {ok}");
+    let (_, ok) = call(&f.app, send("DELETE", &format!("{base}/{}", ok["id"].as_str().expect("id")), &t, &Value::Null)).await;
+    let _ = ok;
 
     // every rule names its field
     let with = |k: &str, v: Value| {
