@@ -122,6 +122,8 @@ struct CallState<'p> {
     /// Agent audio played since the last caller turn ended (for interrupt_after).
     reply_played: Duration,
     last_agent_play: Option<Instant>,
+    /// First agent audio before the caller's first turn (the greeting), if any.
+    greeting_audio: Option<Instant>,
     /// Barge-in being measured: (turn, onset).
     barge_in: Option<(usize, Instant)>,
     marks_received: u64,
@@ -173,6 +175,7 @@ impl<'p> CallState<'p> {
             turns: Vec::new(),
             reply: None,
             reply_played: Duration::ZERO,
+            greeting_audio: None,
             last_agent_play: None,
             barge_in: None,
             marks_received: 0,
@@ -480,6 +483,8 @@ impl<'p> CallState<'p> {
                 if let Some((_, trace)) = self.reply.as_mut() {
                     trace.arrivals.push((now, bytes.len()));
                     trace.first_audio.get_or_insert(now);
+                } else if self.turns.is_empty() {
+                    self.greeting_audio.get_or_insert(now);
                 }
                 // Agent audio arriving after a clear while the caller is still talking over it
                 // is audio that should have been cancelled.
@@ -542,6 +547,7 @@ impl<'p> CallState<'p> {
             clears: self.clears,
             sim_late_ticks: self.sim_late_ticks,
             duration_ms: ms(self.started.elapsed()),
+            greeting_ms: self.greeting_audio.map(|g| ms(g.saturating_duration_since(self.started))),
         }, close, self.errors)
     }
 }

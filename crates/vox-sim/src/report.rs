@@ -119,6 +119,7 @@ pub(crate) struct Counters {
     pub(crate) clears: u64,
     pub(crate) sim_late_ticks: u64,
     pub(crate) duration_ms: f64,
+    pub(crate) greeting_ms: Option<f64>,
 }
 
 /// The report of one simulated call.
@@ -130,6 +131,9 @@ pub struct CallReport {
     pub ok: bool,
     /// Stream start -> hang-up.
     pub duration_ms: f64,
+    /// Stream start (`start` sent) -> first agent audio, when the agent spoke before the
+    /// caller's first turn.
+    pub greeting_ms: Option<f64>,
     /// Per caller turn.
     pub turns: Vec<TurnReport>,
     /// 99th percentile of reply-frame jitter over the call.
@@ -167,6 +171,7 @@ impl CallReport {
             call,
             ok: errors.is_empty(),
             duration_ms: c.duration_ms,
+            greeting_ms: c.greeting_ms,
             jitter_p99_ms: percentile(&mut jitter, 0.99).unwrap_or(0.0),
             late_frames: turns.iter().map(|t| t.late_frames).sum(),
             turns,
@@ -230,6 +235,8 @@ pub struct Summary {
     pub calls_failed: usize,
     /// Caller end of speech -> first agent audio, over all answered turns.
     pub response_latency_ms: Dist,
+    /// Stream start -> first agent audio (the greeting), over the calls that had one.
+    pub greeting_ms: Dist,
     /// Barge-in onset -> agent audio stopped.
     pub barge_in_to_silence_ms: Dist,
     /// Reply-frame jitter against the ideal paced schedule, over all frames.
@@ -264,6 +271,7 @@ impl Summary {
             calls: calls.len(),
             calls_failed: calls.iter().filter(|c| !c.ok).count(),
             response_latency_ms: Dist::of(turns().filter_map(|t| t.response_latency_ms).collect()),
+            greeting_ms: Dist::of(calls.iter().filter_map(|c| c.greeting_ms).collect()),
             barge_in_to_silence_ms: Dist::of(turns().filter_map(|t| t.barge_in_to_silence_ms).collect()),
             jitter_ms: Dist::of(turns().flat_map(|t| t.jitter_samples.iter().copied()).collect()),
             late_frames: calls.iter().map(|c| c.late_frames).sum(),

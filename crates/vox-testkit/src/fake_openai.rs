@@ -84,6 +84,10 @@ struct Script {
     functions: BTreeMap<String, Value>,
     /// The JSON object the extraction request gets (inside some prose, as models do).
     extraction: Value,
+    /// Answered when no transcript is queued (empty by default).
+    default_transcript: String,
+    /// Answered when no chat reply is queued ("Okay." by default).
+    default_chat: Option<ChatReply>,
 }
 
 struct Shared {
@@ -149,6 +153,14 @@ impl FakeOpenAi {
         lock(&self.shared.script).chat.push_back(reply);
     }
 
+    /// What every transcription and chat request gets when nothing is queued (benchmarks:
+    /// a caller who always says the same and an agent that always answers the same).
+    pub fn set_defaults(&self, transcript: &str, chat: ChatReply) {
+        let mut s = lock(&self.shared.script);
+        s.default_transcript = transcript.into();
+        s.default_chat = Some(chat);
+    }
+
     /// Queues a transcript (used in order; when none is queued the transcript is empty).
     pub fn push_transcript(&self, text: &str) {
         lock(&self.shared.script).transcripts.push_back(text.into());
@@ -196,7 +208,8 @@ async fn chat(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
     } else if system.starts_with("You extract data") {
         ChatReply::text(&format!("Here it is: {}", lock(&shared.script).extraction))
     } else {
-        lock(&shared.script).chat.pop_front().unwrap_or_else(|| ChatReply::text("Okay."))
+        let mut s = lock(&shared.script);
+        s.chat.pop_front().or_else(|| s.default_chat.clone()).unwrap_or_else(|| ChatReply::text("Okay."))
     };
     let timing = lock(&shared.timing).clone();
     let mut events: Vec<Bytes> = Vec::new();
@@ -234,7 +247,10 @@ async fn transcribe(State(shared): State<Arc<Shared>>, body: Bytes) -> Response 
     log(&shared, "/v1/audio/transcriptions", json!({"bytes": body.len()}));
     let latency = lock(&shared.timing).asr_latency;
     tokio::time::sleep(latency).await;
-    let text = lock(&shared.script).transcripts.pop_front().unwrap_or_default();
+    let text = {
+        let mut s = lock(&shared.script);
+        s.transcripts.pop_front().unwrap_or_else(|| s.default_transcript.clone())
+    };
     axum::Json(json!({"text": text})).into_response()
 }
 

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Vox vs Pipecat, side by side, from scratch: one command.
+#
+#   bash benches/compare.sh [--out DIR] [--only vox|pipecat] [--max-level N] [--turns N]
+#
+# Prepares Pipecat (pipecat-ai from PyPI, pinned, into a venv under ~/.cache/vox), makes sure
+# the local models are fetched (Silero VAD for Vox, so both run the same VAD model), runs
+# `cargo bench --bench compare` (benches/compare.rs: fake models, both runtimes, `vox sim`),
+# then draws the plots. Output: DIR/report.json, report.md, latency.png, concurrency.png
+# (DIR defaults to bench-report/). Takes about 10-15 minutes on 2 cores.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/vox-target}"
+
+PIPECAT_VERSION="1.14.0"
+venv="$HOME/.cache/vox/bench-venv-pipecat-$PIPECAT_VERSION"
+if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import pipecat, matplotlib' 2>/dev/null; then
+  echo "== installing pipecat-ai $PIPECAT_VERSION into $venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --upgrade pip
+  "$venv/bin/pip" install -q "pipecat-ai[silero,openai,websocket]==$PIPECAT_VERSION" fastapi uvicorn matplotlib
+fi
+export VOX_BENCH_PYTHON="$venv/bin/python"
+
+out="bench-report"
+args=("$@")
+for ((i = 0; i < ${#args[@]}; i++)); do
+  [ "${args[$i]}" = "--out" ] && out="${args[$((i + 1))]}"
+done
+
+echo "== local models (Silero VAD for Vox)"
+cargo run --release -q -p vox-server -- models fetch
+
+echo "== measuring (cargo bench --bench compare)"
+cargo bench -q -p vox-server --bench compare -- "$@"
+
+echo "== plots"
+"$VOX_BENCH_PYTHON" benches/peers/plot.py "$out/report.json"
+echo "report: $out/report.md, $out/report.json, $out/latency.png, $out/concurrency.png"
