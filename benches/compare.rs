@@ -49,6 +49,9 @@ const LONG_REPLY: &str = "Sure. I can help you with that. Let me look at the cal
 enum Runtime {
     Vox,
     Pipecat,
+    /// Vox with its default energy VAD instead of Silero: latency phases only, to show how
+    /// much of the voice-to-voice time is the VAD model's.
+    VoxEnergy,
 }
 
 impl Runtime {
@@ -56,6 +59,7 @@ impl Runtime {
         match self {
             Runtime::Vox => "vox",
             Runtime::Pipecat => "pipecat",
+            Runtime::VoxEnergy => "vox-energy-vad",
         }
     }
 }
@@ -143,7 +147,8 @@ fn start(rt: Runtime, fake: &FakeOpenAi, dir: &Path, silero: bool) -> Proc {
     let log_path = dir.join(format!("{}.log", rt.name()));
     let log = std::fs::File::create(&log_path).expect("log file");
     let mut cmd = match rt {
-        Runtime::Vox => {
+        Runtime::Vox | Runtime::VoxEnergy => {
+            let silero = silero && rt == Runtime::Vox;
             let agent = json!({
                 "agent": {"id": "bench", "name": "Bench", "conversationFlow": "Help the caller book a dental appointment.", "firstMessage": GREETING},
                 "llm": {"baseUrl": fake.base_url(), "model": "fake-llm"},
@@ -183,7 +188,7 @@ fn start(rt: Runtime, fake: &FakeOpenAi, dir: &Path, silero: bool) -> Proc {
     cmd.stdin(Stdio::null()).stdout(log.try_clone().expect("log")).stderr(log);
     let child = cmd.spawn().expect("spawn runtime");
     let mut p = Proc { child, port };
-    wait_healthy(&mut p, if rt == Runtime::Vox { "/healthz" } else { "/health" }, &log_path);
+    wait_healthy(&mut p, if rt == Runtime::Pipecat { "/health" } else { "/healthz" }, &log_path);
     p
 }
 
@@ -299,6 +304,17 @@ async fn measure(rt: Runtime, fake: &FakeOpenAi, dir: &Path, o: &Opts, silero: b
     let clear_ms = turn_values(&r2, "clear_ms");
     say(&format!("[{}] barge-in: {} interruptions, to silence p50 {:?}", rt.name(), barge_ms.len(), pct(&barge_ms, 0.5)));
 
+    if rt == Runtime::VoxEnergy {
+        drop(proc);
+        return json!({
+            "runtime": rt.name(),
+            "voice_to_voice_ms": {"n": v2v.len(), "p50": pct(&v2v, 0.5), "p95": pct(&v2v, 0.95), "samples": v2v},
+            "greeting_ms": {"n": greeting.len(), "p50": pct(&greeting, 0.5), "samples": greeting},
+            "barge_in_to_silence_ms": {"n": barge_ms.len(), "p50": pct(&barge_ms, 0.5), "p95": pct(&barge_ms, 0.95), "samples": barge_ms},
+            "sweep": [],
+        });
+    }
+
     // 3. concurrency sweep
     fake.set_defaults("I would like to book an appointment.", ChatReply::text(SHORT_REPLY));
     let sweep_script = script(&rdir, "sweep", 3, None);
@@ -306,7 +322,16 @@ async fn measure(rt: Runtime, fake: &FakeOpenAi, dir: &Path, o: &Opts, silero: b
     let mut base_p95: Option<f64> = None;
     let mut best = 0usize;
     let mut level = 1usize;
-    while level <= o.max_level {
+    // doubling until a level fails, then two bisection steps between the last good and the
+    // first bad level
+    let mut bad: Option<usize> = None;
+    let mut refinements = 0;
+    let mut largest_run = 0usize;
+    while level <= o.max_level && level > best {
+        // memory per call is only meaningful for a level larger than any before it (the
+        // allocator keeps what a larger level took)
+        let fresh = level > largest_run;
+        largest_run = largest_run.max(level);
         let rss_before = rss_mb(pid);
         let cpu_before = cpu_secs(pid, tck);
         // sample the peak RSS while the level runs
@@ -331,13 +356,14 @@ async fn measure(rt: Runtime, fake: &FakeOpenAi, dir: &Path, o: &Opts, silero: b
         let call_minutes: f64 = values(&r, |c| c["duration_ms"].as_f64().into_iter().collect()).iter().sum::<f64>() / 60_000.0;
         let failed = r["summary"]["calls_failed"].as_u64().unwrap_or(level as u64);
         let late = r["summary"]["late_frames"].as_u64().unwrap_or(0);
+        let sim_late = r["summary"]["sim_late_ticks"].as_u64().unwrap_or(0);
         let p95 = pct(&lat, 0.95);
         if level == 1 {
             base_p95 = p95;
         }
         let within = matches!((p95, base_p95), (Some(p), Some(b)) if p <= b * SWEEP_TOLERANCE) && failed == 0;
         say(&format!(
-            "[{}] {level:>4} calls: v2v p50 {:?} p95 {:?}, failed {failed}, late frames {late}, CPU {:.2} s/call-min, +{:.1} MB/call {}",
+            "[{}] {level:>4} calls: v2v p50 {:?} p95 {:?}, failed {failed}, late frames {late} (simulator late ticks {sim_late}), CPU {:.2} s/call-min, +{:.1} MB/call {}",
             rt.name(),
             pct(&lat, 0.5),
             p95,
@@ -348,17 +374,27 @@ async fn measure(rt: Runtime, fake: &FakeOpenAi, dir: &Path, o: &Opts, silero: b
         levels.push(json!({
             "calls": level, "v2v_p50_ms": pct(&lat, 0.5), "v2v_p95_ms": p95, "turns": lat.len(), "calls_failed": failed, "late_frames": late,
             "cpu_seconds": cpu, "call_minutes": call_minutes, "cpu_seconds_per_call_minute": cpu / call_minutes.max(1e-9),
-            "rss_before_mb": rss_before, "rss_peak_mb": peak_rss, "memory_per_call_mb": (peak_rss - rss_before).max(0.0) / level as f64,
-            "within_limit": within, "errors": r["summary"]["errors"],
+            "rss_before_mb": rss_before, "rss_peak_mb": peak_rss, "memory_per_call_mb": if fresh { json!((peak_rss - rss_before).max(0.0) / level as f64) } else { Value::Null },
+            "within_limit": within, "sim_late_ticks": sim_late, "errors": r["summary"]["errors"],
         }));
-        if !within {
-            break;
+        if within {
+            best = level;
+        } else {
+            bad = Some(level);
         }
-        best = level;
-        level *= 2;
+        level = match bad {
+            None => level * 2,
+            Some(b) if refinements < 2 && b - best > 1 => {
+                refinements += 1;
+                best + (b - best) / 2
+            }
+            Some(_) => break,
+        };
     }
+    levels.sort_by_key(|l| l["calls"].as_u64());
     // cost figures at the largest level within the limit (steady load), else at one call
-    let at = levels.iter().rev().find(|l| l["within_limit"] == true).or(levels.first()).cloned().unwrap_or(Value::Null);
+    let at = levels.iter().filter(|l| l["within_limit"] == true).max_by_key(|l| l["calls"].as_u64()).or(levels.first()).cloned().unwrap_or(Value::Null);
+    let mem_at = levels.iter().filter(|l| l["within_limit"] == true && !l["memory_per_call_mb"].is_null()).max_by_key(|l| l["calls"].as_u64()).cloned().unwrap_or(Value::Null);
     drop(proc);
     json!({
         "runtime": rt.name(),
@@ -371,7 +407,8 @@ async fn measure(rt: Runtime, fake: &FakeOpenAi, dir: &Path, o: &Opts, silero: b
         "barge_in_errors": r2["summary"]["errors"],
         "max_concurrent_calls_within_20pct": best,
         "cpu_seconds_per_call_minute": at["cpu_seconds_per_call_minute"],
-        "memory_per_call_mb": at["memory_per_call_mb"],
+        "memory_per_call_mb": mem_at["memory_per_call_mb"],
+        "memory_measured_at_calls": mem_at["calls"],
         "cost_measured_at_calls": at["calls"],
         "sweep": levels,
     })
@@ -417,23 +454,43 @@ fn markdown(report: &Value) -> String {
     row(&mut md, "memory per call (MB)", f(&v["memory_per_call_mb"]), f(&p["memory_per_call_mb"]), "");
     row(&mut md, "idle memory (MB)", f(&v["idle_rss_mb"]), f(&p["idle_rss_mb"]), "");
     row(&mut md, "most concurrent calls, p95 within 20% of one call", f(&v["max_concurrent_calls_within_20pct"]), f(&p["max_concurrent_calls_within_20pct"]), "");
+    // the same load for both: the largest level both runtimes held
+    let level_of = |r: &Value, n: u64| r["sweep"].as_array().into_iter().flatten().find(|l| l["calls"].as_u64() == Some(n) && l["within_limit"] == true).cloned();
+    let common = v["sweep"].as_array().into_iter().flatten().filter_map(|l| l["calls"].as_u64()).filter(|n| level_of(&v, *n).is_some() && level_of(&p, *n).is_some()).max();
+    if let Some(n) = common {
+        let (lv, lp) = (level_of(&v, n).unwrap_or_default(), level_of(&p, n).unwrap_or_default());
+        row(&mut md, &format!("CPU-seconds per call-minute, both at {n} calls"), f(&lv["cpu_seconds_per_call_minute"]), f(&lp["cpu_seconds_per_call_minute"]), "");
+        row(&mut md, &format!("memory per call (MB), both at {n} calls"), f(&lv["memory_per_call_mb"]), f(&lp["memory_per_call_mb"]), "");
+    }
+    let e = get("vox-energy-vad");
+    if !e.is_null() {
+        md.push_str(&format!(
+            "\nVox with its default energy VAD instead of Silero (same run, one call): voice-to-voice p50 {} / p95 {} (overhead above the floor {} / {}), barge-in to silence p50 {}. The difference to the Silero rows is the VAD model's own end-of-speech and onset lag, which the Silero rows include for both runtimes.\n",
+            fmt(f(&e["voice_to_voice_ms"]["p50"]), "ms"),
+            fmt(f(&e["voice_to_voice_ms"]["p95"]), "ms"),
+            fmt(over(&e, "p50"), "ms"),
+            fmt(over(&e, "p95"), "ms"),
+            fmt(f(&e["barge_in_to_silence_ms"]["p50"]), "ms"),
+        ));
+    }
     md.push_str(&format!(
-        "\nCPU and memory per call are taken at the largest concurrency within the limit (Vox: {} calls, Pipecat: {} calls). Ratios below 1 favour Vox except for the concurrency row.\n",
-        v["cost_measured_at_calls"], p["cost_measured_at_calls"]
+        "\nCPU per call-minute is taken at the largest concurrency within the limit (Vox: {} calls, Pipecat: {} calls), memory per call (peak RSS growth during a level / its calls) at the largest such level that was larger than every level before it (Vox: {}, Pipecat: {}). Ratios below 1 favour Vox except for the concurrency row.\n",
+        v["cost_measured_at_calls"], p["cost_measured_at_calls"], v["memory_measured_at_calls"], p["memory_measured_at_calls"]
     ));
-    md.push_str("\n## Concurrency sweep\n\n| runtime | calls | v2v p50 | v2v p95 | failed | late frames | CPU s / call-min | MB / call |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+    md.push_str("\n## Concurrency sweep\n\n| runtime | calls | v2v p50 | v2v p95 | failed | late frames | simulator late ticks | CPU s / call-min | MB / call |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
     for r in [&v, &p] {
         for l in r["sweep"].as_array().into_iter().flatten() {
             md.push_str(&format!(
-                "| {} | {} | {} | {} | {} | {} | {:.2} | {:.1} |\n",
+                "| {} | {} | {} | {} | {} | {} | {} | {:.2} | {} |\n",
                 r["runtime"].as_str().unwrap_or_default(),
                 l["calls"],
                 fmt(f(&l["v2v_p50_ms"]), "ms"),
                 fmt(f(&l["v2v_p95_ms"]), "ms"),
                 l["calls_failed"],
                 l["late_frames"],
+                l["sim_late_ticks"],
                 f(&l["cpu_seconds_per_call_minute"]).unwrap_or(0.0),
-                f(&l["memory_per_call_mb"]).unwrap_or(0.0)
+                f(&l["memory_per_call_mb"]).map_or("-".into(), |m| format!("{m:.1}"))
             ));
         }
     }
@@ -463,7 +520,7 @@ fn main() {
         })
         .await;
         let mut runtimes = Vec::new();
-        for r in [Runtime::Vox, Runtime::Pipecat] {
+        for r in [Runtime::Vox, Runtime::Pipecat, Runtime::VoxEnergy] {
             if o.only.as_deref().is_some_and(|x| x != r.name()) {
                 continue;
             }

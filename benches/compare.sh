@@ -22,17 +22,20 @@ if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import pipecat, matpl
 fi
 export VOX_BENCH_PYTHON="$venv/bin/python"
 
+# the bench runs in crates/vox-server: give it an absolute output directory
 out="bench-report"
-args=("$@")
-for ((i = 0; i < ${#args[@]}; i++)); do
-  [ "${args[$i]}" = "--out" ] && out="${args[$((i + 1))]}"
+args=()
+while [ $# -gt 0 ]; do
+  if [ "$1" = "--out" ]; then out="$2"; shift 2; else args+=("$1"); shift; fi
 done
+mkdir -p "$out"
+out="$(cd "$out" && pwd)"
 
 echo "== local models (Silero VAD for Vox)"
 cargo run --release -q -p vox-server -- models fetch
 
 echo "== measuring (cargo bench --bench compare)"
-cargo bench -q -p vox-server --bench compare -- "$@"
+cargo bench -q -p vox-server --bench compare -- --out "$out" ${args[@]+"${args[@]}"}
 
 echo "== plots"
 "$VOX_BENCH_PYTHON" benches/peers/plot.py "$out/report.json"

@@ -69,3 +69,36 @@ fn steady_noise_is_not_speech_for_silero_but_is_for_the_energy_vad() {
     assert!(events(&mut silero, &f).is_empty(), "Silero ignores steady noise");
     assert!(!events(&mut energy, &f).is_empty(), "the energy VAD does not: the reason to prefer Silero");
 }
+
+/// Silero's recurrent state is carried through the whole call; if non-speech shifted it, speech
+/// after long pauses would be heard ending later and later. The same utterance repeated through
+/// a call (phone-quality, with the silence of the agent's replies between) must be heard ending
+/// at the same point every time.
+#[test]
+fn end_of_speech_does_not_drift_over_a_long_call() {
+    let Some(m) = models() else { return };
+    let model = SileroModel::load(&m, 1).expect("load silero");
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/audio");
+    // through the phone path: 8 kHz mu-law, back to 16 kHz, as a Twilio caller arrives
+    let at8k = wav::read_mono_at(&root.join("book-1.wav"), vox_core::SampleRate(8000)).expect("wav");
+    let phone: Vec<i16> = at8k.iter().map(|&s| vox_audio::g711::mulaw_decode(vox_audio::g711::mulaw_encode(s))).collect();
+    let mut utterance = Vec::new();
+    vox_audio::StreamResampler::new(vox_core::SampleRate(8000), INTERNAL_RATE).expect("rates").process(&phone, &mut utterance);
+    let utterance: Vec<i16> = utterance.iter().copied().take(utterance.len() / 320 * 320).collect();
+    let gap = vec![vox_audio::g711::mulaw_decode(vox_audio::g711::mulaw_encode(0)); 16_000 * 5];
+    let mut vad = SileroVad::new(model, SileroConfig::default());
+    let mut ends = Vec::new();
+    let mut turn = utterance.clone();
+    turn.extend_from_slice(&gap[..16_000 * 2]);
+    let turn = frames(&turn);
+    for _ in 0..12 {
+        events(&mut vad, &frames(&gap));
+        let ev = events(&mut vad, &turn);
+        assert!(ev.iter().any(|e| e.1 == VadEvent::SpeechStart), "speech heard: {ev:?}");
+        ends.push(ev.iter().rfind(|e| e.1 == VadEvent::SpeechEnd).map(|e| e.0).expect("its end heard"));
+    }
+    let first = ends[0];
+    // Silero scores 32 ms windows, the VAD speaks per 20 ms frame: the two grids' phase moves
+    // between repetitions, so a frame either way is not drift
+    assert!(ends.iter().all(|e| e.abs_diff(first) <= 2), "frames from the turn's start to SpeechEnd, per repetition: {ends:?}");
+}
