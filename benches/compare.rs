@@ -32,7 +32,10 @@ const ASR_MS: u64 = 150;
 const TTFT_MS: u64 = 250;
 const TOKENS_PER_SEC: f64 = 40.0;
 const TTS_TTFB_MS: u64 = 120;
-/// Endpointing, the same on both: VAD start/stop and the silence wait after the VAD stop.
+/// Endpointing, the same on both: Silero's speech threshold (Pipecat's `confidence`; Vox's
+/// `vad.threshold`, with its release threshold 0.1 below), VAD start/stop and the silence wait
+/// after the VAD stop.
+const VAD_THRESHOLD: f32 = 0.7;
 const VAD_START_MS: u64 = 60;
 const VAD_STOP_MS: u64 = 200;
 const SILENCE_WAIT_MS: u64 = 300;
@@ -162,6 +165,8 @@ fn start(rt: Runtime, fake: &FakeOpenAi, dir: &Path, silero: bool) -> Proc {
             c.env("VOX__STORE__URL", format!("sqlite://{}/vox.db", dir.display()))
                 .env("VOX__API__FILES_DIR", dir.join("files"))
                 .env("VOX__VAD__KIND", if silero { "silero" } else { "energy" })
+                .env("VOX__VAD__THRESHOLD", VAD_THRESHOLD.to_string())
+                .env("VOX__VAD__NEG_THRESHOLD", (VAD_THRESHOLD - 0.1).to_string())
                 .env("VOX__VAD__START_MS", VAD_START_MS.to_string())
                 .env("VOX__VAD__STOP_MS", VAD_STOP_MS.to_string())
                 .env("VOX__CONVERSATION__MIN_ENDPOINTING_MS", SILENCE_WAIT_MS.to_string())
@@ -180,6 +185,7 @@ fn start(rt: Runtime, fake: &FakeOpenAi, dir: &Path, silero: bool) -> Proc {
             let mut c = Command::new(python);
             c.arg(repo_root().join("benches/peers/pipecat/bot.py"))
                 .args(["--port", &port.to_string(), "--openai-base", &fake.base_url()])
+                .args(["--vad-confidence", &VAD_THRESHOLD.to_string()])
                 .args(["--vad-start-ms", &VAD_START_MS.to_string(), "--vad-stop-ms", &VAD_STOP_MS.to_string(), "--speech-timeout-ms", &SILENCE_WAIT_MS.to_string()])
                 .args(["--greeting", GREETING]);
             c
@@ -438,7 +444,7 @@ fn markdown(report: &Value) -> String {
     let over = |r: &Value, q: &str| f(&r["voice_to_voice_ms"][q]).map(|x| x - floor);
     let mut md = String::new();
     md.push_str(&format!("# Vox vs Pipecat ({})\n\n", report["date"].as_str().unwrap_or_default()));
-    md.push_str(&format!("Machine: {}. Pipecat {}. Fake models: ASR {ASR_MS} ms, LLM first token {TTFT_MS} ms then {TOKENS_PER_SEC} tokens/s, TTS first byte {TTS_TTFB_MS} ms. Endpointing on both: {} VAD start {VAD_START_MS} ms / stop {VAD_STOP_MS} ms, then {SILENCE_WAIT_MS} ms of silence; ASR once per VAD segment.\n\n",
+    md.push_str(&format!("Machine: {}. Pipecat {}. Fake models: ASR {ASR_MS} ms, LLM first token {TTFT_MS} ms then {TOKENS_PER_SEC} tokens/s, TTS first byte {TTS_TTFB_MS} ms. Endpointing on both: {} speech threshold {VAD_THRESHOLD}, VAD start {VAD_START_MS} ms / stop {VAD_STOP_MS} ms, then {SILENCE_WAIT_MS} ms of silence; ASR once per VAD segment.\n\n",
         report["machine"].as_str().unwrap_or_default(), report["pipecat_version"].as_str().unwrap_or("?"), report["vad"].as_str().unwrap_or_default()));
     md.push_str(&format!("Floor (waits + model latencies on the critical path): VAD stop {VAD_STOP_MS} + max(silence wait {SILENCE_WAIT_MS}, ASR {ASR_MS}) + first token {TTFT_MS} + TTS first byte {TTS_TTFB_MS} = **{floor:.0} ms**.\n\n"));
     md.push_str("| measure (caller's side) | Vox | Pipecat | Vox / Pipecat |\n| --- | ---: | ---: | ---: |\n");
@@ -542,7 +548,7 @@ fn main() {
             "pipecat_version": pipecat_version,
             "vad": if silero { "Silero VAD on both;" } else { "Vox energy VAD, Pipecat Silero VAD (models absent);" },
             "fake_models": {"asr_ms": ASR_MS, "ttft_ms": TTFT_MS, "tokens_per_sec": TOKENS_PER_SEC, "tts_ttfb_ms": TTS_TTFB_MS},
-            "endpointing": {"vad_start_ms": VAD_START_MS, "vad_stop_ms": VAD_STOP_MS, "silence_wait_ms": SILENCE_WAIT_MS},
+            "endpointing": {"vad_threshold": VAD_THRESHOLD, "vad_start_ms": VAD_START_MS, "vad_stop_ms": VAD_STOP_MS, "silence_wait_ms": SILENCE_WAIT_MS},
             "floor_ms": floor,
             "runtimes": runtimes,
         })

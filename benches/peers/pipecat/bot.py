@@ -3,7 +3,8 @@ WebSocket transport, built the way Pipecat's own telephony examples build one, w
 OpenAI services pointed at the same fake OpenAI-compatible server Vox uses in the run.
 
 Endpointing is set to match Vox's in the same run: Silero VAD (Pipecat's bundled model) with
-the same start and stop times (`--vad-start-ms`/`--vad-stop-ms`, Vox `vad.start_ms`/`stop_ms`), then the same silence wait
+the same speech threshold (`--vad-confidence`, Vox `vad.threshold`) and the same start and
+stop times (`--vad-start-ms`/`--vad-stop-ms`, Vox `vad.start_ms`/`stop_ms`), then the same silence wait
 (`--speech-timeout-ms`, Vox `conversation.min_endpointing_ms`) before the turn ends; speech
 recognition runs once per VAD segment (Pipecat's SegmentedSTTService, as Vox's segmented ASR).
 Auto hang-up is off (the simulator hangs up). The greeting is spoken by TTS at connect, as
@@ -73,7 +74,11 @@ async def run_bot(websocket: WebSocket):
         context,
         user_params=LLMUserAggregatorParams(
             vad_analyzer=SileroVADAnalyzer(
-                params=VADParams(start_secs=ARGS.vad_start_ms / 1000.0, stop_secs=ARGS.vad_stop_ms / 1000.0)
+                params=VADParams(
+                    confidence=ARGS.vad_confidence,
+                    start_secs=ARGS.vad_start_ms / 1000.0,
+                    stop_secs=ARGS.vad_stop_ms / 1000.0,
+                )
             ),
             user_turn_strategies=UserTurnStrategies(
                 stop=[SpeechTimeoutUserTurnStopStrategy(user_speech_timeout=ARGS.speech_timeout_ms / 1000.0)]
@@ -127,6 +132,7 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--port", type=int, default=8765)
     p.add_argument("--openai-base", required=True)
+    p.add_argument("--vad-confidence", type=float, default=0.7)
     p.add_argument("--vad-start-ms", type=int, default=200)
     p.add_argument("--vad-stop-ms", type=int, default=200)
     p.add_argument("--speech-timeout-ms", type=int, default=300)
