@@ -43,7 +43,7 @@ def main(path):
     fig.savefig(os.path.join(out, "latency.png"), dpi=120)
 
     fig, ax = plt.subplots(figsize=(7, 4.2))
-    for r in runtimes:
+    for r in [r for r in runtimes if r["sweep"]]:
         xs = [l["calls"] for l in r["sweep"] if l["v2v_p95_ms"] is not None]
         p95 = [l["v2v_p95_ms"] for l in r["sweep"] if l["v2v_p95_ms"] is not None]
         p50 = [l["v2v_p50_ms"] for l in r["sweep"] if l["v2v_p50_ms"] is not None]
