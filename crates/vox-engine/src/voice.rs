@@ -164,7 +164,10 @@ pub struct VoiceAgent {
     /// The last end of speech, kept after the endpointing decision gave up waiting for its
     /// transcript, so a late transcript still makes a turn.
     last_speech_end: Option<Instant>,
-    awaiting_final: bool,
+    /// Speech segments whose transcript has not arrived: every VAD end of speech is one, and
+    /// a turn of several segments is answered only once all of them are transcribed (a slow
+    /// recognizer may finish the first while the caller is still saying the second).
+    finals_pending: u32,
     asr_final_at: Option<Instant>,
     pending_text: String,
     eot_probability: Option<f32>,
@@ -199,7 +202,7 @@ impl VoiceAgent {
             caller_speaking: false,
             speech_end: None,
             last_speech_end: None,
-            awaiting_final: false,
+            finals_pending: 0,
             asr_final_at: None,
             pending_text: String::new(),
             eot_probability: None,
@@ -619,7 +622,7 @@ impl VoiceAgent {
         self.caller_speaking = false;
         self.speech_end = Some(now);
         self.last_speech_end = Some(now);
-        self.awaiting_final = true;
+        self.finals_pending += 1;
         self.last_caller_activity = Some(now);
         if let Some(p) = self.paused.as_mut() {
             p.speech_ended = Some(now);
@@ -627,7 +630,7 @@ impl VoiceAgent {
     }
 
     fn on_final(&mut self, now: Instant, text: String) {
-        self.awaiting_final = false;
+        self.finals_pending = self.finals_pending.saturating_sub(1);
         self.asr_final_at = Some(now);
         let text = text.trim().to_owned();
         if self.paused.is_some() {
@@ -662,7 +665,7 @@ impl VoiceAgent {
     }
 
     fn idle(&self) -> bool {
-        self.turn.is_none() && !self.caller_speaking && self.pending_text.is_empty() && !self.awaiting_final && self.paused.is_none() && self.dtmf.is_empty()
+        self.turn.is_none() && !self.caller_speaking && self.pending_text.is_empty() && self.finals_pending == 0 && self.paused.is_none() && self.dtmf.is_empty()
     }
 
     fn check_timers(&mut self, now: Instant) {
@@ -700,12 +703,15 @@ impl VoiceAgent {
         if self.turn.is_none() && self.paused.is_none() && !self.caller_speaking
             && let Some(end) = self.speech_end {
                 let waited = now.saturating_duration_since(end);
-                let final_missing = self.awaiting_final && waited < self.cfg.asr_final_timeout;
+                let final_missing = self.finals_pending > 0 && waited < self.cfg.asr_final_timeout;
                 if !final_missing && waited >= self.endpoint_wait() {
                     if self.pending_text.is_empty() {
                         self.speech_end = None; // noise: nothing was said
-                        self.awaiting_final = false;
+                        self.finals_pending = 0;
                     } else {
+                        // answered: a transcript still missing (past the timeout) will make
+                        // a turn of its own when it comes
+                        self.finals_pending = 0;
                         self.user_turn(now, end);
                         return;
                     }
@@ -885,7 +891,7 @@ impl Conversation for VoiceAgent {
         }
         if let (Some(end), true) = (self.speech_end, self.turn.is_none()) {
             t.push(end + self.endpoint_wait());
-            if self.awaiting_final {
+            if self.finals_pending > 0 {
                 t.push(end + self.cfg.asr_final_timeout);
             }
         }

@@ -380,6 +380,35 @@ fn the_caller_continuing_before_the_answer_merges_into_one_turn() {
 }
 
 #[test]
+fn a_turn_of_two_segments_waits_for_both_transcripts() {
+    // A slow recognizer: the first segment's transcript arrives after the caller has also
+    // said (and stopped saying) the second, whose transcript comes later still.
+    let mut t = Tape::new(agent(json!({})), fast());
+    t.speak(1500);
+    t.stop_speaking();
+    t.quiet(250);
+    t.speak(600);
+    t.stop_speaking();
+    t.quiet(700);
+    t.input(Input::AsrFinal { text: "That is all I needed.".into() });
+    t.quiet(700);
+    assert!(last_llm(&t.take()).is_none(), "the second segment's words are still coming");
+    t.input(Input::AsrFinal { text: "Bye.".into() });
+    t.quiet(400);
+    let (_, call) = last_llm(&t.take()).expect("one turn with both segments");
+    assert_eq!(call.messages.last().map(|m| m.content.as_str()), Some("That is all I needed. Bye."));
+    // a transcript that never comes is waited for only up to the ASR timeout
+    t.speak(800);
+    t.stop_speaking();
+    t.quiet(200);
+    t.speak(400);
+    t.stop_speaking();
+    t.input(Input::AsrFinal { text: "And one more thing.".into() });
+    t.quiet(3100);
+    assert!(last_llm(&t.take()).is_some(), "answered once the missing transcript timed out");
+}
+
+#[test]
 fn the_end_of_turn_model_chooses_the_endpointing_window() {
     for (probability, answered_after_ms) in [(0.9f32, 300u64), (0.1, 1500)] {
         let mut t = Tape::new(agent(json!({})), fast());
