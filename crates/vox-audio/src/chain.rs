@@ -11,6 +11,8 @@ pub enum Codec {
     ALaw,
     /// Linear 16-bit signed little-endian PCM.
     L16,
+    /// Linear 16-bit signed big-endian PCM (RTP's L16, network byte order).
+    L16Be,
 }
 
 /// Carrier payload bytes -> internal 16 kHz 20 ms frames: decode, resample, re-chunk.
@@ -43,19 +45,20 @@ impl Ingress {
         match self.codec {
             Codec::MuLaw => self.decoded.extend(payload.iter().map(|&b| g711::mulaw_decode(b))),
             Codec::ALaw => self.decoded.extend(payload.iter().map(|&b| g711::alaw_decode(b))),
-            Codec::L16 => {
+            Codec::L16 | Codec::L16Be => {
+                let sample = if self.codec == Codec::L16 { i16::from_le_bytes } else { i16::from_be_bytes };
                 let mut bytes = payload;
-                if let Some(lo) = self.odd_byte.take() {
-                    if let Some((&hi, rest)) = bytes.split_first() {
-                        self.decoded.push(i16::from_le_bytes([lo, hi]));
+                if let Some(first) = self.odd_byte.take() {
+                    if let Some((&second, rest)) = bytes.split_first() {
+                        self.decoded.push(sample([first, second]));
                         bytes = rest;
                     } else {
-                        self.odd_byte = Some(lo);
+                        self.odd_byte = Some(first);
                     }
                 }
                 let pairs = bytes.chunks_exact(2);
                 self.odd_byte = pairs.remainder().first().copied();
-                self.decoded.extend(pairs.map(|p| i16::from_le_bytes([p[0], p[1]])));
+                self.decoded.extend(pairs.map(|p| sample([p[0], p[1]])));
             }
         }
         self.resampled.clear();
@@ -94,6 +97,11 @@ impl Egress {
                     out.extend_from_slice(&s.to_le_bytes());
                 }
             }
+            Codec::L16Be => {
+                for s in &self.resampled {
+                    out.extend_from_slice(&s.to_be_bytes());
+                }
+            }
         }
     }
 
@@ -125,6 +133,21 @@ mod tests {
         }
         // one frame may still sit in the framer, plus a few samples of filter delay
         assert!((back.len() as i64 - 8000).abs() <= 2 * 160, "{}", back.len());
+    }
+
+    #[test]
+    fn big_endian_l16_is_read_in_network_byte_order() {
+        let samples: Vec<i16> = (0..320).map(|i| (i as i16 - 160) * 97).collect();
+        let be: Vec<u8> = samples.iter().flat_map(|s| s.to_be_bytes()).collect();
+        let mut ing = Ingress::new(Codec::L16Be, SampleRate(16000)).expect("valid");
+        let mut frames = Vec::new();
+        ing.push(&be[..3], |f| frames.push(f));
+        ing.push(&be[3..], |f| frames.push(f));
+        assert_eq!(&frames[0].samples()[..], &samples[..]);
+        let mut eg = Egress::new(Codec::L16Be, SampleRate(16000)).expect("valid");
+        let mut out = Vec::new();
+        eg.encode(&frames[0], &mut out);
+        assert_eq!(out, be);
     }
 
     #[test]

@@ -7,8 +7,10 @@ pub enum Encoding {
     MuLaw,
     /// G.711 A-law.
     ALaw,
-    /// 16-bit signed little-endian linear PCM.
+    /// 16-bit signed little-endian linear PCM (Plivo, Vonage, Exotel).
     L16,
+    /// 16-bit signed big-endian linear PCM: RTP's L16, network byte order (Telnyx).
+    L16Be,
 }
 
 /// The carrier's description of a stream, from its `start` message.
@@ -62,6 +64,14 @@ pub enum MediaEvent<'a> {
     },
     /// The stream has ended (caller hung up, or the call moved on).
     Stop,
+    /// The carrier confirms a `clear` (Plivo `clearedAudio`, Vonage `websocket:cleared`).
+    Cleared,
+    /// The carrier reports an error about something we sent (Telnyx `error`); the stream
+    /// goes on.
+    CarrierError {
+        /// What it said.
+        message: String,
+    },
 }
 
 /// One outbound message, in the dialect-independent model.

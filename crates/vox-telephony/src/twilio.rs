@@ -3,29 +3,18 @@
 //! In: `connected`, `start`, `media`, `dtmf`, `mark`, `stop`, all JSON text with numeric
 //! fields sent as strings. Out: `media` (base64 mu-law 8 kHz), `mark`, `clear`.
 
-use std::borrow::Cow;
-use std::collections::BTreeMap;
-
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as B64;
-use serde::de::{self, IgnoredAny};
-use serde::{Deserialize, Deserializer, Serialize};
-
-use crate::{Encoding, MediaEvent, Outbound, ProtocolError, StreamStart};
+use crate::codec::{CodecStats, Dialect, WsFrame, WsMessage};
+use crate::json::JsonCodec;
+use crate::{MediaEvent, Outbound, ProtocolError};
 
 /// Default largest message accepted: a 20 ms mu-law frame is ~300 bytes of JSON, and
 /// Twilio's largest (`start` with parameters) is a few KiB.
 pub const DEFAULT_MAX_MESSAGE: usize = 64 * 1024;
 
-/// Decoder/encoder state for one Twilio stream.
+/// Decoder/encoder state for one Twilio stream: the Twilio dialect of
+/// [`StreamCodec`](crate::StreamCodec), one message in, one event out.
 #[derive(Debug)]
-pub struct TwilioCodec {
-    max_message: usize,
-    stream_sid: Option<String>,
-    payload: Vec<u8>,
-    last_sequence: Option<u64>,
-    sequence_gaps: u64,
-}
+pub struct TwilioCodec(JsonCodec);
 
 impl Default for TwilioCodec {
     fn default() -> Self {
@@ -36,236 +25,36 @@ impl Default for TwilioCodec {
 impl TwilioCodec {
     /// A codec that rejects messages longer than `max_message` bytes.
     pub fn new(max_message: usize) -> Self {
-        Self { max_message, stream_sid: None, payload: Vec::with_capacity(512), last_sequence: None, sequence_gaps: 0 }
+        Self(JsonCodec::new(Dialect::Twilio, max_message))
     }
 
     /// The stream id once `start` has been seen.
     pub fn stream_sid(&self) -> Option<&str> {
-        self.stream_sid.as_deref()
+        self.0.stream_id()
     }
 
     /// Messages the carrier numbered but we never received (gaps in `sequenceNumber`).
     pub fn sequence_gaps(&self) -> u64 {
-        self.sequence_gaps
+        let CodecStats { sequence_gaps, .. } = self.0.stats();
+        sequence_gaps
     }
 
-    /// Decodes one text message.
+    /// Decodes one text message (every Twilio message is one event).
     pub fn decode<'s>(&'s mut self, text: &str) -> Result<MediaEvent<'s>, ProtocolError> {
-        if text.len() > self.max_message {
-            return Err(ProtocolError::TooLarge { len: text.len(), max: self.max_message });
-        }
-        let raw: Raw<'_> = serde_json::from_str(text).map_err(|e| ProtocolError::Malformed(e.to_string()))?;
-        if let Some(seq) = raw.sequence_number {
-            if let Some(last) = self.last_sequence
-                && seq > last + 1 {
-                    self.sequence_gaps += seq - last - 1;
-                }
-            self.last_sequence = Some(seq);
-        }
-        let started = self.stream_sid.is_some();
-        match raw.event.as_ref() {
-            "connected" => Ok(MediaEvent::Connected),
-            "start" => {
-                if started {
-                    return Err(ProtocolError::DuplicateStart);
-                }
-                let start = raw.start.ok_or(ProtocolError::MissingField { event: "start", field: "start" })?;
-                let stream_id = start
-                    .stream_sid
-                    .or(raw.stream_sid.map(Cow::into_owned))
-                    .ok_or(ProtocolError::MissingField { event: "start", field: "streamSid" })?;
-                let format = start.media_format.ok_or(ProtocolError::MissingField { event: "start", field: "mediaFormat" })?;
-                let encoding = match format.encoding.as_str() {
-                    "audio/x-mulaw" => Encoding::MuLaw,
-                    "audio/x-alaw" => Encoding::ALaw,
-                    other => return Err(ProtocolError::UnsupportedFormat(other.to_owned())),
-                };
-                let sample_rate = format.sample_rate.unwrap_or(8000);
-                let channels = format.channels.unwrap_or(1);
-                if !(8000..=48_000).contains(&sample_rate) || channels != 1 {
-                    return Err(ProtocolError::UnsupportedFormat(format!("{sample_rate} Hz, {channels} channels")));
-                }
-                self.stream_sid = Some(stream_id.clone());
-                Ok(MediaEvent::Start(StreamStart {
-                    stream_id,
-                    call_id: start.call_sid.unwrap_or_default(),
-                    account_id: start.account_sid.unwrap_or_default(),
-                    tracks: start.tracks.unwrap_or_default(),
-                    encoding,
-                    sample_rate: sample_rate as u32,
-                    channels: channels as u16,
-                    custom_parameters: start.custom_parameters.unwrap_or_default(),
-                }))
-            }
-            "media" => {
-                if !started {
-                    return Err(ProtocolError::BeforeStart("media"));
-                }
-                let media = raw.media.ok_or(ProtocolError::MissingField { event: "media", field: "media" })?;
-                let payload = media.payload.ok_or(ProtocolError::MissingField { event: "media", field: "payload" })?;
-                self.payload.clear();
-                B64.decode_vec(payload.as_bytes(), &mut self.payload).map_err(|_| ProtocolError::BadBase64)?;
-                Ok(MediaEvent::Media {
-                    payload: &self.payload,
-                    timestamp_ms: media.timestamp.unwrap_or(0),
-                    chunk: media.chunk.unwrap_or(0),
-                })
-            }
-            "dtmf" => {
-                if !started {
-                    return Err(ProtocolError::BeforeStart("dtmf"));
-                }
-                let dtmf = raw.dtmf.ok_or(ProtocolError::MissingField { event: "dtmf", field: "dtmf" })?;
-                let mut chars = dtmf.digit.chars();
-                match (chars.next(), chars.next()) {
-                    (Some(d), None) if d.is_ascii_digit() || matches!(d, '*' | '#' | 'A'..='D') => Ok(MediaEvent::Dtmf { digit: d }),
-                    _ => Err(ProtocolError::Malformed(format!("dtmf digit {:?}", dtmf.digit))),
-                }
-            }
-            "mark" => {
-                if !started {
-                    return Err(ProtocolError::BeforeStart("mark"));
-                }
-                let mark = raw.mark.ok_or(ProtocolError::MissingField { event: "mark", field: "mark" })?;
-                Ok(MediaEvent::Mark { name: mark.name })
-            }
-            "stop" => Ok(MediaEvent::Stop),
-            other => Err(ProtocolError::UnknownEvent(other.to_owned())),
-        }
+        self.0.feed(WsMessage::Text(text))?;
+        self.0.next_event().ok_or_else(|| ProtocolError::Malformed("message without an event".into()))
     }
 
     /// Encodes one outbound message as Twilio JSON text. `None` before `start` (Twilio
     /// needs the stream id on every message).
-    pub fn encode(&self, msg: Outbound<'_>) -> Option<String> {
-        self.stream_sid.as_deref().map(|sid| encode(sid, msg))
-    }
-}
-
-/// Encodes one outbound message for the stream `stream_sid` as Twilio JSON text.
-pub fn encode(stream_sid: &str, msg: Outbound<'_>) -> String {
-    let out = match msg {
-        Outbound::Media(bytes) => {
-            let payload = B64.encode(bytes);
-            OutMsg { event: "media", stream_sid, media: Some(OutMedia { payload }), mark: None }
-        }
-        Outbound::Mark(name) => OutMsg { event: "mark", stream_sid, media: None, mark: Some(OutMark { name }) },
-        Outbound::Clear => OutMsg { event: "clear", stream_sid, media: None, mark: None },
-    };
-    // Serializing plain strings into a String cannot fail.
-    serde_json::to_string(&out).unwrap_or_default()
-}
-
-#[derive(Serialize)]
-struct OutMsg<'a> {
-    event: &'static str,
-    #[serde(rename = "streamSid")]
-    stream_sid: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    media: Option<OutMedia>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    mark: Option<OutMark<'a>>,
-}
-
-#[derive(Serialize)]
-struct OutMedia {
-    payload: String,
-}
-
-#[derive(Serialize)]
-struct OutMark<'a> {
-    name: &'a str,
-}
-
-#[derive(Deserialize)]
-struct Raw<'a> {
-    #[serde(borrow)]
-    event: Cow<'a, str>,
-    #[serde(rename = "sequenceNumber", default, deserialize_with = "opt_num")]
-    sequence_number: Option<u64>,
-    #[serde(rename = "streamSid", borrow, default)]
-    stream_sid: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    media: Option<RawMedia<'a>>,
-    #[serde(default)]
-    start: Option<RawStart>,
-    #[serde(default)]
-    dtmf: Option<RawDtmf>,
-    #[serde(default)]
-    mark: Option<RawMark>,
-    #[serde(default)]
-    #[allow(dead_code)]
-    stop: Option<IgnoredAny>,
-}
-
-#[derive(Deserialize)]
-struct RawMedia<'a> {
-    #[serde(borrow, default)]
-    payload: Option<Cow<'a, str>>,
-    #[serde(default, deserialize_with = "opt_num")]
-    timestamp: Option<u64>,
-    #[serde(default, deserialize_with = "opt_num")]
-    chunk: Option<u64>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RawStart {
-    #[serde(default)]
-    stream_sid: Option<String>,
-    #[serde(default)]
-    call_sid: Option<String>,
-    #[serde(default)]
-    account_sid: Option<String>,
-    #[serde(default)]
-    tracks: Option<Vec<String>>,
-    #[serde(default)]
-    media_format: Option<RawFormat>,
-    #[serde(default)]
-    custom_parameters: Option<BTreeMap<String, String>>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RawFormat {
-    encoding: String,
-    #[serde(default, deserialize_with = "opt_num")]
-    sample_rate: Option<u64>,
-    #[serde(default, deserialize_with = "opt_num")]
-    channels: Option<u64>,
-}
-
-#[derive(Deserialize)]
-struct RawDtmf {
-    digit: String,
-}
-
-#[derive(Deserialize)]
-struct RawMark {
-    name: String,
-}
-
-/// Twilio sends numbers as strings ("sequenceNumber": "3"); accept both forms.
-fn opt_num<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-    struct V;
-    impl<'de> de::Visitor<'de> for V {
-        type Value = Option<u64>;
-        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("a non-negative integer or a string holding one")
-        }
-        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-            Ok(Some(v))
-        }
-        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-            u64::try_from(v).map(Some).map_err(|_| E::custom("negative number"))
-        }
-        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-            v.trim().parse().map(Some).map_err(|_| E::custom(format!("not a number: {v:?}")))
-        }
-        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok(None)
+    pub fn encode(&mut self, msg: Outbound<'_>) -> Option<String> {
+        let mut out = Vec::with_capacity(1);
+        self.0.encoder_mut().encode(msg, &mut out);
+        match out.pop() {
+            Some(WsFrame::Text(t)) => Some(t),
+            _ => None,
         }
     }
-    d.deserialize_any(V)
 }
 
 #[cfg(test)]
@@ -274,6 +63,8 @@ mod tests {
     use proptest::prelude::*;
 
     const START: &str = r#"{"event":"start","sequenceNumber":"1","start":{"accountSid":"AC1","streamSid":"MZ1","callSid":"CA1","tracks":["inbound"],"mediaFormat":{"encoding":"audio/x-mulaw","sampleRate":8000,"channels":1},"customParameters":{"agentId":"echo"}},"streamSid":"MZ1"}"#;
+
+    use crate::Encoding;
 
     fn started() -> TwilioCodec {
         let mut c = TwilioCodec::default();
@@ -331,7 +122,7 @@ mod tests {
 
     #[test]
     fn encodes_the_three_outbound_messages() {
-        let c = started();
+        let mut c = started();
         let v: serde_json::Value = serde_json::from_str(&c.encode(Outbound::Media(&[0xff, 0x7f])).expect("started")).expect("json");
         assert_eq!(v, serde_json::json!({"event":"media","streamSid":"MZ1","media":{"payload":"/38="}}));
         let v: serde_json::Value = serde_json::from_str(&c.encode(Outbound::Mark("t1:1")).expect("started")).expect("json");
