@@ -236,22 +236,7 @@ fn script(dir: &Path, name: &str, turns: usize, interrupt: Option<u64>) -> PathB
 }
 
 async fn sim(url: &str, script: &Path, calls: usize, report: &Path) -> Value {
-    let args = vox_sim::SimArgs {
-        url: url.to_owned(),
-        script: Some(script.to_owned()),
-        wavs: Vec::new(),
-        interrupt_after_ms: None,
-        agent_id: None,
-        params: Vec::new(),
-        calls,
-        concurrency: calls,
-        ramp_ms: 1000,
-        record: None,
-        report: Some(report.to_owned()),
-        send_ahead_ms: 200,
-        reply_timeout_ms: 20_000,
-        quiet: true,
-    };
+    let args = vox_sim::SimArgs { calls, concurrency: calls, report: Some(report.to_owned()), reply_timeout_ms: 20_000, ..vox_sim::SimArgs::new(url, script) };
     if let Err(e) = vox_sim::run(args).await {
         return json!({"error": format!("{e:#}")});
     }

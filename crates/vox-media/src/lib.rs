@@ -8,9 +8,9 @@
 //! Deliberately absent: conversation policy (vox-engine), config files and env (the binary
 //! passes a [`MediaConfig`]).
 //!
-//! Routes: `GET /media/twilio` (Twilio Media Streams).
+//! Routes: `GET /media/{dialect}` for twilio, telnyx, plivo, vonage and exotel.
 
-mod twilio;
+mod stream;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -108,5 +108,5 @@ impl std::fmt::Debug for MediaState {
 
 /// The media routes.
 pub fn router(state: MediaState) -> Router {
-    Router::new().route("/media/twilio", get(twilio::upgrade)).with_state(state)
+    Router::new().route("/media/{dialect}", get(stream::upgrade)).with_state(state)
 }

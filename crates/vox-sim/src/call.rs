@@ -3,22 +3,19 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
-use base64::engine::general_purpose::STANDARD as B64;
-use base64::Engine as _;
 use futures_util::{SinkExt, StreamExt};
-use serde_json::{json, Value};
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_tungstenite::tungstenite::Message;
-use vox_audio::{g711, wav};
+use vox_audio::wav;
 use vox_core::{dbfs, SampleRate};
 
+use crate::dialect::{Carrier, FromAgent, SimCodec, SimDialect};
 use crate::report::{CallReport, ReplyTrace, TurnReport};
 use crate::{Script, SimArgs};
 
-/// Twilio's rate and frame: 8 kHz mu-law, 20 ms = 160 bytes.
-const RATE: SampleRate = SampleRate(8000);
-const FRAME: usize = 160;
 const TICK: Duration = Duration::from_millis(20);
+/// A DTMF turn: this many 20 ms ticks per key (160 ms).
+const DTMF_TICKS: usize = 8;
 /// A frame louder than this is speech when locating speech in a caller WAV.
 const SPEECH_DBFS: f32 = -40.0;
 /// The agent's reply is over once nothing has played for this long.
@@ -28,6 +25,11 @@ const REPLY_SETTLE: Duration = Duration::from_millis(400);
 #[derive(Debug)]
 pub(crate) struct Plan {
     url: String,
+    dialect: SimDialect,
+    codec: Option<SimCodec>,
+    rate: u32,
+    /// Telnyx: deliver some caller frames out of order, as Telnyx may.
+    reorder: bool,
     params: BTreeMap<String, String>,
     lead_in: Duration,
     greeting: bool,
@@ -40,8 +42,10 @@ pub(crate) struct Plan {
 
 #[derive(Debug)]
 struct PlannedTurn {
-    /// Mu-law frames of the turn.
-    frames: Vec<[u8; FRAME]>,
+    /// 20 ms frames of the turn, at the stream's rate.
+    frames: Vec<Vec<i16>>,
+    /// Keys pressed at frame indexes (a DTMF turn).
+    dtmf: Vec<(usize, char)>,
     /// First and last frames with speech in them.
     speech: (usize, usize),
     pause: Duration,
@@ -50,36 +54,43 @@ struct PlannedTurn {
 
 impl Plan {
     pub(crate) fn new(script: &Script, args: &SimArgs) -> anyhow::Result<Self> {
+        // the format is checked here, once, for every call of the run
+        let rate = Carrier::new(args.dialect, args.codec, args.rate)?.rate;
+        let frame = rate as usize / 50;
         let mut turns = Vec::new();
         for t in &script.turns {
-            let pcm = wav::read_mono_at(&t.wav, RATE).with_context(|| format!("caller turn {}", t.wav.display()))?;
-            let frames: Vec<[u8; FRAME]> = pcm
-                .chunks(FRAME)
-                .map(|c| {
-                    let mut f = [g711::mulaw_encode(0); FRAME];
-                    for (o, s) in f.iter_mut().zip(c) {
-                        *o = g711::mulaw_encode(*s);
-                    }
-                    f
-                })
-                .collect();
-            let loud: Vec<usize> = pcm.chunks(FRAME).enumerate().filter(|(_, c)| dbfs(c) > SPEECH_DBFS).map(|(i, _)| i).collect();
+            let pause = Duration::from_millis(t.pause_ms);
+            let interrupt_after = t.interrupt_after_ms.map(Duration::from_millis);
+            if let Some(keys) = &t.dtmf {
+                let frames = vec![vec![0i16; frame]; DTMF_TICKS * keys.chars().count()];
+                let dtmf = keys.chars().enumerate().map(|(i, d)| (i * DTMF_TICKS, d)).collect();
+                let last = frames.len() - 1;
+                turns.push(PlannedTurn { frames, dtmf, speech: (0, last), pause, interrupt_after });
+                continue;
+            }
+            let Some(path) = &t.wav else { anyhow::bail!("a turn needs a wav or dtmf") };
+            let pcm = wav::read_mono_at(path, SampleRate(rate)).with_context(|| format!("caller turn {}", path.display()))?;
+            let frames: Vec<Vec<i16>> = pcm.chunks(frame).map(|c| {
+                let mut f = c.to_vec();
+                f.resize(frame, 0);
+                f
+            }).collect();
+            let loud: Vec<usize> = frames.iter().enumerate().filter(|(_, c)| dbfs(c) > SPEECH_DBFS).map(|(i, _)| i).collect();
             let (Some(&first), Some(&last)) = (loud.first(), loud.last()) else {
-                anyhow::bail!("caller turn {} has no speech louder than {SPEECH_DBFS} dBFS", t.wav.display());
+                anyhow::bail!("caller turn {} has no speech louder than {SPEECH_DBFS} dBFS", path.display());
             };
-            turns.push(PlannedTurn {
-                frames,
-                speech: (first, last),
-                pause: Duration::from_millis(t.pause_ms),
-                interrupt_after: t.interrupt_after_ms.map(Duration::from_millis),
-            });
+            turns.push(PlannedTurn { frames, dtmf: Vec::new(), speech: (first, last), pause, interrupt_after });
         }
         let mut params = script.params.clone();
         if let Some(agent) = &script.agent_id {
             params.insert("agentId".into(), agent.clone());
         }
         Ok(Self {
-            url: args.url.clone(),
+            url: args.url.clone().unwrap_or_else(|| format!("ws://127.0.0.1:8080/media/{}", args.dialect.name())),
+            dialect: args.dialect,
+            codec: args.codec,
+            rate,
+            reorder: args.reorder,
             params,
             lead_in: Duration::from_millis(script.lead_in_ms),
             greeting: script.greeting,
@@ -94,7 +105,7 @@ impl Plan {
 
 /// What the simulated carrier has buffered from the agent, in playback order.
 enum Queued {
-    Audio(Vec<u8>),
+    Audio(Vec<i16>),
     Mark(String),
 }
 
@@ -112,10 +123,15 @@ struct CallState<'p> {
     plan: &'p Plan,
     started: Instant,
     phase: Phase,
+    carrier: Carrier,
     buffer: VecDeque<Queued>,
-    /// Bytes of agent audio buffered and not yet played, and the read offset in the front.
-    buffered_bytes: usize,
+    /// Samples of agent audio buffered and not yet played, and the read offset in the front.
+    buffered: usize,
     front_offset: usize,
+    /// Caller frames gathered for the next media message (Exotel sends ~100 ms at once).
+    outgoing: Vec<i16>,
+    /// Telnyx reordering: a caller message held back to be sent after the next.
+    held: Option<Message>,
     turns: Vec<TurnReport>,
     /// The reply being traced (to the last completed turn), with its turn index.
     reply: Option<(usize, ReplyTrace)>,
@@ -134,10 +150,7 @@ struct CallState<'p> {
     last_mark_seq: Option<u64>,
     clears: u64,
     sim_late_ticks: u64,
-    seq: u64,
-    chunk: u64,
-    stream_sid: String,
-    call_sid: String,
+    ticks: u64,
     caller_rec: Vec<i16>,
     agent_rec: Vec<i16>,
     errors: Vec<String>,
@@ -155,7 +168,7 @@ pub(crate) async fn run(index: usize, plan: &Plan) -> CallReport {
     };
     if let Some(dir) = &plan.record {
         let path = dir.join(format!("call-{index}.wav"));
-        if let Err(e) = wav::write_stereo(&path, RATE, &st.caller_rec, &st.agent_rec) {
+        if let Err(e) = wav::write_stereo(&path, SampleRate(plan.rate), &st.caller_rec, &st.agent_rec) {
             st.errors.push(format!("recording: {e}"));
         }
     }
@@ -164,14 +177,18 @@ pub(crate) async fn run(index: usize, plan: &Plan) -> CallReport {
 
 impl<'p> CallState<'p> {
     fn new(plan: &'p Plan) -> Self {
-        let id = uuid::Uuid::new_v4().simple().to_string();
+        // the format was checked when the plan was made
+        let carrier = Carrier::new(plan.dialect, plan.codec, Some(plan.rate)).unwrap_or_else(|e| unreachable!("checked in Plan::new: {e}"));
         Self {
             plan,
             started: Instant::now(),
             phase: Phase::Waiting { next: 0, ready_at: None },
+            carrier,
             buffer: VecDeque::new(),
-            buffered_bytes: 0,
+            buffered: 0,
             front_offset: 0,
+            outgoing: Vec::new(),
+            held: None,
             turns: Vec::new(),
             reply: None,
             reply_played: Duration::ZERO,
@@ -186,19 +203,19 @@ impl<'p> CallState<'p> {
             last_mark_seq: None,
             clears: 0,
             sim_late_ticks: 0,
-            seq: 0,
-            chunk: 0,
-            stream_sid: format!("MZ{id}"),
-            call_sid: format!("CA{id}"),
+            ticks: 0,
             caller_rec: Vec::new(),
             agent_rec: Vec::new(),
             errors: Vec::new(),
         }
     }
 
-    fn next_seq(&mut self) -> String {
-        self.seq += 1;
-        self.seq.to_string()
+    fn frame_samples(&self) -> usize {
+        self.carrier.frame_samples()
+    }
+
+    fn samples_duration(&self, n: usize) -> Duration {
+        Duration::from_micros(n as u64 * 1_000_000 / u64::from(self.plan.rate))
     }
 
     /// Runs the call; returns the server's close frame, if it sent one.
@@ -206,23 +223,9 @@ impl<'p> CallState<'p> {
         // disable_nagle: a carrier sends small real-time messages and does the same.
         let (ws, _) = tokio_tungstenite::connect_async_with_config(&self.plan.url, None, true).await.with_context(|| format!("cannot connect to {}", self.plan.url))?;
         let (mut sink, mut stream) = ws.split();
-        sink.send(text(json!({"event": "connected", "protocol": "Call", "version": "1.0.0"}))).await?;
-        let seq = self.next_seq();
-        let account = "AC00000000000000000000000000000000";
-        sink.send(text(json!({
-            "event": "start",
-            "sequenceNumber": seq,
-            "start": {
-                "accountSid": account,
-                "streamSid": self.stream_sid,
-                "callSid": self.call_sid,
-                "tracks": ["inbound"],
-                "customParameters": self.plan.params,
-                "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1}
-            },
-            "streamSid": self.stream_sid
-        })))
-        .await?;
+        for m in self.carrier.opening(&self.plan.params) {
+            sink.send(m).await?;
+        }
         self.started = Instant::now();
         let mut tick = tokio::time::interval_at(self.started, TICK);
         tick.set_missed_tick_behavior(MissedTickBehavior::Burst);
@@ -243,8 +246,8 @@ impl<'p> CallState<'p> {
                     }
                 }
                 msg = stream.next() => match msg {
-                    Some(Ok(Message::Text(t))) => {
-                        let out = self.on_message(t.as_str(), Instant::now())?;
+                    Some(Ok(m @ (Message::Text(_) | Message::Binary(_)))) => {
+                        let out = self.on_message(&m, Instant::now())?;
                         for m in out {
                             sink.send(m).await?;
                         }
@@ -260,12 +263,12 @@ impl<'p> CallState<'p> {
             }
         }
         if server_close.is_none() {
-            let seq = self.next_seq();
-            sink.send(text(json!({
-                "event": "stop", "sequenceNumber": seq, "streamSid": self.stream_sid,
-                "stop": {"accountSid": account, "callSid": self.call_sid}
-            })))
-            .await?;
+            if let Some(m) = self.held.take() {
+                sink.send(m).await?;
+            }
+            if let Some(stop) = self.carrier.stop() {
+                sink.send(stop).await?;
+            }
             // Wait briefly for the server's close, then close our side.
             let deadline = tokio::time::sleep(Duration::from_secs(2));
             tokio::pin!(deadline);
@@ -300,26 +303,25 @@ impl<'p> CallState<'p> {
     /// One 20 ms tick: play agent audio, echo marks that are reached, send caller audio.
     fn on_tick(&mut self, at: Instant) -> Vec<Message> {
         let mut out = Vec::new();
-        // 1. Playback of the agent's audio: 160 bytes from the buffer.
+        let frame = self.frame_samples();
+        // 1. Playback of the agent's audio: 20 ms from the buffer.
         let mut played = 0usize;
-        let mut agent = [0i16; FRAME];
-        while played < FRAME {
+        let mut agent = vec![0i16; frame];
+        while played < frame {
             match self.buffer.front() {
                 Some(Queued::Mark(_)) => {
                     if let Some(Queued::Mark(name)) = self.buffer.pop_front() {
-                        out.push(self.mark_echo(&name));
+                        out.push(self.carrier.mark_reached(&name));
                         self.marks_echoed += 1;
                     }
                 }
-                Some(Queued::Audio(bytes)) => {
-                    let take = (bytes.len() - self.front_offset).min(FRAME - played);
-                    for (i, b) in bytes[self.front_offset..self.front_offset + take].iter().enumerate() {
-                        agent[played + i] = g711::mulaw_decode(*b);
-                    }
+                Some(Queued::Audio(samples)) => {
+                    let take = (samples.len() - self.front_offset).min(frame - played);
+                    agent[played..played + take].copy_from_slice(&samples[self.front_offset..self.front_offset + take]);
                     played += take;
                     self.front_offset += take;
-                    self.buffered_bytes -= take;
-                    if self.front_offset == bytes.len() {
+                    self.buffered -= take;
+                    if self.front_offset == samples.len() {
                         self.buffer.pop_front();
                         self.front_offset = 0;
                     }
@@ -330,12 +332,12 @@ impl<'p> CallState<'p> {
         // Marks right after the audio that just finished playing are reached too.
         while let Some(Queued::Mark(_)) = self.buffer.front() {
             if let Some(Queued::Mark(name)) = self.buffer.pop_front() {
-                out.push(self.mark_echo(&name));
+                out.push(self.carrier.mark_reached(&name));
                 self.marks_echoed += 1;
             }
         }
         if played > 0 {
-            self.reply_played += Duration::from_millis((played as u64 * 1000) / u64::from(RATE.hz()));
+            self.reply_played += self.samples_duration(played);
             self.last_agent_play = Some(at + TICK);
         } else if let Some((turn, onset)) = self.barge_in {
             // First silent tick after a barge-in onset: the caller hears the agent stop.
@@ -345,30 +347,39 @@ impl<'p> CallState<'p> {
         self.agent_rec.extend_from_slice(&agent);
 
         // 2. The caller's side.
-        let frame = self.caller_frame(at);
-        self.caller_rec.extend(frame.iter().map(|&b| g711::mulaw_decode(b)));
-        self.chunk += 1;
-        let seq = self.next_seq();
-        out.push(text(json!({
-            "event": "media",
-            "sequenceNumber": seq,
-            "media": {
-                "track": "inbound",
-                "chunk": self.chunk.to_string(),
-                "timestamp": ((self.chunk - 1) * 20).to_string(),
-                "payload": B64.encode(frame)
-            },
-            "streamSid": self.stream_sid
-        })));
+        let (samples, keys) = self.caller_frame(at);
+        self.caller_rec.extend_from_slice(&samples);
+        self.outgoing.extend_from_slice(&samples);
+        self.ticks += 1;
+        if self.ticks % self.carrier.frames_per_message() as u64 == 0 {
+            let chunk = std::mem::take(&mut self.outgoing);
+            let m = self.carrier.media(&chunk);
+            // Telnyx does not promise order: every 7th message overtakes the one before it
+            if self.plan.reorder && self.carrier.dialect == SimDialect::Telnyx {
+                match self.held.take() {
+                    Some(h) => {
+                        out.push(m);
+                        out.push(h);
+                    }
+                    None if self.ticks % 7 == 0 => self.held = Some(m),
+                    None => out.push(m),
+                }
+            } else {
+                out.push(m);
+            }
+        }
+        for d in keys {
+            out.push(self.carrier.dtmf(d));
+        }
         out
     }
 
-    /// The caller's next 20 ms, advancing the script.
-    fn caller_frame(&mut self, at: Instant) -> [u8; FRAME] {
-        let silence = [g711::mulaw_encode(0); FRAME];
+    /// The caller's next 20 ms (and keys pressed in it), advancing the script.
+    fn caller_frame(&mut self, at: Instant) -> (Vec<i16>, Vec<char>) {
+        let silence = vec![0i16; self.frame_samples()];
         loop {
             match self.phase {
-                Phase::Done => return silence,
+                Phase::Done => return (silence, Vec::new()),
                 Phase::Speaking { turn, pos } => {
                     let t = &self.plan.turns[turn];
                     if pos == t.speech.0 {
@@ -386,28 +397,29 @@ impl<'p> CallState<'p> {
                         self.reply = Some((turn, ReplyTrace::new(end)));
                         self.reply_played = Duration::ZERO;
                     }
-                    let frame = t.frames[pos];
+                    let keys: Vec<char> = t.dtmf.iter().filter(|(i, _)| *i == pos).map(|(_, d)| *d).collect();
+                    let frame = t.frames[pos].clone();
                     self.phase = if pos + 1 < t.frames.len() {
                         Phase::Speaking { turn, pos: pos + 1 }
                     } else {
                         Phase::Waiting { next: turn + 1, ready_at: None }
                     };
-                    return frame;
+                    return (frame, keys);
                 }
                 Phase::Waiting { next, ready_at: Some(ready) } => {
                     if at < ready {
-                        return silence;
+                        return (silence, Vec::new());
                     }
                     if next == self.plan.turns.len() {
                         self.finish_reply();
                         self.phase = Phase::Done;
-                        return silence;
+                        return (silence, Vec::new());
                     }
                     self.turns.push(TurnReport::new(next));
                     self.phase = Phase::Speaking { turn: next, pos: 0 };
                 }
                 Phase::Waiting { next, ready_at: None } => {
-                    let Some(ready) = self.ready_time(next, at) else { return silence };
+                    let Some(ready) = self.ready_time(next, at) else { return (silence, Vec::new()) };
                     self.phase = Phase::Waiting { next, ready_at: Some(ready) };
                 }
             }
@@ -415,7 +427,7 @@ impl<'p> CallState<'p> {
     }
 
     fn agent_is_playing(&self) -> bool {
-        self.buffered_bytes > 0
+        self.buffered > 0
     }
 
     /// When turn `next` may start (or the call may end), if its condition is met at `at`.
@@ -425,7 +437,7 @@ impl<'p> CallState<'p> {
             if !self.plan.greeting {
                 return Some(lead);
             }
-            let greeted = self.buffered_bytes == 0 && self.last_agent_play.is_some_and(|t| at.saturating_duration_since(t) >= REPLY_SETTLE);
+            let greeted = self.buffered == 0 && self.last_agent_play.is_some_and(|t| at.saturating_duration_since(t) >= REPLY_SETTLE);
             if at >= lead && greeted {
                 return Some(at);
             }
@@ -443,7 +455,7 @@ impl<'p> CallState<'p> {
                 return Some(at);
             }
         } else if trace.first_audio.is_some()
-            && self.buffered_bytes == 0
+            && self.buffered == 0
             && self.last_agent_play.is_some_and(|t| at.saturating_duration_since(t) >= REPLY_SETTLE)
         {
             let pause = if next < self.plan.turns.len() { self.plan.turns[next].pause } else { self.plan.tail };
@@ -464,24 +476,14 @@ impl<'p> CallState<'p> {
             }
     }
 
-    fn mark_echo(&mut self, name: &str) -> Message {
-        let seq = self.next_seq();
-        text(json!({"event": "mark", "sequenceNumber": seq, "streamSid": self.stream_sid, "mark": {"name": name}}))
-    }
-
-    fn on_message(&mut self, t: &str, now: Instant) -> anyhow::Result<Vec<Message>> {
-        let v: Value = serde_json::from_str(t).with_context(|| format!("server sent invalid JSON: {t:.80}"))?;
-        let event = v.get("event").and_then(Value::as_str).unwrap_or_default();
-        if v.get("streamSid").and_then(Value::as_str) != Some(self.stream_sid.as_str()) {
-            self.errors.push(format!("{event} message with a wrong or missing streamSid"));
-        }
+    fn on_message(&mut self, msg: &Message, now: Instant) -> anyhow::Result<Vec<Message>> {
         let mut out = Vec::new();
-        match event {
-            "media" => {
-                let payload = v.pointer("/media/payload").and_then(Value::as_str).unwrap_or_default();
-                let bytes = B64.decode(payload).context("server sent invalid base64")?;
+        match self.carrier.parse(msg)? {
+            None => {}
+            Some(FromAgent::Audio(samples)) => {
+                let dur = self.samples_duration(samples.len());
                 if let Some((_, trace)) = self.reply.as_mut() {
-                    trace.arrivals.push((now, bytes.len()));
+                    trace.arrivals.push((now, dur));
                     trace.first_audio.get_or_insert(now);
                 } else if self.turns.is_empty() {
                     self.greeting_audio.get_or_insert(now);
@@ -492,11 +494,10 @@ impl<'p> CallState<'p> {
                     && self.turns[turn].clear_ms.is_some() {
                         self.turns[turn].frames_after_clear += 1;
                     }
-                self.buffered_bytes += bytes.len();
-                self.buffer.push_back(Queued::Audio(bytes));
+                self.buffered += samples.len();
+                self.buffer.push_back(Queued::Audio(samples));
             }
-            "mark" => {
-                let name = v.pointer("/mark/name").and_then(Value::as_str).unwrap_or_default().to_owned();
+            Some(FromAgent::Mark(name)) => {
                 self.marks_received += 1;
                 if let Some(seq) = name.rsplit_once(':').and_then(|(_, s)| s.parse::<u64>().ok()) {
                     match self.last_mark_seq {
@@ -506,36 +507,45 @@ impl<'p> CallState<'p> {
                     }
                     self.last_mark_seq = Some(seq);
                 }
-                if self.buffered_bytes == 0 {
+                if self.buffered == 0 {
                     // Nothing ahead of it: reached at once.
-                    out.push(self.mark_echo(&name));
+                    out.push(self.carrier.mark_reached(&name));
                     self.marks_echoed += 1;
                 } else {
                     self.buffer.push_back(Queued::Mark(name));
                 }
             }
-            "clear" => {
+            Some(FromAgent::Clear) => {
                 self.clears += 1;
                 if let Some((turn, onset)) = self.barge_in {
                     self.turns[turn].clear_ms.get_or_insert(ms(now.saturating_duration_since(onset)));
                 }
-                // Twilio drops the buffered audio and sends back the pending marks.
+                // The buffered audio is dropped; the carrier says so in its own way.
+                let mut dropped = Vec::new();
                 for q in std::mem::take(&mut self.buffer) {
                     if let Queued::Mark(name) = q {
-                        out.push(self.mark_echo(&name));
-                        self.marks_cleared += 1;
+                        dropped.push(name);
                     }
                 }
-                self.buffered_bytes = 0;
+                if !matches!(self.carrier.dialect, SimDialect::Plivo | SimDialect::Vonage) {
+                    self.marks_cleared += dropped.len() as u64;
+                }
+                out.extend(self.carrier.cleared(dropped));
+                self.buffered = 0;
                 self.front_offset = 0;
             }
-            other => self.errors.push(format!("server sent an unknown event {other:?}")),
         }
         Ok(out)
     }
 
     fn into_report(mut self, index: usize, close: Option<(u16, String)>) -> CallReport {
         self.finish_reply();
+        let mut seen = std::collections::BTreeSet::new();
+        for v in std::mem::take(&mut self.carrier.violations) {
+            if seen.insert(v.clone()) {
+                self.errors.push(format!("{}: {v}", self.carrier.dialect.name()));
+            }
+        }
         let pending_marks = self.buffer.iter().filter(|q| matches!(q, Queued::Mark(_))).count() as u64;
         CallReport::build(index, self.turns, crate::report::Counters {
             marks_received: self.marks_received,
@@ -556,6 +566,3 @@ fn ms(d: Duration) -> f64 {
     (d.as_secs_f64() * 1e4).round() / 10.0
 }
 
-fn text(v: Value) -> Message {
-    Message::Text(v.to_string().into())
-}

@@ -1,18 +1,25 @@
-//! `vox sim`: a simulated carrier that calls a Twilio-dialect media URL the way Twilio does.
+//! `vox sim`: a simulated carrier that calls a media URL the way a carrier does, in any of
+//! the dialects (`--dialect twilio|telnyx|plivo|vonage|exotel`).
 //!
-//! Per call it sends `connected` and `start` (with custom parameters), then caller audio in
-//! real time (one 20 ms mu-law `media` message per tick, with correct `sequenceNumber`,
-//! `chunk` and `timestamp`), silence between turns, and `stop` at the end. It buffers the
-//! agent's audio and plays it at real-time rate, echoes each `mark` only once the audio
-//! before it has played, and honours `clear` (dropping buffered audio and echoing pending
-//! marks, as Twilio does). It records both sides to a stereo WAV and reports per turn the
-//! response latency and barge-in-to-silence time, and per call jitter, late and missing
-//! frames.
+//! Per call it sends the dialect's opening (Twilio's `connected` and `start` with custom
+//! parameters; Vonage's `websocket:connected` with them as headers; ...), then caller audio
+//! in real time (a 20 ms `media` message per tick with correct sequence numbers, chunks and
+//! timestamps; Vonage binary frames; Exotel 100 ms chunks), key presses of DTMF turns,
+//! silence between turns, and the dialect's `stop` at the end. It buffers the agent's audio
+//! and plays it at real-time rate, answers each mark (`mark`, Plivo `checkpoint`, Vonage
+//! `notify`) only once the audio before it has played, and honours the clear (`clear`,
+//! `clearAudio`, `{"action":"clear"}`: dropping buffered audio, then echoing pending marks
+//! as Twilio does, or confirming as Plivo and Vonage do). What a carrier would refuse (a
+//! wrong stream id, Exotel chunks of the wrong size, Plivo audio in another format) is
+//! reported as an error of the call. It records both sides to a stereo WAV and reports per
+//! turn the response latency and barge-in-to-silence time, and per call jitter, late and
+//! missing frames.
 //!
-//! Deliberately absent: any knowledge of Vox internals. It speaks only the wire protocol,
-//! so it can be pointed at any Twilio-dialect server.
+//! Deliberately absent: any knowledge of Vox internals. It speaks only the wire protocols
+//! (written from the carriers' documents in `dialect`), so it can be pointed at any server.
 
 mod call;
+mod dialect;
 mod report;
 mod script;
 
@@ -23,15 +30,28 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio::sync::Semaphore;
 
+pub use dialect::{SimCodec, SimDialect};
 pub use report::{CallReport, Summary, TurnReport};
 pub use script::{Script, Turn};
 
 /// Command-line arguments of `vox sim`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct SimArgs {
-    /// The media WebSocket URL to call.
-    #[arg(long, default_value = "ws://127.0.0.1:8080/media/twilio")]
-    pub url: String,
+    /// The media WebSocket URL to call (default ws://127.0.0.1:8080/media/DIALECT).
+    #[arg(long)]
+    pub url: Option<String>,
+    /// The carrier dialect to speak.
+    #[arg(long, value_enum, default_value_t = SimDialect::Twilio)]
+    pub dialect: SimDialect,
+    /// The audio encoding (default: the dialect's usual one; Vonage and Exotel: l16).
+    #[arg(long, value_enum)]
+    pub codec: Option<SimCodec>,
+    /// The sample rate (default 8000; 16000 for L16 on Telnyx, Plivo and Vonage).
+    #[arg(long)]
+    pub rate: Option<u32>,
+    /// Telnyx: deliver some caller frames out of order (Telnyx does not guarantee order).
+    #[arg(long)]
+    pub reorder: bool,
     /// A TOML script of caller turns (see tests/data/scripts/ for examples).
     #[arg(long)]
     pub script: Option<PathBuf>,
@@ -71,6 +91,33 @@ pub struct SimArgs {
     /// Print only the summary line, not one line per call.
     #[arg(long)]
     pub quiet: bool,
+}
+
+impl SimArgs {
+    /// The defaults of `vox sim` (one call, Twilio dialect, 200 ms send-ahead), calling `url`
+    /// with `script`.
+    pub fn new(url: &str, script: &std::path::Path) -> Self {
+        Self {
+            url: Some(url.to_owned()),
+            dialect: SimDialect::Twilio,
+            codec: None,
+            rate: None,
+            reorder: false,
+            script: Some(script.to_owned()),
+            wavs: Vec::new(),
+            interrupt_after_ms: None,
+            agent_id: None,
+            params: Vec::new(),
+            calls: 1,
+            concurrency: 1,
+            ramp_ms: 1000,
+            record: None,
+            report: None,
+            send_ahead_ms: 200,
+            reply_timeout_ms: 10_000,
+            quiet: true,
+        }
+    }
 }
 
 /// Runs the simulation; prints one JSON line per call and a summary line to stdout.

@@ -9,8 +9,8 @@ use tokio::time::Instant;
 pub(crate) struct ReplyTrace {
     pub(crate) speech_end: Instant,
     pub(crate) first_audio: Option<Instant>,
-    /// Arrival time and byte count (8 kHz mu-law: 8 bytes a ms) of each media message.
-    pub(crate) arrivals: Vec<(Instant, usize)>,
+    /// Arrival time and length of audio of each media message.
+    pub(crate) arrivals: Vec<(Instant, Duration)>,
 }
 
 impl ReplyTrace {
@@ -21,10 +21,6 @@ impl ReplyTrace {
 
 fn ms(d: Duration) -> f64 {
     (d.as_secs_f64() * 1e4).round() / 10.0
-}
-
-fn bytes_ms(bytes: usize) -> Duration {
-    Duration::from_micros(bytes as u64 * 125)
 }
 
 /// One caller turn and the agent's reply to it.
@@ -89,8 +85,7 @@ impl TurnReport {
         let mut offset = Duration::ZERO;
         let mut deviations = Vec::with_capacity(trace.arrivals.len());
         let mut play_end = a0;
-        for (k, &(at, bytes)) in trace.arrivals.iter().enumerate() {
-            let dur = bytes_ms(bytes);
+        for (k, &(at, dur)) in trace.arrivals.iter().enumerate() {
             let ideal = (offset + dur).saturating_sub(send_ahead);
             deviations.push(at.saturating_duration_since(a0).as_secs_f64() * 1000.0 - ideal.as_secs_f64() * 1000.0);
             if k > 0 && at > play_end {
@@ -295,7 +290,7 @@ mod tests {
         // 10 frames at once (200 ms send-ahead), then one every 20 ms
         for k in 0..30u64 {
             let at = t0 + Duration::from_millis(500) + Duration::from_millis(20 * k.saturating_sub(9));
-            trace.arrivals.push((at, 160));
+            trace.arrivals.push((at, Duration::from_millis(20)));
         }
         trace.first_audio = Some(trace.arrivals[0].0);
         let mut t = TurnReport::new(0);
@@ -313,7 +308,7 @@ mod tests {
         // no send-ahead: one frame every 20 ms, then the server stalls 50 ms before frame 5
         for k in 0..10u64 {
             let extra = if k >= 5 { 50 } else { 0 };
-            trace.arrivals.push((t0 + Duration::from_millis(20 * k + extra), 160));
+            trace.arrivals.push((t0 + Duration::from_millis(20 * k + extra), Duration::from_millis(20)));
         }
         let mut t = TurnReport::new(0);
         t.apply_reply(&trace, Duration::from_millis(20));

@@ -28,12 +28,16 @@ pub struct Script {
     pub turns: Vec<Turn>,
 }
 
-/// One caller turn.
+/// One caller turn: speech (`wav`) or key presses (`dtmf`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Turn {
     /// The caller's audio (any rate, mono); relative paths are relative to the script.
-    pub wav: PathBuf,
+    #[serde(default)]
+    pub wav: Option<PathBuf>,
+    /// Keys pressed instead of speaking (`0-9`, `*`, `#`, `A-D`), 160 ms apart.
+    #[serde(default)]
+    pub dtmf: Option<String>,
     /// Silence after the agent's previous reply ended, before speaking (ms).
     #[serde(default)]
     pub pause_ms: u64,
@@ -57,9 +61,13 @@ impl Script {
         let text = std::fs::read_to_string(path).with_context(|| format!("cannot read script {}", path.display()))?;
         let mut s: Script = toml::from_str(&text).with_context(|| format!("invalid script {}", path.display()))?;
         let base = path.parent().unwrap_or(Path::new("."));
-        for t in &mut s.turns {
-            if t.wav.is_relative() {
-                t.wav = base.join(&t.wav);
+        for (i, t) in s.turns.iter_mut().enumerate() {
+            match (&mut t.wav, &t.dtmf) {
+                (Some(w), None) if w.is_relative() => *w = base.join(&*w),
+                (Some(_), None) => {}
+                (None, Some(keys)) if !keys.is_empty() && keys.chars().all(|c| c.is_ascii_digit() || matches!(c, '*' | '#' | 'A'..='D')) => {}
+                (None, Some(keys)) => anyhow::bail!("script {}: turn {i}: dtmf {keys:?} must be keys 0-9, *, #, A-D", path.display()),
+                _ => anyhow::bail!("script {}: turn {i} needs exactly one of wav and dtmf", path.display()),
             }
         }
         if s.turns.is_empty() {
@@ -77,7 +85,7 @@ impl Script {
             turns: wavs
                 .iter()
                 .enumerate()
-                .map(|(i, w)| Turn { wav: w.clone(), pause_ms: 300, interrupt_after_ms: if i > 0 { interrupt_after_ms } else { None } })
+                .map(|(i, w)| Turn { wav: Some(w.clone()), dtmf: None, pause_ms: 300, interrupt_after_ms: if i > 0 { interrupt_after_ms } else { None } })
                 .collect(),
             ..Default::default()
         }

@@ -106,9 +106,16 @@ fn twilio_error(status: StatusCode, code: u32, message: &str) -> Response {
 impl FakeTwilio {
     /// Starts on a free loopback port with an account of its own.
     pub async fn start(script: CallerScript) -> Self {
+        let addr = SocketAddr::from(([127, 0, 0, 1], 0));
+        let (sid, token) = (format!("AC{}", uuid::Uuid::new_v4().simple()), format!("{}", uuid::Uuid::new_v4().simple()));
+        Self::start_on(addr, &sid, &token, script).await.expect("bind fake twilio")
+    }
+
+    /// Starts on `addr` with the given account (the `vox-fake twilio` command).
+    pub async fn start_on(addr: SocketAddr, account_sid: &str, auth_token: &str, script: CallerScript) -> std::io::Result<Self> {
         let shared = Arc::new(Shared {
-            account_sid: format!("AC{}", uuid::Uuid::new_v4().simple()),
-            auth_token: format!("{}", uuid::Uuid::new_v4().simple()),
+            account_sid: account_sid.to_owned(),
+            auth_token: auth_token.to_owned(),
             script: Mutex::new(script),
             calls: Mutex::new(Vec::new()),
             unanswered: Mutex::new(Vec::new()),
@@ -118,12 +125,12 @@ impl FakeTwilio {
             .route("/2010-04-01/Accounts/{account}/Calls.json", post(create_call))
             .route("/2010-04-01/Accounts/{account}/Calls/{sid}", post(update_call))
             .with_state(shared.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind fake twilio");
-        let addr = listener.local_addr().expect("addr");
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        Self { addr, shared, task }
+        Ok(Self { addr, shared, task })
     }
 
     /// The account SID.
@@ -388,22 +395,7 @@ async fn play(sid: &str, url: &str, params: &BTreeMap<String, String>, script: &
     if std::fs::write(&script_path, toml).is_err() {
         return json!({"error": "cannot write the script"});
     }
-    let args = vox_sim::SimArgs {
-        url: url.to_owned(),
-        script: Some(script_path),
-        wavs: Vec::new(),
-        interrupt_after_ms: None,
-        agent_id: None,
-        params: Vec::new(),
-        calls: 1,
-        concurrency: 1,
-        ramp_ms: 0,
-        record: script.record_dir.clone(),
-        report: Some(report_path.clone()),
-        send_ahead_ms: 200,
-        reply_timeout_ms: 15_000,
-        quiet: true,
-    };
+    let args = vox_sim::SimArgs { ramp_ms: 0, record: script.record_dir.clone(), report: Some(report_path.clone()), reply_timeout_ms: 15_000, ..vox_sim::SimArgs::new(url, &script_path) };
     match vox_sim::run(args).await {
         Ok(_) => std::fs::read_to_string(&report_path).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or(Value::Null),
         Err(e) => json!({"error": format!("{e:#}")}),
