@@ -306,7 +306,7 @@ async fn writer(
             biased;
             frame = &mut close_rx => {
                 if let Ok(frame) = frame {
-                    let _ = sink.send(frame).await;
+                    hang_up(&mut sink, frame).await;
                 }
                 return;
             }
@@ -335,11 +335,11 @@ async fn writer(
                 encoder.flush(&mut frames);
                 let _ = send_all(&mut sink, &mut frames).await;
                 let code = if server_shutdown { code::GOING_AWAY } else { code::NORMAL };
-                let _ = sink.send(close(code, &format!("vox: {reason}"))).await;
+                hang_up(&mut sink, close(code, &format!("vox: {reason}"))).await;
                 return;
             }
             None => {
-                let _ = sink.send(close(code::NORMAL, "vox: call ended")).await;
+                hang_up(&mut sink, close(code::NORMAL, "vox: call ended")).await;
                 return;
             }
         }
@@ -347,6 +347,13 @@ async fn writer(
             return;
         }
     }
+}
+
+/// Ends the connection with `frame`. If the carrier closed first (Vonage hangs up that way),
+/// sending fails and closing the sink flushes the reply to its close instead.
+async fn hang_up(sink: &mut SplitSink<WebSocket, Message>, frame: Message) {
+    let _ = sink.send(frame).await;
+    let _ = sink.close().await;
 }
 
 /// Sends and empties `frames`; false once the socket is gone.

@@ -266,8 +266,14 @@ impl<'p> CallState<'p> {
             if let Some(m) = self.held.take() {
                 sink.send(m).await?;
             }
-            if let Some(stop) = self.carrier.stop() {
-                sink.send(stop).await?;
+            match self.carrier.stop() {
+                Some(stop) => sink.send(stop).await?,
+                // no stop message in the dialect (Vonage): hanging up closes the socket, and
+                // the server answers the close
+                None => {
+                    use tokio_tungstenite::tungstenite::protocol::{frame::coding::CloseCode, CloseFrame};
+                    sink.send(Message::Close(Some(CloseFrame { code: CloseCode::Normal, reason: "caller hung up".into() }))).await?;
+                }
             }
             // Wait briefly for the server's close, then close our side.
             let deadline = tokio::time::sleep(Duration::from_secs(2));

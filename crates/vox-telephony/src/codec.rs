@@ -91,6 +91,8 @@ pub struct CodecStats {
 #[derive(Debug)]
 pub struct StreamCodec {
     inner: Inner,
+    /// Vonage's outbound half, made at the first encode (after the stream has started).
+    vonage_enc: Option<VonageEncoder>,
 }
 
 #[derive(Debug)]
@@ -106,7 +108,7 @@ impl StreamCodec {
             Dialect::Vonage => Inner::Vonage(VonageCodec::new(max_message)),
             d => Inner::Json(JsonCodec::new(d, max_message)),
         };
-        Self { inner }
+        Self { inner, vonage_enc: None }
     }
 
     /// The dialect.
@@ -147,14 +149,15 @@ impl StreamCodec {
     pub fn encode(&mut self, msg: Outbound<'_>, out: &mut Vec<WsFrame>) {
         match &mut self.inner {
             Inner::Json(c) => c.encoder_mut().encode(msg, out),
-            Inner::Vonage(c) => c.encoder().encode(msg, out),
+            Inner::Vonage(c) => self.vonage_enc.get_or_insert_with(|| c.encoder()).encode(msg, out),
         }
     }
 
     /// See [`StreamEncoder::flush`].
     pub fn flush(&mut self, out: &mut Vec<WsFrame>) {
-        if let Inner::Json(c) = &mut self.inner {
-            c.encoder_mut().flush(out);
+        match &mut self.inner {
+            Inner::Json(c) => c.encoder_mut().flush(out),
+            Inner::Vonage(c) => self.vonage_enc.get_or_insert_with(|| c.encoder()).flush(out),
         }
     }
 
@@ -162,7 +165,7 @@ impl StreamCodec {
     pub fn holds_audio(&self) -> bool {
         match &self.inner {
             Inner::Json(c) => c.encoder_ref().holds_audio(),
-            Inner::Vonage(_) => false,
+            Inner::Vonage(_) => self.vonage_enc.as_ref().is_some_and(VonageEncoder::holds_audio),
         }
     }
 
@@ -229,8 +232,9 @@ impl StreamEncoder {
     /// Sends what is held back, padded with silence to the dialect's smallest chunk (call it
     /// when no more audio is coming soon: the end of a reply).
     pub fn flush(&mut self, out: &mut Vec<WsFrame>) {
-        if let EncInner::Json(e) = &mut self.inner {
-            e.flush(out);
+        match &mut self.inner {
+            EncInner::Json(e) => e.flush(out),
+            EncInner::Vonage(e) => e.flush(out),
         }
     }
 
@@ -238,7 +242,7 @@ impl StreamEncoder {
     pub fn holds_audio(&self) -> bool {
         match &self.inner {
             EncInner::Json(e) => e.holds_audio(),
-            EncInner::Vonage(_) => false,
+            EncInner::Vonage(e) => e.holds_audio(),
         }
     }
 

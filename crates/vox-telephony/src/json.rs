@@ -24,6 +24,7 @@ use serde::de::{self, IgnoredAny};
 use serde::{Deserialize, Deserializer};
 
 use crate::codec::{CodecStats, Dialect, WsFrame, WsMessage};
+use crate::rechunk::{Piece, Rechunker};
 use crate::{Encoding, MediaEvent, Outbound, ProtocolError, StreamStart};
 
 /// Telnyx: media frames held back waiting for a missing one before it is given up.
@@ -67,7 +68,7 @@ pub(crate) struct JsonEncoder {
     /// The stream id as a JSON string literal; `None` before start.
     stream_json: Option<String>,
     format: Option<(Encoding, u32)>,
-    chunker: Option<Chunker>,
+    chunker: Option<Rechunker>,
 }
 
 impl JsonCodec {
@@ -89,8 +90,7 @@ impl JsonCodec {
     pub(crate) fn encoder(&self) -> JsonEncoder {
         let mut e = self.enc.clone();
         if let Some(c) = &mut e.chunker {
-            c.pending.clear();
-            c.marks.clear();
+            c.clear();
         }
         e
     }
@@ -238,7 +238,9 @@ impl JsonCodec {
         self.enc.stream_json = Some(json_str(&stream_id));
         self.enc.format = Some((encoding, sample_rate));
         if self.dialect == Dialect::Exotel {
-            self.enc.chunker = Some(Chunker::new(sample_rate));
+            // 20 ms of 16-bit PCM is a multiple of 320 bytes at 8, 16 and 24 kHz
+            let frame = (sample_rate as usize / 50 * 2).max(2);
+            self.enc.chunker = Some(Rechunker::new(EXOTEL_MIN_CHUNK.div_ceil(frame) * frame));
         }
         Ok(StreamStart {
             stream_id,
@@ -285,25 +287,16 @@ impl JsonEncoder {
             return;
         }
         if let Some(ch) = &mut self.chunker {
+            let mut pieces = Vec::new();
             match msg {
-                Outbound::Media(bytes) => {
-                    ch.pending.extend_from_slice(bytes);
-                    if ch.pending.len() >= ch.target {
-                        let (audio, marks) = ch.take();
-                        out.push(self.message(Outbound::Media(&audio)));
-                        for m in marks {
-                            out.push(self.message(Outbound::Mark(&m)));
-                        }
-                    }
-                }
-                Outbound::Mark(name) if !ch.pending.is_empty() => ch.marks.push(name.to_owned()),
-                Outbound::Mark(_) => out.push(self.message(msg)),
+                Outbound::Media(bytes) => ch.audio(bytes, &mut pieces),
+                Outbound::Mark(name) => ch.mark(name, &mut pieces),
                 Outbound::Clear => {
-                    ch.pending.clear();
-                    ch.marks.clear();
+                    ch.clear();
                     out.push(self.message(msg));
                 }
             }
+            self.send(pieces, out);
             return;
         }
         out.push(self.message(msg));
@@ -311,28 +304,27 @@ impl JsonEncoder {
 
     pub(crate) fn flush(&mut self, out: &mut Vec<WsFrame>) {
         let Some(ch) = &mut self.chunker else { return };
-        if ch.pending.is_empty() && ch.marks.is_empty() {
-            return;
-        }
-        if !ch.pending.is_empty() && ch.pending.len() < ch.target {
-            ch.pending.resize(ch.target, 0); // silence in 16-bit PCM
-        }
-        let (audio, marks) = ch.take();
-        if !audio.is_empty() {
-            out.push(self.message(Outbound::Media(&audio)));
-        }
-        for m in marks {
-            out.push(self.message(Outbound::Mark(&m)));
+        let mut pieces = Vec::new();
+        ch.flush(&mut pieces);
+        self.send(pieces, out);
+    }
+
+    fn send(&self, pieces: Vec<Piece>, out: &mut Vec<WsFrame>) {
+        for p in pieces {
+            out.push(match p {
+                Piece::Audio(a) => self.message(Outbound::Media(&a)),
+                Piece::Mark(m) => self.message(Outbound::Mark(&m)),
+            });
         }
     }
 
     pub(crate) fn holds_audio(&self) -> bool {
-        self.chunker.as_ref().is_some_and(|c| !c.pending.is_empty() || !c.marks.is_empty())
+        self.chunker.as_ref().is_some_and(Rechunker::holds)
     }
 
     pub(crate) fn min_send_ahead_ms(&self) -> u64 {
         match (&self.chunker, self.format) {
-            (Some(c), Some((_, rate))) => 2 * (c.target as u64 * 1000) / (u64::from(rate) * 2),
+            (Some(c), Some((_, rate))) => 2 * (c.chunk() as u64 * 1000) / (u64::from(rate) * 2),
             _ => 0,
         }
     }
@@ -396,9 +388,8 @@ struct Reorder {
 
 impl Reorder {
     fn push(&mut self, chunk: u64, payload: Vec<u8>, timestamp_ms: u64, ready: &mut VecDeque<Owned>, spare: &mut Vec<Vec<u8>>) {
-        // chunks count from 1: a first frame a little later than that may have overtaken
-        // the first ones
-        let next = *self.next.get_or_insert(if chunk <= REORDER_WINDOW as u64 + 1 { 1 } else { chunk });
+        // the first frame to arrive may have overtaken up to a window of earlier ones
+        let next = *self.next.get_or_insert(chunk.saturating_sub(REORDER_WINDOW as u64).max(1));
         if chunk < next || self.held.contains_key(&chunk) {
             self.late += 1;
             spare.push(payload);
@@ -441,27 +432,6 @@ impl Reorder {
             self.next = Some(first);
             self.drain(ready);
         }
-    }
-}
-
-/// Exotel: outbound audio gathered into chunks of at least 3.2 kB.
-#[derive(Debug, Clone)]
-struct Chunker {
-    target: usize,
-    pending: Vec<u8>,
-    marks: Vec<String>,
-}
-
-impl Chunker {
-    fn new(rate: u32) -> Self {
-        // 20 ms of 16-bit PCM; a multiple of 320 bytes at 8, 16 and 24 kHz
-        let frame = (rate as usize / 50 * 2).max(2);
-        let target = EXOTEL_MIN_CHUNK.div_ceil(frame) * frame;
-        Self { target, pending: Vec::with_capacity(target * 2), marks: Vec::new() }
-    }
-
-    fn take(&mut self) -> (Vec<u8>, Vec<String>) {
-        (std::mem::take(&mut self.pending), std::mem::take(&mut self.marks))
     }
 }
 

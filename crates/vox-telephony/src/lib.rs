@@ -16,6 +16,7 @@
 mod codec;
 mod json;
 mod model;
+mod rechunk;
 pub mod twilio;
 pub mod twilio_voice;
 mod vonage;

@@ -12,6 +12,7 @@
 use std::collections::BTreeMap;
 
 use crate::codec::{CodecStats, WsFrame, WsMessage};
+use crate::rechunk::{Piece, Rechunker};
 use crate::{Encoding, MediaEvent, Outbound, ProtocolError, StreamStart};
 
 #[derive(Debug)]
@@ -33,12 +34,14 @@ pub(crate) struct VonageCodec {
     spare: Vec<u8>,
     chunk: u64,
     frame_ms: u64,
+    /// Bytes in 20 ms, once connected.
+    frame_bytes: Option<usize>,
     pending: Option<Pending>,
 }
 
 impl VonageCodec {
     pub(crate) fn new(max_message: usize) -> Self {
-        Self { max_message, started: false, stream_id: None, audio: None, current: Vec::with_capacity(640), spare: Vec::with_capacity(640), chunk: 0, frame_ms: 20, pending: None }
+        Self { max_message, started: false, stream_id: None, audio: None, current: Vec::with_capacity(640), spare: Vec::with_capacity(640), chunk: 0, frame_ms: 20, frame_bytes: None, pending: None }
     }
 
     pub(crate) fn stream_id(&self) -> Option<&str> {
@@ -90,6 +93,7 @@ impl VonageCodec {
                     .collect();
                 let call_id = ["uuid", "call_uuid", "callUuid"].iter().find_map(|k| custom_parameters.get(*k)).cloned().unwrap_or_default();
                 self.started = true;
+                self.frame_bytes = Some(rate as usize / 50 * 2);
                 self.stream_id = Some(call_id.clone());
                 Pending::Start(StreamStart {
                     stream_id: call_id.clone(),
@@ -140,25 +144,51 @@ impl VonageCodec {
     }
 
     pub(crate) fn encoder(&self) -> VonageEncoder {
-        VonageEncoder { started: self.started }
+        VonageEncoder { frames: self.frame_bytes.map(Rechunker::new) }
     }
 }
 
-/// The outbound half.
+/// The outbound half: audio re-cut into exact 20 ms frames (a resampler's output varies by a
+/// sample), marks as `notify` after the frame holding their audio.
 #[derive(Debug, Clone)]
 pub(crate) struct VonageEncoder {
-    pub(crate) started: bool,
+    /// `None` before the stream has started.
+    frames: Option<Rechunker>,
 }
 
 impl VonageEncoder {
     pub(crate) fn encode(&mut self, msg: Outbound<'_>, out: &mut Vec<WsFrame>) {
-        if !self.started {
-            return;
+        let Some(frames) = &mut self.frames else { return };
+        let mut pieces = Vec::new();
+        match msg {
+            Outbound::Media(bytes) => frames.audio(bytes, &mut pieces),
+            Outbound::Mark(name) => frames.mark(name, &mut pieces),
+            Outbound::Clear => {
+                frames.clear();
+                out.push(WsFrame::Text(r#"{"action":"clear"}"#.to_owned()));
+            }
         }
-        out.push(match msg {
-            Outbound::Media(bytes) => WsFrame::Binary(bytes.to_vec()),
-            Outbound::Mark(name) => WsFrame::Text(serde_json::json!({"action": "notify", "payload": {"mark": name}}).to_string()),
-            Outbound::Clear => WsFrame::Text(r#"{"action":"clear"}"#.to_owned()),
+        send(pieces, out);
+    }
+
+    pub(crate) fn flush(&mut self, out: &mut Vec<WsFrame>) {
+        if let Some(frames) = &mut self.frames {
+            let mut pieces = Vec::new();
+            frames.flush(&mut pieces);
+            send(pieces, out);
+        }
+    }
+
+    pub(crate) fn holds_audio(&self) -> bool {
+        self.frames.as_ref().is_some_and(Rechunker::holds)
+    }
+}
+
+fn send(pieces: Vec<Piece>, out: &mut Vec<WsFrame>) {
+    for p in pieces {
+        out.push(match p {
+            Piece::Audio(a) => WsFrame::Binary(a),
+            Piece::Mark(name) => WsFrame::Text(serde_json::json!({"action": "notify", "payload": {"mark": name}}).to_string()),
         });
     }
 }
@@ -226,13 +256,21 @@ mod tests {
     fn encodes_binary_audio_notify_and_clear() {
         let mut c = started();
         let mut out = Vec::new();
-        c.encode(Outbound::Media(&[1, 2, 3, 4]), &mut out);
+        // 16 kHz: frames of exactly 640 bytes, whatever the resampler gave
+        c.encode(Outbound::Media(&[1; 642]), &mut out);
         c.encode(Outbound::Mark("t1:1"), &mut out);
-        c.encode(Outbound::Clear, &mut out);
-        assert_eq!(out[0], WsFrame::Binary(vec![1, 2, 3, 4]));
-        let WsFrame::Text(notify) = &out[1] else { panic!("text") };
+        assert_eq!(out, [WsFrame::Binary(vec![1; 640])], "the mark waits for the frame its audio ends in");
+        assert!(c.holds_audio());
+        c.encode(Outbound::Media(&[2; 636]), &mut out);
+        assert_eq!(out.len(), 1, "638 bytes held");
+        c.flush(&mut out);
+        assert_eq!(out[1], WsFrame::Binary([vec![1, 1], vec![2; 636], vec![0, 0]].concat()), "padded to a frame");
+        let WsFrame::Text(notify) = &out[2] else { panic!("text") };
         assert_eq!(serde_json::from_str::<serde_json::Value>(notify).expect("json"), serde_json::json!({"action": "notify", "payload": {"mark": "t1:1"}}));
-        assert_eq!(out[2], WsFrame::Text(r#"{"action":"clear"}"#.into()));
+        c.encode(Outbound::Media(&[3; 10]), &mut out);
+        c.encode(Outbound::Clear, &mut out);
+        assert_eq!(out[3], WsFrame::Text(r#"{"action":"clear"}"#.into()));
+        assert!(!c.holds_audio(), "a clear drops what was held");
     }
 
     #[test]
