@@ -60,41 +60,110 @@ pub struct TelephonyConfig {
     pub media_token_ttl_secs: u64,
 }
 
+/// Phone numbers of one carrier account. Which fields a pool needs depends on its carrier
+/// (see config/default.toml); secrets may be `env:NAME` (an environment variable) or
+/// `file:PATH` (a file's contents) and are redacted when printed.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct NumberPool {
     pub carrier: Carrier,
     pub numbers: Vec<String>,
-    /// The carrier account (Twilio: the Account SID).
+    /// Twilio: the Account SID; Plivo: the Auth ID; Exotel: the Account SID.
     #[serde(default)]
     pub account_sid: String,
-    /// Its secret (Twilio: the auth token); `env:NAME` reads the environment. Redacted
-    /// when printed.
+    /// Twilio, Plivo: the auth token; Exotel: the API token.
     #[serde(default)]
     pub auth_token: String,
-    /// The carrier's REST API base (tests point it at a fake).
-    #[serde(default = "twilio_api")]
+    /// Telnyx: the API key (v2); Exotel: the API key.
+    #[serde(default)]
+    pub api_key: String,
+    /// Telnyx: the Call Control application (connection) id that outbound calls use.
+    #[serde(default)]
+    pub connection_id: String,
+    /// Telnyx: the public key (base64 Ed25519) that signs its webhooks.
+    #[serde(default)]
+    pub public_key: String,
+    /// Vonage: the application id.
+    #[serde(default)]
+    pub application_id: String,
+    /// Vonage: the application's private key (PEM text, `env:NAME` or `file:PATH`).
+    #[serde(default)]
+    pub private_key: String,
+    /// Vonage: the signature secret its signed webhooks use.
+    #[serde(default)]
+    pub signature_secret: String,
+    /// The carrier's REST API base; empty: the carrier's own (tests point it at a fake).
+    #[serde(default)]
     pub api_base: String,
 }
 
-fn twilio_api() -> String {
-    "https://api.twilio.com".into()
+impl NumberPool {
+    /// The fields holding secrets, for redaction.
+    pub fn secrets_mut(&mut self) -> [&mut String; 4] {
+        [&mut self.auth_token, &mut self.api_key, &mut self.private_key, &mut self.signature_secret]
+    }
 }
 
-impl NumberPool {
-    /// The auth token, with `env:NAME` resolved.
-    pub fn resolved_token(&self) -> anyhow::Result<String> {
-        match self.auth_token.strip_prefix("env:") {
-            Some(var) => std::env::var(var).with_context(|| format!("a telephony pool's auth_token names the environment variable {var}, which is not set")),
-            None => Ok(self.auth_token.clone()),
-        }
+/// A secret's value: `env:NAME` reads the environment, `file:PATH` a file; else the value.
+pub fn resolve_secret(value: &str) -> anyhow::Result<String> {
+    if let Some(var) = value.strip_prefix("env:") {
+        return std::env::var(var).with_context(|| format!("names the environment variable {var}, which is not set"));
     }
+    if let Some(path) = value.strip_prefix("file:") {
+        return std::fs::read_to_string(path).map(|s| s.trim().to_owned()).with_context(|| format!("names the file {path}, which cannot be read"));
+    }
+    Ok(value.to_owned())
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum Carrier {
     Twilio,
+    Telnyx,
+    Plivo,
+    Vonage,
+    Exotel,
+}
+
+impl Carrier {
+    /// Its name in config and metrics.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Twilio => "twilio",
+            Self::Telnyx => "telnyx",
+            Self::Plivo => "plivo",
+            Self::Vonage => "vonage",
+            Self::Exotel => "exotel",
+        }
+    }
+
+    /// Its name in messages.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Twilio => "Twilio",
+            Self::Telnyx => "Telnyx",
+            Self::Plivo => "Plivo",
+            Self::Vonage => "Vonage",
+            Self::Exotel => "Exotel",
+        }
+    }
+
+    /// The REST API a pool uses when it names none.
+    pub fn default_api_base(self) -> &'static str {
+        match self {
+            Self::Twilio => "https://api.twilio.com",
+            Self::Telnyx => "https://api.telnyx.com",
+            Self::Plivo => "https://api.plivo.com",
+            Self::Vonage => "https://api.nexmo.com",
+            Self::Exotel => "https://api.exotel.com",
+        }
+    }
+}
+
+impl std::fmt::Display for Carrier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 impl TelephonyConfig {
@@ -107,7 +176,7 @@ impl TelephonyConfig {
                 if digits.is_none() {
                     bail!("telephony.pools[{i}].numbers: {n:?} is not an E.164 number (+ and 8-15 digits)");
                 }
-                out.push((format!("{:?}", pool.carrier).to_lowercase(), n.clone()));
+                out.push((pool.carrier.name().to_owned(), n.clone()));
             }
         }
         Ok(out)

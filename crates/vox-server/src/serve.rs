@@ -56,8 +56,10 @@ pub fn main(config_file: Option<&Path>, overrides: &Overrides, agent_files: &[st
             let mut shown = cfg.clone();
             shown.store.url = cfg.store.redacted_url();
             for pool in &mut shown.telephony.pools {
-                if !pool.auth_token.is_empty() && !pool.auth_token.starts_with("env:") {
-                    pool.auth_token = "***".into();
+                for secret in pool.secrets_mut() {
+                    if !secret.is_empty() && !secret.starts_with("env:") && !secret.starts_with("file:") {
+                        *secret = "***".into();
+                    }
                 }
             }
             if !shown.tools.google_access_token.is_empty() && !shown.tools.google_access_token.starts_with("env:") {

@@ -182,6 +182,16 @@ impl Store {
         row.as_ref().map(call).transpose()
     }
 
+    /// The call the carrier knows by `carrier_call_id` (the newest, should a carrier reuse
+    /// one): for carrier callbacks that name only their own id, after their signature check.
+    pub async fn call_by_carrier_id(&self, carrier_call_id: &str) -> Result<Option<CallRecord>, StoreError> {
+        let row = sqlx::query(concat!("SELECT ", columns!(), " FROM calls c WHERE c.carrier_call_id = $1 ORDER BY c.created_at DESC, c.id DESC LIMIT 1"))
+            .bind(carrier_call_id)
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(call).transpose()
+    }
+
     /// Records the carrier's id for a call (only this field: the call may already be live).
     pub async fn set_call_carrier_id(&self, id: &str, carrier_call_id: &str) -> Result<(), StoreError> {
         sqlx::query("UPDATE calls SET carrier_call_id = $1 WHERE id = $2").bind(carrier_call_id).bind(id).execute(self.pool()).await?;

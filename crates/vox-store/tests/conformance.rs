@@ -225,6 +225,8 @@ async fn a_call_record_follows_the_call() {
         let biz = store.create_business(&org.id, "Acme", None).await.expect("biz");
         let c = store.create_call(vox_store::CallRecord { business_id: biz.id.clone(), kind: "OUTBOUND".into(), status: "SCHEDULED".into(), ..Default::default() }).await.expect("call");
         store.set_call_carrier_id(&c.id, "CA1").await.expect("sid");
+        assert_eq!(store.call_by_carrier_id("CA1").await.expect("by carrier id").map(|r| r.id), Some(c.id.clone()), "{which:?}");
+        assert!(store.call_by_carrier_id("CA2").await.expect("by carrier id").is_none(), "{which:?}");
         assert!(store.call_started(&c.id, 10_000).await.expect("start"), "{which:?}");
         assert!(!store.call_started(&c.id, 11_000).await.expect("start"), "{which:?}: a second start loses");
         store.set_call_transcript(&c.id, "Agent: hi", &serde_json::json!([{"role": "agent", "text": "hi", "atMs": 0}])).await.expect("transcript");

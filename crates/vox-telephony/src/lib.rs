@@ -14,12 +14,16 @@
 //! call (vox-call), and the HTTP/WebSocket server (vox-media).
 
 mod codec;
+pub mod exotel_voice;
 mod json;
 mod model;
 mod rechunk;
+pub mod plivo_voice;
+pub mod telnyx_voice;
 pub mod twilio;
 pub mod twilio_voice;
 mod vonage;
+pub mod vonage_voice;
 
 pub use codec::{CodecStats, Dialect, StreamCodec, StreamEncoder, WsFrame, WsMessage};
 pub use model::{Encoding, MediaEvent, Outbound, ProtocolError, StreamStart};

@@ -317,7 +317,7 @@ async fn run_twiml(shared: Arc<Shared>, sid: String, twiml: String, callback: Op
     });
     if let Some((url, params)) = stream {
         let script = lock(&shared.script).clone();
-        let report = play(&sid, &url, &params, &script).await;
+        let report = play(&sid, &url, &params, &script, vox_sim::SimDialect::Twilio).await;
         update(&shared, &sid, |c| c.report = Some(report));
     }
     report_status(&shared, &sid, callback, "completed").await;
@@ -376,9 +376,10 @@ pub fn conference_wait_url(twiml: &str) -> Option<String> {
     }
 }
 
-/// Plays the caller script on the media stream; the sim's report.
-async fn play(sid: &str, url: &str, params: &BTreeMap<String, String>, script: &CallerScript) -> Value {
-    let dir = std::env::temp_dir().join(format!("vox-fake-twilio-{}-{sid}", std::process::id()));
+/// Plays the caller script on the media stream in `dialect` (`params` go where the dialect
+/// carries stream parameters); the sim's report.
+pub(crate) async fn play(sid: &str, url: &str, params: &BTreeMap<String, String>, script: &CallerScript, dialect: vox_sim::SimDialect) -> Value {
+    let dir = std::env::temp_dir().join(format!("vox-fake-carrier-{}-{sid}", std::process::id()));
     if std::fs::create_dir_all(&dir).is_err() {
         return json!({"error": "cannot create a temp dir"});
     }
@@ -395,7 +396,7 @@ async fn play(sid: &str, url: &str, params: &BTreeMap<String, String>, script: &
     if std::fs::write(&script_path, toml).is_err() {
         return json!({"error": "cannot write the script"});
     }
-    let args = vox_sim::SimArgs { ramp_ms: 0, record: script.record_dir.clone(), report: Some(report_path.clone()), reply_timeout_ms: 15_000, ..vox_sim::SimArgs::new(url, &script_path) };
+    let args = vox_sim::SimArgs { dialect, ramp_ms: 0, record: script.record_dir.clone(), report: Some(report_path.clone()), reply_timeout_ms: 15_000, ..vox_sim::SimArgs::new(url, &script_path) };
     match vox_sim::run(args).await {
         Ok(_) => std::fs::read_to_string(&report_path).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or(Value::Null),
         Err(e) => json!({"error": format!("{e:#}")}),

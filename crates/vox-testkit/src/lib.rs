@@ -12,17 +12,22 @@
 //! - [`FakeTwilio`]: Twilio's REST Calls API and voice webhooks; it answers placed calls by
 //!   opening the TwiML's media stream and playing a caller script.
 //!
+//! - [`FakeCarrier`]: the same for Telnyx, Plivo, Vonage and Exotel, each with its own REST
+//!   API, authentication, signed webhooks and media dialect.
+//!
 //! - [`FakeGoogleCalendar`]: Google Calendar's events list/insert/delete with bearer auth.
 //!
 //! Fakes of things outside the project speak their real wire protocols over loopback.
 
 pub mod audio;
+pub mod fake_carriers;
 pub mod fake_google_calendar;
 pub mod fake_openai;
 pub mod fake_twilio;
 mod http;
 mod server;
 
+pub use fake_carriers::{CarrierKind, FakeCarrier};
 pub use fake_google_calendar::FakeGoogleCalendar;
 pub use fake_openai::{ChatReply, FakeOpenAi, FakeTiming};
 pub use fake_twilio::{CallerScript, FakeCall, FakeTwilio};

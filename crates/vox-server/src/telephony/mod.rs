@@ -1,28 +1,35 @@
-//! Telephony glue between the control plane and the media path, for Twilio:
+//! Telephony glue between the control plane and the media path, for every carrier: the
+//! webhooks each carrier calls to set up a call, its outbound dialer, and its call control.
 //!
-//! - `POST /twilio/voice`: the voice webhook of a deployed number. The `X-Twilio-Signature`
-//!   is checked with the auth token of the pool that holds the called number; the answer is
-//!   TwiML connecting a bidirectional stream to `/media/twilio` with `agentId`, `callId` and a
-//!   short-lived `token` as stream parameters (or a spoken apology and a hang-up when the
-//!   number's agent is off duty). A call record is created for it.
-//! - `POST /twilio/status`: Twilio's call-status callback (signed likewise): ends the record
-//!   of a call that never reached the media stream (busy, no answer, failed).
-//! - [`Telephony`] as `vox_api::Dialer`: outbound calls through Twilio's REST Calls API with
-//!   the same TwiML inline.
+//! Common to all (this module):
+//! - [`Telephony`] as `vox_api::Dialer`: the pool holding the `from` number decides the
+//!   carrier; the call is dialed with its REST API, connected to `/media/{dialect}` with
+//!   `agentId`, `callId` and a short-lived `token` as stream parameters.
+//! - Inbound set-up ([`Telephony::answer_inbound`]): the called number's agent, a call
+//!   record, and either a stream to connect or an apology (no agent, off duty).
 //! - [`Telephony`] as `vox_media::PlacedCalls`: a stream carrying a `callId` is let in only
 //!   with a valid token for that call and agent, once (the record moves SCHEDULED ->
 //!   IN_PROGRESS atomically), and its agent is built from the stored voice agent; the record
 //!   then follows the call (transcript as it grows, status, endedReason, duration).
+//! - A carrier's end-of-call callback ends the record only of a call whose stream never
+//!   connected (busy, no answer); a live stream records its own ending.
+//!
+//! Per carrier (its module): [`twilio`] (TwiML, `X-Twilio-Signature`, cold and warm
+//! transfer), [`telnyx`] (Call Control, Ed25519-signed webhooks), [`plivo`] (Plivo XML, V3
+//! signatures), [`vonage`] (NCCO, JWT-signed webhooks, RS256 API tokens), [`exotel`] (the
+//! Voicebot applet's URL and Basic auth; transfer through the flow's Connect applet).
+
+mod exotel;
+mod plivo;
+mod telnyx;
+mod twilio;
+mod vonage;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use axum::body::Bytes;
-use axum::extract::{Query, State};
-use axum::http::{header, HeaderMap, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::http::{header, HeaderMap};
 use axum::Router;
 use base64::Engine as _;
 use futures::future::BoxFuture;
@@ -31,6 +38,7 @@ use serde_json::{json, Value};
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 use vox_call::{CallControl, CallEnd, CallObserver, CallServices, CallSummary};
+use vox_telephony::Dialect;
 use vox_tools::api::{ApiTool, CalendarFactory, CallContext, CallTools, ToolEnv, ToolEvents};
 use vox_tools::calendar::{BuiltinCalendar, CalendarBackend, GoogleCalendar};
 use vox_tools::knowledge::KnowledgeBases;
@@ -38,10 +46,9 @@ use vox_tools::knowledge::KnowledgeBases;
 use crate::artifacts::{self, Events};
 use vox_engine::{AgentSpec, TranscriptEntry};
 use vox_store::{now_ms, CallRecord, Store};
-use vox_telephony::twilio_voice;
 
 use crate::agents::Agents;
-use crate::config::{Carrier, Config};
+use crate::config::{Carrier, Config, NumberPool};
 
 type HmacSha256 = hmac::Hmac<sha2::Sha256>;
 
@@ -84,12 +91,80 @@ impl MediaTokens {
     }
 }
 
-/// One carrier account and the numbers it holds.
+/// One carrier account and the numbers it holds (a `telephony.pools` entry, secrets read).
 struct Account {
+    carrier: Carrier,
     numbers: Vec<String>,
+    /// Twilio: Account SID; Plivo: Auth ID; Exotel: Account SID.
     account_sid: String,
+    /// Twilio, Plivo: auth token; Exotel: API token.
     auth_token: String,
+    /// Telnyx: API key; Exotel: API key.
+    api_key: String,
+    /// Telnyx: the Call Control application outbound calls use.
+    connection_id: String,
+    /// Telnyx: the base64 Ed25519 key its webhooks are signed with.
+    public_key: String,
+    /// Vonage: the application and its key, and the webhook signature secret.
+    application_id: String,
+    private_key: Option<Arc<vox_telephony::vonage_voice::ApiKey>>,
+    signature_secret: String,
     api_base: String,
+}
+
+impl Account {
+    fn from_pool(i: usize, pool: &NumberPool) -> anyhow::Result<Self> {
+        let field = |name: &str, value: &str| -> anyhow::Result<String> {
+            let v = crate::config::resolve_secret(value).with_context(|| format!("telephony.pools[{i}].{name}"))?;
+            anyhow::ensure!(!v.is_empty(), "telephony.pools[{i}].{name} is required for a {} pool", pool.carrier.name());
+            Ok(v)
+        };
+        let optional = |value: &str| crate::config::resolve_secret(value).unwrap_or_default();
+        let mut a = Account {
+            carrier: pool.carrier,
+            numbers: pool.numbers.clone(),
+            account_sid: String::new(),
+            auth_token: String::new(),
+            api_key: String::new(),
+            connection_id: String::new(),
+            public_key: String::new(),
+            application_id: String::new(),
+            private_key: None,
+            signature_secret: String::new(),
+            api_base: if pool.api_base.is_empty() { pool.carrier.default_api_base().to_owned() } else { pool.api_base.trim_end_matches('/').to_owned() },
+        };
+        match pool.carrier {
+            Carrier::Twilio | Carrier::Plivo => {
+                a.account_sid = field("account_sid", &pool.account_sid)?;
+                a.auth_token = field("auth_token", &pool.auth_token)?;
+            }
+            Carrier::Telnyx => {
+                a.api_key = field("api_key", &pool.api_key)?;
+                a.public_key = field("public_key", &pool.public_key)?;
+                a.connection_id = optional(&pool.connection_id);
+            }
+            Carrier::Vonage => {
+                a.application_id = field("application_id", &pool.application_id)?;
+                let pem = field("private_key", &pool.private_key)?;
+                a.private_key = Some(Arc::new(vox_telephony::vonage_voice::ApiKey::from_pem(&pem).map_err(|e| anyhow::anyhow!("telephony.pools[{i}].private_key: {e}"))?));
+                a.signature_secret = field("signature_secret", &pool.signature_secret)?;
+            }
+            Carrier::Exotel => {
+                a.account_sid = field("account_sid", &pool.account_sid)?;
+                a.api_key = field("api_key", &pool.api_key)?;
+                a.auth_token = field("auth_token", &pool.auth_token)?;
+            }
+        }
+        Ok(a)
+    }
+}
+
+/// What a carrier's inbound set-up should do with a call.
+enum Answer {
+    /// Stream it to the agent: the call record and the agent.
+    Stream { call_id: String, agent_id: String },
+    /// Say this and hang up.
+    Refuse(&'static str),
 }
 
 struct Inner {
@@ -108,6 +183,9 @@ struct Inner {
     /// ending (with the real reason and the transcript), not by the carrier's status callback,
     /// which may arrive first.
     live: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
+    /// Exotel: transfers waiting for the flow's Connect applet to ask where to dial, by
+    /// CallSid: (number, caller id).
+    exotel_transfers: std::sync::Mutex<std::collections::HashMap<String, (String, String)>>,
 }
 
 /// What API agents' calls run on, built at the first such call.
@@ -131,17 +209,7 @@ impl std::fmt::Debug for Telephony {
 impl Telephony {
     /// From the `telephony` config; `local_url` is where this server listens.
     pub fn new(cfg: &Config, store: Store, agents: Arc<Agents>, local_url: String, events: Events) -> anyhow::Result<Self> {
-        let mut accounts = Vec::new();
-        for (i, pool) in cfg.telephony.pools.iter().enumerate() {
-            match pool.carrier {
-                Carrier::Twilio => accounts.push(Account {
-                    numbers: pool.numbers.clone(),
-                    account_sid: pool.account_sid.clone(),
-                    auth_token: pool.resolved_token().with_context(|| format!("telephony.pools[{i}]"))?,
-                    api_base: pool.api_base.trim_end_matches('/').to_owned(),
-                }),
-            }
-        }
+        let accounts = cfg.telephony.pools.iter().enumerate().map(|(i, pool)| Account::from_pool(i, pool)).collect::<anyhow::Result<Vec<_>>>()?;
         let public_url = Some(cfg.telephony.public_url.trim_end_matches('/').to_owned()).filter(|u| !u.is_empty());
         let http = reqwest::Client::builder().timeout(std::time::Duration::from_secs(15)).build().context("HTTP client")?;
         if cfg.tools.calendar == crate::config::CalendarBackendKind::Google {
@@ -160,21 +228,27 @@ impl Telephony {
             events,
             recordings_dir: Some(cfg.api.recordings_dir.clone()).filter(|d| !d.as_os_str().is_empty()),
             tools_cfg: cfg.tools.clone(),
+            exotel_transfers: std::sync::Mutex::default(),
         })))
     }
 
-    /// `POST /twilio/voice` and `POST /twilio/status`.
+    /// Every carrier's webhooks: `/twilio/*`, `/telnyx/*`, `/plivo/*`, `/vonage/*`, `/exotel/*`.
     pub fn router(&self) -> Router {
         Router::new()
-            .route("/twilio/voice", post(voice))
-            .route("/twilio/status", post(status))
-            .route("/twilio/hold", axum::routing::get(hold).post(hold))
-            .route("/twilio/transfer-status", post(transfer_status))
+            .merge(twilio::routes())
+            .merge(telnyx::routes())
+            .merge(plivo::routes())
+            .merge(vonage::routes())
+            .merge(exotel::routes())
             .with_state(self.clone())
     }
 
     fn account_for_number(&self, number: &str) -> Option<&Account> {
         self.0.accounts.iter().find(|a| a.numbers.iter().any(|n| n == number))
+    }
+
+    fn accounts(&self, carrier: Carrier) -> impl Iterator<Item = &Account> {
+        self.0.accounts.iter().filter(move |a| a.carrier == carrier)
     }
 
     /// The base URL carriers reach us at: configured, or the request's Host, or our address.
@@ -191,177 +265,66 @@ impl Telephony {
         self.0.local_url.clone()
     }
 
-    fn stream_twiml(&self, base: &str, call_id: &str, agent_id: &str) -> String {
+    /// The stream's parameters for a call: agent, call and a fresh token.
+    fn stream_params(&self, call_id: &str, agent_id: &str) -> [(&'static str, String); 3] {
+        [("agentId", agent_id.to_owned()), ("callId", call_id.to_owned()), ("token", self.0.tokens.mint(call_id, agent_id, now_ms()))]
+    }
+
+    /// `ws(s)://.../media/{dialect}` from an http(s) base.
+    fn media_url(base: &str, dialect: Dialect) -> String {
         let ws = if let Some(rest) = base.strip_prefix("https://") { format!("wss://{rest}") } else { format!("ws://{}", base.trim_start_matches("http://")) };
-        let token = self.0.tokens.mint(call_id, agent_id, now_ms());
-        twilio_voice::connect_stream(&format!("{ws}/media/twilio"), &[("agentId", agent_id), ("callId", call_id), ("token", &token)])
+        format!("{ws}/media/{dialect}")
     }
-}
 
-fn twiml(body: String) -> Response {
-    ([(header::CONTENT_TYPE, "text/xml")], body).into_response()
-}
-
-/// Parses and signature-checks a Twilio webhook; the parameters, or the response to send.
-#[allow(clippy::result_large_err)] // the error is the HTTP response itself, built once
-fn verified(t: &Telephony, headers: &HeaderMap, uri: &Uri, body: &[u8], token_for: impl Fn(&[(String, String)]) -> Option<String>) -> Result<Vec<(String, String)>, Response> {
-    let params: Vec<(String, String)> = serde_urlencoded::from_bytes(body).map_err(|e| (StatusCode::BAD_REQUEST, format!("expected a form-encoded Twilio webhook: {e}")).into_response())?;
-    let Some(auth_token) = token_for(&params) else {
-        return Err((StatusCode::NOT_FOUND, "no telephony pool holds this number or account").into_response());
-    };
-    let url = format!("{}{}", t.base_url(Some(headers)), uri.path_and_query().map_or("", |p| p.as_str()));
-    let sig = headers.get("x-twilio-signature").and_then(|v| v.to_str().ok()).unwrap_or("");
-    if !twilio_voice::verify_signature(&auth_token, &url, &params, sig) {
-        warn!(%url, "twilio webhook with a missing or wrong signature");
-        metrics::counter!("vox_webhook_rejected_total", "carrier" => "twilio").increment(1);
-        return Err((StatusCode::FORBIDDEN, "invalid X-Twilio-Signature (is telephony.public_url the URL Twilio calls?)").into_response());
+    /// The media URL with the stream's parameters in its query, for carriers that keep the
+    /// stream URL's query (all but Twilio, which takes `<Parameter>`s instead).
+    fn media_url_with_params(&self, base: &str, dialect: Dialect, call_id: &str, agent_id: &str) -> String {
+        let query = serde_urlencoded::to_string(self.stream_params(call_id, agent_id)).unwrap_or_default();
+        format!("{}?{query}", Self::media_url(base, dialect))
     }
-    Ok(params)
-}
 
-fn param<'a>(params: &'a [(String, String)], name: &str) -> &'a str {
-    params.iter().find(|(k, _)| k == name).map_or("", |(_, v)| v.as_str())
-}
-
-async fn voice(State(t): State<Telephony>, headers: HeaderMap, uri: Uri, body: Bytes) -> Response {
-    let params = match verified(&t, &headers, &uri, &body, |p| t.account_for_number(param(p, "To")).map(|a| a.auth_token.clone())) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    let (to, from, sid) = (param(&params, "To").to_owned(), param(&params, "From").to_owned(), param(&params, "CallSid").to_owned());
-    match answer(&t, &headers, &to, &from, &sid).await {
-        Ok(xml) => twiml(xml),
-        Err(e) => {
-            warn!(error = %e, "answering a twilio call");
-            twiml(twilio_voice::say_and_hang_up("Sorry, we cannot take your call right now. Please try again later."))
+    /// An inbound call to `to` (our number) from `from`: its record, and what to do with it.
+    async fn answer_inbound(&self, carrier: Carrier, to: &str, from: &str, carrier_call_id: &str) -> Result<Answer, vox_store::StoreError> {
+        let store = &self.0.store;
+        let Some((business_id, agent_id)) = store.number_owner(to).await? else {
+            info!(%to, %carrier, "call to a number no agent is deployed on");
+            return Ok(Answer::Refuse("This number is not in service."));
+        };
+        let Some(agent) = store.agent(&business_id, &agent_id).await? else {
+            return Ok(Answer::Refuse("This number is not in service."));
+        };
+        let mut record = CallRecord {
+            business_id,
+            agent_id: Some(agent_id.clone()),
+            kind: "INBOUND".into(),
+            phone_number: Some(to.to_owned()),
+            customer_number: Some(from.to_owned()),
+            status: "SCHEDULED".into(),
+            carrier_call_id: Some(carrier_call_id.to_owned()).filter(|c| !c.is_empty()),
+            ..Default::default()
+        };
+        if agent.on_duty != Some(true) {
+            record.status = "FAILED".into();
+            record.ended_reason = Some("agent-off-duty".into());
+            record.ended_at = Some(now_ms());
+            record.duration_ms = Some(0);
+            store.create_call(record).await?;
+            info!(agent = %agent_id, "call to an agent off duty");
+            return Ok(Answer::Refuse("No one is available to take your call right now. Please call again later."));
         }
+        let record = store.create_call(record).await?;
+        info!(call = %record.id, agent = %agent_id, carrier_call = %carrier_call_id, %carrier, "answering inbound call");
+        Ok(Answer::Stream { call_id: record.id, agent_id })
     }
-}
 
-async fn answer(t: &Telephony, headers: &HeaderMap, to: &str, from: &str, sid: &str) -> Result<String, vox_store::StoreError> {
-    let store = &t.0.store;
-    let Some((business_id, agent_id)) = store.number_owner(to).await? else {
-        info!(%to, "call to a number no agent is deployed on");
-        return Ok(twilio_voice::say_and_hang_up("This number is not in service."));
-    };
-    let Some(agent) = store.agent(&business_id, &agent_id).await? else {
-        return Ok(twilio_voice::say_and_hang_up("This number is not in service."));
-    };
-    let mut record = CallRecord {
-        business_id,
-        agent_id: Some(agent_id.clone()),
-        kind: "INBOUND".into(),
-        phone_number: Some(to.to_owned()),
-        customer_number: Some(from.to_owned()),
-        status: "SCHEDULED".into(),
-        carrier_call_id: Some(sid.to_owned()),
-        ..Default::default()
-    };
-    if agent.on_duty != Some(true) {
-        record.status = "FAILED".into();
-        record.ended_reason = Some("agent-off-duty".into());
-        record.ended_at = Some(now_ms());
-        record.duration_ms = Some(0);
-        store.create_call(record).await?;
-        info!(agent = %agent_id, "call to an agent off duty");
-        return Ok(twilio_voice::say_and_hang_up("No one is available to take your call right now. Please call again later."));
-    }
-    let record = store.create_call(record).await?;
-    info!(call = %record.id, agent = %agent_id, carrier_call = %sid, "answering inbound call");
-    Ok(t.stream_twiml(&t.base_url(Some(headers)), &record.id, &agent_id))
-}
-
-#[derive(serde::Deserialize)]
-struct StatusQuery {
-    #[serde(rename = "callId")]
-    call_id: Option<String>,
-}
-
-async fn status(State(t): State<Telephony>, headers: HeaderMap, uri: Uri, Query(q): Query<StatusQuery>, body: Bytes) -> Response {
-    let params = match verified(&t, &headers, &uri, &body, |p| t.0.accounts.iter().find(|a| a.account_sid == param(p, "AccountSid")).map(|a| a.auth_token.clone())) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    let Some(call_id) = q.call_id else {
-        return (StatusCode::BAD_REQUEST, "the status callback URL lacks callId").into_response();
-    };
-    let (status, reason) = match param(&params, "CallStatus") {
-        "completed" => ("COMPLETED", "carrier-completed"),
-        "busy" => ("FAILED", "customer-busy"),
-        "no-answer" => ("FAILED", "customer-did-not-answer"),
-        "canceled" => ("FAILED", "canceled"),
-        "failed" => ("FAILED", "carrier-failed"),
-        _ => return StatusCode::NO_CONTENT.into_response(),
-    };
-    // a connected stream records its own ending; one that came first stands (first ending wins)
-    if t.0.live.lock().expect("live calls").contains(&call_id) {
-        return StatusCode::NO_CONTENT.into_response();
-    }
-    if let Err(e) = t.0.store.call_ended(&call_id, status, reason, now_ms()).await {
-        warn!(error = %e, call = %call_id, "recording a twilio call status");
-        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-    }
-    StatusCode::NO_CONTENT.into_response()
-}
-
-#[derive(serde::Deserialize)]
-struct HoldQuery {
-    audio: Option<String>,
-}
-
-/// `/twilio/hold?audio=URL`: a warm transfer's on-hold audio, in a loop (the conference's
-/// waitUrl). Signed like every Twilio request (by any configured account).
-async fn hold(State(t): State<Telephony>, headers: HeaderMap, uri: Uri, Query(q): Query<HoldQuery>, body: Bytes) -> Response {
-    // any account may have placed the conference: a signature by any of them will do
-    let params: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
-    let url = format!("{}{}", t.base_url(Some(&headers)), uri.path_and_query().map_or("", |p| p.as_str()));
-    let sig = headers.get("x-twilio-signature").and_then(|v| v.to_str().ok()).unwrap_or("");
-    if !t.0.accounts.iter().any(|a| twilio_voice::verify_signature(&a.auth_token, &url, &params, sig)) {
-        warn!(%url, "twilio hold request with a missing or wrong signature");
-        metrics::counter!("vox_webhook_rejected_total", "carrier" => "twilio").increment(1);
-        return (StatusCode::FORBIDDEN, "invalid X-Twilio-Signature").into_response();
-    }
-    match q.audio.filter(|a| a.starts_with("https://") || a.starts_with("http://")) {
-        Some(a) => twiml(twilio_voice::play_loop(&a)),
-        None => (StatusCode::BAD_REQUEST, "audio must be an http(s) URL").into_response(),
-    }
-}
-
-/// What a caller hears when a warm transfer's destination does not answer.
-const TRANSFER_FAILED: &str = "Sorry, nobody could take your call right now. Please call again later. Goodbye.";
-
-/// `POST /twilio/transfer-status?callId=`: the status of a warm transfer's call to its
-/// destination. If it was not answered, the waiting caller hears an apology and is hung up.
-async fn transfer_status(State(t): State<Telephony>, headers: HeaderMap, uri: Uri, Query(q): Query<StatusQuery>, body: Bytes) -> Response {
-    let params = match verified(&t, &headers, &uri, &body, |p| t.0.accounts.iter().find(|a| a.account_sid == param(p, "AccountSid")).map(|a| a.auth_token.clone())) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    let Some(call_id) = q.call_id else {
-        return (StatusCode::BAD_REQUEST, "the status callback URL lacks callId").into_response();
-    };
-    let status = param(&params, "CallStatus");
-    if !["busy", "no-answer", "failed", "canceled"].contains(&status) {
-        return StatusCode::NO_CONTENT.into_response();
-    }
-    let record = match t.0.store.call_by_id(&call_id).await {
-        Ok(Some(r)) => r,
-        Ok(None) => return (StatusCode::NOT_FOUND, "unknown call").into_response(),
-        Err(e) => {
-            warn!(error = %e, "reading a transferred call");
-            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    /// A carrier reports the call over: ends the record unless its stream is live (a live
+    /// stream records its own ending, with the real reason); the first ending stands.
+    async fn end_unless_live(&self, call_id: &str, status: &str, reason: &str) -> Result<(), vox_store::StoreError> {
+        if self.0.live.lock().expect("live calls").contains(call_id) {
+            return Ok(());
         }
-    };
-    let account = record.phone_number.as_deref().and_then(|n| t.account_for_number(n));
-    if let (Some(a), Some(sid)) = (account, record.carrier_call_id.as_deref()) {
-        let twiml = twilio_voice::say_and_hang_up(TRANSFER_FAILED);
-        if let Err(e) = t.update_call(&a.account_sid, &a.auth_token, &a.api_base, sid, &[("Twiml", twiml)]).await {
-            warn!(call = %call_id, error = %e, "telling the caller the transfer failed");
-        }
+        self.0.store.call_ended(call_id, status, reason, now_ms()).await
     }
-    warn!(call = %call_id, %status, "warm transfer not answered");
-    t.0.events.emit(&record.business_id, "call.transfer_failed", json!({"callId": call_id, "status": status}));
-    StatusCode::NO_CONTENT.into_response()
 }
 
 impl vox_api::Dialer for Telephony {
@@ -369,22 +332,81 @@ impl vox_api::Dialer for Telephony {
         let t = self.clone();
         Box::pin(async move {
             let account = t.account_for_number(&r.from).ok_or_else(|| format!("no telephony pool holds {}", r.from))?;
-            let base = t.base_url(None);
-            let body = [
-                ("To", r.to.clone()),
-                ("From", r.from.clone()),
-                ("Twiml", t.stream_twiml(&base, &r.call_id, &r.agent_id)),
-                ("StatusCallback", format!("{base}/twilio/status?callId={}", r.call_id)),
-                ("StatusCallbackEvent", "completed".to_owned()),
-            ];
-            let url = format!("{}/2010-04-01/Accounts/{}/Calls.json", account.api_base, account.account_sid);
-            let res = t.0.http.post(&url).basic_auth(&account.account_sid, Some(&account.auth_token)).form(&body).send().await.map_err(|e| format!("Twilio unreachable: {e}"))?;
-            let code = res.status();
-            let reply: Value = res.json().await.unwrap_or(Value::Null);
-            if !code.is_success() {
-                return Err(format!("Twilio answered {code}: {}", reply["message"].as_str().unwrap_or("no message")));
+            match account.carrier {
+                Carrier::Twilio => twilio::dial(&t, account, &r).await,
+                Carrier::Telnyx => telnyx::dial(&t, account, &r).await,
+                Carrier::Plivo => plivo::dial(&t, account, &r).await,
+                Carrier::Vonage => vonage::dial(&t, account, &r).await,
+                Carrier::Exotel => exotel::dial(&t, account, &r).await,
             }
-            reply["sid"].as_str().map(str::to_owned).ok_or_else(|| "Twilio's reply has no call sid".to_owned())
+        })
+    }
+}
+
+/// A failed HTTP exchange with a carrier, as text for logs and errors.
+async fn carrier_reply(carrier: Carrier, sent: Result<reqwest::Response, reqwest::Error>) -> Result<Value, String> {
+    let res = sent.map_err(|e| format!("{} unreachable: {e}", carrier.label()))?;
+    let code = res.status();
+    let text = res.text().await.unwrap_or_default();
+    let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+    if !code.is_success() {
+        let why = ["message", "error", "title", "detail"].iter().find_map(|k| body.get(k).and_then(Value::as_str).map(str::to_owned)).or_else(|| body.pointer("/errors/0/detail").and_then(Value::as_str).map(str::to_owned)).unwrap_or_else(|| text.chars().take(200).collect());
+        return Err(format!("{} answered {code}: {why}", carrier.label()));
+    }
+    Ok(body)
+}
+
+/// Call control for one call on a carrier other than Twilio: hang-up, and cold transfers
+/// (warm transfers need Twilio's conferences; elsewhere they are made cold, and logged so).
+struct CarrierControl {
+    t: Telephony,
+    carrier: Carrier,
+    account: usize,
+    call_sid: String,
+    record: CallRecord,
+    tools: Arc<CallTools>,
+}
+
+impl CallControl for CarrierControl {
+    fn end(&self, reason: &str) -> BoxFuture<'static, ()> {
+        let (t, carrier, account, sid, record, order) = (self.t.clone(), self.carrier, self.account, self.call_sid.clone(), self.record.clone(), self.tools.transfer_order());
+        let reason = reason.to_owned();
+        Box::pin(async move {
+            let a = &t.0.accounts[account];
+            let caller_id = record.phone_number.clone().unwrap_or_default();
+            let done = match &order {
+                None => match carrier {
+                    Carrier::Telnyx => telnyx::hang_up(&t, a, &sid).await,
+                    Carrier::Plivo => plivo::hang_up(&t, a, &sid).await,
+                    Carrier::Vonage => vonage::hang_up(&t, a, &sid).await,
+                    // the Voicebot applet ends with the stream; the flow's next applet hangs up
+                    Carrier::Exotel | Carrier::Twilio => Ok(()),
+                },
+                Some(o) => {
+                    if o.destination.warm {
+                        warn!(call = %record.id, %carrier, "warm transfer needs Twilio's conferences: transferring cold");
+                    }
+                    let to = &o.destination.phone_number;
+                    match carrier {
+                        Carrier::Telnyx => telnyx::transfer(&t, a, &sid, to, &caller_id).await,
+                        Carrier::Plivo => plivo::transfer(&t, a, &sid, to, &caller_id).await,
+                        Carrier::Vonage => vonage::transfer(&t, a, &sid, to, &caller_id).await,
+                        Carrier::Exotel => {
+                            exotel::transfer(&t, &sid, to, &caller_id);
+                            Ok(())
+                        }
+                        Carrier::Twilio => Ok(()),
+                    }
+                }
+            };
+            match (&done, &order) {
+                (Ok(()), Some(o)) => {
+                    info!(call = %record.id, destination = %o.destination.name, %carrier, "call transferred");
+                    t.0.events.emit(&record.business_id, "call.transferred", json!({"callId": record.id, "destination": o.destination.name, "phoneNumber": o.destination.phone_number, "warm": false}));
+                }
+                (Ok(()), None) => info!(call = %record.id, %reason, %carrier, "hung up at the carrier"),
+                (Err(e), _) => warn!(call = %record.id, error = %e, %carrier, "carrier call control failed; closing the stream instead"),
+            }
         })
     }
 }
@@ -423,7 +445,8 @@ impl vox_media::PlacedCalls for Telephony {
                     return Err("this server cannot run API agents (see its log: voice_agents)".into());
                 }
             };
-            let account = record.phone_number.as_deref().and_then(|n| t.account_for_number(n)).map(|a| (a.account_sid.clone(), a.auth_token.clone(), a.api_base.clone()));
+            // the record names the number, the number the pool: its carrier's call control
+            let account = record.phone_number.as_deref().and_then(|n| t.0.accounts.iter().position(|a| a.numbers.iter().any(|x| x == n)));
             let carrier_sid = record.carrier_call_id.clone().or_else(|| Some(carrier_call_id.clone()).filter(|c| !c.is_empty()));
             let ctx = CallContext {
                 call_id: call_id.clone(),
@@ -451,8 +474,12 @@ impl vox_media::PlacedCalls for Telephony {
             spec.tools = tools.defs();
             let mut session = t.0.agents.api_session(spec, runtime.services.clone(), runtime.without_llm);
             session.services.tools = Some(Arc::new(tools.clone()));
-            if let (Some((sid, token, base)), Some(carrier_sid)) = (account, carrier_sid) {
-                session.services.control = Some(Arc::new(TwilioControl { t: t.clone(), account_sid: sid, auth_token: token, api_base: base, call_sid: carrier_sid, record: record.clone(), tools: tools.clone() }));
+            if let (Some(i), Some(carrier_sid)) = (account, carrier_sid) {
+                let a = &t.0.accounts[i];
+                session.services.control = Some(match a.carrier {
+                    Carrier::Twilio => Arc::new(twilio::TwilioControl { t: t.clone(), account_sid: a.account_sid.clone(), auth_token: a.auth_token.clone(), api_base: a.api_base.clone(), call_sid: carrier_sid, record: record.clone(), tools: tools.clone() }),
+                    carrier => Arc::new(CarrierControl { t: t.clone(), carrier, account: i, call_sid: carrier_sid, record: record.clone(), tools: tools.clone() }),
+                });
             }
             session.services.recording = t.0.recordings_dir.as_ref().map(|d| d.join(&record.business_id).join(format!("{call_id}.wav")));
             t.0.live.lock().expect("live calls").insert(call_id.clone());
@@ -530,91 +557,6 @@ impl Telephony {
             .clone()
     }
 
-    /// POSTs a call update to Twilio (`Calls/{sid}.json`).
-    async fn update_call(&self, account_sid: &str, auth_token: &str, api_base: &str, call_sid: &str, form: &[(&str, String)]) -> Result<(), String> {
-        let url = format!("{api_base}/2010-04-01/Accounts/{account_sid}/Calls/{call_sid}.json");
-        let res = self.0.http.post(&url).basic_auth(account_sid, Some(auth_token)).form(form).send().await.map_err(|e| format!("Twilio unreachable: {e}"))?;
-        if res.status().is_success() { Ok(()) } else { Err(format!("Twilio answered {}", res.status())) }
-    }
-}
-
-/// Twilio call control for one call: hang up, or carry out the transfer the tools accepted.
-struct TwilioControl {
-    t: Telephony,
-    account_sid: String,
-    auth_token: String,
-    api_base: String,
-    call_sid: String,
-    record: CallRecord,
-    tools: Arc<CallTools>,
-}
-
-impl CallControl for TwilioControl {
-    fn end(&self, reason: &str) -> BoxFuture<'static, ()> {
-        let (t, sid, token, base, call_sid, record, order) = (self.t.clone(), self.account_sid.clone(), self.auth_token.clone(), self.api_base.clone(), self.call_sid.clone(), self.record.clone(), self.tools.transfer_order());
-        let reason = reason.to_owned();
-        Box::pin(async move {
-            let caller_id = record.phone_number.clone().unwrap_or_default();
-            // Ok(true): done; Ok(false): a warm transfer's destination could not be called
-            // (the caller was told and hung up); Err: call control itself failed
-            let done: Result<bool, String> = async {
-                match &order {
-                    None => t.update_call(&sid, &token, &base, &call_sid, &[("Status", "completed".to_owned())]).await.map(|()| true),
-                    Some(o) if !o.destination.warm => {
-                        let twiml = twilio_voice::dial(&o.destination.phone_number, &caller_id);
-                        t.update_call(&sid, &token, &base, &call_sid, &[("Twiml", twiml)]).await.map(|()| true)
-                    }
-                    Some(o) => {
-                        // warm: the caller waits in a conference (hold audio) while the destination
-                        // is called and briefed; it joins only if it answers. The caller is on hold
-                        // before the destination rings, so a quick failure report
-                        // (`/twilio/transfer-status`) finds it there.
-                        let room = format!("vox-{}", record.id);
-                        let base_url = t.base_url(None);
-                        let hold = o.hold_audio.as_ref().map(|a| format!("{base_url}/twilio/hold?audio={}", vox_tools::template::percent_encode(a)));
-                        t.update_call(&sid, &token, &base, &call_sid, &[("Twiml", twilio_voice::conference(&room, hold.as_deref(), false))]).await?;
-                        let brief = format!(
-                            "Transfer from the {} assistant. {} Connecting you now.",
-                            record.agent_id.as_deref().unwrap_or("voice"),
-                            if o.summary.is_empty() { format!("The caller's number is {}.", record.customer_number.as_deref().unwrap_or("unknown")) } else { o.summary.clone() }
-                        );
-                        let callee_twiml = format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Say>{}</Say>{}</Response>", twilio_voice::xml_escape(&brief), twilio_voice::conference_verb(&room, None, true));
-                        let url = format!("{base}/2010-04-01/Accounts/{sid}/Calls.json");
-                        let form = [
-                            ("To", o.destination.phone_number.clone()),
-                            ("From", caller_id.clone()),
-                            ("Twiml", callee_twiml),
-                            ("Timeout", "25".to_owned()),
-                            ("StatusCallback", format!("{base_url}/twilio/transfer-status?callId={}", record.id)),
-                            ("StatusCallbackEvent", "completed".to_owned()),
-                        ];
-                        let dialled = match t.0.http.post(&url).basic_auth(&sid, Some(&token)).form(&form).send().await {
-                            Ok(r) if r.status().is_success() => Ok(()),
-                            Ok(r) => Err(format!("Twilio answered {}", r.status())),
-                            Err(e) => Err(format!("Twilio unreachable: {e}")),
-                        };
-                        if let Err(e) = dialled {
-                            warn!(call = %record.id, error = %e, "calling the warm-transfer destination failed");
-                            t.0.events.emit(&record.business_id, "call.transfer_failed", json!({"callId": record.id, "status": "failed", "destination": o.destination.name}));
-                            t.update_call(&sid, &token, &base, &call_sid, &[("Twiml", twilio_voice::say_and_hang_up(TRANSFER_FAILED))]).await?;
-                            return Ok(false);
-                        }
-                        Ok(true)
-                    }
-                }
-            }
-            .await;
-            match (&done, &order) {
-                (Ok(true), Some(o)) => {
-                    info!(call = %record.id, destination = %o.destination.name, warm = o.destination.warm, "call transferred");
-                    t.0.events.emit(&record.business_id, "call.transferred", json!({"callId": record.id, "destination": o.destination.name, "phoneNumber": o.destination.phone_number, "warm": o.destination.warm}));
-                }
-                (Ok(true), None) => info!(call = %record.id, %reason, "hung up at the carrier"),
-                (Ok(false), _) => {}
-                (Err(e), _) => warn!(call = %record.id, error = %e, "carrier call control failed; closing the stream instead"),
-            }
-        })
-    }
 }
 
 enum Update {
