@@ -9,41 +9,9 @@
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use vox_testkit::{repo_root, CallerScript, CarrierKind, ChatReply, FakeCarrier, FakeOpenAi, FakeTiming, VoxServer};
+use vox_testkit::{repo_root, ApiClient, CallerScript, CarrierKind, ChatReply, FakeCarrier, FakeOpenAi, FakeTiming, VoxServer};
 
 const BIN: &str = env!("CARGO_BIN_EXE_vox");
-
-struct Api {
-    http: reqwest::Client,
-    base: String,
-    token: String,
-}
-
-impl Api {
-    async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut req = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(&self.token);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let res = req.send().await.expect("request");
-        let status = res.status().as_u16();
-        (status, res.json().await.unwrap_or(Value::Null))
-    }
-
-    /// Polls a call record until it has ended.
-    async fn ended(&self, biz: &str, id: &str) -> Value {
-        let mut last = Value::Null;
-        for _ in 0..300 {
-            let (_, call) = self.send(reqwest::Method::GET, &format!("/v1/businesses/{biz}/calls/{id}"), None).await;
-            if call["status"] != "SCHEDULED" && call["status"] != "IN_PROGRESS" {
-                return call;
-            }
-            last = call;
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("call {id} did not end: {last}");
-    }
-}
 
 async fn carrier_calls(kind: CarrierKind) {
     let name = kind.name();
@@ -73,17 +41,8 @@ async fn carrier_calls(kind: CarrierKind) {
     let db2 = db.clone();
     let server = tokio::task::spawn_blocking(move || VoxServer::start(std::path::Path::new(BIN), &["--config", &config_arg], &[("VOX__STORE__URL", db2.as_str()), ("VOX__VAD__STOP_MS", "400")])).await.expect("server");
     let base = format!("http://{}", server.addr);
-    let http = reqwest::Client::new();
-    let token: Value = http
-        .post(format!("{base}/v1/oauth/token"))
-        .form(&[("grant_type", "client_credentials"), ("client_id", creds["clientId"].as_str().expect("id")), ("client_secret", creds["clientSecret"].as_str().expect("secret"))])
-        .send()
-        .await
-        .expect("token")
-        .json()
-        .await
-        .expect("json");
-    let api = Api { http: http.clone(), base: base.clone(), token: token["access_token"].as_str().expect("token").to_owned() };
+    let api = ApiClient::login(&base, creds["clientId"].as_str().expect("id"), creds["clientSecret"].as_str().expect("secret")).await;
+    let http = api.http.clone();
     use reqwest::Method;
 
     // forged set-up webhooks are refused
@@ -116,7 +75,7 @@ async fn carrier_calls(kind: CarrierKind) {
     assert_eq!(report["calls"][0]["errors"], json!([]), "{name}: the callee's side: {report:#}");
     let (url, _) = leg.stream.clone().expect("a media stream");
     assert!(url.starts_with(&format!("ws://{}/media/{name}", server.addr)), "{name}: {url}");
-    let call = api.ended(&biz, &call_id).await;
+    let call = api.ended_call(&biz, &call_id, false).await;
     assert_eq!((call["status"].as_str(), call["endedReason"].as_str()), (Some("COMPLETED"), Some("assistant-ended-call")), "{name}: {call}");
     let transcript = call["transcript"].as_str().unwrap_or_default();
     assert!(transcript.contains("Caller: I would like to book an appointment for next Tuesday.") && transcript.contains("Agent: You are booked for Tuesday at ten."), "{name}: {transcript}");
@@ -143,7 +102,7 @@ async fn carrier_calls(kind: CarrierKind) {
     assert_eq!(report["calls"][0]["errors"], json!([]), "{name}: the caller's side: {report:#}");
     let (_, list) = api.send(Method::GET, &format!("/v1/businesses/{biz}/calls?type=INBOUND"), None).await;
     assert_eq!(list["total"], 1, "{name}: {list}");
-    let call = api.ended(&biz, list["items"][0]["id"].as_str().expect("id")).await;
+    let call = api.ended_call(&biz, list["items"][0]["id"].as_str().expect("id"), false).await;
     assert_eq!((call["endedReason"].as_str(), call["customerNumber"].as_str()), (Some("assistant-transferred-call"), Some("+15552345679")), "{name}: {call}");
     let leg = carrier.calls().into_iter().find(|c| c.sid == leg.sid).expect("leg");
     match kind {

@@ -8,42 +8,9 @@
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use vox_testkit::{repo_root, CallerScript, ChatReply, FakeOpenAi, FakeTiming, FakeTwilio, VoxServer};
+use vox_testkit::{repo_root, ApiClient, CallerScript, ChatReply, FakeOpenAi, FakeTiming, FakeTwilio, VoxServer};
 
 const BIN: &str = env!("CARGO_BIN_EXE_vox");
-
-struct Api {
-    http: reqwest::Client,
-    base: String,
-    token: String,
-}
-
-impl Api {
-    async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut req = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(&self.token);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let res = req.send().await.expect("request");
-        let status = res.status().as_u16();
-        (status, res.json().await.unwrap_or(Value::Null))
-    }
-}
-
-/// Polls a call record until it leaves SCHEDULED / IN_PROGRESS.
-async fn ended_call(api: &Api, biz: &str, id: &str) -> Value {
-    let mut last = Value::Null;
-    for _ in 0..200 {
-        let (status, call) = api.send(reqwest::Method::GET, &format!("/v1/businesses/{biz}/calls/{id}"), None).await;
-        assert_eq!(status, 200, "{call}");
-        if call["status"] != "SCHEDULED" && call["status"] != "IN_PROGRESS" {
-            return call;
-        }
-        last = call;
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("call {id} did not end: {last}");
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_seed_walkthrough_from_token_to_call_history() {
@@ -105,15 +72,7 @@ tts = {{ baseUrl = "{ai}", model = "fake-tts", voice = "v1" }}
     let http = reqwest::Client::new();
 
     // token (client credentials, form-encoded as in the seed)
-    let res = http
-        .post(format!("{base}/v1/oauth/token"))
-        .form(&[("grant_type", "client_credentials"), ("client_id", creds["clientId"].as_str().expect("id")), ("client_secret", creds["clientSecret"].as_str().expect("secret"))])
-        .send()
-        .await
-        .expect("token");
-    assert_eq!(res.status().as_u16(), 200);
-    let token: Value = res.json().await.expect("json");
-    let api = Api { http: http.clone(), base: base.clone(), token: token["access_token"].as_str().expect("access_token").to_owned() };
+    let api = ApiClient::login(&base, creds["clientId"].as_str().expect("id"), creds["clientSecret"].as_str().expect("secret")).await;
     use reqwest::Method;
 
     // step 2: a transfer tool from the template
@@ -195,7 +154,7 @@ tts = {{ baseUrl = "{ai}", model = "fake-tts", voice = "v1" }}
     assert_eq!(leg.status_callback, Some(204), "signed status callback accepted");
 
     // the call in the history, with its transcript
-    let call = ended_call(&api, &biz, &call_id).await;
+    let call = api.ended_call(&biz, &call_id, false).await;
     assert_eq!(call["status"], "COMPLETED", "{call}");
     assert_eq!((call["type"].as_str(), call["agentId"].as_str(), call["customerNumber"].as_str()), (Some("OUTBOUND"), Some(agent_id.as_str()), Some("+15125550177")));
     let transcript = call["transcript"].as_str().expect("transcript");
@@ -247,7 +206,7 @@ tts = {{ baseUrl = "{ai}", model = "fake-tts", voice = "v1" }}
     let (_, list) = api.send(Method::GET, &format!("/v1/businesses/{biz}/calls?type=INBOUND"), None).await;
     assert_eq!(list["total"], 1, "only the signed call is recorded: {list}");
     let inbound_call_id = list["items"][0]["id"].as_str().expect("id").to_owned();
-    let call = ended_call(&api, &biz, &inbound_call_id).await;
+    let call = api.ended_call(&biz, &inbound_call_id, false).await;
     assert_eq!((call["status"].as_str(), call["customerNumber"].as_str(), call["phoneNumber"].as_str()), (Some("COMPLETED"), Some("+15125550188"), Some(inbound_number.as_str())), "{call}");
     assert!(call["transcript"].as_str().unwrap_or_default().contains("Agent: Yes, we repair and install water heaters."), "{call}");
 

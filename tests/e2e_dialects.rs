@@ -10,10 +10,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
-use vox_testkit::{repo_root, ChatReply, FakeOpenAi, FakeTiming, VoxServer};
+use vox_testkit::{close_of, repo_root, ChatReply, FakeOpenAi, FakeTiming, VoxServer, Ws};
 
 const BIN: &str = env!("CARGO_BIN_EXE_vox");
 
@@ -116,7 +116,6 @@ async fn every_dialect_carries_a_call_with_barge_in_and_dtmf() {
     }
 }
 
-type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// A valid opening of each dialect's stream for the echo agent, then a malformed message.
 fn opening_and_bad(dialect: &str) -> (Vec<Message>, Message, &'static str) {
@@ -146,20 +145,6 @@ fn opening_and_bad(dialect: &str) -> (Vec<Message>, Message, &'static str) {
     }
 }
 
-async fn close_of(ws: &mut Ws) -> (u16, String) {
-    let read = async {
-        while let Some(msg) = ws.next().await {
-            match msg {
-                Ok(Message::Close(Some(f))) => return (u16::from(f.code), f.reason.to_string()),
-                Ok(Message::Close(None)) => return (1005, String::new()),
-                Ok(_) => {}
-                Err(e) => return (0, format!("error: {e}")),
-            }
-        }
-        (0, "eof without close".into())
-    };
-    tokio::time::timeout(Duration::from_secs(10), read).await.expect("server closes within 10 s")
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_malformed_frame_closes_only_its_own_call_in_every_dialect() {

@@ -12,43 +12,15 @@ use std::time::Duration;
 use axum::routing::post;
 use reqwest::Method;
 use serde_json::{json, Value};
-use vox_testkit::{repo_root, CallerScript, ChatReply, FakeOpenAi, FakeTiming, FakeTwilio, VoxServer};
+use vox_testkit::{repo_root, ApiClient, CallerScript, ChatReply, FakeOpenAi, FakeTiming, FakeTwilio, VoxServer};
 
 const BIN: &str = env!("CARGO_BIN_EXE_vox");
 
-struct Api {
-    http: reqwest::Client,
-    base: String,
-    token: String,
-}
-
-impl Api {
-    async fn send(&self, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut req = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(&self.token);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let res = req.send().await.expect("request");
-        let status = res.status().as_u16();
-        (status, res.json().await.unwrap_or(Value::Null))
-    }
-
-    /// Places a call and waits until its record has its artifacts (summary set last).
-    async fn call(&self, biz: &str, agent: &str) -> Value {
-        let (status, placed) = self.send(Method::POST, &format!("/v1/businesses/{biz}/voice-agents/{agent}/call"), Some(json!({"phoneNumber": "+15125550177", "name": "Dana"}))).await;
-        assert_eq!(status, 200, "{placed}");
-        let id = placed["callId"].as_str().expect("callId").to_owned();
-        let mut last = Value::Null;
-        for _ in 0..600 {
-            let (_, call) = self.send(Method::GET, &format!("/v1/businesses/{biz}/calls/{id}"), None).await;
-            if call["status"] != "SCHEDULED" && call["status"] != "IN_PROGRESS" && !call["summary"].is_null() {
-                return call;
-            }
-            last = call;
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("call {id} did not end with its artifacts: {last}");
-    }
+/// Places a call and waits until its record has its artifacts (summary set last).
+async fn place(api: &ApiClient, biz: &str, agent: &str) -> Value {
+    let (status, placed) = api.send(Method::POST, &format!("/v1/businesses/{biz}/voice-agents/{agent}/call"), Some(json!({"phoneNumber": "+15125550177", "name": "Dana"}))).await;
+    assert_eq!(status, 200, "{placed}");
+    api.ended_call(biz, placed["callId"].as_str().expect("callId"), true).await
 }
 
 /// What the developer's server received: (path, headers, body).
@@ -163,15 +135,8 @@ tts = {{ baseUrl = "{ai}", model = "fake-tts", voice = "v1" }}
     .await
     .expect("server");
     let base = format!("http://{}", server.addr);
-    let http = reqwest::Client::new();
-    let res = http
-        .post(format!("{base}/v1/oauth/token"))
-        .form(&[("grant_type", "client_credentials"), ("client_id", creds["clientId"].as_str().expect("id")), ("client_secret", creds["clientSecret"].as_str().expect("secret"))])
-        .send()
-        .await
-        .expect("token");
-    let token: Value = res.json().await.expect("json");
-    let api = Api { http: http.clone(), base: base.clone(), token: token["access_token"].as_str().expect("access_token").to_owned() };
+    let api = ApiClient::login(&base, creds["clientId"].as_str().expect("id"), creds["clientSecret"].as_str().expect("secret")).await;
+    let http = api.http.clone();
 
     // the webhook, the calendar integration and the tools
     let (status, hook) = api.send(Method::PUT, &format!("/v1/businesses/{biz}/webhook"), Some(json!({"url": format!("{dev}/hooks")}))).await;
@@ -243,7 +208,7 @@ tts = {{ baseUrl = "{ai}", model = "fake-tts", voice = "v1" }}
     fake_ai.push_chat(ChatReply::tool("knowledgeBaseQuery", json!({"query": "price of a drain cleaning"})));
     fake_ai.push_chat(ChatReply::tool("orderStatus", json!({"order": "42"})));
     fake_ai.push_chat(ChatReply { text: "A drain cleaning is 120 dollars, and order 42 ships tomorrow morning. Goodbye!".into(), tool_calls: vec![("endCall".into(), json!({}))] });
-    let call1 = api.call(&biz, &agent_id).await;
+    let call1 = place(&api, &biz, &agent_id).await;
     let results = tool_results(&fake_ai);
     let booked = results.iter().find(|r| r.starts_with("Booked:")).unwrap_or_else(|| panic!("a booking result in {results:?}"));
     let appt_id = booked.split("appointment id ").nth(1).and_then(|s| s.strip_suffix(").")).expect("appointment id").to_owned();
@@ -286,7 +251,7 @@ tts = {{ baseUrl = "{ai}", model = "fake-tts", voice = "v1" }}
     fake_ai.push_chat(ChatReply::tool("searchAppointments", json!({"query": "Donna Whitfeld"})));
     fake_ai.push_chat(ChatReply::tool("cancelAppointment", json!({"appointmentId": appt_id})));
     fake_ai.push_chat(ChatReply { text: "It is cancelled. Goodbye!".into(), tool_calls: vec![("endCall".into(), json!({}))] });
-    let call2 = api.call(&biz, &agent_id).await;
+    let call2 = place(&api, &biz, &agent_id).await;
     let results = tool_results(&fake_ai);
     assert!(results.iter().any(|r| r.starts_with("Found:") && r.contains(&appt_id) && r.contains("Dana Whitfield")), "found by a fuzzy name: {results:?}");
     assert!(results.iter().any(|r| *r == format!("Cancelled appointment {appt_id}.")), "{results:?}");
@@ -295,7 +260,7 @@ tts = {{ baseUrl = "{ai}", model = "fake-tts", voice = "v1" }}
     // call 3: the caller wants the office: a cold transfer through Twilio's call control
     fake_ai.push_transcript("Please put me through to the office.");
     fake_ai.push_chat(ChatReply::tool("transferCall", json!({"destination": "Office", "summary": "Dana wants to talk about a visit."})));
-    let call3 = api.call(&biz, &agent_id).await;
+    let call3 = place(&api, &biz, &agent_id).await;
     assert_eq!(call3["endedReason"], "assistant-transferred-call", "{call3}");
     assert!(call3["transcript"].as_str().unwrap_or_default().contains("Let me put you through."), "the tool's message was spoken first: {call3}");
     let legs = twilio.calls();
@@ -306,7 +271,7 @@ tts = {{ baseUrl = "{ai}", model = "fake-tts", voice = "v1" }}
     // audio, Billing is called from the agent's number, briefed, and joins the same room
     fake_ai.push_transcript("I have a question about my invoice.");
     fake_ai.push_chat(ChatReply::tool("transferCall", json!({"destination": "Billing", "summary": "Dana has a question about invoice 7."})));
-    let call4 = api.call(&biz, &agent_id).await;
+    let call4 = place(&api, &biz, &agent_id).await;
     assert_eq!(call4["endedReason"], "assistant-transferred-call", "{call4}");
     let room = format!(">vox-{}</Conference>", call4["id"].as_str().expect("id"));
     let legs = twilio.finished(5, Duration::from_secs(10)).await;
@@ -334,7 +299,7 @@ tts = {{ baseUrl = "{ai}", model = "fake-tts", voice = "v1" }}
     twilio.unanswered("+15125550166");
     fake_ai.push_transcript("Let me talk to a manager.");
     fake_ai.push_chat(ChatReply::tool("transferCall", json!({"destination": "manager", "summary": "Dana wants a manager."})));
-    let call5 = api.call(&biz, &agent_id).await;
+    let call5 = place(&api, &biz, &agent_id).await;
     let room = format!(">vox-{}</Conference>", call5["id"].as_str().expect("id"));
     let mut apology = None;
     for _ in 0..100 {

@@ -9,11 +9,10 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
-use vox_testkit::{http_get, VoxServer};
+use vox_testkit::{close_of, http_get, VoxServer, Ws};
 
 const BIN: &str = env!("CARGO_BIN_EXE_vox");
 
-type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 fn server(args: &[&str], env: &[(&str, &str)]) -> VoxServer {
     VoxServer::start(Path::new(BIN), args, env)
@@ -32,20 +31,6 @@ fn start_msg(agent: &str) -> Message {
 }
 
 /// Reads until the server closes; returns (code, reason).
-async fn close_of(ws: &mut Ws) -> (u16, String) {
-    let read = async {
-        while let Some(msg) = ws.next().await {
-            match msg {
-                Ok(Message::Close(Some(f))) => return (u16::from(f.code), f.reason.to_string()),
-                Ok(Message::Close(None)) => return (1005, String::new()),
-                Ok(_) => {}
-                Err(e) => return (0, format!("error: {e}")),
-            }
-        }
-        (0, "eof without close".into())
-    };
-    tokio::time::timeout(Duration::from_secs(10), read).await.expect("server closes within 10 s")
-}
 
 #[test]
 fn health_ready_and_metrics() {

@@ -184,14 +184,7 @@ impl FakeCarrier {
 
     /// Waits until `n` calls have finished (or `timeout` passes); the calls.
     pub async fn finished(&self, n: usize, timeout: std::time::Duration) -> Vec<FakeCall> {
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            let calls = self.calls();
-            if calls.iter().filter(|c| c.finished).count() >= n || tokio::time::Instant::now() > deadline {
-                return calls;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
+        crate::fake_twilio::wait_finished(|| self.calls(), n, timeout).await
     }
 
     /// An unsigned (or wrongly authenticated) request to the carrier's set-up webhook on Vox:

@@ -160,14 +160,7 @@ impl FakeTwilio {
 
     /// Waits until `n` calls have finished (or `timeout` passes); the calls.
     pub async fn finished(&self, n: usize, timeout: std::time::Duration) -> Vec<FakeCall> {
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            let calls = self.calls();
-            if calls.iter().filter(|c| c.finished).count() >= n || tokio::time::Instant::now() > deadline {
-                return calls;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
+        wait_finished(|| self.calls(), n, timeout).await
     }
 
     /// An inbound call from `from` to `to`: Twilio's signed voice webhook to
@@ -194,6 +187,18 @@ impl FakeTwilio {
         }
         let call = self.calls().into_iter().find(|c| c.sid == sid).unwrap_or_default();
         (status, call)
+    }
+}
+
+/// Polls `calls` until `n` of them have finished (or `timeout` passes); the calls.
+pub(crate) async fn wait_finished(calls: impl Fn() -> Vec<FakeCall>, n: usize, timeout: std::time::Duration) -> Vec<FakeCall> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let calls = calls();
+        if calls.iter().filter(|c| c.finished).count() >= n || tokio::time::Instant::now() > deadline {
+            return calls;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
 

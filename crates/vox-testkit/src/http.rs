@@ -28,3 +28,26 @@ fn dechunk(mut body: &str) -> String {
     }
     out
 }
+
+/// A WebSocket client stream, as `tokio_tungstenite::connect_async` makes it.
+pub type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Reads until the server closes the WebSocket: its (code, reason); 1005 for a close
+/// without a code, 0 for an error or the end of the stream without a close. Panics when
+/// nothing comes for 10 s.
+pub async fn close_of(ws: &mut Ws) -> (u16, String) {
+    use futures::StreamExt as _;
+    use tokio_tungstenite::tungstenite::Message;
+    let read = async {
+        while let Some(msg) = ws.next().await {
+            match msg {
+                Ok(Message::Close(Some(f))) => return (u16::from(f.code), f.reason.to_string()),
+                Ok(Message::Close(None)) => return (1005, String::new()),
+                Ok(_) => {}
+                Err(e) => return (0, format!("error: {e}")),
+            }
+        }
+        (0, "eof without close".into())
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(10), read).await.expect("server closes within 10 s")
+}

@@ -2,6 +2,7 @@
 //!
 //! - [`VoxServer`]: runs the real `vox serve` binary on a free loopback port, waits until it
 //!   is healthy, and kills it when dropped.
+//! - [`ApiClient`]: the control-plane API with a client-credentials token.
 //! - [`http_get`]: a minimal HTTP/1.1 GET over a plain TCP socket (real HTTP, no client
 //!   library needed).
 //! - [`audio`]: comparing recordings (normalised cross-correlation, levels).
@@ -19,6 +20,7 @@
 //!
 //! Fakes of things outside the project speak their real wire protocols over loopback.
 
+mod api_client;
 pub mod audio;
 pub mod fake_carriers;
 pub mod fake_google_calendar;
@@ -27,11 +29,12 @@ pub mod fake_twilio;
 mod http;
 mod server;
 
+pub use api_client::ApiClient;
 pub use fake_carriers::{CarrierKind, FakeCarrier};
 pub use fake_google_calendar::FakeGoogleCalendar;
 pub use fake_openai::{ChatReply, FakeOpenAi, FakeTiming};
 pub use fake_twilio::{CallerScript, FakeCall, FakeTwilio};
-pub use http::http_get;
+pub use http::{close_of, http_get, Ws};
 pub use server::VoxServer;
 
 /// The models directory when every local model is fetched and espeak-ng (Piper's phonemes)

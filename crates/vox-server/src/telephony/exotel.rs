@@ -82,14 +82,7 @@ async fn status(State(t): State<Telephony>, headers: HeaderMap, Query(q): Query<
         None => t.0.store.call_by_carrier_id(get("CallSid")).await.ok().flatten().map(|c| c.id),
     };
     let Some(call_id) = call_id else { return StatusCode::NO_CONTENT.into_response() };
-    let (status, reason) = match get("Status") {
-        "completed" => ("COMPLETED", "carrier-completed"),
-        "busy" => ("FAILED", "customer-busy"),
-        "no-answer" => ("FAILED", "customer-did-not-answer"),
-        "canceled" => ("FAILED", "canceled"),
-        "failed" => ("FAILED", "carrier-failed"),
-        _ => return StatusCode::NO_CONTENT.into_response(),
-    };
+    let Some((status, reason)) = Telephony::ending(get("Status")) else { return StatusCode::NO_CONTENT.into_response() };
     if let Err(e) = t.end_unless_live(&call_id, status, reason).await {
         warn!(error = %e, call = %call_id, "recording an exotel call status");
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();

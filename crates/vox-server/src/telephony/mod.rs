@@ -317,6 +317,20 @@ impl Telephony {
         Ok(Answer::Stream { call_id: record.id, agent_id })
     }
 
+    /// A carrier's word for how a call ended (Twilio's and Exotel's `CallStatus`, Plivo's,
+    /// Vonage's `status`, Telnyx's `hangup_cause`) as the record's status and reason; `None`
+    /// for words that are not an ending (ringing, answered, ...).
+    fn ending(word: &str) -> Option<(&'static str, &'static str)> {
+        Some(match word {
+            "completed" | "normal_clearing" => ("COMPLETED", "carrier-completed"),
+            "busy" | "user_busy" => ("FAILED", "customer-busy"),
+            "no-answer" | "no_answer" | "timeout" | "unanswered" => ("FAILED", "customer-did-not-answer"),
+            "canceled" | "cancelled" | "cancel" | "originator_cancel" => ("FAILED", "canceled"),
+            "failed" | "rejected" | "call_rejected" => ("FAILED", "carrier-failed"),
+            _ => return None,
+        })
+    }
+
     /// A carrier reports the call over: ends the record unless its stream is live (a live
     /// stream records its own ending, with the real reason); the first ending stands.
     async fn end_unless_live(&self, call_id: &str, status: &str, reason: &str) -> Result<(), vox_store::StoreError> {

@@ -108,13 +108,8 @@ async fn hangup(State(t): State<Telephony>, method: Method, headers: HeaderMap, 
         None => t.0.store.call_by_carrier_id(param(&params, "CallUUID")).await.ok().flatten().map(|c| c.id),
     };
     let Some(call_id) = call_id else { return StatusCode::NO_CONTENT.into_response() };
-    let (status, reason) = match param(&params, "CallStatus") {
-        "completed" => ("COMPLETED", "carrier-completed"),
-        "busy" => ("FAILED", "customer-busy"),
-        "no-answer" | "timeout" => ("FAILED", "customer-did-not-answer"),
-        "cancel" | "canceled" => ("FAILED", "canceled"),
-        _ => ("FAILED", "carrier-failed"),
-    };
+    // the hangup URL is only called at the end: any other word is a failure
+    let (status, reason) = Telephony::ending(param(&params, "CallStatus")).unwrap_or(("FAILED", "carrier-failed"));
     if let Err(e) = t.end_unless_live(&call_id, status, reason).await {
         warn!(error = %e, call = %call_id, "recording a plivo hang-up");
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();

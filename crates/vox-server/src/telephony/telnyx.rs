@@ -77,13 +77,7 @@ async fn webhook(State(t): State<Telephony>, headers: HeaderMap, body: Bytes) ->
                 None => t.0.store.call_by_carrier_id(&event.call_control_id).await.ok().flatten().map(|c| c.id),
             };
             let Some(call_id) = call_id else { return StatusCode::OK.into_response() };
-            let (status, reason) = match event.hangup_cause.as_deref().unwrap_or("") {
-                "normal_clearing" => ("COMPLETED", "carrier-completed"),
-                "user_busy" => ("FAILED", "customer-busy"),
-                "timeout" | "no_answer" => ("FAILED", "customer-did-not-answer"),
-                "originator_cancel" => ("FAILED", "canceled"),
-                _ => ("FAILED", "carrier-failed"),
-            };
+            let (status, reason) = Telephony::ending(event.hangup_cause.as_deref().unwrap_or("")).unwrap_or(("FAILED", "carrier-failed"));
             if let Err(e) = t.end_unless_live(&call_id, status, reason).await {
                 warn!(error = %e, call = %call_id, "recording a telnyx hang-up");
                 return StatusCode::INTERNAL_SERVER_ERROR.into_response();

@@ -95,14 +95,7 @@ async fn status(State(t): State<Telephony>, headers: HeaderMap, uri: Uri, Query(
     let Some(call_id) = q.call_id else {
         return (StatusCode::BAD_REQUEST, "the status callback URL lacks callId").into_response();
     };
-    let (status, reason) = match param(&params, "CallStatus") {
-        "completed" => ("COMPLETED", "carrier-completed"),
-        "busy" => ("FAILED", "customer-busy"),
-        "no-answer" => ("FAILED", "customer-did-not-answer"),
-        "canceled" => ("FAILED", "canceled"),
-        "failed" => ("FAILED", "carrier-failed"),
-        _ => return StatusCode::NO_CONTENT.into_response(),
-    };
+    let Some((status, reason)) = Telephony::ending(param(&params, "CallStatus")) else { return StatusCode::NO_CONTENT.into_response() };
     if let Err(e) = t.end_unless_live(&call_id, status, reason).await {
         warn!(error = %e, call = %call_id, "recording a twilio call status");
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();

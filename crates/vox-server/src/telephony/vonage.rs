@@ -86,14 +86,8 @@ async fn event(State(t): State<Telephony>, headers: HeaderMap, uri: Uri, body: B
         Ok(p) => p,
         Err(r) => return r,
     };
-    let (status, reason) = match text(&p, "status") {
-        "completed" => ("COMPLETED", "carrier-completed"),
-        "busy" => ("FAILED", "customer-busy"),
-        "timeout" | "unanswered" => ("FAILED", "customer-did-not-answer"),
-        "cancelled" => ("FAILED", "canceled"),
-        "rejected" | "failed" => ("FAILED", "carrier-failed"),
-        _ => return StatusCode::NO_CONTENT.into_response(), // started, ringing, answered, ...
-    };
+    // started, ringing, answered, ... are not an ending
+    let Some((status, reason)) = Telephony::ending(text(&p, "status")) else { return StatusCode::NO_CONTENT.into_response() };
     let call_id = match Some(text(&p, "callId")).filter(|c| !c.is_empty()) {
         Some(c) => Some(c.to_owned()),
         None => t.0.store.call_by_carrier_id(text(&p, "uuid")).await.ok().flatten().map(|c| c.id),
