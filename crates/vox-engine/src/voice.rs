@@ -186,6 +186,10 @@ pub struct VoiceAgent {
     without_llm: bool,
     /// The edge choice being scored: (turn, target node ids).
     choosing: Option<(TurnId, Vec<String>)>,
+    /// The turn that answers the caller's last words (an LLM reply, an edge being chosen,
+    /// the workflow's "say it another way"): while it has not started playing, words of the
+    /// same caller turn that are transcribed late make it answer again with all of them.
+    answer_turn: Option<TurnId>,
     actions: VecDeque<Action>,
 }
 
@@ -219,6 +223,7 @@ impl VoiceAgent {
             dtmf_at: None,
             without_llm: false,
             choosing: None,
+            answer_turn: None,
             actions: VecDeque::new(),
         }
     }
@@ -371,6 +376,7 @@ impl VoiceAgent {
         t.anchor = Some(speech_end);
         t.latency.end_of_turn_ms = t.ms(now);
         t.latency.asr_final_ms = self.asr_final_at.filter(|a| *a >= speech_end).and_then(|a| t.ms(a));
+        self.answer_turn = Some(t.id);
         self.turn = Some(t);
         self.start_llm();
     }
@@ -393,6 +399,7 @@ impl VoiceAgent {
         let t = self.new_turn(TurnKind::Scripted);
         let turn = t.id;
         self.turn = Some(t);
+        self.answer_turn = Some(turn);
         let (targets, options): (Vec<String>, Vec<String>) = choices.into_iter().map(|(to, when)| (to, crate::text::caller_view(&when))).unzip();
         self.choosing = Some((turn, targets));
         self.emit(Action::ChooseEdge { turn, text, options });
@@ -416,6 +423,8 @@ impl VoiceAgent {
             _ => {
                 let msg = self.cfg.no_match_message.clone();
                 self.speak_scripted(&msg, None);
+                // the node did not change: later words may still find an edge
+                self.answer_turn = self.turn.as_ref().map(|t| t.id);
             }
         }
     }
@@ -561,6 +570,19 @@ impl VoiceAgent {
         }
         if let Some(reason) = self.ending.take() {
             self.hang_up(reason);
+            return;
+        }
+        // words transcribed while the agent was speaking (too late to join the turn it was
+        // answering) are answered now, rather than left unanswered
+        if let Some(now) = now
+            && !self.pending_text.is_empty()
+            && self.speech_end.is_none()
+            && !self.caller_speaking
+            && self.paused.is_none()
+            && self.finals_pending == 0
+        {
+            let end = self.last_speech_end.unwrap_or(now);
+            self.user_turn(now, end);
         }
     }
 
@@ -598,18 +620,12 @@ impl VoiceAgent {
         self.eot_probability = None;
         self.last_caller_activity = Some(now);
         self.reminders = 0;
-        let Some(t) = self.turn.as_ref() else { return };
-        if t.kind == TurnKind::Llm && !t.started_playing && t.round_first_segment == 0 && self.paused.is_none() {
-            // The caller went on talking before we answered: drop the answer, and let their
-            // words so far join what they are saying now.
-            let turn = t.id;
-            self.turn = None;
-            self.emit(Action::StopSpeaking { turn });
-            if let Some(last) = self.history.last()
-                && last.role == Role::User {
-                    let before = self.history.pop().map(|m| m.content).unwrap_or_default();
-                    self.pending_text = join(&before, &self.pending_text);
-                }
+        if self.turn.is_none() {
+            return;
+        }
+        // The caller went on talking before we answered: drop the answer, and let their
+        // words so far join what they are saying now.
+        if self.take_back_answer() {
             return;
         }
         if self.paused.is_none() {
@@ -649,8 +665,34 @@ impl VoiceAgent {
             if self.speech_end.is_none() && !self.caller_speaking && self.turn.is_none() {
                 let end = self.last_speech_end.unwrap_or(now);
                 self.user_turn(now, end);
+            } else if self.speech_end.is_none() && !self.caller_speaking && self.finals_pending == 0 && self.take_back_answer() {
+                // ... or while the answer to the words before them was still being prepared:
+                // answer all of them together instead
+                let end = self.last_speech_end.unwrap_or(now);
+                self.user_turn(now, end);
             }
         }
+    }
+
+    /// Drops the answer being prepared to the caller's last words, if nothing of it has played
+    /// yet, and puts those words back with what is pending. Whether it did.
+    fn take_back_answer(&mut self) -> bool {
+        let Some(t) = self.turn.as_ref() else { return false };
+        if self.answer_turn != Some(t.id) || t.started_playing || t.round_first_segment != 0 || self.paused.is_some() {
+            return false;
+        }
+        let turn = t.id;
+        self.turn = None;
+        self.choosing = None;
+        self.answer_turn = None;
+        self.emit(Action::StopSpeaking { turn });
+        if let Some(last) = self.history.last()
+            && last.role == Role::User
+        {
+            let before = self.history.pop().map(|m| m.content).unwrap_or_default();
+            self.pending_text = join(&before, &self.pending_text);
+        }
+        true
     }
 
     fn resume(&mut self) {

@@ -409,6 +409,45 @@ fn a_turn_of_two_segments_waits_for_both_transcripts() {
 }
 
 #[test]
+fn words_transcribed_after_the_timeout_join_an_answer_that_has_not_played() {
+    // the second segment's transcript is later than the ASR timeout: the engine answers the
+    // first part, then the rest arrives before any of that answer has played
+    let mut t = Tape::new(agent(json!({})), fast());
+    t.speak(1500);
+    t.stop_speaking();
+    t.input(Input::AsrFinal { text: "That is all I needed.".into() });
+    t.quiet(200);
+    t.speak(400);
+    t.stop_speaking();
+    t.quiet(3100);
+    let (first, call) = last_llm(&t.take()).expect("answered after the timeout");
+    assert_eq!(call.messages.last().map(|m| m.content.as_str()), Some("That is all I needed."));
+    t.input(Input::AsrFinal { text: "Bye.".into() });
+    let a = t.take();
+    assert!(a.contains(&Action::StopSpeaking { turn: first }), "the partial answer is dropped: {a:?}");
+    let (_, call) = last_llm(&a).expect("answered again with all the words");
+    assert_eq!(call.messages.last().map(|m| m.content.as_str()), Some("That is all I needed. Bye."));
+    assert_eq!(call.messages.iter().filter(|m| m.role == Role::User).count(), 1);
+}
+
+#[test]
+fn words_transcribed_while_the_agent_speaks_are_answered_after_it() {
+    let mut t = Tape::new(agent(json!({})), fast());
+    let (turn, _) = ask(&mut t, "What are your hours?");
+    t.text(turn, "We are open nine to five.");
+    t.input(Input::LlmDone { turn });
+    t.synthesize(turn, 1, 1500);
+    t.input(Input::PlaybackStarted { turn });
+    t.take();
+    // a transcript of earlier speech that was never answered comes in now (too late to join)
+    t.input(Input::AsrFinal { text: "And on Sundays?".into() });
+    assert!(last_llm(&t.take()).is_none(), "the answer playing is not cut");
+    t.input(Input::PlaybackFinished { turn });
+    let (_, call) = last_llm(&t.take()).expect("the late words are answered once the agent is done");
+    assert_eq!(call.messages.last().map(|m| m.content.as_str()), Some("And on Sundays?"));
+}
+
+#[test]
 fn the_end_of_turn_model_chooses_the_endpointing_window() {
     for (probability, answered_after_ms) in [(0.9f32, 300u64), (0.1, 1500)] {
         let mut t = Tape::new(agent(json!({})), fast());
