@@ -181,7 +181,7 @@ async fn run(cfg: Config, agents: Agents, metrics: PrometheusHandle) -> anyhow::
         addr = %local,
         agent = %cfg.media.default_agent,
         max_calls = cfg.server.max_concurrent_calls,
-        "vox listening: http://{local}/healthz, Twilio media at ws://{local}/media/twilio"
+        "vox listening: http://{local}/healthz, carrier media at ws://{local}/media/{{twilio,telnyx,plivo,vonage,exotel}}"
     );
 
     // Histogram summaries need periodic upkeep.

@@ -293,6 +293,8 @@ impl<'p> CallState<'p> {
             }
             let _ = sink.close().await;
         } else if let Some((code, reason)) = &server_close {
+            // answer the server's close, as a carrier does (the closing handshake)
+            let _ = sink.close().await;
             // After the caller's last turn, the agent hanging up (1000) is how a call ends.
             let script_done = match self.phase {
                 Phase::Done => true,
