@@ -37,8 +37,9 @@ for ops in doc["paths"].values():
                 p["schema"] = {"type": "string", "enum": [sys.argv[1]]}
 json.dump(doc, open(sys.argv[2], "w"))' "$biz" "$work/openapi.json"
 status=0
-"$venv/bin/schemathesis" run "$work/openapi.json" --url "$base" -H "Authorization: Bearer $token" \
-  --checks not_a_server_error -n "$examples" --generation-deterministic --request-timeout 10 || status=$?
+# from the temp dir: schemathesis keeps a cache (.schemathesis/) in its working directory
+(cd "$work" && "$venv/bin/schemathesis" run openapi.json --url "$base" -H "Authorization: Bearer $token" \
+  --checks not_a_server_error -n "$examples" --generation-deterministic --request-timeout 10) || status=$?
 if grep -q "internal error in the API\|panicked" "$work/server.log"; then
   echo "the server logged internal errors:"; grep -B2 -A5 "internal error in the API\|panicked" "$work/server.log" | head -60
   status=1
