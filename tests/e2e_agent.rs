@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use vox_testkit::{repo_root, ChatReply, FakeOpenAi, FakeTiming, VoxServer};
+use vox_testkit::{repo_root, scratch_dir, ChatReply, FakeOpenAi, FakeTiming, VoxServer};
 
 const BIN: &str = env!("CARGO_BIN_EXE_vox");
 
@@ -53,8 +53,7 @@ async fn llm_agent_call_with_tool_and_barge_in() {
     fake.push_chat(ChatReply::text("Goodbye!"));
     fake.set_function("lookupHours", json!({"day": "saturday", "open": "10:00", "close": "14:00"}));
 
-    let dir = std::env::temp_dir().join(format!("vox-e2e-agent-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
+    let dir = scratch_dir("e2e-agent");
     let agent = agent_file(&fake, &dir);
     let agent_arg = agent.to_string_lossy().into_owned();
     let server = tokio::task::spawn_blocking(move || {

@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use vox_testkit::{repo_root, ApiClient, CallerScript, CarrierKind, ChatReply, FakeCarrier, FakeOpenAi, FakeTiming, VoxServer};
+use vox_testkit::{repo_root, scratch_dir, ApiClient, CallerScript, CarrierKind, ChatReply, FakeCarrier, FakeOpenAi, FakeTiming, VoxServer};
 
 const BIN: &str = env!("CARGO_BIN_EXE_vox");
 
@@ -18,9 +18,7 @@ async fn carrier_calls(kind: CarrierKind) {
     let fake_ai = FakeOpenAi::start(FakeTiming::default()).await;
     let audio = repo_root().join("tests/data/audio");
     let carrier = FakeCarrier::start(kind, CallerScript { wavs: vec![audio.join("book-1.wav")], greeting: true, record_dir: None }).await;
-    let dir = std::env::temp_dir().join(format!("vox-e2e-carrier-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("dir");
+    let dir = scratch_dir(&format!("e2e-carrier-{name}"));
     let config = dir.join("vox.toml");
     let ai = fake_ai.base_url();
     std::fs::write(

@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use vox_testkit::{repo_root, ApiClient, CallerScript, ChatReply, FakeOpenAi, FakeTiming, FakeTwilio, VoxServer};
+use vox_testkit::{repo_root, scratch_dir, ApiClient, CallerScript, ChatReply, FakeOpenAi, FakeTiming, FakeTwilio, VoxServer};
 
 const BIN: &str = env!("CARGO_BIN_EXE_vox");
 
@@ -18,9 +18,7 @@ async fn the_seed_walkthrough_from_token_to_call_history() {
     let audio = repo_root().join("tests/data/audio");
     let twilio = FakeTwilio::start(CallerScript { wavs: vec![audio.join("book-1.wav"), audio.join("bye-1.wav")], greeting: true, record_dir: None }).await;
 
-    let dir = std::env::temp_dir().join(format!("vox-e2e-cp-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("dir");
+    let dir = scratch_dir("e2e-cp");
     let config = dir.join("vox.toml");
     let ai = fake_ai.base_url();
     std::fs::write(

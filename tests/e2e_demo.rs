@@ -5,15 +5,14 @@
 
 use std::time::Duration;
 
-use vox_testkit::{repo_root, VoxServer};
+use vox_testkit::{repo_root, scratch_dir, VoxServer};
 
 const BIN: &str = env!("CARGO_BIN_EXE_vox");
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_offline_demo_agent_answers_relevantly() {
     let Some(models) = vox_testkit::local_models_or_skip() else { return };
-    let dir = std::env::temp_dir().join(format!("vox-e2e-demo-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
+    let dir = scratch_dir("e2e-demo");
     let m = models.display().to_string();
     let server = tokio::task::spawn_blocking(move || VoxServer::start(std::path::Path::new(BIN), &["--demo"], &[("VOX__MODELS__DIR", &m)]))
         .await

@@ -13,7 +13,7 @@ use std::time::Duration;
 use futures_util::SinkExt;
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
-use vox_testkit::{close_of, repo_root, ChatReply, FakeOpenAi, FakeTiming, VoxServer, Ws};
+use vox_testkit::{close_of, repo_root, scratch_dir, ChatReply, FakeOpenAi, FakeTiming, VoxServer, Ws};
 
 const BIN: &str = env!("CARGO_BIN_EXE_vox");
 
@@ -42,8 +42,7 @@ async fn call(name: &str, dialect: &str, flags: &[&str]) -> (Value, Vec<Value>) 
     for r in [LONG, "Sure, go ahead.", "You pressed five.", "Goodbye!"] {
         fake.push_chat(ChatReply::text(r));
     }
-    let dir = std::env::temp_dir().join(format!("vox-e2e-dialect-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
+    let dir = scratch_dir(&format!("e2e-dialect-{name}"));
     let agent = agent_file(&fake, &dir).to_string_lossy().into_owned();
     let server = tokio::task::spawn_blocking(move || VoxServer::start(std::path::Path::new(BIN), &["--agent", &agent], &[("VOX__VAD__STOP_MS", "400")])).await.expect("server");
     let report = dir.join("report.json");

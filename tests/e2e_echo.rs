@@ -8,16 +8,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 use vox_testkit::audio::{best_match, dbfs, read_stereo};
-use vox_testkit::{repo_root, VoxServer};
+use vox_testkit::{repo_root, scratch_dir, VoxServer};
 
 const BIN: &str = env!("CARGO_BIN_EXE_vox");
-
-fn temp_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("vox-e2e-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("temp dir");
-    d
-}
 
 fn f(v: &Value, ptr: &str) -> f64 {
     v.pointer(ptr).and_then(Value::as_f64).unwrap_or_else(|| panic!("{ptr} missing in {v}"))
@@ -26,7 +19,7 @@ fn f(v: &Value, ptr: &str) -> f64 {
 #[test]
 fn echo_call_with_barge_in() {
     let server = VoxServer::start(PathBuf::from(BIN).as_path(), &[], &[]);
-    let dir = temp_dir("echo");
+    let dir = scratch_dir("e2e-echo");
     let report_path = dir.join("report.json");
     let script = repo_root().join("tests/data/scripts/echo-barge-in.toml");
     let out = Command::new(BIN)

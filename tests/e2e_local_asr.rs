@@ -4,7 +4,7 @@
 //! server. Needs the models and espeak-ng; skips with a printed reason without them.
 
 use serde_json::{json, Value};
-use vox_testkit::{repo_root, ChatReply, FakeOpenAi, FakeTiming, VoxServer};
+use vox_testkit::{repo_root, scratch_dir, ChatReply, FakeOpenAi, FakeTiming, VoxServer};
 
 const BIN: &str = env!("CARGO_BIN_EXE_vox");
 
@@ -19,8 +19,7 @@ async fn the_local_recognizer_hears_the_caller() {
     }
     let fake = FakeOpenAi::start(FakeTiming::default()).await;
     fake.push_chat(ChatReply::text("Sure, Tuesday at ten works."));
-    let dir = std::env::temp_dir().join(format!("vox-e2e-local-asr-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
+    let dir = scratch_dir("e2e-local-asr");
     let agent = json!({
         "agent": {"id": "local", "name": "Booking", "conversationFlow": "Book appointments."},
         "llm": {"baseUrl": fake.base_url(), "model": "fake"},

@@ -5,15 +5,14 @@
 
 use std::time::Duration;
 
-use vox_testkit::{repo_root, VoxServer};
+use vox_testkit::{repo_root, scratch_dir, VoxServer};
 
 const BIN: &str = env!("CARGO_BIN_EXE_vox");
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_local_llm_agent_answers_from_its_prompt() {
     let Some(models) = vox_testkit::local_models_or_skip() else { return };
-    let dir = std::env::temp_dir().join(format!("vox-e2e-llm-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
+    let dir = scratch_dir("e2e-llm");
     let question = dir.join("question.wav");
     let say = tokio::process::Command::new(BIN)
         .args(["say", "What are your opening hours?", "--models"])

@@ -12,7 +12,7 @@ use std::time::Duration;
 use axum::routing::post;
 use reqwest::Method;
 use serde_json::{json, Value};
-use vox_testkit::{repo_root, ApiClient, CallerScript, ChatReply, FakeOpenAi, FakeTiming, FakeTwilio, VoxServer};
+use vox_testkit::{repo_root, scratch_dir, ApiClient, CallerScript, ChatReply, FakeOpenAi, FakeTiming, FakeTwilio, VoxServer};
 
 const BIN: &str = env!("CARGO_BIN_EXE_vox");
 
@@ -78,9 +78,7 @@ async fn tools_act_and_calls_leave_a_record() {
     let twilio = FakeTwilio::start(CallerScript { wavs: vec![audio.join("book-1.wav"), audio.join("kb-1.wav")], greeting: true, record_dir: None }).await;
     let (dev, seen) = developer_server().await;
 
-    let dir = std::env::temp_dir().join(format!("vox-e2e-tools-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("dir");
+    let dir = scratch_dir("e2e-tools");
     let config = dir.join("vox.toml");
     let ai = fake_ai.base_url();
     std::fs::write(

@@ -9,7 +9,7 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
-use vox_testkit::{close_of, http_get, VoxServer, Ws};
+use vox_testkit::{close_of, http_get, scratch_dir, VoxServer, Ws};
 
 const BIN: &str = env!("CARGO_BIN_EXE_vox");
 
@@ -124,8 +124,7 @@ async fn sigterm_drains_then_hangs_up_and_exits_cleanly() {
 
 #[test]
 fn configuration_errors_name_the_problem() {
-    let dir = std::env::temp_dir().join(format!("vox-cfg-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
+    let dir = scratch_dir("cfg");
     let bad = dir.join("bad.toml");
     std::fs::write(&bad, "[server]\nportt = 1\n").expect("write");
     let out = Command::new(BIN).args(["serve", "--config"]).arg(&bad).output().expect("run");

@@ -115,54 +115,17 @@ pub fn resolve_secret(value: &str) -> anyhow::Result<String> {
     Ok(value.to_owned())
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum Carrier {
-    Twilio,
-    Telnyx,
-    Plivo,
-    Vonage,
-    Exotel,
-}
+/// The carrier of a pool: the same five as the media dialects.
+pub use vox_telephony::Dialect as Carrier;
 
-impl Carrier {
-    /// Its name in config and metrics.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Twilio => "twilio",
-            Self::Telnyx => "telnyx",
-            Self::Plivo => "plivo",
-            Self::Vonage => "vonage",
-            Self::Exotel => "exotel",
-        }
-    }
-
-    /// Its name in messages.
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::Twilio => "Twilio",
-            Self::Telnyx => "Telnyx",
-            Self::Plivo => "Plivo",
-            Self::Vonage => "Vonage",
-            Self::Exotel => "Exotel",
-        }
-    }
-
-    /// The REST API a pool uses when it names none.
-    pub fn default_api_base(self) -> &'static str {
-        match self {
-            Self::Twilio => "https://api.twilio.com",
-            Self::Telnyx => "https://api.telnyx.com",
-            Self::Plivo => "https://api.plivo.com",
-            Self::Vonage => "https://api.nexmo.com",
-            Self::Exotel => "https://api.exotel.com",
-        }
-    }
-}
-
-impl std::fmt::Display for Carrier {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
+/// The REST API a pool of this carrier uses when it names none.
+pub fn default_api_base(carrier: Carrier) -> &'static str {
+    match carrier {
+        Carrier::Twilio => "https://api.twilio.com",
+        Carrier::Telnyx => "https://api.telnyx.com",
+        Carrier::Plivo => "https://api.plivo.com",
+        Carrier::Vonage => "https://api.nexmo.com",
+        Carrier::Exotel => "https://api.exotel.com",
     }
 }
 

@@ -359,7 +359,7 @@ impl<'p> CallState<'p> {
         self.caller_rec.extend_from_slice(&samples);
         self.outgoing.extend_from_slice(&samples);
         self.ticks += 1;
-        if self.ticks % self.carrier.frames_per_message() as u64 == 0 {
+        if self.ticks.is_multiple_of(self.carrier.frames_per_message() as u64) {
             let chunk = std::mem::take(&mut self.outgoing);
             let m = self.carrier.media(&chunk);
             // Telnyx does not promise order: every 7th message overtakes the one before it
@@ -369,7 +369,7 @@ impl<'p> CallState<'p> {
                         out.push(m);
                         out.push(h);
                     }
-                    None if self.ticks % 7 == 0 => self.held = Some(m),
+                    None if self.ticks.is_multiple_of(7) => self.held = Some(m),
                     None => out.push(m),
                 }
             } else {

@@ -7,8 +7,9 @@ use crate::json::{JsonCodec, JsonEncoder};
 use crate::vonage::{VonageCodec, VonageEncoder};
 use crate::{MediaEvent, Outbound, ProtocolError};
 
-/// A carrier's media-stream dialect.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// A carrier's media-stream dialect, and so the carrier (config names it in lower case).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Dialect {
     /// Twilio Media Streams (`<Connect><Stream>`): JSON, mu-law 8 kHz.
     Twilio,
@@ -34,6 +35,17 @@ impl Dialect {
             Self::Plivo => "plivo",
             Self::Vonage => "vonage",
             Self::Exotel => "exotel",
+        }
+    }
+
+    /// The carrier's name in messages.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Twilio => "Twilio",
+            Self::Telnyx => "Telnyx",
+            Self::Plivo => "Plivo",
+            Self::Vonage => "Vonage",
+            Self::Exotel => "Exotel",
         }
     }
 }

@@ -66,6 +66,15 @@ pub fn heard_on_recording(recording: &std::path::Path, models: &std::path::Path)
     heard
 }
 
+/// An empty directory for one test's files: `{tmp}/vox-{label}-{pid}`, emptied first so a
+/// failed earlier run of the same process id leaves nothing behind in it.
+pub fn scratch_dir(label: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("vox-{label}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("creating {}: {e}", dir.display()));
+    dir
+}
+
 /// The repository root (for test data paths).
 pub fn repo_root() -> std::path::PathBuf {
     // At run time first: cargo sets it for every test process to the package under test

@@ -131,7 +131,7 @@ impl Account {
             application_id: String::new(),
             private_key: None,
             signature_secret: String::new(),
-            api_base: if pool.api_base.is_empty() { pool.carrier.default_api_base().to_owned() } else { pool.api_base.trim_end_matches('/').to_owned() },
+            api_base: if pool.api_base.is_empty() { crate::config::default_api_base(pool.carrier).to_owned() } else { pool.api_base.trim_end_matches('/').to_owned() },
         };
         match pool.carrier {
             Carrier::Twilio | Carrier::Plivo => {
@@ -449,7 +449,10 @@ impl vox_media::PlacedCalls for Telephony {
                 return Err("this call was already connected or has ended".into());
             }
             if record.carrier_call_id.is_none() && !carrier_call_id.is_empty() {
-                let _ = store.set_call_carrier_id(&call_id, &carrier_call_id).await;
+                if let Err(e) = store.set_call_carrier_id(&call_id, &carrier_call_id).await {
+                    // this call still has it; only carrier callbacks naming that id will not find the record
+                    warn!(error = %e, call = %call_id, "recording the carrier's call id");
+                }
             }
             let runtime = match t.runtime().await {
                 Ok(r) => r,

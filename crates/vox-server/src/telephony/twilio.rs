@@ -14,14 +14,14 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
 use futures::future::BoxFuture;
-use serde_json::{json, Value};
+use serde_json::json;
 use tracing::{info, warn};
 use vox_call::CallControl;
 use vox_store::CallRecord;
 use vox_telephony::{twilio_voice, Dialect};
 use vox_tools::api::CallTools;
 
-use super::{Account, Answer, Telephony};
+use super::{carrier_reply, Account, Answer, Telephony};
 use crate::config::Carrier;
 
 pub(super) fn routes() -> Router<Telephony> {
@@ -60,6 +60,11 @@ fn verified(t: &Telephony, headers: &HeaderMap, uri: &Uri, body: &[u8], token_fo
     Ok(params)
 }
 
+/// The auth token of the Twilio account a callback names by its AccountSid.
+fn token_of_account(t: &Telephony, params: &[(String, String)]) -> Option<String> {
+    t.accounts(Carrier::Twilio).find(|a| a.account_sid == param(params, "AccountSid")).map(|a| a.auth_token.clone())
+}
+
 fn param<'a>(params: &'a [(String, String)], name: &str) -> &'a str {
     params.iter().find(|(k, _)| k == name).map_or("", |(_, v)| v.as_str())
 }
@@ -88,7 +93,7 @@ struct StatusQuery {
 }
 
 async fn status(State(t): State<Telephony>, headers: HeaderMap, uri: Uri, Query(q): Query<StatusQuery>, body: Bytes) -> Response {
-    let params = match verified(&t, &headers, &uri, &body, |p| t.accounts(Carrier::Twilio).find(|a| a.account_sid == param(p, "AccountSid")).map(|a| a.auth_token.clone())) {
+    let params = match verified(&t, &headers, &uri, &body, |p| token_of_account(&t, p)) {
         Ok(p) => p,
         Err(r) => return r,
     };
@@ -132,7 +137,7 @@ const TRANSFER_FAILED: &str = "Sorry, nobody could take your call right now. Ple
 /// `POST /twilio/transfer-status?callId=`: the status of a warm transfer's call to its
 /// destination. If it was not answered, the waiting caller hears an apology and is hung up.
 async fn transfer_status(State(t): State<Telephony>, headers: HeaderMap, uri: Uri, Query(q): Query<StatusQuery>, body: Bytes) -> Response {
-    let params = match verified(&t, &headers, &uri, &body, |p| t.accounts(Carrier::Twilio).find(|a| a.account_sid == param(p, "AccountSid")).map(|a| a.auth_token.clone())) {
+    let params = match verified(&t, &headers, &uri, &body, |p| token_of_account(&t, p)) {
         Ok(p) => p,
         Err(r) => return r,
     };
@@ -166,31 +171,24 @@ async fn transfer_status(State(t): State<Telephony>, headers: HeaderMap, uri: Ur
 
 /// An outbound call through Twilio's REST Calls API, the stream's TwiML inline.
 pub(super) async fn dial(t: &Telephony, account: &Account, r: &vox_api::DialRequest) -> Result<String, String> {
-            let base = t.base_url(None);
-            let body = [
-                ("To", r.to.clone()),
-                ("From", r.from.clone()),
-                ("Twiml", stream_twiml(t, &base, &r.call_id, &r.agent_id)),
-                ("StatusCallback", format!("{base}/twilio/status?callId={}", r.call_id)),
-                ("StatusCallbackEvent", "completed".to_owned()),
-            ];
-            let url = format!("{}/2010-04-01/Accounts/{}/Calls.json", account.api_base, account.account_sid);
-            let res = t.0.http.post(&url).basic_auth(&account.account_sid, Some(&account.auth_token)).form(&body).send().await.map_err(|e| format!("Twilio unreachable: {e}"))?;
-            let code = res.status();
-            let reply: Value = res.json().await.unwrap_or(Value::Null);
-            if !code.is_success() {
-                return Err(format!("Twilio answered {code}: {}", reply["message"].as_str().unwrap_or("no message")));
-            }
-            reply["sid"].as_str().map(str::to_owned).ok_or_else(|| "Twilio's reply has no call sid".to_owned())
+    let base = t.base_url(None);
+    let body = [
+        ("To", r.to.clone()),
+        ("From", r.from.clone()),
+        ("Twiml", stream_twiml(t, &base, &r.call_id, &r.agent_id)),
+        ("StatusCallback", format!("{base}/twilio/status?callId={}", r.call_id)),
+        ("StatusCallbackEvent", "completed".to_owned()),
+    ];
+    let url = format!("{}/2010-04-01/Accounts/{}/Calls.json", account.api_base, account.account_sid);
+    let reply = carrier_reply(Carrier::Twilio, t.0.http.post(&url).basic_auth(&account.account_sid, Some(&account.auth_token)).form(&body).send().await).await?;
+    reply["sid"].as_str().map(str::to_owned).ok_or_else(|| "Twilio's reply has no call sid".to_owned())
 }
-
 
 impl Telephony {
     /// POSTs a call update to Twilio (`Calls/{sid}.json`).
     async fn update_call(&self, account_sid: &str, auth_token: &str, api_base: &str, call_sid: &str, form: &[(&str, String)]) -> Result<(), String> {
         let url = format!("{api_base}/2010-04-01/Accounts/{account_sid}/Calls/{call_sid}.json");
-        let res = self.0.http.post(&url).basic_auth(account_sid, Some(auth_token)).form(form).send().await.map_err(|e| format!("Twilio unreachable: {e}"))?;
-        if res.status().is_success() { Ok(()) } else { Err(format!("Twilio answered {}", res.status())) }
+        carrier_reply(Carrier::Twilio, self.0.http.post(&url).basic_auth(account_sid, Some(auth_token)).form(form).send().await).await.map(|_| ())
     }
 }
 

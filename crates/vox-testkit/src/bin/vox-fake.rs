@@ -7,6 +7,9 @@
 //! status callback is posted. It prints one JSON line with its account when it is ready,
 //! then one line per finished call.
 
+// stdout is this command's interface: the JSON lines above
+#![allow(clippy::print_stdout)]
+
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::PathBuf;
