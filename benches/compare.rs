@@ -22,8 +22,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
-use vox_testkit::{repo_root, ChatReply, FakeOpenAi, FakeTiming};
+use serde_json::{Value, json};
+use vox_testkit::{ChatReply, FakeOpenAi, FakeTiming, repo_root};
 
 const BIN: &str = env!("CARGO_BIN_EXE_vox");
 
@@ -75,7 +75,12 @@ struct Opts {
 }
 
 fn opts() -> Opts {
-    let mut o = Opts { out: PathBuf::from("bench-report"), only: None, max_level: 256, turns: 12 };
+    let mut o = Opts {
+        out: PathBuf::from("bench-report"),
+        only: None,
+        max_level: 256,
+        turns: 12,
+    };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
     while i < args.len() {
@@ -103,7 +108,9 @@ struct Proc {
 
 impl Drop for Proc {
     fn drop(&mut self) {
-        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
@@ -127,7 +134,10 @@ impl Proc {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
 }
 
 fn wait_healthy(proc: &mut Proc, path: &str, log: &Path) {
@@ -138,9 +148,16 @@ fn wait_healthy(proc: &mut Proc, path: &str, log: &Path) {
             return;
         }
         if let Ok(Some(status)) = proc.child.try_wait() {
-            panic!("server exited with {status} before becoming healthy; see {}", log.display());
+            panic!(
+                "server exited with {status} before becoming healthy; see {}",
+                log.display()
+            );
         }
-        assert!(Instant::now() < deadline, "server not healthy within 120 s; see {}", log.display());
+        assert!(
+            Instant::now() < deadline,
+            "server not healthy within 120 s; see {}",
+            log.display()
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -161,18 +178,32 @@ fn start(rt: Runtime, fake: &FakeOpenAi, dir: &Path, silero: bool) -> Proc {
             let agent_path = dir.join("agent.json");
             std::fs::write(&agent_path, agent.to_string()).expect("agent");
             let mut c = Command::new(BIN);
-            c.args(["serve", "--host", "127.0.0.1", "--port", &port.to_string(), "--agent"]).arg(&agent_path);
-            c.env("VOX__STORE__URL", format!("sqlite://{}/vox.db", dir.display()))
-                .env("VOX__API__FILES_DIR", dir.join("files"))
-                .env("VOX__VAD__KIND", if silero { "silero" } else { "energy" })
-                .env("VOX__VAD__THRESHOLD", VAD_THRESHOLD.to_string())
-                .env("VOX__VAD__NEG_THRESHOLD", (VAD_THRESHOLD - 0.1).to_string())
-                .env("VOX__VAD__START_MS", VAD_START_MS.to_string())
-                .env("VOX__VAD__STOP_MS", VAD_STOP_MS.to_string())
-                .env("VOX__CONVERSATION__MIN_ENDPOINTING_MS", SILENCE_WAIT_MS.to_string())
-                .env("VOX__SERVER__MAX_CONCURRENT_CALLS", "2000")
-                .env("VOX__LOG__LEVEL", "warn")
-                .env_remove("RUST_LOG");
+            c.args([
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+                "--agent",
+            ])
+            .arg(&agent_path);
+            c.env(
+                "VOX__STORE__URL",
+                format!("sqlite://{}/vox.db", dir.display()),
+            )
+            .env("VOX__API__FILES_DIR", dir.join("files"))
+            .env("VOX__VAD__KIND", if silero { "silero" } else { "energy" })
+            .env("VOX__VAD__THRESHOLD", VAD_THRESHOLD.to_string())
+            .env("VOX__VAD__NEG_THRESHOLD", (VAD_THRESHOLD - 0.1).to_string())
+            .env("VOX__VAD__START_MS", VAD_START_MS.to_string())
+            .env("VOX__VAD__STOP_MS", VAD_STOP_MS.to_string())
+            .env(
+                "VOX__CONVERSATION__MIN_ENDPOINTING_MS",
+                SILENCE_WAIT_MS.to_string(),
+            )
+            .env("VOX__SERVER__MAX_CONCURRENT_CALLS", "2000")
+            .env("VOX__LOG__LEVEL", "warn")
+            .env_remove("RUST_LOG");
             if let Some(m) = std::env::var_os("VOX_MODELS_DIR") {
                 c.env("VOX__MODELS__DIR", m);
             } else {
@@ -184,22 +215,50 @@ fn start(rt: Runtime, fake: &FakeOpenAi, dir: &Path, silero: bool) -> Proc {
             let python = std::env::var("VOX_BENCH_PYTHON").expect("VOX_BENCH_PYTHON: the python of the venv with pipecat-ai (benches/compare.sh sets it)");
             let mut c = Command::new(python);
             c.arg(repo_root().join("benches/peers/pipecat/bot.py"))
-                .args(["--port", &port.to_string(), "--openai-base", &fake.base_url()])
+                .args([
+                    "--port",
+                    &port.to_string(),
+                    "--openai-base",
+                    &fake.base_url(),
+                ])
                 .args(["--vad-confidence", &VAD_THRESHOLD.to_string()])
-                .args(["--vad-start-ms", &VAD_START_MS.to_string(), "--vad-stop-ms", &VAD_STOP_MS.to_string(), "--speech-timeout-ms", &SILENCE_WAIT_MS.to_string()])
+                .args([
+                    "--vad-start-ms",
+                    &VAD_START_MS.to_string(),
+                    "--vad-stop-ms",
+                    &VAD_STOP_MS.to_string(),
+                    "--speech-timeout-ms",
+                    &SILENCE_WAIT_MS.to_string(),
+                ])
                 .args(["--greeting", GREETING]);
             c
         }
     };
-    cmd.stdin(Stdio::null()).stdout(log.try_clone().expect("log")).stderr(log);
+    cmd.stdin(Stdio::null())
+        .stdout(log.try_clone().expect("log"))
+        .stderr(log);
     let child = cmd.spawn().expect("spawn runtime");
     let mut p = Proc { child, port };
-    wait_healthy(&mut p, if rt == Runtime::Pipecat { "/health" } else { "/healthz" }, &log_path);
+    wait_healthy(
+        &mut p,
+        if rt == Runtime::Pipecat {
+            "/health"
+        } else {
+            "/healthz"
+        },
+        &log_path,
+    );
     p
 }
 
 fn clock_ticks() -> f64 {
-    Command::new("getconf").arg("CLK_TCK").output().ok().and_then(|o| String::from_utf8(o.stdout).ok()).and_then(|s| s.trim().parse().ok()).unwrap_or(100.0)
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(100.0)
 }
 
 /// CPU seconds used by the process so far (user + system, its threads and waited-for children).
@@ -207,7 +266,10 @@ fn cpu_secs(pid: u32, tck: f64) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // fields after the command name (which may hold spaces) in parentheses
     let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
-    let f: Vec<f64> = rest.split_whitespace().map(|x| x.parse().unwrap_or(0.0)).collect();
+    let f: Vec<f64> = rest
+        .split_whitespace()
+        .map(|x| x.parse().unwrap_or(0.0))
+        .collect();
     // rest[0] is field 3 (state); utime, stime, cutime, cstime are fields 14-17
     if f.len() < 15 {
         return 0.0;
@@ -217,15 +279,23 @@ fn cpu_secs(pid: u32, tck: f64) -> f64 {
 
 fn rss_mb(pid: u32) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok()).map_or(0.0, |kb| kb / 1024.0)
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
 }
 
 /// A script: greeting first, then `turns` turns of `wav`, barging in after `interrupt` ms.
 fn script(dir: &Path, name: &str, turns: usize, interrupt: Option<u64>) -> PathBuf {
     let wav = repo_root().join("tests/data/audio/book-1.wav");
-    let mut s = String::from("agent_id = \"bench\"\ngreeting = true\nlead_in_ms = 300\ntail_ms = 500\n");
+    let mut s =
+        String::from("agent_id = \"bench\"\ngreeting = true\nlead_in_ms = 300\ntail_ms = 500\n");
     for i in 0..turns {
-        s.push_str(&format!("\n[[turn]]\nwav = {:?}\npause_ms = 300\n", wav.display().to_string()));
+        s.push_str(&format!(
+            "\n[[turn]]\nwav = {:?}\npause_ms = 300\n",
+            wav.display().to_string()
+        ));
         if let (Some(ms), true) = (interrupt, i > 0) {
             s.push_str(&format!("interrupt_after_ms = {ms}\n"));
         }
@@ -236,19 +306,38 @@ fn script(dir: &Path, name: &str, turns: usize, interrupt: Option<u64>) -> PathB
 }
 
 async fn sim(url: &str, script: &Path, calls: usize, report: &Path) -> Value {
-    let args = vox_sim::SimArgs { calls, concurrency: calls, report: Some(report.to_owned()), reply_timeout_ms: 20_000, ..vox_sim::SimArgs::new(url, script) };
+    let args = vox_sim::SimArgs {
+        calls,
+        concurrency: calls,
+        report: Some(report.to_owned()),
+        reply_timeout_ms: 20_000,
+        ..vox_sim::SimArgs::new(url, script)
+    };
     if let Err(e) = vox_sim::run(args).await {
         return json!({"error": format!("{e:#}")});
     }
-    serde_json::from_str(&std::fs::read_to_string(report).unwrap_or_default()).unwrap_or(Value::Null)
+    serde_json::from_str(&std::fs::read_to_string(report).unwrap_or_default())
+        .unwrap_or(Value::Null)
 }
 
 fn values(report: &Value, f: impl Fn(&Value) -> Vec<f64>) -> Vec<f64> {
-    report["calls"].as_array().into_iter().flatten().flat_map(f).collect()
+    report["calls"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(f)
+        .collect()
 }
 
 fn turn_values(report: &Value, key: &str) -> Vec<f64> {
-    values(report, |c| c["turns"].as_array().into_iter().flatten().filter_map(|t| t[key].as_f64()).collect())
+    values(report, |c| {
+        c["turns"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|t| t[key].as_f64())
+            .collect()
+    })
 }
 
 fn pct(v: &[f64], q: f64) -> Option<f64> {
@@ -267,15 +356,29 @@ fn say(line: &str) {
 }
 
 /// Runs every phase against one runtime.
-async fn measure(rt: Runtime, fake: &FakeOpenAi, dir: &Path, o: &Opts, silero: bool, tck: f64) -> Value {
+async fn measure(
+    rt: Runtime,
+    fake: &FakeOpenAi,
+    dir: &Path,
+    o: &Opts,
+    silero: bool,
+    tck: f64,
+) -> Value {
     let rdir = dir.join(rt.name());
     std::fs::create_dir_all(&rdir).expect("dir");
     let proc = start(rt, fake, &rdir, silero);
     let pid = proc.pid();
-    say(&format!("[{}] started (pid {pid}, RSS {:.0} MB)", rt.name(), rss_mb(pid)));
+    say(&format!(
+        "[{}] started (pid {pid}, RSS {:.0} MB)",
+        rt.name(),
+        rss_mb(pid)
+    ));
 
     // warm-up call (first-call costs: connection pools, model sessions)
-    fake.set_defaults("I would like to book an appointment.", ChatReply::text(SHORT_REPLY));
+    fake.set_defaults(
+        "I would like to book an appointment.",
+        ChatReply::text(SHORT_REPLY),
+    );
     let warm = script(&rdir, "warmup", 1, None);
     sim(&proc.url(), &warm, 1, &rdir.join("warmup.json")).await;
     let idle_rss = rss_mb(pid);
@@ -285,15 +388,30 @@ async fn measure(rt: Runtime, fake: &FakeOpenAi, dir: &Path, o: &Opts, silero: b
     let r1 = sim(&proc.url(), &single, 1, &rdir.join("single.json")).await;
     let v2v = turn_values(&r1, "response_latency_ms");
     let greeting = values(&r1, |c| c["greeting_ms"].as_f64().into_iter().collect());
-    say(&format!("[{}] single call: {} turns, v2v p50 {:?} p95 {:?}, greeting {:?}", rt.name(), v2v.len(), pct(&v2v, 0.5), pct(&v2v, 0.95), greeting.first()));
+    say(&format!(
+        "[{}] single call: {} turns, v2v p50 {:?} p95 {:?}, greeting {:?}",
+        rt.name(),
+        v2v.len(),
+        pct(&v2v, 0.5),
+        pct(&v2v, 0.95),
+        greeting.first()
+    ));
 
     // 2. barge-in: every turn after the first interrupts a long reply
-    fake.set_defaults("Actually, wait a moment please.", ChatReply::text(LONG_REPLY));
+    fake.set_defaults(
+        "Actually, wait a moment please.",
+        ChatReply::text(LONG_REPLY),
+    );
     let barge = script(&rdir, "barge", 7, Some(INTERRUPT_AFTER_MS));
     let r2 = sim(&proc.url(), &barge, 1, &rdir.join("barge.json")).await;
     let barge_ms = turn_values(&r2, "barge_in_to_silence_ms");
     let clear_ms = turn_values(&r2, "clear_ms");
-    say(&format!("[{}] barge-in: {} interruptions, to silence p50 {:?}", rt.name(), barge_ms.len(), pct(&barge_ms, 0.5)));
+    say(&format!(
+        "[{}] barge-in: {} interruptions, to silence p50 {:?}",
+        rt.name(),
+        barge_ms.len(),
+        pct(&barge_ms, 0.5)
+    ));
 
     if rt == Runtime::VoxEnergy {
         drop(proc);
@@ -307,7 +425,10 @@ async fn measure(rt: Runtime, fake: &FakeOpenAi, dir: &Path, o: &Opts, silero: b
     }
 
     // 3. concurrency sweep
-    fake.set_defaults("I would like to book an appointment.", ChatReply::text(SHORT_REPLY));
+    fake.set_defaults(
+        "I would like to book an appointment.",
+        ChatReply::text(SHORT_REPLY),
+    );
     let sweep_script = script(&rdir, "sweep", 3, None);
     let mut levels = Vec::new();
     let mut base_p95: Option<f64> = None;
@@ -339,20 +460,32 @@ async fn measure(rt: Runtime, fake: &FakeOpenAi, dir: &Path, o: &Opts, silero: b
                 }
             })
         };
-        let r = sim(&proc.url(), &sweep_script, level, &rdir.join(format!("sweep-{level}.json"))).await;
+        let r = sim(
+            &proc.url(),
+            &sweep_script,
+            level,
+            &rdir.join(format!("sweep-{level}.json")),
+        )
+        .await;
         sampler.abort();
         let cpu = cpu_secs(pid, tck) - cpu_before;
         let peak_rss = *peak.lock().expect("peak");
         let lat = turn_values(&r, "response_latency_ms");
-        let call_minutes: f64 = values(&r, |c| c["duration_ms"].as_f64().into_iter().collect()).iter().sum::<f64>() / 60_000.0;
-        let failed = r["summary"]["calls_failed"].as_u64().unwrap_or(level as u64);
+        let call_minutes: f64 = values(&r, |c| c["duration_ms"].as_f64().into_iter().collect())
+            .iter()
+            .sum::<f64>()
+            / 60_000.0;
+        let failed = r["summary"]["calls_failed"]
+            .as_u64()
+            .unwrap_or(level as u64);
         let late = r["summary"]["late_frames"].as_u64().unwrap_or(0);
         let sim_late = r["summary"]["sim_late_ticks"].as_u64().unwrap_or(0);
         let p95 = pct(&lat, 0.95);
         if level == 1 {
             base_p95 = p95;
         }
-        let within = matches!((p95, base_p95), (Some(p), Some(b)) if p <= b * SWEEP_TOLERANCE) && failed == 0;
+        let within = matches!((p95, base_p95), (Some(p), Some(b)) if p <= b * SWEEP_TOLERANCE)
+            && failed == 0;
         say(&format!(
             "[{}] {level:>4} calls: v2v p50 {:?} p95 {:?}, failed {failed}, late frames {late} (simulator late ticks {sim_late}), CPU {:.2} s/call-min, +{:.1} MB/call {}",
             rt.name(),
@@ -384,8 +517,19 @@ async fn measure(rt: Runtime, fake: &FakeOpenAi, dir: &Path, o: &Opts, silero: b
     }
     levels.sort_by_key(|l| l["calls"].as_u64());
     // cost figures at the largest level within the limit (steady load), else at one call
-    let at = levels.iter().filter(|l| l["within_limit"] == true).max_by_key(|l| l["calls"].as_u64()).or(levels.first()).cloned().unwrap_or(Value::Null);
-    let mem_at = levels.iter().filter(|l| l["within_limit"] == true && !l["memory_per_call_mb"].is_null()).max_by_key(|l| l["calls"].as_u64()).cloned().unwrap_or(Value::Null);
+    let at = levels
+        .iter()
+        .filter(|l| l["within_limit"] == true)
+        .max_by_key(|l| l["calls"].as_u64())
+        .or(levels.first())
+        .cloned()
+        .unwrap_or(Value::Null);
+    let mem_at = levels
+        .iter()
+        .filter(|l| l["within_limit"] == true && !l["memory_per_call_mb"].is_null())
+        .max_by_key(|l| l["calls"].as_u64())
+        .cloned()
+        .unwrap_or(Value::Null);
     drop(proc);
     json!({
         "runtime": rt.name(),
@@ -410,7 +554,13 @@ fn f(v: &Value) -> Option<f64> {
 }
 
 fn fmt(v: Option<f64>, unit: &str) -> String {
-    v.map_or("n/a".into(), |x| if unit == "ms" { format!("{x:.0} ms") } else { format!("{x:.2}{unit}") })
+    v.map_or("n/a".into(), |x| {
+        if unit == "ms" {
+            format!("{x:.0} ms")
+        } else {
+            format!("{x:.2}{unit}")
+        }
+    })
 }
 
 fn ratio(a: Option<f64>, b: Option<f64>) -> String {
@@ -423,35 +573,144 @@ fn ratio(a: Option<f64>, b: Option<f64>) -> String {
 #[allow(clippy::too_many_lines)]
 fn markdown(report: &Value) -> String {
     let rts = report["runtimes"].as_array().cloned().unwrap_or_default();
-    let get = |name: &str| rts.iter().find(|r| r["runtime"] == name).cloned().unwrap_or(Value::Null);
+    let get = |name: &str| {
+        rts.iter()
+            .find(|r| r["runtime"] == name)
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
     let (v, p) = (get("vox"), get("pipecat"));
     let floor = report["floor_ms"].as_f64().unwrap_or(0.0);
     let over = |r: &Value, q: &str| f(&r["voice_to_voice_ms"][q]).map(|x| x - floor);
     let mut md = String::new();
-    md.push_str(&format!("# Vox vs Pipecat ({})\n\n", report["date"].as_str().unwrap_or_default()));
+    md.push_str(&format!(
+        "# Vox vs Pipecat ({})\n\n",
+        report["date"].as_str().unwrap_or_default()
+    ));
     md.push_str(&format!("Machine: {}. Pipecat {}. Fake models: ASR {ASR_MS} ms, LLM first token {TTFT_MS} ms then {TOKENS_PER_SEC} tokens/s, TTS first byte {TTS_TTFB_MS} ms. Endpointing on both: {} speech threshold {VAD_THRESHOLD}, VAD start {VAD_START_MS} ms / stop {VAD_STOP_MS} ms, then {SILENCE_WAIT_MS} ms of silence; ASR once per VAD segment.\n\n",
         report["machine"].as_str().unwrap_or_default(), report["pipecat_version"].as_str().unwrap_or("?"), report["vad"].as_str().unwrap_or_default()));
     md.push_str(&format!("Floor (waits + model latencies on the critical path): VAD stop {VAD_STOP_MS} + max(silence wait {SILENCE_WAIT_MS}, ASR {ASR_MS}) + first token {TTFT_MS} + TTS first byte {TTS_TTFB_MS} = **{floor:.0} ms**.\n\n"));
     md.push_str("| measure (caller's side) | Vox | Pipecat | Vox / Pipecat |\n| --- | ---: | ---: | ---: |\n");
-    let row = |md: &mut String, name: &str, a: Option<f64>, b: Option<f64>, unit: &str| md.push_str(&format!("| {name} | {} | {} | {} |\n", fmt(a, unit), fmt(b, unit), ratio(a, b)));
-    row(&mut md, "voice-to-voice p50", f(&v["voice_to_voice_ms"]["p50"]), f(&p["voice_to_voice_ms"]["p50"]), "ms");
-    row(&mut md, "voice-to-voice p95", f(&v["voice_to_voice_ms"]["p95"]), f(&p["voice_to_voice_ms"]["p95"]), "ms");
-    row(&mut md, "overhead above the floor, p50", over(&v, "p50"), over(&p, "p50"), "ms");
-    row(&mut md, "overhead above the floor, p95", over(&v, "p95"), over(&p, "p95"), "ms");
-    row(&mut md, "greeting (call start -> first audio)", f(&v["greeting_ms"]["p50"]), f(&p["greeting_ms"]["p50"]), "ms");
-    row(&mut md, "barge-in onset -> agent audio stops, p50", f(&v["barge_in_to_silence_ms"]["p50"]), f(&p["barge_in_to_silence_ms"]["p50"]), "ms");
-    row(&mut md, "barge-in onset -> agent audio stops, p95", f(&v["barge_in_to_silence_ms"]["p95"]), f(&p["barge_in_to_silence_ms"]["p95"]), "ms");
-    row(&mut md, "CPU-seconds per call-minute", f(&v["cpu_seconds_per_call_minute"]), f(&p["cpu_seconds_per_call_minute"]), "");
-    row(&mut md, "memory per call (MB)", f(&v["memory_per_call_mb"]), f(&p["memory_per_call_mb"]), "");
-    row(&mut md, "idle memory (MB)", f(&v["idle_rss_mb"]), f(&p["idle_rss_mb"]), "");
-    row(&mut md, "most concurrent calls, p95 within 20% of one call", f(&v["max_concurrent_calls_within_20pct"]), f(&p["max_concurrent_calls_within_20pct"]), "");
+    let row = |md: &mut String, name: &str, a: Option<f64>, b: Option<f64>, unit: &str| {
+        md.push_str(&format!(
+            "| {name} | {} | {} | {} |\n",
+            fmt(a, unit),
+            fmt(b, unit),
+            ratio(a, b)
+        ))
+    };
+    row(
+        &mut md,
+        "voice-to-voice p50",
+        f(&v["voice_to_voice_ms"]["p50"]),
+        f(&p["voice_to_voice_ms"]["p50"]),
+        "ms",
+    );
+    row(
+        &mut md,
+        "voice-to-voice p95",
+        f(&v["voice_to_voice_ms"]["p95"]),
+        f(&p["voice_to_voice_ms"]["p95"]),
+        "ms",
+    );
+    row(
+        &mut md,
+        "overhead above the floor, p50",
+        over(&v, "p50"),
+        over(&p, "p50"),
+        "ms",
+    );
+    row(
+        &mut md,
+        "overhead above the floor, p95",
+        over(&v, "p95"),
+        over(&p, "p95"),
+        "ms",
+    );
+    row(
+        &mut md,
+        "greeting (call start -> first audio)",
+        f(&v["greeting_ms"]["p50"]),
+        f(&p["greeting_ms"]["p50"]),
+        "ms",
+    );
+    row(
+        &mut md,
+        "barge-in onset -> agent audio stops, p50",
+        f(&v["barge_in_to_silence_ms"]["p50"]),
+        f(&p["barge_in_to_silence_ms"]["p50"]),
+        "ms",
+    );
+    row(
+        &mut md,
+        "barge-in onset -> agent audio stops, p95",
+        f(&v["barge_in_to_silence_ms"]["p95"]),
+        f(&p["barge_in_to_silence_ms"]["p95"]),
+        "ms",
+    );
+    row(
+        &mut md,
+        "CPU-seconds per call-minute",
+        f(&v["cpu_seconds_per_call_minute"]),
+        f(&p["cpu_seconds_per_call_minute"]),
+        "",
+    );
+    row(
+        &mut md,
+        "memory per call (MB)",
+        f(&v["memory_per_call_mb"]),
+        f(&p["memory_per_call_mb"]),
+        "",
+    );
+    row(
+        &mut md,
+        "idle memory (MB)",
+        f(&v["idle_rss_mb"]),
+        f(&p["idle_rss_mb"]),
+        "",
+    );
+    row(
+        &mut md,
+        "most concurrent calls, p95 within 20% of one call",
+        f(&v["max_concurrent_calls_within_20pct"]),
+        f(&p["max_concurrent_calls_within_20pct"]),
+        "",
+    );
     // the same load for both: the largest level both runtimes held
-    let level_of = |r: &Value, n: u64| r["sweep"].as_array().into_iter().flatten().find(|l| l["calls"].as_u64() == Some(n) && l["within_limit"] == true).cloned();
-    let common = v["sweep"].as_array().into_iter().flatten().filter_map(|l| l["calls"].as_u64()).filter(|n| level_of(&v, *n).is_some() && level_of(&p, *n).is_some()).max();
+    let level_of = |r: &Value, n: u64| {
+        r["sweep"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|l| l["calls"].as_u64() == Some(n) && l["within_limit"] == true)
+            .cloned()
+    };
+    let common = v["sweep"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|l| l["calls"].as_u64())
+        .filter(|n| level_of(&v, *n).is_some() && level_of(&p, *n).is_some())
+        .max();
     if let Some(n) = common {
-        let (lv, lp) = (level_of(&v, n).unwrap_or_default(), level_of(&p, n).unwrap_or_default());
-        row(&mut md, &format!("CPU-seconds per call-minute, both at {n} calls"), f(&lv["cpu_seconds_per_call_minute"]), f(&lp["cpu_seconds_per_call_minute"]), "");
-        row(&mut md, &format!("memory per call (MB), both at {n} calls"), f(&lv["memory_per_call_mb"]), f(&lp["memory_per_call_mb"]), "");
+        let (lv, lp) = (
+            level_of(&v, n).unwrap_or_default(),
+            level_of(&p, n).unwrap_or_default(),
+        );
+        row(
+            &mut md,
+            &format!("CPU-seconds per call-minute, both at {n} calls"),
+            f(&lv["cpu_seconds_per_call_minute"]),
+            f(&lp["cpu_seconds_per_call_minute"]),
+            "",
+        );
+        row(
+            &mut md,
+            &format!("memory per call (MB), both at {n} calls"),
+            f(&lv["memory_per_call_mb"]),
+            f(&lp["memory_per_call_mb"]),
+            "",
+        );
     }
     let e = get("vox-energy-vad");
     if !e.is_null() {
@@ -494,13 +753,21 @@ fn main() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("dir");
     std::fs::create_dir_all(&o.out).expect("out dir");
-    let models = std::env::var_os("VOX_MODELS_DIR").map(PathBuf::from).unwrap_or_else(|| repo_root().join("models"));
+    let models = std::env::var_os("VOX_MODELS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("models"));
     let silero = vox_models::fetch::is_complete(&models);
     if !silero {
-        say("NOTE: local models absent (`vox models fetch`): Vox uses its energy VAD, Pipecat its bundled Silero; VAD results are then not like for like");
+        say(
+            "NOTE: local models absent (`vox models fetch`): Vox uses its energy VAD, Pipecat its bundled Silero; VAD results are then not like for like",
+        );
     }
     let tck = clock_ticks();
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
     let report = rt.block_on(async {
         let fake = FakeOpenAi::start(FakeTiming {
             ttft: Duration::from_millis(TTFT_MS),
@@ -538,10 +805,17 @@ fn main() {
             "runtimes": runtimes,
         })
     });
-    std::fs::write(o.out.join("report.json"), serde_json::to_string_pretty(&report).expect("json")).expect("write report.json");
+    std::fs::write(
+        o.out.join("report.json"),
+        serde_json::to_string_pretty(&report).expect("json"),
+    )
+    .expect("write report.json");
     let md = markdown(&report);
     std::fs::write(o.out.join("report.md"), &md).expect("write report.md");
     say(&md);
-    say(&format!("written: {}/report.json, report.md", o.out.display()));
+    say(&format!(
+        "written: {}/report.json, report.md",
+        o.out.display()
+    ));
     let _ = std::fs::remove_dir_all(&dir);
 }

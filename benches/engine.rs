@@ -19,7 +19,10 @@ use vox_engine::{Action, AgentSpec, Conversation, EngineConfig, Input, LlmEvent,
 
 const FRAME_NS: f64 = 20_000_000.0;
 const TURNS_PER_CALL: usize = 20;
-const REPLY: [&str; 12] = ["Sure. ", "I ", "can ", "book ", "that ", "for ", "you. ", "Which ", "day ", "works ", "best? ", ""];
+const REPLY: [&str; 12] = [
+    "Sure. ", "I ", "can ", "book ", "that ", "for ", "you. ", "Which ", "day ", "works ",
+    "best? ", "",
+];
 
 fn agent() -> AgentSpec {
     let a: AgentSpec = serde_json::from_value(json!({
@@ -44,7 +47,14 @@ struct Call {
 
 impl Call {
     fn new() -> Self {
-        let mut c = Self { e: VoiceAgent::new(agent(), EngineConfig::default()), now: Instant::now(), inputs: 0, frame: AudioFrame::silence(), llm_turn: None, segments: Vec::new() };
+        let mut c = Self {
+            e: VoiceAgent::new(agent(), EngineConfig::default()),
+            now: Instant::now(),
+            inputs: 0,
+            frame: AudioFrame::silence(),
+            llm_turn: None,
+            segments: Vec::new(),
+        };
         c.input(Input::Tick);
         c
     }
@@ -58,7 +68,11 @@ impl Call {
                     black_box(&call);
                     self.llm_turn = Some(turn);
                 }
-                Action::SpeakText { turn, segment, text } => {
+                Action::SpeakText {
+                    turn,
+                    segment,
+                    text,
+                } => {
                     black_box(&text);
                     self.segments.push((turn, segment));
                 }
@@ -72,7 +86,14 @@ impl Call {
     fn frames(&mut self, n: usize, speaking: bool, first: Option<VadEvent>) {
         for i in 0..n {
             let frame = std::mem::replace(&mut self.frame, AudioFrame::silence());
-            self.input(Input::CallerAudio { frame: &frame, vad: VadOutput { probability: if speaking { 0.9 } else { 0.05 }, speaking, event: if i == 0 { first } else { None } } });
+            self.input(Input::CallerAudio {
+                frame: &frame,
+                vad: VadOutput {
+                    probability: if speaking { 0.9 } else { 0.05 },
+                    speaking,
+                    event: if i == 0 { first } else { None },
+                },
+            });
             self.frame = frame;
             self.now += Duration::from_millis(20);
             if self.e.poll_timeout().is_some_and(|t| t <= self.now) {
@@ -85,26 +106,41 @@ impl Call {
     fn turn(&mut self) {
         self.frames(60, true, Some(VadEvent::SpeechStart));
         self.frames(1, false, Some(VadEvent::SpeechEnd));
-        self.input(Input::AsrFinal { text: "I would like to book an appointment for Tuesday.".into() });
+        self.input(Input::AsrFinal {
+            text: "I would like to book an appointment for Tuesday.".into(),
+        });
         let mut waited = 0;
         while self.llm_turn.is_none() && waited < 200 {
             self.frames(1, false, None);
             waited += 1;
         }
-        let Some(turn) = self.llm_turn.take() else { panic!("no LLM request after the caller's turn") };
+        let Some(turn) = self.llm_turn.take() else {
+            panic!("no LLM request after the caller's turn")
+        };
         for t in REPLY {
             if !t.is_empty() {
-                self.input(Input::Llm { turn, event: LlmEvent::Text(t.into()) });
+                self.input(Input::Llm {
+                    turn,
+                    event: LlmEvent::Text(t.into()),
+                });
             }
         }
         self.input(Input::LlmDone { turn });
         for (t, segment) in std::mem::take(&mut self.segments) {
-            self.input(Input::TtsAudio { turn: t, segment, audio: Duration::from_millis(1200), complete: true });
+            self.input(Input::TtsAudio {
+                turn: t,
+                segment,
+                audio: Duration::from_millis(1200),
+                complete: true,
+            });
         }
         self.input(Input::PlaybackStarted { turn });
         for k in 1..=12u64 {
             self.frames(10, false, None);
-            self.input(Input::PlaybackProgress { turn, played: Duration::from_millis(200 * k) });
+            self.input(Input::PlaybackProgress {
+                turn,
+                played: Duration::from_millis(200 * k),
+            });
         }
         self.input(Input::PlaybackFinished { turn });
         self.frames(15, false, None);
@@ -124,7 +160,11 @@ fn main() {
     for _ in 0..15 {
         let t = Instant::now();
         for i in 0..200_000u32 {
-            black_box(VadOutput { probability: black_box(i as f32), speaking: false, event: None });
+            black_box(VadOutput {
+                probability: black_box(i as f32),
+                speaking: false,
+                event: None,
+            });
         }
         base.push(t.elapsed().as_nanos() as f64 / 200_000.0);
     }
@@ -169,7 +209,17 @@ fn main() {
         hot / FRAME_NS * 100.0,
         FRAME_NS / hot
     );
-    println!("  whole turns: {inputs_per_turn:.0} inputs per turn (frames, VAD events, transcript, LLM tokens, TTS, marks)");
-    println!("    per input                               {per_input:>9.1} ns   {:>7.0}x baseline   {:>12.0} inputs/s", per_input / base, 1e9 / per_input);
-    println!("    per turn                                {:>9.1} us   {:>12.0} turns/s", per_turn / 1000.0, 1e9 / per_turn);
+    println!(
+        "  whole turns: {inputs_per_turn:.0} inputs per turn (frames, VAD events, transcript, LLM tokens, TTS, marks)"
+    );
+    println!(
+        "    per input                               {per_input:>9.1} ns   {:>7.0}x baseline   {:>12.0} inputs/s",
+        per_input / base,
+        1e9 / per_input
+    );
+    println!(
+        "    per turn                                {:>9.1} us   {:>12.0} turns/s",
+        per_turn / 1000.0,
+        1e9 / per_turn
+    );
 }

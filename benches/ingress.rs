@@ -9,10 +9,10 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use vox_audio::{g711, Codec, EnergyVad, EnergyVadConfig, Ingress, StreamResampler, Vad};
-use vox_core::{AudioFrame, SampleRate, INTERNAL_RATE};
-use vox_telephony::twilio::TwilioCodec;
+use vox_audio::{Codec, EnergyVad, EnergyVadConfig, Ingress, StreamResampler, Vad, g711};
+use vox_core::{AudioFrame, INTERNAL_RATE, SampleRate};
 use vox_telephony::MediaEvent;
+use vox_telephony::twilio::TwilioCodec;
 
 const FRAME_NS: f64 = 20_000_000.0;
 
@@ -38,7 +38,8 @@ fn speechlike_frame(i: usize) -> [u8; 160] {
     let mut f = [0u8; 160];
     for (k, b) in f.iter_mut().enumerate() {
         let t = (i * 160 + k) as f32 / 8000.0;
-        let s = (t * 180.0 * std::f32::consts::TAU).sin() * 6000.0 + (t * 730.0 * std::f32::consts::TAU).sin() * 2500.0;
+        let s = (t * 180.0 * std::f32::consts::TAU).sin() * 6000.0
+            + (t * 730.0 * std::f32::consts::TAU).sin() * 2500.0;
         *b = g711::mulaw_encode(s as i16);
     }
     f
@@ -86,7 +87,10 @@ fn main() {
 
     let mut rs = StreamResampler::new(SampleRate(8000), INTERNAL_RATE).expect("rates");
     let mut out = Vec::with_capacity(1024);
-    let decoded: Vec<Vec<i16>> = frames.iter().map(|f| f.iter().map(|&b| g711::mulaw_decode(b)).collect()).collect();
+    let decoded: Vec<Vec<i16>> = frames
+        .iter()
+        .map(|f| f.iter().map(|&b| g711::mulaw_decode(b)).collect())
+        .collect();
     let resample = measure(|| {
         i = (i + 1) % decoded.len();
         out.clear();
@@ -130,7 +134,10 @@ fn main() {
         }
     });
 
-    let models = vox_models::Models::new(std::env::var("VOX_MODELS_DIR").unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../models").into()));
+    let models = vox_models::Models::new(
+        std::env::var("VOX_MODELS_DIR")
+            .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../models").into()),
+    );
     let silero = match vox_models::SileroModel::load(&models, 1) {
         Ok(model) => {
             let mut v = vox_models::SileroVad::new(model, vox_models::SileroConfig::default());
@@ -146,7 +153,10 @@ fn main() {
     };
 
     println!("ingress cost per 20 ms caller frame (median of 31 batches of 2000)");
-    println!("{:<44} {:>10} {:>14} {:>14}", "stage", "ns/frame", "x baseline", "frames per 20ms");
+    println!(
+        "{:<44} {:>10} {:>14} {:>14}",
+        "stage", "ns/frame", "x baseline", "frames per 20ms"
+    );
     for (name, ns) in [
         ("baseline: copy 160 bytes", baseline),
         ("twilio JSON + base64 (TwilioCodec::decode)", parse),
@@ -159,7 +169,11 @@ fn main() {
     .into_iter()
     .chain(silero.map(|ns| ("Silero VAD v5 (one 16 kHz frame, ORT)", ns)))
     {
-        println!("{name:<44} {ns:>10.0} {:>14.1} {:>14.0}", ns / baseline, FRAME_NS / ns);
+        println!(
+            "{name:<44} {ns:>10.0} {:>14.1} {:>14.0}",
+            ns / baseline,
+            FRAME_NS / ns
+        );
     }
     println!("(frames per 20ms = calls one core could carry on that stage alone)");
 }

@@ -8,7 +8,10 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use vox_audio::mel::LogMel;
-use vox_models::{LocalLlm, LocalLlmConfig, Models, PiperTts, SileroConfig, SileroModel, SileroVad, SmartTurn, WhisperLocal, WhisperModel};
+use vox_models::{
+    LocalLlm, LocalLlmConfig, Models, PiperTts, SileroConfig, SileroModel, SileroVad, SmartTurn,
+    WhisperLocal, WhisperModel,
+};
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
@@ -17,15 +20,21 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 #[allow(clippy::print_stdout)]
 fn main() {
-    let dir = std::env::var("VOX_MODELS_DIR").unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../models").into());
+    let dir = std::env::var("VOX_MODELS_DIR")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../models").into());
     let models = Models::new(dir);
     let audio: Vec<i16> = vox_audio::wav::read_mono_at(
-        std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/speech/conf-onlyperson.wav")),
+        std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/data/speech/conf-onlyperson.wav"
+        )),
         vox_core::INTERNAL_RATE,
     )
     .expect("fixture");
     let mel = LogMel::new();
-    let x: Vec<f32> = (0..128_000).map(|i| f32::from(audio[i % audio.len()]) / 32768.0).collect();
+    let x: Vec<f32> = (0..128_000)
+        .map(|i| f32::from(audio[i % audio.len()]) / 32768.0)
+        .collect();
     let features: Vec<f64> = (0..20)
         .map(|_| {
             let t = Instant::now();
@@ -45,8 +54,15 @@ fn main() {
                 })
                 .collect();
             let total = median(total);
-            println!("Smart Turn v3.2 per decision (median of 20): {total:.1} ms = {:.4} of the 8 s analysed", total / 8000.0);
-            println!("  of which log-mel features {feat:.1} ms ({:.0}%), inference {:.1} ms", feat / total * 100.0, total - feat);
+            println!(
+                "Smart Turn v3.2 per decision (median of 20): {total:.1} ms = {:.4} of the 8 s analysed",
+                total / 8000.0
+            );
+            println!(
+                "  of which log-mel features {feat:.1} ms ({:.0}%), inference {:.1} ms",
+                feat / total * 100.0,
+                total - feat
+            );
         }
         Err(e) => println!("Smart Turn not measured: {e} (log-mel features alone: {feat:.1} ms)"),
     }
@@ -61,9 +77,15 @@ fn main() {
 /// complete utterance finished and its first half not.
 #[allow(clippy::print_stdout)]
 fn caller_turn_decisions(models: &Models) {
-    let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/fixtures/callers"));
+    let dir = std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/fixtures/callers"
+    ));
     let Ok(tsv) = std::fs::read_to_string(dir.join("turns.tsv")) else {
-        println!("caller turn decisions not measured: no {}/turns.tsv", dir.display());
+        println!(
+            "caller turn decisions not measured: no {}/turns.tsv",
+            dir.display()
+        );
         return;
     };
     let (silero, st) = match (SileroModel::load(models, 1), SmartTurn::load(models, 1)) {
@@ -73,10 +95,15 @@ fn caller_turn_decisions(models: &Models) {
             return;
         }
     };
-    println!("Caller fixtures: VAD segments and turns (segments under 700 ms apart joined; want 1 turn) and Smart Turn P(finished) on the whole utterance / its first half:");
+    println!(
+        "Caller fixtures: VAD segments and turns (segments under 700 ms apart joined; want 1 turn) and Smart Turn P(finished) on the whole utterance / its first half:"
+    );
     let (mut vad_ok, mut energy_ok, mut complete_ok, mut half_ok, mut n) = (0, 0, 0, 0, 0);
     for (file, text) in tsv.lines().filter_map(|l| l.split_once('\t')) {
-        let Ok(clip) = vox_audio::wav::read_mono_at(&dir.join(file), vox_core::INTERNAL_RATE) else { continue };
+        let Ok(clip) = vox_audio::wav::read_mono_at(&dir.join(file), vox_core::INTERNAL_RATE)
+        else {
+            continue;
+        };
         let mut samples = vec![0i16; 16_000];
         samples.extend(&clip);
         samples.extend(vec![0i16; 16_000]);
@@ -101,17 +128,25 @@ fn caller_turn_decisions(models: &Models) {
             (segments, turns)
         };
         let (seg, utterances) = count(&mut SileroVad::new(silero.clone(), SileroConfig::default()));
-        let (eseg, energy) = count(&mut vox_audio::EnergyVad::new(vox_audio::EnergyVadConfig::default()));
+        let (eseg, energy) = count(&mut vox_audio::EnergyVad::new(
+            vox_audio::EnergyVadConfig::default(),
+        ));
         let whole = st.predict_blocking(&clip).unwrap_or(f32::NAN);
-        let half = st.predict_blocking(&clip[..clip.len() / 2]).unwrap_or(f32::NAN);
-        println!("  {file:<16} silero {seg} segments = {utterances} turns  energy {eseg} = {energy}  finished {whole:.2} / half {half:.2}   {text:?}");
+        let half = st
+            .predict_blocking(&clip[..clip.len() / 2])
+            .unwrap_or(f32::NAN);
+        println!(
+            "  {file:<16} silero {seg} segments = {utterances} turns  energy {eseg} = {energy}  finished {whole:.2} / half {half:.2}   {text:?}"
+        );
         n += 1;
         vad_ok += usize::from(utterances == 1);
         energy_ok += usize::from(energy == 1);
         complete_ok += usize::from(whole > 0.5);
         half_ok += usize::from(half < 0.5);
     }
-    println!("  one turn each: Silero {vad_ok}/{n}, energy VAD {energy_ok}/{n}; Smart Turn right on whole {complete_ok}/{n}, on halves {half_ok}/{n}");
+    println!(
+        "  one turn each: Silero {vad_ok}/{n}, energy VAD {energy_ok}/{n}; Smart Turn right on whole {complete_ok}/{n}, on halves {half_ok}/{n}"
+    );
 }
 
 /// The local LLM: a spoken reply's first token and whole reply, cold (system prompt not yet
@@ -126,12 +161,30 @@ fn local_llm(models: &Models) {
         }
     };
     use futures_util::StreamExt as _;
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-    let system = vox_core::ChatMessage::text(vox_core::Role::System, "You are the receptionist of Bright Smile Dental. The office is open Monday through Friday, 9 AM to 5 PM. A check-up costs 80 dollars. Answer the caller's question briefly.");
-    let questions = ["What are your opening hours?", "How much is a check-up?", "Are you open on Saturday?", "Where are you located?", "Can I bring my child?"];
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let system = vox_core::ChatMessage::text(
+        vox_core::Role::System,
+        "You are the receptionist of Bright Smile Dental. The office is open Monday through Friday, 9 AM to 5 PM. A check-up costs 80 dollars. Answer the caller's question briefly.",
+    );
+    let questions = [
+        "What are your opening hours?",
+        "How much is a check-up?",
+        "Are you open on Saturday?",
+        "Where are you located?",
+        "Can I bring my child?",
+    ];
     let mut rows = Vec::new();
     for (i, q) in questions.iter().enumerate() {
-        let request = vox_providers::LlmRequest { messages: vec![system.clone(), vox_core::ChatMessage::text(vox_core::Role::User, *q)], tools: Vec::new() };
+        let request = vox_providers::LlmRequest {
+            messages: vec![
+                system.clone(),
+                vox_core::ChatMessage::text(vox_core::Role::User, *q),
+            ],
+            tools: Vec::new(),
+        };
         let t = Instant::now();
         let (first, text, pieces) = rt.block_on(async {
             let mut s = vox_providers::LlmProvider::stream(&llm, request);
@@ -146,14 +199,21 @@ fn local_llm(models: &Models) {
             (first.unwrap_or(f64::NAN), text, pieces)
         });
         let total = t.elapsed().as_secs_f64() * 1000.0;
-        println!("  local LLM {}: first token {first:.0} ms, reply {total:.0} ms ({pieces} pieces): {text:?}", if i == 0 { "cold" } else { "warm" });
+        println!(
+            "  local LLM {}: first token {first:.0} ms, reply {total:.0} ms ({pieces} pieces): {text:?}",
+            if i == 0 { "cold" } else { "warm" }
+        );
         if i > 0 {
             rows.push((first, (total - first) / (pieces.max(2) - 1) as f64));
         }
     }
     let firsts: Vec<f64> = rows.iter().map(|r| r.0).collect();
     let per: Vec<f64> = rows.iter().map(|r| r.1).collect();
-    println!("SmolLM2-135M (Q8_0, candle): warm first token median {:.0} ms, {:.1} ms per token after", median(firsts), median(per));
+    println!(
+        "SmolLM2-135M (Q8_0, candle): warm first token median {:.0} ms, {:.1} ms per token after",
+        median(firsts),
+        median(per)
+    );
 }
 
 const SENTENCES: [&str; 20] = [
@@ -181,7 +241,10 @@ const SENTENCES: [&str; 20] = [
 
 #[allow(clippy::print_stdout)]
 fn piper_round_trip(models: &Models) {
-    let (piper, whisper) = match (PiperTts::load(models), WhisperLocal::load(models, 1, 2, true)) {
+    let (piper, whisper) = match (
+        PiperTts::load(models),
+        WhisperLocal::load(models, 1, 2, true),
+    ) {
         (Ok(p), Ok(w)) => (p, w),
         (Err(e), _) | (_, Err(e)) => {
             println!("Piper round trip not measured: {e}");
@@ -189,8 +252,18 @@ fn piper_round_trip(models: &Models) {
         }
     };
     let norm = |s: &str| -> Vec<String> {
-        const NUM: [&str; 13] = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve"];
-        words(s).into_iter().map(|w| NUM.iter().position(|n| *n == w).map_or(w, |i| i.to_string())).collect()
+        const NUM: [&str; 13] = [
+            "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+            "eleven", "twelve",
+        ];
+        words(s)
+            .into_iter()
+            .map(|w| {
+                NUM.iter()
+                    .position(|n| *n == w)
+                    .map_or(w, |i| i.to_string())
+            })
+            .collect()
     };
     let _ = piper.synthesize_blocking("Warm up.");
     let (mut errors, mut total, mut audio_s, mut synth_s) = (0, 0, 0.0, 0.0);
@@ -204,7 +277,11 @@ fn piper_round_trip(models: &Models) {
         audio_s += audio.len() as f64 / f64::from(piper.sample_rate());
         let pcm: Vec<i16> = audio.iter().map(|&x| (x * 32767.0) as i16).collect();
         let mut at16 = Vec::new();
-        let mut rs = vox_audio::StreamResampler::new(vox_core::SampleRate(piper.sample_rate()), vox_core::INTERNAL_RATE).expect("rates");
+        let mut rs = vox_audio::StreamResampler::new(
+            vox_core::SampleRate(piper.sample_rate()),
+            vox_core::INTERNAL_RATE,
+        )
+        .expect("rates");
         rs.process(&pcm, &mut at16);
         let heard = whisper.transcribe_blocking(&at16).unwrap_or_default();
         let (r, h) = (norm(text), norm(&heard));
@@ -223,7 +300,13 @@ fn piper_round_trip(models: &Models) {
 }
 
 fn words(s: &str) -> Vec<String> {
-    s.split_whitespace().map(|w| w.trim_matches(|c: char| !c.is_alphanumeric() && c != '\'').to_lowercase()).filter(|w| !w.is_empty()).collect()
+    s.split_whitespace()
+        .map(|w| {
+            w.trim_matches(|c: char| !c.is_alphanumeric() && c != '\'')
+                .to_lowercase()
+        })
+        .filter(|w| !w.is_empty())
+        .collect()
 }
 
 /// Word-level edit distance.
@@ -232,7 +315,9 @@ fn edits(a: &[String], b: &[String]) -> usize {
     for (i, x) in a.iter().enumerate() {
         let mut cur = vec![i + 1; b.len() + 1];
         for (j, y) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(x != y)).min(prev[j + 1] + 1).min(cur[j] + 1);
+            cur[j + 1] = (prev[j] + usize::from(x != y))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
         }
         prev = cur;
     }
@@ -241,20 +326,39 @@ fn edits(a: &[String], b: &[String]) -> usize {
 
 #[allow(clippy::print_stdout)]
 fn whisper_wer(models: &Models) {
-    let dir = std::env::var("VOX_SPEECH_FIXTURES").unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/fixtures/speech").into());
+    let dir = std::env::var("VOX_SPEECH_FIXTURES").unwrap_or_else(|_| {
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../shared/fixtures/speech"
+        )
+        .into()
+    });
     let dir = std::path::Path::new(&dir);
     let Ok(tsv) = std::fs::read_to_string(dir.join("transcripts.tsv")) else {
-        println!("Whisper WER not measured: no {}/transcripts.tsv", dir.display());
+        println!(
+            "Whisper WER not measured: no {}/transcripts.tsv",
+            dir.display()
+        );
         return;
     };
     let clips: Vec<(Vec<i16>, Vec<String>)> = tsv
         .lines()
         .filter_map(|l| l.split_once('\t'))
-        .filter_map(|(f, t)| Some((vox_audio::wav::read_mono_at(&dir.join(f), vox_core::INTERNAL_RATE).ok()?, words(t))))
+        .filter_map(|(f, t)| {
+            Some((
+                vox_audio::wav::read_mono_at(&dir.join(f), vox_core::INTERNAL_RATE).ok()?,
+                words(t),
+            ))
+        })
         .collect();
     let audio_s: f64 = clips.iter().map(|c| c.0.len() as f64 / 16_000.0).sum();
     for (model, name, label, reduced) in [
-        (WhisperModel::TinyEn, "tiny.en", "reduced audio context", true),
+        (
+            WhisperModel::TinyEn,
+            "tiny.en",
+            "reduced audio context",
+            true,
+        ),
         (WhisperModel::TinyEn, "tiny.en", "full 30 s context", false),
         (WhisperModel::Base, "base", "reduced audio context", true),
     ] {

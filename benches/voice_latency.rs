@@ -9,8 +9,8 @@
 
 use std::path::Path;
 
-use serde_json::{json, Value};
-use vox_testkit::{repo_root, ChatReply, FakeOpenAi, FakeTiming, VoxServer};
+use serde_json::{Value, json};
+use vox_testkit::{ChatReply, FakeOpenAi, FakeTiming, VoxServer, repo_root};
 
 const BIN: &str = env!("CARGO_BIN_EXE_vox");
 const TURNS: usize = 21;
@@ -24,7 +24,11 @@ fn pct(v: &mut [f64], q: f64) -> f64 {
 
 #[allow(clippy::print_stdout)]
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
     rt.block_on(async {
         let fake = FakeOpenAi::start(FakeTiming::default()).await;
         for _ in 0..TURNS {

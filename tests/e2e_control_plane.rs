@@ -7,8 +7,11 @@
 
 use std::time::Duration;
 
-use serde_json::{json, Value};
-use vox_testkit::{repo_root, scratch_dir, ApiClient, CallerScript, ChatReply, FakeOpenAi, FakeTiming, FakeTwilio, VoxServer};
+use serde_json::{Value, json};
+use vox_testkit::{
+    ApiClient, CallerScript, ChatReply, FakeOpenAi, FakeTiming, FakeTwilio, VoxServer, repo_root,
+    scratch_dir,
+};
 
 const BIN: &str = env!("CARGO_BIN_EXE_vox");
 
@@ -16,7 +19,12 @@ const BIN: &str = env!("CARGO_BIN_EXE_vox");
 async fn the_seed_walkthrough_from_token_to_call_history() {
     let fake_ai = FakeOpenAi::start(FakeTiming::default()).await;
     let audio = repo_root().join("tests/data/audio");
-    let twilio = FakeTwilio::start(CallerScript { wavs: vec![audio.join("book-1.wav"), audio.join("bye-1.wav")], greeting: true, record_dir: None }).await;
+    let twilio = FakeTwilio::start(CallerScript {
+        wavs: vec![audio.join("book-1.wav"), audio.join("bye-1.wav")],
+        greeting: true,
+        record_dir: None,
+    })
+    .await;
 
     let dir = scratch_dir("e2e-cp");
     let config = dir.join("vox.toml");
@@ -46,23 +54,49 @@ tts = {{ baseUrl = "{ai}", model = "fake-tts", voice = "v1" }}
     .expect("config");
     let db = format!("sqlite://{}/vox.db", dir.display());
     let files_dir = dir.join("files").display().to_string();
-    let env = [("VOX__STORE__URL", db.as_str()), ("VOX__API__FILES_DIR", files_dir.as_str()), ("VOX__VAD__STOP_MS", "400")];
+    let env = [
+        ("VOX__STORE__URL", db.as_str()),
+        ("VOX__API__FILES_DIR", files_dir.as_str()),
+        ("VOX__VAD__STOP_MS", "400"),
+    ];
 
     // vox admin create: organization, business, API client
     let out = std::process::Command::new(BIN)
-        .args(["admin", "create", "--org", "Acme", "--business", "Acme Plumbing", "--phone", "+15125550100", "--config"])
+        .args([
+            "admin",
+            "create",
+            "--org",
+            "Acme",
+            "--business",
+            "Acme Plumbing",
+            "--phone",
+            "+15125550100",
+            "--config",
+        ])
         .arg(&config)
         .envs(env)
         .output()
         .expect("vox admin create");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let creds: Value = serde_json::from_slice(&out.stdout).expect("admin create prints JSON");
     let biz = creds["businessId"].as_str().expect("businessId").to_owned();
 
     let config_arg = config.display().to_string();
     let (db2, files2) = (db.clone(), files_dir.clone());
     let server = tokio::task::spawn_blocking(move || {
-        VoxServer::start(std::path::Path::new(BIN), &["--config", &config_arg], &[("VOX__STORE__URL", db2.as_str()), ("VOX__API__FILES_DIR", files2.as_str()), ("VOX__VAD__STOP_MS", "400")])
+        VoxServer::start(
+            std::path::Path::new(BIN),
+            &["--config", &config_arg],
+            &[
+                ("VOX__STORE__URL", db2.as_str()),
+                ("VOX__API__FILES_DIR", files2.as_str()),
+                ("VOX__VAD__STOP_MS", "400"),
+            ],
+        )
     })
     .await
     .expect("server");
@@ -70,7 +104,12 @@ tts = {{ baseUrl = "{ai}", model = "fake-tts", voice = "v1" }}
     let http = reqwest::Client::new();
 
     // token (client credentials, form-encoded as in the seed)
-    let api = ApiClient::login(&base, creds["clientId"].as_str().expect("id"), creds["clientSecret"].as_str().expect("secret")).await;
+    let api = ApiClient::login(
+        &base,
+        creds["clientId"].as_str().expect("id"),
+        creds["clientSecret"].as_str().expect("secret"),
+    )
+    .await;
     use reqwest::Method;
 
     // step 2: a transfer tool from the template
@@ -83,14 +122,34 @@ tts = {{ baseUrl = "{ai}", model = "fake-tts", voice = "v1" }}
         .await;
     assert_eq!(status, 201, "{tool}");
     // step 3: a knowledge-base file, processed until ready
-    let form = reqwest::multipart::Form::new().part("file", reqwest::multipart::Part::bytes(b"# Prices\n\nA drain cleaning costs 120 dollars.".to_vec()).file_name("prices.md").mime_str("text/markdown").expect("mime"));
-    let res = http.post(format!("{base}/v1/businesses/{biz}/files")).bearer_auth(&api.token).multipart(form).send().await.expect("upload");
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(
+            b"# Prices\n\nA drain cleaning costs 120 dollars.".to_vec(),
+        )
+        .file_name("prices.md")
+        .mime_str("text/markdown")
+        .expect("mime"),
+    );
+    let res = http
+        .post(format!("{base}/v1/businesses/{biz}/files"))
+        .bearer_auth(&api.token)
+        .multipart(form)
+        .send()
+        .await
+        .expect("upload");
     assert_eq!(res.status().as_u16(), 201);
     let file: Value = res.json().await.expect("json");
     let file_id = file["id"].as_str().expect("id").to_owned();
     let mut ready = false;
     for _ in 0..100 {
-        let (_, f) = api.send(Method::GET, &format!("/v1/businesses/{biz}/files/{file_id}"), None).await;
+        let (_, f) = api
+            .send(
+                Method::GET,
+                &format!("/v1/businesses/{biz}/files/{file_id}"),
+                None,
+            )
+            .await;
         if f["status"] == "ready" {
             ready = true;
             break;
@@ -117,15 +176,33 @@ tts = {{ baseUrl = "{ai}", model = "fake-tts", voice = "v1" }}
         .await;
     assert_eq!(status, 201, "{agent}");
     let agent_id = agent["id"].as_str().expect("id").to_owned();
-    assert!(agent["workflow"].is_object(), "the workflow was derived: {agent}");
+    assert!(
+        agent["workflow"].is_object(),
+        "the workflow was derived: {agent}"
+    );
     // step 6: deploy (a 512 number, like the business's), off, on
-    let (status, deployed) = api.send(Method::POST, &format!("/v1/businesses/{biz}/voice-agents/{agent_id}/deploy"), None).await;
+    let (status, deployed) = api
+        .send(
+            Method::POST,
+            &format!("/v1/businesses/{biz}/voice-agents/{agent_id}/deploy"),
+            None,
+        )
+        .await;
     assert_eq!(status, 200, "{deployed}");
-    let number = deployed["phoneNumber"].as_str().expect("phoneNumber").to_owned();
+    let number = deployed["phoneNumber"]
+        .as_str()
+        .expect("phoneNumber")
+        .to_owned();
     assert!(number.starts_with("+1512"), "{number}");
     assert_eq!(deployed["onDuty"], true);
     for (path, on) in [("off", false), ("on", true)] {
-        let (status, a) = api.send(Method::PATCH, &format!("/v1/businesses/{biz}/voice-agents/{agent_id}/{path}"), None).await;
+        let (status, a) = api
+            .send(
+                Method::PATCH,
+                &format!("/v1/businesses/{biz}/voice-agents/{agent_id}/{path}"),
+                None,
+            )
+            .await;
         assert_eq!((status, &a["onDuty"]), (200, &json!(on)), "{a}");
     }
 
@@ -135,46 +212,101 @@ tts = {{ baseUrl = "{ai}", model = "fake-tts", voice = "v1" }}
     fake_ai.push_chat(ChatReply::text("Great, you are booked for Tuesday at ten."));
     fake_ai.push_chat(ChatReply::text("Goodbye!"));
     let (status, placed) = api
-        .send(Method::POST, &format!("/v1/businesses/{biz}/voice-agents/{agent_id}/call"), Some(json!({"phoneNumber": "+15125550177", "name": "Dana"})))
+        .send(
+            Method::POST,
+            &format!("/v1/businesses/{biz}/voice-agents/{agent_id}/call"),
+            Some(json!({"phoneNumber": "+15125550177", "name": "Dana"})),
+        )
         .await;
     assert_eq!(status, 200, "{placed}");
-    assert_eq!((placed["success"].clone(), placed["status"].clone()), (json!(true), json!("initiated")));
+    assert_eq!(
+        (placed["success"].clone(), placed["status"].clone()),
+        (json!(true), json!("initiated"))
+    );
     let call_id = placed["callId"].as_str().expect("callId").to_owned();
     let calls = twilio.finished(1, Duration::from_secs(60)).await;
     let leg = calls.first().expect("the fake Twilio got the call");
     assert!(leg.finished, "the call finished: {leg:?}");
-    assert_eq!((leg.to.as_str(), leg.from.as_str()), ("+15125550177", number.as_str()));
+    assert_eq!(
+        (leg.to.as_str(), leg.from.as_str()),
+        ("+15125550177", number.as_str())
+    );
     let (stream_url, params) = leg.stream.clone().expect("TwiML with a stream");
     assert_eq!(stream_url, format!("ws://{}/media/twilio", server.addr));
-    assert_eq!((params.get("agentId"), params.get("callId")), (Some(&agent_id), Some(&call_id)));
+    assert_eq!(
+        (params.get("agentId"), params.get("callId")),
+        (Some(&agent_id), Some(&call_id))
+    );
     let report = leg.report.clone().expect("sim report");
-    assert_eq!(report["summary"]["calls_failed"], 0, "the caller's side: {report}");
-    assert_eq!(leg.status_callback, Some(204), "signed status callback accepted");
+    assert_eq!(
+        report["summary"]["calls_failed"], 0,
+        "the caller's side: {report}"
+    );
+    assert_eq!(
+        leg.status_callback,
+        Some(204),
+        "signed status callback accepted"
+    );
 
     // the call in the history, with its transcript
     let call = api.ended_call(&biz, &call_id, false).await;
     assert_eq!(call["status"], "COMPLETED", "{call}");
-    assert_eq!((call["type"].as_str(), call["agentId"].as_str(), call["customerNumber"].as_str()), (Some("OUTBOUND"), Some(agent_id.as_str()), Some("+15125550177")));
+    assert_eq!(
+        (
+            call["type"].as_str(),
+            call["agentId"].as_str(),
+            call["customerNumber"].as_str()
+        ),
+        (
+            Some("OUTBOUND"),
+            Some(agent_id.as_str()),
+            Some("+15125550177")
+        )
+    );
     let transcript = call["transcript"].as_str().expect("transcript");
-    for line in ["Agent: Hi, this is Acme Plumbing calling about your visit.", "Caller: Yes, I would like to book a visit on Tuesday.", "Agent: Great, you are booked for Tuesday at ten."] {
-        assert!(transcript.contains(line), "{line:?} missing from:\n{transcript}");
+    for line in [
+        "Agent: Hi, this is Acme Plumbing calling about your visit.",
+        "Caller: Yes, I would like to book a visit on Tuesday.",
+        "Agent: Great, you are booked for Tuesday at ten.",
+    ] {
+        assert!(
+            transcript.contains(line),
+            "{line:?} missing from:\n{transcript}"
+        );
     }
     assert_eq!(call["endedReason"], "customer-ended-call", "{call}");
     assert!(call["durationMs"].as_i64().unwrap_or(0) > 2000, "{call}");
-    assert!(call["startedAt"].is_string() && call["endedAt"].is_string(), "{call}");
+    assert!(
+        call["startedAt"].is_string() && call["endedAt"].is_string(),
+        "{call}"
+    );
     assert_eq!(call["leadContext"]["name"], "Dana");
-    let (_, list) = api.send(Method::GET, &format!("/v1/businesses/{biz}/calls?type=OUTBOUND&status=COMPLETED"), None).await;
+    let (_, list) = api
+        .send(
+            Method::GET,
+            &format!("/v1/businesses/{biz}/calls?type=OUTBOUND&status=COMPLETED"),
+            None,
+        )
+        .await;
     assert_eq!(list["total"], 1, "{list}");
 
     // the same stream parameters again (a replayed token) are refused
     let replay = tokio::process::Command::new(BIN)
         .args(["sim", "--url", &stream_url, "--wav"])
         .arg(audio.join("bye-1.wav"))
-        .args(params.iter().flat_map(|(k, v)| ["--param".to_owned(), format!("{k}={v}")]))
+        .args(
+            params
+                .iter()
+                .flat_map(|(k, v)| ["--param".to_owned(), format!("{k}={v}")]),
+        )
         .output()
         .await
         .expect("vox sim");
-    assert!(!replay.status.success(), "a replayed stream token was let in:\n{}", String::from_utf8_lossy(&replay.stdout));
+    assert!(
+        !replay.status.success(),
+        "a replayed stream token was let in:\n{}",
+        String::from_utf8_lossy(&replay.stdout)
+    );
 
     // an INBOUND agent answers the signed voice webhook of its number
     let (status, inbound) = api
@@ -186,13 +318,31 @@ tts = {{ baseUrl = "{ai}", model = "fake-tts", voice = "v1" }}
         .await;
     assert_eq!(status, 201, "{inbound}");
     let inbound_id = inbound["id"].as_str().expect("id").to_owned();
-    let (_, deployed) = api.send(Method::POST, &format!("/v1/businesses/{biz}/voice-agents/{inbound_id}/deploy"), None).await;
-    let inbound_number = deployed["phoneNumber"].as_str().expect("phoneNumber").to_owned();
+    let (_, deployed) = api
+        .send(
+            Method::POST,
+            &format!("/v1/businesses/{biz}/voice-agents/{inbound_id}/deploy"),
+            None,
+        )
+        .await;
+    let inbound_number = deployed["phoneNumber"]
+        .as_str()
+        .expect("phoneNumber")
+        .to_owned();
     // the business's number routed no calls yet (the OUTBOUND agent only calls from it), so it
     // now routes to the front desk: customers calling back reach it
     assert_eq!(inbound_number, number);
     // unsigned: refused, and no call is recorded
-    let res = http.post(format!("{base}/twilio/voice")).form(&[("To", inbound_number.as_str()), ("From", "+15125550188"), ("CallSid", "CAforged")]).send().await.expect("post");
+    let res = http
+        .post(format!("{base}/twilio/voice"))
+        .form(&[
+            ("To", inbound_number.as_str()),
+            ("From", "+15125550188"),
+            ("CallSid", "CAforged"),
+        ])
+        .send()
+        .await
+        .expect("post");
     assert_eq!(res.status().as_u16(), 403);
     fake_ai.push_transcript("Do you fix water heaters?");
     fake_ai.push_transcript("Thanks, bye.");
@@ -200,20 +350,65 @@ tts = {{ baseUrl = "{ai}", model = "fake-tts", voice = "v1" }}
     fake_ai.push_chat(ChatReply::text("Goodbye!"));
     let (status, leg) = twilio.ring(&base, "+15125550188", &inbound_number).await;
     assert_eq!(status, 200, "{leg:?}");
-    assert_eq!(leg.stream.as_ref().and_then(|(_, p)| p.get("agentId")), Some(&inbound_id), "{}", leg.twiml);
-    let (_, list) = api.send(Method::GET, &format!("/v1/businesses/{biz}/calls?type=INBOUND"), None).await;
+    assert_eq!(
+        leg.stream.as_ref().and_then(|(_, p)| p.get("agentId")),
+        Some(&inbound_id),
+        "{}",
+        leg.twiml
+    );
+    let (_, list) = api
+        .send(
+            Method::GET,
+            &format!("/v1/businesses/{biz}/calls?type=INBOUND"),
+            None,
+        )
+        .await;
     assert_eq!(list["total"], 1, "only the signed call is recorded: {list}");
     let inbound_call_id = list["items"][0]["id"].as_str().expect("id").to_owned();
     let call = api.ended_call(&biz, &inbound_call_id, false).await;
-    assert_eq!((call["status"].as_str(), call["customerNumber"].as_str(), call["phoneNumber"].as_str()), (Some("COMPLETED"), Some("+15125550188"), Some(inbound_number.as_str())), "{call}");
-    assert!(call["transcript"].as_str().unwrap_or_default().contains("Agent: Yes, we repair and install water heaters."), "{call}");
+    assert_eq!(
+        (
+            call["status"].as_str(),
+            call["customerNumber"].as_str(),
+            call["phoneNumber"].as_str()
+        ),
+        (
+            Some("COMPLETED"),
+            Some("+15125550188"),
+            Some(inbound_number.as_str())
+        ),
+        "{call}"
+    );
+    assert!(
+        call["transcript"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Agent: Yes, we repair and install water heaters."),
+        "{call}"
+    );
 
     // off duty: the caller hears an apology, the call is recorded as failed
-    let _ = api.send(Method::PATCH, &format!("/v1/businesses/{biz}/voice-agents/{inbound_id}/off"), None).await;
+    let _ = api
+        .send(
+            Method::PATCH,
+            &format!("/v1/businesses/{biz}/voice-agents/{inbound_id}/off"),
+            None,
+        )
+        .await;
     let (status, leg) = twilio.ring(&base, "+15125550199", &inbound_number).await;
     assert_eq!(status, 200);
-    assert!(leg.stream.is_none() && leg.twiml.contains("<Hangup/>"), "{}", leg.twiml);
-    let (_, list) = api.send(Method::GET, &format!("/v1/businesses/{biz}/calls?type=INBOUND&status=FAILED"), None).await;
+    assert!(
+        leg.stream.is_none() && leg.twiml.contains("<Hangup/>"),
+        "{}",
+        leg.twiml
+    );
+    let (_, list) = api
+        .send(
+            Method::GET,
+            &format!("/v1/businesses/{biz}/calls?type=INBOUND&status=FAILED"),
+            None,
+        )
+        .await;
     assert_eq!(list["items"][0]["endedReason"], "agent-off-duty", "{list}");
 
     drop(server);

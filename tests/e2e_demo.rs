@@ -5,18 +5,26 @@
 
 use std::time::Duration;
 
-use vox_testkit::{repo_root, scratch_dir, VoxServer};
+use vox_testkit::{VoxServer, repo_root, scratch_dir};
 
 const BIN: &str = env!("CARGO_BIN_EXE_vox");
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_offline_demo_agent_answers_relevantly() {
-    let Some(models) = vox_testkit::local_models_or_skip() else { return };
+    let Some(models) = vox_testkit::local_models_or_skip() else {
+        return;
+    };
     let dir = scratch_dir("e2e-demo");
     let m = models.display().to_string();
-    let server = tokio::task::spawn_blocking(move || VoxServer::start(std::path::Path::new(BIN), &["--demo"], &[("VOX__MODELS__DIR", &m)]))
-        .await
-        .expect("server");
+    let server = tokio::task::spawn_blocking(move || {
+        VoxServer::start(
+            std::path::Path::new(BIN),
+            &["--demo"],
+            &[("VOX__MODELS__DIR", &m)],
+        )
+    })
+    .await
+    .expect("server");
     // One call is one sample of a noisy pipeline: the caller's espeak audio is segmented by
     // the VAD as it arrives in real time, so Whisper (tiny.en, out of its depth on these
     // voices) hears each turn a little differently, and some calls have a turn it cannot
@@ -29,15 +37,30 @@ async fn the_offline_demo_agent_answers_relevantly() {
     for attempt in 0..2 {
         let rec = dir.join(format!("attempt-{attempt}"));
         let out = tokio::process::Command::new(BIN)
-            .args(["sim", "--quiet", "--reply-timeout-ms", "15000", "--url", &server.twilio_url(), "--script"])
+            .args([
+                "sim",
+                "--quiet",
+                "--reply-timeout-ms",
+                "15000",
+                "--url",
+                &server.twilio_url(),
+                "--script",
+            ])
             .arg(repo_root().join("tests/data/scripts/demo-local.toml"))
             .arg("--record")
             .arg(&rec)
             .output()
             .await
             .expect("sim");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
-        match check(&vox_testkit::heard_on_recording(&rec.join("call-0.wav"), &models)) {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        match check(&vox_testkit::heard_on_recording(
+            &rec.join("call-0.wav"),
+            &models,
+        )) {
             Ok(()) => break,
             Err(why) => {
                 use std::io::Write as _;
@@ -57,20 +80,46 @@ fn check(heard: &str) -> Result<(), String> {
     // Piper samples its noise, so what Whisper hears varies a little between runs: it has
     // written "goodbye" as "good bye" and "2" as "two": normalise punctuation, that split and
     // number words.
-    const NUM: [&str; 13] = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve"];
-    let heard = heard.replace(['.', ',', '?', '!'], "").replace("good bye", "goodbye").replace("good-bye", "goodbye");
-    let heard: String = heard.split_whitespace().map(|w| NUM.iter().position(|n| *n == w).map_or(w.to_owned(), |i| i.to_string())).collect::<Vec<_>>().join(" ");
+    const NUM: [&str; 13] = [
+        "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+        "eleven", "twelve",
+    ];
+    let heard = heard
+        .replace(['.', ',', '?', '!'], "")
+        .replace("good bye", "goodbye")
+        .replace("good-bye", "goodbye");
+    let heard: String = heard
+        .split_whitespace()
+        .map(|w| {
+            NUM.iter()
+                .position(|n| *n == w)
+                .map_or(w.to_owned(), |i| i.to_string())
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
     // (through 8 kHz G.711, tiny.en hears "Vox" as "box", "Tuesday" as "to stay" and
     // "Thursday at two" as "thirty day at 2" or "thursday at to": the phrases checked are ones
     // it gets right)
-    for (why, words) in [("greeting", "demo"), ("opening hours", "monday to friday"), ("booking", "in the afternoon"), ("goodbye", "goodbye")] {
+    for (why, words) in [
+        ("greeting", "demo"),
+        ("opening hours", "monday to friday"),
+        ("booking", "in the afternoon"),
+        ("goodbye", "goodbye"),
+    ] {
         if !heard.contains(words) {
-            return Err(format!("the {why} answer ({words:?}) should be heard; the caller heard: {heard:?}"));
+            return Err(format!(
+                "the {why} answer ({words:?}) should be heard; the caller heard: {heard:?}"
+            ));
         }
     }
-    let order: Vec<usize> = ["demo", "monday to friday", "in the afternoon", "goodbye"].iter().filter_map(|w| heard.rfind(w)).collect();
+    let order: Vec<usize> = ["demo", "monday to friday", "in the afternoon", "goodbye"]
+        .iter()
+        .filter_map(|w| heard.rfind(w))
+        .collect();
     if !order.windows(2).all(|p| p[0] < p[1]) {
-        return Err(format!("answers out of the order of the questions: {heard:?}"));
+        return Err(format!(
+            "answers out of the order of the questions: {heard:?}"
+        ));
     }
     Ok(())
 }

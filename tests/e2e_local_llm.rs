@@ -5,13 +5,15 @@
 
 use std::time::Duration;
 
-use vox_testkit::{repo_root, scratch_dir, VoxServer};
+use vox_testkit::{VoxServer, repo_root, scratch_dir};
 
 const BIN: &str = env!("CARGO_BIN_EXE_vox");
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_local_llm_agent_answers_from_its_prompt() {
-    let Some(models) = vox_testkit::local_models_or_skip() else { return };
+    let Some(models) = vox_testkit::local_models_or_skip() else {
+        return;
+    };
     let dir = scratch_dir("e2e-llm");
     let question = dir.join("question.wav");
     let say = tokio::process::Command::new(BIN)
@@ -22,21 +24,48 @@ async fn the_local_llm_agent_answers_from_its_prompt() {
         .output()
         .await
         .expect("say");
-    assert!(say.status.success(), "{}", String::from_utf8_lossy(&say.stderr));
+    assert!(
+        say.status.success(),
+        "{}",
+        String::from_utf8_lossy(&say.stderr)
+    );
     let m = models.display().to_string();
-    let agent = repo_root().join("config/agents/local-llm.toml").display().to_string();
-    let server = tokio::task::spawn_blocking(move || VoxServer::start(std::path::Path::new(BIN), &["--agent", &agent], &[("VOX__MODELS__DIR", &m)]))
-        .await
-        .expect("server");
+    let agent = repo_root()
+        .join("config/agents/local-llm.toml")
+        .display()
+        .to_string();
+    let server = tokio::task::spawn_blocking(move || {
+        VoxServer::start(
+            std::path::Path::new(BIN),
+            &["--agent", &agent],
+            &[("VOX__MODELS__DIR", &m)],
+        )
+    })
+    .await
+    .expect("server");
     let out = tokio::process::Command::new(BIN)
-        .args(["sim", "--quiet", "--agent-id", "local-llm", "--reply-timeout-ms", "15000", "--url", &server.twilio_url(), "--wav"])
+        .args([
+            "sim",
+            "--quiet",
+            "--agent-id",
+            "local-llm",
+            "--reply-timeout-ms",
+            "15000",
+            "--url",
+            &server.twilio_url(),
+            "--wav",
+        ])
         .arg(&question)
         .arg("--record")
         .arg(&dir)
         .output()
         .await
         .expect("sim");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     let heard = vox_testkit::heard_on_recording(&dir.join("call-0.wav"), &models);
     // The sim succeeding means the agent answered the question within the reply timeout.
     // What the 135M model says depends on every word Whisper hears, and Piper's speech (the

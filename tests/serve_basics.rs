@@ -9,17 +9,19 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
-use vox_testkit::{close_of, http_get, scratch_dir, VoxServer, Ws};
+use vox_testkit::{VoxServer, Ws, close_of, http_get, scratch_dir};
 
 const BIN: &str = env!("CARGO_BIN_EXE_vox");
-
 
 fn server(args: &[&str], env: &[(&str, &str)]) -> VoxServer {
     VoxServer::start(Path::new(BIN), args, env)
 }
 
 async fn connect(s: &VoxServer) -> Ws {
-    tokio_tungstenite::connect_async(s.twilio_url()).await.expect("connect").0
+    tokio_tungstenite::connect_async(s.twilio_url())
+        .await
+        .expect("connect")
+        .0
 }
 
 fn start_msg(agent: &str) -> Message {
@@ -35,8 +37,14 @@ fn start_msg(agent: &str) -> Message {
 #[test]
 fn health_ready_and_metrics() {
     let s = server(&[], &[]);
-    assert_eq!(http_get(s.addr, "/healthz").expect("healthz"), (200, "ok\n".into()));
-    assert_eq!(http_get(s.addr, "/readyz").expect("readyz"), (200, "ready\n".into()));
+    assert_eq!(
+        http_get(s.addr, "/healthz").expect("healthz"),
+        (200, "ok\n".into())
+    );
+    assert_eq!(
+        http_get(s.addr, "/readyz").expect("readyz"),
+        (200, "ready\n".into())
+    );
     let (code, body) = http_get(s.addr, "/metrics").expect("metrics");
     assert_eq!(code, 200);
     assert!(body.contains("vox_calls_active"), "{body}");
@@ -47,13 +55,59 @@ fn health_ready_and_metrics() {
 async fn bad_input_closes_only_that_stream_with_a_reason() {
     let s = server(&[], &[]);
     let cases: Vec<(&str, Vec<Message>, u16, &str)> = vec![
-        ("malformed", vec![Message::text("{not json")], 1002, "malformed"),
-        ("unknown_event", vec![Message::text(r#"{"event":"hello"}"#)], 1002, "unknown event"),
-        ("before_start", vec![Message::text(r#"{"event":"media","media":{"payload":"AAAA"}}"#)], 1002, "before start"),
-        ("bad_base64", vec![start_msg("echo"), Message::text(r#"{"event":"media","media":{"payload":"@@@@"}}"#)], 1002, "base64"),
-        ("too_large", vec![start_msg("echo"), Message::text(format!(r#"{{"event":"media","media":{{"payload":"{}"}}}}"#, "A".repeat(70_000)))], 1009, "exceeds"),
-        ("unexpected_binary", vec![start_msg("echo"), Message::binary(vec![1u8, 2, 3])], 1002, "binary"),
-        ("unknown_agent", vec![start_msg("nope")], 1008, "unknown agent"),
+        (
+            "malformed",
+            vec![Message::text("{not json")],
+            1002,
+            "malformed",
+        ),
+        (
+            "unknown_event",
+            vec![Message::text(r#"{"event":"hello"}"#)],
+            1002,
+            "unknown event",
+        ),
+        (
+            "before_start",
+            vec![Message::text(
+                r#"{"event":"media","media":{"payload":"AAAA"}}"#,
+            )],
+            1002,
+            "before start",
+        ),
+        (
+            "bad_base64",
+            vec![
+                start_msg("echo"),
+                Message::text(r#"{"event":"media","media":{"payload":"@@@@"}}"#),
+            ],
+            1002,
+            "base64",
+        ),
+        (
+            "too_large",
+            vec![
+                start_msg("echo"),
+                Message::text(format!(
+                    r#"{{"event":"media","media":{{"payload":"{}"}}}}"#,
+                    "A".repeat(70_000)
+                )),
+            ],
+            1009,
+            "exceeds",
+        ),
+        (
+            "unexpected_binary",
+            vec![start_msg("echo"), Message::binary(vec![1u8, 2, 3])],
+            1002,
+            "binary",
+        ),
+        (
+            "unknown_agent",
+            vec![start_msg("nope")],
+            1008,
+            "unknown agent",
+        ),
     ];
     // One healthy call stays up through all of it.
     let mut healthy = connect(&s).await;
@@ -65,18 +119,39 @@ async fn bad_input_closes_only_that_stream_with_a_reason() {
         }
         let (got_code, got_reason) = close_of(&mut ws).await;
         assert_eq!(got_code, *code, "{kind}: {got_reason}");
-        assert!(got_reason.contains(reason), "{kind}: reason {got_reason:?} should mention {reason:?}");
+        assert!(
+            got_reason.contains(reason),
+            "{kind}: reason {got_reason:?} should mention {reason:?}"
+        );
     }
     let media = json!({"event":"media","sequenceNumber":"2","streamSid":"MZ1","media":{"track":"inbound","chunk":"1","timestamp":"0","payload":"/////w=="}});
-    healthy.send(Message::text(media.to_string())).await.expect("the healthy call is still up");
-    healthy.send(Message::text(r#"{"event":"stop","sequenceNumber":"3","streamSid":"MZ1","stop":{}}"#)).await.expect("send stop");
+    healthy
+        .send(Message::text(media.to_string()))
+        .await
+        .expect("the healthy call is still up");
+    healthy
+        .send(Message::text(
+            r#"{"event":"stop","sequenceNumber":"3","streamSid":"MZ1","stop":{}}"#,
+        ))
+        .await
+        .expect("send stop");
     assert_eq!(close_of(&mut healthy).await.0, 1000);
     let (_, metrics) = http_get(s.addr, "/metrics").expect("metrics");
-    for kind in ["malformed", "unknown_event", "before_start", "bad_base64", "too_large", "unexpected_binary"] {
+    for kind in [
+        "malformed",
+        "unknown_event",
+        "before_start",
+        "bad_base64",
+        "too_large",
+        "unexpected_binary",
+    ] {
         let line = format!("vox_protocol_errors_total{{dialect=\"twilio\",kind=\"{kind}\"}} 1");
         assert!(metrics.contains(&line), "missing {line}:\n{metrics}");
     }
-    assert!(metrics.contains("vox_calls_rejected_total{reason=\"unknown_agent\"} 1"), "{metrics}");
+    assert!(
+        metrics.contains("vox_calls_rejected_total{reason=\"unknown_agent\"} 1"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -88,12 +163,21 @@ async fn over_the_admission_limit_a_stream_is_refused() {
     let mut second = connect(&s).await;
     let (code, reason) = close_of(&mut second).await;
     assert_eq!(code, 1013, "{reason}");
-    assert!(reason.contains("at capacity: 1 concurrent calls"), "{reason}");
+    assert!(
+        reason.contains("at capacity: 1 concurrent calls"),
+        "{reason}"
+    );
     let (_, metrics) = http_get(s.addr, "/metrics").expect("metrics");
-    assert!(metrics.contains("vox_calls_rejected_total{reason=\"capacity\"} 1"), "{metrics}");
+    assert!(
+        metrics.contains("vox_calls_rejected_total{reason=\"capacity\"} 1"),
+        "{metrics}"
+    );
     assert!(metrics.contains("vox_calls_active 1"), "{metrics}");
     // Once the first call ends, a new one is admitted.
-    first.send(Message::text(r#"{"event":"stop","stop":{}}"#)).await.expect("stop");
+    first
+        .send(Message::text(r#"{"event":"stop","stop":{}}"#))
+        .await
+        .expect("stop");
     assert_eq!(close_of(&mut first).await.0, 1000);
     tokio::time::sleep(Duration::from_millis(100)).await;
     let mut third = connect(&s).await;
@@ -114,9 +198,14 @@ async fn sigterm_drains_then_hangs_up_and_exits_cleanly() {
     let waited = t.elapsed();
     assert_eq!(code, 1001, "{reason}");
     assert!(reason.contains("shutting down"), "{reason}");
-    assert!(waited >= Duration::from_millis(900), "calls get the grace period: {waited:?}");
+    assert!(
+        waited >= Duration::from_millis(900),
+        "calls get the grace period: {waited:?}"
+    );
     let addr = s.addr;
-    let (status, stderr) = s.wait(Duration::from_secs(10)).expect("exits after the grace period");
+    let (status, stderr) = s
+        .wait(Duration::from_secs(10))
+        .expect("exits after the grace period");
     assert!(status.success(), "exit status {status}: {stderr}");
     assert!(stderr.contains("hung up the remaining calls"), "{stderr}");
     assert!(http_get(addr, "/healthz").is_err(), "no longer listening");
@@ -127,14 +216,33 @@ fn configuration_errors_name_the_problem() {
     let dir = scratch_dir("cfg");
     let bad = dir.join("bad.toml");
     std::fs::write(&bad, "[server]\nportt = 1\n").expect("write");
-    let out = Command::new(BIN).args(["serve", "--config"]).arg(&bad).output().expect("run");
+    let out = Command::new(BIN)
+        .args(["serve", "--config"])
+        .arg(&bad)
+        .output()
+        .expect("run");
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("portt") && err.contains("unknown field"), "{err}");
-    let out = Command::new(BIN).args(["serve", "--print-config"]).env("VOX__MEDIA__SEND_AHEAD_MS", "120").output().expect("run");
+    assert!(
+        err.contains("portt") && err.contains("unknown field"),
+        "{err}"
+    );
+    let out = Command::new(BIN)
+        .args(["serve", "--print-config"])
+        .env("VOX__MEDIA__SEND_AHEAD_MS", "120")
+        .output()
+        .expect("run");
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("send_ahead_ms = 120"));
-    let out = Command::new(BIN).args(["serve"]).env("VOX__VAD__START_MS", "soon").output().expect("run");
+    let out = Command::new(BIN)
+        .args(["serve"])
+        .env("VOX__VAD__START_MS", "soon")
+        .output()
+        .expect("run");
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).to_lowercase().contains("vad.start_ms"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .to_lowercase()
+            .contains("vad.start_ms")
+    );
 }

@@ -8,7 +8,9 @@ use vox_telephony::twilio::TwilioCodec;
 const START: &str = r#"{"event":"start","start":{"streamSid":"MZ1","callSid":"CA1","mediaFormat":{"encoding":"audio/x-mulaw","sampleRate":8000,"channels":1}}}"#;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     let mut fresh = TwilioCodec::new(4096);
     let _ = fresh.decode(text);
     let mut started = TwilioCodec::new(4096);

@@ -5,12 +5,12 @@
 //! automatic tools are added: an `endCall` tool always, and a `transferCall` to the
 //! business's own number when the business has one and the agent brings no transfer tool.
 
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::Json;
-use serde_json::{json, Map, Value};
-use vox_store::{rfc3339, AgentRecord, Business, ToolRecord};
+use serde_json::{Map, Value, json};
+use vox_store::{AgentRecord, Business, ToolRecord, rfc3339};
 
 use crate::tools::business;
 use crate::validate::{self, join};
@@ -38,7 +38,17 @@ fn string_list(m: &Map<String, Value>, key: &str) -> Result<Vec<String>, ApiErro
         .into_iter()
         .flatten()
         .enumerate()
-        .map(|(i, v)| v.as_str().filter(|s| !s.trim().is_empty()).map(str::to_owned).ok_or_else(|| ApiError::invalid(&format!("{key}[{i}]"), format!("{key}[{i}] must be a non-empty string"))))
+        .map(|(i, v)| {
+            v.as_str()
+                .filter(|s| !s.trim().is_empty())
+                .map(str::to_owned)
+                .ok_or_else(|| {
+                    ApiError::invalid(
+                        &format!("{key}[{i}]"),
+                        format!("{key}[{i}] must be a non-empty string"),
+                    )
+                })
+        })
         .collect()
 }
 
@@ -49,28 +59,49 @@ fn activated_hours(v: &Map<String, Value>) -> Result<Value, ApiError> {
     validate::known(v, p, &["timezone", "hours"])?;
     let tz = validate::req_str(v, p, "timezone")?;
     if jiff::tz::TimeZone::get(tz).is_err() {
-        return Err(ApiError::invalid("activatedHours.timezone", format!("{tz:?} is not an IANA time zone (e.g. America/New_York)")));
+        return Err(ApiError::invalid(
+            "activatedHours.timezone",
+            format!("{tz:?} is not an IANA time zone (e.g. America/New_York)"),
+        ));
     }
-    let hours = validate::opt_array(v, p, "hours")?.ok_or_else(|| ApiError::invalid("activatedHours.hours", "activatedHours.hours is required"))?;
+    let hours = validate::opt_array(v, p, "hours")?.ok_or_else(|| {
+        ApiError::invalid("activatedHours.hours", "activatedHours.hours is required")
+    })?;
     let mut kept = Vec::new();
     for (i, h) in hours.iter().enumerate() {
         let hp = format!("{p}.hours[{i}]");
-        let h = h.as_object().ok_or_else(|| ApiError::invalid(&hp, format!("{hp} must be an object")))?;
+        let h = h
+            .as_object()
+            .ok_or_else(|| ApiError::invalid(&hp, format!("{hp} must be an object")))?;
         validate::known(h, &hp, &["day", "startTime", "endTime"])?;
         let day = validate::req_str(h, &hp, "day")?.to_lowercase();
         if !validate::DAYS.contains(&day.as_str()) {
-            return Err(ApiError::invalid(&join(&hp, "day"), format!("{hp}.day must be monday..sunday, got {day:?}")));
+            return Err(ApiError::invalid(
+                &join(&hp, "day"),
+                format!("{hp}.day must be monday..sunday, got {day:?}"),
+            ));
         }
-        let (start, end) = (validate::req_str(h, &hp, "startTime")?, validate::req_str(h, &hp, "endTime")?);
+        let (start, end) = (
+            validate::req_str(h, &hp, "startTime")?,
+            validate::req_str(h, &hp, "endTime")?,
+        );
         match (start == "CLOSED", end == "CLOSED") {
             (true, true) => continue,
-            (true, false) | (false, true) => return Err(ApiError::invalid(&join(&hp, "startTime"), format!("{hp}: a closed day has both startTime and endTime \"CLOSED\""))),
+            (true, false) | (false, true) => {
+                return Err(ApiError::invalid(
+                    &join(&hp, "startTime"),
+                    format!("{hp}: a closed day has both startTime and endTime \"CLOSED\""),
+                ));
+            }
             (false, false) => {}
         }
         let s = validate::hhmm(&join(&hp, "startTime"), start, false)?;
         let e = validate::hhmm(&join(&hp, "endTime"), end, true)?;
         if s >= e {
-            return Err(ApiError::invalid(&join(&hp, "startTime"), format!("{hp}: startTime must be before endTime")));
+            return Err(ApiError::invalid(
+                &join(&hp, "startTime"),
+                format!("{hp}: startTime must be before endTime"),
+            ));
         }
         kept.push(json!({"day": day, "startTime": start, "endTime": end}));
     }
@@ -84,7 +115,9 @@ fn prose_of(w: &vox_engine::Workflow) -> String {
         let label = n.label.clone().unwrap_or_else(|| n.id.clone());
         let line = match n.node_type {
             vox_engine::workflow::NodeType::Conversation => format!("{label}: {}", n.prompt.trim()),
-            vox_engine::workflow::NodeType::Tool => format!("{label}: use the {} tool.", n.prompt.trim()),
+            vox_engine::workflow::NodeType::Tool => {
+                format!("{label}: use the {} tool.", n.prompt.trim())
+            }
         };
         out.push(line);
         for e in w.edges.iter().filter(|e| e.from == n.id) {
@@ -107,16 +140,26 @@ fn graph_of(flow: &str) -> Value {
 }
 
 /// Validates a whole agent body into its document (without ids and automatic tools).
-async fn document(state: &ApiState, business: &Business, m: &Map<String, Value>) -> Result<Map<String, Value>, ApiError> {
+async fn document(
+    state: &ApiState,
+    business: &Business,
+    m: &Map<String, Value>,
+) -> Result<Map<String, Value>, ApiError> {
     validate::known(m, "", FIELDS)?;
     let name = validate::req_str(m, "", "name")?;
     let len = name.chars().count();
     if !(1..=40).contains(&len) {
-        return Err(ApiError::invalid("name", format!("name must be 1-40 characters, got {len}")));
+        return Err(ApiError::invalid(
+            "name",
+            format!("name must be 1-40 characters, got {len}"),
+        ));
     }
     let kind = validate::req_str(m, "", "type")?;
     if kind != "INBOUND" && kind != "OUTBOUND" {
-        return Err(ApiError::invalid("type", format!("type must be INBOUND or OUTBOUND, got {kind:?}")));
+        return Err(ApiError::invalid(
+            "type",
+            format!("type must be INBOUND or OUTBOUND, got {kind:?}"),
+        ));
     }
     let mut doc = Map::new();
     doc.insert("name".into(), json!(name));
@@ -125,21 +168,42 @@ async fn document(state: &ApiState, business: &Business, m: &Map<String, Value>)
     let flow = validate::opt_str(m, "", "conversationFlow")?.filter(|f| !f.trim().is_empty());
     match (m.get("workflow").filter(|w| !w.is_null()), flow) {
         (Some(w), _) => {
-            let graph: vox_engine::Workflow = serde_json::from_value(w.clone()).map_err(|e| ApiError::invalid("workflow", format!("workflow is not a valid graph: {e}")))?;
+            let graph: vox_engine::Workflow = serde_json::from_value(w.clone()).map_err(|e| {
+                ApiError::invalid("workflow", format!("workflow is not a valid graph: {e}"))
+            })?;
             for (i, n) in graph.nodes.iter().enumerate() {
-                if n.node_type == vox_engine::workflow::NodeType::Tool && !["scheduleAppointment", "transferCall", "endCall"].contains(&n.prompt.as_str()) {
-                    return Err(ApiError::invalid(&format!("workflow.nodes[{i}].prompt"), format!("a tool node's prompt must be scheduleAppointment, transferCall or endCall, got {:?}", n.prompt)));
+                if n.node_type == vox_engine::workflow::NodeType::Tool
+                    && !["scheduleAppointment", "transferCall", "endCall"]
+                        .contains(&n.prompt.as_str())
+                {
+                    return Err(ApiError::invalid(
+                        &format!("workflow.nodes[{i}].prompt"),
+                        format!(
+                            "a tool node's prompt must be scheduleAppointment, transferCall or endCall, got {:?}",
+                            n.prompt
+                        ),
+                    ));
                 }
             }
-            graph.validate().map_err(|e| ApiError::invalid("workflow", format!("workflow: {e}")))?;
-            doc.insert("workflow".into(), serde_json::to_value(&graph).unwrap_or(Value::Null));
+            graph
+                .validate()
+                .map_err(|e| ApiError::invalid("workflow", format!("workflow: {e}")))?;
+            doc.insert(
+                "workflow".into(),
+                serde_json::to_value(&graph).unwrap_or(Value::Null),
+            );
             doc.insert("conversationFlow".into(), json!(prose_of(&graph)));
         }
         (None, Some(f)) => {
             doc.insert("conversationFlow".into(), json!(f));
             doc.insert("workflow".into(), graph_of(f));
         }
-        (None, None) => return Err(ApiError::invalid("conversationFlow", "either conversationFlow or workflow is required")),
+        (None, None) => {
+            return Err(ApiError::invalid(
+                "conversationFlow",
+                "either conversationFlow or workflow is required",
+            ));
+        }
     }
     for key in ["customInstructions", "firstMessage", "backgroundSound"] {
         if let Some(v) = validate::opt_str(m, "", key)? {
@@ -153,7 +217,10 @@ async fn document(state: &ApiState, business: &Business, m: &Map<String, Value>)
     }
     if let Some(v) = validate::opt_str(m, "", "voiceId")? {
         if !state.voices.iter().any(|x| x.id == v) {
-            return Err(ApiError::invalid("voiceId", format!("no voice {v:?}; GET /v1/voices lists them")));
+            return Err(ApiError::invalid(
+                "voiceId",
+                format!("no voice {v:?}; GET /v1/voices lists them"),
+            ));
         }
         doc.insert("voiceId".into(), json!(v));
     }
@@ -161,18 +228,31 @@ async fn document(state: &ApiState, business: &Business, m: &Map<String, Value>)
         doc.insert("multilingual".into(), json!(b));
     }
     if let Some(p) = validate::opt_object(m, "", "personality")? {
-        validate::known(p, "personality", &["tone", "style", "description", "useEmpathy", "useHumor"])?;
+        validate::known(
+            p,
+            "personality",
+            &["tone", "style", "description", "useEmpathy", "useHumor"],
+        )?;
         let mut per = Map::new();
         for k in ["tone", "style", "description"] {
             if let Some(v) = validate::opt_str(p, "personality", k)? {
                 per.insert(k.into(), json!(v));
             }
         }
-        per.insert("useEmpathy".into(), json!(validate::opt_bool(p, "personality", "useEmpathy")?.unwrap_or(false)));
-        per.insert("useHumor".into(), json!(validate::opt_bool(p, "personality", "useHumor")?.unwrap_or(false)));
+        per.insert(
+            "useEmpathy".into(),
+            json!(validate::opt_bool(p, "personality", "useEmpathy")?.unwrap_or(false)),
+        );
+        per.insert(
+            "useHumor".into(),
+            json!(validate::opt_bool(p, "personality", "useHumor")?.unwrap_or(false)),
+        );
         doc.insert("personality".into(), Value::Object(per));
     }
-    doc.insert("collectFields".into(), json!(string_list(m, "collectFields")?));
+    doc.insert(
+        "collectFields".into(),
+        json!(string_list(m, "collectFields")?),
+    );
     let mut kb = string_list(m, "knowledgeBaseDocumentIds")?;
     let mut seen = std::collections::HashSet::new();
     kb.retain(|id| seen.insert(id.clone()));
@@ -183,8 +263,24 @@ async fn document(state: &ApiState, business: &Business, m: &Map<String, Value>)
         })?;
         match f.status.as_str() {
             "ready" => {}
-            "processing" => return Err(ApiError::invalid(&field, format!("file {id} is still processing: poll GET /v1/businesses/{}/files/{id} until its status is \"ready\"", business.id))),
-            _ => return Err(ApiError::invalid(&field, format!("file {id} failed processing ({}): upload a readable file", f.error.as_deref().unwrap_or("unknown reason")))),
+            "processing" => {
+                return Err(ApiError::invalid(
+                    &field,
+                    format!(
+                        "file {id} is still processing: poll GET /v1/businesses/{}/files/{id} until its status is \"ready\"",
+                        business.id
+                    ),
+                ));
+            }
+            _ => {
+                return Err(ApiError::invalid(
+                    &field,
+                    format!(
+                        "file {id} failed processing ({}): upload a readable file",
+                        f.error.as_deref().unwrap_or("unknown reason")
+                    ),
+                ));
+            }
         }
     }
     doc.insert("knowledgeBaseDocumentIds".into(), json!(kb));
@@ -193,7 +289,13 @@ async fn document(state: &ApiState, business: &Business, m: &Map<String, Value>)
     let mut names: Vec<(String, usize)> = Vec::new();
     for (i, id) in string_list(m, "toolIds")?.into_iter().enumerate() {
         let Some(tool) = state.store.tool(&business.id, &id).await? else {
-            return Err(ApiError::invalid(&format!("toolIds[{i}]"), format!("no tool {id:?} in this business (use the id from POST /v1/businesses/{}/tools)", business.id)));
+            return Err(ApiError::invalid(
+                &format!("toolIds[{i}]"),
+                format!(
+                    "no tool {id:?} in this business (use the id from POST /v1/businesses/{}/tools)",
+                    business.id
+                ),
+            ));
         };
         if tool_ids.contains(&id) {
             continue;
@@ -202,7 +304,9 @@ async fn document(state: &ApiState, business: &Business, m: &Map<String, Value>)
             if let Some((_, j)) = names.iter().find(|(n, _)| *n == name) {
                 return Err(ApiError::invalid(
                     &format!("toolIds[{i}]"),
-                    format!("tool {id} is called {name:?} by the model, as is toolIds[{j}]; an agent's tools need distinct names (one tool of each built-in kind, distinct function/apiRequest names)"),
+                    format!(
+                        "tool {id} is called {name:?} by the model, as is toolIds[{j}]; an agent's tools need distinct names (one tool of each built-in kind, distinct function/apiRequest names)"
+                    ),
                 ));
             }
             names.push((name, i));
@@ -211,7 +315,12 @@ async fn document(state: &ApiState, business: &Business, m: &Map<String, Value>)
     }
     doc.insert("toolIds".into(), json!(tool_ids));
     match validate::opt_object(m, "", "activatedHours")? {
-        Some(_) if kind != "INBOUND" => return Err(ApiError::invalid("activatedHours", "activatedHours can only be set for INBOUND agents")),
+        Some(_) if kind != "INBOUND" => {
+            return Err(ApiError::invalid(
+                "activatedHours",
+                "activatedHours can only be set for INBOUND agents",
+            ));
+        }
         Some(h) => {
             doc.insert("activatedHours".into(), activated_hours(h)?);
         }
@@ -223,15 +332,38 @@ async fn document(state: &ApiState, business: &Business, m: &Map<String, Value>)
 /// The names the model calls a tool by (a calendar is three tools to it).
 fn model_names(t: &ToolRecord) -> Vec<String> {
     match t.name.as_str() {
-        "googleCal" => ["scheduleAppointment", "searchAppointments", "cancelAppointment"].map(str::to_owned).to_vec(),
-        "function" | "apiRequest" => vec![t.config_override["name"].as_str().unwrap_or(&t.name).to_owned()],
+        "googleCal" => [
+            "scheduleAppointment",
+            "searchAppointments",
+            "cancelAppointment",
+        ]
+        .map(str::to_owned)
+        .to_vec(),
+        "function" | "apiRequest" => vec![
+            t.config_override["name"]
+                .as_str()
+                .unwrap_or(&t.name)
+                .to_owned(),
+        ],
         other => vec![other.to_owned()],
     }
 }
 
 /// Adds the automatic tools to the document's `toolIds`.
-async fn auto_tools(state: &ApiState, business: &Business, doc: &mut Map<String, Value>) -> Result<(), ApiError> {
-    let mut ids: Vec<String> = doc.get("toolIds").and_then(Value::as_array).map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect()).unwrap_or_default();
+async fn auto_tools(
+    state: &ApiState,
+    business: &Business,
+    doc: &mut Map<String, Value>,
+) -> Result<(), ApiError> {
+    let mut ids: Vec<String> = doc
+        .get("toolIds")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
     let mut kinds = Vec::new();
     for id in &ids {
         if let Some(t) = state.store.tool(&business.id, id).await? {
@@ -252,16 +384,44 @@ async fn auto_tools(state: &ApiState, business: &Business, doc: &mut Map<String,
         updated_at: 0,
     };
     if !kinds.iter().any(|k| k == "endCall") {
-        ids.push(state.store.create_tool(auto("template-end-call", "endCall", "End Call", "endCall", json!({"auto": true}))).await?.id);
+        ids.push(
+            state
+                .store
+                .create_tool(auto(
+                    "template-end-call",
+                    "endCall",
+                    "End Call",
+                    "endCall",
+                    json!({"auto": true}),
+                ))
+                .await?
+                .id,
+        );
     }
     if !kinds.iter().any(|k| k == "transferCall")
         && let Some(phone) = &business.phone_number
     {
         let config = json!({"auto": true, "destinations": [{"name": business.name, "phoneNumber": phone, "description": "The business's main line", "warmTransferEnabled": false}]});
-        ids.push(state.store.create_tool(auto("template-transfer-call", "transferCall", "Transfer Call", "transferCall", config)).await?.id);
+        ids.push(
+            state
+                .store
+                .create_tool(auto(
+                    "template-transfer-call",
+                    "transferCall",
+                    "Transfer Call",
+                    "transferCall",
+                    config,
+                ))
+                .await?
+                .id,
+        );
     }
     // the knowledge-base tool follows the agent's files: made, updated, or dropped
-    let kb: Vec<Value> = doc.get("knowledgeBaseDocumentIds").and_then(Value::as_array).cloned().unwrap_or_default();
+    let kb: Vec<Value> = doc
+        .get("knowledgeBaseDocumentIds")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     let mut kb_tool = None;
     for id in &ids {
         if let Some(t) = state.store.tool(&business.id, id).await?
@@ -274,7 +434,13 @@ async fn auto_tools(state: &ApiState, business: &Business, doc: &mut Map<String,
     match (kb_tool, kb.is_empty()) {
         (None, false) => {
             let config = json!({"auto": true, "fileIds": kb});
-            let mut t = auto("auto-knowledge-base", "knowledgeBaseQuery", "Query Knowledge Base", "knowledgeBaseQuery", config);
+            let mut t = auto(
+                "auto-knowledge-base",
+                "knowledgeBaseQuery",
+                "Query Knowledge Base",
+                "knowledgeBaseQuery",
+                config,
+            );
             t.message = Some("Let me look that up.".into());
             ids.push(state.store.create_tool(t).await?.id);
         }
@@ -297,11 +463,19 @@ async fn auto_tools(state: &ApiState, business: &Business, doc: &mut Map<String,
 }
 
 /// The ids of a business's agents whose knowledge base holds the file.
-pub(crate) async fn agents_using_file(state: &ApiState, business_id: &str, file_id: &str) -> Result<Vec<String>, ApiError> {
+pub(crate) async fn agents_using_file(
+    state: &ApiState,
+    business_id: &str,
+    file_id: &str,
+) -> Result<Vec<String>, ApiError> {
     let (agents, _) = state.store.list_agents(business_id, 0, i64::MAX).await?;
     Ok(agents
         .into_iter()
-        .filter(|a| a.document["knowledgeBaseDocumentIds"].as_array().is_some_and(|ids| ids.iter().any(|v| v == file_id)))
+        .filter(|a| {
+            a.document["knowledgeBaseDocumentIds"]
+                .as_array()
+                .is_some_and(|ids| ids.iter().any(|v| v == file_id))
+        })
         .map(|a| a.id)
         .collect())
 }
@@ -320,7 +494,12 @@ fn view(a: &AgentRecord) -> Value {
 }
 
 /// `POST /v1/businesses/{businessId}/voice-agents`
-pub(crate) async fn create(auth: Auth, State(state): State<ApiState>, Path(biz): Path<String>, body: Bytes) -> Result<(StatusCode, Json<Value>), ApiError> {
+pub(crate) async fn create(
+    auth: Auth,
+    State(state): State<ApiState>,
+    Path(biz): Path<String>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     auth.require("voice-agents:create")?;
     let business = business(&state, &auth, &biz).await?;
     let m = validate::object(&body)?;
@@ -337,32 +516,60 @@ pub(crate) async fn create(auth: Auth, State(state): State<ApiState>, Path(biz):
         created_at: 0,
         updated_at: 0,
     };
-    Ok((StatusCode::CREATED, Json(view(&state.store.create_agent(record).await?))))
+    Ok((
+        StatusCode::CREATED,
+        Json(view(&state.store.create_agent(record).await?)),
+    ))
 }
 
 /// `GET /v1/businesses/{businessId}/voice-agents`
-pub(crate) async fn list(auth: Auth, State(state): State<ApiState>, Path(biz): Path<String>, Query(q): Query<PageQuery>) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn list(
+    auth: Auth,
+    State(state): State<ApiState>,
+    Path(biz): Path<String>,
+    Query(q): Query<PageQuery>,
+) -> Result<Json<Value>, ApiError> {
     auth.require("voice-agents:read")?;
     let business = business(&state, &auth, &biz).await?;
     let page = q.page()?;
-    let (items, total) = state.store.list_agents(&business.id, page.offset(), page.limit()).await?;
+    let (items, total) = state
+        .store
+        .list_agents(&business.id, page.offset(), page.limit())
+        .await?;
     Ok(page.body(items.iter().map(view).collect(), total))
 }
 
 /// `GET /v1/businesses/{businessId}/voice-agents/{voiceAgentId}`
-pub(crate) async fn get(auth: Auth, State(state): State<ApiState>, Path((biz, id)): Path<(String, String)>) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn get(
+    auth: Auth,
+    State(state): State<ApiState>,
+    Path((biz, id)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
     auth.require("voice-agents:read")?;
     let business = business(&state, &auth, &biz).await?;
-    let a = state.store.agent(&business.id, &id).await?.ok_or_else(|| ApiError::not_found("voice agent"))?;
+    let a = state
+        .store
+        .agent(&business.id, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("voice agent"))?;
     Ok(Json(view(&a)))
 }
 
 /// `PATCH /v1/businesses/{businessId}/voice-agents/{voiceAgentId}`: the given fields replace
 /// the stored ones and the whole agent is validated again.
-pub(crate) async fn update(auth: Auth, State(state): State<ApiState>, Path((biz, id)): Path<(String, String)>, body: Bytes) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn update(
+    auth: Auth,
+    State(state): State<ApiState>,
+    Path((biz, id)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
     auth.require("voice-agents:update")?;
     let business = business(&state, &auth, &biz).await?;
-    let mut a = state.store.agent(&business.id, &id).await?.ok_or_else(|| ApiError::not_found("voice agent"))?;
+    let mut a = state
+        .store
+        .agent(&business.id, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("voice agent"))?;
     let patch = validate::object(&body)?;
     validate::known(&patch, "", FIELDS)?;
     let mut merged = a.document.as_object().cloned().unwrap_or_default();
@@ -381,7 +588,11 @@ pub(crate) async fn update(auth: Auth, State(state): State<ApiState>, Path((biz,
 }
 
 /// `DELETE /v1/businesses/{businessId}/voice-agents/{voiceAgentId}`
-pub(crate) async fn delete(auth: Auth, State(state): State<ApiState>, Path((biz, id)): Path<(String, String)>) -> Result<StatusCode, ApiError> {
+pub(crate) async fn delete(
+    auth: Auth,
+    State(state): State<ApiState>,
+    Path((biz, id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
     auth.require("voice-agents:delete")?;
     let business = business(&state, &auth, &biz).await?;
     if !state.store.delete_agent(&business.id, &id).await? {
@@ -393,10 +604,18 @@ pub(crate) async fn delete(auth: Auth, State(state): State<ApiState>, Path((biz,
 
 /// `POST /v1/businesses/{businessId}/voice-agents/{voiceAgentId}/deploy`: a number from the
 /// pool (the agent's own if it has one; the business's area code preferred), on duty.
-pub(crate) async fn deploy(auth: Auth, State(state): State<ApiState>, Path((biz, id)): Path<(String, String)>) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn deploy(
+    auth: Auth,
+    State(state): State<ApiState>,
+    Path((biz, id)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
     auth.require("voice-agents:update")?;
     let business = business(&state, &auth, &biz).await?;
-    let mut a = state.store.agent(&business.id, &id).await?.ok_or_else(|| ApiError::not_found("voice agent"))?;
+    let mut a = state
+        .store
+        .agent(&business.id, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("voice agent"))?;
     let inbound = a.kind == "INBOUND";
     let number = state.store.assign_number(&business.id, &a.id, inbound, business.phone_number.as_deref()).await?.ok_or_else(|| ApiError {
         status: StatusCode::CONFLICT,
@@ -409,23 +628,43 @@ pub(crate) async fn deploy(auth: Auth, State(state): State<ApiState>, Path((biz,
     Ok(Json(view(&state.store.update_agent(&a).await?)))
 }
 
-async fn set_duty(auth: Auth, state: ApiState, biz: String, id: String, on: bool) -> Result<Json<Value>, ApiError> {
+async fn set_duty(
+    auth: Auth,
+    state: ApiState,
+    biz: String,
+    id: String,
+    on: bool,
+) -> Result<Json<Value>, ApiError> {
     auth.require("voice-agents:update")?;
     let business = business(&state, &auth, &biz).await?;
-    let mut a = state.store.agent(&business.id, &id).await?.ok_or_else(|| ApiError::not_found("voice agent"))?;
+    let mut a = state
+        .store
+        .agent(&business.id, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("voice agent"))?;
     if a.phone_number.is_none() {
-        return Err(ApiError::bad_request(format!("voice agent {id} is not deployed: POST .../voice-agents/{id}/deploy first")));
+        return Err(ApiError::bad_request(format!(
+            "voice agent {id} is not deployed: POST .../voice-agents/{id}/deploy first"
+        )));
     }
     a.on_duty = Some(on);
     Ok(Json(view(&state.store.update_agent(&a).await?)))
 }
 
 /// `PATCH /v1/businesses/{businessId}/voice-agents/{voiceAgentId}/on`
-pub(crate) async fn on_duty(auth: Auth, State(state): State<ApiState>, Path((biz, id)): Path<(String, String)>) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn on_duty(
+    auth: Auth,
+    State(state): State<ApiState>,
+    Path((biz, id)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
     set_duty(auth, state, biz, id, true).await
 }
 
 /// `PATCH /v1/businesses/{businessId}/voice-agents/{voiceAgentId}/off`
-pub(crate) async fn off_duty(auth: Auth, State(state): State<ApiState>, Path((biz, id)): Path<(String, String)>) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn off_duty(
+    auth: Auth,
+    State(state): State<ApiState>,
+    Path((biz, id)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
     set_duty(auth, state, biz, id, false).await
 }

@@ -1,11 +1,11 @@
 //! OAuth 2.0 client credentials (`POST /v1/oauth/token`, RFC 6749 §4.4) and the bearer
 //! token check every other route goes through.
 
+use axum::Json;
 use axum::extract::{FromRef, FromRequestParts, State};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
@@ -43,7 +43,11 @@ pub struct Auth {
 impl Auth {
     /// Ok if the token carries `scope`, else 403.
     pub fn require(&self, scope: &str) -> Result<(), ApiError> {
-        if self.scopes.iter().any(|s| s == scope) { Ok(()) } else { Err(ApiError::forbidden_scope(scope)) }
+        if self.scopes.iter().any(|s| s == scope) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden_scope(scope))
+        }
     }
 }
 
@@ -56,10 +60,31 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let state = ApiState::from_ref(state);
-        let value = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).ok_or_else(|| ApiError::unauthorized("missing Authorization: Bearer <token> (get one from POST /v1/oauth/token)"))?;
-        let token = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")).map(str::trim).ok_or_else(|| ApiError::unauthorized("the Authorization header must be `Bearer <token>`"))?;
-        let grant = state.store.grant(token).await?.ok_or_else(|| ApiError::unauthorized("the token is invalid or expired"))?;
-        Ok(Self { organization_id: grant.organization_id, scopes: grant.scopes })
+        let value = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| {
+                ApiError::unauthorized(
+                    "missing Authorization: Bearer <token> (get one from POST /v1/oauth/token)",
+                )
+            })?;
+        let token = value
+            .strip_prefix("Bearer ")
+            .or_else(|| value.strip_prefix("bearer "))
+            .map(str::trim)
+            .ok_or_else(|| {
+                ApiError::unauthorized("the Authorization header must be `Bearer <token>`")
+            })?;
+        let grant = state
+            .store
+            .grant(token)
+            .await?
+            .ok_or_else(|| ApiError::unauthorized("the token is invalid or expired"))?;
+        Ok(Self {
+            organization_id: grant.organization_id,
+            scopes: grant.scopes,
+        })
     }
 }
 
@@ -82,30 +107,56 @@ struct TokenResponse {
 
 /// An OAuth error body (RFC 6749 §5.2), not the API's usual one: OAuth clients expect it.
 fn oauth_error(status: StatusCode, error: &'static str, description: &str) -> Response {
-    let mut res = (status, Json(serde_json::json!({"error": error, "error_description": description}))).into_response();
+    let mut res = (
+        status,
+        Json(serde_json::json!({"error": error, "error_description": description})),
+    )
+        .into_response();
     if status == StatusCode::UNAUTHORIZED {
-        res.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Basic realm=\"vox\""));
+        res.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            header::HeaderValue::from_static("Basic realm=\"vox\""),
+        );
     }
     res
 }
 
 /// Client credentials from HTTP Basic (RFC 6749 §2.3.1), if present.
 fn basic(headers: &HeaderMap) -> Option<(String, String)> {
-    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Basic ")?;
-    let decoded = base64::engine::general_purpose::STANDARD.decode(v.trim()).ok()?;
+    let v = headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Basic ")?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(v.trim())
+        .ok()?;
     let (id, secret) = std::str::from_utf8(&decoded).ok()?.split_once(':')?;
     Some((id.to_owned(), secret.to_owned()))
 }
 
 /// `POST /v1/oauth/token`.
-pub async fn token(State(state): State<ApiState>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
-    let is_json = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("application/json"));
+pub async fn token(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
     let req: TokenRequest = if body.is_empty() {
         TokenRequest::default()
     } else if is_json {
         match serde_json::from_slice(&body) {
             Ok(r) => r,
-            Err(e) => return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", &format!("the body is not valid JSON: {e}")),
+            Err(e) => {
+                return oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    &format!("the body is not valid JSON: {e}"),
+                );
+            }
         }
     } else {
         match parse_form(&body) {
@@ -115,31 +166,74 @@ pub async fn token(State(state): State<ApiState>, headers: HeaderMap, body: axum
     };
     match req.grant_type.as_deref() {
         Some("client_credentials") => {}
-        Some(other) => return oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type", &format!("grant_type {other:?} is not supported; use client_credentials")),
-        None => return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "grant_type is required (client_credentials)"),
+        Some(other) => {
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "unsupported_grant_type",
+                &format!("grant_type {other:?} is not supported; use client_credentials"),
+            );
+        }
+        None => {
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "grant_type is required (client_credentials)",
+            );
+        }
     }
     let (id, secret) = match (basic(&headers), req.client_id, req.client_secret) {
         (Some(b), _, _) => b,
         (None, Some(id), Some(secret)) => (id, secret),
-        _ => return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "client_id and client_secret are required (in the body or as HTTP Basic)"),
+        _ => {
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "client_id and client_secret are required (in the body or as HTTP Basic)",
+            );
+        }
     };
     let (org, allowed) = match state.store.authenticate_client(&id, &secret).await {
         Ok(Some(found)) => found,
-        Ok(None) => return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "unknown client or wrong secret"),
+        Ok(None) => {
+            return oauth_error(
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                "unknown client or wrong secret",
+            );
+        }
         Err(e) => return ApiError::from(e).into_response(),
     };
-    let scopes: Vec<String> = match req.scope.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+    let scopes: Vec<String> = match req
+        .scope
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
         None => allowed,
         Some(asked) => {
             let asked: Vec<String> = asked.split_whitespace().map(str::to_owned).collect();
             if let Some(extra) = asked.iter().find(|s| !allowed.contains(s)) {
-                return oauth_error(StatusCode::BAD_REQUEST, "invalid_scope", &format!("this client may not request {extra}"));
+                return oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_scope",
+                    &format!("this client may not request {extra}"),
+                );
             }
             asked
         }
     };
-    match state.store.issue_token(&id, &org, &scopes, state.token_ttl_s).await {
-        Ok(access_token) => Json(TokenResponse { access_token, token_type: "Bearer", expires_in: state.token_ttl_s, scope: scopes.join(" ") }).into_response(),
+    match state
+        .store
+        .issue_token(&id, &org, &scopes, state.token_ttl_s)
+        .await
+    {
+        Ok(access_token) => Json(TokenResponse {
+            access_token,
+            token_type: "Bearer",
+            expires_in: state.token_ttl_s,
+            scope: scopes.join(" "),
+        })
+        .into_response(),
         Err(e) => ApiError::from(e).into_response(),
     }
 }
@@ -170,7 +264,11 @@ fn percent_decode(s: &str) -> Result<String, String> {
         match bytes[i] {
             b'+' => out.push(b' '),
             b'%' => {
-                let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok()).and_then(|h| u8::from_str_radix(h, 16).ok()).ok_or("a bad %-escape in the form")?;
+                let hex = bytes
+                    .get(i + 1..i + 3)
+                    .and_then(|h| std::str::from_utf8(h).ok())
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                    .ok_or("a bad %-escape in the form")?;
                 out.push(hex);
                 i += 2;
             }

@@ -3,13 +3,13 @@
 
 use std::collections::HashMap;
 
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::Json;
 use futures::future::BoxFuture;
-use serde_json::{json, Value};
-use vox_store::{rfc3339, CallFilter, CallRecord, OrderBy};
+use serde_json::{Value, json};
+use vox_store::{CallFilter, CallRecord, OrderBy, rfc3339};
 
 use crate::tools::business;
 use crate::validate;
@@ -57,17 +57,31 @@ fn instant(field: &str, s: &str) -> Result<i64, ApiError> {
     {
         return Ok(z.timestamp().as_millisecond());
     }
-    Err(ApiError::invalid(field, format!("{field} must be an ISO 8601 date or time (e.g. 2024-01-15T10:00:00Z), got {s:?}")))
+    Err(ApiError::invalid(
+        field,
+        format!("{field} must be an ISO 8601 date or time (e.g. 2024-01-15T10:00:00Z), got {s:?}"),
+    ))
 }
 
 /// The list filters of seed 002 from the query string.
-fn filter(q: &HashMap<String, String>, organization_id: &str, business_id: Option<String>) -> Result<(CallFilter, crate::Page), ApiError> {
-    let page = PageQuery { page: q.get("page").cloned(), page_size: q.get("page_size").cloned() }.page()?;
+fn filter(
+    q: &HashMap<String, String>,
+    organization_id: &str,
+    business_id: Option<String>,
+) -> Result<(CallFilter, crate::Page), ApiError> {
+    let page = PageQuery {
+        page: q.get("page").cloned(),
+        page_size: q.get("page_size").cloned(),
+    }
+    .page()?;
     let one_of = |field: &str, allowed: &[&str]| -> Result<Option<String>, ApiError> {
         match q.get(field) {
             None => Ok(None),
             Some(v) if allowed.contains(&v.as_str()) => Ok(Some(v.clone())),
-            Some(v) => Err(ApiError::invalid(field, format!("{field} must be one of {}, got {v:?}", allowed.join(", ")))),
+            Some(v) => Err(ApiError::invalid(
+                field,
+                format!("{field} must be one of {}, got {v:?}", allowed.join(", ")),
+            )),
         }
     };
     // orderBy as orderBy[field]=..&orderBy[direction]=.., orderBy.field=.., or JSON
@@ -81,7 +95,10 @@ fn filter(q: &HashMap<String, String>, organization_id: &str, business_id: Optio
         }
     }
     for k in ["field", "direction"] {
-        if let Some(v) = q.get(&format!("orderBy[{k}]")).or_else(|| q.get(&format!("orderBy.{k}"))) {
+        if let Some(v) = q
+            .get(&format!("orderBy[{k}]"))
+            .or_else(|| q.get(&format!("orderBy.{k}")))
+        {
             order.insert(k, v.clone());
         }
     }
@@ -89,12 +106,22 @@ fn filter(q: &HashMap<String, String>, organization_id: &str, business_id: Optio
         None | Some("startedAt") => OrderBy::StartedAt,
         Some("endedAt") => OrderBy::EndedAt,
         Some("durationMs") => OrderBy::DurationMs,
-        Some(other) => return Err(ApiError::invalid("orderBy.field", format!("orderBy.field must be startedAt, endedAt or durationMs, got {other:?}"))),
+        Some(other) => {
+            return Err(ApiError::invalid(
+                "orderBy.field",
+                format!("orderBy.field must be startedAt, endedAt or durationMs, got {other:?}"),
+            ));
+        }
     };
     let descending = match order.get("direction").map(String::as_str) {
         None | Some("desc") => true,
         Some("asc") => false,
-        Some(other) => return Err(ApiError::invalid("orderBy.direction", format!("orderBy.direction must be asc or desc, got {other:?}"))),
+        Some(other) => {
+            return Err(ApiError::invalid(
+                "orderBy.direction",
+                format!("orderBy.direction must be asc or desc, got {other:?}"),
+            ));
+        }
     };
     let start = q.get("start").map(|s| instant("start", s)).transpose()?;
     let end = q.get("end").map(|s| instant("end", s)).transpose()?;
@@ -107,7 +134,10 @@ fn filter(q: &HashMap<String, String>, organization_id: &str, business_id: Optio
         organization_id: organization_id.to_owned(),
         business_id,
         kind: one_of("type", &["INBOUND", "OUTBOUND"])?,
-        status: one_of("status", &["SCHEDULED", "IN_PROGRESS", "COMPLETED", "FAILED"])?,
+        status: one_of(
+            "status",
+            &["SCHEDULED", "IN_PROGRESS", "COMPLETED", "FAILED"],
+        )?,
         start,
         end,
         lead_id: q.get("leadId").cloned(),
@@ -125,7 +155,12 @@ async fn list(state: &ApiState, f: CallFilter, page: crate::Page) -> Result<Json
 }
 
 /// `GET /v1/businesses/{businessId}/calls`
-pub(crate) async fn list_business(auth: Auth, State(state): State<ApiState>, Path(biz): Path<String>, Query(q): Query<HashMap<String, String>>) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn list_business(
+    auth: Auth,
+    State(state): State<ApiState>,
+    Path(biz): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
     auth.require("calls:read")?;
     let business = business(&state, &auth, &biz).await?;
     let (f, page) = filter(&q, &auth.organization_id, Some(business.id))?;
@@ -133,75 +168,141 @@ pub(crate) async fn list_business(auth: Auth, State(state): State<ApiState>, Pat
 }
 
 /// `GET /v1/organizations/calls` (optionally `businessId`)
-pub(crate) async fn list_organization(auth: Auth, State(state): State<ApiState>, Query(q): Query<HashMap<String, String>>) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn list_organization(
+    auth: Auth,
+    State(state): State<ApiState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
     auth.require("calls:read")?;
     let (f, page) = filter(&q, &auth.organization_id, q.get("businessId").cloned())?;
     list(&state, f, page).await
 }
 
 /// `GET /v1/businesses/{businessId}/calls/{callId}`
-pub(crate) async fn get_business(auth: Auth, State(state): State<ApiState>, Path((biz, id)): Path<(String, String)>) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn get_business(
+    auth: Auth,
+    State(state): State<ApiState>,
+    Path((biz, id)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
     auth.require("calls:read")?;
     let business = business(&state, &auth, &biz).await?;
-    let c = state.store.call(&auth.organization_id, Some(&business.id), &id).await?.ok_or_else(|| ApiError::not_found("call"))?;
+    let c = state
+        .store
+        .call(&auth.organization_id, Some(&business.id), &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("call"))?;
     Ok(Json(view(&c)))
 }
 
 /// `GET /v1/businesses/{businessId}/calls/{callId}/recording`: the two-channel WAV (left the
 /// caller, right the agent).
-pub(crate) async fn recording(auth: Auth, State(state): State<ApiState>, Path((biz, id)): Path<(String, String)>) -> Result<axum::response::Response, ApiError> {
+pub(crate) async fn recording(
+    auth: Auth,
+    State(state): State<ApiState>,
+    Path((biz, id)): Path<(String, String)>,
+) -> Result<axum::response::Response, ApiError> {
     use axum::response::IntoResponse as _;
     auth.require("calls:read")?;
     let business = business(&state, &auth, &biz).await?;
-    let c = state.store.call(&auth.organization_id, Some(&business.id), &id).await?.ok_or_else(|| ApiError::not_found("call"))?;
+    let c = state
+        .store
+        .call(&auth.organization_id, Some(&business.id), &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("call"))?;
     if c.recording_url.is_none() {
         return Err(ApiError::not_found("recording"));
     }
     // ids are ours (checked above through the store), so the path stays inside the directory
-    let path = state.recordings_dir.join(&c.business_id).join(format!("{}.wav", c.id));
-    let bytes = tokio::fs::read(&path).await.map_err(|_| ApiError::not_found("recording"))?;
+    let path = state
+        .recordings_dir
+        .join(&c.business_id)
+        .join(format!("{}.wav", c.id));
+    let bytes = tokio::fs::read(&path)
+        .await
+        .map_err(|_| ApiError::not_found("recording"))?;
     Ok(([(axum::http::header::CONTENT_TYPE, "audio/wav")], bytes).into_response())
 }
 
 /// `GET /v1/organizations/calls/{callId}`
-pub(crate) async fn get_organization(auth: Auth, State(state): State<ApiState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn get_organization(
+    auth: Auth,
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     auth.require("calls:read")?;
-    let c = state.store.call(&auth.organization_id, None, &id).await?.ok_or_else(|| ApiError::not_found("call"))?;
+    let c = state
+        .store
+        .call(&auth.organization_id, None, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("call"))?;
     Ok(Json(view(&c)))
 }
 
 /// `POST /v1/businesses/{businessId}/voice-agents/{voiceAgentId}/call`
-pub(crate) async fn outbound(auth: Auth, State(state): State<ApiState>, Path((biz, agent_id)): Path<(String, String)>, body: Bytes) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn outbound(
+    auth: Auth,
+    State(state): State<ApiState>,
+    Path((biz, agent_id)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
     // the seed names no scope of its own for placing calls; it changes the agent's state
     auth.require("voice-agents:update")?;
     let business = business(&state, &auth, &biz).await?;
     let m = validate::object(&body)?;
-    validate::known(&m, "", &["phoneNumber", "name", "leadId", "context", "additionalInfo", "imageUrls"])?;
+    validate::known(
+        &m,
+        "",
+        &[
+            "phoneNumber",
+            "name",
+            "leadId",
+            "context",
+            "additionalInfo",
+            "imageUrls",
+        ],
+    )?;
     let to = validate::req_str(&m, "", "phoneNumber")?;
     validate::us_phone("phoneNumber", to)?;
     let name = validate::opt_str(&m, "", "name")?;
     let context = validate::opt_str(&m, "", "context")?;
     let additional = validate::opt_str(&m, "", "additionalInfo")?;
     let mut images = Vec::new();
-    for (i, u) in validate::opt_array(&m, "", "imageUrls")?.into_iter().flatten().enumerate() {
+    for (i, u) in validate::opt_array(&m, "", "imageUrls")?
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
         let field = format!("imageUrls[{i}]");
-        let u = u.as_str().ok_or_else(|| ApiError::invalid(&field, format!("{field} must be a URL string")))?;
+        let u = u
+            .as_str()
+            .ok_or_else(|| ApiError::invalid(&field, format!("{field} must be a URL string")))?;
         validate::url(&field, u)?;
         images.push(u.to_owned());
     }
-    let agent = state.store.agent(&business.id, &agent_id).await?.ok_or_else(|| ApiError::not_found("voice agent"))?;
+    let agent = state
+        .store
+        .agent(&business.id, &agent_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("voice agent"))?;
     if let Some(lead) = validate::opt_str(&m, "", "leadId")? {
         // Vox keeps no lead records: a lead id cannot be resolved to context
         return Err(ApiError::not_found(&format!("lead {lead:?}")));
     }
     if agent.kind != "OUTBOUND" {
-        return Err(ApiError::bad_request(format!("voice agent {agent_id} is {}, not OUTBOUND: only OUTBOUND agents place calls", agent.kind)));
+        return Err(ApiError::bad_request(format!(
+            "voice agent {agent_id} is {}, not OUTBOUND: only OUTBOUND agents place calls",
+            agent.kind
+        )));
     }
     let Some(from) = agent.phone_number.clone() else {
-        return Err(ApiError::bad_request(format!("voice agent {agent_id} is not deployed: POST .../voice-agents/{agent_id}/deploy first")));
+        return Err(ApiError::bad_request(format!(
+            "voice agent {agent_id} is not deployed: POST .../voice-agents/{agent_id}/deploy first"
+        )));
     };
     if agent.on_duty != Some(true) {
-        return Err(ApiError::bad_request(format!("voice agent {agent_id} is off duty: PATCH .../voice-agents/{agent_id}/on first")));
+        return Err(ApiError::bad_request(format!(
+            "voice agent {agent_id} is off duty: PATCH .../voice-agents/{agent_id}/on first"
+        )));
     }
     let mut lead_context = json!({
         "context": context.map(str::to_owned).unwrap_or_else(|| format!("An outbound call on behalf of {}.", business.name)),
@@ -232,16 +333,46 @@ pub(crate) async fn outbound(auth: Auth, State(state): State<ApiState>, Path((bi
             ..Default::default()
         })
         .await?;
-    match dialer.dial(DialRequest { call_id: record.id.clone(), agent_id: agent.id.clone(), business_id: business.id.clone(), from, to: to.to_owned() }).await {
+    match dialer
+        .dial(DialRequest {
+            call_id: record.id.clone(),
+            agent_id: agent.id.clone(),
+            business_id: business.id.clone(),
+            from,
+            to: to.to_owned(),
+        })
+        .await
+    {
         Ok(carrier_id) => {
             // only this field: the carrier may already have connected the call
-            state.store.set_call_carrier_id(&record.id, &carrier_id).await?;
-            Ok(Json(json!({"success": true, "callId": record.id, "phoneNumber": to, "status": "initiated"})))
+            state
+                .store
+                .set_call_carrier_id(&record.id, &carrier_id)
+                .await?;
+            Ok(Json(
+                json!({"success": true, "callId": record.id, "phoneNumber": to, "status": "initiated"}),
+            ))
         }
         Err(why) => {
             tracing::warn!(call = %record.id, error = %why, "outbound dial failed");
-            state.store.call_ended(&record.id, "FAILED", &format!("dial failed: {why}"), vox_store::now_ms()).await?;
-            Err(ApiError { status: StatusCode::INTERNAL_SERVER_ERROR, code: "INTERNAL_ERROR", message: format!("Failed to initiate call {}: the carrier refused it", record.id), field: None })
+            state
+                .store
+                .call_ended(
+                    &record.id,
+                    "FAILED",
+                    &format!("dial failed: {why}"),
+                    vox_store::now_ms(),
+                )
+                .await?;
+            Err(ApiError {
+                status: StatusCode::INTERNAL_SERVER_ERROR,
+                code: "INTERNAL_ERROR",
+                message: format!(
+                    "Failed to initiate call {}: the carrier refused it",
+                    record.id
+                ),
+                field: None,
+            })
         }
     }
 }

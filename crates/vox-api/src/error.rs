@@ -1,7 +1,7 @@
 //! One error type for every route: a status, a stable code, a message for people, and the
 //! request field at fault when there is one.
 
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
@@ -34,33 +34,63 @@ struct Inner<'a> {
 impl ApiError {
     /// 400 for a field.
     pub fn invalid(field: &str, message: impl Into<String>) -> Self {
-        Self { status: StatusCode::BAD_REQUEST, code: "BAD_REQUEST", message: message.into(), field: Some(field.to_owned()) }
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            code: "BAD_REQUEST",
+            message: message.into(),
+            field: Some(field.to_owned()),
+        }
     }
 
     /// 400 without a field.
     pub fn bad_request(message: impl Into<String>) -> Self {
-        Self { status: StatusCode::BAD_REQUEST, code: "BAD_REQUEST", message: message.into(), field: None }
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            code: "BAD_REQUEST",
+            message: message.into(),
+            field: None,
+        }
     }
 
     /// 404 for a kind of thing.
     pub fn not_found(what: &str) -> Self {
-        Self { status: StatusCode::NOT_FOUND, code: "NOT_FOUND", message: format!("{what} not found"), field: None }
+        Self {
+            status: StatusCode::NOT_FOUND,
+            code: "NOT_FOUND",
+            message: format!("{what} not found"),
+            field: None,
+        }
     }
 
     /// 401: no or bad credentials.
     pub fn unauthorized(message: impl Into<String>) -> Self {
-        Self { status: StatusCode::UNAUTHORIZED, code: "UNAUTHORIZED", message: message.into(), field: None }
+        Self {
+            status: StatusCode::UNAUTHORIZED,
+            code: "UNAUTHORIZED",
+            message: message.into(),
+            field: None,
+        }
     }
 
     /// 403: the token lacks a scope.
     pub fn forbidden_scope(scope: &str) -> Self {
-        Self { status: StatusCode::FORBIDDEN, code: "FORBIDDEN", message: format!("this token lacks the scope {scope}"), field: None }
+        Self {
+            status: StatusCode::FORBIDDEN,
+            code: "FORBIDDEN",
+            message: format!("this token lacks the scope {scope}"),
+            field: None,
+        }
     }
 
     /// 500; the details go to the log, not to the client.
     pub fn internal(detail: &dyn std::fmt::Display) -> Self {
         tracing::error!(error = %detail, "internal error in the API");
-        Self { status: StatusCode::INTERNAL_SERVER_ERROR, code: "INTERNAL_ERROR", message: "internal error".into(), field: None }
+        Self {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            code: "INTERNAL_ERROR",
+            message: "internal error".into(),
+            field: None,
+        }
     }
 }
 
@@ -75,10 +105,19 @@ impl From<vox_store::StoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = Body { error: Inner { code: self.code, message: &self.message, field: self.field.as_deref() } };
+        let body = Body {
+            error: Inner {
+                code: self.code,
+                message: &self.message,
+                field: self.field.as_deref(),
+            },
+        };
         let mut res = (self.status, axum::Json(body)).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
-            res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"vox\""));
+            res.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"vox\""),
+            );
         }
         res
     }

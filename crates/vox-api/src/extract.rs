@@ -29,20 +29,25 @@ const DOCX_MIME: &str = "application/vnd.openxmlformats-officedocument.wordproce
 /// What a file is, from its content first and its name second, with the media type we
 /// report; `None` when it is no kind we can read (binary that is neither PDF nor DOCX).
 pub fn sniff(name: &str, declared: Option<&str>, bytes: &[u8]) -> Option<(Kind, String)> {
-    let ext = name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
+    let ext = name
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default();
     if bytes.starts_with(b"%PDF-") {
         return Some((Kind::Pdf, "application/pdf".into()));
     }
     if bytes.starts_with(b"PK\x03\x04") {
         // a zip: we read it only as a Word document
-        return (ext == "docx" || declared == Some(DOCX_MIME)).then(|| (Kind::Docx, DOCX_MIME.into()));
+        return (ext == "docx" || declared == Some(DOCX_MIME))
+            .then(|| (Kind::Docx, DOCX_MIME.into()));
     }
     let sample = &bytes[..bytes.len().min(64 << 10)];
-    let text = !sample.contains(&0) && match std::str::from_utf8(sample) {
-        Ok(_) => true,
-        // a multi-byte character cut at the end of the sample
-        Err(e) => e.error_len().is_none(),
-    };
+    let text = !sample.contains(&0)
+        && match std::str::from_utf8(sample) {
+            Ok(_) => true,
+            // a multi-byte character cut at the end of the sample
+            Err(e) => e.error_len().is_none(),
+        };
     if !text {
         return None;
     }
@@ -62,16 +67,27 @@ pub fn sniff(name: &str, declared: Option<&str>, bytes: &[u8]) -> Option<(Kind, 
 /// The text of a file of `kind`.
 pub fn extract(kind: Kind, bytes: &[u8]) -> Result<String, String> {
     let text = match kind {
-        Kind::Text => String::from_utf8(bytes.to_vec()).map_err(|e| format!("the file is not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to()))?,
+        Kind::Text => String::from_utf8(bytes.to_vec()).map_err(|e| {
+            format!(
+                "the file is not UTF-8 text (invalid byte at offset {})",
+                e.utf8_error().valid_up_to()
+            )
+        })?,
         Kind::Pdf => pdf(bytes)?,
         Kind::Docx => docx(bytes)?,
     };
     if text.len() > MAX_TEXT_BYTES {
-        return Err(format!("the file holds more than {} MB of text", MAX_TEXT_BYTES >> 20));
+        return Err(format!(
+            "the file holds more than {} MB of text",
+            MAX_TEXT_BYTES >> 20
+        ));
     }
     if text.trim().is_empty() {
         return Err(match kind {
-            Kind::Pdf => "no text found in the PDF (a scanned document? text recognition is not supported)".into(),
+            Kind::Pdf => {
+                "no text found in the PDF (a scanned document? text recognition is not supported)"
+                    .into()
+            }
             _ => "the file has no text".into(),
         });
     }
@@ -99,13 +115,22 @@ fn pdf(bytes: &[u8]) -> Result<String, String> {
 }
 
 fn docx(bytes: &[u8]) -> Result<String, String> {
-    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(|e| format!("cannot read the DOCX (zip): {e}"))?;
-    let entry = zip.by_name("word/document.xml").map_err(|_| "not a Word document: word/document.xml is missing".to_owned())?;
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes))
+        .map_err(|e| format!("cannot read the DOCX (zip): {e}"))?;
+    let entry = zip
+        .by_name("word/document.xml")
+        .map_err(|_| "not a Word document: word/document.xml is missing".to_owned())?;
     let mut xml = String::new();
     // 4x the text cap: markup around the text, and no more (a zip bomb stops here)
-    entry.take(4 * MAX_TEXT_BYTES as u64 + 1).read_to_string(&mut xml).map_err(|e| format!("cannot read word/document.xml: {e}"))?;
+    entry
+        .take(4 * MAX_TEXT_BYTES as u64 + 1)
+        .read_to_string(&mut xml)
+        .map_err(|e| format!("cannot read word/document.xml: {e}"))?;
     if xml.len() > 4 * MAX_TEXT_BYTES {
-        return Err(format!("word/document.xml is larger than {} MB", (4 * MAX_TEXT_BYTES) >> 20));
+        return Err(format!(
+            "word/document.xml is larger than {} MB",
+            (4 * MAX_TEXT_BYTES) >> 20
+        ));
     }
     docx_text(&xml)
 }
@@ -117,7 +142,12 @@ fn docx_text(xml: &str) -> Result<String, String> {
     let mut out = String::new();
     let mut in_text = false;
     loop {
-        match reader.read_event().map_err(|e| format!("word/document.xml is not well-formed at byte {}: {e}", reader.buffer_position()))? {
+        match reader.read_event().map_err(|e| {
+            format!(
+                "word/document.xml is not well-formed at byte {}: {e}",
+                reader.buffer_position()
+            )
+        })? {
             Event::Start(e) if e.local_name().as_ref() == "t" => in_text = true,
             Event::End(e) => match e.local_name().as_ref() {
                 "t" => in_text = false,
@@ -211,7 +241,9 @@ fn pieces(para: &str) -> Vec<String> {
                 let w: Vec<char> = w.chars().collect();
                 for part in w.chunks(CHUNK_CHARS) {
                     let part: String = part.iter().collect();
-                    if !cur.is_empty() && cur.chars().count() + 1 + part.chars().count() > CHUNK_CHARS {
+                    if !cur.is_empty()
+                        && cur.chars().count() + 1 + part.chars().count() > CHUNK_CHARS
+                    {
                         words.push(std::mem::take(&mut cur));
                     }
                     if !cur.is_empty() {
@@ -234,13 +266,40 @@ mod tests {
 
     #[test]
     fn sniffs_by_content_then_name() {
-        assert_eq!(sniff("a.bin", None, b"%PDF-1.7 ...").map(|k| k.0), Some(Kind::Pdf));
-        assert_eq!(sniff("notes.md", None, b"# Hours\nOpen daily").map(|k| k.1), Some("text/markdown".into()));
-        assert_eq!(sniff("notes.txt", Some("text/plain"), "caf\u{e9}".as_bytes()).map(|k| k.0), Some(Kind::Text));
-        assert_eq!(sniff("x.docx", None, b"PK\x03\x04rest").map(|k| k.0), Some(Kind::Docx));
-        assert_eq!(sniff("x.zip", Some("application/zip"), b"PK\x03\x04rest"), None, "a zip that is not a Word file");
-        assert_eq!(sniff("photo.png", Some("image/png"), b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR"), None);
-        assert_eq!(sniff("latin1.txt", None, b"caf\xe9 au lait"), None, "not UTF-8");
+        assert_eq!(
+            sniff("a.bin", None, b"%PDF-1.7 ...").map(|k| k.0),
+            Some(Kind::Pdf)
+        );
+        assert_eq!(
+            sniff("notes.md", None, b"# Hours\nOpen daily").map(|k| k.1),
+            Some("text/markdown".into())
+        );
+        assert_eq!(
+            sniff("notes.txt", Some("text/plain"), "caf\u{e9}".as_bytes()).map(|k| k.0),
+            Some(Kind::Text)
+        );
+        assert_eq!(
+            sniff("x.docx", None, b"PK\x03\x04rest").map(|k| k.0),
+            Some(Kind::Docx)
+        );
+        assert_eq!(
+            sniff("x.zip", Some("application/zip"), b"PK\x03\x04rest"),
+            None,
+            "a zip that is not a Word file"
+        );
+        assert_eq!(
+            sniff(
+                "photo.png",
+                Some("image/png"),
+                b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR"
+            ),
+            None
+        );
+        assert_eq!(
+            sniff("latin1.txt", None, b"caf\xe9 au lait"),
+            None,
+            "not UTF-8"
+        );
     }
 
     #[test]
@@ -248,7 +307,10 @@ mod tests {
         let xml = r#"<?xml version="1.0"?><w:document xmlns:w="x"><w:body>
             <w:p><w:r><w:t>Open </w:t></w:r><w:r><w:t xml:space="preserve">9&amp;5</w:t></w:r></w:p>
             <w:p><w:r><w:t>Tel</w:t><w:tab/><w:t>512&#8211;555</w:t></w:r></w:p></w:body></w:document>"#;
-        assert_eq!(docx_text(xml).expect("text"), "Open 9&5\nTel\t512\u{2013}555\n");
+        assert_eq!(
+            docx_text(xml).expect("text"),
+            "Open 9&5\nTel\t512\u{2013}555\n"
+        );
         assert!(docx_text("<w:p><w:t>unclosed</w:p>").is_err());
     }
 
@@ -259,17 +321,41 @@ mod tests {
         let text = format!("Short intro.\n\n{para}\n\n{long_word}\n\nThe end.");
         let cs = chunks(&text);
         assert!(cs.len() > 3, "{}", cs.len());
-        assert!(cs.iter().all(|c| c.chars().count() <= CHUNK_CHARS), "{:?}", cs.iter().map(|c| c.len()).collect::<Vec<_>>());
+        assert!(
+            cs.iter().all(|c| c.chars().count() <= CHUNK_CHARS),
+            "{:?}",
+            cs.iter().map(|c| c.len()).collect::<Vec<_>>()
+        );
         let words = |s: &str| s.split_whitespace().collect::<String>();
-        assert_eq!(words(&cs.join(" ")), words(&text), "no text lost or repeated");
+        assert_eq!(
+            words(&cs.join(" ")),
+            words(&text),
+            "no text lost or repeated"
+        );
         assert_eq!(chunks("  \n\n \n"), Vec::<String>::new());
-        assert_eq!(chunks("one\n\ntwo"), vec!["one two".to_owned()], "small paragraphs share a chunk");
+        assert_eq!(
+            chunks("one\n\ntwo"),
+            vec!["one two".to_owned()],
+            "small paragraphs share a chunk"
+        );
     }
 
     #[test]
     fn empty_and_malformed_files_fail_with_a_reason() {
-        assert!(extract(Kind::Text, b"  \n").expect_err("must fail").contains("no text"));
-        assert!(extract(Kind::Pdf, b"%PDF-1.4 garbage").expect_err("must fail").contains("PDF"));
-        assert!(extract(Kind::Docx, b"PK\x03\x04 not really").expect_err("must fail").contains("DOCX"));
+        assert!(
+            extract(Kind::Text, b"  \n")
+                .expect_err("must fail")
+                .contains("no text")
+        );
+        assert!(
+            extract(Kind::Pdf, b"%PDF-1.4 garbage")
+                .expect_err("must fail")
+                .contains("PDF")
+        );
+        assert!(
+            extract(Kind::Docx, b"PK\x03\x04 not really")
+                .expect_err("must fail")
+                .contains("DOCX")
+        );
     }
 }

@@ -8,11 +8,11 @@
 mod agents;
 pub mod auth;
 mod calls;
-pub mod schedule;
 mod error;
-pub mod openapi;
-pub mod files;
 pub mod extract;
+pub mod files;
+pub mod openapi;
+pub mod schedule;
 mod templates;
 mod tools;
 mod validate;
@@ -24,7 +24,7 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use vox_store::Store;
 
-pub use auth::{Auth, ALL_SCOPES};
+pub use auth::{ALL_SCOPES, Auth};
 pub use calls::{DialRequest, Dialer};
 pub use error::ApiError;
 
@@ -82,16 +82,23 @@ pub struct Page {
 impl PageQuery {
     /// Validates, naming the field at fault.
     pub fn page(&self) -> Result<Page, ApiError> {
-        let num = |field: &str, v: &Option<String>, default: u32, max: u32| -> Result<u32, ApiError> {
-            match v {
-                None => Ok(default),
-                Some(s) => match s.trim().parse::<u32>() {
-                    Ok(n) if (1..=max).contains(&n) => Ok(n),
-                    _ => Err(ApiError::invalid(field, format!("{field} must be an integer from 1 to {max}, got {s:?}"))),
-                },
-            }
-        };
-        Ok(Page { page: num("page", &self.page, 1, u32::MAX)?, size: num("page_size", &self.page_size, 10, 100)? })
+        let num =
+            |field: &str, v: &Option<String>, default: u32, max: u32| -> Result<u32, ApiError> {
+                match v {
+                    None => Ok(default),
+                    Some(s) => match s.trim().parse::<u32>() {
+                        Ok(n) if (1..=max).contains(&n) => Ok(n),
+                        _ => Err(ApiError::invalid(
+                            field,
+                            format!("{field} must be an integer from 1 to {max}, got {s:?}"),
+                        )),
+                    },
+                }
+            };
+        Ok(Page {
+            page: num("page", &self.page, 1, u32::MAX)?,
+            size: num("page_size", &self.page_size, 10, 100)?,
+        })
     }
 }
 
@@ -108,7 +115,9 @@ impl Page {
 
     /// The list response `{items, page, page_size, total}` for this page.
     pub fn body(self, items: Vec<serde_json::Value>, total: i64) -> Json<serde_json::Value> {
-        Json(serde_json::json!({"items": items, "page": self.page, "page_size": self.size, "total": total}))
+        Json(
+            serde_json::json!({"items": items, "page": self.page, "page_size": self.size, "total": total}),
+        )
     }
 }
 
@@ -125,8 +134,18 @@ impl<T: Clone> Paged<T> {
     /// The `page` of `all`.
     pub fn of(all: &[T], page: Page) -> Self {
         let start = (page.page as usize - 1).saturating_mul(page.size as usize);
-        let items = all.iter().skip(start).take(page.size as usize).cloned().collect();
-        Self { items, page: page.page, page_size: page.size, total: all.len() }
+        let items = all
+            .iter()
+            .skip(start)
+            .take(page.size as usize)
+            .cloned()
+            .collect();
+        Self {
+            items,
+            page: page.page,
+            page_size: page.size,
+            total: all.len(),
+        }
     }
 }
 
@@ -140,43 +159,122 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/voices/{voice_id}", get(get_voice))
         .route("/v1/tools", get(list_templates))
         .route("/v1/tools/{tool_id}", get(get_template))
-        .route("/v1/businesses/{business_id}/tools", get(tools::list).post(tools::create))
-        .route("/v1/businesses/{business_id}/tools/{tool_id}", get(tools::get).patch(tools::update).delete(tools::delete))
-        .route("/v1/businesses/{business_id}/files", get(files::list).post(files::upload).layer(DefaultBodyLimit::max(state.max_upload_bytes.saturating_add(64 << 10))))
-        .route("/v1/businesses/{business_id}/files/{file_id}", get(files::get).delete(files::delete))
-        .route("/v1/businesses/{business_id}/voice-agents", get(agents::list).post(agents::create))
-        .route("/v1/businesses/{business_id}/voice-agents/{agent_id}", get(agents::get).patch(agents::update).delete(agents::delete))
-        .route("/v1/businesses/{business_id}/voice-agents/{agent_id}/deploy", post(agents::deploy))
-        .route("/v1/businesses/{business_id}/voice-agents/{agent_id}/call", post(calls::outbound))
-        .route("/v1/businesses/{business_id}/calls", get(calls::list_business))
-        .route("/v1/businesses/{business_id}/calls/{call_id}", get(calls::get_business))
+        .route(
+            "/v1/businesses/{business_id}/tools",
+            get(tools::list).post(tools::create),
+        )
+        .route(
+            "/v1/businesses/{business_id}/tools/{tool_id}",
+            get(tools::get).patch(tools::update).delete(tools::delete),
+        )
+        .route(
+            "/v1/businesses/{business_id}/files",
+            get(files::list)
+                .post(files::upload)
+                .layer(DefaultBodyLimit::max(
+                    state.max_upload_bytes.saturating_add(64 << 10),
+                )),
+        )
+        .route(
+            "/v1/businesses/{business_id}/files/{file_id}",
+            get(files::get).delete(files::delete),
+        )
+        .route(
+            "/v1/businesses/{business_id}/voice-agents",
+            get(agents::list).post(agents::create),
+        )
+        .route(
+            "/v1/businesses/{business_id}/voice-agents/{agent_id}",
+            get(agents::get)
+                .patch(agents::update)
+                .delete(agents::delete),
+        )
+        .route(
+            "/v1/businesses/{business_id}/voice-agents/{agent_id}/deploy",
+            post(agents::deploy),
+        )
+        .route(
+            "/v1/businesses/{business_id}/voice-agents/{agent_id}/call",
+            post(calls::outbound),
+        )
+        .route(
+            "/v1/businesses/{business_id}/calls",
+            get(calls::list_business),
+        )
+        .route(
+            "/v1/businesses/{business_id}/calls/{call_id}",
+            get(calls::get_business),
+        )
         .route("/v1/organizations/calls", get(calls::list_organization))
-        .route("/v1/organizations/calls/{call_id}", get(calls::get_organization))
-        .route("/v1/businesses/{business_id}/voice-agents/{agent_id}/on", patch(agents::on_duty))
-        .route("/v1/businesses/{business_id}/voice-agents/{agent_id}/off", patch(agents::off_duty))
-        .route("/v1/businesses/{business_id}/integrations/google-calendar", get(tools::get_calendar).post(tools::set_calendar))
-        .route("/v1/businesses/{business_id}/calls/{call_id}/recording", get(calls::recording))
-        .route("/v1/businesses/{business_id}/webhook", get(webhooks::get).put(webhooks::put).delete(webhooks::delete))
+        .route(
+            "/v1/organizations/calls/{call_id}",
+            get(calls::get_organization),
+        )
+        .route(
+            "/v1/businesses/{business_id}/voice-agents/{agent_id}/on",
+            patch(agents::on_duty),
+        )
+        .route(
+            "/v1/businesses/{business_id}/voice-agents/{agent_id}/off",
+            patch(agents::off_duty),
+        )
+        .route(
+            "/v1/businesses/{business_id}/integrations/google-calendar",
+            get(tools::get_calendar).post(tools::set_calendar),
+        )
+        .route(
+            "/v1/businesses/{business_id}/calls/{call_id}/recording",
+            get(calls::recording),
+        )
+        .route(
+            "/v1/businesses/{business_id}/webhook",
+            get(webhooks::get)
+                .put(webhooks::put)
+                .delete(webhooks::delete),
+        )
         .fallback(|| async { ApiError::not_found("route") })
         .with_state(state)
 }
 
-async fn list_voices(auth: Auth, State(state): State<ApiState>) -> Result<Json<Vec<Voice>>, ApiError> {
+async fn list_voices(
+    auth: Auth,
+    State(state): State<ApiState>,
+) -> Result<Json<Vec<Voice>>, ApiError> {
     auth.require("voices:read")?;
     Ok(Json(state.voices.as_ref().clone()))
 }
 
-async fn get_voice(auth: Auth, State(state): State<ApiState>, Path(id): Path<String>) -> Result<Json<Voice>, ApiError> {
+async fn get_voice(
+    auth: Auth,
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+) -> Result<Json<Voice>, ApiError> {
     auth.require("voices:read")?;
-    state.voices.iter().find(|v| v.id == id).cloned().map(Json).ok_or_else(|| ApiError::not_found("voice"))
+    state
+        .voices
+        .iter()
+        .find(|v| v.id == id)
+        .cloned()
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("voice"))
 }
 
-async fn list_templates(auth: Auth, Query(q): Query<PageQuery>) -> Result<Json<Paged<serde_json::Value>>, ApiError> {
+async fn list_templates(
+    auth: Auth,
+    Query(q): Query<PageQuery>,
+) -> Result<Json<Paged<serde_json::Value>>, ApiError> {
     auth.require("tools:read")?;
     Ok(Json(Paged::of(&templates::all(), q.page()?)))
 }
 
-async fn get_template(auth: Auth, Path(id): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
+async fn get_template(
+    auth: Auth,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     auth.require("tools:read")?;
-    templates::all().into_iter().find(|t| t["id"] == id.as_str()).map(Json).ok_or_else(|| ApiError::not_found("tool template"))
+    templates::all()
+        .into_iter()
+        .find(|t| t["id"] == id.as_str())
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("tool template"))
 }

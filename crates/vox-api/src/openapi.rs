@@ -8,9 +8,9 @@
 //! rather than derive it with utoipa: the handlers validate bodies by hand (to name the
 //! JSON path of each error), so derived schemas would describe types we do not parse.
 
-use axum::response::{Html, IntoResponse};
 use axum::Json;
-use serde_json::{json, Map, Value};
+use axum::response::{Html, IntoResponse};
+use serde_json::{Map, Value, json};
 
 /// A request body kind.
 #[derive(Debug, Clone, Copy)]
@@ -46,14 +46,23 @@ pub struct Operation {
     pub ok: u16,
 }
 
-const PAGE: &[(&str, &str)] = &[("page", "1-based page number (default 1)"), ("page_size", "items per page, 1-100 (default 10)")];
+const PAGE: &[(&str, &str)] = &[
+    ("page", "1-based page number (default 1)"),
+    ("page_size", "items per page, 1-100 (default 10)"),
+];
 const CALL_FILTERS: &[(&str, &str)] = &[
     ("type", "INBOUND or OUTBOUND"),
     ("status", "SCHEDULED, IN_PROGRESS, COMPLETED or FAILED"),
-    ("start", "calls started at or after this ISO 8601 time or date"),
+    (
+        "start",
+        "calls started at or after this ISO 8601 time or date",
+    ),
     ("end", "calls started before this ISO 8601 time or date"),
     ("leadId", "only calls about this lead"),
-    ("orderBy[field]", "startedAt (default), endedAt, durationMs or createdAt"),
+    (
+        "orderBy[field]",
+        "startedAt (default), endedAt, durationMs or createdAt",
+    ),
     ("orderBy[direction]", "asc or desc (default)"),
 ];
 const BUSINESS: &[(&str, &str)] = &[("businessId", "only this business's calls")];
@@ -116,45 +125,351 @@ fn outbound_call() -> Value {
 
 macro_rules! op {
     ($m:literal, $p:literal, $id:literal, $s:literal, $scope:expr, $q:expr, $b:expr, $ok:literal) => {
-        Operation { method: $m, path: $p, id: $id, summary: $s, scope: $scope, query: $q, body: $b, ok: $ok }
+        Operation {
+            method: $m,
+            path: $p,
+            id: $id,
+            summary: $s,
+            scope: $scope,
+            query: $q,
+            body: $b,
+            ok: $ok,
+        }
     };
 }
 
 /// Every operation under `/v1`.
 pub const OPERATIONS: &[Operation] = &[
-    op!("post", "/v1/oauth/token", "createToken", "A bearer token for an API client (OAuth 2.0 client credentials)", None, &[], Body::Token, 200),
-    op!("get", "/v1/voices", "listVoices", "The installed TTS voices", Some("voices:read"), &[], Body::None, 200),
-    op!("get", "/v1/voices/{voice_id}", "getVoice", "One voice", Some("voices:read"), &[], Body::None, 200),
-    op!("get", "/v1/tools", "listToolTemplates", "Tool templates", Some("tools:read"), &[PAGE], Body::None, 200),
-    op!("get", "/v1/tools/{tool_id}", "getToolTemplate", "One tool template", Some("tools:read"), &[], Body::None, 200),
-    op!("get", "/v1/businesses/{business_id}/tools", "listTools", "The business's tool instances", Some("tools:read"), &[PAGE], Body::None, 200),
-    op!("post", "/v1/businesses/{business_id}/tools", "createTool", "A tool instance from a template", Some("tools:create"), &[], Body::Json(tool_create), 201),
-    op!("get", "/v1/businesses/{business_id}/tools/{tool_id}", "getTool", "One tool instance", Some("tools:read"), &[], Body::None, 200),
-    op!("patch", "/v1/businesses/{business_id}/tools/{tool_id}", "updateTool", "Change a tool instance", Some("tools:update"), &[], Body::Json(tool_update), 200),
-    op!("delete", "/v1/businesses/{business_id}/tools/{tool_id}", "deleteTool", "Delete a tool instance", Some("tools:delete"), &[], Body::None, 204),
-    op!("get", "/v1/businesses/{business_id}/files", "listFiles", "The business's knowledge-base files", Some("files:read"), &[PAGE], Body::None, 200),
-    op!("post", "/v1/businesses/{business_id}/files", "uploadFile", "Upload a file (PDF, DOCX, TXT, MD, ...); processing, then ready", Some("files:create"), &[], Body::File, 201),
-    op!("get", "/v1/businesses/{business_id}/files/{file_id}", "getFile", "One file and its status", Some("files:read"), &[], Body::None, 200),
-    op!("delete", "/v1/businesses/{business_id}/files/{file_id}", "deleteFile", "Delete a file no agent uses", Some("files:delete"), &[], Body::None, 204),
-    op!("get", "/v1/businesses/{business_id}/integrations/google-calendar", "getCalendarIntegration", "The Google Calendar integration", Some("integrations:read"), &[], Body::None, 200),
-    op!("post", "/v1/businesses/{business_id}/integrations/google-calendar", "createCalendarIntegration", "Set up the Google Calendar integration", Some("integrations:create"), &[], Body::Json(calendar), 200),
-    op!("get", "/v1/businesses/{business_id}/webhook", "getWebhook", "The business's call-event webhook", Some("integrations:read"), &[], Body::None, 200),
-    op!("put", "/v1/businesses/{business_id}/webhook", "setWebhook", "Send call events (started, tool_called, transferred, ended), signed, to a URL", Some("integrations:create"), &[], Body::Json(webhook), 200),
-    op!("delete", "/v1/businesses/{business_id}/webhook", "deleteWebhook", "Stop sending call events", Some("integrations:create"), &[], Body::None, 204),
-    op!("get", "/v1/businesses/{business_id}/voice-agents", "listVoiceAgents", "The business's voice agents", Some("voice-agents:read"), &[PAGE], Body::None, 200),
-    op!("post", "/v1/businesses/{business_id}/voice-agents", "createVoiceAgent", "Create a voice agent", Some("voice-agents:create"), &[], Body::Json(agent_create), 201),
-    op!("get", "/v1/businesses/{business_id}/voice-agents/{agent_id}", "getVoiceAgent", "One voice agent", Some("voice-agents:read"), &[], Body::None, 200),
-    op!("patch", "/v1/businesses/{business_id}/voice-agents/{agent_id}", "updateVoiceAgent", "Change a voice agent (validated whole again)", Some("voice-agents:update"), &[], Body::Json(agent_update), 200),
-    op!("delete", "/v1/businesses/{business_id}/voice-agents/{agent_id}", "deleteVoiceAgent", "Delete a voice agent (its number returns to the pool)", Some("voice-agents:delete"), &[], Body::None, 204),
-    op!("post", "/v1/businesses/{business_id}/voice-agents/{agent_id}/deploy", "deployVoiceAgent", "Give the agent a phone number and put it on duty", Some("voice-agents:update"), &[], Body::None, 200),
-    op!("patch", "/v1/businesses/{business_id}/voice-agents/{agent_id}/on", "voiceAgentOnDuty", "Put a deployed agent on duty", Some("voice-agents:update"), &[], Body::None, 200),
-    op!("patch", "/v1/businesses/{business_id}/voice-agents/{agent_id}/off", "voiceAgentOffDuty", "Take a deployed agent off duty", Some("voice-agents:update"), &[], Body::None, 200),
-    op!("post", "/v1/businesses/{business_id}/voice-agents/{agent_id}/call", "placeCall", "An outbound call by an OUTBOUND agent", Some("voice-agents:update"), &[], Body::Json(outbound_call), 200),
-    op!("get", "/v1/businesses/{business_id}/calls", "listBusinessCalls", "The business's call history", Some("calls:read"), &[PAGE, CALL_FILTERS], Body::None, 200),
-    op!("get", "/v1/businesses/{business_id}/calls/{call_id}", "getBusinessCall", "One call: status, transcript, recording, data", Some("calls:read"), &[], Body::None, 200),
-    op!("get", "/v1/businesses/{business_id}/calls/{call_id}/recording", "getCallRecording", "The call's two-channel WAV recording (left caller, right agent)", Some("calls:read"), &[], Body::None, 200),
-    op!("get", "/v1/organizations/calls", "listOrganizationCalls", "Every call of the organization's businesses", Some("calls:read"), &[PAGE, CALL_FILTERS, BUSINESS], Body::None, 200),
-    op!("get", "/v1/organizations/calls/{call_id}", "getOrganizationCall", "One call of the organization", Some("calls:read"), &[], Body::None, 200),
+    op!(
+        "post",
+        "/v1/oauth/token",
+        "createToken",
+        "A bearer token for an API client (OAuth 2.0 client credentials)",
+        None,
+        &[],
+        Body::Token,
+        200
+    ),
+    op!(
+        "get",
+        "/v1/voices",
+        "listVoices",
+        "The installed TTS voices",
+        Some("voices:read"),
+        &[],
+        Body::None,
+        200
+    ),
+    op!(
+        "get",
+        "/v1/voices/{voice_id}",
+        "getVoice",
+        "One voice",
+        Some("voices:read"),
+        &[],
+        Body::None,
+        200
+    ),
+    op!(
+        "get",
+        "/v1/tools",
+        "listToolTemplates",
+        "Tool templates",
+        Some("tools:read"),
+        &[PAGE],
+        Body::None,
+        200
+    ),
+    op!(
+        "get",
+        "/v1/tools/{tool_id}",
+        "getToolTemplate",
+        "One tool template",
+        Some("tools:read"),
+        &[],
+        Body::None,
+        200
+    ),
+    op!(
+        "get",
+        "/v1/businesses/{business_id}/tools",
+        "listTools",
+        "The business's tool instances",
+        Some("tools:read"),
+        &[PAGE],
+        Body::None,
+        200
+    ),
+    op!(
+        "post",
+        "/v1/businesses/{business_id}/tools",
+        "createTool",
+        "A tool instance from a template",
+        Some("tools:create"),
+        &[],
+        Body::Json(tool_create),
+        201
+    ),
+    op!(
+        "get",
+        "/v1/businesses/{business_id}/tools/{tool_id}",
+        "getTool",
+        "One tool instance",
+        Some("tools:read"),
+        &[],
+        Body::None,
+        200
+    ),
+    op!(
+        "patch",
+        "/v1/businesses/{business_id}/tools/{tool_id}",
+        "updateTool",
+        "Change a tool instance",
+        Some("tools:update"),
+        &[],
+        Body::Json(tool_update),
+        200
+    ),
+    op!(
+        "delete",
+        "/v1/businesses/{business_id}/tools/{tool_id}",
+        "deleteTool",
+        "Delete a tool instance",
+        Some("tools:delete"),
+        &[],
+        Body::None,
+        204
+    ),
+    op!(
+        "get",
+        "/v1/businesses/{business_id}/files",
+        "listFiles",
+        "The business's knowledge-base files",
+        Some("files:read"),
+        &[PAGE],
+        Body::None,
+        200
+    ),
+    op!(
+        "post",
+        "/v1/businesses/{business_id}/files",
+        "uploadFile",
+        "Upload a file (PDF, DOCX, TXT, MD, ...); processing, then ready",
+        Some("files:create"),
+        &[],
+        Body::File,
+        201
+    ),
+    op!(
+        "get",
+        "/v1/businesses/{business_id}/files/{file_id}",
+        "getFile",
+        "One file and its status",
+        Some("files:read"),
+        &[],
+        Body::None,
+        200
+    ),
+    op!(
+        "delete",
+        "/v1/businesses/{business_id}/files/{file_id}",
+        "deleteFile",
+        "Delete a file no agent uses",
+        Some("files:delete"),
+        &[],
+        Body::None,
+        204
+    ),
+    op!(
+        "get",
+        "/v1/businesses/{business_id}/integrations/google-calendar",
+        "getCalendarIntegration",
+        "The Google Calendar integration",
+        Some("integrations:read"),
+        &[],
+        Body::None,
+        200
+    ),
+    op!(
+        "post",
+        "/v1/businesses/{business_id}/integrations/google-calendar",
+        "createCalendarIntegration",
+        "Set up the Google Calendar integration",
+        Some("integrations:create"),
+        &[],
+        Body::Json(calendar),
+        200
+    ),
+    op!(
+        "get",
+        "/v1/businesses/{business_id}/webhook",
+        "getWebhook",
+        "The business's call-event webhook",
+        Some("integrations:read"),
+        &[],
+        Body::None,
+        200
+    ),
+    op!(
+        "put",
+        "/v1/businesses/{business_id}/webhook",
+        "setWebhook",
+        "Send call events (started, tool_called, transferred, ended), signed, to a URL",
+        Some("integrations:create"),
+        &[],
+        Body::Json(webhook),
+        200
+    ),
+    op!(
+        "delete",
+        "/v1/businesses/{business_id}/webhook",
+        "deleteWebhook",
+        "Stop sending call events",
+        Some("integrations:create"),
+        &[],
+        Body::None,
+        204
+    ),
+    op!(
+        "get",
+        "/v1/businesses/{business_id}/voice-agents",
+        "listVoiceAgents",
+        "The business's voice agents",
+        Some("voice-agents:read"),
+        &[PAGE],
+        Body::None,
+        200
+    ),
+    op!(
+        "post",
+        "/v1/businesses/{business_id}/voice-agents",
+        "createVoiceAgent",
+        "Create a voice agent",
+        Some("voice-agents:create"),
+        &[],
+        Body::Json(agent_create),
+        201
+    ),
+    op!(
+        "get",
+        "/v1/businesses/{business_id}/voice-agents/{agent_id}",
+        "getVoiceAgent",
+        "One voice agent",
+        Some("voice-agents:read"),
+        &[],
+        Body::None,
+        200
+    ),
+    op!(
+        "patch",
+        "/v1/businesses/{business_id}/voice-agents/{agent_id}",
+        "updateVoiceAgent",
+        "Change a voice agent (validated whole again)",
+        Some("voice-agents:update"),
+        &[],
+        Body::Json(agent_update),
+        200
+    ),
+    op!(
+        "delete",
+        "/v1/businesses/{business_id}/voice-agents/{agent_id}",
+        "deleteVoiceAgent",
+        "Delete a voice agent (its number returns to the pool)",
+        Some("voice-agents:delete"),
+        &[],
+        Body::None,
+        204
+    ),
+    op!(
+        "post",
+        "/v1/businesses/{business_id}/voice-agents/{agent_id}/deploy",
+        "deployVoiceAgent",
+        "Give the agent a phone number and put it on duty",
+        Some("voice-agents:update"),
+        &[],
+        Body::None,
+        200
+    ),
+    op!(
+        "patch",
+        "/v1/businesses/{business_id}/voice-agents/{agent_id}/on",
+        "voiceAgentOnDuty",
+        "Put a deployed agent on duty",
+        Some("voice-agents:update"),
+        &[],
+        Body::None,
+        200
+    ),
+    op!(
+        "patch",
+        "/v1/businesses/{business_id}/voice-agents/{agent_id}/off",
+        "voiceAgentOffDuty",
+        "Take a deployed agent off duty",
+        Some("voice-agents:update"),
+        &[],
+        Body::None,
+        200
+    ),
+    op!(
+        "post",
+        "/v1/businesses/{business_id}/voice-agents/{agent_id}/call",
+        "placeCall",
+        "An outbound call by an OUTBOUND agent",
+        Some("voice-agents:update"),
+        &[],
+        Body::Json(outbound_call),
+        200
+    ),
+    op!(
+        "get",
+        "/v1/businesses/{business_id}/calls",
+        "listBusinessCalls",
+        "The business's call history",
+        Some("calls:read"),
+        &[PAGE, CALL_FILTERS],
+        Body::None,
+        200
+    ),
+    op!(
+        "get",
+        "/v1/businesses/{business_id}/calls/{call_id}",
+        "getBusinessCall",
+        "One call: status, transcript, recording, data",
+        Some("calls:read"),
+        &[],
+        Body::None,
+        200
+    ),
+    op!(
+        "get",
+        "/v1/businesses/{business_id}/calls/{call_id}/recording",
+        "getCallRecording",
+        "The call's two-channel WAV recording (left caller, right agent)",
+        Some("calls:read"),
+        &[],
+        Body::None,
+        200
+    ),
+    op!(
+        "get",
+        "/v1/organizations/calls",
+        "listOrganizationCalls",
+        "Every call of the organization's businesses",
+        Some("calls:read"),
+        &[PAGE, CALL_FILTERS, BUSINESS],
+        Body::None,
+        200
+    ),
+    op!(
+        "get",
+        "/v1/organizations/calls/{call_id}",
+        "getOrganizationCall",
+        "One call of the organization",
+        Some("calls:read"),
+        &[],
+        Body::None,
+        200
+    ),
 ];
 
 fn error_response(description: &str) -> Value {
@@ -180,13 +495,23 @@ pub fn document() -> Value {
             json!({"name": name, "in": "query", "required": false, "description": d, "schema": schema})
         }));
         let mut responses = Map::new();
-        let ok = if op.ok == 204 { json!({"description": "done"}) } else { json!({"description": "success", "content": {"application/json": {"schema": {"type": ["object", "array"]}}}}) };
+        let ok = if op.ok == 204 {
+            json!({"description": "done"})
+        } else {
+            json!({"description": "success", "content": {"application/json": {"schema": {"type": ["object", "array"]}}}})
+        };
         responses.insert(op.ok.to_string(), ok);
-        responses.insert("400".into(), error_response("invalid input; `field` names the JSON path at fault"));
+        responses.insert(
+            "400".into(),
+            error_response("invalid input; `field` names the JSON path at fault"),
+        );
         if op.scope.is_some() {
             responses.insert("401".into(), error_response("no valid bearer token"));
             responses.insert("403".into(), error_response("the token lacks the scope"));
-            responses.insert("404".into(), error_response("not found (another organization's resources look the same)"));
+            responses.insert(
+                "404".into(),
+                error_response("not found (another organization's resources look the same)"),
+            );
         }
         let mut o = json!({"operationId": op.id, "summary": op.summary, "parameters": params, "responses": responses});
         match op.scope {
@@ -198,8 +523,13 @@ pub fn document() -> Value {
         }
         match op.body {
             Body::None => {}
-            Body::Json(schema) => o["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": schema()}}}),
-            Body::File => o["requestBody"] = json!({"required": true, "content": {"multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {"file": {"type": "string", "format": "binary"}}}}}}),
+            Body::Json(schema) => {
+                o["requestBody"] =
+                    json!({"required": true, "content": {"application/json": {"schema": schema()}}})
+            }
+            Body::File => {
+                o["requestBody"] = json!({"required": true, "content": {"multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {"file": {"type": "string", "format": "binary"}}}}}})
+            }
             Body::Token => {
                 let schema = json!({"type": "object", "required": ["grant_type"], "properties": {"grant_type": {"const": "client_credentials"}, "client_id": {"type": "string"}, "client_secret": {"type": "string"}, "scope": {"type": "string", "description": "space-separated subset of the client's scopes"}}});
                 o["requestBody"] = json!({"required": true, "content": {"application/x-www-form-urlencoded": {"schema": schema.clone()}, "application/json": {"schema": schema}}});
@@ -225,14 +555,31 @@ pub(crate) async fn openapi_json() -> impl IntoResponse {
 }
 
 fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// `GET /docs`: the operations as one HTML page, rendered here (works offline).
 pub(crate) async fn docs() -> Html<String> {
     let mut rows = String::new();
     for op in OPERATIONS {
-        let query = if op.query.is_empty() { String::new() } else { format!("<br><small>query: {}</small>", esc(&op.query.iter().copied().flatten().map(|(n, _)| *n).collect::<Vec<_>>().join(", "))) };
+        let query = if op.query.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "<br><small>query: {}</small>",
+                esc(&op
+                    .query
+                    .iter()
+                    .copied()
+                    .flatten()
+                    .map(|(n, _)| *n)
+                    .collect::<Vec<_>>()
+                    .join(", "))
+            )
+        };
         let body = match op.body {
             Body::None => String::new(),
             Body::Json(schema) => format!("<details><summary>JSON body</summary><pre>{}</pre></details>", esc(&serde_json::to_string_pretty(&schema()).unwrap_or_default())),

@@ -10,18 +10,34 @@ use vox_store::Store;
 pub fn is_active(hours: &Value, now: jiff::Timestamp) -> Option<bool> {
     let tz = jiff::tz::TimeZone::get(hours.get("timezone")?.as_str()?).ok()?;
     let local = now.to_zoned(tz);
-    let day = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"][local.weekday().to_monday_zero_offset() as usize];
+    let day = [
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+    ][local.weekday().to_monday_zero_offset() as usize];
     let minute = i32::from(local.hour()) * 60 + i32::from(local.minute());
     let parse = |s: &str| -> Option<i32> {
         let (h, m) = s.split_once(':')?;
         Some(h.parse::<i32>().ok()? * 60 + m.parse::<i32>().ok()?)
     };
-    let on = hours.get("hours")?.as_array()?.iter().filter(|h| h["day"] == day).any(|h| {
-        match (h["startTime"].as_str().and_then(parse), h["endTime"].as_str().and_then(parse)) {
-            (Some(s), Some(e)) => s <= minute && minute < e,
-            _ => false,
-        }
-    });
+    let on = hours
+        .get("hours")?
+        .as_array()?
+        .iter()
+        .filter(|h| h["day"] == day)
+        .any(|h| {
+            match (
+                h["startTime"].as_str().and_then(parse),
+                h["endTime"].as_str().and_then(parse),
+            ) {
+                (Some(s), Some(e)) => s <= minute && minute < e,
+                _ => false,
+            }
+        });
     Some(on)
 }
 
@@ -29,9 +45,17 @@ pub fn is_active(hours: &Value, now: jiff::Timestamp) -> Option<bool> {
 pub async fn apply(store: &Store, now: jiff::Timestamp) -> Result<usize, vox_store::StoreError> {
     let mut changed = 0;
     for (agent, last) in store.deployed_inbound_agents().await? {
-        let Some(want) = agent.document.get("activatedHours").and_then(|h| is_active(h, now)) else { continue };
+        let Some(want) = agent
+            .document
+            .get("activatedHours")
+            .and_then(|h| is_active(h, now))
+        else {
+            continue;
+        };
         if last != Some(want) {
-            store.apply_schedule(&agent.business_id, &agent.id, want).await?;
+            store
+                .apply_schedule(&agent.business_id, &agent.id, want)
+                .await?;
             tracing::info!(agent = %agent.id, on_duty = want, "activated hours");
             changed += 1;
         }
@@ -48,11 +72,37 @@ mod tests {
         let hours = serde_json::json!({"timezone": "America/New_York", "hours": [{"day": "monday", "startTime": "09:00", "endTime": "17:00"}, {"day": "friday", "startTime": "20:00", "endTime": "24:00"}]});
         let at = |s: &str| s.parse::<jiff::Timestamp>().expect("time");
         // 2026-11-23 is a Monday; New York is UTC-5 then
-        assert_eq!(is_active(&hours, at("2026-11-23T14:00:00Z")), Some(true), "09:00 local");
-        assert_eq!(is_active(&hours, at("2026-11-23T13:59:00Z")), Some(false), "08:59 local");
-        assert_eq!(is_active(&hours, at("2026-11-23T22:00:00Z")), Some(false), "17:00 local: the end is exclusive");
-        assert_eq!(is_active(&hours, at("2026-11-28T04:59:00Z")), Some(true), "Friday 23:59 local is Saturday in UTC");
-        assert_eq!(is_active(&hours, at("2026-11-24T15:00:00Z")), Some(false), "Tuesday: no hours");
-        assert_eq!(is_active(&serde_json::json!({"timezone": "Nowhere/Else", "hours": []}), at("2026-11-23T14:00:00Z")), None);
+        assert_eq!(
+            is_active(&hours, at("2026-11-23T14:00:00Z")),
+            Some(true),
+            "09:00 local"
+        );
+        assert_eq!(
+            is_active(&hours, at("2026-11-23T13:59:00Z")),
+            Some(false),
+            "08:59 local"
+        );
+        assert_eq!(
+            is_active(&hours, at("2026-11-23T22:00:00Z")),
+            Some(false),
+            "17:00 local: the end is exclusive"
+        );
+        assert_eq!(
+            is_active(&hours, at("2026-11-28T04:59:00Z")),
+            Some(true),
+            "Friday 23:59 local is Saturday in UTC"
+        );
+        assert_eq!(
+            is_active(&hours, at("2026-11-24T15:00:00Z")),
+            Some(false),
+            "Tuesday: no hours"
+        );
+        assert_eq!(
+            is_active(
+                &serde_json::json!({"timezone": "Nowhere/Else", "hours": []}),
+                at("2026-11-23T14:00:00Z")
+            ),
+            None
+        );
     }
 }

@@ -2,9 +2,16 @@
 //! transferCall, googleCal, endCall, function, apiRequest; knowledgeBaseQuery has no template,
 //! it is created from an agent's knowledge-base files).
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
-fn template(id: &str, name: &str, display: &str, kind: &str, config: Value, schema: Value) -> Value {
+fn template(
+    id: &str,
+    name: &str,
+    display: &str,
+    kind: &str,
+    config: Value,
+    schema: Value,
+) -> Value {
     json!({"id": id, "isTemplate": true, "name": name, "displayName": display, "type": kind, "config": config, "configSchema": schema})
 }
 
@@ -45,7 +52,14 @@ pub(crate) fn all() -> Vec<Value> {
                 }}}
             }),
         ),
-        template("template-end-call", "endCall", "End Call", "endCall", json!({"message": "Goodbye!"}), json!({"type": "object", "properties": {"message": {"type": "string"}}})),
+        template(
+            "template-end-call",
+            "endCall",
+            "End Call",
+            "endCall",
+            json!({"message": "Goodbye!"}),
+            json!({"type": "object", "properties": {"message": {"type": "string"}}}),
+        ),
         template(
             "template-function",
             "function",

@@ -12,97 +12,167 @@ pub(crate) fn object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(m)) => Ok(m),
         Ok(_) => Err(ApiError::bad_request("the body must be a JSON object")),
-        Err(e) => Err(ApiError::bad_request(format!("the body is not valid JSON: {e}"))),
+        Err(e) => Err(ApiError::bad_request(format!(
+            "the body is not valid JSON: {e}"
+        ))),
     }
 }
 
 /// Rejects keys not in `allowed` (a typo should not be silently ignored).
 pub(crate) fn known(m: &Map<String, Value>, path: &str, allowed: &[&str]) -> Result<(), ApiError> {
     match m.keys().find(|k| !allowed.contains(&k.as_str())) {
-        Some(k) => Err(ApiError::invalid(&join(path, k), format!("unknown field {k:?}; allowed: {}", allowed.join(", ")))),
+        Some(k) => Err(ApiError::invalid(
+            &join(path, k),
+            format!("unknown field {k:?}; allowed: {}", allowed.join(", ")),
+        )),
         None => Ok(()),
     }
 }
 
 pub(crate) fn join(path: &str, key: &str) -> String {
-    if path.is_empty() { key.to_owned() } else { format!("{path}.{key}") }
+    if path.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{path}.{key}")
+    }
 }
 
 /// An optional string field.
-pub(crate) fn opt_str<'a>(m: &'a Map<String, Value>, path: &str, key: &str) -> Result<Option<&'a str>, ApiError> {
+pub(crate) fn opt_str<'a>(
+    m: &'a Map<String, Value>,
+    path: &str,
+    key: &str,
+) -> Result<Option<&'a str>, ApiError> {
     match m.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(ApiError::invalid(&join(path, key), format!("{} must be a string", join(path, key)))),
+        Some(_) => Err(ApiError::invalid(
+            &join(path, key),
+            format!("{} must be a string", join(path, key)),
+        )),
     }
 }
 
 /// A required, non-blank string field.
-pub(crate) fn req_str<'a>(m: &'a Map<String, Value>, path: &str, key: &str) -> Result<&'a str, ApiError> {
+pub(crate) fn req_str<'a>(
+    m: &'a Map<String, Value>,
+    path: &str,
+    key: &str,
+) -> Result<&'a str, ApiError> {
     match opt_str(m, path, key)? {
         Some(s) if !s.trim().is_empty() => Ok(s),
-        _ => Err(ApiError::invalid(&join(path, key), format!("{} is required", join(path, key)))),
+        _ => Err(ApiError::invalid(
+            &join(path, key),
+            format!("{} is required", join(path, key)),
+        )),
     }
 }
 
 /// An optional boolean field.
-pub(crate) fn opt_bool(m: &Map<String, Value>, path: &str, key: &str) -> Result<Option<bool>, ApiError> {
+pub(crate) fn opt_bool(
+    m: &Map<String, Value>,
+    path: &str,
+    key: &str,
+) -> Result<Option<bool>, ApiError> {
     match m.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Bool(b)) => Ok(Some(*b)),
-        Some(_) => Err(ApiError::invalid(&join(path, key), format!("{} must be true or false", join(path, key)))),
+        Some(_) => Err(ApiError::invalid(
+            &join(path, key),
+            format!("{} must be true or false", join(path, key)),
+        )),
     }
 }
 
 /// An optional integer field within `lo..=hi`.
-pub(crate) fn opt_int(m: &Map<String, Value>, path: &str, key: &str, lo: i64, hi: i64) -> Result<Option<i64>, ApiError> {
+pub(crate) fn opt_int(
+    m: &Map<String, Value>,
+    path: &str,
+    key: &str,
+    lo: i64,
+    hi: i64,
+) -> Result<Option<i64>, ApiError> {
     let field = join(path, key);
     match m.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(v) => match v.as_i64() {
             Some(n) if (lo..=hi).contains(&n) => Ok(Some(n)),
-            _ => Err(ApiError::invalid(&field, format!("{field} must be an integer from {lo} to {hi}, got {v}"))),
+            _ => Err(ApiError::invalid(
+                &field,
+                format!("{field} must be an integer from {lo} to {hi}, got {v}"),
+            )),
         },
     }
 }
 
 /// An optional object field.
-pub(crate) fn opt_object<'a>(m: &'a Map<String, Value>, path: &str, key: &str) -> Result<Option<&'a Map<String, Value>>, ApiError> {
+pub(crate) fn opt_object<'a>(
+    m: &'a Map<String, Value>,
+    path: &str,
+    key: &str,
+) -> Result<Option<&'a Map<String, Value>>, ApiError> {
     match m.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Object(o)) => Ok(Some(o)),
-        Some(_) => Err(ApiError::invalid(&join(path, key), format!("{} must be an object", join(path, key)))),
+        Some(_) => Err(ApiError::invalid(
+            &join(path, key),
+            format!("{} must be an object", join(path, key)),
+        )),
     }
 }
 
 /// An optional array field.
-pub(crate) fn opt_array<'a>(m: &'a Map<String, Value>, path: &str, key: &str) -> Result<Option<&'a Vec<Value>>, ApiError> {
+pub(crate) fn opt_array<'a>(
+    m: &'a Map<String, Value>,
+    path: &str,
+    key: &str,
+) -> Result<Option<&'a Vec<Value>>, ApiError> {
     match m.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Array(a)) => Ok(Some(a)),
-        Some(_) => Err(ApiError::invalid(&join(path, key), format!("{} must be an array", join(path, key)))),
+        Some(_) => Err(ApiError::invalid(
+            &join(path, key),
+            format!("{} must be an array", join(path, key)),
+        )),
     }
 }
 
 /// A US number in E.164: `+1`, then an area code and an exchange not starting with 0 or 1.
 pub(crate) fn us_phone(field: &str, s: &str) -> Result<(), ApiError> {
-    let digits = s.strip_prefix("+1").filter(|d| d.len() == 10 && d.bytes().all(|b| b.is_ascii_digit()));
+    let digits = s
+        .strip_prefix("+1")
+        .filter(|d| d.len() == 10 && d.bytes().all(|b| b.is_ascii_digit()));
     let Some(d) = digits else {
-        return Err(ApiError::invalid(field, format!("{field} must be in E.164 format +1XXXXXXXXXX (US numbers only), got {s:?}")));
+        return Err(ApiError::invalid(
+            field,
+            format!("{field} must be in E.164 format +1XXXXXXXXXX (US numbers only), got {s:?}"),
+        ));
     };
     let b = d.as_bytes();
     if matches!(b[0], b'0' | b'1') || matches!(b[3], b'0' | b'1') {
-        return Err(ApiError::invalid(field, format!("{field}: the area code and the exchange code cannot start with 0 or 1, got {s:?}")));
+        return Err(ApiError::invalid(
+            field,
+            format!(
+                "{field}: the area code and the exchange code cannot start with 0 or 1, got {s:?}"
+            ),
+        ));
     }
     Ok(())
 }
 
 /// An http(s) URL.
 pub(crate) fn url(field: &str, s: &str) -> Result<(), ApiError> {
-    let rest = s.strip_prefix("https://").or_else(|| s.strip_prefix("http://"));
+    let rest = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"));
     match rest {
-        Some(r) if !r.is_empty() && !r.starts_with('/') && !s.chars().any(char::is_whitespace) => Ok(()),
-        _ => Err(ApiError::invalid(field, format!("{field} must be an http:// or https:// URL, got {s:?}"))),
+        Some(r) if !r.is_empty() && !r.starts_with('/') && !s.chars().any(char::is_whitespace) => {
+            Ok(())
+        }
+        _ => Err(ApiError::invalid(
+            field,
+            format!("{field} must be an http:// or https:// URL, got {s:?}"),
+        )),
     }
 }
 
@@ -121,7 +191,15 @@ pub(crate) fn hhmm(field: &str, s: &str, allow_24: bool) -> Result<u32, ApiError
 }
 
 /// Day names, lower-case.
-pub(crate) const DAYS: [&str; 7] = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
+pub(crate) const DAYS: [&str; 7] = [
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+];
 
 #[cfg(test)]
 mod tests {
@@ -130,7 +208,17 @@ mod tests {
     #[test]
     fn us_phone_numbers() {
         assert!(us_phone("p", "+15125550100").is_ok());
-        for bad in ["5125550100", "+1512555010", "+151255501000", "+44 20 7946 0958", "+10125550100", "+11125550100", "+15120550100", "+15121550100", "+1512555010x"] {
+        for bad in [
+            "5125550100",
+            "+1512555010",
+            "+151255501000",
+            "+44 20 7946 0958",
+            "+10125550100",
+            "+11125550100",
+            "+15120550100",
+            "+15121550100",
+            "+1512555010x",
+        ] {
             assert!(us_phone("p", bad).is_err(), "{bad}");
         }
     }
@@ -143,7 +231,13 @@ mod tests {
             assert!(hhmm("t", bad, false).is_err(), "{bad}");
         }
         assert!(url("u", "https://example.com/x").is_ok());
-        for bad in ["ftp://x", "https://", "example.com", "https:///x", "https://a b"] {
+        for bad in [
+            "ftp://x",
+            "https://",
+            "example.com",
+            "https:///x",
+            "https://a b",
+        ] {
             assert!(url("u", bad).is_err(), "{bad}");
         }
     }

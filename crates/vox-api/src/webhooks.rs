@@ -1,18 +1,24 @@
 //! A business's call-event webhook (`/v1/businesses/{businessId}/webhook`): where events go
 //! and the secret their signature header is made with. Delivery lives in the server.
 
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::Json;
-use serde_json::{json, Value};
-use vox_store::{rfc3339, Webhook};
+use serde_json::{Value, json};
+use vox_store::{Webhook, rfc3339};
 
 use crate::tools::business;
-use crate::{validate, ApiError, ApiState, Auth};
+use crate::{ApiError, ApiState, Auth, validate};
 
 /// The events sent.
-pub const EVENTS: [&str; 5] = ["call.started", "call.tool_called", "call.transferred", "call.transfer_failed", "call.ended"];
+pub const EVENTS: [&str; 5] = [
+    "call.started",
+    "call.tool_called",
+    "call.transferred",
+    "call.transfer_failed",
+    "call.ended",
+];
 
 fn view(w: &Webhook) -> Value {
     json!({"url": w.url, "secret": w.secret, "events": EVENTS, "signatureHeader": "X-Vox-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, \"<t>.<body>\")>", "createdAt": rfc3339(w.created_at), "updatedAt": rfc3339(w.updated_at)})
@@ -20,7 +26,12 @@ fn view(w: &Webhook) -> Value {
 
 /// `PUT /v1/businesses/{businessId}/webhook`: `{url, secret?}` (a secret of 16-256 characters;
 /// generated when absent).
-pub(crate) async fn put(auth: Auth, State(state): State<ApiState>, Path(biz): Path<String>, body: Bytes) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn put(
+    auth: Auth,
+    State(state): State<ApiState>,
+    Path(biz): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
     auth.require("integrations:create")?;
     let business = business(&state, &auth, &biz).await?;
     let m = validate::object(&body)?;
@@ -28,23 +39,47 @@ pub(crate) async fn put(auth: Auth, State(state): State<ApiState>, Path(biz): Pa
     let url = validate::req_str(&m, "", "url")?;
     validate::url("url", url)?;
     let secret = match validate::opt_str(&m, "", "secret")? {
-        Some(s) if !(16..=256).contains(&s.chars().count()) => return Err(ApiError::invalid("secret", "secret must be 16-256 characters (leave it out to have one generated)")),
+        Some(s) if !(16..=256).contains(&s.chars().count()) => {
+            return Err(ApiError::invalid(
+                "secret",
+                "secret must be 16-256 characters (leave it out to have one generated)",
+            ));
+        }
         Some(s) => s.to_owned(),
         None => format!("whsec_{}", vox_store::new_secret()),
     };
-    Ok(Json(view(&state.store.set_webhook(&business.id, url, &secret).await?)))
+    Ok(Json(view(
+        &state.store.set_webhook(&business.id, url, &secret).await?,
+    )))
 }
 
 /// `GET /v1/businesses/{businessId}/webhook`
-pub(crate) async fn get(auth: Auth, State(state): State<ApiState>, Path(biz): Path<String>) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn get(
+    auth: Auth,
+    State(state): State<ApiState>,
+    Path(biz): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     auth.require("integrations:read")?;
     let business = business(&state, &auth, &biz).await?;
-    state.store.webhook(&business.id).await?.map(|w| Json(view(&w))).ok_or_else(|| ApiError::not_found("webhook"))
+    state
+        .store
+        .webhook(&business.id)
+        .await?
+        .map(|w| Json(view(&w)))
+        .ok_or_else(|| ApiError::not_found("webhook"))
 }
 
 /// `DELETE /v1/businesses/{businessId}/webhook`
-pub(crate) async fn delete(auth: Auth, State(state): State<ApiState>, Path(biz): Path<String>) -> Result<StatusCode, ApiError> {
+pub(crate) async fn delete(
+    auth: Auth,
+    State(state): State<ApiState>,
+    Path(biz): Path<String>,
+) -> Result<StatusCode, ApiError> {
     auth.require("integrations:create")?;
     let business = business(&state, &auth, &biz).await?;
-    if state.store.delete_webhook(&business.id).await? { Ok(StatusCode::NO_CONTENT) } else { Err(ApiError::not_found("webhook")) }
+    if state.store.delete_webhook(&business.id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found("webhook"))
+    }
 }

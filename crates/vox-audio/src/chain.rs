@@ -1,6 +1,6 @@
-use vox_core::{AudioFrame, SampleRate, INTERNAL_RATE};
+use vox_core::{AudioFrame, INTERNAL_RATE, SampleRate};
 
-use crate::{g711, Framer, ResampleError, StreamResampler};
+use crate::{Framer, ResampleError, StreamResampler, g711};
 
 /// A carrier's audio encoding on the wire.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,10 +43,18 @@ impl Ingress {
     pub fn push(&mut self, payload: &[u8], emit: impl FnMut(AudioFrame)) {
         self.decoded.clear();
         match self.codec {
-            Codec::MuLaw => self.decoded.extend(payload.iter().map(|&b| g711::mulaw_decode(b))),
-            Codec::ALaw => self.decoded.extend(payload.iter().map(|&b| g711::alaw_decode(b))),
+            Codec::MuLaw => self
+                .decoded
+                .extend(payload.iter().map(|&b| g711::mulaw_decode(b))),
+            Codec::ALaw => self
+                .decoded
+                .extend(payload.iter().map(|&b| g711::alaw_decode(b))),
             Codec::L16 | Codec::L16Be => {
-                let sample = if self.codec == Codec::L16 { i16::from_le_bytes } else { i16::from_be_bytes };
+                let sample = if self.codec == Codec::L16 {
+                    i16::from_le_bytes
+                } else {
+                    i16::from_be_bytes
+                };
                 let mut bytes = payload;
                 if let Some(first) = self.odd_byte.take() {
                     if let Some((&second, rest)) = bytes.split_first() {
@@ -132,7 +140,11 @@ mod tests {
             eg.encode(f, &mut back);
         }
         // one frame may still sit in the framer, plus a few samples of filter delay
-        assert!((back.len() as i64 - 8000).abs() <= 2 * 160, "{}", back.len());
+        assert!(
+            (back.len() as i64 - 8000).abs() <= 2 * 160,
+            "{}",
+            back.len()
+        );
     }
 
     #[test]

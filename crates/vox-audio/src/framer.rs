@@ -16,14 +16,18 @@ impl Default for Framer {
 impl Framer {
     /// An empty framer.
     pub fn new() -> Self {
-        Self { buf: AudioFrame::silence(), filled: 0 }
+        Self {
+            buf: AudioFrame::silence(),
+            filled: 0,
+        }
     }
 
     /// Adds samples, calling `emit` for every frame completed.
     pub fn push(&mut self, mut samples: &[i16], mut emit: impl FnMut(AudioFrame)) {
         while !samples.is_empty() {
             let take = (FRAME_SAMPLES - self.filled).min(samples.len());
-            self.buf.samples_mut()[self.filled..self.filled + take].copy_from_slice(&samples[..take]);
+            self.buf.samples_mut()[self.filled..self.filled + take]
+                .copy_from_slice(&samples[..take]);
             self.filled += take;
             samples = &samples[take..];
             if self.filled == FRAME_SAMPLES {

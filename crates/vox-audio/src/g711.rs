@@ -45,11 +45,19 @@ pub fn alaw_encode(sample: i16) -> u8 {
         0x55
     };
     // segment: number of bits above the lowest 5
-    let seg = if v <= 0x1F { 0 } else { (32 - (v as u32).leading_zeros()) as i32 - 5 };
+    let seg = if v <= 0x1F {
+        0
+    } else {
+        (32 - (v as u32).leading_zeros()) as i32 - 5
+    };
     if seg >= 8 {
         return (0x7F ^ mask) as u8;
     }
-    let mantissa = if seg < 2 { (v >> 1) & 0x0F } else { (v >> seg) & 0x0F };
+    let mantissa = if seg < 2 {
+        (v >> 1) & 0x0F
+    } else {
+        (v >> seg) & 0x0F
+    };
     (((seg << 4) | mantissa) ^ mask) as u8
 }
 
@@ -59,7 +67,11 @@ const fn mulaw_decode_calc(byte: u8) -> i16 {
     let exponent = ((u >> 4) & 0x07) as i32;
     let mantissa = (u & 0x0F) as i32;
     let magnitude = (((mantissa << 3) + MULAW_BIAS) << exponent) - MULAW_BIAS;
-    if sign != 0 { -magnitude as i16 } else { magnitude as i16 }
+    if sign != 0 {
+        -magnitude as i16
+    } else {
+        magnitude as i16
+    }
 }
 
 const fn alaw_decode_calc(byte: u8) -> i16 {

@@ -7,9 +7,9 @@
 //! 20 ms frames), [`Vad`] + [`EnergyVad`], [`Ingress`] / [`Egress`] (the whole edge
 //! conversion in each direction), and [`wav`] helpers (hound).
 
-pub mod g711;
 mod chain;
 mod framer;
+pub mod g711;
 pub mod mel;
 mod resample;
 mod vad;

@@ -36,7 +36,9 @@ struct Inner {
 
 impl std::fmt::Debug for StreamResampler {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StreamResampler").field("passthrough", &self.inner.is_none()).finish()
+        f.debug_struct("StreamResampler")
+            .field("passthrough", &self.inner.is_none())
+            .finish()
     }
 }
 
@@ -44,17 +46,39 @@ impl StreamResampler {
     /// A resampler from `from` to `to`, processing in 20 ms chunks of input.
     pub fn new(from: SampleRate, to: SampleRate) -> Result<Self, ResampleError> {
         if from.hz() == 0 || to.hz() == 0 {
-            return Err(ResampleError::Construction { from, to, reason: "zero rate".into() });
+            return Err(ResampleError::Construction {
+                from,
+                to,
+                reason: "zero rate".into(),
+            });
         }
         if from == to {
             return Ok(Self { inner: None });
         }
         let chunk = from.samples_in_ms(20).max(1);
         let ratio = f64::from(to.hz()) / f64::from(from.hz());
-        let rs = Async::<f32>::new_poly(ratio, 1.0, PolynomialDegree::Septic, chunk, 1, FixedAsync::Input)
-            .map_err(|e| ResampleError::Construction { from, to, reason: e.to_string() })?;
+        let rs = Async::<f32>::new_poly(
+            ratio,
+            1.0,
+            PolynomialDegree::Septic,
+            chunk,
+            1,
+            FixedAsync::Input,
+        )
+        .map_err(|e| ResampleError::Construction {
+            from,
+            to,
+            reason: e.to_string(),
+        })?;
         let out = vec![0.0; rs.output_frames_max()];
-        Ok(Self { inner: Some(Inner { rs, chunk, pending: Vec::with_capacity(chunk * 2), out }) })
+        Ok(Self {
+            inner: Some(Inner {
+                rs,
+                chunk,
+                pending: Vec::with_capacity(chunk * 2),
+                out,
+            }),
+        })
     }
 
     /// Resamples `input`, appending whatever output is ready to `output`. Input that does
@@ -67,7 +91,9 @@ impl StreamResampler {
         let mut rest = input;
         while !rest.is_empty() {
             let take = (inner.chunk - inner.pending.len()).min(rest.len());
-            inner.pending.extend(rest[..take].iter().map(|&s| f32::from(s) / 32768.0));
+            inner
+                .pending
+                .extend(rest[..take].iter().map(|&s| f32::from(s) / 32768.0));
             rest = &rest[take..];
             if inner.pending.len() == inner.chunk {
                 inner.run_chunk(output);
@@ -97,7 +123,11 @@ impl Inner {
         };
         match self.rs.process_into_buffer(&input, &mut out, None) {
             Ok((_, produced)) => {
-                output.extend(self.out[..produced].iter().map(|&x| (x * 32768.0).round().clamp(-32768.0, 32767.0) as i16));
+                output.extend(
+                    self.out[..produced]
+                        .iter()
+                        .map(|&x| (x * 32768.0).round().clamp(-32768.0, 32767.0) as i16),
+                );
             }
             Err(_) => self.rs.reset(),
         }
@@ -110,23 +140,38 @@ mod tests {
     use super::*;
 
     fn sine(rate: u32, hz: f32, n: usize) -> Vec<i16> {
-        (0..n).map(|i| ((i as f32 * hz * std::f32::consts::TAU / rate as f32).sin() * 10_000.0) as i16).collect()
+        (0..n)
+            .map(|i| {
+                ((i as f32 * hz * std::f32::consts::TAU / rate as f32).sin() * 10_000.0) as i16
+            })
+            .collect()
     }
 
     #[test]
     fn upsamples_by_two_with_the_right_length_and_pitch() {
-        let mut rs = StreamResampler::new(SampleRate(8000), SampleRate(16000)).expect("valid rates");
+        let mut rs =
+            StreamResampler::new(SampleRate(8000), SampleRate(16000)).expect("valid rates");
         let input = sine(8000, 440.0, 8000);
         let mut out = Vec::new();
         for chunk in input.chunks(77) {
             rs.process(chunk, &mut out);
         }
-        assert!((out.len() as i64 - 16_000).abs() <= 320, "len {}", out.len());
+        assert!(
+            (out.len() as i64 - 16_000).abs() <= 320,
+            "len {}",
+            out.len()
+        );
         // count zero crossings in the steady part: 440 Hz -> 880 crossings/s
         let steady = &out[1000..15000];
-        let crossings = steady.windows(2).filter(|w| (w[0] < 0) != (w[1] < 0)).count();
+        let crossings = steady
+            .windows(2)
+            .filter(|w| (w[0] < 0) != (w[1] < 0))
+            .count();
         let expected = 880.0 * 14_000.0 / 16_000.0;
-        assert!((crossings as f32 - expected).abs() < 10.0, "{crossings} vs {expected}");
+        assert!(
+            (crossings as f32 - expected).abs() < 10.0,
+            "{crossings} vs {expected}"
+        );
     }
 
     #[test]

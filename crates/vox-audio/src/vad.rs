@@ -1,4 +1,4 @@
-use vox_core::{AudioFrame, VadEvent, VadOutput, FRAME_MS};
+use vox_core::{AudioFrame, FRAME_MS, VadEvent, VadOutput};
 
 /// A voice activity detector: one decision per 20 ms frame, with its own hysteresis.
 ///
@@ -25,7 +25,12 @@ pub struct Hysteresis {
 impl Hysteresis {
     /// From durations in ms (rounded up to whole 20 ms frames, at least one).
     pub fn new(start_ms: u32, stop_ms: u32) -> Self {
-        Self { start_frames: start_ms.div_ceil(FRAME_MS).max(1), stop_frames: stop_ms.div_ceil(FRAME_MS).max(1), speaking: false, run: 0 }
+        Self {
+            start_frames: start_ms.div_ceil(FRAME_MS).max(1),
+            stop_frames: stop_ms.div_ceil(FRAME_MS).max(1),
+            speaking: false,
+            run: 0,
+        }
     }
 
     /// One frame: is it speech-like (`loud`), silence-like (`quiet`)? Returns the decision
@@ -79,7 +84,12 @@ pub struct EnergyVadConfig {
 
 impl Default for EnergyVadConfig {
     fn default() -> Self {
-        Self { start_dbfs: -40.0, stop_dbfs: -48.0, start_ms: 60, stop_ms: 200 }
+        Self {
+            start_dbfs: -40.0,
+            stop_dbfs: -48.0,
+            start_ms: 60,
+            stop_ms: 200,
+        }
     }
 }
 
@@ -95,7 +105,10 @@ impl EnergyVad {
     /// A detector with the given settings (`stop_dbfs` is clamped to at most `start_dbfs`).
     pub fn new(mut cfg: EnergyVadConfig) -> Self {
         cfg.stop_dbfs = cfg.stop_dbfs.min(cfg.start_dbfs);
-        Self { hysteresis: Hysteresis::new(cfg.start_ms, cfg.stop_ms), cfg }
+        Self {
+            hysteresis: Hysteresis::new(cfg.start_ms, cfg.stop_ms),
+            cfg,
+        }
     }
 }
 
@@ -105,8 +118,14 @@ impl Vad for EnergyVad {
         let lo = self.cfg.stop_dbfs - 10.0;
         let hi = self.cfg.start_dbfs + 10.0;
         let probability = ((db - lo) / (hi - lo)).clamp(0.0, 1.0);
-        let (speaking, event) = self.hysteresis.update(db > self.cfg.start_dbfs, db < self.cfg.stop_dbfs);
-        VadOutput { probability, speaking, event }
+        let (speaking, event) = self
+            .hysteresis
+            .update(db > self.cfg.start_dbfs, db < self.cfg.stop_dbfs);
+        VadOutput {
+            probability,
+            speaking,
+            event,
+        }
     }
 
     fn reset(&mut self) {
@@ -119,7 +138,9 @@ mod tests {
     use super::*;
 
     fn frame(level: i16) -> AudioFrame {
-        let s: Vec<i16> = (0..320).map(|i| if i % 2 == 0 { level } else { -level }).collect();
+        let s: Vec<i16> = (0..320)
+            .map(|i| if i % 2 == 0 { level } else { -level })
+            .collect();
         AudioFrame::from_slice(&s).expect("320")
     }
 

@@ -26,12 +26,18 @@ pub enum WavError {
 /// Reads a WAV (8/16/24/32-bit int or float, any channel count) as mono i16, averaging
 /// channels. Returns the samples and the file's rate.
 pub fn read_mono(path: &Path) -> Result<(Vec<i16>, SampleRate), WavError> {
-    let err = |source| WavError::Hound { path: path.display().to_string(), source };
+    let err = |source| WavError::Hound {
+        path: path.display().to_string(),
+        source,
+    };
     let mut reader = hound::WavReader::open(path).map_err(err)?;
     let spec = reader.spec();
     let channels = usize::from(spec.channels.max(1));
     let interleaved: Vec<f32> = match spec.sample_format {
-        hound::SampleFormat::Float => reader.samples::<f32>().collect::<Result<_, _>>().map_err(err)?,
+        hound::SampleFormat::Float => reader
+            .samples::<f32>()
+            .collect::<Result<_, _>>()
+            .map_err(err)?,
         hound::SampleFormat::Int => {
             let scale = 1.0 / (1u64 << (spec.bits_per_sample.clamp(1, 32) - 1)) as f32;
             reader
@@ -58,7 +64,8 @@ pub fn read_mono_at(path: &Path, rate: SampleRate) -> Result<Vec<i16>, WavError>
         return Ok(samples);
     }
     let mut rs = StreamResampler::new(file_rate, rate)?;
-    let mut out = Vec::with_capacity(samples.len() * rate.hz() as usize / file_rate.hz().max(1) as usize + 1);
+    let mut out =
+        Vec::with_capacity(samples.len() * rate.hz() as usize / file_rate.hz().max(1) as usize + 1);
     rs.process(&samples, &mut out);
     // flush the last partial chunk with silence
     rs.process(&vec![0; file_rate.samples_in_ms(20)], &mut out);
@@ -71,15 +78,38 @@ pub fn write_mono(path: &Path, rate: SampleRate, samples: &[i16]) -> Result<(), 
 }
 
 /// Writes 16-bit stereo; the shorter channel is padded with silence.
-pub fn write_stereo(path: &Path, rate: SampleRate, left: &[i16], right: &[i16]) -> Result<(), WavError> {
+pub fn write_stereo(
+    path: &Path,
+    rate: SampleRate,
+    left: &[i16],
+    right: &[i16],
+) -> Result<(), WavError> {
     let n = left.len().max(right.len());
-    let it = (0..n).flat_map(|i| [left.get(i).copied().unwrap_or(0), right.get(i).copied().unwrap_or(0)]);
+    let it = (0..n).flat_map(|i| {
+        [
+            left.get(i).copied().unwrap_or(0),
+            right.get(i).copied().unwrap_or(0),
+        ]
+    });
     write_interleaved(path, rate, 2, it)
 }
 
-fn write_interleaved(path: &Path, rate: SampleRate, channels: u16, samples: impl Iterator<Item = i16>) -> Result<(), WavError> {
-    let err = |source| WavError::Hound { path: path.display().to_string(), source };
-    let spec = hound::WavSpec { channels, sample_rate: rate.hz(), bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+fn write_interleaved(
+    path: &Path,
+    rate: SampleRate,
+    channels: u16,
+    samples: impl Iterator<Item = i16>,
+) -> Result<(), WavError> {
+    let err = |source| WavError::Hound {
+        path: path.display().to_string(),
+        source,
+    };
+    let spec = hound::WavSpec {
+        channels,
+        sample_rate: rate.hz(),
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
     let mut w = hound::WavWriter::create(path, spec).map_err(err)?;
     for s in samples {
         w.write_sample(s).map_err(err)?;

@@ -1,20 +1,20 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use ringbuf::HeapRb;
+use ringbuf::traits::{Consumer, RingBuffer};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use vox_core::{AudioFrame, CallId, TurnId, TurnLatency, FRAME_DURATION};
-use vox_engine::{Action, Conversation, Input, TranscriptEntry};
-use ringbuf::traits::{Consumer, RingBuffer};
-use ringbuf::HeapRb;
 use vox_core::VadEvent;
+use vox_core::{AudioFrame, CallId, FRAME_DURATION, TurnId, TurnLatency};
+use vox_engine::{Action, Conversation, Input, TranscriptEntry};
 use vox_providers::{AsrEvent, AsrProvider, Embedder, EndOfTurnModel, LlmProvider, TtsProvider};
 use vox_tools::{ToolOutcome, ToolRunner};
 
-use crate::playout::{Playout, PlayoutEvent};
-use crate::tasks::{spawn_llm, spawn_tool, spawn_tts, LlmMsg, TtsMsg};
 use crate::AudioReceiver;
+use crate::playout::{Playout, PlayoutEvent};
+use crate::tasks::{LlmMsg, TtsMsg, spawn_llm, spawn_tool, spawn_tts};
 
 /// Per-call settings.
 #[derive(Clone, Copy, Debug)]
@@ -27,7 +27,10 @@ pub struct CallConfig {
 
 impl Default for CallConfig {
     fn default() -> Self {
-        Self { send_ahead: Duration::from_millis(200), tool_timeout: Duration::from_secs(10) }
+        Self {
+            send_ahead: Duration::from_millis(200),
+            tool_timeout: Duration::from_secs(10),
+        }
     }
 }
 
@@ -224,7 +227,9 @@ pub struct CallActor {
 
 impl std::fmt::Debug for CallActor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CallActor").field("call_id", &self.call_id).finish_non_exhaustive()
+        f.debug_struct("CallActor")
+            .field("call_id", &self.call_id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -308,7 +313,9 @@ impl CallActor {
         if let Some(path) = self.services.recording.clone() {
             match crate::recorder::Recorder::create(&path) {
                 Ok(r) => self.recorder = Some(r),
-                Err(e) => tracing::warn!(call = %self.call_id, error = %e, path = %path.display(), "cannot record the call"),
+                Err(e) => {
+                    tracing::warn!(call = %self.call_id, error = %e, path = %path.display(), "cannot record the call")
+                }
             }
         }
         // The conversation starts now (first message).
@@ -324,7 +331,10 @@ impl CallActor {
             token.cancel();
         }
         if end == CallEnd::ServerShutdown {
-            let hangup = OutboundMsg::Hangup { reason: "server shutting down".into(), server_shutdown: true };
+            let hangup = OutboundMsg::Hangup {
+                reason: "server shutting down".into(),
+                server_shutdown: true,
+            };
             let _ = self.io.outbound.send(hangup).await;
         }
         self.summary.frames_dropped = self.io.audio.dropped();
@@ -332,15 +342,19 @@ impl CallActor {
         if let Some(r) = self.recorder.take() {
             match r.finish() {
                 Ok(path) => self.summary.recording = Some(path),
-                Err(e) => tracing::warn!(call = %self.call_id, error = %e, "finishing the recording"),
+                Err(e) => {
+                    tracing::warn!(call = %self.call_id, error = %e, "finishing the recording")
+                }
             }
         }
         metrics::counter!("vox_calls_ended_total", "end" => self.summary.end.kind()).increment(1);
         if self.summary.frames_dropped > 0 {
-            metrics::counter!("vox_inbound_frames_dropped_total").increment(self.summary.frames_dropped);
+            metrics::counter!("vox_inbound_frames_dropped_total")
+                .increment(self.summary.frames_dropped);
         }
         if self.summary.asr_frames_dropped > 0 {
-            metrics::counter!("vox_asr_frames_dropped_total").increment(self.summary.asr_frames_dropped);
+            metrics::counter!("vox_asr_frames_dropped_total")
+                .increment(self.summary.asr_frames_dropped);
         }
         self.summary
     }
@@ -348,10 +362,13 @@ impl CallActor {
     async fn run_loop(&mut self) -> Result<(), Ended> {
         loop {
             let now = Instant::now();
-            let wake = [self.conversation.poll_timeout().map(Instant::from_std), self.playout.next_due(now.into_std()).map(Instant::from_std)]
-                .into_iter()
-                .flatten()
-                .min();
+            let wake = [
+                self.conversation.poll_timeout().map(Instant::from_std),
+                self.playout.next_due(now.into_std()).map(Instant::from_std),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
             let tts_room = self.playout.queued() < MAX_QUEUED_FRAMES;
             tokio::select! {
                 biased;
@@ -433,7 +450,9 @@ impl CallActor {
 
     /// Keeps the caller's recent audio and, at each end of speech, asks the end-of-turn model.
     fn on_caller_audio_for_eot(&mut self, frame: &AudioFrame, event: Option<VadEvent>) {
-        let (Some(recent), Some(eot)) = (self.recent.as_mut(), self.services.eot.as_ref()) else { return };
+        let (Some(recent), Some(eot)) = (self.recent.as_mut(), self.services.eot.as_ref()) else {
+            return;
+        };
         recent.push_slice_overwrite(frame.samples());
         match event {
             Some(VadEvent::SpeechStart) => self.eot_seq += 1,
@@ -461,10 +480,12 @@ impl CallActor {
         let now = now_std();
         match event {
             Some(PlayoutEvent::Progress { turn, played }) => {
-                self.conversation.handle_input(now, Input::PlaybackProgress { turn, played });
+                self.conversation
+                    .handle_input(now, Input::PlaybackProgress { turn, played });
             }
             Some(PlayoutEvent::Finished { turn }) => {
-                self.conversation.handle_input(now, Input::PlaybackFinished { turn });
+                self.conversation
+                    .handle_input(now, Input::PlaybackFinished { turn });
                 if self.turn.as_ref().is_some_and(|(t, _)| *t == turn) {
                     self.turn = None;
                 }
@@ -476,17 +497,37 @@ impl CallActor {
     fn on_tts(&mut self, msg: TtsMsg) {
         let now = now_std();
         match msg {
-            TtsMsg::Audio { turn, segment, frames } => {
+            TtsMsg::Audio {
+                turn,
+                segment,
+                frames,
+            } => {
                 if !self.is_current(turn) {
                     return;
                 }
                 let audio = FRAME_DURATION * frames.len() as u32;
                 self.playout.enqueue(now, turn, frames, false);
-                self.conversation.handle_input(now, Input::TtsAudio { turn, segment, audio, complete: false });
+                self.conversation.handle_input(
+                    now,
+                    Input::TtsAudio {
+                        turn,
+                        segment,
+                        audio,
+                        complete: false,
+                    },
+                );
             }
             TtsMsg::SegmentDone { turn, segment } => {
                 if self.is_current(turn) {
-                    self.conversation.handle_input(now, Input::TtsAudio { turn, segment, audio: Duration::ZERO, complete: true });
+                    self.conversation.handle_input(
+                        now,
+                        Input::TtsAudio {
+                            turn,
+                            segment,
+                            audio: Duration::ZERO,
+                            complete: true,
+                        },
+                    );
                 }
             }
             TtsMsg::Finished { turn } => {
@@ -528,14 +569,19 @@ impl CallActor {
                     tracing::debug!(call = %self.call_id, %turn, frames = audio.len(), "agent speaks");
                     self.playout.enqueue(now, turn, audio, true);
                 }
-                Action::SpeakText { turn, segment, text } => {
+                Action::SpeakText {
+                    turn,
+                    segment,
+                    text,
+                } => {
                     let token = self.turn_token(turn);
                     let Some(tts) = self.services.tts.clone() else {
                         tracing::warn!(call = %self.call_id, "agent has text to say but no TTS provider");
                         continue;
                     };
                     if self.tts_worker.as_ref().is_none_or(|(t, _)| *t != turn) {
-                        self.tts_worker = Some((turn, spawn_tts(tts, turn, token, self.tts_tx.clone())));
+                        self.tts_worker =
+                            Some((turn, spawn_tts(tts, turn, token, self.tts_tx.clone())));
                     }
                     if let Some((_, tx)) = &self.tts_worker {
                         let _ = tx.send((segment, text)).await;
@@ -556,13 +602,29 @@ impl CallActor {
                     let token = self.turn_token(turn);
                     match self.services.llm.clone() {
                         Some(llm) => spawn_llm(llm, turn, call, token, self.llm_tx.clone()),
-                        None => self.conversation.handle_input(now, Input::LlmFailed { turn, retryable: false }),
+                        None => self.conversation.handle_input(
+                            now,
+                            Input::LlmFailed {
+                                turn,
+                                retryable: false,
+                            },
+                        ),
                     }
                 }
-                Action::ChooseEdge { turn, text, options } => {
+                Action::ChooseEdge {
+                    turn,
+                    text,
+                    options,
+                } => {
                     let token = self.turn_token(turn);
                     let Some(embedder) = self.services.embedder.clone() else {
-                        self.conversation.handle_input(now, Input::EdgeScores { turn, scores: Vec::new() });
+                        self.conversation.handle_input(
+                            now,
+                            Input::EdgeScores {
+                                turn,
+                                scores: Vec::new(),
+                            },
+                        );
                         continue;
                     };
                     let tx = self.edge_tx.clone();
@@ -587,10 +649,26 @@ impl CallActor {
                     let token = self.turn_token(turn);
                     tracing::info!(call = %self.call_id, %turn, tool = %call.name, "running tool");
                     match self.services.tools.clone() {
-                        Some(runner) => spawn_tool(runner, turn, call, token, self.cfg.tool_timeout, self.tool_tx.clone()),
+                        Some(runner) => spawn_tool(
+                            runner,
+                            turn,
+                            call,
+                            token,
+                            self.cfg.tool_timeout,
+                            self.tool_tx.clone(),
+                        ),
                         None => {
-                            let content = format!("Error: no tools are available for {}.", call.name);
-                            self.conversation.handle_input(now, Input::ToolResult { turn, call_id: call.id, content, end_call: None });
+                            let content =
+                                format!("Error: no tools are available for {}.", call.name);
+                            self.conversation.handle_input(
+                                now,
+                                Input::ToolResult {
+                                    turn,
+                                    call_id: call.id,
+                                    content,
+                                    end_call: None,
+                                },
+                            );
                         }
                     }
                 }
@@ -630,10 +708,17 @@ impl CallActor {
                 }
                 Action::Hangup { reason } => {
                     if let Some(control) = self.services.control.clone()
-                        && tokio::time::timeout(Duration::from_secs(5), control.end(&reason)).await.is_err() {
-                            tracing::warn!(call = %self.call_id, "the carrier's call control did not answer in 5 s");
-                        }
-                    self.send(OutboundMsg::Hangup { reason: reason.clone(), server_shutdown: false }).await?;
+                        && tokio::time::timeout(Duration::from_secs(5), control.end(&reason))
+                            .await
+                            .is_err()
+                    {
+                        tracing::warn!(call = %self.call_id, "the carrier's call control did not answer in 5 s");
+                    }
+                    self.send(OutboundMsg::Hangup {
+                        reason: reason.clone(),
+                        server_shutdown: false,
+                    })
+                    .await?;
                     return Err(Ended(CallEnd::AgentHangup(reason)));
                 }
             }
@@ -644,19 +729,28 @@ impl CallActor {
     async fn pump_playout(&mut self) -> Result<(), Ended> {
         loop {
             let now = now_std();
-            let Some(due) = self.playout.pop_due(now) else { return Ok(()) };
-            metrics::histogram!("vox_playout_send_lateness_seconds").record((now - due.scheduled).as_secs_f64());
+            let Some(due) = self.playout.pop_due(now) else {
+                return Ok(());
+            };
+            metrics::histogram!("vox_playout_send_lateness_seconds")
+                .record((now - due.scheduled).as_secs_f64());
             self.summary.frames_out += 1;
             let turn = due.turn;
             if let Some(r) = self.recorder.as_mut() {
-                let at = due.scheduled.saturating_duration_since(self.started.into_std()).as_micros() as u64 * 16 / 1000;
+                let at = due
+                    .scheduled
+                    .saturating_duration_since(self.started.into_std())
+                    .as_micros() as u64
+                    * 16
+                    / 1000;
                 r.agent(at, due.frame.samples());
             }
             self.send(OutboundMsg::Audio(due.frame)).await?;
             self.send(OutboundMsg::Mark(due.mark)).await?;
             if self.started_turn != Some(turn) {
                 self.started_turn = Some(turn);
-                self.conversation.handle_input(now_std(), Input::PlaybackStarted { turn });
+                self.conversation
+                    .handle_input(now_std(), Input::PlaybackStarted { turn });
                 self.apply_actions().await?;
             }
         }
@@ -671,7 +765,11 @@ impl CallActor {
     }
 
     async fn send(&mut self, msg: OutboundMsg) -> Result<(), Ended> {
-        self.io.outbound.send(msg).await.map_err(|_| Ended(CallEnd::TransportClosed))
+        self.io
+            .outbound
+            .send(msg)
+            .await
+            .map_err(|_| Ended(CallEnd::TransportClosed))
     }
 }
 
@@ -685,7 +783,8 @@ fn record_latency(m: &TurnLatency) {
     ];
     for (stage, ms) in pairs {
         if let Some(ms) = ms {
-            metrics::histogram!("vox_turn_latency_seconds", "milestone" => stage).record(ms / 1000.0);
+            metrics::histogram!("vox_turn_latency_seconds", "milestone" => stage)
+                .record(ms / 1000.0);
         }
     }
 }
@@ -707,7 +806,7 @@ async fn sleep_until(at: Option<Instant>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{audio_queue, AudioSender, CallerFrame};
+    use crate::{AudioSender, CallerFrame, audio_queue};
     use vox_core::{VadEvent, VadOutput};
     use vox_engine::{EchoAgent, EchoConfig};
 
@@ -724,19 +823,44 @@ mod tests {
         let (events, events_rx) = mpsc::channel(64);
         let (out_tx, out) = mpsc::channel(64);
         let cancel = CancellationToken::new();
-        let io = CallIo { audio: audio_rx, events: events_rx, outbound: out_tx };
-        let actor = CallActor::new(CallId::new("c1"), CallConfig::default(), Box::new(EchoAgent::new(EchoConfig::default())), CallServices::default(), io, cancel.clone());
-        Harness { audio, events, out, cancel, task: tokio::spawn(actor.run()) }
+        let io = CallIo {
+            audio: audio_rx,
+            events: events_rx,
+            outbound: out_tx,
+        };
+        let actor = CallActor::new(
+            CallId::new("c1"),
+            CallConfig::default(),
+            Box::new(EchoAgent::new(EchoConfig::default())),
+            CallServices::default(),
+            io,
+            cancel.clone(),
+        );
+        Harness {
+            audio,
+            events,
+            out,
+            cancel,
+            task: tokio::spawn(actor.run()),
+        }
     }
 
     fn caller(v: i16, event: Option<VadEvent>, speaking: bool) -> CallerFrame {
-        CallerFrame { frame: AudioFrame::from_slice(&[v; 320]).expect("320"), vad: VadOutput { probability: 0.0, speaking, event } }
+        CallerFrame {
+            frame: AudioFrame::from_slice(&[v; 320]).expect("320"),
+            vad: VadOutput {
+                probability: 0.0,
+                speaking,
+                event,
+            },
+        }
     }
 
     /// Plays `n` frames in real (virtual) time.
     async fn speak(h: &Harness, n: usize, v: i16, first: Option<VadEvent>, speaking: bool) {
         for i in 0..n {
-            h.audio.push(caller(v, if i == 0 { first } else { None }, speaking));
+            h.audio
+                .push(caller(v, if i == 0 { first } else { None }, speaking));
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -754,13 +878,20 @@ mod tests {
             match m {
                 OutboundMsg::Audio(f) => {
                     audio += 1;
-                    assert_eq!(f.samples()[0], 7, "the echo starts with the caller's speech");
+                    assert_eq!(
+                        f.samples()[0],
+                        7,
+                        "the echo starts with the caller's speech"
+                    );
                 }
                 OutboundMsg::Mark(name) => marks.push(name),
                 other => panic!("unexpected {other:?}"),
             }
         }
-        assert!((10..=16).contains(&audio), "send-ahead bounds the burst: {audio}");
+        assert!(
+            (10..=16).contains(&audio),
+            "send-ahead bounds the burst: {audio}"
+        );
         assert_eq!(marks.len(), audio);
         assert_eq!(marks[0], "1:1");
         // the caller barges in
@@ -778,7 +909,10 @@ mod tests {
         // and nothing more is sent while the caller speaks
         speak(&h, 10, 9, None, true).await;
         assert!(h.out.try_recv().is_err());
-        h.events.send(TransportEvent::Stop).await.expect("actor alive");
+        h.events
+            .send(TransportEvent::Stop)
+            .await
+            .expect("actor alive");
         let summary = h.task.await.expect("no panic");
         assert_eq!(summary.end, CallEnd::CarrierStop);
         assert_eq!((summary.turns, summary.barge_ins), (1, 1));
@@ -791,6 +925,12 @@ mod tests {
         h.cancel.cancel();
         let summary = h.task.await.expect("no panic");
         assert_eq!(summary.end, CallEnd::ServerShutdown);
-        assert!(matches!(h.out.recv().await, Some(OutboundMsg::Hangup { server_shutdown: true, .. })));
+        assert!(matches!(
+            h.out.recv().await,
+            Some(OutboundMsg::Hangup {
+                server_shutdown: true,
+                ..
+            })
+        ));
     }
 }

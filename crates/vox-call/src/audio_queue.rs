@@ -1,8 +1,8 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use ringbuf::traits::{Consumer, Observer, RingBuffer};
 use ringbuf::HeapRb;
+use ringbuf::traits::{Consumer, Observer, RingBuffer};
 use tokio::sync::Notify;
 use vox_core::{AudioFrame, VadOutput};
 
@@ -32,7 +32,12 @@ pub fn audio_queue(capacity: usize) -> (AudioSender, AudioReceiver) {
         closed: AtomicBool::new(false),
         dropped: AtomicU64::new(0),
     });
-    (AudioSender { shared: shared.clone() }, AudioReceiver { shared })
+    (
+        AudioSender {
+            shared: shared.clone(),
+        },
+        AudioReceiver { shared },
+    )
 }
 
 /// Producer side (the media reader).
@@ -97,7 +102,11 @@ impl AudioReceiver {
 
     /// A frame if one is queued.
     pub fn try_recv(&self) -> Option<CallerFrame> {
-        self.shared.rb.lock().unwrap_or_else(|p| p.into_inner()).try_pop()
+        self.shared
+            .rb
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .try_pop()
     }
 
     /// Frames dropped so far because the actor fell behind.
@@ -107,7 +116,11 @@ impl AudioReceiver {
 
     /// Frames waiting.
     pub fn len(&self) -> usize {
-        self.shared.rb.lock().unwrap_or_else(|p| p.into_inner()).occupied_len()
+        self.shared
+            .rb
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .occupied_len()
     }
 
     /// Whether no frame is waiting.
@@ -123,7 +136,11 @@ mod tests {
     fn item(v: i16) -> CallerFrame {
         CallerFrame {
             frame: AudioFrame::from_slice(&[v; 320]).expect("320"),
-            vad: VadOutput { probability: 0.0, speaking: false, event: None },
+            vad: VadOutput {
+                probability: 0.0,
+                speaking: false,
+                event: None,
+            },
         }
     }
 

@@ -20,7 +20,10 @@ pub mod recorder;
 mod registry;
 mod tasks;
 
-pub use actor::{CallActor, CallConfig, CallControl, CallEnd, CallObserver, CallIo, CallServices, CallSummary, OutboundMsg, TransportEvent};
-pub use audio_queue::{audio_queue, AudioReceiver, AudioSender, CallerFrame};
+pub use actor::{
+    CallActor, CallConfig, CallControl, CallEnd, CallIo, CallObserver, CallServices, CallSummary,
+    OutboundMsg, TransportEvent,
+};
+pub use audio_queue::{AudioReceiver, AudioSender, CallerFrame, audio_queue};
 pub use playout::{Playout, PlayoutEvent};
-pub use registry::{AdmitError, Admission, CallRegistry};
+pub use registry::{Admission, AdmitError, CallRegistry};

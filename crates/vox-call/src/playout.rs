@@ -1,7 +1,7 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use vox_core::{AudioFrame, TurnId, FRAME_DURATION};
+use vox_core::{AudioFrame, FRAME_DURATION, TurnId};
 
 /// What the carrier's echoed marks tell about the agent's speech.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -94,7 +94,13 @@ impl Playout {
     }
 
     /// Queues audio for `turn`; `complete` says no more audio will follow for it.
-    pub fn enqueue(&mut self, now: Instant, turn: TurnId, frames: impl IntoIterator<Item = AudioFrame>, complete: bool) {
+    pub fn enqueue(
+        &mut self,
+        now: Instant,
+        turn: TurnId,
+        frames: impl IntoIterator<Item = AudioFrame>,
+        complete: bool,
+    ) {
         if self.queue.is_empty() {
             self.ready_since = Some(now);
         }
@@ -119,7 +125,9 @@ impl Playout {
         }
         Some(match self.buffered_until {
             // send once the next frame still fits within `send_ahead` of buffered audio
-            Some(until) if until > now => (until + FRAME_DURATION).checked_sub(self.send_ahead).map_or(now, |t| t.max(now)),
+            Some(until) if until > now => (until + FRAME_DURATION)
+                .checked_sub(self.send_ahead)
+                .map_or(now, |t| t.max(now)),
             _ => now,
         })
     }
@@ -132,7 +140,9 @@ impl Playout {
         }
         // The unclamped ideal send time, for lateness: when the carrier's buffer dropped
         // below send-ahead, but not before the audio was available.
-        let ideal = self.buffered_until.and_then(|u| (u + FRAME_DURATION).checked_sub(self.send_ahead));
+        let ideal = self
+            .buffered_until
+            .and_then(|u| (u + FRAME_DURATION).checked_sub(self.send_ahead));
         let scheduled = match (ideal, self.ready_since) {
             (Some(i), Some(r)) => i.max(r).min(now),
             (None, Some(r)) => r.min(now),
@@ -152,9 +162,23 @@ impl Playout {
         self.buffered_until = Some(end);
         self.next_seq += 1;
         let last_of_turn = self.queue.front().is_none_or(|(t, _)| *t != turn)
-            && self.turn_complete.is_none_or(|(t, complete)| t != turn || complete);
-        self.in_flight.push_back(InFlight { seq: self.next_seq, frame: frame.clone(), turn, turn_played: self.turn_sent, last_of_turn, expected_end: end });
-        Some(DueFrame { turn, frame, mark: format!("{}:{}", turn.0, self.next_seq), scheduled })
+            && self
+                .turn_complete
+                .is_none_or(|(t, complete)| t != turn || complete);
+        self.in_flight.push_back(InFlight {
+            seq: self.next_seq,
+            frame: frame.clone(),
+            turn,
+            turn_played: self.turn_sent,
+            last_of_turn,
+            expected_end: end,
+        });
+        Some(DueFrame {
+            turn,
+            frame,
+            mark: format!("{}:{}", turn.0, self.next_seq),
+            scheduled,
+        })
     }
 
     /// A mark came back. Returns what it proves about playback, or `None` for marks that
@@ -185,7 +209,10 @@ impl Playout {
         Some(if m.last_of_turn {
             PlayoutEvent::Finished { turn: m.turn }
         } else {
-            PlayoutEvent::Progress { turn: m.turn, played: m.turn_played }
+            PlayoutEvent::Progress {
+                turn: m.turn,
+                played: m.turn_played,
+            }
         })
     }
 
@@ -285,7 +312,10 @@ mod tests {
         assert_eq!(p.pop_due(t0).map(|d| d.scheduled), Some(t0));
         // the third frame was due at t0+20ms; the pacer only got to it at t0+35ms
         let late = t0 + Duration::from_millis(35);
-        assert_eq!(p.pop_due(late).map(|d| late - d.scheduled), Some(Duration::from_millis(15)));
+        assert_eq!(
+            p.pop_due(late).map(|d| late - d.scheduled),
+            Some(Duration::from_millis(15))
+        );
         // a new turn after idle is not late for the time it did not exist
         let mut p = Playout::new(Duration::from_millis(40));
         p.enqueue(t0, TurnId(1), frames(1), true);
@@ -300,11 +330,22 @@ mod tests {
         let t0 = Instant::now();
         let mut p = Playout::new(Duration::from_millis(200));
         p.enqueue(t0, TurnId(3), frames(3), true);
-        let marks: Vec<String> = std::iter::from_fn(|| p.pop_due(t0)).map(|d| d.mark).collect();
+        let marks: Vec<String> = std::iter::from_fn(|| p.pop_due(t0))
+            .map(|d| d.mark)
+            .collect();
         assert_eq!(marks, vec!["3:1", "3:2", "3:3"]);
-        assert_eq!(p.on_mark("3:1", t0), Some(PlayoutEvent::Progress { turn: TurnId(3), played: Duration::from_millis(20) }));
+        assert_eq!(
+            p.on_mark("3:1", t0),
+            Some(PlayoutEvent::Progress {
+                turn: TurnId(3),
+                played: Duration::from_millis(20)
+            })
+        );
         // a skipped mark is implied by a later one
-        assert_eq!(p.on_mark("3:3", t0), Some(PlayoutEvent::Finished { turn: TurnId(3) }));
+        assert_eq!(
+            p.on_mark("3:3", t0),
+            Some(PlayoutEvent::Finished { turn: TurnId(3) })
+        );
         assert!(p.is_idle());
         assert_eq!(p.on_mark("garbage", t0), None);
     }
@@ -316,26 +357,51 @@ mod tests {
         p.enqueue(t0, TurnId(1), frames(20), true);
         while p.pop_due(t0).is_some() {}
         assert_eq!(p.clear(t0), 15);
-        assert_eq!(p.on_mark("1:2", t0), None, "echoed after clear: not proof of playback");
+        assert_eq!(
+            p.on_mark("1:2", t0),
+            None,
+            "echoed after clear: not proof of playback"
+        );
         p.enqueue(t0, TurnId(2), frames(2), true);
-        assert!(p.pop_due(t0).is_some(), "after a clear the carrier buffer is empty");
+        assert!(
+            p.pop_due(t0).is_some(),
+            "after a clear the carrier buffer is empty"
+        );
     }
 
     #[test]
     fn pause_takes_back_unconfirmed_audio_and_resume_sends_it_again() {
         let t0 = Instant::now();
         let mut p = Playout::new(Duration::from_millis(60));
-        let numbered: Vec<AudioFrame> = (0..6).map(|i| AudioFrame::from_slice(&[i as i16; 320]).expect("320")).collect();
+        let numbered: Vec<AudioFrame> = (0..6)
+            .map(|i| AudioFrame::from_slice(&[i as i16; 320]).expect("320"))
+            .collect();
         p.enqueue(t0, TurnId(1), numbered, false);
         let sent: Vec<DueFrame> = std::iter::from_fn(|| p.pop_due(t0)).collect();
         assert_eq!(sent.len(), 3);
-        assert!(p.on_mark(&sent[0].mark, t0).is_some(), "frame 0 confirmed played");
+        assert!(
+            p.on_mark(&sent[0].mark, t0).is_some(),
+            "frame 0 confirmed played"
+        );
         p.pause(t0);
-        assert!(p.pop_due(t0 + Duration::from_secs(1)).is_none(), "nothing is sent while paused");
-        assert_eq!(p.on_mark(&sent[1].mark, t0), None, "echoed by the clear: not played");
+        assert!(
+            p.pop_due(t0 + Duration::from_secs(1)).is_none(),
+            "nothing is sent while paused"
+        );
+        assert_eq!(
+            p.on_mark(&sent[1].mark, t0),
+            None,
+            "echoed by the clear: not played"
+        );
         p.resume(t0);
-        let again: Vec<i16> = std::iter::from_fn(|| p.pop_due(t0)).map(|d| d.frame.samples()[0]).collect();
-        assert_eq!(again, vec![1, 2, 3], "resumes with the first frame the caller did not hear");
+        let again: Vec<i16> = std::iter::from_fn(|| p.pop_due(t0))
+            .map(|d| d.frame.samples()[0])
+            .collect();
+        assert_eq!(
+            again,
+            vec![1, 2, 3],
+            "resumes with the first frame the caller did not hear"
+        );
     }
 
     #[test]
@@ -343,14 +409,30 @@ mod tests {
         let t0 = Instant::now();
         let mut p = Playout::new(Duration::from_millis(200));
         p.enqueue(t0, TurnId(4), frames(2), false);
-        let marks: Vec<String> = std::iter::from_fn(|| p.pop_due(t0)).map(|d| d.mark).collect();
-        assert_eq!(p.on_mark(&marks[1], t0), Some(PlayoutEvent::Progress { turn: TurnId(4), played: Duration::from_millis(40) }));
-        assert_eq!(p.complete_turn(TurnId(4)), Some(PlayoutEvent::Finished { turn: TurnId(4) }));
+        let marks: Vec<String> = std::iter::from_fn(|| p.pop_due(t0))
+            .map(|d| d.mark)
+            .collect();
+        assert_eq!(
+            p.on_mark(&marks[1], t0),
+            Some(PlayoutEvent::Progress {
+                turn: TurnId(4),
+                played: Duration::from_millis(40)
+            })
+        );
+        assert_eq!(
+            p.complete_turn(TurnId(4)),
+            Some(PlayoutEvent::Finished { turn: TurnId(4) })
+        );
         // and when audio is still in flight, its last mark finishes it
         p.enqueue(t0, TurnId(5), frames(2), false);
-        let marks: Vec<String> = std::iter::from_fn(|| p.pop_due(t0)).map(|d| d.mark).collect();
+        let marks: Vec<String> = std::iter::from_fn(|| p.pop_due(t0))
+            .map(|d| d.mark)
+            .collect();
         assert_eq!(p.complete_turn(TurnId(5)), None);
-        assert_eq!(p.on_mark(&marks[1], t0), Some(PlayoutEvent::Finished { turn: TurnId(5) }));
+        assert_eq!(
+            p.on_mark(&marks[1], t0),
+            Some(PlayoutEvent::Finished { turn: TurnId(5) })
+        );
     }
 
     #[test]
@@ -370,7 +452,10 @@ mod tests {
             sent += 1;
         }
         assert_eq!(sent, 1);
-        assert_eq!(p.next_due(t), Some(t0 + Duration::from_millis(110 + 20 - 40)));
+        assert_eq!(
+            p.next_due(t),
+            Some(t0 + Duration::from_millis(110 + 20 - 40))
+        );
     }
 
     #[test]
@@ -380,6 +465,10 @@ mod tests {
         p.enqueue(t0, TurnId(1), frames(10), true);
         while p.pop_due(t0).is_some() {}
         p.on_mark("1:1", t0 + Duration::from_millis(35));
-        assert_eq!(p.next_due(t0), Some(t0 + Duration::from_millis(20)), "schedule unchanged");
+        assert_eq!(
+            p.next_due(t0),
+            Some(t0 + Duration::from_millis(20)),
+            "schedule unchanged"
+        );
     }
 }

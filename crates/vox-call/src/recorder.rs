@@ -33,13 +33,22 @@ pub struct Recorder {
 
 impl std::fmt::Debug for Recorder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Recorder").field("path", &self.path).field("written", &self.written).finish_non_exhaustive()
+        f.debug_struct("Recorder")
+            .field("path", &self.path)
+            .field("written", &self.written)
+            .finish_non_exhaustive()
     }
 }
 
 fn put(track: &mut VecDeque<i16>, base: u64, at: u64, samples: &[i16]) {
-    let (skip, at) = if at < base { ((base - at) as usize, base) } else { (0, at) };
-    let Some(samples) = samples.get(skip..) else { return };
+    let (skip, at) = if at < base {
+        ((base - at) as usize, base)
+    } else {
+        (0, at)
+    };
+    let Some(samples) = samples.get(skip..) else {
+        return;
+    };
     let idx = (at - base) as usize;
     if track.len() < idx {
         track.resize(idx, 0);
@@ -58,8 +67,19 @@ impl Recorder {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        let spec = hound::WavSpec { channels: 2, sample_rate: RATE, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
-        Ok(Self { writer: hound::WavWriter::create(path, spec)?, path: path.to_owned(), written: 0, caller: VecDeque::new(), agent: VecDeque::new() })
+        let spec = hound::WavSpec {
+            channels: 2,
+            sample_rate: RATE,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        Ok(Self {
+            writer: hound::WavWriter::create(path, spec)?,
+            path: path.to_owned(),
+            written: 0,
+            caller: VecDeque::new(),
+            agent: VecDeque::new(),
+        })
     }
 
     /// Caller audio starting at sample `at`.
@@ -128,8 +148,25 @@ mod tests {
         let right: Vec<i16> = s.iter().skip(1).step_by(2).copied().collect();
         assert!(left.iter().all(|&x| x == 1), "the caller throughout");
         let agent_at = |i: usize| right[i];
-        assert_eq!((agent_at(7_999), agent_at(8_000), agent_at(12_799), agent_at(12_800)), (0, 2, 2, 0), "placed and cut");
-        assert_eq!((agent_at(31_999), agent_at(32_000), agent_at(39_999), agent_at(40_000)), (0, 2, 2, 0));
+        assert_eq!(
+            (
+                agent_at(7_999),
+                agent_at(8_000),
+                agent_at(12_799),
+                agent_at(12_800)
+            ),
+            (0, 2, 2, 0),
+            "placed and cut"
+        );
+        assert_eq!(
+            (
+                agent_at(31_999),
+                agent_at(32_000),
+                agent_at(39_999),
+                agent_at(40_000)
+            ),
+            (0, 2, 2, 0)
+        );
         let _ = std::fs::remove_dir_all(dir);
     }
 }

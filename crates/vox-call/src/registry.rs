@@ -1,5 +1,5 @@
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -83,15 +83,17 @@ impl CallRegistry {
         if self.is_draining() {
             return Err(refused(AdmitError::Draining));
         }
-        let permit = self
-            .inner
-            .slots
-            .clone()
-            .try_acquire_owned()
-            .map_err(|_| refused(AdmitError::AtCapacity { limit: self.inner.limit }))?;
+        let permit = self.inner.slots.clone().try_acquire_owned().map_err(|_| {
+            refused(AdmitError::AtCapacity {
+                limit: self.inner.limit,
+            })
+        })?;
         metrics::gauge!("vox_calls_active").increment(1.0);
         metrics::counter!("vox_calls_admitted_total").increment(1);
-        Ok(Admission { _permit: permit, cancel: self.inner.shutdown.child_token() })
+        Ok(Admission {
+            _permit: permit,
+            cancel: self.inner.shutdown.child_token(),
+        })
     }
 
     /// Calls up now.
@@ -125,7 +127,10 @@ impl CallRegistry {
     pub async fn shutdown(&self, grace: Duration, hangup_wait: Duration) -> usize {
         self.begin_drain();
         self.inner.tracker.close();
-        if tokio::time::timeout(grace, self.inner.tracker.wait()).await.is_ok() {
+        if tokio::time::timeout(grace, self.inner.tracker.wait())
+            .await
+            .is_ok()
+        {
             return 0;
         }
         let remaining = self.inner.tracker.len();
@@ -144,7 +149,10 @@ mod tests {
         let r = CallRegistry::new(2);
         let a = r.try_admit().expect("first");
         let _b = r.try_admit().expect("second");
-        assert_eq!(r.try_admit().map(|_| ()), Err(AdmitError::AtCapacity { limit: 2 }));
+        assert_eq!(
+            r.try_admit().map(|_| ()),
+            Err(AdmitError::AtCapacity { limit: 2 })
+        );
         drop(a);
         assert_eq!(r.active(), 1);
         assert!(r.try_admit().is_ok());
@@ -166,7 +174,9 @@ mod tests {
             token.cancelled().await;
             drop(stubborn);
         });
-        let hung_up = r.shutdown(Duration::from_secs(5), Duration::from_secs(1)).await;
+        let hung_up = r
+            .shutdown(Duration::from_secs(5), Duration::from_secs(1))
+            .await;
         assert_eq!(hung_up, 1);
         assert_eq!(r.active(), 0);
     }

@@ -42,7 +42,9 @@ pub struct AudioFrame {
 impl AudioFrame {
     /// A frame of digital silence.
     pub const fn silence() -> Self {
-        Self { samples: [0; FRAME_SAMPLES] }
+        Self {
+            samples: [0; FRAME_SAMPLES],
+        }
     }
 
     /// Builds a frame from exactly [`FRAME_SAMPLES`] samples; `None` for any other length.
@@ -110,6 +112,10 @@ mod tests {
         let loud = AudioFrame::from_slice(&[i16::MAX; 320]).expect("320 samples");
         assert!(loud.energy_dbfs() > -0.1, "{}", loud.energy_dbfs());
         let quiet = AudioFrame::from_slice(&[33; 320]).expect("320 samples");
-        assert!((quiet.energy_dbfs() + 60.0).abs() < 0.5, "{}", quiet.energy_dbfs());
+        assert!(
+            (quiet.energy_dbfs() + 60.0).abs() < 0.5,
+            "{}",
+            quiet.energy_dbfs()
+        );
     }
 }

@@ -33,7 +33,9 @@ impl fmt::Debug for CallId {
 
 /// Identifies one agent turn within a call; increases monotonically, so a result tagged
 /// with an older turn is recognisably stale.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default,
+)]
 pub struct TurnId(pub u64);
 
 impl TurnId {

@@ -9,7 +9,9 @@
 mod frame;
 mod ids;
 
-pub use frame::{dbfs, AudioFrame, SampleRate, FRAME_DURATION, FRAME_MS, FRAME_SAMPLES, INTERNAL_RATE};
+pub use frame::{
+    AudioFrame, FRAME_DURATION, FRAME_MS, FRAME_SAMPLES, INTERNAL_RATE, SampleRate, dbfs,
+};
 pub use ids::{AgentId, CallId, TurnId};
 
 mod vad;

@@ -87,7 +87,11 @@ fn empty_object_schema() -> serde_json::Value {
 impl ToolDef {
     /// As offered to the model.
     pub fn spec(&self) -> ToolSpec {
-        ToolSpec { name: self.name.clone(), description: self.description.clone(), parameters: self.parameters.clone() }
+        ToolSpec {
+            name: self.name.clone(),
+            description: self.description.clone(),
+            parameters: self.parameters.clone(),
+        }
     }
 }
 
@@ -141,7 +145,12 @@ pub struct AgentError {
 impl AgentSpec {
     /// Checks the rules of the seed that apply to a running agent.
     pub fn validate(&self) -> Result<(), AgentError> {
-        let err = |p: String| Err(AgentError { agent: self.id.clone(), problem: p });
+        let err = |p: String| {
+            Err(AgentError {
+                agent: self.id.clone(),
+                problem: p,
+            })
+        };
         let len = self.name.chars().count();
         if !(1..=40).contains(&len) {
             return err(format!("name must be 1-40 characters, got {len}"));
@@ -151,8 +160,13 @@ impl AgentSpec {
         }
         match (&self.workflow, &self.conversation_flow) {
             (None, None) => return err("needs a conversationFlow or a workflow".into()),
-            (Some(w), _) => w.validate().map_err(|p| AgentError { agent: self.id.clone(), problem: p })?,
-            (None, Some(f)) if f.trim().is_empty() => return err("conversationFlow is empty".into()),
+            (Some(w), _) => w.validate().map_err(|p| AgentError {
+                agent: self.id.clone(),
+                problem: p,
+            })?,
+            (None, Some(f)) if f.trim().is_empty() => {
+                return err("conversationFlow is empty".into());
+            }
             _ => {}
         }
         let mut names = std::collections::BTreeSet::new();
@@ -160,7 +174,11 @@ impl AgentSpec {
             if !names.insert(t.name.as_str()) {
                 return err(format!("tool {:?} is defined twice", t.name));
             }
-            if t.kind == ToolKind::Function && t.url.as_deref().is_none_or(|u| !(u.starts_with("http://") || u.starts_with("https://"))) {
+            if t.kind == ToolKind::Function
+                && t.url
+                    .as_deref()
+                    .is_none_or(|u| !(u.starts_with("http://") || u.starts_with("https://")))
+            {
                 return err(format!("function tool {:?} needs an http(s) url", t.name));
             }
         }
@@ -169,8 +187,15 @@ impl AgentSpec {
 
     /// The system prompt for the current point of the conversation (`node_prompt`: the
     /// active workflow node's prompt, if the agent has a workflow).
-    pub fn system_prompt(&self, node_prompt: Option<&str>, transitions: &[(String, String)]) -> String {
-        let mut p = format!("You are {}, a voice agent speaking with a caller on the phone.", self.name);
+    pub fn system_prompt(
+        &self,
+        node_prompt: Option<&str>,
+        transitions: &[(String, String)],
+    ) -> String {
+        let mut p = format!(
+            "You are {}, a voice agent speaking with a caller on the phone.",
+            self.name
+        );
         if let Some(per) = &self.personality {
             let mut traits = Vec::new();
             if let Some(t) = &per.tone {
@@ -209,7 +234,10 @@ impl AgentSpec {
             }
         }
         if !self.collect_fields.is_empty() {
-            p.push_str(&format!("\n\n## Collect\nDuring the call, collect the caller's: {}.", self.collect_fields.join(", ")));
+            p.push_str(&format!(
+                "\n\n## Collect\nDuring the call, collect the caller's: {}.",
+                self.collect_fields.join(", ")
+            ));
         }
         if let Some(ci) = &self.custom_instructions {
             p.push_str(&format!("\n\n## Rules\n{ci}"));
@@ -239,7 +267,14 @@ mod tests {
         let a = agent();
         a.validate().expect("valid");
         let p = a.system_prompt(None, &[]);
-        for needle in ["Mario Brothers Plumbing", "Greet the caller warmly", "Never mention prices", "friendly", "feelings", "name, phone"] {
+        for needle in [
+            "Mario Brothers Plumbing",
+            "Greet the caller warmly",
+            "Never mention prices",
+            "friendly",
+            "feelings",
+            "name, phone",
+        ] {
             assert!(p.contains(needle), "{needle} missing from {p}");
         }
     }
@@ -248,14 +283,31 @@ mod tests {
     fn validation_names_the_problem() {
         let mut a = agent();
         a.name = "x".repeat(41);
-        assert!(a.validate().expect_err("long name").problem.contains("1-40"));
+        assert!(
+            a.validate()
+                .expect_err("long name")
+                .problem
+                .contains("1-40")
+        );
         let mut a = agent();
         a.conversation_flow = None;
-        assert!(a.validate().expect_err("no flow").problem.contains("conversationFlow or a workflow"));
+        assert!(
+            a.validate()
+                .expect_err("no flow")
+                .problem
+                .contains("conversationFlow or a workflow")
+        );
         let mut a = agent();
         a.tools[0].url = None;
         assert!(a.validate().expect_err("no url").problem.contains("url"));
-        let unknown = serde_json::from_value::<AgentSpec>(json!({"id": "a", "name": "b", "conversationFlow": "c", "colour": 1}));
-        assert!(unknown.expect_err("unknown field").to_string().contains("colour"));
+        let unknown = serde_json::from_value::<AgentSpec>(
+            json!({"id": "a", "name": "b", "conversationFlow": "c", "colour": 1}),
+        );
+        assert!(
+            unknown
+                .expect_err("unknown field")
+                .to_string()
+                .contains("colour")
+        );
     }
 }

@@ -1,9 +1,9 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use ringbuf::traits::{Consumer, RingBuffer};
 use ringbuf::HeapRb;
-use vox_core::{AudioFrame, TurnId, VadEvent, FRAME_MS};
+use ringbuf::traits::{Consumer, RingBuffer};
+use vox_core::{AudioFrame, FRAME_MS, TurnId, VadEvent};
 
 use crate::{Action, Conversation, Input};
 
@@ -104,7 +104,9 @@ impl EchoAgent {
     }
 
     fn check_turn_end(&mut self, now: Instant) {
-        let Some(ended) = self.speech_ended_at else { return };
+        let Some(ended) = self.speech_ended_at else {
+            return;
+        };
         if self.caller_speaking || now < ended + self.cfg.turn_end_silence {
             return;
         }
@@ -112,7 +114,10 @@ impl EchoAgent {
         if let Some(audio) = self.capture.take() {
             self.last_turn = self.last_turn.next();
             self.speaking = Some(self.last_turn);
-            self.actions.push_back(Action::Speak { turn: self.last_turn, audio });
+            self.actions.push_back(Action::Speak {
+                turn: self.last_turn,
+                audio,
+            });
         }
     }
 }
@@ -121,10 +126,9 @@ impl Conversation for EchoAgent {
     fn handle_input(&mut self, now: Instant, input: Input<'_>) {
         match input {
             Input::CallerAudio { frame, vad } => self.on_frame(now, frame, vad.event),
-            Input::PlaybackFinished { turn }
-                if self.speaking == Some(turn) => {
-                    self.speaking = None;
-                }
+            Input::PlaybackFinished { turn } if self.speaking == Some(turn) => {
+                self.speaking = None;
+            }
             _ => {}
         }
         self.check_turn_end(now);
@@ -138,7 +142,6 @@ impl Conversation for EchoAgent {
         self.speech_ended_at.map(|t| t + self.cfg.turn_end_silence)
     }
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -159,13 +162,28 @@ mod tests {
 
     impl Tape {
         fn new() -> Self {
-            Self { agent: EchoAgent::new(EchoConfig::default()), now: Instant::now(), actions: vec![], frame_no: 0 }
+            Self {
+                agent: EchoAgent::new(EchoConfig::default()),
+                now: Instant::now(),
+                actions: vec![],
+                frame_no: 0,
+            }
         }
         fn feed(&mut self, n: u32, value: i16, first_event: Option<VadEvent>, speaking: bool) {
             for i in 0..n {
                 let event = if i == 0 { first_event } else { None };
-                let vad = VadOutput { probability: 0.0, speaking, event };
-                self.agent.handle_input(self.now, Input::CallerAudio { frame: &frame(value), vad });
+                let vad = VadOutput {
+                    probability: 0.0,
+                    speaking,
+                    event,
+                };
+                self.agent.handle_input(
+                    self.now,
+                    Input::CallerAudio {
+                        frame: &frame(value),
+                        vad,
+                    },
+                );
                 while let Some(a) = self.agent.poll_action() {
                     self.actions.push((self.frame_no, a));
                 }
@@ -181,8 +199,15 @@ mod tests {
         t.feed(20, 1, None, false); // silence: fills the 200 ms pre-roll with 1s
         t.feed(50, 7, Some(VadEvent::SpeechStart), true); // 1 s of speech
         t.feed(40, 2, Some(VadEvent::SpeechEnd), false); // VAD says silence
-        assert_eq!(t.actions.len(), 1, "{:?}", t.actions.iter().map(|a| a.0).collect::<Vec<_>>());
-        let (at, Action::Speak { turn, audio }) = &t.actions[0] else { panic!("expected Speak") };
+        assert_eq!(
+            t.actions.len(),
+            1,
+            "{:?}",
+            t.actions.iter().map(|a| a.0).collect::<Vec<_>>()
+        );
+        let (at, Action::Speak { turn, audio }) = &t.actions[0] else {
+            panic!("expected Speak")
+        };
         assert_eq!(*turn, TurnId(1));
         // spoken 300 ms (15 frames) after the end-of-speech frame (frame 70)
         assert_eq!(*at, 70 + 15);
@@ -200,8 +225,12 @@ mod tests {
         t.feed(25, 8, Some(VadEvent::SpeechStart), true);
         t.feed(30, 0, Some(VadEvent::SpeechEnd), false);
         assert_eq!(t.actions.len(), 1);
-        let Action::Speak { audio, .. } = &t.actions[0].1 else { panic!("expected Speak") };
-        assert!(audio.iter().any(|f| f.samples()[0] == 7) && audio.iter().any(|f| f.samples()[0] == 8));
+        let Action::Speak { audio, .. } = &t.actions[0].1 else {
+            panic!("expected Speak")
+        };
+        assert!(
+            audio.iter().any(|f| f.samples()[0] == 7) && audio.iter().any(|f| f.samples()[0] == 8)
+        );
     }
 
     #[test]
@@ -209,13 +238,24 @@ mod tests {
         let mut t = Tape::new();
         t.feed(25, 7, Some(VadEvent::SpeechStart), true);
         t.feed(30, 0, Some(VadEvent::SpeechEnd), false);
-        assert!(matches!(t.actions[0].1, Action::Speak { turn: TurnId(1), .. }));
+        assert!(matches!(
+            t.actions[0].1,
+            Action::Speak {
+                turn: TurnId(1),
+                ..
+            }
+        ));
         let barge_frame = t.frame_no;
         t.feed(10, 9, Some(VadEvent::SpeechStart), true);
-        assert_eq!(t.actions[1], (barge_frame, Action::StopSpeaking { turn: TurnId(1) }));
+        assert_eq!(
+            t.actions[1],
+            (barge_frame, Action::StopSpeaking { turn: TurnId(1) })
+        );
         // and the interruption is captured as the next utterance
         t.feed(30, 0, Some(VadEvent::SpeechEnd), false);
-        let Action::Speak { turn, audio } = &t.actions[2].1 else { panic!("expected Speak") };
+        let Action::Speak { turn, audio } = &t.actions[2].1 else {
+            panic!("expected Speak")
+        };
         assert_eq!(*turn, TurnId(2));
         assert!(audio.iter().any(|f| f.samples()[0] == 9));
     }
@@ -225,18 +265,39 @@ mod tests {
         let mut t = Tape::new();
         t.feed(25, 7, Some(VadEvent::SpeechStart), true);
         t.feed(30, 0, Some(VadEvent::SpeechEnd), false);
-        t.agent.handle_input(t.now, Input::PlaybackFinished { turn: TurnId(1) });
+        t.agent
+            .handle_input(t.now, Input::PlaybackFinished { turn: TurnId(1) });
         t.feed(10, 9, Some(VadEvent::SpeechStart), true);
-        assert!(!t.actions.iter().any(|(_, a)| matches!(a, Action::StopSpeaking { .. })));
+        assert!(
+            !t.actions
+                .iter()
+                .any(|(_, a)| matches!(a, Action::StopSpeaking { .. }))
+        );
     }
 
     #[test]
     fn timeout_is_reported_and_tick_ends_the_turn_without_frames() {
         let mut agent = EchoAgent::new(EchoConfig::default());
         let t0 = Instant::now();
-        let vad = |event, speaking| VadOutput { probability: 0.0, speaking, event };
-        agent.handle_input(t0, Input::CallerAudio { frame: &frame(5), vad: vad(Some(VadEvent::SpeechStart), true) });
-        agent.handle_input(t0, Input::CallerAudio { frame: &frame(0), vad: vad(Some(VadEvent::SpeechEnd), false) });
+        let vad = |event, speaking| VadOutput {
+            probability: 0.0,
+            speaking,
+            event,
+        };
+        agent.handle_input(
+            t0,
+            Input::CallerAudio {
+                frame: &frame(5),
+                vad: vad(Some(VadEvent::SpeechStart), true),
+            },
+        );
+        agent.handle_input(
+            t0,
+            Input::CallerAudio {
+                frame: &frame(0),
+                vad: vad(Some(VadEvent::SpeechEnd), false),
+            },
+        );
         let due = agent.poll_timeout().expect("a timer");
         assert_eq!(due, t0 + Duration::from_millis(300));
         agent.handle_input(due, Input::Tick);

@@ -15,7 +15,9 @@ pub struct Segmenter {
 const MIN_FIRST_CLAUSE: usize = 8;
 /// A sentence longer than this is cut at a clause boundary.
 const LONG_SENTENCE: usize = 180;
-const ABBREVIATIONS: [&str; 10] = ["mr", "mrs", "ms", "dr", "st", "vs", "etc", "e.g", "i.e", "no"];
+const ABBREVIATIONS: [&str; 10] = [
+    "mr", "mrs", "ms", "dr", "st", "vs", "etc", "e.g", "i.e", "no",
+];
 
 impl Segmenter {
     /// Adds streamed text; returns the segments now complete.
@@ -47,7 +49,9 @@ impl Segmenter {
     fn boundary(&self) -> Option<usize> {
         let chars: Vec<(usize, char)> = self.buf.char_indices().collect();
         for (k, &(i, c)) in chars.iter().enumerate() {
-            let Some(&(_, next)) = chars.get(k + 1) else { break };
+            let Some(&(_, next)) = chars.get(k + 1) else {
+                break;
+            };
             let end = i + c.len_utf8();
             if c == '\n' {
                 return Some(end);
@@ -55,12 +59,16 @@ impl Segmenter {
             if !next.is_whitespace() {
                 continue;
             }
-            let sentence_end = matches!(c, '.' | '!' | '?') && !(c == '.' && self.is_abbreviation(i));
+            let sentence_end =
+                matches!(c, '.' | '!' | '?') && !(c == '.' && self.is_abbreviation(i));
             let clause = matches!(c, ',' | ';' | ':' | '—');
             if sentence_end && self.buf[..i].trim().len() >= 2 {
                 return Some(end);
             }
-            if clause && ((self.emitted == 0 && self.buf[..i].trim().len() >= MIN_FIRST_CLAUSE) || self.buf[..i].len() >= LONG_SENTENCE) {
+            if clause
+                && ((self.emitted == 0 && self.buf[..i].trim().len() >= MIN_FIRST_CLAUSE)
+                    || self.buf[..i].len() >= LONG_SENTENCE)
+            {
                 return Some(end);
             }
         }
@@ -68,9 +76,17 @@ impl Segmenter {
     }
 
     fn is_abbreviation(&self, dot: usize) -> bool {
-        let word: String = self.buf[..dot].chars().rev().take_while(|c| c.is_alphanumeric() || *c == '.').collect::<String>().chars().rev().collect();
+        let word: String = self.buf[..dot]
+            .chars()
+            .rev()
+            .take_while(|c| c.is_alphanumeric() || *c == '.')
+            .collect::<String>()
+            .chars()
+            .rev()
+            .collect();
         let w = word.to_lowercase();
-        ABBREVIATIONS.contains(&w.as_str()) || (w.len() == 1 && w.chars().all(|c| c.is_alphabetic()))
+        ABBREVIATIONS.contains(&w.as_str())
+            || (w.len() == 1 && w.chars().all(|c| c.is_alphabetic()))
     }
 }
 
@@ -96,7 +112,11 @@ pub fn heard_text(segments: &[SpokenSegment], played: Duration) -> String {
     let mut start = Duration::ZERO;
     for seg in segments {
         let estimate = Duration::from_millis(MS_PER_CHAR * seg.text.chars().count() as u64);
-        let length = if seg.complete { seg.audio } else { seg.audio.max(estimate) };
+        let length = if seg.complete {
+            seg.audio
+        } else {
+            seg.audio.max(estimate)
+        };
         let push = |h: &mut String, s: &str| {
             if !h.is_empty() && !s.is_empty() {
                 h.push(' ');
@@ -115,7 +135,9 @@ pub fn heard_text(segments: &[SpokenSegment], played: Duration) -> String {
             let prefix: String = chars[..upto.min(chars.len())].iter().collect();
             // keep whole words only: the caller did not hear the rest of a cut word
             let whole = if upto < chars.len() && !chars[upto].is_whitespace() {
-                prefix.rsplit_once(char::is_whitespace).map_or("", |(a, _)| a)
+                prefix
+                    .rsplit_once(char::is_whitespace)
+                    .map_or("", |(a, _)| a)
             } else {
                 prefix.as_str()
             };
@@ -136,8 +158,19 @@ pub fn caller_view(when: &str) -> String {
             s = rest.to_owned();
         }
     }
-    s = s.replace("the caller's ", "my ").replace("caller's ", "my ");
-    let subject = ["the caller ", "a caller ", "caller ", "the user ", "user ", "they "].iter().find_map(|p| s.strip_prefix(p).map(str::to_owned));
+    s = s
+        .replace("the caller's ", "my ")
+        .replace("caller's ", "my ");
+    let subject = [
+        "the caller ",
+        "a caller ",
+        "caller ",
+        "the user ",
+        "user ",
+        "they ",
+    ]
+    .iter()
+    .find_map(|p| s.strip_prefix(p).map(str::to_owned));
     let Some(rest) = subject else { return s };
     let mut words = rest.splitn(2, ' ');
     let verb = words.next().unwrap_or_default();
@@ -147,7 +180,11 @@ pub fn caller_view(when: &str) -> String {
         "has" => "have".to_owned(),
         "does" => "do".to_owned(),
         v if v.ends_with("ies") => format!("{}y", &v[..v.len() - 3]),
-        v if v.ends_with("es") && (v.ends_with("shes") || v.ends_with("ches") || v.ends_with("sses")) => v[..v.len() - 2].to_owned(),
+        v if v.ends_with("es")
+            && (v.ends_with("shes") || v.ends_with("ches") || v.ends_with("sses")) =>
+        {
+            v[..v.len() - 2].to_owned()
+        }
         v if v.ends_with('s') && !v.ends_with("ss") => v[..v.len() - 1].to_owned(),
         v => v.to_owned(),
     };
@@ -156,15 +193,22 @@ pub fn caller_view(when: &str) -> String {
 
 /// Words that acknowledge rather than interrupt.
 const BACKCHANNELS: [&str; 22] = [
-    "mm", "mhm", "mm-hm", "mmhm", "hmm", "uh-huh", "uhuh", "uh", "um", "ok", "okay", "yeah", "yep", "yes", "right", "sure",
-    "alright", "ah", "oh", "cool", "great", "thanks",
+    "mm", "mhm", "mm-hm", "mmhm", "hmm", "uh-huh", "uhuh", "uh", "um", "ok", "okay", "yeah", "yep",
+    "yes", "right", "sure", "alright", "ah", "oh", "cool", "great", "thanks",
 ];
 
 /// Words of `text` that are not backchannels or fillers.
 pub fn meaningful_words(text: &str) -> usize {
     text.split_whitespace()
-        .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric() && c != '-').to_lowercase())
-        .filter(|w| !w.is_empty() && !BACKCHANNELS.contains(&w.as_str()) && !matches!(w.as_str(), "i" | "see" | "got" | "it" | "thank" | "you"))
+        .map(|w| {
+            w.trim_matches(|c: char| !c.is_alphanumeric() && c != '-')
+                .to_lowercase()
+        })
+        .filter(|w| {
+            !w.is_empty()
+                && !BACKCHANNELS.contains(&w.as_str())
+                && !matches!(w.as_str(), "i" | "see" | "got" | "it" | "thank" | "you")
+        })
         .count()
 }
 
@@ -177,8 +221,36 @@ pub fn looks_unfinished(text: &str) -> bool {
     t.ends_with(',')
         || t.ends_with("...")
         || last.chars().last().is_some_and(|c| c.is_ascii_digit())
-        || matches!(last, "and" | "or" | "but" | "so" | "because" | "is" | "the" | "a" | "my" | "to" | "at" | "um" | "uh")
-        || matches!(last, "zero" | "one" | "two" | "three" | "four" | "five" | "six" | "seven" | "eight" | "nine" | "oh")
+        || matches!(
+            last,
+            "and"
+                | "or"
+                | "but"
+                | "so"
+                | "because"
+                | "is"
+                | "the"
+                | "a"
+                | "my"
+                | "to"
+                | "at"
+                | "um"
+                | "uh"
+        )
+        || matches!(
+            last,
+            "zero"
+                | "one"
+                | "two"
+                | "three"
+                | "four"
+                | "five"
+                | "six"
+                | "seven"
+                | "eight"
+                | "nine"
+                | "oh"
+        )
 }
 
 #[cfg(test)]
@@ -189,42 +261,86 @@ mod tests {
     fn first_clause_then_sentences() {
         let mut s = Segmenter::default();
         let mut out = Vec::new();
-        for piece in ["Sure thing, our ", "hours are nine to five. We ", "open at 9.30 on Dr. Smith's day! ", "Bye"] {
+        for piece in [
+            "Sure thing, our ",
+            "hours are nine to five. We ",
+            "open at 9.30 on Dr. Smith's day! ",
+            "Bye",
+        ] {
             out.extend(s.push(piece));
         }
         out.extend(s.flush());
-        assert_eq!(out, vec!["Sure thing,", "our hours are nine to five.", "We open at 9.30 on Dr. Smith's day!", "Bye"]);
+        assert_eq!(
+            out,
+            vec![
+                "Sure thing,",
+                "our hours are nine to five.",
+                "We open at 9.30 on Dr. Smith's day!",
+                "Bye"
+            ]
+        );
     }
 
     #[test]
     fn a_short_opening_clause_waits_for_more() {
         let mut s = Segmenter::default();
         assert!(s.push("Well, ").is_empty());
-        assert_eq!(s.push("that is a good question. "), vec!["Well, that is a good question."]);
+        assert_eq!(
+            s.push("that is a good question. "),
+            vec!["Well, that is a good question."]
+        );
     }
 
     fn seg(text: &str, ms: u64) -> SpokenSegment {
-        SpokenSegment { text: text.into(), audio: Duration::from_millis(ms), complete: true }
+        SpokenSegment {
+            text: text.into(),
+            audio: Duration::from_millis(ms),
+            complete: true,
+        }
     }
 
     #[test]
     fn heard_text_follows_the_playback_cursor() {
-        let segs = [seg("Our hours are nine to five.", 2000), seg("We are closed on Sundays and holidays.", 3000)];
+        let segs = [
+            seg("Our hours are nine to five.", 2000),
+            seg("We are closed on Sundays and holidays.", 3000),
+        ];
         assert_eq!(heard_text(&segs, Duration::ZERO), "");
-        assert_eq!(heard_text(&segs, Duration::from_millis(2000)), "Our hours are nine to five.");
+        assert_eq!(
+            heard_text(&segs, Duration::from_millis(2000)),
+            "Our hours are nine to five."
+        );
         // a third into the second segment: "We are closed on Sundays and holidays." is 38 chars,
         // 12 chars in is "We are close" -> whole words only
-        assert_eq!(heard_text(&segs, Duration::from_millis(3000)), "Our hours are nine to five. We are");
-        assert_eq!(heard_text(&segs, Duration::from_secs(60)), "Our hours are nine to five. We are closed on Sundays and holidays.");
+        assert_eq!(
+            heard_text(&segs, Duration::from_millis(3000)),
+            "Our hours are nine to five. We are"
+        );
+        assert_eq!(
+            heard_text(&segs, Duration::from_secs(60)),
+            "Our hours are nine to five. We are closed on Sundays and holidays."
+        );
     }
 
     #[test]
     fn conditions_are_turned_to_the_first_person() {
-        assert_eq!(caller_view("if caller wants to schedule"), "I want to schedule");
-        assert_eq!(caller_view("the caller asks about opening hours"), "I ask about opening hours");
+        assert_eq!(
+            caller_view("if caller wants to schedule"),
+            "I want to schedule"
+        );
+        assert_eq!(
+            caller_view("the caller asks about opening hours"),
+            "I ask about opening hours"
+        );
         assert_eq!(caller_view("If the caller needs support"), "I need support");
-        assert_eq!(caller_view("the caller is done and says goodbye"), "I am done and says goodbye");
-        assert_eq!(caller_view("the caller's order is late"), "my order is late");
+        assert_eq!(
+            caller_view("the caller is done and says goodbye"),
+            "I am done and says goodbye"
+        );
+        assert_eq!(
+            caller_view("the caller's order is late"),
+            "my order is late"
+        );
         assert_eq!(caller_view("after scheduling"), "after scheduling");
     }
 

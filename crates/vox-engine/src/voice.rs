@@ -7,7 +7,7 @@ use vox_core::{ChatMessage, Role, ToolCall, TurnId, TurnLatency, VadEvent};
 
 use crate::agent::{AgentSpec, ToolKind};
 use crate::io::{Action, Conversation, Input, LlmCall, LlmEvent, TranscriptEntry};
-use crate::text::{heard_text, looks_unfinished, meaningful_words, Segmenter, SpokenSegment};
+use crate::text::{Segmenter, SpokenSegment, heard_text, looks_unfinished, meaningful_words};
 use crate::workflow::{NodeType, TRANSITION_TOOL};
 
 /// Turn-taking and conversation settings.
@@ -70,9 +70,11 @@ impl Default for EngineConfig {
             silence_timeout: Duration::from_secs(30),
             silence_message: "I haven't heard from you, so I'll end the call now. Goodbye!".into(),
             max_duration: Duration::from_secs(30 * 60),
-            max_duration_message: "We've reached the time limit for this call. Thank you for calling, goodbye!".into(),
+            max_duration_message:
+                "We've reached the time limit for this call. Thank you for calling, goodbye!".into(),
             dtmf_timeout: Duration::from_secs(2),
-            error_message: "Sorry, I'm having trouble right now. Could you say that again in a moment?".into(),
+            error_message:
+                "Sorry, I'm having trouble right now. Could you say that again in a moment?".into(),
             llm_retries: 2,
             edge_threshold: 0.35,
             no_match_message: "Sorry, I didn't get that. Could you say it another way?".into(),
@@ -124,24 +126,38 @@ impl AgentTurn {
             played: Duration::ZERO,
             attempts: 0,
             anchor: None,
-            latency: TurnLatency { turn: id.0, ..TurnLatency::default() },
+            latency: TurnLatency {
+                turn: id.0,
+                ..TurnLatency::default()
+            },
             metrics_sent: false,
         }
     }
 
     fn ms(&self, now: Instant) -> Option<f64> {
-        self.anchor.map(|a| (now.saturating_duration_since(a).as_secs_f64() * 1e4).round() / 10.0)
+        self.anchor
+            .map(|a| (now.saturating_duration_since(a).as_secs_f64() * 1e4).round() / 10.0)
     }
 
     /// Text of the current round's segments.
     fn round_text(&self) -> String {
-        self.segments[self.round_first_segment..].iter().map(|s| s.text.as_str()).collect::<Vec<_>>().join(" ")
+        self.segments[self.round_first_segment..]
+            .iter()
+            .map(|s| s.text.as_str())
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 
     /// What the caller heard of the current round.
     fn round_heard(&self) -> String {
-        let before: Duration = self.segments[..self.round_first_segment].iter().map(|s| s.audio).sum();
-        heard_text(&self.segments[self.round_first_segment..], self.played.saturating_sub(before))
+        let before: Duration = self.segments[..self.round_first_segment]
+            .iter()
+            .map(|s| s.audio)
+            .sum();
+        heard_text(
+            &self.segments[self.round_first_segment..],
+            self.played.saturating_sub(before),
+        )
     }
 }
 
@@ -250,7 +266,14 @@ impl VoiceAgent {
 
     /// Speaks what a node says when entered without an LLM; tool nodes run.
     fn speak_node(&mut self) {
-        let Some(node) = self.node.as_deref().and_then(|n| self.agent.workflow.as_ref()?.node(n)).cloned() else { return };
+        let Some(node) = self
+            .node
+            .as_deref()
+            .and_then(|n| self.agent.workflow.as_ref()?.node(n))
+            .cloned()
+        else {
+            return;
+        };
         let text = node.first_message.clone().unwrap_or(node.prompt.clone());
         let hangup = self.ending.take();
         self.turn = None;
@@ -273,7 +296,13 @@ impl VoiceAgent {
 
     fn transcript(&mut self, role: Role, text: &str, interrupted: bool, turn: Option<TurnId>) {
         if !text.is_empty() {
-            self.emit(Action::Transcript(TranscriptEntry { role, text: text.to_owned(), interrupted, turn: turn.map(|t| t.0), at_ms: 0 }));
+            self.emit(Action::Transcript(TranscriptEntry {
+                role,
+                text: text.to_owned(),
+                interrupted,
+                turn: turn.map(|t| t.0),
+                at_ms: 0,
+            }));
         }
     }
 
@@ -285,18 +314,27 @@ impl VoiceAgent {
     fn add_segment(&mut self, text: String) {
         let Some(t) = self.turn.as_mut() else { return };
         let segment = t.segments.len() as u32;
-        t.segments.push(SpokenSegment { text: text.clone(), audio: Duration::ZERO, complete: false });
+        t.segments.push(SpokenSegment {
+            text: text.clone(),
+            audio: Duration::ZERO,
+            complete: false,
+        });
         let turn = t.id;
-        self.emit(Action::SpeakText { turn, segment, text });
+        self.emit(Action::SpeakText {
+            turn,
+            segment,
+            text,
+        });
     }
 
     fn end_speech(&mut self) {
         if let Some(t) = self.turn.as_mut()
-            && !t.speech_done {
-                t.speech_done = true;
-                let turn = t.id;
-                self.emit(Action::EndOfSpeech { turn });
-            }
+            && !t.speech_done
+        {
+            t.speech_done = true;
+            let turn = t.id;
+            self.emit(Action::EndOfSpeech { turn });
+        }
     }
 
     /// Says fixed text as a turn of its own; hangs up after it if `hangup` is set.
@@ -319,7 +357,10 @@ impl VoiceAgent {
         self.started = Some(now);
         self.last_caller_activity = Some(now);
         self.last_agent_done = Some(now);
-        let node_first = self.node.as_ref().and_then(|n| self.agent.workflow.as_ref()?.node(n)?.first_message.clone());
+        let node_first = self
+            .node
+            .as_ref()
+            .and_then(|n| self.agent.workflow.as_ref()?.node(n)?.first_message.clone());
         if let Some(text) = self.agent.first_message.clone().or(node_first) {
             self.speak_scripted(&text, None);
         }
@@ -332,7 +373,11 @@ impl VoiceAgent {
             (Some(w), Some(n)) => w.choices(n),
             _ => Vec::new(),
         };
-        let mut messages = vec![ChatMessage::text(Role::System, self.agent.system_prompt(node.map(|n| n.prompt.as_str()), &transitions))];
+        let mut messages = vec![ChatMessage::text(
+            Role::System,
+            self.agent
+                .system_prompt(node.map(|n| n.prompt.as_str()), &transitions),
+        )];
         messages.extend(self.history.iter().cloned());
         let mut tools: Vec<_> = self.agent.tools.iter().map(|t| t.spec()).collect();
         if let (Some(w), Some(n)) = (workflow, &self.node) {
@@ -355,9 +400,14 @@ impl VoiceAgent {
         let text = std::mem::take(&mut self.pending_text);
         self.speech_end = None;
         self.eot_probability = None;
-        self.history.push(ChatMessage::text(Role::User, text.clone()));
+        self.history
+            .push(ChatMessage::text(Role::User, text.clone()));
         self.transcript(Role::User, &text, false, None);
-        let always = self.node.as_deref().and_then(|n| self.agent.workflow.as_ref()?.always_from(n)).map(str::to_owned);
+        let always = self
+            .node
+            .as_deref()
+            .and_then(|n| self.agent.workflow.as_ref()?.always_from(n))
+            .map(str::to_owned);
         if let Some(next) = &always {
             self.enter_node(next);
         }
@@ -375,7 +425,10 @@ impl VoiceAgent {
         let mut t = self.new_turn(TurnKind::Llm);
         t.anchor = Some(speech_end);
         t.latency.end_of_turn_ms = t.ms(now);
-        t.latency.asr_final_ms = self.asr_final_at.filter(|a| *a >= speech_end).and_then(|a| t.ms(a));
+        t.latency.asr_final_ms = self
+            .asr_final_at
+            .filter(|a| *a >= speech_end)
+            .and_then(|a| t.ms(a));
         self.answer_turn = Some(t.id);
         self.turn = Some(t);
         self.start_llm();
@@ -389,7 +442,12 @@ impl VoiceAgent {
             self.speak_scripted(&msg, None);
             return;
         };
-        let choices = self.agent.workflow.as_ref().map(|w| w.choices(&node)).unwrap_or_default();
+        let choices = self
+            .agent
+            .workflow
+            .as_ref()
+            .map(|w| w.choices(&node))
+            .unwrap_or_default();
         if choices.is_empty() {
             // nothing to choose: the node speaks again (enter_node already took "always" edges)
             self.speak_node();
@@ -400,18 +458,32 @@ impl VoiceAgent {
         let turn = t.id;
         self.turn = Some(t);
         self.answer_turn = Some(turn);
-        let (targets, options): (Vec<String>, Vec<String>) = choices.into_iter().map(|(to, when)| (to, crate::text::caller_view(&when))).unzip();
+        let (targets, options): (Vec<String>, Vec<String>) = choices
+            .into_iter()
+            .map(|(to, when)| (to, crate::text::caller_view(&when)))
+            .unzip();
         self.choosing = Some((turn, targets));
-        self.emit(Action::ChooseEdge { turn, text, options });
+        self.emit(Action::ChooseEdge {
+            turn,
+            text,
+            options,
+        });
     }
 
     fn on_edge_scores(&mut self, turn: TurnId, scores: &[f32]) {
-        let Some((t, targets)) = self.choosing.take() else { return };
+        let Some((t, targets)) = self.choosing.take() else {
+            return;
+        };
         if t != turn {
             return;
         }
         self.turn = None;
-        let best = scores.iter().copied().enumerate().filter(|(i, _)| *i < targets.len()).max_by(|a, b| a.1.total_cmp(&b.1));
+        let best = scores
+            .iter()
+            .copied()
+            .enumerate()
+            .filter(|(i, _)| *i < targets.len())
+            .max_by(|a, b| a.1.total_cmp(&b.1));
         match best {
             Some((i, score)) if score >= self.cfg.edge_threshold => {
                 let target = targets[i].clone();
@@ -431,7 +503,9 @@ impl VoiceAgent {
 
     /// Moves the workflow to `id`; tool nodes run their tool and move on.
     fn enter_node(&mut self, id: &str) {
-        let Some(w) = self.agent.workflow.clone() else { return };
+        let Some(w) = self.agent.workflow.clone() else {
+            return;
+        };
         let mut current = id.to_owned();
         for _ in 0..w.nodes.len() {
             let Some(node) = w.node(&current) else { return };
@@ -446,7 +520,11 @@ impl VoiceAgent {
                 }
                 tool => {
                     if let Some(turn) = self.turn.as_ref().map(|t| t.id) {
-                        let call = ToolCall { id: format!("node-{}", node.id), name: tool.to_owned(), arguments: "{}".into() };
+                        let call = ToolCall {
+                            id: format!("node-{}", node.id),
+                            name: tool.to_owned(),
+                            arguments: "{}".into(),
+                        };
                         self.emit(Action::RunTool { turn, call });
                     }
                 }
@@ -502,21 +580,42 @@ impl VoiceAgent {
             let next = serde_json::from_str::<serde_json::Value>(&call.arguments)
                 .ok()
                 .and_then(|v| v.get("next").and_then(|n| n.as_str()).map(str::to_owned));
-            let choices = self.node.as_deref().map(|n| self.agent.workflow.as_ref().map(|w| w.choices(n)).unwrap_or_default()).unwrap_or_default();
+            let choices = self
+                .node
+                .as_deref()
+                .map(|n| {
+                    self.agent
+                        .workflow
+                        .as_ref()
+                        .map(|w| w.choices(n))
+                        .unwrap_or_default()
+                })
+                .unwrap_or_default();
             let result = match next {
                 Some(n) if choices.iter().any(|(to, _)| *to == n) => {
                     self.enter_node(&n);
                     format!("Moved to step {n}.")
                 }
-                other => format!("Error: {other:?} is not one of the options {:?}.", choices.iter().map(|c| &c.0).collect::<Vec<_>>()),
+                other => format!(
+                    "Error: {other:?} is not one of the options {:?}.",
+                    choices.iter().map(|c| &c.0).collect::<Vec<_>>()
+                ),
             };
             self.history.push(ChatMessage::tool_result(call.id, result));
             return;
         }
-        let def = self.agent.tools.iter().find(|t| t.name == call.name).cloned();
+        let def = self
+            .agent
+            .tools
+            .iter()
+            .find(|t| t.name == call.name)
+            .cloned();
         match def {
             Some(def) if def.kind == ToolKind::EndCall => {
-                self.history.push(ChatMessage::tool_result(call.id, "Ending the call after your last words."));
+                self.history.push(ChatMessage::tool_result(
+                    call.id,
+                    "Ending the call after your last words.",
+                ));
                 self.ending = Some("agent ended the call".into());
             }
             Some(def) => {
@@ -562,7 +661,8 @@ impl VoiceAgent {
         let Some(t) = self.turn.take() else { return };
         let text = t.round_text();
         if !text.is_empty() {
-            self.history.push(ChatMessage::text(Role::Assistant, text.clone()));
+            self.history
+                .push(ChatMessage::text(Role::Assistant, text.clone()));
             self.transcript(Role::Assistant, &text, false, Some(t.id));
         }
         if let Some(now) = now {
@@ -599,7 +699,10 @@ impl VoiceAgent {
             self.transcript(Role::Assistant, &heard, true, Some(t.id));
         }
         for id in &t.pending_tools {
-            self.history.push(ChatMessage::tool_result(id.clone(), "Cancelled: the caller interrupted."));
+            self.history.push(ChatMessage::tool_result(
+                id.clone(),
+                "Cancelled: the caller interrupted.",
+            ));
         }
         self.last_agent_done = Some(now);
         if let Some(reason) = self.ending.take() {
@@ -629,7 +732,10 @@ impl VoiceAgent {
             return;
         }
         if self.paused.is_none() {
-            self.paused = Some(Pause { since: now, speech_ended: None });
+            self.paused = Some(Pause {
+                since: now,
+                speech_ended: None,
+            });
             self.emit(Action::PausePlayout);
         }
     }
@@ -665,7 +771,11 @@ impl VoiceAgent {
             if self.speech_end.is_none() && !self.caller_speaking && self.turn.is_none() {
                 let end = self.last_speech_end.unwrap_or(now);
                 self.user_turn(now, end);
-            } else if self.speech_end.is_none() && !self.caller_speaking && self.finals_pending == 0 && self.take_back_answer() {
+            } else if self.speech_end.is_none()
+                && !self.caller_speaking
+                && self.finals_pending == 0
+                && self.take_back_answer()
+            {
                 // ... or while the answer to the words before them was still being prepared:
                 // answer all of them together instead
                 let end = self.last_speech_end.unwrap_or(now);
@@ -677,8 +787,14 @@ impl VoiceAgent {
     /// Drops the answer being prepared to the caller's last words, if nothing of it has played
     /// yet, and puts those words back with what is pending. Whether it did.
     fn take_back_answer(&mut self) -> bool {
-        let Some(t) = self.turn.as_ref() else { return false };
-        if self.answer_turn != Some(t.id) || t.started_playing || t.round_first_segment != 0 || self.paused.is_some() {
+        let Some(t) = self.turn.as_ref() else {
+            return false;
+        };
+        if self.answer_turn != Some(t.id)
+            || t.started_playing
+            || t.round_first_segment != 0
+            || self.paused.is_some()
+        {
             return false;
         }
         let turn = t.id;
@@ -702,12 +818,24 @@ impl VoiceAgent {
     }
 
     fn endpoint_wait(&self) -> Duration {
-        let unfinished = looks_unfinished(&self.pending_text) || self.eot_probability.is_some_and(|p| p < self.cfg.end_of_turn_threshold);
-        if unfinished { self.cfg.max_endpointing } else { self.cfg.min_endpointing }
+        let unfinished = looks_unfinished(&self.pending_text)
+            || self
+                .eot_probability
+                .is_some_and(|p| p < self.cfg.end_of_turn_threshold);
+        if unfinished {
+            self.cfg.max_endpointing
+        } else {
+            self.cfg.min_endpointing
+        }
     }
 
     fn idle(&self) -> bool {
-        self.turn.is_none() && !self.caller_speaking && self.pending_text.is_empty() && self.finals_pending == 0 && self.paused.is_none() && self.dtmf.is_empty()
+        self.turn.is_none()
+            && !self.caller_speaking
+            && self.pending_text.is_empty()
+            && self.finals_pending == 0
+            && self.paused.is_none()
+            && self.dtmf.is_empty()
     }
 
     fn check_timers(&mut self, now: Instant) {
@@ -715,50 +843,63 @@ impl VoiceAgent {
             return;
         }
         if let (Some(started), false) = (self.started, self.max_duration_hit)
-            && now >= started + self.cfg.max_duration {
-                self.max_duration_hit = true;
-                if self.turn.is_some() {
-                    self.interrupt(now);
-                }
-                let msg = self.cfg.max_duration_message.clone();
-                self.speak_scripted(&msg, Some("maximum call duration reached".into()));
-                return;
+            && now >= started + self.cfg.max_duration
+        {
+            self.max_duration_hit = true;
+            if self.turn.is_some() {
+                self.interrupt(now);
             }
+            let msg = self.cfg.max_duration_message.clone();
+            self.speak_scripted(&msg, Some("maximum call duration reached".into()));
+            return;
+        }
         if let Some(p) = self.paused
-            && !self.caller_speaking && p.speech_ended.is_some_and(|e| now >= e + self.cfg.false_interrupt_timeout) {
-                self.resume();
-            }
+            && !self.caller_speaking
+            && p.speech_ended
+                .is_some_and(|e| now >= e + self.cfg.false_interrupt_timeout)
+        {
+            self.resume();
+        }
         if let Some(at) = self.dtmf_at
-            && (self.dtmf.ends_with('#') || now >= at + self.cfg.dtmf_timeout) {
-                let digits: String = std::mem::take(&mut self.dtmf).trim_end_matches('#').to_owned();
-                self.dtmf_at = None;
-                if !digits.is_empty() {
-                    self.pending_text = join(&self.pending_text, &format!("(The caller pressed the keys: {digits})"));
-                    // A key press is an explicit end of turn: no endpointing wait.
-                    if self.turn.is_none() && self.paused.is_none() && !self.caller_speaking {
-                        self.user_turn(now, now);
-                        return;
-                    }
-                    self.speech_end = Some(now);
+            && (self.dtmf.ends_with('#') || now >= at + self.cfg.dtmf_timeout)
+        {
+            let digits: String = std::mem::take(&mut self.dtmf)
+                .trim_end_matches('#')
+                .to_owned();
+            self.dtmf_at = None;
+            if !digits.is_empty() {
+                self.pending_text = join(
+                    &self.pending_text,
+                    &format!("(The caller pressed the keys: {digits})"),
+                );
+                // A key press is an explicit end of turn: no endpointing wait.
+                if self.turn.is_none() && self.paused.is_none() && !self.caller_speaking {
+                    self.user_turn(now, now);
+                    return;
+                }
+                self.speech_end = Some(now);
+            }
+        }
+        if self.turn.is_none()
+            && self.paused.is_none()
+            && !self.caller_speaking
+            && let Some(end) = self.speech_end
+        {
+            let waited = now.saturating_duration_since(end);
+            let final_missing = self.finals_pending > 0 && waited < self.cfg.asr_final_timeout;
+            if !final_missing && waited >= self.endpoint_wait() {
+                if self.pending_text.is_empty() {
+                    self.speech_end = None; // noise: nothing was said
+                    self.finals_pending = 0;
+                } else {
+                    // answered: a transcript still missing (past the timeout) will make
+                    // a turn of its own when it comes
+                    self.finals_pending = 0;
+                    self.user_turn(now, end);
+                    return;
                 }
             }
-        if self.turn.is_none() && self.paused.is_none() && !self.caller_speaking
-            && let Some(end) = self.speech_end {
-                let waited = now.saturating_duration_since(end);
-                let final_missing = self.finals_pending > 0 && waited < self.cfg.asr_final_timeout;
-                if !final_missing && waited >= self.endpoint_wait() {
-                    if self.pending_text.is_empty() {
-                        self.speech_end = None; // noise: nothing was said
-                        self.finals_pending = 0;
-                    } else {
-                        // answered: a transcript still missing (past the timeout) will make
-                        // a turn of its own when it comes
-                        self.finals_pending = 0;
-                        self.user_turn(now, end);
-                        return;
-                    }
-                }
-            }
+        }
         if self.idle() {
             let caller = self.last_caller_activity.unwrap_or(now);
             if now >= caller + self.cfg.silence_timeout {
@@ -802,15 +943,20 @@ impl Conversation for VoiceAgent {
                 }
                 if self.caller_speaking {
                     self.last_caller_activity = Some(now);
-                    if self.paused.is_some_and(|p| now >= p.since + self.cfg.min_interrupt) {
+                    if self
+                        .paused
+                        .is_some_and(|p| now >= p.since + self.cfg.min_interrupt)
+                    {
                         self.interrupt(now);
                     }
                 }
             }
             Input::AsrInterim { text }
-                if self.paused.is_some() && meaningful_words(&text) >= self.cfg.min_interrupt_words => {
-                    self.interrupt(now);
-                }
+                if self.paused.is_some()
+                    && meaningful_words(&text) >= self.cfg.min_interrupt_words =>
+            {
+                self.interrupt(now);
+            }
             Input::AsrFinal { text } => self.on_final(now, text),
             Input::EndOfTurn { probability } => self.eot_probability = Some(probability),
             Input::Llm { turn, event } if Some(turn) == current => {
@@ -828,8 +974,17 @@ impl Conversation for VoiceAgent {
                             self.add_segment(s);
                         }
                     }
-                    LlmEvent::ToolCall { index, id, name, arguments } => {
-                        let c = t.tool_calls.entry(index).or_insert_with(|| ToolCall { id: String::new(), name: String::new(), arguments: String::new() });
+                    LlmEvent::ToolCall {
+                        index,
+                        id,
+                        name,
+                        arguments,
+                    } => {
+                        let c = t.tool_calls.entry(index).or_insert_with(|| ToolCall {
+                            id: String::new(),
+                            name: String::new(),
+                            arguments: String::new(),
+                        });
                         if let Some(id) = id {
                             c.id = id;
                         }
@@ -840,10 +995,11 @@ impl Conversation for VoiceAgent {
                     }
                 }
             }
-            Input::LlmDone { turn } if Some(turn) == current
-                && self.turn.as_ref().is_some_and(|t| t.llm_active) => {
-                    self.on_llm_done();
-                }
+            Input::LlmDone { turn }
+                if Some(turn) == current && self.turn.as_ref().is_some_and(|t| t.llm_active) =>
+            {
+                self.on_llm_done();
+            }
             Input::LlmFailed { turn, retryable } if Some(turn) == current => {
                 let Some(t) = self.turn.as_mut() else { return };
                 t.llm_active = false;
@@ -861,7 +1017,12 @@ impl Conversation for VoiceAgent {
                     self.end_speech();
                 }
             }
-            Input::TtsAudio { turn, segment, audio, complete } if Some(turn) == current => {
+            Input::TtsAudio {
+                turn,
+                segment,
+                audio,
+                complete,
+            } if Some(turn) == current => {
                 if let Some(t) = self.turn.as_mut() {
                     if t.latency.first_tts_audio_ms.is_none() {
                         t.latency.first_tts_audio_ms = t.ms(now);
@@ -872,11 +1033,19 @@ impl Conversation for VoiceAgent {
                     }
                 }
             }
-            Input::EdgeScores { turn, scores } if Some(turn) == current => self.on_edge_scores(turn, &scores),
-            Input::ToolResult { turn, call_id, content, end_call } if Some(turn) == current => {
+            Input::EdgeScores { turn, scores } if Some(turn) == current => {
+                self.on_edge_scores(turn, &scores)
+            }
+            Input::ToolResult {
+                turn,
+                call_id,
+                content,
+                end_call,
+            } if Some(turn) == current => {
                 let Some(t) = self.turn.as_mut() else { return };
                 if t.pending_tools.remove(&call_id) {
-                    self.history.push(ChatMessage::tool_result(call_id, content));
+                    self.history
+                        .push(ChatMessage::tool_result(call_id, content));
                     if let Some(reason) = end_call {
                         self.ending = Some(reason);
                     }
@@ -899,10 +1068,14 @@ impl Conversation for VoiceAgent {
                     t.played = t.played.max(played);
                 }
             }
-            Input::PlaybackFinished { turn } if Some(turn) == current
-                && self.turn.as_ref().is_some_and(|t| t.speech_done && t.pending_tools.is_empty() && !t.llm_active) => {
-                    self.finish_turn(Some(now));
-                }
+            Input::PlaybackFinished { turn }
+                if Some(turn) == current
+                    && self.turn.as_ref().is_some_and(|t| {
+                        t.speech_done && t.pending_tools.is_empty() && !t.llm_active
+                    }) =>
+            {
+                self.finish_turn(Some(now));
+            }
             Input::Dtmf { digit } => {
                 self.dtmf.push(digit);
                 self.dtmf_at = Some(now);
@@ -938,12 +1111,16 @@ impl Conversation for VoiceAgent {
             }
         }
         if self.idle()
-            && let Some(caller) = self.last_caller_activity {
-                t.push(caller + self.cfg.silence_timeout);
-                if self.reminders < self.cfg.max_reminders {
-                    t.push(caller.max(self.last_agent_done.unwrap_or(caller)) + self.cfg.idle_reminder_after);
-                }
+            && let Some(caller) = self.last_caller_activity
+        {
+            t.push(caller + self.cfg.silence_timeout);
+            if self.reminders < self.cfg.max_reminders {
+                t.push(
+                    caller.max(self.last_agent_done.unwrap_or(caller))
+                        + self.cfg.idle_reminder_after,
+                );
             }
+        }
         t.into_iter().min()
     }
 }

@@ -71,7 +71,10 @@ impl Workflow {
                 return Err(format!("workflow node {:?} is defined twice", n.id));
             }
             if n.node_type == NodeType::Tool && !TOOL_NODES.contains(&n.prompt.as_str()) {
-                return Err(format!("tool node {:?} must be one of {TOOL_NODES:?}, got {:?}", n.id, n.prompt));
+                return Err(format!(
+                    "tool node {:?} must be one of {TOOL_NODES:?}, got {:?}",
+                    n.id, n.prompt
+                ));
             }
         }
         if !ids.contains(self.start_node.as_str()) {
@@ -80,7 +83,10 @@ impl Workflow {
         for e in &self.edges {
             for end in [&e.from, &e.to] {
                 if !ids.contains(end.as_str()) {
-                    return Err(format!("edge {} -> {} names unknown node {end:?}", e.from, e.to));
+                    return Err(format!(
+                        "edge {} -> {} names unknown node {end:?}",
+                        e.from, e.to
+                    ));
                 }
             }
         }
@@ -94,17 +100,27 @@ impl Workflow {
 
     /// Edges leaving `id` whose condition is a choice for the model (not "always").
     pub fn choices(&self, id: &str) -> Vec<(String, String)> {
-        self.edges.iter().filter(|e| e.from == id && !is_always(&e.when)).map(|e| (e.to.clone(), e.when.clone())).collect()
+        self.edges
+            .iter()
+            .filter(|e| e.from == id && !is_always(&e.when))
+            .map(|e| (e.to.clone(), e.when.clone()))
+            .collect()
     }
 
     /// The target of an "always" edge from `id`, if any.
     pub fn always_from(&self, id: &str) -> Option<&str> {
-        self.edges.iter().find(|e| e.from == id && is_always(&e.when)).map(|e| e.to.as_str())
+        self.edges
+            .iter()
+            .find(|e| e.from == id && is_always(&e.when))
+            .map(|e| e.to.as_str())
     }
 
     /// The first edge out of `id` (tool nodes move on by it after running).
     pub fn next_after(&self, id: &str) -> Option<&str> {
-        self.edges.iter().find(|e| e.from == id).map(|e| e.to.as_str())
+        self.edges
+            .iter()
+            .find(|e| e.from == id)
+            .map(|e| e.to.as_str())
     }
 
     /// The transition tool offered while at `id`, if it has choices.
@@ -114,10 +130,16 @@ impl Workflow {
             return None;
         }
         let options: Vec<&str> = choices.iter().map(|(to, _)| to.as_str()).collect();
-        let described: Vec<String> = choices.iter().map(|(to, when)| format!("{to}: {when}")).collect();
+        let described: Vec<String> = choices
+            .iter()
+            .map(|(to, when)| format!("{to}: {when}"))
+            .collect();
         Some(ToolSpec {
             name: TRANSITION_TOOL.into(),
-            description: format!("Move the conversation on. Options: {}.", described.join("; ")),
+            description: format!(
+                "Move the conversation on. Options: {}.",
+                described.join("; ")
+            ),
             parameters: json!({"type": "object", "properties": {"next": {"type": "string", "enum": options}}, "required": ["next"]}),
         })
     }
@@ -159,7 +181,10 @@ mod tests {
         assert_eq!(w.always_from("start"), Some("collect-info"));
         assert!(w.transition_tool("start").is_none());
         let t = w.transition_tool("collect-info").expect("choices");
-        assert_eq!(t.parameters["properties"]["next"]["enum"], json!(["schedule", "transfer"]));
+        assert_eq!(
+            t.parameters["properties"]["next"]["enum"],
+            json!(["schedule", "transfer"])
+        );
         assert_eq!(w.next_after("schedule"), Some("end"));
     }
 

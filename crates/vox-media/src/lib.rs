@@ -15,8 +15,8 @@ mod stream;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::routing::get;
 use axum::Router;
+use axum::routing::get;
 use vox_audio::{EnergyVad, EnergyVadConfig, Vad};
 use vox_call::{CallRegistry, CallServices};
 use vox_engine::Conversation;
@@ -69,7 +69,11 @@ pub trait AgentCatalog: Send + Sync + 'static {
 pub trait PlacedCalls: Send + Sync + 'static {
     /// The session for the stream whose `start` carried `params`, or why it is refused (the
     /// reason goes into the close frame, so it names no secret).
-    fn open(&self, params: &std::collections::BTreeMap<String, String>, carrier_call_id: &str) -> futures_util::future::BoxFuture<'static, Result<AgentSession, String>>;
+    fn open(
+        &self,
+        params: &std::collections::BTreeMap<String, String>,
+        carrier_call_id: &str,
+    ) -> futures_util::future::BoxFuture<'static, Result<AgentSession, String>>;
 }
 
 /// Makes each call's VAD (the model behind it may be shared; the state is per call).
@@ -102,11 +106,15 @@ pub struct MediaState {
 
 impl std::fmt::Debug for MediaState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MediaState").field("config", &self.config).finish_non_exhaustive()
+        f.debug_struct("MediaState")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
     }
 }
 
 /// The media routes.
 pub fn router(state: MediaState) -> Router {
-    Router::new().route("/media/{dialect}", get(stream::upgrade)).with_state(state)
+    Router::new()
+        .route("/media/{dialect}", get(stream::upgrade))
+        .with_state(state)
 }

@@ -10,11 +10,16 @@ use axum::response::{IntoResponse, Response};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::{mpsc, oneshot};
-use tracing::{info, warn, Instrument};
+use tracing::{Instrument, info, warn};
 use vox_audio::{Codec, Egress, Ingress};
-use vox_call::{audio_queue, CallActor, CallConfig, CallIo, CallerFrame, OutboundMsg, TransportEvent};
+use vox_call::{
+    CallActor, CallConfig, CallIo, CallerFrame, OutboundMsg, TransportEvent, audio_queue,
+};
 use vox_core::{CallId, SampleRate};
-use vox_telephony::{Dialect, Encoding, MediaEvent, Outbound, ProtocolError, StreamCodec, StreamEncoder, StreamStart, WsFrame, WsMessage};
+use vox_telephony::{
+    Dialect, Encoding, MediaEvent, Outbound, ProtocolError, StreamCodec, StreamEncoder,
+    StreamStart, WsFrame, WsMessage,
+};
 
 use crate::MediaState;
 
@@ -39,21 +44,42 @@ const WS_HARD_LIMIT: usize = 1024 * 1024;
 /// `GET /media/{dialect}`: the carrier's WebSocket. Parameters in the URL's query string
 /// (carriers keep the query of the stream URL they were given) count as custom parameters,
 /// below those the dialect's `start` carries.
-pub(crate) async fn upgrade(Path(dialect): Path<String>, RawQuery(query): RawQuery, ws: WebSocketUpgrade, State(state): State<MediaState>) -> Response {
+pub(crate) async fn upgrade(
+    Path(dialect): Path<String>,
+    RawQuery(query): RawQuery,
+    ws: WebSocketUpgrade,
+    State(state): State<MediaState>,
+) -> Response {
     let Ok(dialect) = dialect.parse::<Dialect>() else {
         return (StatusCode::NOT_FOUND, format!("no media endpoint /media/{dialect}: the dialects are twilio, telnyx, plivo, vonage and exotel")).into_response();
     };
-    let query: BTreeMap<String, String> = query.as_deref().and_then(|q| serde_urlencoded::from_str::<Vec<(String, String)>>(q).ok()).unwrap_or_default().into_iter().collect();
-    let limit = state.config.max_message_bytes.saturating_mul(2).clamp(4096, WS_HARD_LIMIT);
-    ws.max_message_size(limit).max_frame_size(limit).on_upgrade(move |socket| async move {
-        // Track the whole connection so graceful shutdown waits for it.
-        let tracker = state.registry.tracker().clone();
-        let _ = tracker.spawn(connection(socket, dialect, query, state)).await;
-    })
+    let query: BTreeMap<String, String> = query
+        .as_deref()
+        .and_then(|q| serde_urlencoded::from_str::<Vec<(String, String)>>(q).ok())
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    let limit = state
+        .config
+        .max_message_bytes
+        .saturating_mul(2)
+        .clamp(4096, WS_HARD_LIMIT);
+    ws.max_message_size(limit)
+        .max_frame_size(limit)
+        .on_upgrade(move |socket| async move {
+            // Track the whole connection so graceful shutdown waits for it.
+            let tracker = state.registry.tracker().clone();
+            let _ = tracker
+                .spawn(connection(socket, dialect, query, state))
+                .await;
+        })
 }
 
 fn close(code: u16, reason: &str) -> Message {
-    Message::Close(Some(CloseFrame { code, reason: Utf8Bytes::from(reason.to_owned()) }))
+    Message::Close(Some(CloseFrame {
+        code,
+        reason: Utf8Bytes::from(reason.to_owned()),
+    }))
 }
 
 fn protocol_close_code(e: &ProtocolError) -> u16 {
@@ -65,7 +91,8 @@ fn protocol_close_code(e: &ProtocolError) -> u16 {
 }
 
 fn count_error(dialect: Dialect, e: &ProtocolError) {
-    metrics::counter!("vox_protocol_errors_total", "dialect" => dialect.name(), "kind" => e.kind()).increment(1);
+    metrics::counter!("vox_protocol_errors_total", "dialect" => dialect.name(), "kind" => e.kind())
+        .increment(1);
 }
 
 /// A WebSocket message as the codec takes it; `None` for control frames.
@@ -77,12 +104,22 @@ fn as_ws_message(msg: &Message) -> Option<WsMessage<'_>> {
     }
 }
 
-async fn connection(mut socket: WebSocket, dialect: Dialect, query: BTreeMap<String, String>, state: MediaState) {
+async fn connection(
+    mut socket: WebSocket,
+    dialect: Dialect,
+    query: BTreeMap<String, String>,
+    state: MediaState,
+) {
     let admission = match state.registry.try_admit() {
         Ok(a) => a,
         Err(e) => {
             warn!(error = %e, "refusing media stream");
-            let _ = socket.send(close(code::TRY_AGAIN_LATER, &format!("vox: {e}; try again later"))).await;
+            let _ = socket
+                .send(close(
+                    code::TRY_AGAIN_LATER,
+                    &format!("vox: {e}; try again later"),
+                ))
+                .await;
             return;
         }
     };
@@ -94,32 +131,50 @@ async fn connection(mut socket: WebSocket, dialect: Dialect, query: BTreeMap<Str
         Err(e) => {
             count_error(dialect, &e);
             warn!(%dialect, error = %e, "bad stream before start");
-            let _ = sink.send(close(protocol_close_code(&e), &e.close_reason())).await;
+            let _ = sink
+                .send(close(protocol_close_code(&e), &e.close_reason()))
+                .await;
             return;
         }
     };
     for (k, v) in query {
         start.custom_parameters.entry(k).or_insert(v);
     }
-    let call_id = CallId::new(if start.call_id.is_empty() { format!("vox-{}", uuid::Uuid::new_v4()) } else { start.call_id.clone() });
+    let call_id = CallId::new(if start.call_id.is_empty() {
+        format!("vox-{}", uuid::Uuid::new_v4())
+    } else {
+        start.call_id.clone()
+    });
     let span = tracing::info_span!("call", call = %call_id, stream = %start.stream_id, %dialect);
-    run_call(call_id, start, codec, sink, stream, state, admission).instrument(span).await;
+    run_call(call_id, start, codec, sink, stream, state, admission)
+        .instrument(span)
+        .await;
 }
 
-async fn read_until_start(stream: &mut SplitStream<WebSocket>, codec: &mut StreamCodec) -> Result<Option<StreamStart>, ProtocolError> {
+async fn read_until_start(
+    stream: &mut SplitStream<WebSocket>,
+    codec: &mut StreamCodec,
+) -> Result<Option<StreamStart>, ProtocolError> {
     while let Some(msg) = stream.next().await {
         let msg = match msg {
             Ok(Message::Close(_)) | Err(_) => return Ok(None),
             Ok(m) => m,
         };
-        let Some(m) = as_ws_message(&msg) else { continue };
+        let Some(m) = as_ws_message(&msg) else {
+            continue;
+        };
         codec.feed(m)?;
         while let Some(event) = codec.next_event() {
             match event {
                 MediaEvent::Start(start) => return Ok(Some(start)),
                 MediaEvent::Stop => return Ok(None),
                 // the codecs reject media, DTMF and marks before start
-                MediaEvent::Connected | MediaEvent::Cleared | MediaEvent::CarrierError { .. } | MediaEvent::Media { .. } | MediaEvent::Dtmf { .. } | MediaEvent::Mark { .. } => {}
+                MediaEvent::Connected
+                | MediaEvent::Cleared
+                | MediaEvent::CarrierError { .. }
+                | MediaEvent::Media { .. }
+                | MediaEvent::Dtmf { .. }
+                | MediaEvent::Mark { .. } => {}
             }
         }
     }
@@ -136,7 +191,11 @@ async fn run_call(
     admission: vox_call::Admission,
 ) {
     let cfg = &state.config;
-    let agent_id = start.custom_parameters.get("agentId").cloned().unwrap_or_else(|| cfg.default_agent.clone());
+    let agent_id = start
+        .custom_parameters
+        .get("agentId")
+        .cloned()
+        .unwrap_or_else(|| cfg.default_agent.clone());
     let session = if start.custom_parameters.contains_key("callId") {
         // a call the control plane set up: its token decides, not the agentId alone
         let opened = match &state.placed {
@@ -147,7 +206,8 @@ async fn run_call(
             Ok(s) => s,
             Err(why) => {
                 warn!(agent = %agent_id, reason = %why, "refusing placed call");
-                metrics::counter!("vox_calls_rejected_total", "reason" => "bad_call_token").increment(1);
+                metrics::counter!("vox_calls_rejected_total", "reason" => "bad_call_token")
+                    .increment(1);
                 let _ = sink.send(close(code::POLICY, &format!("vox: {why}"))).await;
                 return;
             }
@@ -157,8 +217,14 @@ async fn run_call(
             Some(s) => s,
             None => {
                 warn!(agent = %agent_id, "unknown agent");
-                metrics::counter!("vox_calls_rejected_total", "reason" => "unknown_agent").increment(1);
-                let _ = sink.send(close(code::POLICY, &format!("vox: unknown agent {agent_id:?}"))).await;
+                metrics::counter!("vox_calls_rejected_total", "reason" => "unknown_agent")
+                    .increment(1);
+                let _ = sink
+                    .send(close(
+                        code::POLICY,
+                        &format!("vox: unknown agent {agent_id:?}"),
+                    ))
+                    .await;
                 return;
             }
         }
@@ -172,18 +238,25 @@ async fn run_call(
         Encoding::L16Be => Codec::L16Be,
     };
     let rate = SampleRate(start.sample_rate);
-    let (mut ingress, egress) = match (Ingress::new(codec_kind, rate), Egress::new(codec_kind, rate)) {
+    let (mut ingress, egress) = match (
+        Ingress::new(codec_kind, rate),
+        Egress::new(codec_kind, rate),
+    ) {
         (Ok(i), Ok(e)) => (i, e),
         (Err(e), _) | (_, Err(e)) => {
             warn!(error = %e, "unusable media format");
-            let _ = sink.send(close(code::POLICY, "vox: unusable media format")).await;
+            let _ = sink
+                .send(close(code::POLICY, "vox: unusable media format"))
+                .await;
             return;
         }
     };
     info!(agent = %agent_id, %rate, "call started");
     let encoder = codec.encoder();
     // a dialect that sends audio in chunks needs the carrier to hold more of it
-    let send_ahead = cfg.send_ahead.max(Duration::from_millis(encoder.min_send_ahead_ms()));
+    let send_ahead = cfg
+        .send_ahead
+        .max(Duration::from_millis(encoder.min_send_ahead_ms()));
 
     let (audio_tx, audio_rx) = audio_queue(cfg.audio_queue_frames);
     // Control events are few and must not be lost: the reader waits for room.
@@ -191,11 +264,26 @@ async fn run_call(
     // The actor waits for room too: playout pacing bounds what is in flight anyway.
     let (out_tx, out_rx) = mpsc::channel(64);
     let (close_tx, close_rx) = oneshot::channel::<Message>();
-    let io = CallIo { audio: audio_rx, events: events_rx, outbound: out_tx };
-    let call_cfg = CallConfig { send_ahead, tool_timeout: cfg.tool_timeout };
-    let actor = CallActor::new(call_id.clone(), call_cfg, session.conversation, session.services, io, admission.cancel.clone());
+    let io = CallIo {
+        audio: audio_rx,
+        events: events_rx,
+        outbound: out_tx,
+    };
+    let call_cfg = CallConfig {
+        send_ahead,
+        tool_timeout: cfg.tool_timeout,
+    };
+    let actor = CallActor::new(
+        call_id.clone(),
+        call_cfg,
+        session.conversation,
+        session.services,
+        io,
+        admission.cancel.clone(),
+    );
     let actor_task = tokio::spawn(actor.run().in_current_span());
-    let writer_task = tokio::spawn(writer(sink, encoder, egress, out_rx, close_rx).in_current_span());
+    let writer_task =
+        tokio::spawn(writer(sink, encoder, egress, out_rx, close_rx).in_current_span());
 
     let mut vad = state.vad.create();
     let mut close_tx = Some(close_tx);
@@ -208,7 +296,9 @@ async fn run_call(
                 break;
             }
         };
-        let Some(m) = as_ws_message(&msg) else { continue };
+        let Some(m) = as_ws_message(&msg) else {
+            continue;
+        };
         if let Err(e) = codec.feed(m) {
             reject(dialect, &mut close_tx, &e);
             break;
@@ -222,15 +312,20 @@ async fn run_call(
                     });
                     true
                 }
-                MediaEvent::Mark { name } => events_tx.send(TransportEvent::Mark(name)).await.is_ok(),
-                MediaEvent::Dtmf { digit } => events_tx.send(TransportEvent::Dtmf(digit)).await.is_ok(),
+                MediaEvent::Mark { name } => {
+                    events_tx.send(TransportEvent::Mark(name)).await.is_ok()
+                }
+                MediaEvent::Dtmf { digit } => {
+                    events_tx.send(TransportEvent::Dtmf(digit)).await.is_ok()
+                }
                 MediaEvent::Stop => {
                     let _ = events_tx.send(TransportEvent::Stop).await;
                     break 'read;
                 }
                 MediaEvent::CarrierError { message } => {
                     warn!(%message, "the carrier reports an error");
-                    metrics::counter!("vox_carrier_errors_total", "dialect" => dialect.name()).increment(1);
+                    metrics::counter!("vox_carrier_errors_total", "dialect" => dialect.name())
+                        .increment(1);
                     true
                 }
                 // a second start is rejected by the codec; a clear's confirmation changes nothing
@@ -244,11 +339,14 @@ async fn run_call(
     let stats = codec.stats();
     let gaps = stats.sequence_gaps;
     if gaps > 0 {
-        metrics::counter!("vox_inbound_sequence_gaps_total", "dialect" => dialect.name()).increment(gaps);
+        metrics::counter!("vox_inbound_sequence_gaps_total", "dialect" => dialect.name())
+            .increment(gaps);
     }
     if stats.reordered > 0 || stats.late_dropped > 0 {
-        metrics::counter!("vox_inbound_reordered_total", "dialect" => dialect.name()).increment(stats.reordered);
-        metrics::counter!("vox_inbound_late_dropped_total", "dialect" => dialect.name()).increment(stats.late_dropped);
+        metrics::counter!("vox_inbound_reordered_total", "dialect" => dialect.name())
+            .increment(stats.reordered);
+        metrics::counter!("vox_inbound_late_dropped_total", "dialect" => dialect.name())
+            .increment(stats.late_dropped);
     }
     drop(audio_tx);
     drop(events_tx);
@@ -301,7 +399,9 @@ async fn writer(
     let mut frames = Vec::with_capacity(4);
     loop {
         // audio held back for a chunk goes out once the pacer has gone quiet
-        let flush_at = encoder.holds_audio().then(|| tokio::time::Instant::now() + FLUSH_AFTER);
+        let flush_at = encoder
+            .holds_audio()
+            .then(|| tokio::time::Instant::now() + FLUSH_AFTER);
         let msg = tokio::select! {
             biased;
             frame = &mut close_rx => {
@@ -331,10 +431,17 @@ async fn writer(
                 egress.reset();
                 encoder.encode(Outbound::Clear, &mut frames);
             }
-            Some(OutboundMsg::Hangup { reason, server_shutdown }) => {
+            Some(OutboundMsg::Hangup {
+                reason,
+                server_shutdown,
+            }) => {
                 encoder.flush(&mut frames);
                 let _ = send_all(&mut sink, &mut frames).await;
-                let code = if server_shutdown { code::GOING_AWAY } else { code::NORMAL };
+                let code = if server_shutdown {
+                    code::GOING_AWAY
+                } else {
+                    code::NORMAL
+                };
                 hang_up(&mut sink, close(code, &format!("vox: {reason}"))).await;
                 return;
             }

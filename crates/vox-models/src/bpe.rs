@@ -10,7 +10,11 @@ use crate::ModelError;
 /// GPT-2's byte-level alphabet: the unicode character standing for each byte.
 pub(crate) fn byte_chars() -> [char; 256] {
     let mut map = ['\0'; 256];
-    let printable = |b: u32| (u32::from('!')..=u32::from('~')).contains(&b) || (0xA1..=0xAC).contains(&b) || (0xAE..=0xFF).contains(&b);
+    let printable = |b: u32| {
+        (u32::from('!')..=u32::from('~')).contains(&b)
+            || (0xA1..=0xAC).contains(&b)
+            || (0xAE..=0xFF).contains(&b)
+    };
     let mut n = 0;
     for b in 0..256u32 {
         let c = if printable(b) {
@@ -26,7 +30,11 @@ pub(crate) fn byte_chars() -> [char; 256] {
 
 /// The inverse of [`byte_chars`].
 pub(crate) fn byte_decoder() -> HashMap<char, u8> {
-    byte_chars().iter().enumerate().map(|(b, &c)| (c, b as u8)).collect()
+    byte_chars()
+        .iter()
+        .enumerate()
+        .map(|(b, &c)| (c, b as u8))
+        .collect()
 }
 
 /// A byte-level BPE tokenizer.
@@ -45,31 +53,73 @@ impl Bpe {
     /// From the vocabulary (token strings in the byte alphabet), the token types (3 and 4
     /// are control and user-defined tokens, matched literally) and the merges ("a b").
     pub fn new(tokens: Vec<String>, types: &[i32], merges: &[String]) -> Result<Self, ModelError> {
-        let ids: HashMap<String, u32> = tokens.iter().enumerate().map(|(i, t)| (t.clone(), i as u32)).collect();
+        let ids: HashMap<String, u32> = tokens
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.clone(), i as u32))
+            .collect();
         let mut ranks = HashMap::with_capacity(merges.len());
         for (rank, m) in merges.iter().enumerate() {
-            let (a, b) = m.split_once(' ').ok_or_else(|| ModelError::Runtime(format!("bad BPE merge {m:?}")))?;
+            let (a, b) = m
+                .split_once(' ')
+                .ok_or_else(|| ModelError::Runtime(format!("bad BPE merge {m:?}")))?;
             ranks.insert((a.to_owned(), b.to_owned()), rank);
         }
-        let mut specials: Vec<(String, u32)> =
-            tokens.iter().enumerate().filter(|(i, _)| matches!(types.get(*i), Some(3 | 4))).map(|(i, t)| (t.clone(), i as u32)).filter(|(t, _)| !t.is_empty()).collect();
+        let mut specials: Vec<(String, u32)> = tokens
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| matches!(types.get(*i), Some(3 | 4)))
+            .map(|(i, t)| (t.clone(), i as u32))
+            .filter(|(t, _)| !t.is_empty())
+            .collect();
         specials.sort_by_key(|(t, _)| std::cmp::Reverse(t.len()));
-        Ok(Self { tokens, ids, ranks, specials, encoder: byte_chars(), decoder: byte_decoder() })
+        Ok(Self {
+            tokens,
+            ids,
+            ranks,
+            specials,
+            encoder: byte_chars(),
+            decoder: byte_decoder(),
+        })
     }
 
     /// From a GGUF file's `tokenizer.ggml.*` metadata.
     pub fn from_gguf(path: &std::path::Path) -> Result<Self, ModelError> {
-        let mut file = std::fs::File::open(path).map_err(|e| ModelError::Runtime(format!("{}: {e}", path.display())))?;
-        let content = candle_core::quantized::gguf_file::Content::read(&mut file).map_err(|e| ModelError::Runtime(format!("{}: {e}", path.display())))?;
+        let mut file = std::fs::File::open(path)
+            .map_err(|e| ModelError::Runtime(format!("{}: {e}", path.display())))?;
+        let content = candle_core::quantized::gguf_file::Content::read(&mut file)
+            .map_err(|e| ModelError::Runtime(format!("{}: {e}", path.display())))?;
         Self::from_metadata(&content.metadata, path)
     }
 
-    pub(crate) fn from_metadata(md: &std::collections::HashMap<String, candle_core::quantized::gguf_file::Value>, path: &std::path::Path) -> Result<Self, ModelError> {
+    pub(crate) fn from_metadata(
+        md: &std::collections::HashMap<String, candle_core::quantized::gguf_file::Value>,
+        path: &std::path::Path,
+    ) -> Result<Self, ModelError> {
         let err = |e: candle_core::Error| ModelError::Runtime(format!("{}: {e}", path.display()));
-        let get = |k: &str| md.get(k).ok_or_else(|| ModelError::Runtime(format!("{}: no {k}", path.display())));
-        let strings = |k: &str| -> Result<Vec<String>, ModelError> { get(k)?.to_vec().map_err(err)?.iter().map(|v| v.to_string().cloned().map_err(err)).collect() };
-        let types: Vec<i32> = get("tokenizer.ggml.token_type")?.to_vec().map_err(err)?.iter().map(|v| v.to_i32().unwrap_or(1)).collect();
-        Self::new(strings("tokenizer.ggml.tokens")?, &types, &strings("tokenizer.ggml.merges")?)
+        let get = |k: &str| {
+            md.get(k)
+                .ok_or_else(|| ModelError::Runtime(format!("{}: no {k}", path.display())))
+        };
+        let strings = |k: &str| -> Result<Vec<String>, ModelError> {
+            get(k)?
+                .to_vec()
+                .map_err(err)?
+                .iter()
+                .map(|v| v.to_string().cloned().map_err(err))
+                .collect()
+        };
+        let types: Vec<i32> = get("tokenizer.ggml.token_type")?
+            .to_vec()
+            .map_err(err)?
+            .iter()
+            .map(|v| v.to_i32().unwrap_or(1))
+            .collect();
+        Self::new(
+            strings("tokenizer.ggml.tokens")?,
+            &types,
+            &strings("tokenizer.ggml.merges")?,
+        )
     }
 
     /// Whether token `id` is a control or user-defined token.
@@ -98,7 +148,11 @@ impl Bpe {
         let mut rest = text;
         while !rest.is_empty() {
             // the earliest special token in the rest
-            let found = self.specials.iter().filter_map(|(s, id)| rest.find(s.as_str()).map(|at| (at, s.len(), *id))).min_by_key(|&(at, len, _)| (at, std::cmp::Reverse(len)));
+            let found = self
+                .specials
+                .iter()
+                .filter_map(|(s, id)| rest.find(s.as_str()).map(|at| (at, s.len(), *id)))
+                .min_by_key(|&(at, len, _)| (at, std::cmp::Reverse(len)));
             match found {
                 Some((at, len, id)) => {
                     self.encode_plain(&rest[..at], &mut out);
@@ -123,7 +177,15 @@ impl Bpe {
             }
             let mut parts: Vec<String> = mapped.chars().map(String::from).collect();
             loop {
-                let best = parts.windows(2).enumerate().filter_map(|(i, w)| self.ranks.get(&(w[0].clone(), w[1].clone())).map(|&r| (r, i))).min();
+                let best = parts
+                    .windows(2)
+                    .enumerate()
+                    .filter_map(|(i, w)| {
+                        self.ranks
+                            .get(&(w[0].clone(), w[1].clone()))
+                            .map(|&r| (r, i))
+                    })
+                    .min();
                 let Some((_, i)) = best else { break };
                 let merged = format!("{}{}", parts[i], parts[i + 1]);
                 parts[i] = merged;
@@ -133,7 +195,10 @@ impl Bpe {
                 match self.ids.get(&p) {
                     Some(&id) => out.push(id),
                     // every single byte is in a byte-level vocabulary; be safe anyway
-                    None => out.extend(p.chars().filter_map(|c| self.ids.get(&c.to_string()).copied())),
+                    None => out.extend(
+                        p.chars()
+                            .filter_map(|c| self.ids.get(&c.to_string()).copied()),
+                    ),
                 }
             }
         }
@@ -141,11 +206,15 @@ impl Bpe {
 
     /// The bytes a token stands for (special tokens: their text).
     pub fn token_bytes(&self, id: u32) -> Vec<u8> {
-        let Some(t) = self.tokens.get(id as usize) else { return Vec::new() };
+        let Some(t) = self.tokens.get(id as usize) else {
+            return Vec::new();
+        };
         if self.is_special(id) {
             return t.as_bytes().to_vec();
         }
-        t.chars().map(|c| self.decoder.get(&c).copied().unwrap_or(b'?')).collect()
+        t.chars()
+            .map(|c| self.decoder.get(&c).copied().unwrap_or(b'?'))
+            .collect()
     }
 
     /// Text of a token sequence.
@@ -190,7 +259,11 @@ fn gpt2_split<'a>(s: &'a str, out: &mut Vec<&'a str>) {
         // contractions
         if c == '\'' {
             let rest = &s[pos(k)..];
-            if let Some(len) = ["'s", "'t", "'re", "'ve", "'m", "'ll", "'d"].iter().find(|p| rest.starts_with(**p)).map(|p| p.chars().count()) {
+            if let Some(len) = ["'s", "'t", "'re", "'ve", "'m", "'ll", "'d"]
+                .iter()
+                .find(|p| rest.starts_with(**p))
+                .map(|p| p.chars().count())
+            {
                 k += len;
                 out.push(&s[pos(begin)..pos(k)]);
                 continue;
@@ -233,9 +306,20 @@ mod tests {
 
     #[test]
     fn pretokenizes_like_gpt2_with_single_digits() {
-        assert_eq!(pretokenize("Hello world, it's 2025!"), vec!["Hello", " world", ",", " it", "'s", " ", "2", "0", "2", "5", "!"]);
-        assert_eq!(pretokenize("a  b\n\nc "), vec!["a", " ", " b", "\n", "\n", "c", " "]);
-        assert_eq!(pretokenize("{\"name\": \"x\"}"), vec!["{\"", "name", "\":", " \"", "x", "\"}"]);
+        assert_eq!(
+            pretokenize("Hello world, it's 2025!"),
+            vec![
+                "Hello", " world", ",", " it", "'s", " ", "2", "0", "2", "5", "!"
+            ]
+        );
+        assert_eq!(
+            pretokenize("a  b\n\nc "),
+            vec!["a", " ", " b", "\n", "\n", "c", " "]
+        );
+        assert_eq!(
+            pretokenize("{\"name\": \"x\"}"),
+            vec!["{\"", "name", "\":", " \"", "x", "\"}"]
+        );
     }
 
     #[test]
@@ -252,9 +336,27 @@ mod tests {
 
     #[test]
     fn merges_by_rank_and_keeps_specials_whole() {
-        let toks: Vec<String> = ["<|im_end|>", "h", "e", "l", "o", "he", "ll", "hell", "hello", "Ġ", "Ġh"].iter().map(|s| s.to_string()).collect();
+        let toks: Vec<String> = [
+            "<|im_end|>",
+            "h",
+            "e",
+            "l",
+            "o",
+            "he",
+            "ll",
+            "hell",
+            "hello",
+            "Ġ",
+            "Ġh",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
         let types = [3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1];
-        let merges: Vec<String> = ["h e", "l l", "he ll", "hell o", "Ġ h"].iter().map(|s| s.to_string()).collect();
+        let merges: Vec<String> = ["h e", "l l", "he ll", "hell o", "Ġ h"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         let bpe = Bpe::new(toks, &types, &merges).expect("bpe");
         assert_eq!(bpe.encode("hello<|im_end|>"), vec![8, 0]);
         assert_eq!(bpe.encode("hel"), vec![5, 3]);

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
 
-use vox_audio::mel::{mel_filters, N_MELS};
+use vox_audio::mel::{N_MELS, mel_filters};
 
 /// Why a conversion failed.
 #[derive(Debug, thiserror::Error)]
@@ -43,7 +43,9 @@ struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     fn take(&mut self, n: usize) -> Result<&'a [u8], ConvertError> {
-        let s = self.d.get(self.o..self.o + n).ok_or_else(|| ConvertError::Format(format!("model.bin truncated at byte {}", self.o)))?;
+        let s = self.d.get(self.o..self.o + n).ok_or_else(|| {
+            ConvertError::Format(format!("model.bin truncated at byte {}", self.o))
+        })?;
         self.o += n;
         Ok(s)
     }
@@ -69,7 +71,9 @@ fn parse(d: &[u8]) -> Result<HashMap<String, Var<'_>>, ConvertError> {
     let mut r = Reader { d, o: 0 };
     let version = r.u32()?;
     if !(5..=6).contains(&version) {
-        return Err(ConvertError::Format(format!("CTranslate2 binary version {version} is not supported (5-6 are)")));
+        return Err(ConvertError::Format(format!(
+            "CTranslate2 binary version {version} is not supported (5-6 are)"
+        )));
     }
     let spec = r.string()?;
     if spec != "WhisperSpec" {
@@ -81,7 +85,9 @@ fn parse(d: &[u8]) -> Result<HashMap<String, Var<'_>>, ConvertError> {
     for _ in 0..n {
         let name = r.string()?;
         let rank = r.u8()? as usize;
-        let dims = (0..rank).map(|_| r.u32().map(|v| v as usize)).collect::<Result<Vec<_>, _>>()?;
+        let dims = (0..rank)
+            .map(|_| r.u32().map(|v| v as usize))
+            .collect::<Result<Vec<_>, _>>()?;
         let dtype = r.u8()?;
         let bytes = r.u32()? as usize;
         let data = r.take(bytes)?;
@@ -131,7 +137,8 @@ impl Out {
         self.buf.extend_from_slice(name.as_bytes());
         if as_f32 {
             for c in f16.chunks_exact(2) {
-                self.buf.extend_from_slice(&f16_to_f32(u16::from_le_bytes([c[0], c[1]])).to_le_bytes());
+                self.buf
+                    .extend_from_slice(&f16_to_f32(u16::from_le_bytes([c[0], c[1]])).to_le_bytes());
             }
         } else {
             self.buf.extend_from_slice(f16);
@@ -139,38 +146,75 @@ impl Out {
     }
 }
 
-fn get<'a, 'v>(vars: &'v HashMap<String, Var<'a>>, name: &str) -> Result<&'v Var<'a>, ConvertError> {
-    let v = vars.get(name).ok_or_else(|| ConvertError::Format(format!("model.bin has no {name}")))?;
+fn get<'a, 'v>(
+    vars: &'v HashMap<String, Var<'a>>,
+    name: &str,
+) -> Result<&'v Var<'a>, ConvertError> {
+    let v = vars
+        .get(name)
+        .ok_or_else(|| ConvertError::Format(format!("model.bin has no {name}")))?;
     if v.dtype != F16 && !v.dims.is_empty() {
-        return Err(ConvertError::Format(format!("{name} is not float16 (dtype {})", v.dtype)));
+        return Err(ConvertError::Format(format!(
+            "{name} is not float16 (dtype {})",
+            v.dtype
+        )));
     }
     Ok(v)
 }
 
 fn int_var(vars: &HashMap<String, Var<'_>>, name: &str) -> Result<i32, ConvertError> {
-    let v = vars.get(name).ok_or_else(|| ConvertError::Format(format!("model.bin has no {name}")))?;
+    let v = vars
+        .get(name)
+        .ok_or_else(|| ConvertError::Format(format!("model.bin has no {name}")))?;
     Ok(match v.data.len() {
         1 => i32::from(v.data[0]),
         2 => i32::from(i16::from_le_bytes([v.data[0], v.data[1]])),
         4 => i32::from_le_bytes([v.data[0], v.data[1], v.data[2], v.data[3]]),
-        n => return Err(ConvertError::Format(format!("{name}: unexpected {n}-byte integer"))),
+        n => {
+            return Err(ConvertError::Format(format!(
+                "{name}: unexpected {n}-byte integer"
+            )));
+        }
     })
 }
 
 /// Writes one linear layer's weight and bias, optionally only rows `part` of `parts`.
-fn linear(out: &mut Out, vars: &HashMap<String, Var<'_>>, src: &str, dst: &str, part: usize, parts: usize, with_bias: bool) -> Result<(), ConvertError> {
+fn linear(
+    out: &mut Out,
+    vars: &HashMap<String, Var<'_>>,
+    src: &str,
+    dst: &str,
+    part: usize,
+    parts: usize,
+    with_bias: bool,
+) -> Result<(), ConvertError> {
     let w = get(vars, &format!("{src}/weight"))?;
     let (rows, cols) = (w.dims[0] / parts, w.dims[1]);
     let row_bytes = cols * 2;
-    out.tensor(&format!("{dst}.weight"), &[rows, cols], &w.data[part * rows * row_bytes..(part + 1) * rows * row_bytes], false);
+    out.tensor(
+        &format!("{dst}.weight"),
+        &[rows, cols],
+        &w.data[part * rows * row_bytes..(part + 1) * rows * row_bytes],
+        false,
+    );
     if with_bias {
         let b = get(vars, &format!("{src}/bias"))?;
-        out.tensor(&format!("{dst}.bias"), &[rows], &b.data[part * rows * 2..(part + 1) * rows * 2], true);
+        out.tensor(
+            &format!("{dst}.bias"),
+            &[rows],
+            &b.data[part * rows * 2..(part + 1) * rows * 2],
+            true,
+        );
     }
     Ok(())
 }
 
-fn norm(out: &mut Out, vars: &HashMap<String, Var<'_>>, src: &str, dst: &str) -> Result<(), ConvertError> {
+fn norm(
+    out: &mut Out,
+    vars: &HashMap<String, Var<'_>>,
+    src: &str,
+    dst: &str,
+) -> Result<(), ConvertError> {
     let g = get(vars, &format!("{src}/gamma"))?;
     let b = get(vars, &format!("{src}/beta"))?;
     out.tensor(&format!("{dst}.weight"), &g.dims, g.data, true);
@@ -189,7 +233,11 @@ pub fn convert(dir: &Path, out_path: &Path) -> Result<(), ConvertError> {
     let vocab_path = dir.join("vocabulary.txt");
     let vocab = std::fs::read_to_string(&vocab_path).map_err(io(&vocab_path))?;
     let vars = parse(&bin)?;
-    let layers = |prefix: &str| (0..).take_while(|i| vars.contains_key(&format!("{prefix}/layer_{i}/ffn/linear_0/weight"))).count();
+    let layers = |prefix: &str| {
+        (0..)
+            .take_while(|i| vars.contains_key(&format!("{prefix}/layer_{i}/ffn/linear_0/weight")))
+            .count()
+    };
     let (n_audio_layer, n_text_layer) = (layers("encoder"), layers("decoder"));
     let emb = get(&vars, "decoder/embeddings/weight")?;
     let enc_pos = get(&vars, "encoder/position_encodings/encodings")?;
@@ -197,9 +245,14 @@ pub fn convert(dir: &Path, out_path: &Path) -> Result<(), ConvertError> {
     let conv1 = get(&vars, "encoder/conv1/weight")?;
     let n_vocab = emb.dims[0];
     if conv1.dims[1] != N_MELS {
-        return Err(ConvertError::Format(format!("model expects {} mel bins, this converter writes {N_MELS}", conv1.dims[1])));
+        return Err(ConvertError::Format(format!(
+            "model expects {} mel bins, this converter writes {N_MELS}",
+            conv1.dims[1]
+        )));
     }
-    let mut out = Out { buf: Vec::with_capacity(bin.len() + (1 << 20)) };
+    let mut out = Out {
+        buf: Vec::with_capacity(bin.len() + (1 << 20)),
+    };
     out.buf.extend_from_slice(&0x6767_6d6cu32.to_le_bytes());
     for v in [
         n_vocab as i32,
@@ -225,53 +278,227 @@ pub fn convert(dir: &Path, out_path: &Path) -> Result<(), ConvertError> {
     }
     // vocabulary: the regular tokens (whisper.cpp numbers the special ones itself)
     let decoder = crate::bpe::byte_decoder();
-    let tokens: Vec<&str> = vocab.lines().take_while(|t| *t != "<|endoftext|>").collect();
+    let tokens: Vec<&str> = vocab
+        .lines()
+        .take_while(|t| *t != "<|endoftext|>")
+        .collect();
     out.i32(tokens.len() as i32);
     for t in &tokens {
-        let bytes: Vec<u8> = t.chars().map(|c| decoder.get(&c).copied().unwrap_or(b'?')).collect();
+        let bytes: Vec<u8> = t
+            .chars()
+            .map(|c| decoder.get(&c).copied().unwrap_or(b'?'))
+            .collect();
         out.i32(bytes.len() as i32);
         out.buf.extend_from_slice(&bytes);
     }
     // encoder
-    out.tensor("encoder.positional_embedding", &enc_pos.dims, enc_pos.data, true);
+    out.tensor(
+        "encoder.positional_embedding",
+        &enc_pos.dims,
+        enc_pos.data,
+        true,
+    );
     for name in ["conv1", "conv2"] {
         let w = get(&vars, &format!("encoder/{name}/weight"))?;
         let b = get(&vars, &format!("encoder/{name}/bias"))?;
         out.tensor(&format!("encoder.{name}.weight"), &w.dims, w.data, false);
-        out.tensor(&format!("encoder.{name}.bias"), &[b.dims[0], 1], b.data, true);
+        out.tensor(
+            &format!("encoder.{name}.bias"),
+            &[b.dims[0], 1],
+            b.data,
+            true,
+        );
     }
     for l in 0..n_audio_layer {
         let s = format!("encoder/layer_{l}");
         let d = format!("encoder.blocks.{l}");
-        norm(&mut out, &vars, &format!("{s}/self_attention/layer_norm"), &format!("{d}.attn_ln"))?;
-        linear(&mut out, &vars, &format!("{s}/self_attention/linear_0"), &format!("{d}.attn.query"), 0, 3, true)?;
-        linear(&mut out, &vars, &format!("{s}/self_attention/linear_0"), &format!("{d}.attn.key"), 1, 3, false)?;
-        linear(&mut out, &vars, &format!("{s}/self_attention/linear_0"), &format!("{d}.attn.value"), 2, 3, true)?;
-        linear(&mut out, &vars, &format!("{s}/self_attention/linear_1"), &format!("{d}.attn.out"), 0, 1, true)?;
-        norm(&mut out, &vars, &format!("{s}/ffn/layer_norm"), &format!("{d}.mlp_ln"))?;
-        linear(&mut out, &vars, &format!("{s}/ffn/linear_0"), &format!("{d}.mlp.0"), 0, 1, true)?;
-        linear(&mut out, &vars, &format!("{s}/ffn/linear_1"), &format!("{d}.mlp.2"), 0, 1, true)?;
+        norm(
+            &mut out,
+            &vars,
+            &format!("{s}/self_attention/layer_norm"),
+            &format!("{d}.attn_ln"),
+        )?;
+        linear(
+            &mut out,
+            &vars,
+            &format!("{s}/self_attention/linear_0"),
+            &format!("{d}.attn.query"),
+            0,
+            3,
+            true,
+        )?;
+        linear(
+            &mut out,
+            &vars,
+            &format!("{s}/self_attention/linear_0"),
+            &format!("{d}.attn.key"),
+            1,
+            3,
+            false,
+        )?;
+        linear(
+            &mut out,
+            &vars,
+            &format!("{s}/self_attention/linear_0"),
+            &format!("{d}.attn.value"),
+            2,
+            3,
+            true,
+        )?;
+        linear(
+            &mut out,
+            &vars,
+            &format!("{s}/self_attention/linear_1"),
+            &format!("{d}.attn.out"),
+            0,
+            1,
+            true,
+        )?;
+        norm(
+            &mut out,
+            &vars,
+            &format!("{s}/ffn/layer_norm"),
+            &format!("{d}.mlp_ln"),
+        )?;
+        linear(
+            &mut out,
+            &vars,
+            &format!("{s}/ffn/linear_0"),
+            &format!("{d}.mlp.0"),
+            0,
+            1,
+            true,
+        )?;
+        linear(
+            &mut out,
+            &vars,
+            &format!("{s}/ffn/linear_1"),
+            &format!("{d}.mlp.2"),
+            0,
+            1,
+            true,
+        )?;
     }
     norm(&mut out, &vars, "encoder/layer_norm", "encoder.ln_post")?;
     // decoder
-    out.tensor("decoder.positional_embedding", &dec_pos.dims, dec_pos.data, true);
+    out.tensor(
+        "decoder.positional_embedding",
+        &dec_pos.dims,
+        dec_pos.data,
+        true,
+    );
     out.tensor("decoder.token_embedding.weight", &emb.dims, emb.data, false);
     for l in 0..n_text_layer {
         let s = format!("decoder/layer_{l}");
         let d = format!("decoder.blocks.{l}");
-        norm(&mut out, &vars, &format!("{s}/self_attention/layer_norm"), &format!("{d}.attn_ln"))?;
-        linear(&mut out, &vars, &format!("{s}/self_attention/linear_0"), &format!("{d}.attn.query"), 0, 3, true)?;
-        linear(&mut out, &vars, &format!("{s}/self_attention/linear_0"), &format!("{d}.attn.key"), 1, 3, false)?;
-        linear(&mut out, &vars, &format!("{s}/self_attention/linear_0"), &format!("{d}.attn.value"), 2, 3, true)?;
-        linear(&mut out, &vars, &format!("{s}/self_attention/linear_1"), &format!("{d}.attn.out"), 0, 1, true)?;
-        norm(&mut out, &vars, &format!("{s}/attention/layer_norm"), &format!("{d}.cross_attn_ln"))?;
-        linear(&mut out, &vars, &format!("{s}/attention/linear_0"), &format!("{d}.cross_attn.query"), 0, 1, true)?;
-        linear(&mut out, &vars, &format!("{s}/attention/linear_1"), &format!("{d}.cross_attn.key"), 0, 2, false)?;
-        linear(&mut out, &vars, &format!("{s}/attention/linear_1"), &format!("{d}.cross_attn.value"), 1, 2, true)?;
-        linear(&mut out, &vars, &format!("{s}/attention/linear_2"), &format!("{d}.cross_attn.out"), 0, 1, true)?;
-        norm(&mut out, &vars, &format!("{s}/ffn/layer_norm"), &format!("{d}.mlp_ln"))?;
-        linear(&mut out, &vars, &format!("{s}/ffn/linear_0"), &format!("{d}.mlp.0"), 0, 1, true)?;
-        linear(&mut out, &vars, &format!("{s}/ffn/linear_1"), &format!("{d}.mlp.2"), 0, 1, true)?;
+        norm(
+            &mut out,
+            &vars,
+            &format!("{s}/self_attention/layer_norm"),
+            &format!("{d}.attn_ln"),
+        )?;
+        linear(
+            &mut out,
+            &vars,
+            &format!("{s}/self_attention/linear_0"),
+            &format!("{d}.attn.query"),
+            0,
+            3,
+            true,
+        )?;
+        linear(
+            &mut out,
+            &vars,
+            &format!("{s}/self_attention/linear_0"),
+            &format!("{d}.attn.key"),
+            1,
+            3,
+            false,
+        )?;
+        linear(
+            &mut out,
+            &vars,
+            &format!("{s}/self_attention/linear_0"),
+            &format!("{d}.attn.value"),
+            2,
+            3,
+            true,
+        )?;
+        linear(
+            &mut out,
+            &vars,
+            &format!("{s}/self_attention/linear_1"),
+            &format!("{d}.attn.out"),
+            0,
+            1,
+            true,
+        )?;
+        norm(
+            &mut out,
+            &vars,
+            &format!("{s}/attention/layer_norm"),
+            &format!("{d}.cross_attn_ln"),
+        )?;
+        linear(
+            &mut out,
+            &vars,
+            &format!("{s}/attention/linear_0"),
+            &format!("{d}.cross_attn.query"),
+            0,
+            1,
+            true,
+        )?;
+        linear(
+            &mut out,
+            &vars,
+            &format!("{s}/attention/linear_1"),
+            &format!("{d}.cross_attn.key"),
+            0,
+            2,
+            false,
+        )?;
+        linear(
+            &mut out,
+            &vars,
+            &format!("{s}/attention/linear_1"),
+            &format!("{d}.cross_attn.value"),
+            1,
+            2,
+            true,
+        )?;
+        linear(
+            &mut out,
+            &vars,
+            &format!("{s}/attention/linear_2"),
+            &format!("{d}.cross_attn.out"),
+            0,
+            1,
+            true,
+        )?;
+        norm(
+            &mut out,
+            &vars,
+            &format!("{s}/ffn/layer_norm"),
+            &format!("{d}.mlp_ln"),
+        )?;
+        linear(
+            &mut out,
+            &vars,
+            &format!("{s}/ffn/linear_0"),
+            &format!("{d}.mlp.0"),
+            0,
+            1,
+            true,
+        )?;
+        linear(
+            &mut out,
+            &vars,
+            &format!("{s}/ffn/linear_1"),
+            &format!("{d}.mlp.2"),
+            0,
+            1,
+            true,
+        )?;
     }
     norm(&mut out, &vars, "decoder/layer_norm", "decoder.ln")?;
     let tmp = out_path.with_extension("part");

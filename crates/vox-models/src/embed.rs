@@ -29,9 +29,23 @@ pub struct WordPiece {
 impl WordPiece {
     /// From a `vocab.txt` (one token a line, id = line number).
     pub fn from_vocab(text: &str) -> Result<Self, ModelError> {
-        let vocab: HashMap<String, u32> = text.lines().enumerate().map(|(i, t)| (t.to_owned(), i as u32)).collect();
-        let id = |t: &str| vocab.get(t).copied().ok_or_else(|| ModelError::Runtime(format!("vocab.txt has no {t}")));
-        Ok(Self { unk: id("[UNK]")?, cls: id("[CLS]")?, sep: id("[SEP]")?, vocab })
+        let vocab: HashMap<String, u32> = text
+            .lines()
+            .enumerate()
+            .map(|(i, t)| (t.to_owned(), i as u32))
+            .collect();
+        let id = |t: &str| {
+            vocab
+                .get(t)
+                .copied()
+                .ok_or_else(|| ModelError::Runtime(format!("vocab.txt has no {t}")))
+        };
+        Ok(Self {
+            unk: id("[UNK]")?,
+            cls: id("[CLS]")?,
+            sep: id("[SEP]")?,
+            vocab,
+        })
     }
 
     /// Token ids of `text` with `[CLS]` and `[SEP]`, at most `MAX_TOKENS`.
@@ -80,7 +94,11 @@ impl WordPiece {
             let mut found = None;
             while start < end {
                 let piece: String = chars[start..end].iter().collect();
-                let key = if start > 0 { format!("##{piece}") } else { piece };
+                let key = if start > 0 {
+                    format!("##{piece}")
+                } else {
+                    piece
+                };
                 if let Some(&id) = self.vocab.get(&key) {
                     found = Some(id);
                     break;
@@ -147,24 +165,36 @@ impl MiniLm {
             let p = p.display().to_string();
             move |e: std::io::Error| ModelError::Runtime(format!("{p}: {e}"))
         };
-        let config: Config = serde_json::from_str(&std::fs::read_to_string(&config).map_err(io(&config))?).map_err(|e| ModelError::Runtime(format!("minilm config: {e}")))?;
-        let tokenizer = WordPiece::from_vocab(&std::fs::read_to_string(&vocab).map_err(io(&vocab))?)?;
+        let config: Config =
+            serde_json::from_str(&std::fs::read_to_string(&config).map_err(io(&config))?)
+                .map_err(|e| ModelError::Runtime(format!("minilm config: {e}")))?;
+        let tokenizer =
+            WordPiece::from_vocab(&std::fs::read_to_string(&vocab).map_err(io(&vocab))?)?;
         let bytes = std::fs::read(&weights).map_err(io(&weights))?;
-        let vb = VarBuilder::from_buffered_safetensors(bytes, DType::F32, &Device::Cpu).map_err(|e| ModelError::Runtime(format!("minilm weights: {e}")))?;
-        let bert = BertModel::load(vb, &config).map_err(|e| ModelError::Runtime(format!("minilm: {e}")))?;
+        let vb = VarBuilder::from_buffered_safetensors(bytes, DType::F32, &Device::Cpu)
+            .map_err(|e| ModelError::Runtime(format!("minilm weights: {e}")))?;
+        let bert = BertModel::load(vb, &config)
+            .map_err(|e| ModelError::Runtime(format!("minilm: {e}")))?;
         let model = Model { bert, tokenizer };
-        Ok(Self { workers: Workers::spawn("minilm", vec![model], QUEUE)?, cache: Arc::new(Mutex::new(HashMap::new())) })
+        Ok(Self {
+            workers: Workers::spawn("minilm", vec![model], QUEUE)?,
+            cache: Arc::new(Mutex::new(HashMap::new())),
+        })
     }
 
     /// Embeds texts (blocking).
     pub fn embed_blocking(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, ModelError> {
         let texts = texts.to_vec();
-        self.workers.run_blocking(move |m| texts.iter().map(|t| m.embed(t)).collect())
+        self.workers
+            .run_blocking(move |m| texts.iter().map(|t| m.embed(t)).collect())
     }
 }
 
 impl Embedder for MiniLm {
-    fn embed(&self, texts: Vec<String>) -> BoxFuture<'static, Result<Vec<Vec<f32>>, ProviderError>> {
+    fn embed(
+        &self,
+        texts: Vec<String>,
+    ) -> BoxFuture<'static, Result<Vec<Vec<f32>>, ProviderError>> {
         let cache = self.cache.clone();
         self.workers.run("embed", move |m| {
             texts
@@ -194,6 +224,9 @@ mod tests {
     fn wordpiece_splits_like_bert() {
         let vocab = "[PAD]\n[UNK]\n[CLS]\n[SEP]\nhello\n,\nbook\n##ing\nun\n##aff\n##able\n";
         let t = WordPiece::from_vocab(vocab).expect("vocab");
-        assert_eq!(t.encode("Hello, booking unaffable!"), vec![2, 4, 5, 6, 7, 8, 9, 10, 1, 3]);
+        assert_eq!(
+            t.encode("Hello, booking unaffable!"),
+            vec![2, 4, 5, 6, 7, 8, 9, 10, 1, 3]
+        );
     }
 }

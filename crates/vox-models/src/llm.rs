@@ -62,7 +62,14 @@ pub struct LocalLlmConfig {
 
 impl Default for LocalLlmConfig {
     fn default() -> Self {
-        Self { max_tokens: 80, max_prompt: 1536, max_sentences: 2, repeat_penalty: 1.2, workers: 1, tool_calls: false }
+        Self {
+            max_tokens: 80,
+            max_prompt: 1536,
+            max_sentences: 2,
+            repeat_penalty: 1.2,
+            workers: 1,
+            tool_calls: false,
+        }
     }
 }
 
@@ -99,30 +106,62 @@ impl LocalLlm {
     /// Loads the model once; every worker shares its weights.
     pub fn load(models: &Models, config: LocalLlmConfig) -> Result<Self, ModelError> {
         let path = models.file("SmolLM2 (local LLM)", SMOLLM2)?;
-        let mut file = std::fs::File::open(&path).map_err(|e| ModelError::Runtime(format!("{}: {e}", path.display())))?;
+        let mut file = std::fs::File::open(&path)
+            .map_err(|e| ModelError::Runtime(format!("{}: {e}", path.display())))?;
         let content = gguf_file::Content::read(&mut file).map_err(err)?;
         let bpe = Arc::new(Bpe::from_metadata(&content.metadata, &path)?);
         let weights = ModelWeights::from_gguf(content, &mut file, &Device::Cpu).map_err(err)?;
-        let id = |t: &str| bpe.id(t).ok_or_else(|| ModelError::Runtime(format!("{}: no {t} token", path.display())));
+        let id = |t: &str| {
+            bpe.id(t)
+                .ok_or_else(|| ModelError::Runtime(format!("{}: no {t} token", path.display())))
+        };
         let stops = vec![id("<|im_end|>")?, id("<|endoftext|>")?];
         let im_start = id("<|im_start|>")?;
-        let banned: Vec<u32> = (0..bpe.len() as u32).filter(|&i| bpe.is_special(i) && !stops.contains(&i)).chain([im_start]).collect();
-        let texts: Arc<Vec<Option<String>>> = Arc::new((0..bpe.len() as u32).map(|i| if banned.contains(&i) || stops.contains(&i) { None } else { String::from_utf8(bpe.token_bytes(i)).ok() }).collect());
-        let engines = (0..config.workers.max(1))
-            .map(|_| Engine { weights: weights.clone(), bpe: bpe.clone(), stops: stops.clone(), banned: banned.clone(), texts: texts.clone(), config, prefixes: Vec::new() })
+        let banned: Vec<u32> = (0..bpe.len() as u32)
+            .filter(|&i| bpe.is_special(i) && !stops.contains(&i))
+            .chain([im_start])
             .collect();
-        Ok(Self { workers: Workers::spawn("llm", engines, QUEUE)? })
+        let texts: Arc<Vec<Option<String>>> = Arc::new(
+            (0..bpe.len() as u32)
+                .map(|i| {
+                    if banned.contains(&i) || stops.contains(&i) {
+                        None
+                    } else {
+                        String::from_utf8(bpe.token_bytes(i)).ok()
+                    }
+                })
+                .collect(),
+        );
+        let engines = (0..config.workers.max(1))
+            .map(|_| Engine {
+                weights: weights.clone(),
+                bpe: bpe.clone(),
+                stops: stops.clone(),
+                banned: banned.clone(),
+                texts: texts.clone(),
+                config,
+                prefixes: Vec::new(),
+            })
+            .collect();
+        Ok(Self {
+            workers: Workers::spawn("llm", engines, QUEUE)?,
+        })
     }
 
     /// The whole reply to `request` (for tools and tests): text and tool calls.
-    pub async fn complete(&self, request: LlmRequest) -> Result<(String, Vec<(String, String)>), ProviderError> {
+    pub async fn complete(
+        &self,
+        request: LlmRequest,
+    ) -> Result<(String, Vec<(String, String)>), ProviderError> {
         let mut stream = self.stream(request);
         let mut text = String::new();
         let mut calls = Vec::new();
         while let Some(d) = stream.next().await {
             match d? {
                 LlmDelta::Text(t) => text.push_str(&t),
-                LlmDelta::ToolCall { name, arguments, .. } => calls.push((name.unwrap_or_default(), arguments)),
+                LlmDelta::ToolCall {
+                    name, arguments, ..
+                } => calls.push((name.unwrap_or_default(), arguments)),
             }
         }
         Ok((text, calls))
@@ -134,23 +173,37 @@ impl LocalLlm {
 /// renamed into place.
 pub fn requantize(src: &std::path::Path, dst: &std::path::Path) -> Result<(), ModelError> {
     use candle_core::quantized::{GgmlDType, QTensor};
-    let mut file = std::fs::File::open(src).map_err(|e| ModelError::Runtime(format!("{}: {e}", src.display())))?;
+    let mut file = std::fs::File::open(src)
+        .map_err(|e| ModelError::Runtime(format!("{}: {e}", src.display())))?;
     let content = gguf_file::Content::read(&mut file).map_err(err)?;
     let mut tensors: Vec<(String, QTensor)> = Vec::new();
     let mut names: Vec<&String> = content.tensor_infos.keys().collect();
     names.sort();
     for name in names {
         let t = content.tensor(&mut file, name, &Device::Cpu).map_err(err)?;
-        let t = if t.dtype() == GgmlDType::Q4_1 { QTensor::quantize(&t.dequantize(&Device::Cpu).map_err(err)?, GgmlDType::Q8_0).map_err(err)? } else { t };
+        let t = if t.dtype() == GgmlDType::Q4_1 {
+            QTensor::quantize(&t.dequantize(&Device::Cpu).map_err(err)?, GgmlDType::Q8_0)
+                .map_err(err)?
+        } else {
+            t
+        };
         tensors.push((name.clone(), t));
     }
-    let mut metadata: Vec<(&str, &gguf_file::Value)> = content.metadata.iter().map(|(k, v)| (k.as_str(), v)).collect();
+    let mut metadata: Vec<(&str, &gguf_file::Value)> = content
+        .metadata
+        .iter()
+        .map(|(k, v)| (k.as_str(), v))
+        .collect();
     metadata.sort_by_key(|(k, _)| *k);
     let tmp = dst.with_extension("part");
-    let mut out = std::io::BufWriter::new(std::fs::File::create(&tmp).map_err(|e| ModelError::Runtime(format!("{}: {e}", tmp.display())))?);
+    let mut out = std::io::BufWriter::new(
+        std::fs::File::create(&tmp)
+            .map_err(|e| ModelError::Runtime(format!("{}: {e}", tmp.display())))?,
+    );
     let refs: Vec<(&str, &QTensor)> = tensors.iter().map(|(n, t)| (n.as_str(), t)).collect();
     gguf_file::write(&mut out, &metadata, &refs).map_err(err)?;
-    std::io::Write::flush(&mut out).map_err(|e| ModelError::Runtime(format!("{}: {e}", tmp.display())))?;
+    std::io::Write::flush(&mut out)
+        .map_err(|e| ModelError::Runtime(format!("{}: {e}", tmp.display())))?;
     drop(out);
     std::fs::rename(&tmp, dst).map_err(|e| ModelError::Runtime(format!("{}: {e}", dst.display())))
 }
@@ -185,12 +238,22 @@ fn turns(request: &LlmRequest) -> (String, Vec<String>) {
             Role::Assistant => {
                 let mut c = m.content.trim().to_owned();
                 for call in &m.tool_calls {
-                    let args = if call.arguments.trim().is_empty() { "{}" } else { call.arguments.trim() };
-                    c.push_str(&format!("<tool_call>[{{\"name\": \"{}\", \"arguments\": {args}}}]</tool_call>", call.name));
+                    let args = if call.arguments.trim().is_empty() {
+                        "{}"
+                    } else {
+                        call.arguments.trim()
+                    };
+                    c.push_str(&format!(
+                        "<tool_call>[{{\"name\": \"{}\", \"arguments\": {args}}}]</tool_call>",
+                        call.name
+                    ));
                 }
                 turns.push(block("assistant", &c));
             }
-            Role::Tool => turns.push(block("user", &format!("<tool_response>{}</tool_response>", m.content))),
+            Role::Tool => turns.push(block(
+                "user",
+                &format!("<tool_response>{}</tool_response>", m.content),
+            )),
         }
     }
     (system, turns)
@@ -199,7 +262,13 @@ fn turns(request: &LlmRequest) -> (String, Vec<String>) {
 /// A ChatML prompt: `system`, then as many of the latest `turns` as fit in `budget` tokens,
 /// then the start of the assistant's turn (`prefix`); and the length of the system block
 /// (the part worth caching: it is the same every turn).
-fn render(bpe: &Bpe, system: &str, turns: &[String], prefix: &str, budget: usize) -> (Vec<u32>, usize) {
+fn render(
+    bpe: &Bpe,
+    system: &str,
+    turns: &[String],
+    prefix: &str,
+    budget: usize,
+) -> (Vec<u32>, usize) {
     let head = bpe.encode(&block("system", system));
     let tail = bpe.encode(&format!("<|im_start|>assistant\n{prefix}"));
     let mut kept: Vec<Vec<u32>> = Vec::new();
@@ -236,7 +305,12 @@ fn argmax(logits: &[f32]) -> u32 {
 /// the point of a decimal).
 fn sentences(text: &str) -> usize {
     let b = text.as_bytes();
-    (0..b.len()).filter(|&i| matches!(b[i], b'.' | b'!' | b'?') && b.get(i + 1).is_none_or(|c| *c == b' ' || *c == b'\n')).count()
+    (0..b.len())
+        .filter(|&i| {
+            matches!(b[i], b'.' | b'!' | b'?')
+                && b.get(i + 1).is_none_or(|c| *c == b' ' || *c == b'\n')
+        })
+        .count()
 }
 
 type Out = mpsc::Sender<Result<LlmDelta, ProviderError>>;
@@ -245,9 +319,16 @@ impl Engine {
     /// Runs the model over `prompt`, returning a session positioned after it. The state
     /// after the first `head` tokens (the system block) is cached: the next turn of the same
     /// agent starts from it and computes only the conversation.
-    fn prefill(&mut self, prompt: &[u32], head: usize) -> Result<(ModelWeights, Vec<f32>, usize), ModelError> {
+    fn prefill(
+        &mut self,
+        prompt: &[u32],
+        head: usize,
+    ) -> Result<(ModelWeights, Vec<f32>, usize), ModelError> {
         let t = std::time::Instant::now();
-        let hit = self.prefixes.iter().position(|(k, _)| prompt.len() > k.len() && prompt.starts_with(k));
+        let hit = self
+            .prefixes
+            .iter()
+            .position(|(k, _)| prompt.len() > k.len() && prompt.starts_with(k));
         let (mut model, start) = match hit {
             Some(i) => {
                 let entry = self.prefixes.remove(i);
@@ -261,29 +342,51 @@ impl Engine {
                 let head = head.min(prompt.len() - 1);
                 if head > 0 {
                     Self::step(&mut m, &prompt[..head], 0)?;
-                    self.prefixes.insert(0, (prompt[..head].to_vec(), m.clone()));
+                    self.prefixes
+                        .insert(0, (prompt[..head].to_vec(), m.clone()));
                     self.prefixes.truncate(PREFIX_CACHE);
                 }
                 (m, head)
             }
         };
         let logits = Self::step(&mut model, &prompt[start..], start)?;
-        tracing::debug!(tokens = prompt.len(), cached = start, ms = t.elapsed().as_millis() as u64, "llm prefill");
+        tracing::debug!(
+            tokens = prompt.len(),
+            cached = start,
+            ms = t.elapsed().as_millis() as u64,
+            "llm prefill"
+        );
         Ok((model, logits, prompt.len()))
     }
 
     /// Feeds `tokens` at `pos`; the logits after the last.
     fn step(model: &mut ModelWeights, tokens: &[u32], pos: usize) -> Result<Vec<f32>, ModelError> {
-        let input = Tensor::new(tokens, &Device::Cpu).and_then(|t| t.unsqueeze(0)).map_err(err)?;
-        model.forward(&input, pos).and_then(|l| l.squeeze(0)).and_then(|l| l.to_vec1()).map_err(err)
+        let input = Tensor::new(tokens, &Device::Cpu)
+            .and_then(|t| t.unsqueeze(0))
+            .map_err(err)?;
+        model
+            .forward(&input, pos)
+            .and_then(|l| l.squeeze(0))
+            .and_then(|l| l.to_vec1())
+            .map_err(err)
     }
 
     /// The tool-choice pass: the assistant's turn is begun with `<tool_call>[` and every
     /// further token must keep the text inside the tool grammar (no call, or one).
-    fn choose_tool(&mut self, request: &LlmRequest, out: &Out) -> Result<Option<(String, String)>, ModelError> {
+    fn choose_tool(
+        &mut self,
+        request: &LlmRequest,
+        out: &Out,
+    ) -> Result<Option<(String, String)>, ModelError> {
         let (_, turns) = turns(request);
         let recent = &turns[turns.len().saturating_sub(4)..];
-        let (prompt, head) = render(&self.bpe, &tool_system(&request.tools), recent, "<tool_call>[\n", self.config.max_prompt);
+        let (prompt, head) = render(
+            &self.bpe,
+            &tool_system(&request.tools),
+            recent,
+            "<tool_call>[\n",
+            self.config.max_prompt,
+        );
         let (mut model, mut logits, mut pos) = self.prefill(&prompt, head)?;
         let grammar = ToolGrammar::new(&request.tools);
         let mut checker = grammar.start_list();
@@ -295,11 +398,15 @@ impl Engine {
             let mut order: Vec<u32> = (0..logits.len() as u32).collect();
             order.sort_unstable_by(|&a, &b| logits[b as usize].total_cmp(&logits[a as usize]));
             let pick = order.into_iter().find_map(|t| {
-                let s = self.texts[t as usize].as_deref().filter(|s| !s.is_empty())?;
+                let s = self.texts[t as usize]
+                    .as_deref()
+                    .filter(|s| !s.is_empty())?;
                 let mut probe = checker.clone();
                 probe.feed(s).then_some((t, s, probe))
             });
-            let Some((token, s, next)) = pick else { return Ok(None) };
+            let Some((token, s, next)) = pick else {
+                return Ok(None);
+            };
             checker = next;
             call.push_str(s);
             let mut feed = vec![token];
@@ -310,9 +417,12 @@ impl Engine {
                 feed.extend(self.bpe.encode(&forced));
             }
             if checker.done() {
-                let Some(name) = checker.tool_name() else { return Ok(None) };
+                let Some(name) = checker.tool_name() else {
+                    return Ok(None);
+                };
                 let json = call.trim().trim_end_matches(']').trim();
-                let v: serde_json::Value = serde_json::from_str(json).map_err(|e| ModelError::Runtime(format!("tool call {json:?}: {e}")))?;
+                let v: serde_json::Value = serde_json::from_str(json)
+                    .map_err(|e| ModelError::Runtime(format!("tool call {json:?}: {e}")))?;
                 return Ok(Some((name.to_owned(), v["arguments"].to_string())));
             }
             logits = Self::step(&mut model, &feed, pos)?;
@@ -341,7 +451,11 @@ impl Engine {
             }
             for &g in &generated {
                 let v = &mut logits[g as usize];
-                *v = if *v > 0.0 { *v / self.config.repeat_penalty } else { *v * self.config.repeat_penalty };
+                *v = if *v > 0.0 {
+                    *v / self.config.repeat_penalty
+                } else {
+                    *v * self.config.repeat_penalty
+                };
             }
             let token = argmax(&logits);
             if self.stops.contains(&token) {
@@ -375,13 +489,21 @@ impl Engine {
 
     fn generate(&mut self, request: &LlmRequest, out: &Out) -> Result<(), ModelError> {
         // after a tool's result the model speaks; otherwise it may first choose a tool
-        let after_tool = request.messages.last().is_some_and(|m| m.role == Role::Tool);
+        let after_tool = request
+            .messages
+            .last()
+            .is_some_and(|m| m.role == Role::Tool);
         if self.config.tool_calls
             && !request.tools.is_empty()
             && !after_tool
             && let Some((name, arguments)) = self.choose_tool(request, out)?
         {
-            let _ = out.blocking_send(Ok(LlmDelta::ToolCall { index: 0, id: Some(format!("call_local_{}", request.messages.len())), name: Some(name), arguments }));
+            let _ = out.blocking_send(Ok(LlmDelta::ToolCall {
+                index: 0,
+                id: Some(format!("call_local_{}", request.messages.len())),
+                name: Some(name),
+                arguments,
+            }));
             return Ok(());
         }
         self.reply(request, out)
@@ -394,7 +516,8 @@ impl LlmProvider for LocalLlm {
         let done = tx.clone();
         let job = self.workers.run("local-llm", move |engine| {
             if let Err(e) = engine.generate(&request, &tx) {
-                let _ = tx.blocking_send(Err(ProviderError::new("local-llm", e.to_string(), false)));
+                let _ =
+                    tx.blocking_send(Err(ProviderError::new("local-llm", e.to_string(), false)));
             }
             Ok(())
         });
@@ -409,7 +532,8 @@ impl LlmProvider for LocalLlm {
             }
         })
         .filter_map(|x: Option<Result<LlmDelta, ProviderError>>| async move { x });
-        let deltas = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|d| (d, rx)) });
+        let deltas =
+            futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|d| (d, rx)) });
         futures::stream::select(status, deltas).boxed()
     }
 }

@@ -11,7 +11,7 @@ use ort::session::Session;
 use ort::value::Tensor;
 use serde::Deserialize;
 use vox_audio::StreamResampler;
-use vox_core::{SampleRate, INTERNAL_RATE};
+use vox_core::{INTERNAL_RATE, SampleRate};
 use vox_providers::{ProviderError, TtsProvider, TtsStream};
 
 use crate::worker::Workers;
@@ -56,10 +56,26 @@ struct Voice {
 
 impl Voice {
     fn load(json: &Path) -> Result<Self, ModelError> {
-        let text = std::fs::read_to_string(json).map_err(|e| ModelError::Runtime(format!("{}: {e}", json.display())))?;
-        let cfg: VoiceConfig = serde_json::from_str(&text).map_err(|e| ModelError::Runtime(format!("{}: {e}", json.display())))?;
-        let ids = cfg.phoneme_id_map.into_iter().filter_map(|(k, v)| k.chars().next().filter(|_| k.chars().count() == 1).map(|c| (c, v))).collect();
-        Ok(Self { ids, espeak_voice: cfg.espeak.voice, rate: cfg.audio.sample_rate, scales: cfg.inference })
+        let text = std::fs::read_to_string(json)
+            .map_err(|e| ModelError::Runtime(format!("{}: {e}", json.display())))?;
+        let cfg: VoiceConfig = serde_json::from_str(&text)
+            .map_err(|e| ModelError::Runtime(format!("{}: {e}", json.display())))?;
+        let ids = cfg
+            .phoneme_id_map
+            .into_iter()
+            .filter_map(|(k, v)| {
+                k.chars()
+                    .next()
+                    .filter(|_| k.chars().count() == 1)
+                    .map(|c| (c, v))
+            })
+            .collect();
+        Ok(Self {
+            ids,
+            espeak_voice: cfg.espeak.voice,
+            rate: cfg.audio.sample_rate,
+            scales: cfg.inference,
+        })
     }
 
     /// Piper's id sequence: BOS, then each phoneme followed by the pad, then EOS.
@@ -88,22 +104,40 @@ pub fn phonemize(text: &str, voice: &str) -> Result<String, ModelError> {
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
-        .map_err(|e| ModelError::Runtime(format!("cannot run espeak-ng ({e}): install it (Debian: apt-get install espeak-ng)")))?;
+        .map_err(|e| {
+            ModelError::Runtime(format!(
+                "cannot run espeak-ng ({e}): install it (Debian: apt-get install espeak-ng)"
+            ))
+        })?;
     if let Some(mut stdin) = child.stdin.take() {
         // newlines would start new clauses without punctuation: speak them as spaces
         let one_line = text.replace(['\n', '\r'], " ");
-        stdin.write_all(one_line.as_bytes()).map_err(|e| ModelError::Runtime(format!("espeak-ng: {e}")))?;
+        stdin
+            .write_all(one_line.as_bytes())
+            .map_err(|e| ModelError::Runtime(format!("espeak-ng: {e}")))?;
     }
-    let out = child.wait_with_output().map_err(|e| ModelError::Runtime(format!("espeak-ng: {e}")))?;
+    let out = child
+        .wait_with_output()
+        .map_err(|e| ModelError::Runtime(format!("espeak-ng: {e}")))?;
     if !out.status.success() {
-        return Err(ModelError::Runtime(format!("espeak-ng failed with {}", out.status)));
+        return Err(ModelError::Runtime(format!(
+            "espeak-ng failed with {}",
+            out.status
+        )));
     }
-    let lines: Vec<String> = String::from_utf8_lossy(&out.stdout).lines().map(|l| l.trim().to_owned()).filter(|l| !l.is_empty()).collect();
+    let lines: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.trim().to_owned())
+        .filter(|l| !l.is_empty())
+        .collect();
     let chars: Vec<char> = text.chars().collect();
     let terminators: Vec<char> = chars
         .iter()
         .enumerate()
-        .filter(|(i, c)| matches!(c, ',' | '.' | '!' | '?' | ';' | ':') && chars.get(i + 1).is_none_or(|n| n.is_whitespace()))
+        .filter(|(i, c)| {
+            matches!(c, ',' | '.' | '!' | '?' | ';' | ':')
+                && chars.get(i + 1).is_none_or(|n| n.is_whitespace())
+        })
         .map(|(_, c)| *c)
         .collect();
     let mut phonemes = String::new();
@@ -113,9 +147,10 @@ pub fn phonemize(text: &str, voice: &str) -> Result<String, ModelError> {
         }
         phonemes.push_str(line);
         if (lines.len() == terminators.len() || lines.len() == terminators.len() + 1)
-            && let Some(t) = terminators.get(i) {
-                phonemes.push(*t);
-            }
+            && let Some(t) = terminators.get(i)
+        {
+            phonemes.push(*t);
+        }
     }
     Ok(phonemes)
 }
@@ -135,7 +170,9 @@ pub struct PiperTts {
 
 impl std::fmt::Debug for PiperTts {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PiperTts").field("rate", &self.rate).finish_non_exhaustive()
+        f.debug_struct("PiperTts")
+            .field("rate", &self.rate)
+            .finish_non_exhaustive()
     }
 }
 
@@ -150,8 +187,11 @@ fn synthesize(session: &mut Session, voice: &Voice, text: &str) -> Result<Vec<f3
     let input = Tensor::from_array(([1usize, n], ids)).map_err(err)?;
     let lengths = Tensor::from_array(([1usize], vec![n as i64])).map_err(err)?;
     let s = voice.scales;
-    let scales = Tensor::from_array(([3usize], vec![s.noise_scale, s.length_scale, s.noise_w])).map_err(err)?;
-    let outputs = session.run(ort::inputs!["input" => input, "input_lengths" => lengths, "scales" => scales]).map_err(err)?;
+    let scales = Tensor::from_array(([3usize], vec![s.noise_scale, s.length_scale, s.noise_w]))
+        .map_err(err)?;
+    let outputs = session
+        .run(ort::inputs!["input" => input, "input_lengths" => lengths, "scales" => scales])
+        .map_err(err)?;
     let (_, audio) = outputs["output"].try_extract_tensor::<f32>().map_err(err)?;
     Ok(audio.to_vec())
 }
@@ -159,12 +199,21 @@ fn synthesize(session: &mut Session, voice: &Voice, text: &str) -> Result<Vec<f3
 impl PiperTts {
     /// Loads the joe voice with one worker thread.
     pub fn load(models: &Models) -> Result<Self, ModelError> {
-        let onnx = models.file("Piper voice en_US-joe-medium", "piper/en_US-joe-medium.onnx")?;
+        let onnx = models.file(
+            "Piper voice en_US-joe-medium",
+            "piper/en_US-joe-medium.onnx",
+        )?;
         let json = models.file("Piper voice config", "piper/en_US-joe-medium.onnx.json")?;
         let voice = Voice::load(&json)?;
         let rate = voice.rate;
-        let worker = Worker { session: models.session(&onnx, 1)?, voice };
-        Ok(Self { workers: Workers::spawn("piper", vec![worker], QUEUE)?, rate })
+        let worker = Worker {
+            session: models.session(&onnx, 1)?,
+            voice,
+        };
+        Ok(Self {
+            workers: Workers::spawn("piper", vec![worker], QUEUE)?,
+            rate,
+        })
     }
 
     /// The voice's native sample rate (22050 Hz).
@@ -175,14 +224,19 @@ impl PiperTts {
     /// Speech of `text` at the voice's native rate, as -1..1 samples (blocking).
     pub fn synthesize_blocking(&self, text: &str) -> Result<Vec<f32>, ModelError> {
         let text = text.to_owned();
-        self.workers.run_blocking(move |w| synthesize(&mut w.session, &w.voice, &text))
+        self.workers
+            .run_blocking(move |w| synthesize(&mut w.session, &w.voice, &text))
     }
 }
 
 /// Native-rate float samples -> 16 kHz i16.
 fn to_internal(audio: &[f32], rate: u32) -> Result<Vec<i16>, ProviderError> {
-    let pcm: Vec<i16> = audio.iter().map(|&x| (x * 32767.0).clamp(-32768.0, 32767.0) as i16).collect();
-    let mut rs = StreamResampler::new(SampleRate(rate), INTERNAL_RATE).map_err(|e| ProviderError::new("tts", e.to_string(), false))?;
+    let pcm: Vec<i16> = audio
+        .iter()
+        .map(|&x| (x * 32767.0).clamp(-32768.0, 32767.0) as i16)
+        .collect();
+    let mut rs = StreamResampler::new(SampleRate(rate), INTERNAL_RATE)
+        .map_err(|e| ProviderError::new("tts", e.to_string(), false))?;
     let mut out = Vec::with_capacity(pcm.len() * 16_000 / rate as usize + 400);
     rs.process(&pcm, &mut out);
     rs.process(&vec![0; SampleRate(rate).samples_in_ms(20)], &mut out);
@@ -192,7 +246,9 @@ fn to_internal(audio: &[f32], rate: u32) -> Result<Vec<i16>, ProviderError> {
 impl TtsProvider for PiperTts {
     fn synthesize(&self, text: String) -> TtsStream {
         let rate = self.rate;
-        let audio = self.workers.run("tts", move |w| synthesize(&mut w.session, &w.voice, &text));
+        let audio = self
+            .workers
+            .run("tts", move |w| synthesize(&mut w.session, &w.voice, &text));
         futures::stream::once(async move { to_internal(&audio.await?, rate) }).boxed()
     }
 }
@@ -203,8 +259,24 @@ mod tests {
 
     #[test]
     fn ids_are_bos_pad_interleaved_eos() {
-        let ids: HashMap<char, Vec<i64>> = [('_', 0), ('^', 1), ('$', 2), ('a', 14), ('b', 15)].into_iter().map(|(c, i)| (c, vec![i])).collect();
-        let v = Voice { ids, espeak_voice: "en-us".into(), rate: 22050, scales: Inference { noise_scale: 0.667, length_scale: 1.0, noise_w: 0.8 } };
-        assert_eq!(v.phoneme_ids("ab?"), vec![1, 0, 14, 0, 15, 0, 2], "unknown symbols are skipped");
+        let ids: HashMap<char, Vec<i64>> = [('_', 0), ('^', 1), ('$', 2), ('a', 14), ('b', 15)]
+            .into_iter()
+            .map(|(c, i)| (c, vec![i]))
+            .collect();
+        let v = Voice {
+            ids,
+            espeak_voice: "en-us".into(),
+            rate: 22050,
+            scales: Inference {
+                noise_scale: 0.667,
+                length_scale: 1.0,
+                noise_w: 0.8,
+            },
+        };
+        assert_eq!(
+            v.phoneme_ids("ab?"),
+            vec![1, 0, 14, 0, 15, 0, 2],
+            "unknown symbols are skipped"
+        );
     }
 }

@@ -41,12 +41,19 @@ impl Models {
     /// Path of `rel` under the directory, if the file exists.
     pub fn file(&self, what: &'static str, rel: &str) -> Result<PathBuf, ModelError> {
         let path = self.dir.join(rel);
-        if path.is_file() { Ok(path) } else { Err(ModelError::Missing { what, path }) }
+        if path.is_file() {
+            Ok(path)
+        } else {
+            Err(ModelError::Missing { what, path })
+        }
     }
 
     /// Loads ONNX Runtime from the models directory (once per process).
     pub fn init_runtime(&self) -> Result<(), ModelError> {
-        let lib = self.file("ONNX Runtime (libonnxruntime.so)", "onnxruntime/libonnxruntime.so")?;
+        let lib = self.file(
+            "ONNX Runtime (libonnxruntime.so)",
+            "onnxruntime/libonnxruntime.so",
+        )?;
         let result = RUNTIME.get_or_init(|| {
             ort::init_from(&lib)
                 .map_err(|e| format!("cannot load ONNX Runtime from {}: {e}", lib.display()))?
@@ -55,14 +62,25 @@ impl Models {
                 .build()
                 .map_err(|e| format!("cannot start ONNX Runtime: {e}"))
         });
-        result.as_ref().map(|_| ()).map_err(|e| ModelError::Runtime(e.clone()))
+        result
+            .as_ref()
+            .map(|_| ())
+            .map_err(|e| ModelError::Runtime(e.clone()))
     }
 
     /// An ONNX session for `path` with `threads` intra-op threads.
-    pub fn session(&self, path: &Path, threads: usize) -> Result<ort::session::Session, ModelError> {
+    pub fn session(
+        &self,
+        path: &Path,
+        threads: usize,
+    ) -> Result<ort::session::Session, ModelError> {
         self.init_runtime()?;
-        let env = RUNTIME.get().and_then(|r| r.as_ref().ok()).ok_or_else(|| ModelError::Runtime("ONNX Runtime is not loaded".into()))?;
-        let err = |e: &dyn std::fmt::Display| ModelError::Runtime(format!("{}: {e}", path.display()));
+        let env = RUNTIME
+            .get()
+            .and_then(|r| r.as_ref().ok())
+            .ok_or_else(|| ModelError::Runtime("ONNX Runtime is not loaded".into()))?;
+        let err =
+            |e: &dyn std::fmt::Display| ModelError::Runtime(format!("{}: {e}", path.display()));
         ort::session::Session::builder(env)
             .map_err(|e| err(&e))?
             .with_intra_threads(threads)

@@ -30,7 +30,12 @@ pub struct SileroConfig {
 
 impl Default for SileroConfig {
     fn default() -> Self {
-        Self { threshold: 0.5, neg_threshold: 0.35, start_ms: 60, stop_ms: 200 }
+        Self {
+            threshold: 0.5,
+            neg_threshold: 0.35,
+            start_ms: 60,
+            stop_ms: 200,
+        }
     }
 }
 
@@ -46,8 +51,13 @@ impl SileroModel {
     /// Loads the model with `pool_size` sessions (one per core is plenty).
     pub fn load(models: &Models, pool_size: usize) -> Result<Arc<Self>, ModelError> {
         let path = models.file("Silero VAD", "silero/silero_vad.onnx")?;
-        let pool = (0..pool_size.max(1)).map(|_| models.session(&path, 1).map(Mutex::new)).collect::<Result<_, _>>()?;
-        Ok(Arc::new(Self { pool, next: AtomicUsize::new(0) }))
+        let pool = (0..pool_size.max(1))
+            .map(|_| models.session(&path, 1).map(Mutex::new))
+            .collect::<Result<_, _>>()?;
+        Ok(Arc::new(Self {
+            pool,
+            next: AtomicUsize::new(0),
+        }))
     }
 
     /// Speech probability of one window (`CONTEXT + WINDOW` samples in -1..1); updates `state`.
@@ -56,12 +66,18 @@ impl SileroModel {
         let n = self.pool.len();
         let mut session = (0..n)
             .find_map(|k| self.pool[(start + k) % n].try_lock().ok())
-            .unwrap_or_else(|| self.pool[start % n].lock().unwrap_or_else(|p| p.into_inner()));
+            .unwrap_or_else(|| {
+                self.pool[start % n]
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+            });
         let err = |e: ort::Error| ModelError::Runtime(format!("silero: {e}"));
         let x = Tensor::from_array(([1usize, CONTEXT + WINDOW], input.to_vec())).map_err(err)?;
         let s = Tensor::from_array(([2usize, 1, 128], state.to_vec())).map_err(err)?;
         let sr = Tensor::from_array((Vec::<usize>::new(), vec![16_000i64])).map_err(err)?;
-        let outputs = session.run(ort::inputs!["input" => x, "state" => s, "sr" => sr]).map_err(err)?;
+        let outputs = session
+            .run(ort::inputs!["input" => x, "state" => s, "sr" => sr])
+            .map_err(err)?;
         let (_, prob) = outputs["output"].try_extract_tensor::<f32>().map_err(err)?;
         let (_, new_state) = outputs["stateN"].try_extract_tensor::<f32>().map_err(err)?;
         if new_state.len() == STATE {
@@ -102,7 +118,8 @@ impl SileroVad {
 
 impl Vad for SileroVad {
     fn process(&mut self, frame: &AudioFrame) -> VadOutput {
-        self.pending.extend(frame.samples().iter().map(|&s| f32::from(s) / 32768.0));
+        self.pending
+            .extend(frame.samples().iter().map(|&s| f32::from(s) / 32768.0));
         while self.pending.len() >= WINDOW {
             // window = last CONTEXT samples of the previous window + the next WINDOW samples
             self.window.copy_within(WINDOW..WINDOW + CONTEXT, 0);
@@ -120,8 +137,14 @@ impl Vad for SileroVad {
             }
         }
         let p = self.probability;
-        let (speaking, event) = self.hysteresis.update(p > self.cfg.threshold, p < self.cfg.neg_threshold);
-        VadOutput { probability: p, speaking, event }
+        let (speaking, event) = self
+            .hysteresis
+            .update(p > self.cfg.threshold, p < self.cfg.neg_threshold);
+        VadOutput {
+            probability: p,
+            speaking,
+            event,
+        }
     }
 
     fn reset(&mut self) {

@@ -37,14 +37,24 @@ impl SmartTurn {
     /// Loads the model and starts `workers` threads.
     pub fn load(models: &Models, workers: usize) -> Result<Self, ModelError> {
         let path = models.file("Smart Turn v3.2", "smart-turn/smart-turn-v3.2-cpu.onnx")?;
-        let states = (0..workers.max(1)).map(|_| Ok(Worker { session: models.session(&path, 1)?, mel: LogMel::new() })).collect::<Result<Vec<_>, ModelError>>()?;
-        Ok(Self { workers: Workers::spawn("smart-turn", states, QUEUE)? })
+        let states = (0..workers.max(1))
+            .map(|_| {
+                Ok(Worker {
+                    session: models.session(&path, 1)?,
+                    mel: LogMel::new(),
+                })
+            })
+            .collect::<Result<Vec<_>, ModelError>>()?;
+        Ok(Self {
+            workers: Workers::spawn("smart-turn", states, QUEUE)?,
+        })
     }
 
     /// Runs the model, blocking until a worker answers.
     pub fn predict_blocking(&self, audio: &[i16]) -> Result<f32, ModelError> {
         let audio = audio.to_vec();
-        self.workers.run_blocking(move |w| infer(&mut w.session, &w.mel, &audio))
+        self.workers
+            .run_blocking(move |w| infer(&mut w.session, &w.mel, &audio))
     }
 }
 
@@ -60,14 +70,19 @@ fn infer(session: &mut Session, mel: &LogMel, audio: &[i16]) -> Result<f32, Mode
     let (features, frames) = mel.compute(&window(audio));
     let err = |e: ort::Error| ModelError::Runtime(format!("smart turn: {e}"));
     let input = Tensor::from_array(([1usize, N_MELS, frames], features)).map_err(err)?;
-    let outputs = session.run(ort::inputs!["input_features" => input]).map_err(err)?;
+    let outputs = session
+        .run(ort::inputs!["input_features" => input])
+        .map_err(err)?;
     // The exported model ends in a sigmoid: its "logits" output is already a probability.
     let (_, p) = outputs["logits"].try_extract_tensor::<f32>().map_err(err)?;
-    p.first().copied().ok_or_else(|| ModelError::Runtime("smart turn: empty output".into()))
+    p.first()
+        .copied()
+        .ok_or_else(|| ModelError::Runtime("smart turn: empty output".into()))
 }
 
 impl EndOfTurnModel for SmartTurn {
     fn predict(&self, audio: Vec<i16>) -> BoxFuture<'static, Result<f32, ProviderError>> {
-        self.workers.run("eot", move |w| infer(&mut w.session, &w.mel, &audio))
+        self.workers
+            .run("eot", move |w| infer(&mut w.session, &w.mel, &audio))
     }
 }

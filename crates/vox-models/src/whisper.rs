@@ -6,7 +6,9 @@ use std::sync::{Arc, Once};
 use futures::future::BoxFuture;
 use vox_core::AudioFrame;
 use vox_providers::{ProviderError, SegmentTranscriber};
-use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters, WhisperState};
+use whisper_rs::{
+    FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters, WhisperState,
+};
 
 use crate::fetch::{WHISPER_BASE_GGML, WHISPER_TINY_EN_GGML};
 use crate::worker::Workers;
@@ -55,7 +57,10 @@ pub struct WhisperLocal {
 
 impl std::fmt::Debug for WhisperLocal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WhisperLocal").field("threads", &self.threads).field("reduced_context", &self.reduced_context).finish_non_exhaustive()
+        f.debug_struct("WhisperLocal")
+            .field("threads", &self.threads)
+            .field("reduced_context", &self.reduced_context)
+            .finish_non_exhaustive()
     }
 }
 
@@ -65,12 +70,29 @@ impl WhisperLocal {
     /// Loads tiny.en with `workers` worker threads of `threads` compute threads each. With
     /// `reduced_context`, the encoder only attends over the segment's length instead of 30 s
     /// (several times faster on short turns).
-    pub fn load(models: &Models, workers: usize, threads: i32, reduced_context: bool) -> Result<Self, ModelError> {
-        Self::load_model(models, WhisperModel::TinyEn, workers, threads, reduced_context)
+    pub fn load(
+        models: &Models,
+        workers: usize,
+        threads: i32,
+        reduced_context: bool,
+    ) -> Result<Self, ModelError> {
+        Self::load_model(
+            models,
+            WhisperModel::TinyEn,
+            workers,
+            threads,
+            reduced_context,
+        )
     }
 
     /// Like [`Self::load`], for the given model.
-    pub fn load_model(models: &Models, model: WhisperModel, workers: usize, threads: i32, reduced_context: bool) -> Result<Self, ModelError> {
+    pub fn load_model(
+        models: &Models,
+        model: WhisperModel,
+        workers: usize,
+        threads: i32,
+        reduced_context: bool,
+    ) -> Result<Self, ModelError> {
         LOG_HOOKS.call_once(whisper_rs::install_logging_hooks);
         let (what, file) = model.file();
         let path = models.file(what, file)?;
@@ -80,20 +102,37 @@ impl WhisperLocal {
                 .map_err(|e| ModelError::Runtime(format!("cannot load {path_str}: {e}")))?,
         );
         let states = (0..workers.max(1))
-            .map(|_| Ok(Worker { state: ctx.create_state().map_err(|e| ModelError::Runtime(format!("whisper state: {e}")))?, _ctx: ctx.clone() }))
+            .map(|_| {
+                Ok(Worker {
+                    state: ctx
+                        .create_state()
+                        .map_err(|e| ModelError::Runtime(format!("whisper state: {e}")))?,
+                    _ctx: ctx.clone(),
+                })
+            })
             .collect::<Result<Vec<_>, ModelError>>()?;
-        Ok(Self { workers: Workers::spawn("whisper", states, QUEUE)?, threads: threads.max(1), reduced_context })
+        Ok(Self {
+            workers: Workers::spawn("whisper", states, QUEUE)?,
+            threads: threads.max(1),
+            reduced_context,
+        })
     }
 
     /// Transcribes 16 kHz audio, blocking until a worker is done.
     pub fn transcribe_blocking(&self, samples: &[i16]) -> Result<String, ModelError> {
         let audio: Vec<f32> = samples.iter().map(|&s| f32::from(s) / 32768.0).collect();
         let (threads, reduced) = (self.threads, self.reduced_context);
-        self.workers.run_blocking(move |w| run(&mut w.state, &audio, threads, reduced))
+        self.workers
+            .run_blocking(move |w| run(&mut w.state, &audio, threads, reduced))
     }
 }
 
-fn run(state: &mut WhisperState, audio: &[f32], threads: i32, reduced: bool) -> Result<String, ModelError> {
+fn run(
+    state: &mut WhisperState,
+    audio: &[f32],
+    threads: i32,
+    reduced: bool,
+) -> Result<String, ModelError> {
     let mut p = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
     p.set_language(Some("en"));
     p.set_n_threads(threads);
@@ -118,20 +157,32 @@ fn run(state: &mut WhisperState, audio: &[f32], threads: i32, reduced: bool) -> 
     } else {
         audio
     };
-    state.full(p, audio).map_err(|e| ModelError::Runtime(format!("whisper: {e}")))?;
+    state
+        .full(p, audio)
+        .map_err(|e| ModelError::Runtime(format!("whisper: {e}")))?;
     let mut text = String::new();
     for i in 0..state.full_n_segments() {
         if let Some(seg) = state.get_segment(i) {
-            text.push_str(&seg.to_str_lossy().map_err(|e| ModelError::Runtime(format!("whisper text: {e}")))?);
+            text.push_str(
+                &seg.to_str_lossy()
+                    .map_err(|e| ModelError::Runtime(format!("whisper text: {e}")))?,
+            );
         }
     }
     Ok(text.trim().to_owned())
 }
 
 impl SegmentTranscriber for WhisperLocal {
-    fn transcribe(&self, frames: Vec<AudioFrame>) -> BoxFuture<'static, Result<String, ProviderError>> {
-        let audio: Vec<f32> = frames.iter().flat_map(|f| f.samples().iter().map(|&s| f32::from(s) / 32768.0)).collect();
+    fn transcribe(
+        &self,
+        frames: Vec<AudioFrame>,
+    ) -> BoxFuture<'static, Result<String, ProviderError>> {
+        let audio: Vec<f32> = frames
+            .iter()
+            .flat_map(|f| f.samples().iter().map(|&s| f32::from(s) / 32768.0))
+            .collect();
         let (threads, reduced) = (self.threads, self.reduced_context);
-        self.workers.run("asr", move |w| run(&mut w.state, &audio, threads, reduced))
+        self.workers
+            .run("asr", move |w| run(&mut w.state, &audio, threads, reduced))
     }
 }

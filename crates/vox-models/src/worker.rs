@@ -2,11 +2,11 @@
 //! fed through one bounded queue. A full queue answers "busy" at once (callers fall back)
 //! instead of queueing without bound.
 
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
 
-use futures::future::BoxFuture;
 use futures::FutureExt;
+use futures::future::BoxFuture;
 use vox_providers::ProviderError;
 
 use crate::ModelError;
@@ -22,27 +22,36 @@ pub(crate) struct Workers<S> {
 
 impl<S> Clone for Workers<S> {
     fn clone(&self) -> Self {
-        Self { jobs: self.jobs.clone(), name: self.name }
+        Self {
+            jobs: self.jobs.clone(),
+            name: self.name,
+        }
     }
 }
 
 impl<S: Send + 'static> Workers<S> {
     /// One thread per state, named `name-i`, sharing a queue of `queue` jobs.
-    pub(crate) fn spawn(name: &'static str, states: Vec<S>, queue: usize) -> Result<Self, ModelError> {
+    pub(crate) fn spawn(
+        name: &'static str,
+        states: Vec<S>,
+        queue: usize,
+    ) -> Result<Self, ModelError> {
         let (tx, rx) = sync_channel::<Job<S>>(queue);
         let rx: Arc<Mutex<Receiver<Job<S>>>> = Arc::new(Mutex::new(rx));
         for (i, mut state) in states.into_iter().enumerate() {
             let rx = rx.clone();
             std::thread::Builder::new()
                 .name(format!("{name}-{i}"))
-                .spawn(move || loop {
-                    let job = match rx.lock() {
-                        Ok(r) => r.recv(),
-                        Err(_) => return,
-                    };
-                    match job {
-                        Ok(job) => job(&mut state),
-                        Err(_) => return, // every handle is gone
+                .spawn(move || {
+                    loop {
+                        let job = match rx.lock() {
+                            Ok(r) => r.recv(),
+                            Err(_) => return,
+                        };
+                        match job {
+                            Ok(job) => job(&mut state),
+                            Err(_) => return, // every handle is gone
+                        }
                     }
                 })
                 .map_err(|e| ModelError::Runtime(format!("cannot start a {name} worker: {e}")))?;
@@ -51,19 +60,27 @@ impl<S: Send + 'static> Workers<S> {
     }
 
     /// Runs `f` on a worker, waiting for a place in the queue and for the result.
-    pub(crate) fn run_blocking<R: Send + 'static>(&self, f: impl FnOnce(&mut S) -> Result<R, ModelError> + Send + 'static) -> Result<R, ModelError> {
+    pub(crate) fn run_blocking<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut S) -> Result<R, ModelError> + Send + 'static,
+    ) -> Result<R, ModelError> {
         let (tx, rx) = std::sync::mpsc::channel();
         self.jobs
             .send(Box::new(move |s| {
                 let _ = tx.send(f(s));
             }))
             .map_err(|_| ModelError::Runtime(format!("{} workers stopped", self.name)))?;
-        rx.recv().map_err(|_| ModelError::Runtime(format!("a {} worker died", self.name)))?
+        rx.recv()
+            .map_err(|_| ModelError::Runtime(format!("a {} worker died", self.name)))?
     }
 
     /// Runs `f` on a worker without blocking the caller; a full queue is a retryable
     /// "busy" error from `provider` at once.
-    pub(crate) fn run<R: Send + 'static>(&self, provider: &'static str, f: impl FnOnce(&mut S) -> Result<R, ModelError> + Send + 'static) -> BoxFuture<'static, Result<R, ProviderError>> {
+    pub(crate) fn run<R: Send + 'static>(
+        &self,
+        provider: &'static str,
+        f: impl FnOnce(&mut S) -> Result<R, ModelError> + Send + 'static,
+    ) -> BoxFuture<'static, Result<R, ProviderError>> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let name = self.name;
         let job: Job<S> = Box::new(move |s| {
@@ -72,12 +89,28 @@ impl<S: Send + 'static> Workers<S> {
         match self.jobs.try_send(job) {
             Ok(()) => async move {
                 rx.await
-                    .map_err(|_| ProviderError::new(provider, format!("a {name} worker dropped the job"), true))?
+                    .map_err(|_| {
+                        ProviderError::new(
+                            provider,
+                            format!("a {name} worker dropped the job"),
+                            true,
+                        )
+                    })?
                     .map_err(|e| ProviderError::new(provider, e.to_string(), false))
             }
             .boxed(),
-            Err(TrySendError::Full(_)) => futures::future::ready(Err(ProviderError::new(provider, format!("{name} is busy"), true))).boxed(),
-            Err(TrySendError::Disconnected(_)) => futures::future::ready(Err(ProviderError::new(provider, format!("{name} stopped"), false))).boxed(),
+            Err(TrySendError::Full(_)) => futures::future::ready(Err(ProviderError::new(
+                provider,
+                format!("{name} is busy"),
+                true,
+            )))
+            .boxed(),
+            Err(TrySendError::Disconnected(_)) => futures::future::ready(Err(ProviderError::new(
+                provider,
+                format!("{name} stopped"),
+                false,
+            )))
+            .boxed(),
         }
     }
 }

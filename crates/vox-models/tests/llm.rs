@@ -10,7 +10,9 @@ use vox_models::{LocalLlm, LocalLlmConfig, Models, SMOLLM2};
 use vox_providers::LlmRequest;
 
 fn models() -> Option<Models> {
-    let dir = std::env::var_os("VOX_MODELS_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models"));
+    let dir = std::env::var_os("VOX_MODELS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models"));
     let m = Models::new(dir);
     match m.file("SmolLM2", SMOLLM2) {
         Ok(_) => Some(m),
@@ -24,21 +26,34 @@ fn models() -> Option<Models> {
 #[test]
 fn tokenizes_like_the_reference_tokenizer() {
     let Some(m) = models() else { return };
-    let bpe = vox_models::bpe::Bpe::from_gguf(&m.file("SmolLM2", SMOLLM2).expect("file")).expect("bpe");
+    let bpe =
+        vox_models::bpe::Bpe::from_gguf(&m.file("SmolLM2", SMOLLM2).expect("file")).expect("bpe");
     // ids from Hugging Face `tokenizers` built from the same vocabulary and merges, with
     // SmolLM2's pre-tokenizer (single digits, then byte-level GPT-2 split)
     assert_eq!(
         bpe.encode("<|im_start|>user\nCan I book a table for 4 people at 7:30pm?<|im_end|>\n"),
-        vec![1, 4093, 198, 7306, 339, 1863, 253, 3252, 327, 216, 36, 701, 418, 216, 39, 42, 35, 32, 11043, 47, 2, 198]
+        vec![
+            1, 4093, 198, 7306, 339, 1863, 253, 3252, 327, 216, 36, 701, 418, 216, 39, 42, 35, 32,
+            11043, 47, 2, 198
+        ]
     );
     let tricky = "It's   naïve café — “quoted” 2025 {\"name\": \"endCall\"}\n\n  x";
     let ids = bpe.encode(tricky);
-    assert_eq!(ids, vec![1589, 506, 256, 15486, 46494, 37366, 1841, 619, 385, 5036, 573, 216, 34, 32, 34, 37, 9583, 1245, 1799, 476, 486, 12800, 23597, 8866, 1792]);
+    assert_eq!(
+        ids,
+        vec![
+            1589, 506, 256, 15486, 46494, 37366, 1841, 619, 385, 5036, 573, 216, 34, 32, 34, 37,
+            9583, 1245, 1799, 476, 486, 12800, 23597, 8866, 1792
+        ]
+    );
     assert_eq!(bpe.decode(&ids), tricky);
 }
 
 fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime")
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
 }
 
 fn tools() -> Vec<ToolSpec> {
@@ -48,7 +63,11 @@ fn tools() -> Vec<ToolSpec> {
             description: "Book an appointment for the caller.".into(),
             parameters: json!({"type": "object", "properties": {"name": {"type": "string"}, "day": {"type": "string", "enum": ["monday", "tuesday", "wednesday", "thursday", "friday"]}}, "required": ["name", "day"]}),
         },
-        ToolSpec { name: "endCall".into(), description: "Hang up when the caller says goodbye.".into(), parameters: json!({"type": "object", "properties": {}}) },
+        ToolSpec {
+            name: "endCall".into(),
+            description: "Hang up when the caller says goodbye.".into(),
+            parameters: json!({"type": "object", "properties": {}}),
+        },
     ]
 }
 
@@ -56,7 +75,10 @@ fn tools() -> Vec<ToolSpec> {
 fn without_the_tool_pass_it_only_talks() {
     let Some(m) = models() else { return };
     let llm = LocalLlm::load(&m, LocalLlmConfig::default()).expect("load");
-    let request = LlmRequest { messages: vec![ChatMessage::text(Role::User, "Bye, thanks!")], tools: tools() };
+    let request = LlmRequest {
+        messages: vec![ChatMessage::text(Role::User, "Bye, thanks!")],
+        tools: tools(),
+    };
     let (text, calls) = rt().block_on(llm.complete(request)).expect("reply");
     assert!(calls.is_empty() && !text.is_empty(), "{text:?} {calls:?}");
 }
@@ -67,7 +89,10 @@ fn answers_in_short_spoken_text() {
     let llm = LocalLlm::load(&m, LocalLlmConfig::default()).expect("load");
     let request = LlmRequest {
         messages: vec![
-            ChatMessage::text(Role::System, "You are the receptionist of Bright Smile Dental. We are open Monday to Friday, 9 am to 5 pm."),
+            ChatMessage::text(
+                Role::System,
+                "You are the receptionist of Bright Smile Dental. We are open Monday to Friday, 9 am to 5 pm.",
+            ),
             ChatMessage::text(Role::User, "Hi, what are your opening hours?"),
         ],
         tools: Vec::new(),
@@ -79,17 +104,35 @@ fn answers_in_short_spoken_text() {
     assert!(!text.trim().is_empty() && text.len() < 600, "{text:?}");
     assert!(!text.contains("<|"), "no control tokens: {text:?}");
     let lower = text.to_lowercase();
-    assert!(["9", "nine", "5", "five", "monday", "friday"].iter().any(|w| lower.contains(w)), "answers from the prompt: {text:?}");
+    assert!(
+        ["9", "nine", "5", "five", "monday", "friday"]
+            .iter()
+            .any(|w| lower.contains(w)),
+        "answers from the prompt: {text:?}"
+    );
 }
 
 #[test]
 fn chooses_tools_with_grammar_constrained_calls() {
     let Some(m) = models() else { return };
-    let llm = LocalLlm::load(&m, LocalLlmConfig { tool_calls: true, ..LocalLlmConfig::default() }).expect("load");
+    let llm = LocalLlm::load(
+        &m,
+        LocalLlmConfig {
+            tool_calls: true,
+            ..LocalLlmConfig::default()
+        },
+    )
+    .expect("load");
     let rt = rt();
     let ask = |said: &str| {
         let request = LlmRequest {
-            messages: vec![ChatMessage::text(Role::System, "You are the receptionist of Bright Smile Dental."), ChatMessage::text(Role::User, said)],
+            messages: vec![
+                ChatMessage::text(
+                    Role::System,
+                    "You are the receptionist of Bright Smile Dental.",
+                ),
+                ChatMessage::text(Role::User, said),
+            ],
             tools: tools(),
         };
         let t = std::time::Instant::now();
@@ -107,7 +150,11 @@ fn chooses_tools_with_grammar_constrained_calls() {
         match name.as_str() {
             "scheduleAppointment" => {
                 assert!(v["name"].is_string(), "{v}");
-                assert!(["monday", "tuesday", "wednesday", "thursday", "friday"].contains(&v["day"].as_str().unwrap_or("")), "{v}");
+                assert!(
+                    ["monday", "tuesday", "wednesday", "thursday", "friday"]
+                        .contains(&v["day"].as_str().unwrap_or("")),
+                    "{v}"
+                );
                 assert!(v.as_object().is_some_and(|o| o.len() == 2), "{v}");
             }
             "endCall" => assert_eq!(v, json!({})),
@@ -115,8 +162,16 @@ fn chooses_tools_with_grammar_constrained_calls() {
         }
     }
     // the model's judgement on clear cases
-    assert_eq!(booking.1.iter().map(|c| c.0.as_str()).collect::<Vec<_>>(), vec!["scheduleAppointment"], "a booking request books");
-    assert_eq!(goodbye.1.iter().map(|c| c.0.as_str()).collect::<Vec<_>>(), vec!["endCall"], "goodbye ends the call");
+    assert_eq!(
+        booking.1.iter().map(|c| c.0.as_str()).collect::<Vec<_>>(),
+        vec!["scheduleAppointment"],
+        "a booking request books"
+    );
+    assert_eq!(
+        goodbye.1.iter().map(|c| c.0.as_str()).collect::<Vec<_>>(),
+        vec!["endCall"],
+        "goodbye ends the call"
+    );
     // Not asserted: whether a plain question is left to the reply pass. SmolLM2-135M calls a
     // tool for "What are your opening hours?" (BENCHMARKS.md, local LLM): the grammar makes
     // calls well-formed, not wise.

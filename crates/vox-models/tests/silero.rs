@@ -3,12 +3,14 @@
 
 use std::path::PathBuf;
 
-use vox_audio::{wav, EnergyVad, EnergyVadConfig, Framer, Vad};
-use vox_core::{AudioFrame, VadEvent, INTERNAL_RATE};
+use vox_audio::{EnergyVad, EnergyVadConfig, Framer, Vad, wav};
+use vox_core::{AudioFrame, INTERNAL_RATE, VadEvent};
 use vox_models::{Models, SileroConfig, SileroModel, SileroVad};
 
 fn models() -> Option<Models> {
-    let dir = std::env::var_os("VOX_MODELS_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models"));
+    let dir = std::env::var_os("VOX_MODELS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models"));
     let m = Models::new(dir);
     match m.file("Silero VAD", "silero/silero_vad.onnx") {
         Ok(_) => Some(m),
@@ -29,7 +31,11 @@ fn frames(samples: &[i16]) -> Vec<AudioFrame> {
 }
 
 fn events(vad: &mut dyn Vad, frames: &[AudioFrame]) -> Vec<(usize, VadEvent)> {
-    frames.iter().enumerate().filter_map(|(i, f)| vad.process(f).event.map(|e| (i, e))).collect()
+    frames
+        .iter()
+        .enumerate()
+        .filter_map(|(i, f)| vad.process(f).event.map(|e| (i, e)))
+        .collect()
 }
 
 #[test]
@@ -39,15 +45,31 @@ fn detects_each_caller_utterance_once() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/audio");
     for name in ["book-1", "interrupt-1", "bye-1"] {
         let mut samples = vec![0i16; 16_000]; // 1 s of silence first
-        samples.extend(wav::read_mono_at(&root.join(format!("{name}.wav")), INTERNAL_RATE).expect("wav"));
+        samples.extend(
+            wav::read_mono_at(&root.join(format!("{name}.wav")), INTERNAL_RATE).expect("wav"),
+        );
         samples.extend(vec![0i16; 16_000]);
-        let mut vad = SileroVad::new(model.clone(), SileroConfig { stop_ms: 600, ..SileroConfig::default() });
+        let mut vad = SileroVad::new(
+            model.clone(),
+            SileroConfig {
+                stop_ms: 600,
+                ..SileroConfig::default()
+            },
+        );
         let ev = events(&mut vad, &frames(&samples));
-        let starts: Vec<usize> = ev.iter().filter(|e| e.1 == VadEvent::SpeechStart).map(|e| e.0).collect();
+        let starts: Vec<usize> = ev
+            .iter()
+            .filter(|e| e.1 == VadEvent::SpeechStart)
+            .map(|e| e.0)
+            .collect();
         let ends = ev.iter().filter(|e| e.1 == VadEvent::SpeechEnd).count();
         assert_eq!((starts.len(), ends), (1, 1), "{name}: {ev:?}");
         // speech starts within the first half second of the clip (it begins after 1 s of silence)
-        assert!((50..80).contains(&starts[0]), "{name}: onset at frame {}", starts[0]);
+        assert!(
+            (50..80).contains(&starts[0]),
+            "{name}: onset at frame {}",
+            starts[0]
+        );
     }
 }
 
@@ -66,8 +88,14 @@ fn steady_noise_is_not_speech_for_silero_but_is_for_the_energy_vad() {
     let f = frames(&noise);
     let mut silero = SileroVad::new(model, SileroConfig::default());
     let mut energy = EnergyVad::new(EnergyVadConfig::default());
-    assert!(events(&mut silero, &f).is_empty(), "Silero ignores steady noise");
-    assert!(!events(&mut energy, &f).is_empty(), "the energy VAD does not: the reason to prefer Silero");
+    assert!(
+        events(&mut silero, &f).is_empty(),
+        "Silero ignores steady noise"
+    );
+    assert!(
+        !events(&mut energy, &f).is_empty(),
+        "the energy VAD does not: the reason to prefer Silero"
+    );
 }
 
 /// Silero's recurrent state is carried through the whole call; if non-speech shifted it, speech
@@ -80,11 +108,21 @@ fn end_of_speech_does_not_drift_over_a_long_call() {
     let model = SileroModel::load(&m, 1).expect("load silero");
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/audio");
     // through the phone path: 8 kHz mu-law, back to 16 kHz, as a Twilio caller arrives
-    let at8k = wav::read_mono_at(&root.join("book-1.wav"), vox_core::SampleRate(8000)).expect("wav");
-    let phone: Vec<i16> = at8k.iter().map(|&s| vox_audio::g711::mulaw_decode(vox_audio::g711::mulaw_encode(s))).collect();
+    let at8k =
+        wav::read_mono_at(&root.join("book-1.wav"), vox_core::SampleRate(8000)).expect("wav");
+    let phone: Vec<i16> = at8k
+        .iter()
+        .map(|&s| vox_audio::g711::mulaw_decode(vox_audio::g711::mulaw_encode(s)))
+        .collect();
     let mut utterance = Vec::new();
-    vox_audio::StreamResampler::new(vox_core::SampleRate(8000), INTERNAL_RATE).expect("rates").process(&phone, &mut utterance);
-    let utterance: Vec<i16> = utterance.iter().copied().take(utterance.len() / 320 * 320).collect();
+    vox_audio::StreamResampler::new(vox_core::SampleRate(8000), INTERNAL_RATE)
+        .expect("rates")
+        .process(&phone, &mut utterance);
+    let utterance: Vec<i16> = utterance
+        .iter()
+        .copied()
+        .take(utterance.len() / 320 * 320)
+        .collect();
     let gap = vec![vox_audio::g711::mulaw_decode(vox_audio::g711::mulaw_encode(0)); 16_000 * 5];
     let mut vad = SileroVad::new(model, SileroConfig::default());
     let mut ends = Vec::new();
@@ -94,11 +132,22 @@ fn end_of_speech_does_not_drift_over_a_long_call() {
     for _ in 0..12 {
         events(&mut vad, &frames(&gap));
         let ev = events(&mut vad, &turn);
-        assert!(ev.iter().any(|e| e.1 == VadEvent::SpeechStart), "speech heard: {ev:?}");
-        ends.push(ev.iter().rfind(|e| e.1 == VadEvent::SpeechEnd).map(|e| e.0).expect("its end heard"));
+        assert!(
+            ev.iter().any(|e| e.1 == VadEvent::SpeechStart),
+            "speech heard: {ev:?}"
+        );
+        ends.push(
+            ev.iter()
+                .rfind(|e| e.1 == VadEvent::SpeechEnd)
+                .map(|e| e.0)
+                .expect("its end heard"),
+        );
     }
     let first = ends[0];
     // Silero scores 32 ms windows, the VAD speaks per 20 ms frame: the two grids' phase moves
     // between repetitions, so a frame either way is not drift
-    assert!(ends.iter().all(|e| e.abs_diff(first) <= 2), "frames from the turn's start to SpeechEnd, per repetition: {ends:?}");
+    assert!(
+        ends.iter().all(|e| e.abs_diff(first) <= 2),
+        "frames from the turn's start to SpeechEnd, per repetition: {ends:?}"
+    );
 }

@@ -8,7 +8,9 @@ use vox_core::INTERNAL_RATE;
 use vox_models::{Models, SmartTurn};
 
 fn models() -> Option<Models> {
-    let dir = std::env::var_os("VOX_MODELS_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models"));
+    let dir = std::env::var_os("VOX_MODELS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models"));
     let m = Models::new(dir);
     match m.file("Smart Turn", "smart-turn/smart-turn-v3.2-cpu.onnx") {
         Ok(_) => Some(m),
@@ -38,12 +40,18 @@ fn finished_sentences_score_high_and_their_first_halves_low() {
     let Some(m) = models() else { return };
     let st = SmartTurn::load(&m, 1).expect("load smart turn");
     use std::io::Write as _;
-    for name in ["speech/please-try-call-later.wav", "speech/conf-onlyperson.wav"] {
+    for name in [
+        "speech/please-try-call-later.wav",
+        "speech/conf-onlyperson.wav",
+    ] {
         let full = trim_end(clip(name));
         let half = trim_end(full[..full.len() / 2].to_vec());
         let p_full = st.predict_blocking(&full).expect("predict");
         let p_half = st.predict_blocking(&half).expect("predict");
-        let _ = writeln!(std::io::stderr(), "smart turn {name}: full sentence {p_full:.3}, first half {p_half:.3}");
+        let _ = writeln!(
+            std::io::stderr(),
+            "smart turn {name}: full sentence {p_full:.3}, first half {p_half:.3}"
+        );
         assert!(p_full > 0.8, "{name}: a finished sentence: {p_full}");
         assert!(p_half < 0.3, "{name}: half a sentence: {p_half}");
     }
@@ -55,11 +63,19 @@ fn a_busy_model_says_so_instead_of_queueing_without_bound() {
     let Some(m) = models() else { return };
     let st = SmartTurn::load(&m, 1).expect("load smart turn");
     let audio = clip("speech/please-try-call-later.wav");
-    let rt = tokio::runtime::Builder::new_current_thread().build().expect("rt");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("rt");
     rt.block_on(async {
         let futures: Vec<_> = (0..40).map(|_| st.predict(audio.clone())).collect();
         let results = futures::future::join_all(futures).await;
-        let busy = results.iter().filter(|r| r.as_ref().is_err_and(|e| e.retryable && e.message.contains("busy"))).count();
+        let busy = results
+            .iter()
+            .filter(|r| {
+                r.as_ref()
+                    .is_err_and(|e| e.retryable && e.message.contains("busy"))
+            })
+            .count();
         let ok = results.iter().filter(|r| r.is_ok()).count();
         assert!(busy > 0, "40 requests at once overflow the 8-job queue");
         assert!(ok >= 1 && ok + busy == 40, "ok {ok}, busy {busy}");

@@ -8,7 +8,9 @@ use vox_core::INTERNAL_RATE;
 use vox_models::{Models, WhisperLocal};
 
 fn models() -> Option<Models> {
-    let dir = std::env::var_os("VOX_MODELS_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models"));
+    let dir = std::env::var_os("VOX_MODELS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models"));
     let m = Models::new(dir);
     match m.file("Whisper", vox_models::fetch::WHISPER_TINY_EN_GGML) {
         Ok(_) => Some(m),
@@ -21,7 +23,13 @@ fn models() -> Option<Models> {
 }
 
 fn words(s: &str) -> Vec<String> {
-    s.split_whitespace().map(|w| w.trim_matches(|c: char| !c.is_alphanumeric() && c != '\'').to_lowercase()).filter(|w| !w.is_empty()).collect()
+    s.split_whitespace()
+        .map(|w| {
+            w.trim_matches(|c: char| !c.is_alphanumeric() && c != '\'')
+                .to_lowercase()
+        })
+        .filter(|w| !w.is_empty())
+        .collect()
 }
 
 #[test]
@@ -30,8 +38,14 @@ fn transcribes_recorded_prompts_word_for_word() {
     let whisper = WhisperLocal::load(&m, 1, 2, true).expect("load whisper");
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/speech");
     for (file, text) in [
-        ("please-try-call-later.wav", "Please try your call again later."),
-        ("conf-onlyperson.wav", "You are currently the only person in this conference."),
+        (
+            "please-try-call-later.wav",
+            "Please try your call again later.",
+        ),
+        (
+            "conf-onlyperson.wav",
+            "You are currently the only person in this conference.",
+        ),
     ] {
         let audio = wav::read_mono_at(&root.join(file), INTERNAL_RATE).expect("wav");
         let got = whisper.transcribe_blocking(&audio).expect("transcribe");
@@ -43,6 +57,8 @@ fn transcribes_recorded_prompts_word_for_word() {
 fn silence_is_not_words() {
     let Some(m) = models() else { return };
     let whisper = WhisperLocal::load(&m, 1, 2, true).expect("load whisper");
-    let got = whisper.transcribe_blocking(&vec![0i16; 32_000]).expect("transcribe");
+    let got = whisper
+        .transcribe_blocking(&vec![0i16; 32_000])
+        .expect("transcribe");
     assert!(words(&got).len() <= 1, "two seconds of silence: {got:?}");
 }

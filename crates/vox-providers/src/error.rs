@@ -14,7 +14,11 @@ pub struct ProviderError {
 impl ProviderError {
     /// A new error.
     pub fn new(provider: &'static str, message: impl Into<String>, retryable: bool) -> Self {
-        Self { provider, message: message.into(), retryable }
+        Self {
+            provider,
+            message: message.into(),
+            retryable,
+        }
     }
 
     /// Classifies an HTTP status: 408, 429 and 5xx are retryable.

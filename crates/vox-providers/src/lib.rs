@@ -18,6 +18,9 @@ mod segmented;
 mod traits;
 
 pub use error::ProviderError;
-pub use segmented::{SegmentTranscriber, SegmentedAsr};
 pub use openai::{OpenAiAsr, OpenAiEndpoint, OpenAiLlm, OpenAiTts, Secret};
-pub use traits::{AsrEvent, AsrProvider, AsrSession, Embedder, EndOfTurnModel, LlmDelta, LlmProvider, LlmRequest, LlmStream, TtsProvider, TtsStream};
+pub use segmented::{SegmentTranscriber, SegmentedAsr};
+pub use traits::{
+    AsrEvent, AsrProvider, AsrSession, Embedder, EndOfTurnModel, LlmDelta, LlmProvider, LlmRequest,
+    LlmStream, TtsProvider, TtsStream,
+};

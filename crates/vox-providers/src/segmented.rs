@@ -4,9 +4,9 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+use futures::StreamExt;
 use futures::future::BoxFuture;
 use futures::stream::FuturesOrdered;
-use futures::StreamExt;
 use tokio::sync::mpsc;
 use vox_core::{AudioFrame, VadEvent, VadOutput};
 
@@ -20,7 +20,10 @@ const MAX_SEGMENT_FRAMES: usize = 1500;
 /// Transcribes one stretch of speech (16 kHz frames).
 pub trait SegmentTranscriber: Send + Sync + std::fmt::Debug + 'static {
     /// The text of `frames`.
-    fn transcribe(&self, frames: Vec<AudioFrame>) -> BoxFuture<'static, Result<String, ProviderError>>;
+    fn transcribe(
+        &self,
+        frames: Vec<AudioFrame>,
+    ) -> BoxFuture<'static, Result<String, ProviderError>>;
 }
 
 /// An [`AsrProvider`] that cuts the caller's audio at the VAD's decisions (with a short
@@ -44,11 +47,18 @@ impl AsrProvider for SegmentedAsr {
         let (audio_tx, audio_rx) = mpsc::channel(100);
         let (events_tx, events_rx) = mpsc::channel(16);
         tokio::spawn(run_session(self.inner.clone(), audio_rx, events_tx));
-        AsrSession { audio: audio_tx, events: events_rx }
+        AsrSession {
+            audio: audio_tx,
+            events: events_rx,
+        }
     }
 }
 
-async fn run_session(asr: Arc<dyn SegmentTranscriber>, mut audio: mpsc::Receiver<(AudioFrame, VadOutput)>, events: mpsc::Sender<AsrEvent>) {
+async fn run_session(
+    asr: Arc<dyn SegmentTranscriber>,
+    mut audio: mpsc::Receiver<(AudioFrame, VadOutput)>,
+    events: mpsc::Sender<AsrEvent>,
+) {
     let mut preroll: VecDeque<AudioFrame> = VecDeque::with_capacity(PREROLL_FRAMES);
     let mut segment: Option<Vec<AudioFrame>> = None;
     let mut inflight = FuturesOrdered::new();
@@ -85,6 +95,8 @@ async fn run_session(asr: Arc<dyn SegmentTranscriber>, mut audio: mpsc::Receiver
     }
     // The call ended: finish what was already sent so nothing heard is lost.
     while let Some(result) = inflight.next().await {
-        let _ = events.send(result.map_or_else(AsrEvent::Error, AsrEvent::Final)).await;
+        let _ = events
+            .send(result.map_or_else(AsrEvent::Error, AsrEvent::Final))
+            .await;
     }
 }

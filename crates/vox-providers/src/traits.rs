@@ -72,13 +72,19 @@ pub trait LlmProvider: Send + Sync + std::fmt::Debug {
 /// VAD's end of speech), the probability that they have finished their turn.
 pub trait EndOfTurnModel: Send + Sync + std::fmt::Debug {
     /// Predicts; errors (a busy model included) leave endpointing to the VAD and transcript.
-    fn predict(&self, audio: Vec<i16>) -> futures::future::BoxFuture<'static, Result<f32, ProviderError>>;
+    fn predict(
+        &self,
+        audio: Vec<i16>,
+    ) -> futures::future::BoxFuture<'static, Result<f32, ProviderError>>;
 }
 
 /// Sentence embeddings (L2-normalised, so a dot product is the cosine similarity).
 pub trait Embedder: Send + Sync + std::fmt::Debug {
     /// One vector per text.
-    fn embed(&self, texts: Vec<String>) -> futures::future::BoxFuture<'static, Result<Vec<Vec<f32>>, ProviderError>>;
+    fn embed(
+        &self,
+        texts: Vec<String>,
+    ) -> futures::future::BoxFuture<'static, Result<Vec<Vec<f32>>, ProviderError>>;
 }
 
 /// Synthesized audio: 16 kHz mono chunks of any length.

@@ -10,9 +10,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{bail, Context};
-use tracing::warn;
+use anyhow::{Context, bail};
 use serde::Deserialize;
+use tracing::warn;
 use vox_call::CallServices;
 use vox_engine::{AgentSpec, EchoAgent, EchoConfig, EngineConfig, VoiceAgent};
 use vox_media::{AgentCatalog, AgentSession};
@@ -111,13 +111,19 @@ pub struct Agents {
 
 impl std::fmt::Debug for Shared {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Shared").field("whisper", &self.whisper.len()).field("piper", &self.piper.is_some()).field("llm", &self.llm.is_some()).finish()
+        f.debug_struct("Shared")
+            .field("whisper", &self.whisper.len())
+            .field("piper", &self.piper.is_some())
+            .field("llm", &self.llm.is_some())
+            .finish()
     }
 }
 
 fn resolve_key(endpoint: &mut OpenAiEndpoint, what: &str) -> anyhow::Result<()> {
     if let Some(var) = endpoint.api_key.expose().strip_prefix("env:") {
-        let value = std::env::var(var).with_context(|| format!("{what}.apiKey names the environment variable {var}, which is not set"))?;
+        let value = std::env::var(var).with_context(|| {
+            format!("{what}.apiKey names the environment variable {var}, which is not set")
+        })?;
         endpoint.api_key = Secret::new(value);
     }
     Ok(())
@@ -126,14 +132,17 @@ fn resolve_key(endpoint: &mut OpenAiEndpoint, what: &str) -> anyhow::Result<()> 
 impl Agents {
     /// Echo plus the agents in `files`.
     pub fn load(cfg: &Config, files: &[std::path::PathBuf]) -> anyhow::Result<Self> {
-        let eot: Option<Arc<dyn vox_providers::EndOfTurnModel>> = match cfg.conversation.end_of_turn_model {
-            crate::config::EndOfTurnKind::None => None,
-            crate::config::EndOfTurnKind::SmartTurn if files.is_empty() => None, // only LLM agents use it
-            crate::config::EndOfTurnKind::SmartTurn => {
-                let models = vox_models::Models::new(&cfg.models.dir);
-                Some(Arc::new(vox_models::SmartTurn::load(&models, 1).context("conversation.end_of_turn_model is \"smart-turn\"")?))
-            }
-        };
+        let eot: Option<Arc<dyn vox_providers::EndOfTurnModel>> =
+            match cfg.conversation.end_of_turn_model {
+                crate::config::EndOfTurnKind::None => None,
+                crate::config::EndOfTurnKind::SmartTurn if files.is_empty() => None, // only LLM agents use it
+                crate::config::EndOfTurnKind::SmartTurn => {
+                    let models = vox_models::Models::new(&cfg.models.dir);
+                    Some(Arc::new(vox_models::SmartTurn::load(&models, 1).context(
+                        "conversation.end_of_turn_model is \"smart-turn\"",
+                    )?))
+                }
+            };
         let mut shared = Shared::default();
         let mut embedder: Option<Arc<dyn vox_providers::Embedder>> = None;
         let mut loaded = BTreeMap::new();
@@ -142,14 +151,23 @@ impl Agents {
             if agent.without_llm {
                 if embedder.is_none() {
                     let models = vox_models::Models::new(&cfg.models.dir);
-                    let e = vox_models::MiniLm::load(&models).with_context(|| format!("{}: llm = \"none\" needs the MiniLM embeddings", path.display()))?;
+                    let e = vox_models::MiniLm::load(&models).with_context(|| {
+                        format!(
+                            "{}: llm = \"none\" needs the MiniLM embeddings",
+                            path.display()
+                        )
+                    })?;
                     embedder = Some(Arc::new(e));
                 }
                 agent.services.embedder = embedder.clone();
             }
             agent.services.eot = eot.clone();
             if agent.spec.id == "echo" || loaded.contains_key(&agent.spec.id) {
-                bail!("{}: agent id {:?} is already taken", path.display(), agent.spec.id);
+                bail!(
+                    "{}: agent id {:?} is already taken",
+                    path.display(),
+                    agent.spec.id
+                );
             }
             loaded.insert(agent.spec.id.clone(), agent);
         }
@@ -169,15 +187,35 @@ impl Agents {
     pub fn api_runtime(&self) -> anyhow::Result<(CallServices, bool)> {
         let v = &self.cfg.voice_agents;
         let mut llm: LlmChoice = serde_json::from_value(v.llm.clone()).context("voice_agents.llm: a local model name (\"smollm2-135m\", \"none\") or { baseUrl, apiKey, model }")?;
-        let mut asr: AsrChoice = serde_json::from_value(v.asr.clone()).context("voice_agents.asr: \"whisper-tiny.en\", \"whisper-base\" or { baseUrl, apiKey, model }")?;
-        let mut tts: TtsChoice = serde_json::from_value(v.tts.clone()).context("voice_agents.tts: \"piper-joe\" or { baseUrl, apiKey, model, voice }")?;
-        let mut shared = self.shared.lock().map_err(|_| anyhow::anyhow!("model cache poisoned"))?;
-        let (mut services, without_llm) = build_services(&mut llm, &mut asr, &mut tts, None, &self.cfg, &mut shared, "voice_agents")?;
+        let mut asr: AsrChoice = serde_json::from_value(v.asr.clone()).context(
+            "voice_agents.asr: \"whisper-tiny.en\", \"whisper-base\" or { baseUrl, apiKey, model }",
+        )?;
+        let mut tts: TtsChoice = serde_json::from_value(v.tts.clone())
+            .context("voice_agents.tts: \"piper-joe\" or { baseUrl, apiKey, model, voice }")?;
+        let mut shared = self
+            .shared
+            .lock()
+            .map_err(|_| anyhow::anyhow!("model cache poisoned"))?;
+        let (mut services, without_llm) = build_services(
+            &mut llm,
+            &mut asr,
+            &mut tts,
+            None,
+            &self.cfg,
+            &mut shared,
+            "voice_agents",
+        )?;
         if without_llm {
-            let mut embedder = self.embedder.lock().map_err(|_| anyhow::anyhow!("model cache poisoned"))?;
+            let mut embedder = self
+                .embedder
+                .lock()
+                .map_err(|_| anyhow::anyhow!("model cache poisoned"))?;
             if embedder.is_none() {
                 let models = vox_models::Models::new(&self.cfg.models.dir);
-                *embedder = Some(Arc::new(vox_models::MiniLm::load(&models).context("voice_agents.llm = \"none\" needs the MiniLM embeddings")?));
+                *embedder = Some(Arc::new(
+                    vox_models::MiniLm::load(&models)
+                        .context("voice_agents.llm = \"none\" needs the MiniLM embeddings")?,
+                ));
             }
             services.embedder = embedder.clone();
         }
@@ -193,21 +231,36 @@ impl Agents {
             let models = vox_models::Models::new(&self.cfg.models.dir);
             match vox_models::MiniLm::load(&models) {
                 Ok(e) => *embedder = Some(Arc::new(e)),
-                Err(e) => warn!(error = %format!("{e:#}"), "no MiniLM embeddings: knowledge-base search is keyword-only (run `vox models fetch`)"),
+                Err(e) => {
+                    warn!(error = %format!("{e:#}"), "no MiniLM embeddings: knowledge-base search is keyword-only (run `vox models fetch`)")
+                }
             }
         }
         embedder.clone()
     }
 
     /// A session for an API-made agent on the runtime from [`Self::api_runtime`].
-    pub fn api_session(&self, spec: AgentSpec, mut services: CallServices, without_llm: bool) -> AgentSession {
-        services.tools = Some(Arc::new(AgentTools::new(spec.tools.clone(), self.cfg.tools.allow_private_networks, Duration::from_millis(self.cfg.tools.timeout_ms))));
-        let conversation: Box<dyn vox_engine::Conversation> = if without_llm && spec.workflow.is_some() {
-            Box::new(VoiceAgent::without_llm(spec, self.engine.clone()))
-        } else {
-            Box::new(VoiceAgent::new(spec, self.engine.clone()))
-        };
-        AgentSession { conversation, services }
+    pub fn api_session(
+        &self,
+        spec: AgentSpec,
+        mut services: CallServices,
+        without_llm: bool,
+    ) -> AgentSession {
+        services.tools = Some(Arc::new(AgentTools::new(
+            spec.tools.clone(),
+            self.cfg.tools.allow_private_networks,
+            Duration::from_millis(self.cfg.tools.timeout_ms),
+        )));
+        let conversation: Box<dyn vox_engine::Conversation> =
+            if without_llm && spec.workflow.is_some() {
+                Box::new(VoiceAgent::without_llm(spec, self.engine.clone()))
+            } else {
+                Box::new(VoiceAgent::new(spec, self.engine.clone()))
+            };
+        AgentSession {
+            conversation,
+            services,
+        }
     }
 
     /// Agent ids, loaded agents first (in file order is not kept: sorted), then `echo`.
@@ -219,25 +272,57 @@ impl Agents {
 }
 
 fn load_file(path: &Path, cfg: &Config, shared: &mut Shared) -> anyhow::Result<LoadedAgent> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read agent file {}", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read agent file {}", path.display()))?;
     let mut file: AgentFile = match path.extension().and_then(|e| e.to_str()) {
-        Some("json") => serde_json::from_str(&text).with_context(|| format!("invalid agent file {}", path.display()))?,
-        Some("toml") => toml::from_str(&text).with_context(|| format!("invalid agent file {}", path.display()))?,
+        Some("json") => serde_json::from_str(&text)
+            .with_context(|| format!("invalid agent file {}", path.display()))?,
+        Some("toml") => toml::from_str(&text)
+            .with_context(|| format!("invalid agent file {}", path.display()))?,
         _ => bail!("agent file {} must end in .toml or .json", path.display()),
     };
-    file.agent.validate().with_context(|| format!("invalid agent file {}", path.display()))?;
+    file.agent
+        .validate()
+        .with_context(|| format!("invalid agent file {}", path.display()))?;
     if matches!(file.llm, LlmChoice::Local(LocalLlmName::None)) && file.agent.workflow.is_none() {
-        bail!("{}: llm = \"none\" needs a workflow (the graph is followed without a model)", path.display());
+        bail!(
+            "{}: llm = \"none\" needs a workflow (the graph is followed without a model)",
+            path.display()
+        );
     }
     let label = path.display().to_string();
-    let (mut services, without_llm) = build_services(&mut file.llm, &mut file.asr, &mut file.tts, file.agent.voice_id.as_deref(), cfg, shared, &label)?;
-    services.tools = Some(Arc::new(AgentTools::new(file.agent.tools.clone(), cfg.tools.allow_private_networks, Duration::from_millis(cfg.tools.timeout_ms))));
-    Ok(LoadedAgent { spec: file.agent, services, without_llm })
+    let (mut services, without_llm) = build_services(
+        &mut file.llm,
+        &mut file.asr,
+        &mut file.tts,
+        file.agent.voice_id.as_deref(),
+        cfg,
+        shared,
+        &label,
+    )?;
+    services.tools = Some(Arc::new(AgentTools::new(
+        file.agent.tools.clone(),
+        cfg.tools.allow_private_networks,
+        Duration::from_millis(cfg.tools.timeout_ms),
+    )));
+    Ok(LoadedAgent {
+        spec: file.agent,
+        services,
+        without_llm,
+    })
 }
 
 /// The providers for an `llm` / `asr` / `tts` choice (local models loaded once into `shared`);
 /// whether the agent runs without an LLM. `label` names the choice's origin in errors.
-fn build_services(llm: &mut LlmChoice, asr: &mut AsrChoice, tts: &mut TtsChoice, voice_id: Option<&str>, cfg: &Config, shared: &mut Shared, label: &str) -> anyhow::Result<(CallServices, bool)> {
+fn build_services(
+    llm: &mut LlmChoice,
+    asr: &mut AsrChoice,
+    tts: &mut TtsChoice,
+    voice_id: Option<&str>,
+    cfg: &Config,
+    shared: &mut Shared,
+    label: &str,
+) -> anyhow::Result<(CallServices, bool)> {
     let (llm, without_llm): (Option<Arc<dyn vox_providers::LlmProvider>>, bool) = match llm {
         LlmChoice::Endpoint(e) => {
             resolve_key(e, "llm")?;
@@ -249,7 +334,14 @@ fn build_services(llm: &mut LlmChoice, asr: &mut AsrChoice, tts: &mut TtsChoice,
                 None => {
                     let models = vox_models::Models::new(&cfg.models.dir);
                     let l: Arc<dyn vox_providers::LlmProvider> = Arc::new(
-                        vox_models::LocalLlm::load(&models, vox_models::LocalLlmConfig { tool_calls: cfg.models.local_llm_tool_calls, ..Default::default() }).with_context(|| format!("{}: llm = \"smollm2-135m\"", label))?,
+                        vox_models::LocalLlm::load(
+                            &models,
+                            vox_models::LocalLlmConfig {
+                                tool_calls: cfg.models.local_llm_tool_calls,
+                                ..Default::default()
+                            },
+                        )
+                        .with_context(|| format!("{}: llm = \"smollm2-135m\"", label))?,
                     );
                     shared.llm = Some(l.clone());
                     l
@@ -271,8 +363,10 @@ fn build_services(llm: &mut LlmChoice, asr: &mut AsrChoice, tts: &mut TtsChoice,
             Some(p) => p.clone(),
             None => {
                 let models = vox_models::Models::new(&cfg.models.dir);
-                let p: Arc<dyn vox_providers::TtsProvider> =
-                    Arc::new(vox_models::PiperTts::load(&models).with_context(|| format!("{}: tts = \"piper-joe\"", label))?);
+                let p: Arc<dyn vox_providers::TtsProvider> = Arc::new(
+                    vox_models::PiperTts::load(&models)
+                        .with_context(|| format!("{}: tts = \"piper-joe\"", label))?,
+                );
                 shared.piper = Some(p.clone());
                 p
             }
@@ -290,18 +384,33 @@ fn build_services(llm: &mut LlmChoice, asr: &mut AsrChoice, tts: &mut TtsChoice,
                 // One worker, one compute thread: ggml's threads spin at barriers, and on two
                 // cores shared with live audio two threads measured 3.06 s per 5 s turn
                 // against 1.03 s with one.
-                let model = if *which == LocalAsr::WhisperBase { vox_models::WhisperModel::Base } else { vox_models::WhisperModel::TinyEn };
-                let local = vox_models::WhisperLocal::load_model(&models, model, 1, 1, true).with_context(|| format!("{}: asr = {which:?}", label))?;
-                let w: Arc<dyn vox_providers::AsrProvider> = Arc::new(SegmentedAsr::new(Arc::new(local)));
+                let model = if *which == LocalAsr::WhisperBase {
+                    vox_models::WhisperModel::Base
+                } else {
+                    vox_models::WhisperModel::TinyEn
+                };
+                let local = vox_models::WhisperLocal::load_model(&models, model, 1, 1, true)
+                    .with_context(|| format!("{}: asr = {which:?}", label))?;
+                let w: Arc<dyn vox_providers::AsrProvider> =
+                    Arc::new(SegmentedAsr::new(Arc::new(local)));
                 shared.whisper.insert(*which, w.clone());
                 w
             }
         },
     };
-    let services = CallServices { asr: Some(asr), llm, tts: Some(tts), tools: None, eot: None, embedder: None, observer: None, control: None, recording: None };
+    let services = CallServices {
+        asr: Some(asr),
+        llm,
+        tts: Some(tts),
+        tools: None,
+        eot: None,
+        embedder: None,
+        observer: None,
+        control: None,
+        recording: None,
+    };
     Ok((services, without_llm))
 }
-
 
 fn echo_config(echo: &EchoSection) -> EchoConfig {
     EchoConfig {
@@ -331,7 +440,10 @@ fn engine_config(cfg: &Config) -> EngineConfig {
 impl AgentCatalog for Agents {
     fn create(&self, agent_id: &str) -> Option<AgentSession> {
         if agent_id == "echo" {
-            return Some(AgentSession { conversation: Box::new(EchoAgent::new(self.echo)), services: CallServices::default() });
+            return Some(AgentSession {
+                conversation: Box::new(EchoAgent::new(self.echo)),
+                services: CallServices::default(),
+            });
         }
         let a = self.loaded.get(agent_id)?;
         let conversation = if a.without_llm {
@@ -339,7 +451,10 @@ impl AgentCatalog for Agents {
         } else {
             VoiceAgent::new(a.spec.clone(), self.engine.clone())
         };
-        Some(AgentSession { conversation: Box::new(conversation), services: a.services.clone() })
+        Some(AgentSession {
+            conversation: Box::new(conversation),
+            services: a.services.clone(),
+        })
     }
 }
 
@@ -352,7 +467,8 @@ mod tests {
     #[test]
     fn the_example_agent_file_loads_and_a_missing_key_is_named() {
         let cfg = Config::load(None, &Overrides::default()).expect("defaults");
-        let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/agents/example.toml");
+        let example =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/agents/example.toml");
         // figment::Jail serialises environment changes with the other Jail tests.
         figment::Jail::expect_with(|jail| {
             let err = Agents::load(&cfg, std::slice::from_ref(&example)).expect_err("key unset");
@@ -360,7 +476,11 @@ mod tests {
             jail.set_env("OPENAI_API_KEY", "sk-example");
             let agents = Agents::load(&cfg, std::slice::from_ref(&example)).expect("example loads");
             assert_eq!(agents.ids(), vec!["plumbing".to_owned(), "echo".to_owned()]);
-            assert!(agents.create("plumbing").is_some() && agents.create("echo").is_some() && agents.create("nope").is_none());
+            assert!(
+                agents.create("plumbing").is_some()
+                    && agents.create("echo").is_some()
+                    && agents.create("nope").is_none()
+            );
             Ok(())
         });
     }

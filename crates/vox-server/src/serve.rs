@@ -6,12 +6,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use axum::Router;
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::serve::ListenerExt as _;
-use axum::Router;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tracing::{info, warn};
 use vox_audio::EnergyVadConfig;
@@ -40,15 +40,26 @@ struct AppState {
     metrics: PrometheusHandle,
 }
 
-pub fn main(config_file: Option<&Path>, overrides: &Overrides, agent_files: &[std::path::PathBuf], print_config: bool) -> anyhow::Result<()> {
+pub fn main(
+    config_file: Option<&Path>,
+    overrides: &Overrides,
+    agent_files: &[std::path::PathBuf],
+    print_config: bool,
+) -> anyhow::Result<()> {
     let mut cfg = Config::load(config_file, overrides)?;
     let agents = Agents::load(&cfg, agent_files)?;
-    if !agent_files.is_empty() && cfg.media.default_agent == "echo"
-        && let Some(first) = agents.ids().first() {
-            cfg.media.default_agent = first.clone();
-        }
+    if !agent_files.is_empty()
+        && cfg.media.default_agent == "echo"
+        && let Some(first) = agents.ids().first()
+    {
+        cfg.media.default_agent = first.clone();
+    }
     if !agents.ids().contains(&cfg.media.default_agent) {
-        anyhow::bail!("media.default_agent {:?} is not an agent here (have: {})", cfg.media.default_agent, agents.ids().join(", "));
+        anyhow::bail!(
+            "media.default_agent {:?} is not an agent here (have: {})",
+            cfg.media.default_agent,
+            agents.ids().join(", ")
+        );
     }
     if print_config {
         #[allow(clippy::print_stdout)]
@@ -57,21 +68,32 @@ pub fn main(config_file: Option<&Path>, overrides: &Overrides, agent_files: &[st
             shown.store.url = cfg.store.redacted_url();
             for pool in &mut shown.telephony.pools {
                 for secret in pool.secrets_mut() {
-                    if !secret.is_empty() && !secret.starts_with("env:") && !secret.starts_with("file:") {
+                    if !secret.is_empty()
+                        && !secret.starts_with("env:")
+                        && !secret.starts_with("file:")
+                    {
                         *secret = "***".into();
                     }
                 }
             }
-            if !shown.tools.google_access_token.is_empty() && !shown.tools.google_access_token.starts_with("env:") {
+            if !shown.tools.google_access_token.is_empty()
+                && !shown.tools.google_access_token.starts_with("env:")
+            {
                 shown.tools.google_access_token = "***".into();
             }
-            println!("{}", toml::to_string_pretty(&shown).context("rendering config")?);
+            println!(
+                "{}",
+                toml::to_string_pretty(&shown).context("rendering config")?
+            );
         }
         return Ok(());
     }
     telemetry::init_logging(&cfg.log.level, cfg.log.format)?;
     let metrics = telemetry::init_metrics()?;
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("vox").build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("vox")
+        .build()?;
     rt.block_on(run(cfg, agents, metrics))
 }
 
@@ -102,7 +124,8 @@ async fn run(cfg: Config, agents: Agents, metrics: PrometheusHandle) -> anyhow::
         }),
         VadKind::Silero => {
             let models = vox_models::Models::new(&cfg.models.dir);
-            let model = vox_models::SileroModel::load(&models, 2).context("vad.kind is \"silero\"")?;
+            let model =
+                vox_models::SileroModel::load(&models, 2).context("vad.kind is \"silero\"")?;
             let silero = vox_models::SileroConfig {
                 threshold: cfg.vad.threshold,
                 neg_threshold: cfg.vad.neg_threshold,
@@ -126,10 +149,19 @@ async fn run(cfg: Config, agents: Agents, metrics: PrometheusHandle) -> anyhow::
         agents: agents.clone(),
         placed: None,
     };
-    let store = vox_store::Store::connect(&cfg.store.url).await.with_context(|| format!("store.url {}", cfg.store.redacted_url()))?;
-    store.sync_numbers(&cfg.telephony.numbers()?).await.context("telephony.pools")?;
+    let store = vox_store::Store::connect(&cfg.store.url)
+        .await
+        .with_context(|| format!("store.url {}", cfg.store.redacted_url()))?;
+    store
+        .sync_numbers(&cfg.telephony.numbers()?)
+        .await
+        .context("telephony.pools")?;
     info!(store = %cfg.store.redacted_url(), numbers = cfg.telephony.numbers()?.len(), "control-plane database ready");
-    let host = if cfg.server.host == "0.0.0.0" || cfg.server.host == "::" { "127.0.0.1" } else { cfg.server.host.as_str() };
+    let host = if cfg.server.host == "0.0.0.0" || cfg.server.host == "::" {
+        "127.0.0.1"
+    } else {
+        cfg.server.host.as_str()
+    };
     let events = crate::artifacts::Events::new(
         store.clone(),
         cfg.tools.allow_private_networks,
@@ -137,9 +169,22 @@ async fn run(cfg: Config, agents: Agents, metrics: PrometheusHandle) -> anyhow::
         Duration::from_secs(cfg.api.webhook_retry_secs),
         Duration::from_millis(cfg.api.webhook_timeout_ms),
     );
-    tokio::spawn(events.clone().run(tokio_util::sync::CancellationToken::new()));
-    let telephony = crate::telephony::Telephony::new(&cfg, store.clone(), agents.clone(), format!("http://{host}:{}", cfg.server.port), events)?;
-    let media = MediaState { placed: Some(Arc::new(telephony.clone())), ..media };
+    tokio::spawn(
+        events
+            .clone()
+            .run(tokio_util::sync::CancellationToken::new()),
+    );
+    let telephony = crate::telephony::Telephony::new(
+        &cfg,
+        store.clone(),
+        agents.clone(),
+        format!("http://{host}:{}", cfg.server.port),
+        events,
+    )?;
+    let media = MediaState {
+        placed: Some(Arc::new(telephony.clone())),
+        ..media
+    };
     // activated hours: deployed INBOUND agents on and off duty at their boundaries
     let scheduled = store.clone();
     tokio::spawn(async move {
@@ -153,7 +198,10 @@ async fn run(cfg: Config, agents: Agents, metrics: PrometheusHandle) -> anyhow::
     });
     match vox_api::files::resume(&store, &cfg.api.files_dir).await {
         Ok(0) => {}
-        Ok(n) => info!(files = n, "processing knowledge-base files left unfinished by the last run"),
+        Ok(n) => info!(
+            files = n,
+            "processing knowledge-base files left unfinished by the last run"
+        ),
         Err(e) => warn!(error = %e, "resuming knowledge-base file processing"),
     }
     let api = vox_api::ApiState {
@@ -169,13 +217,18 @@ async fn run(cfg: Config, agents: Agents, metrics: PrometheusHandle) -> anyhow::
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
-        .with_state(AppState { registry: registry.clone(), metrics: metrics.clone() })
+        .with_state(AppState {
+            registry: registry.clone(),
+            metrics: metrics.clone(),
+        })
         .merge(vox_media::router(media))
         .merge(vox_api::router(api))
         .merge(telephony.router());
 
     let addr = format!("{}:{}", cfg.server.host, cfg.server.port);
-    let listener = tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+    let listener = tokio::net::TcpListener::bind(&addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
     let local: SocketAddr = listener.local_addr()?;
     info!(
         addr = %local,
@@ -213,7 +266,11 @@ async fn run(cfg: Config, agents: Agents, metrics: PrometheusHandle) -> anyhow::
 
     let grace = Duration::from_secs(cfg.server.shutdown_grace_secs);
     let active = registry.active();
-    info!(active, grace_secs = grace.as_secs(), "shutting down: waiting for calls to end");
+    info!(
+        active,
+        grace_secs = grace.as_secs(),
+        "shutting down: waiting for calls to end"
+    );
     let hung_up = registry.shutdown(grace, Duration::from_secs(5)).await;
     if hung_up > 0 {
         warn!(hung_up, "grace period over: hung up the remaining calls");
@@ -231,7 +288,10 @@ async fn readyz(State(s): State<AppState>) -> impl IntoResponse {
 }
 
 async fn metrics_text(State(s): State<AppState>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], s.metrics.render())
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        s.metrics.render(),
+    )
 }
 
 async fn shutdown_signal() {

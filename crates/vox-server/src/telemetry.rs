@@ -9,11 +9,16 @@ use crate::config::LogFormat;
 /// Installs the global tracing subscriber. `RUST_LOG` overrides `level`.
 pub fn init_logging(level: &str, format: LogFormat) -> anyhow::Result<()> {
     let filter = match std::env::var("RUST_LOG") {
-        Ok(v) if !v.is_empty() => EnvFilter::try_new(&v).with_context(|| format!("RUST_LOG={v:?} is not a valid filter"))?,
-        _ => EnvFilter::try_new(level).with_context(|| format!("log.level {level:?} is not a valid filter"))?,
+        Ok(v) if !v.is_empty() => EnvFilter::try_new(&v)
+            .with_context(|| format!("RUST_LOG={v:?} is not a valid filter"))?,
+        _ => EnvFilter::try_new(level)
+            .with_context(|| format!("log.level {level:?} is not a valid filter"))?,
     };
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi)
+        .with_writer(std::io::stderr);
     let result = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().try_init(),
@@ -25,7 +30,9 @@ pub fn init_logging(level: &str, format: LogFormat) -> anyhow::Result<()> {
 
 /// Installs the Prometheus recorder and returns the handle `/metrics` renders.
 pub fn init_metrics() -> anyhow::Result<PrometheusHandle> {
-    let latency = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0];
+    let latency = [
+        0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0,
+    ];
     let handle = PrometheusBuilder::new()
         .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &latency)
         .context("histogram buckets")?
@@ -39,16 +46,38 @@ pub fn init_metrics() -> anyhow::Result<PrometheusHandle> {
 }
 
 fn describe() {
-    use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
+    use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
     describe_gauge!("vox_calls_active", "Calls in progress.");
     describe_counter!("vox_calls_admitted_total", "Calls admitted.");
-    describe_counter!("vox_calls_rejected_total", "Streams refused, by reason (capacity, draining, unknown_agent).");
+    describe_counter!(
+        "vox_calls_rejected_total",
+        "Streams refused, by reason (capacity, draining, unknown_agent)."
+    );
     describe_counter!("vox_calls_ended_total", "Calls ended, by how they ended.");
-    describe_counter!("vox_protocol_errors_total", "Carrier messages rejected, by dialect and kind; each closed its stream.");
-    describe_counter!("vox_inbound_frames_dropped_total", "Caller frames dropped because a call actor fell behind.");
-    describe_counter!("vox_inbound_sequence_gaps_total", "Carrier messages missing from the sequence numbering.");
-    describe_counter!("vox_outbound_frames_total", "20 ms agent frames sent to carriers.");
+    describe_counter!(
+        "vox_protocol_errors_total",
+        "Carrier messages rejected, by dialect and kind; each closed its stream."
+    );
+    describe_counter!(
+        "vox_inbound_frames_dropped_total",
+        "Caller frames dropped because a call actor fell behind."
+    );
+    describe_counter!(
+        "vox_inbound_sequence_gaps_total",
+        "Carrier messages missing from the sequence numbering."
+    );
+    describe_counter!(
+        "vox_outbound_frames_total",
+        "20 ms agent frames sent to carriers."
+    );
     describe_counter!("vox_barge_ins_total", "Agent turns cut off by the caller.");
-    describe_counter!("vox_call_panics_total", "Call actors that panicked (the call was hung up).");
-    describe_histogram!("vox_playout_send_lateness_seconds", Unit::Seconds, "How late each agent frame left the pacer against its schedule.");
+    describe_counter!(
+        "vox_call_panics_total",
+        "Call actors that panicked (the call was hung up)."
+    );
+    describe_histogram!(
+        "vox_playout_send_lateness_seconds",
+        Unit::Seconds,
+        "How late each agent frame left the pacer against its schedule."
+    );
 }

@@ -7,7 +7,7 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_tungstenite::tungstenite::Message;
 use vox_audio::wav;
-use vox_core::{dbfs, SampleRate};
+use vox_core::{SampleRate, dbfs};
 
 use crate::dialect::{Carrier, FromAgent, SimCodec, SimDialect};
 use crate::report::{CallReport, ReplyTrace, TurnReport};
@@ -63,30 +63,63 @@ impl Plan {
             let interrupt_after = t.interrupt_after_ms.map(Duration::from_millis);
             if let Some(keys) = &t.dtmf {
                 let frames = vec![vec![0i16; frame]; DTMF_TICKS * keys.chars().count()];
-                let dtmf = keys.chars().enumerate().map(|(i, d)| (i * DTMF_TICKS, d)).collect();
+                let dtmf = keys
+                    .chars()
+                    .enumerate()
+                    .map(|(i, d)| (i * DTMF_TICKS, d))
+                    .collect();
                 let last = frames.len() - 1;
-                turns.push(PlannedTurn { frames, dtmf, speech: (0, last), pause, interrupt_after });
+                turns.push(PlannedTurn {
+                    frames,
+                    dtmf,
+                    speech: (0, last),
+                    pause,
+                    interrupt_after,
+                });
                 continue;
             }
-            let Some(path) = &t.wav else { anyhow::bail!("a turn needs a wav or dtmf") };
-            let pcm = wav::read_mono_at(path, SampleRate(rate)).with_context(|| format!("caller turn {}", path.display()))?;
-            let frames: Vec<Vec<i16>> = pcm.chunks(frame).map(|c| {
-                let mut f = c.to_vec();
-                f.resize(frame, 0);
-                f
-            }).collect();
-            let loud: Vec<usize> = frames.iter().enumerate().filter(|(_, c)| dbfs(c) > SPEECH_DBFS).map(|(i, _)| i).collect();
-            let (Some(&first), Some(&last)) = (loud.first(), loud.last()) else {
-                anyhow::bail!("caller turn {} has no speech louder than {SPEECH_DBFS} dBFS", path.display());
+            let Some(path) = &t.wav else {
+                anyhow::bail!("a turn needs a wav or dtmf")
             };
-            turns.push(PlannedTurn { frames, dtmf: Vec::new(), speech: (first, last), pause, interrupt_after });
+            let pcm = wav::read_mono_at(path, SampleRate(rate))
+                .with_context(|| format!("caller turn {}", path.display()))?;
+            let frames: Vec<Vec<i16>> = pcm
+                .chunks(frame)
+                .map(|c| {
+                    let mut f = c.to_vec();
+                    f.resize(frame, 0);
+                    f
+                })
+                .collect();
+            let loud: Vec<usize> = frames
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| dbfs(c) > SPEECH_DBFS)
+                .map(|(i, _)| i)
+                .collect();
+            let (Some(&first), Some(&last)) = (loud.first(), loud.last()) else {
+                anyhow::bail!(
+                    "caller turn {} has no speech louder than {SPEECH_DBFS} dBFS",
+                    path.display()
+                );
+            };
+            turns.push(PlannedTurn {
+                frames,
+                dtmf: Vec::new(),
+                speech: (first, last),
+                pause,
+                interrupt_after,
+            });
         }
         let mut params = script.params.clone();
         if let Some(agent) = &script.agent_id {
             params.insert("agentId".into(), agent.clone());
         }
         Ok(Self {
-            url: args.url.clone().unwrap_or_else(|| format!("ws://127.0.0.1:8080/media/{}", args.dialect.name())),
+            url: args
+                .url
+                .clone()
+                .unwrap_or_else(|| format!("ws://127.0.0.1:8080/media/{}", args.dialect.name())),
             dialect: args.dialect,
             codec: args.codec,
             rate,
@@ -112,7 +145,10 @@ enum Queued {
 /// The caller's script position.
 enum Phase {
     /// Waiting before turn `next` (or before hanging up when `next == turns.len()`).
-    Waiting { next: usize, ready_at: Option<Instant> },
+    Waiting {
+        next: usize,
+        ready_at: Option<Instant>,
+    },
     /// Sending turn `turn`, at frame `pos`.
     Speaking { turn: usize, pos: usize },
     /// Hanging up.
@@ -168,7 +204,9 @@ pub(crate) async fn run(index: usize, plan: &Plan) -> CallReport {
     };
     if let Some(dir) = &plan.record {
         let path = dir.join(format!("call-{index}.wav"));
-        if let Err(e) = wav::write_stereo(&path, SampleRate(plan.rate), &st.caller_rec, &st.agent_rec) {
+        if let Err(e) =
+            wav::write_stereo(&path, SampleRate(plan.rate), &st.caller_rec, &st.agent_rec)
+        {
             st.errors.push(format!("recording: {e}"));
         }
     }
@@ -178,11 +216,15 @@ pub(crate) async fn run(index: usize, plan: &Plan) -> CallReport {
 impl<'p> CallState<'p> {
     fn new(plan: &'p Plan) -> Self {
         // the format was checked when the plan was made
-        let carrier = Carrier::new(plan.dialect, plan.codec, Some(plan.rate)).unwrap_or_else(|e| unreachable!("checked in Plan::new: {e}"));
+        let carrier = Carrier::new(plan.dialect, plan.codec, Some(plan.rate))
+            .unwrap_or_else(|e| unreachable!("checked in Plan::new: {e}"));
         Self {
             plan,
             started: Instant::now(),
-            phase: Phase::Waiting { next: 0, ready_at: None },
+            phase: Phase::Waiting {
+                next: 0,
+                ready_at: None,
+            },
             carrier,
             buffer: VecDeque::new(),
             buffered: 0,
@@ -221,7 +263,9 @@ impl<'p> CallState<'p> {
     /// Runs the call; returns the server's close frame, if it sent one.
     async fn run(&mut self) -> anyhow::Result<Option<(u16, String)>> {
         // disable_nagle: a carrier sends small real-time messages and does the same.
-        let (ws, _) = tokio_tungstenite::connect_async_with_config(&self.plan.url, None, true).await.with_context(|| format!("cannot connect to {}", self.plan.url))?;
+        let (ws, _) = tokio_tungstenite::connect_async_with_config(&self.plan.url, None, true)
+            .await
+            .with_context(|| format!("cannot connect to {}", self.plan.url))?;
         let (mut sink, mut stream) = ws.split();
         for m in self.carrier.opening(&self.plan.params) {
             sink.send(m).await?;
@@ -271,8 +315,14 @@ impl<'p> CallState<'p> {
                 // no stop message in the dialect (Vonage): hanging up closes the socket, and
                 // the server answers the close
                 None => {
-                    use tokio_tungstenite::tungstenite::protocol::{frame::coding::CloseCode, CloseFrame};
-                    sink.send(Message::Close(Some(CloseFrame { code: CloseCode::Normal, reason: "caller hung up".into() }))).await?;
+                    use tokio_tungstenite::tungstenite::protocol::{
+                        CloseFrame, frame::coding::CloseCode,
+                    };
+                    sink.send(Message::Close(Some(CloseFrame {
+                        code: CloseCode::Normal,
+                        reason: "caller hung up".into(),
+                    })))
+                    .await?;
                 }
             }
             // Wait briefly for the server's close, then close our side.
@@ -302,7 +352,8 @@ impl<'p> CallState<'p> {
                 Phase::Speaking { .. } => false,
             };
             if !(script_done && *code == 1000) {
-                self.errors.push(format!("server closed the stream early: {code} {reason}"));
+                self.errors
+                    .push(format!("server closed the stream early: {code} {reason}"));
             }
         }
         Ok(server_close)
@@ -325,7 +376,8 @@ impl<'p> CallState<'p> {
                 }
                 Some(Queued::Audio(samples)) => {
                     let take = (samples.len() - self.front_offset).min(frame - played);
-                    agent[played..played + take].copy_from_slice(&samples[self.front_offset..self.front_offset + take]);
+                    agent[played..played + take]
+                        .copy_from_slice(&samples[self.front_offset..self.front_offset + take]);
                     played += take;
                     self.front_offset += take;
                     self.buffered -= take;
@@ -359,7 +411,10 @@ impl<'p> CallState<'p> {
         self.caller_rec.extend_from_slice(&samples);
         self.outgoing.extend_from_slice(&samples);
         self.ticks += 1;
-        if self.ticks.is_multiple_of(self.carrier.frames_per_message() as u64) {
+        if self
+            .ticks
+            .is_multiple_of(self.carrier.frames_per_message() as u64)
+        {
             let chunk = std::mem::take(&mut self.outgoing);
             let m = self.carrier.media(&chunk);
             // Telnyx does not promise order: every 7th message overtakes the one before it
@@ -405,16 +460,27 @@ impl<'p> CallState<'p> {
                         self.reply = Some((turn, ReplyTrace::new(end)));
                         self.reply_played = Duration::ZERO;
                     }
-                    let keys: Vec<char> = t.dtmf.iter().filter(|(i, _)| *i == pos).map(|(_, d)| *d).collect();
+                    let keys: Vec<char> = t
+                        .dtmf
+                        .iter()
+                        .filter(|(i, _)| *i == pos)
+                        .map(|(_, d)| *d)
+                        .collect();
                     let frame = t.frames[pos].clone();
                     self.phase = if pos + 1 < t.frames.len() {
                         Phase::Speaking { turn, pos: pos + 1 }
                     } else {
-                        Phase::Waiting { next: turn + 1, ready_at: None }
+                        Phase::Waiting {
+                            next: turn + 1,
+                            ready_at: None,
+                        }
                     };
                     return (frame, keys);
                 }
-                Phase::Waiting { next, ready_at: Some(ready) } => {
+                Phase::Waiting {
+                    next,
+                    ready_at: Some(ready),
+                } => {
                     if at < ready {
                         return (silence, Vec::new());
                     }
@@ -426,9 +492,17 @@ impl<'p> CallState<'p> {
                     self.turns.push(TurnReport::new(next));
                     self.phase = Phase::Speaking { turn: next, pos: 0 };
                 }
-                Phase::Waiting { next, ready_at: None } => {
-                    let Some(ready) = self.ready_time(next, at) else { return (silence, Vec::new()) };
-                    self.phase = Phase::Waiting { next, ready_at: Some(ready) };
+                Phase::Waiting {
+                    next,
+                    ready_at: None,
+                } => {
+                    let Some(ready) = self.ready_time(next, at) else {
+                        return (silence, Vec::new());
+                    };
+                    self.phase = Phase::Waiting {
+                        next,
+                        ready_at: Some(ready),
+                    };
                 }
             }
         }
@@ -445,12 +519,18 @@ impl<'p> CallState<'p> {
             if !self.plan.greeting {
                 return Some(lead);
             }
-            let greeted = self.buffered == 0 && self.last_agent_play.is_some_and(|t| at.saturating_duration_since(t) >= REPLY_SETTLE);
+            let greeted = self.buffered == 0
+                && self
+                    .last_agent_play
+                    .is_some_and(|t| at.saturating_duration_since(t) >= REPLY_SETTLE);
             if at >= lead && greeted {
                 return Some(at);
             }
             if at.saturating_duration_since(self.started) >= self.plan.reply_timeout {
-                self.errors.push(format!("no greeting within {} ms", self.plan.reply_timeout.as_millis()));
+                self.errors.push(format!(
+                    "no greeting within {} ms",
+                    self.plan.reply_timeout.as_millis()
+                ));
                 return Some(at);
             }
             return None;
@@ -464,14 +544,23 @@ impl<'p> CallState<'p> {
             }
         } else if trace.first_audio.is_some()
             && self.buffered == 0
-            && self.last_agent_play.is_some_and(|t| at.saturating_duration_since(t) >= REPLY_SETTLE)
+            && self
+                .last_agent_play
+                .is_some_and(|t| at.saturating_duration_since(t) >= REPLY_SETTLE)
         {
-            let pause = if next < self.plan.turns.len() { self.plan.turns[next].pause } else { self.plan.tail };
+            let pause = if next < self.plan.turns.len() {
+                self.plan.turns[next].pause
+            } else {
+                self.plan.tail
+            };
             return Some(at + pause);
         }
         if waited >= self.plan.reply_timeout {
             let turn = *turn;
-            self.errors.push(format!("turn {turn}: no complete reply within {} ms", self.plan.reply_timeout.as_millis()));
+            self.errors.push(format!(
+                "turn {turn}: no complete reply within {} ms",
+                self.plan.reply_timeout.as_millis()
+            ));
             return Some(at);
         }
         None
@@ -479,9 +568,10 @@ impl<'p> CallState<'p> {
 
     fn finish_reply(&mut self) {
         if let Some((turn, trace)) = self.reply.take()
-            && let Some(r) = self.turns.get_mut(turn) {
-                r.apply_reply(&trace, self.plan.send_ahead);
-            }
+            && let Some(r) = self.turns.get_mut(turn)
+        {
+            r.apply_reply(&trace, self.plan.send_ahead);
+        }
     }
 
     fn on_message(&mut self, msg: &Message, now: Instant) -> anyhow::Result<Vec<Message>> {
@@ -499,15 +589,19 @@ impl<'p> CallState<'p> {
                 // Agent audio arriving after a clear while the caller is still talking over it
                 // is audio that should have been cancelled.
                 if let Phase::Speaking { turn, .. } = self.phase
-                    && self.turns[turn].clear_ms.is_some() {
-                        self.turns[turn].frames_after_clear += 1;
-                    }
+                    && self.turns[turn].clear_ms.is_some()
+                {
+                    self.turns[turn].frames_after_clear += 1;
+                }
                 self.buffered += samples.len();
                 self.buffer.push_back(Queued::Audio(samples));
             }
             Some(FromAgent::Mark(name)) => {
                 self.marks_received += 1;
-                if let Some(seq) = name.rsplit_once(':').and_then(|(_, s)| s.parse::<u64>().ok()) {
+                if let Some(seq) = name
+                    .rsplit_once(':')
+                    .and_then(|(_, s)| s.parse::<u64>().ok())
+                {
                     match self.last_mark_seq {
                         Some(last) if seq <= last => self.marks_out_of_order += 1,
                         Some(last) => self.missing_frames += seq - last - 1,
@@ -526,7 +620,9 @@ impl<'p> CallState<'p> {
             Some(FromAgent::Clear) => {
                 self.clears += 1;
                 if let Some((turn, onset)) = self.barge_in {
-                    self.turns[turn].clear_ms.get_or_insert(ms(now.saturating_duration_since(onset)));
+                    self.turns[turn]
+                        .clear_ms
+                        .get_or_insert(ms(now.saturating_duration_since(onset)));
                 }
                 // The buffered audio is dropped; the carrier says so in its own way.
                 let mut dropped = Vec::new();
@@ -551,26 +647,38 @@ impl<'p> CallState<'p> {
         let mut seen = std::collections::BTreeSet::new();
         for v in std::mem::take(&mut self.carrier.violations) {
             if seen.insert(v.clone()) {
-                self.errors.push(format!("{}: {v}", self.carrier.dialect.name()));
+                self.errors
+                    .push(format!("{}: {v}", self.carrier.dialect.name()));
             }
         }
-        let pending_marks = self.buffer.iter().filter(|q| matches!(q, Queued::Mark(_))).count() as u64;
-        CallReport::build(index, self.turns, crate::report::Counters {
-            marks_received: self.marks_received,
-            marks_echoed: self.marks_echoed,
-            marks_cleared: self.marks_cleared,
-            marks_pending: pending_marks,
-            marks_out_of_order: self.marks_out_of_order,
-            missing_frames: self.missing_frames,
-            clears: self.clears,
-            sim_late_ticks: self.sim_late_ticks,
-            duration_ms: ms(self.started.elapsed()),
-            greeting_ms: self.greeting_audio.map(|g| ms(g.saturating_duration_since(self.started))),
-        }, close, self.errors)
+        let pending_marks = self
+            .buffer
+            .iter()
+            .filter(|q| matches!(q, Queued::Mark(_)))
+            .count() as u64;
+        CallReport::build(
+            index,
+            self.turns,
+            crate::report::Counters {
+                marks_received: self.marks_received,
+                marks_echoed: self.marks_echoed,
+                marks_cleared: self.marks_cleared,
+                marks_pending: pending_marks,
+                marks_out_of_order: self.marks_out_of_order,
+                missing_frames: self.missing_frames,
+                clears: self.clears,
+                sim_late_ticks: self.sim_late_ticks,
+                duration_ms: ms(self.started.elapsed()),
+                greeting_ms: self
+                    .greeting_audio
+                    .map(|g| ms(g.saturating_duration_since(self.started))),
+            },
+            close,
+            self.errors,
+        )
     }
 }
 
 fn ms(d: Duration) -> f64 {
     (d.as_secs_f64() * 1e4).round() / 10.0
 }
-

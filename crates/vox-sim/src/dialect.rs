@@ -4,10 +4,10 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::{bail, Context};
-use base64::engine::general_purpose::STANDARD as B64;
+use anyhow::{Context, bail};
 use base64::Engine as _;
-use serde_json::{json, Value};
+use base64::engine::general_purpose::STANDARD as B64;
+use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use vox_audio::g711;
 
@@ -97,15 +97,35 @@ pub(crate) struct Carrier {
 }
 
 impl Carrier {
-    pub(crate) fn new(dialect: SimDialect, codec: Option<SimCodec>, rate: Option<u32>) -> anyhow::Result<Self> {
+    pub(crate) fn new(
+        dialect: SimDialect,
+        codec: Option<SimCodec>,
+        rate: Option<u32>,
+    ) -> anyhow::Result<Self> {
         let (dc, dr) = dialect.default_format();
         let codec = codec.unwrap_or(dc);
-        let rate = rate.unwrap_or(if codec == dc { dr } else if codec == SimCodec::L16 { 16_000 } else { 8000 });
+        let rate = rate.unwrap_or(if codec == dc {
+            dr
+        } else if codec == SimCodec::L16 {
+            16_000
+        } else {
+            8000
+        });
         if !dialect.allows(codec, rate) {
             bail!("{} does not stream {codec:?} at {rate} Hz", dialect.name());
         }
         let id = uuid::Uuid::new_v4().simple().to_string();
-        Ok(Self { dialect, codec, rate, stream_id: format!("MZ{id}"), call_id: format!("CA{id}"), seq: 0, chunk: 0, media_ms: 0, violations: Vec::new() })
+        Ok(Self {
+            dialect,
+            codec,
+            rate,
+            stream_id: format!("MZ{id}"),
+            call_id: format!("CA{id}"),
+            seq: 0,
+            chunk: 0,
+            media_ms: 0,
+            violations: Vec::new(),
+        })
     }
 
     /// Samples in 20 ms.
@@ -115,7 +135,11 @@ impl Carrier {
 
     /// Caller frames sent in one media message (Exotel sends about 100 ms at a time).
     pub(crate) fn frames_per_message(&self) -> usize {
-        if self.dialect == SimDialect::Exotel { 5 } else { 1 }
+        if self.dialect == SimDialect::Exotel {
+            5
+        } else {
+            1
+        }
     }
 
     fn next_seq(&mut self) -> u64 {
@@ -127,7 +151,9 @@ impl Carrier {
         match (self.codec, self.dialect) {
             (SimCodec::Pcmu, _) => samples.iter().map(|&s| g711::mulaw_encode(s)).collect(),
             (SimCodec::Pcma, _) => samples.iter().map(|&s| g711::alaw_encode(s)).collect(),
-            (SimCodec::L16, SimDialect::Telnyx) => samples.iter().flat_map(|s| s.to_be_bytes()).collect(),
+            (SimCodec::L16, SimDialect::Telnyx) => {
+                samples.iter().flat_map(|s| s.to_be_bytes()).collect()
+            }
             (SimCodec::L16, _) => samples.iter().flat_map(|s| s.to_le_bytes()).collect(),
         }
     }
@@ -136,8 +162,14 @@ impl Carrier {
         match (self.codec, self.dialect) {
             (SimCodec::Pcmu, _) => bytes.iter().map(|&b| g711::mulaw_decode(b)).collect(),
             (SimCodec::Pcma, _) => bytes.iter().map(|&b| g711::alaw_decode(b)).collect(),
-            (SimCodec::L16, SimDialect::Telnyx) => bytes.chunks_exact(2).map(|p| i16::from_be_bytes([p[0], p[1]])).collect(),
-            (SimCodec::L16, _) => bytes.chunks_exact(2).map(|p| i16::from_le_bytes([p[0], p[1]])).collect(),
+            (SimCodec::L16, SimDialect::Telnyx) => bytes
+                .chunks_exact(2)
+                .map(|p| i16::from_be_bytes([p[0], p[1]]))
+                .collect(),
+            (SimCodec::L16, _) => bytes
+                .chunks_exact(2)
+                .map(|p| i16::from_le_bytes([p[0], p[1]]))
+                .collect(),
         }
     }
 
@@ -163,32 +195,41 @@ impl Carrier {
                 let seq = self.next_seq().to_string();
                 vec![
                     text(json!({"event": "connected", "protocol": "Call", "version": "1.0.0"})),
-                    text(json!({"event": "start", "sequenceNumber": seq, "streamSid": sid, "start": {
+                    text(
+                        json!({"event": "start", "sequenceNumber": seq, "streamSid": sid, "start": {
                         "accountSid": "AC00000000000000000000000000000000", "streamSid": sid, "callSid": cid, "tracks": ["inbound"],
-                        "customParameters": params, "mediaFormat": {"encoding": enc, "sampleRate": rate, "channels": 1}}})),
+                        "customParameters": params, "mediaFormat": {"encoding": enc, "sampleRate": rate, "channels": 1}}}),
+                    ),
                 ]
             }
             SimDialect::Telnyx => {
                 let seq = self.next_seq().to_string();
                 vec![
                     text(json!({"event": "connected", "version": "1.0.0"})),
-                    text(json!({"event": "start", "sequence_number": seq, "stream_id": sid, "start": {
+                    text(
+                        json!({"event": "start", "sequence_number": seq, "stream_id": sid, "start": {
                         "user_id": "3e6f995f-85f7-4705-9741-53b116d28237", "call_control_id": format!("v3:{cid}"), "call_session_id": cid,
                         "from": "+15552345678", "to": "+15125550122", "custom_parameters": params,
-                        "media_format": {"encoding": enc, "sample_rate": rate, "channels": 1}}})),
+                        "media_format": {"encoding": enc, "sample_rate": rate, "channels": 1}}}),
+                    ),
                 ]
             }
             SimDialect::Plivo => {
                 let seq = self.next_seq();
                 let headers: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                vec![text(json!({"event": "start", "sequenceNumber": seq, "start": {
+                vec![text(
+                    json!({"event": "start", "sequenceNumber": seq, "start": {
                     "callId": cid, "streamId": sid, "accountId": "MA00000000000000000000", "tracks": ["inbound"],
-                    "mediaFormat": {"encoding": enc, "sampleRate": rate}}, "extra_headers": headers.join(",")}))]
+                    "mediaFormat": {"encoding": enc, "sampleRate": rate}}, "extra_headers": headers.join(",")}),
+                )]
             }
             SimDialect::Vonage => {
                 let mut m = serde_json::Map::new();
                 m.insert("event".into(), json!("websocket:connected"));
-                m.insert("content-type".into(), json!(format!("audio/l16;rate={rate}")));
+                m.insert(
+                    "content-type".into(),
+                    json!(format!("audio/l16;rate={rate}")),
+                );
                 for (k, v) in params {
                     m.insert(k.clone(), json!(v));
                 }
@@ -198,9 +239,11 @@ impl Carrier {
                 let seq = self.next_seq().to_string();
                 vec![
                     text(json!({"event": "connected"})),
-                    text(json!({"event": "start", "sequence_number": seq, "stream_sid": sid, "start": {
+                    text(
+                        json!({"event": "start", "sequence_number": seq, "stream_sid": sid, "start": {
                         "stream_sid": sid, "call_sid": cid, "account_sid": "exotel-sim", "from": "+919876543210", "to": "+918047491899",
-                        "custom_parameters": params, "media_format": {"encoding": enc, "sample_rate": rate.to_string(), "bit_rate": "16"}}})),
+                        "custom_parameters": params, "media_format": {"encoding": enc, "sample_rate": rate.to_string(), "bit_rate": "16"}}}),
+                    ),
                 ]
             }
         }
@@ -218,20 +261,30 @@ impl Carrier {
             SimDialect::Vonage => Message::Binary(payload.into()),
             SimDialect::Twilio => {
                 let seq = self.next_seq().to_string();
-                text(json!({"event": "media", "sequenceNumber": seq, "streamSid": sid, "media": {"track": "inbound", "chunk": chunk.to_string(), "timestamp": at.to_string(), "payload": B64.encode(payload)}}))
+                text(
+                    json!({"event": "media", "sequenceNumber": seq, "streamSid": sid, "media": {"track": "inbound", "chunk": chunk.to_string(), "timestamp": at.to_string(), "payload": B64.encode(payload)}}),
+                )
             }
             SimDialect::Telnyx => {
                 let seq = self.next_seq().to_string();
-                text(json!({"event": "media", "sequence_number": seq, "stream_id": sid, "media": {"track": "inbound", "chunk": chunk.to_string(), "timestamp": at.to_string(), "payload": B64.encode(payload)}}))
+                text(
+                    json!({"event": "media", "sequence_number": seq, "stream_id": sid, "media": {"track": "inbound", "chunk": chunk.to_string(), "timestamp": at.to_string(), "payload": B64.encode(payload)}}),
+                )
             }
             SimDialect::Plivo => {
                 let seq = self.next_seq();
-                let epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis());
-                text(json!({"event": "media", "sequenceNumber": seq, "streamId": sid, "media": {"track": "inbound", "timestamp": epoch.to_string(), "chunk": chunk, "payload": B64.encode(payload)}}))
+                let epoch = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis());
+                text(
+                    json!({"event": "media", "sequenceNumber": seq, "streamId": sid, "media": {"track": "inbound", "timestamp": epoch.to_string(), "chunk": chunk, "payload": B64.encode(payload)}}),
+                )
             }
             SimDialect::Exotel => {
                 let seq = self.next_seq().to_string();
-                text(json!({"event": "media", "sequence_number": seq, "stream_sid": sid, "media": {"chunk": chunk.to_string(), "timestamp": at.to_string(), "payload": B64.encode(payload)}}))
+                text(
+                    json!({"event": "media", "sequence_number": seq, "stream_sid": sid, "media": {"chunk": chunk.to_string(), "timestamp": at.to_string(), "payload": B64.encode(payload)}}),
+                )
             }
         }
     }
@@ -242,20 +295,30 @@ impl Carrier {
         match self.dialect {
             SimDialect::Twilio => {
                 let seq = self.next_seq().to_string();
-                text(json!({"event": "dtmf", "streamSid": sid, "sequenceNumber": seq, "dtmf": {"track": "inbound_track", "digit": d}}))
+                text(
+                    json!({"event": "dtmf", "streamSid": sid, "sequenceNumber": seq, "dtmf": {"track": "inbound_track", "digit": d}}),
+                )
             }
             SimDialect::Telnyx => {
                 let seq = self.next_seq().to_string();
-                text(json!({"event": "dtmf", "stream_id": sid, "sequence_number": seq, "occurred_at": "2026-01-01T00:00:00.000000Z", "dtmf": {"digit": d}}))
+                text(
+                    json!({"event": "dtmf", "stream_id": sid, "sequence_number": seq, "occurred_at": "2026-01-01T00:00:00.000000Z", "dtmf": {"digit": d}}),
+                )
             }
             SimDialect::Plivo => {
                 let seq = self.next_seq();
-                text(json!({"event": "dtmf", "sequenceNumber": seq, "streamId": sid, "dtmf": {"track": "inbound", "digit": d, "timestamp": self.media_ms.to_string()}}))
+                text(
+                    json!({"event": "dtmf", "sequenceNumber": seq, "streamId": sid, "dtmf": {"track": "inbound", "digit": d, "timestamp": self.media_ms.to_string()}}),
+                )
             }
-            SimDialect::Vonage => text(json!({"event": "websocket:dtmf", "digit": d, "duration": 160})),
+            SimDialect::Vonage => {
+                text(json!({"event": "websocket:dtmf", "digit": d, "duration": 160}))
+            }
             SimDialect::Exotel => {
                 let seq = self.next_seq().to_string();
-                text(json!({"event": "dtmf", "sequence_number": seq, "stream_sid": sid, "dtmf": {"digit": d, "duration": "160"}}))
+                text(
+                    json!({"event": "dtmf", "sequence_number": seq, "stream_sid": sid, "dtmf": {"digit": d, "duration": "160"}}),
+                )
             }
         }
     }
@@ -266,20 +329,30 @@ impl Carrier {
         match self.dialect {
             SimDialect::Twilio => {
                 let seq = self.next_seq().to_string();
-                text(json!({"event": "mark", "sequenceNumber": seq, "streamSid": sid, "mark": {"name": name}}))
+                text(
+                    json!({"event": "mark", "sequenceNumber": seq, "streamSid": sid, "mark": {"name": name}}),
+                )
             }
             SimDialect::Telnyx => {
                 let seq = self.next_seq().to_string();
-                text(json!({"event": "mark", "sequence_number": seq, "stream_id": sid, "mark": {"name": name}}))
+                text(
+                    json!({"event": "mark", "sequence_number": seq, "stream_id": sid, "mark": {"name": name}}),
+                )
             }
             SimDialect::Plivo => {
                 let seq = self.next_seq();
-                text(json!({"event": "playedStream", "sequenceNumber": seq, "streamId": sid, "name": name}))
+                text(
+                    json!({"event": "playedStream", "sequenceNumber": seq, "streamId": sid, "name": name}),
+                )
             }
-            SimDialect::Vonage => text(json!({"event": "websocket:notify", "payload": {"mark": name}})),
+            SimDialect::Vonage => {
+                text(json!({"event": "websocket:notify", "payload": {"mark": name}}))
+            }
             SimDialect::Exotel => {
                 let seq = self.next_seq().to_string();
-                text(json!({"event": "mark", "sequence_number": seq, "stream_sid": sid, "mark": {"name": name}}))
+                text(
+                    json!({"event": "mark", "sequence_number": seq, "stream_sid": sid, "mark": {"name": name}}),
+                )
             }
         }
     }
@@ -291,7 +364,9 @@ impl Carrier {
         match self.dialect {
             SimDialect::Plivo => {
                 let seq = self.next_seq();
-                vec![text(json!({"event": "clearedAudio", "sequenceNumber": seq, "streamId": self.stream_id}))]
+                vec![text(
+                    json!({"event": "clearedAudio", "sequenceNumber": seq, "streamId": self.stream_id}),
+                )]
             }
             SimDialect::Vonage => vec![text(json!({"event": "websocket:cleared"}))],
             _ => dropped_marks.iter().map(|m| self.mark_reached(m)).collect(),
@@ -304,11 +379,15 @@ impl Carrier {
         Some(match self.dialect {
             SimDialect::Twilio => {
                 let seq = self.next_seq().to_string();
-                text(json!({"event": "stop", "sequenceNumber": seq, "streamSid": sid, "stop": {"accountSid": "AC00000000000000000000000000000000", "callSid": cid}}))
+                text(
+                    json!({"event": "stop", "sequenceNumber": seq, "streamSid": sid, "stop": {"accountSid": "AC00000000000000000000000000000000", "callSid": cid}}),
+                )
             }
             SimDialect::Telnyx => {
                 let seq = self.next_seq().to_string();
-                text(json!({"event": "stop", "sequence_number": seq, "stream_id": sid, "stop": {"call_control_id": format!("v3:{cid}")}}))
+                text(
+                    json!({"event": "stop", "sequence_number": seq, "stream_id": sid, "stop": {"call_control_id": format!("v3:{cid}")}}),
+                )
             }
             SimDialect::Plivo => {
                 let seq = self.next_seq();
@@ -317,7 +396,9 @@ impl Carrier {
             SimDialect::Vonage => return None,
             SimDialect::Exotel => {
                 let seq = self.next_seq().to_string();
-                text(json!({"event": "stop", "sequence_number": seq, "stream_sid": sid, "stop": {"call_sid": cid, "account_sid": "exotel-sim", "reason": "callended"}}))
+                text(
+                    json!({"event": "stop", "sequence_number": seq, "stream_sid": sid, "stop": {"call_sid": cid, "account_sid": "exotel-sim", "reason": "callended"}}),
+                )
             }
         })
     }
@@ -327,19 +408,32 @@ impl Carrier {
         let t = match msg {
             Message::Binary(b) if self.dialect == SimDialect::Vonage => {
                 if b.len() != self.frame_samples() * 2 {
-                    self.violations.push(format!("a {}-byte audio frame (Vonage takes 20 ms frames of {} bytes)", b.len(), self.frame_samples() * 2));
+                    self.violations.push(format!(
+                        "a {}-byte audio frame (Vonage takes 20 ms frames of {} bytes)",
+                        b.len(),
+                        self.frame_samples() * 2
+                    ));
                 }
                 return Ok(Some(FromAgent::Audio(self.decode(b))));
             }
-            Message::Binary(_) => bail!("server sent a binary frame, which {} does not take", self.dialect.name()),
+            Message::Binary(_) => bail!(
+                "server sent a binary frame, which {} does not take",
+                self.dialect.name()
+            ),
             Message::Text(t) => t.as_str(),
             _ => return Ok(None),
         };
-        let v: Value = serde_json::from_str(t).with_context(|| format!("server sent invalid JSON: {t:.80}"))?;
+        let v: Value = serde_json::from_str(t)
+            .with_context(|| format!("server sent invalid JSON: {t:.80}"))?;
         if self.dialect == SimDialect::Vonage {
             return Ok(Some(match v.get("action").and_then(Value::as_str) {
                 Some("clear") => FromAgent::Clear,
-                Some("notify") => FromAgent::Mark(v.pointer("/payload/mark").and_then(Value::as_str).context("notify without payload.mark")?.to_owned()),
+                Some("notify") => FromAgent::Mark(
+                    v.pointer("/payload/mark")
+                        .and_then(Value::as_str)
+                        .context("notify without payload.mark")?
+                        .to_owned(),
+                ),
                 other => bail!("server sent an unknown Vonage action {other:?}"),
             }));
         }
@@ -355,26 +449,48 @@ impl Carrier {
         {
             bail!("{event} message with a wrong or missing {k}");
         }
-        let payload = |path: &str| -> anyhow::Result<Vec<u8>> { B64.decode(v.pointer(path).and_then(Value::as_str).unwrap_or_default()).context("server sent invalid base64") };
+        let payload = |path: &str| -> anyhow::Result<Vec<u8>> {
+            B64.decode(v.pointer(path).and_then(Value::as_str).unwrap_or_default())
+                .context("server sent invalid base64")
+        };
         let from = match (self.dialect, event) {
             (SimDialect::Plivo, "playAudio") => {
-                let (ct, rate) = (v.pointer("/media/contentType").and_then(Value::as_str), v.pointer("/media/sampleRate").and_then(Value::as_u64));
+                let (ct, rate) = (
+                    v.pointer("/media/contentType").and_then(Value::as_str),
+                    v.pointer("/media/sampleRate").and_then(Value::as_u64),
+                );
                 if ct != Some(self.encoding_name()) || rate != Some(u64::from(self.rate)) {
-                    self.violations.push(format!("playAudio as {ct:?} at {rate:?} Hz on a {} {} Hz stream", self.encoding_name(), self.rate));
+                    self.violations.push(format!(
+                        "playAudio as {ct:?} at {rate:?} Hz on a {} {} Hz stream",
+                        self.encoding_name(),
+                        self.rate
+                    ));
                 }
                 FromAgent::Audio(self.decode(&payload("/media/payload")?))
             }
-            (SimDialect::Plivo, "checkpoint") => FromAgent::Mark(v.get("name").and_then(Value::as_str).context("checkpoint without name")?.to_owned()),
+            (SimDialect::Plivo, "checkpoint") => FromAgent::Mark(
+                v.get("name")
+                    .and_then(Value::as_str)
+                    .context("checkpoint without name")?
+                    .to_owned(),
+            ),
             (SimDialect::Plivo, "clearAudio") => FromAgent::Clear,
             (SimDialect::Plivo, other) => bail!("server sent an unknown Plivo event {other:?}"),
             (_, "media") => {
                 let bytes = payload("/media/payload")?;
-                if self.dialect == SimDialect::Exotel && (bytes.len() % 320 != 0 || bytes.len() < 3200 || bytes.len() > 100_000) {
+                if self.dialect == SimDialect::Exotel
+                    && (bytes.len() % 320 != 0 || bytes.len() < 3200 || bytes.len() > 100_000)
+                {
                     self.violations.push(format!("a {}-byte media chunk (Exotel wants 3,200 to 100,000 bytes, a multiple of 320)", bytes.len()));
                 }
                 FromAgent::Audio(self.decode(&bytes))
             }
-            (_, "mark") => FromAgent::Mark(v.pointer("/mark/name").and_then(Value::as_str).context("mark without mark.name")?.to_owned()),
+            (_, "mark") => FromAgent::Mark(
+                v.pointer("/mark/name")
+                    .and_then(Value::as_str)
+                    .context("mark without mark.name")?
+                    .to_owned(),
+            ),
             (_, "clear") => FromAgent::Clear,
             (_, other) => bail!("server sent an unknown event {other:?}"),
         };
@@ -402,7 +518,13 @@ mod tests {
     #[test]
     fn audio_round_trips_in_every_dialect() {
         let samples: Vec<i16> = (0..160).map(|i| (i as i16 - 80) * 200).collect();
-        for d in [SimDialect::Twilio, SimDialect::Telnyx, SimDialect::Plivo, SimDialect::Vonage, SimDialect::Exotel] {
+        for d in [
+            SimDialect::Twilio,
+            SimDialect::Telnyx,
+            SimDialect::Plivo,
+            SimDialect::Vonage,
+            SimDialect::Exotel,
+        ] {
             let mut c = Carrier::new(d, None, None).expect("default format");
             c.opening(&BTreeMap::new());
             let m = c.media(&samples);
@@ -411,7 +533,9 @@ mod tests {
                 (SimDialect::Vonage, Message::Binary(b)) => Message::Binary(b.clone()),
                 (SimDialect::Plivo, Message::Text(t)) => {
                     let v: Value = serde_json::from_str(t).expect("json");
-                    text(json!({"event": "playAudio", "streamId": c.stream_id, "media": {"contentType": "audio/x-mulaw", "sampleRate": 8000, "payload": v["media"]["payload"]}}))
+                    text(
+                        json!({"event": "playAudio", "streamId": c.stream_id, "media": {"contentType": "audio/x-mulaw", "sampleRate": 8000, "payload": v["media"]["payload"]}}),
+                    )
                 }
                 (_, Message::Text(t)) => {
                     let mut v: Value = serde_json::from_str(t).expect("json");
@@ -420,9 +544,16 @@ mod tests {
                 }
                 _ => panic!("{d:?}: unexpected {m:?}"),
             };
-            let Some(FromAgent::Audio(back)) = c.parse(&reply).expect("parses") else { panic!("{d:?}: not audio") };
+            let Some(FromAgent::Audio(back)) = c.parse(&reply).expect("parses") else {
+                panic!("{d:?}: not audio")
+            };
             assert_eq!(back.len(), samples.len(), "{d:?}");
-            let err: i32 = back.iter().zip(&samples).map(|(a, b)| (i32::from(*a) - i32::from(*b)).abs()).max().unwrap_or(0);
+            let err: i32 = back
+                .iter()
+                .zip(&samples)
+                .map(|(a, b)| (i32::from(*a) - i32::from(*b)).abs())
+                .max()
+                .unwrap_or(0);
             assert!(err < 700, "{d:?}: max error {err}");
         }
     }

@@ -127,13 +127,17 @@ pub async fn run(args: SimArgs) -> anyhow::Result<bool> {
         (Some(path), true) => Script::load(path)?,
         (None, false) => Script::from_wavs(&args.wavs, args.interrupt_after_ms),
         (Some(_), false) => anyhow::bail!("give either --script or --wav, not both"),
-        (None, true) => anyhow::bail!("nothing to say: give --script FILE or one or more --wav FILE"),
+        (None, true) => {
+            anyhow::bail!("nothing to say: give --script FILE or one or more --wav FILE")
+        }
     };
     if let Some(agent) = &args.agent_id {
         script.agent_id = Some(agent.clone());
     }
     for p in &args.params {
-        let (k, v) = p.split_once('=').with_context(|| format!("--param {p:?} is not key=value"))?;
+        let (k, v) = p
+            .split_once('=')
+            .with_context(|| format!("--param {p:?} is not key=value"))?;
         script.params.insert(k.to_owned(), v.to_owned());
     }
     if args.calls == 0 || args.concurrency == 0 {
@@ -147,7 +151,11 @@ pub async fn run(args: SimArgs) -> anyhow::Result<bool> {
     let mut tasks = tokio::task::JoinSet::new();
     let ramp_step = Duration::from_millis(args.ramp_ms) / args.concurrency.max(1) as u32;
     for i in 0..args.calls {
-        let permit = slots.clone().acquire_owned().await.context("semaphore closed")?;
+        let permit = slots
+            .clone()
+            .acquire_owned()
+            .await
+            .context("semaphore closed")?;
         if i < args.concurrency && i > 0 {
             tokio::time::sleep(ramp_step).await;
         }
@@ -168,10 +176,13 @@ pub async fn run(args: SimArgs) -> anyhow::Result<bool> {
     }
     reports.sort_by_key(|r| r.call);
     let summary = Summary::from_calls(&reports);
-    print_line(&serde_json::to_string(&serde_json::json!({ "summary": summary }))?);
+    print_line(&serde_json::to_string(
+        &serde_json::json!({ "summary": summary }),
+    )?);
     if let Some(path) = &args.report {
         let doc = serde_json::json!({ "calls": reports, "summary": summary });
-        std::fs::write(path, serde_json::to_string_pretty(&doc)?).with_context(|| format!("cannot write {}", path.display()))?;
+        std::fs::write(path, serde_json::to_string_pretty(&doc)?)
+            .with_context(|| format!("cannot write {}", path.display()))?;
     }
     Ok(summary.calls_failed == 0)
 }

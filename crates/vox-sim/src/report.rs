@@ -15,7 +15,11 @@ pub(crate) struct ReplyTrace {
 
 impl ReplyTrace {
     pub(crate) fn new(speech_end: Instant) -> Self {
-        Self { speech_end, first_audio: None, arrivals: Vec::new() }
+        Self {
+            speech_end,
+            first_audio: None,
+            arrivals: Vec::new(),
+        }
     }
 }
 
@@ -80,14 +84,21 @@ impl TurnReport {
     /// `d_k`) ideally arrives `max(0, c_k + d_k - S)` after the first. The deviation from
     /// that, less the smallest deviation of the reply, is the frame's jitter.
     pub(crate) fn apply_reply(&mut self, trace: &ReplyTrace, send_ahead: Duration) {
-        let Some(&(a0, _)) = trace.arrivals.first() else { return };
-        self.response_latency_ms = trace.first_audio.map(|f| ms(f.saturating_duration_since(trace.speech_end)));
+        let Some(&(a0, _)) = trace.arrivals.first() else {
+            return;
+        };
+        self.response_latency_ms = trace
+            .first_audio
+            .map(|f| ms(f.saturating_duration_since(trace.speech_end)));
         let mut offset = Duration::ZERO;
         let mut deviations = Vec::with_capacity(trace.arrivals.len());
         let mut play_end = a0;
         for (k, &(at, dur)) in trace.arrivals.iter().enumerate() {
             let ideal = (offset + dur).saturating_sub(send_ahead);
-            deviations.push(at.saturating_duration_since(a0).as_secs_f64() * 1000.0 - ideal.as_secs_f64() * 1000.0);
+            deviations.push(
+                at.saturating_duration_since(a0).as_secs_f64() * 1000.0
+                    - ideal.as_secs_f64() * 1000.0,
+            );
             if k > 0 && at > play_end {
                 self.late_frames += 1;
                 self.underrun_ms += ms(at - play_end);
@@ -100,7 +111,8 @@ impl TurnReport {
         self.reply_audio_ms = ms(offset);
         let min = deviations.iter().copied().fold(f64::INFINITY, f64::min);
         self.jitter_samples = deviations.iter().map(|d| d - min).collect();
-        self.jitter_max_ms = (self.jitter_samples.iter().copied().fold(0.0, f64::max) * 10.0).round() / 10.0;
+        self.jitter_max_ms =
+            (self.jitter_samples.iter().copied().fold(0.0, f64::max) * 10.0).round() / 10.0;
     }
 }
 
@@ -160,8 +172,17 @@ pub struct CallReport {
 }
 
 impl CallReport {
-    pub(crate) fn build(call: usize, turns: Vec<TurnReport>, c: Counters, close: Option<(u16, String)>, errors: Vec<String>) -> Self {
-        let mut jitter: Vec<f64> = turns.iter().flat_map(|t| t.jitter_samples.iter().copied()).collect();
+    pub(crate) fn build(
+        call: usize,
+        turns: Vec<TurnReport>,
+        c: Counters,
+        close: Option<(u16, String)>,
+        errors: Vec<String>,
+    ) -> Self {
+        let mut jitter: Vec<f64> = turns
+            .iter()
+            .flat_map(|t| t.jitter_samples.iter().copied())
+            .collect();
         Self {
             call,
             ok: errors.is_empty(),
@@ -256,9 +277,14 @@ impl Summary {
         let turns = || calls.iter().flat_map(|c| c.turns.iter());
         let mut close_codes = BTreeMap::new();
         for c in calls {
-            *close_codes.entry(c.close_code.map_or("none".into(), |c| c.to_string())).or_insert(0) += 1;
+            *close_codes
+                .entry(c.close_code.map_or("none".into(), |c| c.to_string()))
+                .or_insert(0) += 1;
         }
-        let mut errors: Vec<String> = calls.iter().flat_map(|c| c.errors.iter().cloned()).collect();
+        let mut errors: Vec<String> = calls
+            .iter()
+            .flat_map(|c| c.errors.iter().cloned())
+            .collect();
         errors.sort();
         errors.dedup();
         errors.truncate(10);
@@ -267,8 +293,14 @@ impl Summary {
             calls_failed: calls.iter().filter(|c| !c.ok).count(),
             response_latency_ms: Dist::of(turns().filter_map(|t| t.response_latency_ms).collect()),
             greeting_ms: Dist::of(calls.iter().filter_map(|c| c.greeting_ms).collect()),
-            barge_in_to_silence_ms: Dist::of(turns().filter_map(|t| t.barge_in_to_silence_ms).collect()),
-            jitter_ms: Dist::of(turns().flat_map(|t| t.jitter_samples.iter().copied()).collect()),
+            barge_in_to_silence_ms: Dist::of(
+                turns().filter_map(|t| t.barge_in_to_silence_ms).collect(),
+            ),
+            jitter_ms: Dist::of(
+                turns()
+                    .flat_map(|t| t.jitter_samples.iter().copied())
+                    .collect(),
+            ),
             late_frames: calls.iter().map(|c| c.late_frames).sum(),
             missing_frames: calls.iter().map(|c| c.missing_frames).sum(),
             frames_after_clear: turns().map(|t| t.frames_after_clear).sum(),
@@ -289,7 +321,8 @@ mod tests {
         let mut trace = ReplyTrace::new(t0);
         // 10 frames at once (200 ms send-ahead), then one every 20 ms
         for k in 0..30u64 {
-            let at = t0 + Duration::from_millis(500) + Duration::from_millis(20 * k.saturating_sub(9));
+            let at =
+                t0 + Duration::from_millis(500) + Duration::from_millis(20 * k.saturating_sub(9));
             trace.arrivals.push((at, Duration::from_millis(20)));
         }
         trace.first_audio = Some(trace.arrivals[0].0);
@@ -308,7 +341,10 @@ mod tests {
         // no send-ahead: one frame every 20 ms, then the server stalls 50 ms before frame 5
         for k in 0..10u64 {
             let extra = if k >= 5 { 50 } else { 0 };
-            trace.arrivals.push((t0 + Duration::from_millis(20 * k + extra), Duration::from_millis(20)));
+            trace.arrivals.push((
+                t0 + Duration::from_millis(20 * k + extra),
+                Duration::from_millis(20),
+            ));
         }
         let mut t = TurnReport::new(0);
         t.apply_reply(&trace, Duration::from_millis(20));

@@ -58,16 +58,28 @@ fn default_tail() -> u64 {
 impl Script {
     /// Reads a TOML script.
     pub fn load(path: &Path) -> anyhow::Result<Self> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read script {}", path.display()))?;
-        let mut s: Script = toml::from_str(&text).with_context(|| format!("invalid script {}", path.display()))?;
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read script {}", path.display()))?;
+        let mut s: Script =
+            toml::from_str(&text).with_context(|| format!("invalid script {}", path.display()))?;
         let base = path.parent().unwrap_or(Path::new("."));
         for (i, t) in s.turns.iter_mut().enumerate() {
             match (&mut t.wav, &t.dtmf) {
                 (Some(w), None) if w.is_relative() => *w = base.join(&*w),
                 (Some(_), None) => {}
-                (None, Some(keys)) if !keys.is_empty() && keys.chars().all(|c| c.is_ascii_digit() || matches!(c, '*' | '#' | 'A'..='D')) => {}
-                (None, Some(keys)) => anyhow::bail!("script {}: turn {i}: dtmf {keys:?} must be keys 0-9, *, #, A-D", path.display()),
-                _ => anyhow::bail!("script {}: turn {i} needs exactly one of wav and dtmf", path.display()),
+                (None, Some(keys))
+                    if !keys.is_empty()
+                        && keys
+                            .chars()
+                            .all(|c| c.is_ascii_digit() || matches!(c, '*' | '#' | 'A'..='D')) => {}
+                (None, Some(keys)) => anyhow::bail!(
+                    "script {}: turn {i}: dtmf {keys:?} must be keys 0-9, *, #, A-D",
+                    path.display()
+                ),
+                _ => anyhow::bail!(
+                    "script {}: turn {i} needs exactly one of wav and dtmf",
+                    path.display()
+                ),
             }
         }
         if s.turns.is_empty() {
@@ -85,7 +97,12 @@ impl Script {
             turns: wavs
                 .iter()
                 .enumerate()
-                .map(|(i, w)| Turn { wav: Some(w.clone()), dtmf: None, pause_ms: 300, interrupt_after_ms: if i > 0 { interrupt_after_ms } else { None } })
+                .map(|(i, w)| Turn {
+                    wav: Some(w.clone()),
+                    dtmf: None,
+                    pause_ms: 300,
+                    interrupt_after_ms: if i > 0 { interrupt_after_ms } else { None },
+                })
                 .collect(),
             ..Default::default()
         }

@@ -1,10 +1,10 @@
 //! Voice agents: the agent document as the API shows it, plus deployment state. Every query
 //! carries the business id.
 
-use sqlx::any::AnyRow;
 use sqlx::Row;
+use sqlx::any::AnyRow;
 
-use crate::{new_id, now_ms, Store, StoreError};
+use crate::{Store, StoreError, new_id, now_ms};
 
 /// A stored voice agent.
 #[derive(Debug, Clone, PartialEq)]
@@ -56,36 +56,65 @@ impl Store {
         a.id = new_id("agent");
         a.created_at = now_ms();
         a.updated_at = a.created_at;
-        sqlx::query(concat!("INSERT INTO agents (", columns!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"))
-            .bind(&a.id)
-            .bind(&a.business_id)
-            .bind(&a.name)
-            .bind(&a.kind)
-            .bind(a.document.to_string())
-            .bind(&a.phone_number)
-            .bind(a.on_duty.map(i64::from))
-            .bind(a.created_at)
-            .bind(a.updated_at)
-            .execute(self.pool())
-            .await?;
+        sqlx::query(concat!(
+            "INSERT INTO agents (",
+            columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+        ))
+        .bind(&a.id)
+        .bind(&a.business_id)
+        .bind(&a.name)
+        .bind(&a.kind)
+        .bind(a.document.to_string())
+        .bind(&a.phone_number)
+        .bind(a.on_duty.map(i64::from))
+        .bind(a.created_at)
+        .bind(a.updated_at)
+        .execute(self.pool())
+        .await?;
         Ok(a)
     }
 
     /// A page of a business's agents, oldest first, and how many there are.
-    pub async fn list_agents(&self, business_id: &str, offset: i64, limit: i64) -> Result<(Vec<AgentRecord>, i64), StoreError> {
-        let rows = sqlx::query(concat!("SELECT ", columns!(), " FROM agents WHERE business_id = $1 ORDER BY created_at, id LIMIT $2 OFFSET $3"))
+    pub async fn list_agents(
+        &self,
+        business_id: &str,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(Vec<AgentRecord>, i64), StoreError> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM agents WHERE business_id = $1 ORDER BY created_at, id LIMIT $2 OFFSET $3"
+        ))
+        .bind(business_id)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(self.pool())
+        .await?;
+        let total: i64 = sqlx::query("SELECT COUNT(*) AS n FROM agents WHERE business_id = $1")
             .bind(business_id)
-            .bind(limit)
-            .bind(offset)
-            .fetch_all(self.pool())
-            .await?;
-        let total: i64 = sqlx::query("SELECT COUNT(*) AS n FROM agents WHERE business_id = $1").bind(business_id).fetch_one(self.pool()).await?.try_get("n")?;
+            .fetch_one(self.pool())
+            .await?
+            .try_get("n")?;
         Ok((rows.iter().map(agent).collect::<Result<_, _>>()?, total))
     }
 
     /// One of a business's agents.
-    pub async fn agent(&self, business_id: &str, id: &str) -> Result<Option<AgentRecord>, StoreError> {
-        let row = sqlx::query(concat!("SELECT ", columns!(), " FROM agents WHERE business_id = $1 AND id = $2")).bind(business_id).bind(id).fetch_optional(self.pool()).await?;
+    pub async fn agent(
+        &self,
+        business_id: &str,
+        id: &str,
+    ) -> Result<Option<AgentRecord>, StoreError> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM agents WHERE business_id = $1 AND id = $2"
+        ))
+        .bind(business_id)
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?;
         row.as_ref().map(agent).transpose()
     }
 
@@ -106,25 +135,47 @@ impl Store {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound("voice agent"));
         }
-        Ok(AgentRecord { updated_at: now, ..a.clone() })
+        Ok(AgentRecord {
+            updated_at: now,
+            ..a.clone()
+        })
     }
 
     /// Deletes an agent; false if there was none.
     pub async fn delete_agent(&self, business_id: &str, id: &str) -> Result<bool, StoreError> {
-        let done = sqlx::query("DELETE FROM agents WHERE business_id = $1 AND id = $2").bind(business_id).bind(id).execute(self.pool()).await?;
+        let done = sqlx::query("DELETE FROM agents WHERE business_id = $1 AND id = $2")
+            .bind(business_id)
+            .bind(id)
+            .execute(self.pool())
+            .await?;
         Ok(done.rows_affected() > 0)
     }
 }
 
 impl Store {
     /// Deployed INBOUND agents with what the activated-hours scheduler last decided for each.
-    pub async fn deployed_inbound_agents(&self) -> Result<Vec<(AgentRecord, Option<bool>)>, StoreError> {
+    pub async fn deployed_inbound_agents(
+        &self,
+    ) -> Result<Vec<(AgentRecord, Option<bool>)>, StoreError> {
         let rows = sqlx::query(concat!("SELECT ", columns!(), ", schedule_state FROM agents WHERE kind = 'INBOUND' AND phone_number IS NOT NULL ORDER BY id")).fetch_all(self.pool()).await?;
-        rows.iter().map(|r| Ok((agent(r)?, r.try_get::<Option<i64>, _>("schedule_state")?.map(|v| v != 0)))).collect()
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    agent(r)?,
+                    r.try_get::<Option<i64>, _>("schedule_state")?
+                        .map(|v| v != 0),
+                ))
+            })
+            .collect()
     }
 
     /// Records the scheduler's decision and sets the agent's duty to it.
-    pub async fn apply_schedule(&self, business_id: &str, id: &str, on_duty: bool) -> Result<(), StoreError> {
+    pub async fn apply_schedule(
+        &self,
+        business_id: &str,
+        id: &str,
+        on_duty: bool,
+    ) -> Result<(), StoreError> {
         sqlx::query("UPDATE agents SET on_duty = $1, schedule_state = $1, updated_at = $2 WHERE business_id = $3 AND id = $4")
             .bind(i64::from(on_duty))
             .bind(now_ms())

@@ -2,10 +2,10 @@
 //! a booking that overlaps another (buffers included) is refused inside the same
 //! transaction that would insert it, so two calls cannot take one slot.
 
-use sqlx::any::AnyRow;
 use sqlx::Row;
+use sqlx::any::AnyRow;
 
-use crate::{new_id, now_ms, Store, StoreError};
+use crate::{Store, StoreError, new_id, now_ms};
 
 /// A booking.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -59,7 +59,11 @@ macro_rules! columns {
 impl Store {
     /// Books `a` (id, status and time filled in) unless a booked appointment of the business
     /// overlaps `[start_at - buffer_ms, end_at + buffer_ms)`: then `Conflict`.
-    pub async fn book_appointment(&self, mut a: Appointment, buffer_ms: i64) -> Result<Appointment, StoreError> {
+    pub async fn book_appointment(
+        &self,
+        mut a: Appointment,
+        buffer_ms: i64,
+    ) -> Result<Appointment, StoreError> {
         a.id = new_id("appt");
         a.status = "booked".into();
         a.created_at = now_ms();
@@ -74,26 +78,35 @@ impl Store {
         if clash > 0 {
             return Err(StoreError::Conflict("that time is no longer free".into()));
         }
-        sqlx::query(concat!("INSERT INTO appointments (", columns!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"))
-            .bind(&a.id)
-            .bind(&a.business_id)
-            .bind(a.start_at)
-            .bind(a.end_at)
-            .bind(&a.name)
-            .bind(&a.phone)
-            .bind(&a.address)
-            .bind(&a.notes)
-            .bind(&a.status)
-            .bind(&a.call_id)
-            .bind(a.created_at)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(concat!(
+            "INSERT INTO appointments (",
+            columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        ))
+        .bind(&a.id)
+        .bind(&a.business_id)
+        .bind(a.start_at)
+        .bind(a.end_at)
+        .bind(&a.name)
+        .bind(&a.phone)
+        .bind(&a.address)
+        .bind(&a.notes)
+        .bind(&a.status)
+        .bind(&a.call_id)
+        .bind(a.created_at)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(a)
     }
 
     /// Booked appointments of the business overlapping `[from, to)`, by start.
-    pub async fn appointments_between(&self, business_id: &str, from: i64, to: i64) -> Result<Vec<Appointment>, StoreError> {
+    pub async fn appointments_between(
+        &self,
+        business_id: &str,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<Appointment>, StoreError> {
         let rows = sqlx::query(concat!("SELECT ", columns!(), " FROM appointments WHERE business_id = $1 AND status = 'booked' AND start_at < $2 AND end_at > $3 ORDER BY start_at, id"))
             .bind(business_id)
             .bind(to)
@@ -104,13 +117,29 @@ impl Store {
     }
 
     /// One appointment of the business.
-    pub async fn appointment(&self, business_id: &str, id: &str) -> Result<Option<Appointment>, StoreError> {
-        let row = sqlx::query(concat!("SELECT ", columns!(), " FROM appointments WHERE business_id = $1 AND id = $2")).bind(business_id).bind(id).fetch_optional(self.pool()).await?;
+    pub async fn appointment(
+        &self,
+        business_id: &str,
+        id: &str,
+    ) -> Result<Option<Appointment>, StoreError> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM appointments WHERE business_id = $1 AND id = $2"
+        ))
+        .bind(business_id)
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?;
         row.as_ref().map(appointment).transpose()
     }
 
     /// Cancels a booked appointment; false if there is none (or it was already cancelled).
-    pub async fn cancel_appointment(&self, business_id: &str, id: &str) -> Result<bool, StoreError> {
+    pub async fn cancel_appointment(
+        &self,
+        business_id: &str,
+        id: &str,
+    ) -> Result<bool, StoreError> {
         let done = sqlx::query("UPDATE appointments SET status = 'cancelled', cancelled_at = $1 WHERE business_id = $2 AND id = $3 AND status = 'booked'")
             .bind(now_ms())
             .bind(business_id)

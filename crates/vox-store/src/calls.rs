@@ -2,10 +2,10 @@
 //! listed with the seed's filters. Lists are always scoped to a business or an
 //! organization.
 
-use sqlx::any::AnyRow;
 use sqlx::Row;
+use sqlx::any::AnyRow;
 
-use crate::{new_id, now_ms, Store, StoreError};
+use crate::{Store, StoreError, new_id, now_ms};
 
 /// A call record.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -99,7 +99,8 @@ macro_rules! columns {
 }
 
 fn json_col(r: &AnyRow, name: &str) -> Result<Option<serde_json::Value>, StoreError> {
-    Ok(r.try_get::<Option<String>, _>(name)?.and_then(|s| serde_json::from_str(&s).ok()))
+    Ok(r.try_get::<Option<String>, _>(name)?
+        .and_then(|s| serde_json::from_str(&s).ok()))
 }
 
 fn call(r: &AnyRow) -> Result<CallRecord, StoreError> {
@@ -178,13 +179,23 @@ impl Store {
     /// A call by id alone: for the telephony side, which learns the id from a verified media
     /// token or a signed carrier callback, never from a tenant's request.
     pub async fn call_by_id(&self, id: &str) -> Result<Option<CallRecord>, StoreError> {
-        let row = sqlx::query(concat!("SELECT ", columns!(), " FROM calls c WHERE c.id = $1")).bind(id).fetch_optional(self.pool()).await?;
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM calls c WHERE c.id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?;
         row.as_ref().map(call).transpose()
     }
 
     /// The call the carrier knows by `carrier_call_id` (the newest, should a carrier reuse
     /// one): for carrier callbacks that name only their own id, after their signature check.
-    pub async fn call_by_carrier_id(&self, carrier_call_id: &str) -> Result<Option<CallRecord>, StoreError> {
+    pub async fn call_by_carrier_id(
+        &self,
+        carrier_call_id: &str,
+    ) -> Result<Option<CallRecord>, StoreError> {
         let row = sqlx::query(concat!("SELECT ", columns!(), " FROM calls c WHERE c.carrier_call_id = $1 ORDER BY c.created_at DESC, c.id DESC LIMIT 1"))
             .bind(carrier_call_id)
             .fetch_optional(self.pool())
@@ -193,8 +204,16 @@ impl Store {
     }
 
     /// Records the carrier's id for a call (only this field: the call may already be live).
-    pub async fn set_call_carrier_id(&self, id: &str, carrier_call_id: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE calls SET carrier_call_id = $1 WHERE id = $2").bind(carrier_call_id).bind(id).execute(self.pool()).await?;
+    pub async fn set_call_carrier_id(
+        &self,
+        id: &str,
+        carrier_call_id: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE calls SET carrier_call_id = $1 WHERE id = $2")
+            .bind(carrier_call_id)
+            .bind(id)
+            .execute(self.pool())
+            .await?;
         Ok(())
     }
 
@@ -207,14 +226,30 @@ impl Store {
     }
 
     /// The transcript so far, as text and as messages.
-    pub async fn set_call_transcript(&self, id: &str, transcript: &str, messages: &serde_json::Value) -> Result<(), StoreError> {
-        sqlx::query("UPDATE calls SET transcript = $1, messages = $2 WHERE id = $3").bind(transcript).bind(messages.to_string()).bind(id).execute(self.pool()).await?;
+    pub async fn set_call_transcript(
+        &self,
+        id: &str,
+        transcript: &str,
+        messages: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE calls SET transcript = $1, messages = $2 WHERE id = $3")
+            .bind(transcript)
+            .bind(messages.to_string())
+            .bind(id)
+            .execute(self.pool())
+            .await?;
         Ok(())
     }
 
     /// What is known once the call is over: the recording's URL, the summary and the
     /// extracted data (each left as is when `None`).
-    pub async fn set_call_artifacts(&self, id: &str, recording_url: Option<&str>, summary: Option<&str>, structured_data: Option<&serde_json::Value>) -> Result<(), StoreError> {
+    pub async fn set_call_artifacts(
+        &self,
+        id: &str,
+        recording_url: Option<&str>,
+        summary: Option<&str>,
+        structured_data: Option<&serde_json::Value>,
+    ) -> Result<(), StoreError> {
         sqlx::query("UPDATE calls SET recording_url = COALESCE($1, recording_url), summary = COALESCE($2, summary), structured_data = COALESCE($3, structured_data) WHERE id = $4")
             .bind(recording_url)
             .bind(summary)
@@ -228,7 +263,13 @@ impl Store {
     /// The call is over: its final status and why; the duration counts from `started_at`.
     /// A call that already ended keeps its first ending (carrier callbacks may arrive after
     /// the media stream's own end, or instead of it).
-    pub async fn call_ended(&self, id: &str, status: &str, ended_reason: &str, at: i64) -> Result<(), StoreError> {
+    pub async fn call_ended(
+        &self,
+        id: &str,
+        status: &str,
+        ended_reason: &str,
+        at: i64,
+    ) -> Result<(), StoreError> {
         sqlx::query("UPDATE calls SET status = $1, ended_reason = $2, ended_at = $3, duration_ms = CASE WHEN started_at IS NULL THEN 0 ELSE $4 - started_at END WHERE id = $5 AND status IN ('SCHEDULED', 'IN_PROGRESS')")
             .bind(status)
             .bind(ended_reason)
@@ -241,7 +282,12 @@ impl Store {
     }
 
     /// One call of an organization (and of a business, if given).
-    pub async fn call(&self, organization_id: &str, business_id: Option<&str>, id: &str) -> Result<Option<CallRecord>, StoreError> {
+    pub async fn call(
+        &self,
+        organization_id: &str,
+        business_id: Option<&str>,
+        id: &str,
+    ) -> Result<Option<CallRecord>, StoreError> {
         let row = sqlx::query(concat!("SELECT ", columns!(), " FROM calls c JOIN businesses b ON b.id = c.business_id WHERE c.id = $1 AND b.organization_id = $2 AND ($3 IS NULL OR c.business_id = $3)"))
             .bind(id)
             .bind(organization_id)
@@ -261,12 +307,30 @@ impl Store {
             OrderBy::DurationMs => "c.duration_ms",
         };
         let direction = if f.descending { "DESC" } else { "ASC" };
-        let sql = format!("SELECT {} {WHERE} ORDER BY {column} {direction}, c.created_at {direction}, c.id LIMIT $8 OFFSET $9", columns!());
+        let sql = format!(
+            "SELECT {} {WHERE} ORDER BY {column} {direction}, c.created_at {direction}, c.id LIMIT $8 OFFSET $9",
+            columns!()
+        );
         let bind = |q: sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments>| {
-            q.bind(f.organization_id.clone()).bind(f.business_id.clone()).bind(f.kind.clone()).bind(f.status.clone()).bind(f.start).bind(f.end).bind(f.lead_id.clone())
+            q.bind(f.organization_id.clone())
+                .bind(f.business_id.clone())
+                .bind(f.kind.clone())
+                .bind(f.status.clone())
+                .bind(f.start)
+                .bind(f.end)
+                .bind(f.lead_id.clone())
         };
-        let rows = bind(sqlx::query(sqlx::AssertSqlSafe(sql))).bind(f.limit).bind(f.offset).fetch_all(self.pool()).await?;
-        let total: i64 = bind(sqlx::query(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) AS n {WHERE}")))).fetch_one(self.pool()).await?.try_get("n")?;
+        let rows = bind(sqlx::query(sqlx::AssertSqlSafe(sql)))
+            .bind(f.limit)
+            .bind(f.offset)
+            .fetch_all(self.pool())
+            .await?;
+        let total: i64 = bind(sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT COUNT(*) AS n {WHERE}"
+        ))))
+        .fetch_one(self.pool())
+        .await?
+        .try_get("n")?;
         Ok((rows.iter().map(call).collect::<Result<_, _>>()?, total))
     }
 }

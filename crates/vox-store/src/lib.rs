@@ -22,10 +22,10 @@ use sqlx::{AnyPool, Row};
 
 pub use agents::AgentRecord;
 pub use appointments::Appointment;
-pub use webhooks::{Delivery, Webhook};
 pub use calls::{CallFilter, CallRecord, OrderBy};
 pub use files::{Chunk, FileRecord};
 pub use tools::{CalendarIntegration, ToolRecord};
+pub use webhooks::{Delivery, Webhook};
 
 static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
@@ -71,14 +71,20 @@ pub struct Store {
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 /// RFC 3339 (UTC) of a Unix-milliseconds time.
 pub fn rfc3339(ms: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         .unwrap_or_default()
 }
 
@@ -90,12 +96,19 @@ pub fn new_id(prefix: &str) -> String {
 
 /// A new random secret (256 bits from the OS generator, hex).
 pub fn new_secret() -> String {
-    format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple())
+    format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    )
 }
 
 /// SHA-256 of a secret, hex.
 pub fn digest(secret: &str) -> String {
-    Sha256::digest(secret.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(secret.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// An organization.
@@ -159,7 +172,14 @@ impl Store {
                 let _ = std::fs::create_dir_all(dir);
             }
             let sep = if url.contains('?') { '&' } else { '?' };
-            (Backend::Sqlite, if url.contains("mode=") { url.to_owned() } else { format!("{url}{sep}mode=rwc") })
+            (
+                Backend::Sqlite,
+                if url.contains("mode=") {
+                    url.to_owned()
+                } else {
+                    format!("{url}{sep}mode=rwc")
+                },
+            )
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             (Backend::Postgres, url.to_owned())
         } else {
@@ -168,9 +188,14 @@ impl Store {
         // SQLite allows one writer: a single connection avoids "database is locked" and is
         // plenty for the control plane; PostgreSQL gets a small pool.
         let max = if backend == Backend::Sqlite { 1 } else { 8 };
-        let pool = AnyPoolOptions::new().max_connections(max).connect(&url).await?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(max)
+            .connect(&url)
+            .await?;
         if backend == Backend::Sqlite {
-            sqlx::query("PRAGMA foreign_keys = ON").execute(&pool).await?;
+            sqlx::query("PRAGMA foreign_keys = ON")
+                .execute(&pool)
+                .await?;
         }
         match backend {
             Backend::Sqlite => SQLITE.run(&pool).await?,
@@ -192,12 +217,25 @@ impl Store {
     /// Creates an organization.
     pub async fn create_organization(&self, name: &str) -> Result<Organization, StoreError> {
         let id = new_id("org");
-        sqlx::query("INSERT INTO organizations (id, name, created_at) VALUES ($1, $2, $3)").bind(&id).bind(name).bind(now_ms()).execute(&self.pool).await?;
-        Ok(Organization { id, name: name.to_owned() })
+        sqlx::query("INSERT INTO organizations (id, name, created_at) VALUES ($1, $2, $3)")
+            .bind(&id)
+            .bind(name)
+            .bind(now_ms())
+            .execute(&self.pool)
+            .await?;
+        Ok(Organization {
+            id,
+            name: name.to_owned(),
+        })
     }
 
     /// Creates a business in an organization.
-    pub async fn create_business(&self, organization_id: &str, name: &str, phone_number: Option<&str>) -> Result<Business, StoreError> {
+    pub async fn create_business(
+        &self,
+        organization_id: &str,
+        name: &str,
+        phone_number: Option<&str>,
+    ) -> Result<Business, StoreError> {
         let id = new_id("biz");
         sqlx::query("INSERT INTO businesses (id, organization_id, name, phone_number, created_at) VALUES ($1, $2, $3, $4, $5)")
             .bind(&id)
@@ -207,19 +245,41 @@ impl Store {
             .bind(now_ms())
             .execute(&self.pool)
             .await?;
-        Ok(Business { id, organization_id: organization_id.to_owned(), name: name.to_owned(), phone_number: phone_number.map(str::to_owned) })
+        Ok(Business {
+            id,
+            organization_id: organization_id.to_owned(),
+            name: name.to_owned(),
+            phone_number: phone_number.map(str::to_owned),
+        })
     }
 
     /// The business `id` if it belongs to `organization_id` (another tenant's business is
     /// indistinguishable from a missing one).
-    pub async fn business(&self, organization_id: &str, id: &str) -> Result<Option<Business>, StoreError> {
+    pub async fn business(
+        &self,
+        organization_id: &str,
+        id: &str,
+    ) -> Result<Option<Business>, StoreError> {
         let row: Option<AnyRow> =
             sqlx::query("SELECT id, organization_id, name, phone_number FROM businesses WHERE id = $1 AND organization_id = $2").bind(id).bind(organization_id).fetch_optional(&self.pool).await?;
-        row.map(|r| Ok(Business { id: r.try_get("id")?, organization_id: r.try_get("organization_id")?, name: r.try_get("name")?, phone_number: r.try_get("phone_number")? })).transpose()
+        row.map(|r| {
+            Ok(Business {
+                id: r.try_get("id")?,
+                organization_id: r.try_get("organization_id")?,
+                name: r.try_get("name")?,
+                phone_number: r.try_get("phone_number")?,
+            })
+        })
+        .transpose()
     }
 
     /// Creates an API client for an organization with the given scopes.
-    pub async fn create_client(&self, organization_id: &str, name: &str, scopes: &[String]) -> Result<NewClient, StoreError> {
+    pub async fn create_client(
+        &self,
+        organization_id: &str,
+        name: &str,
+        scopes: &[String],
+    ) -> Result<NewClient, StoreError> {
         let client_id = new_id("cli");
         let client_secret = new_secret();
         sqlx::query("INSERT INTO api_clients (id, organization_id, name, secret_sha256, scopes, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
@@ -231,26 +291,51 @@ impl Store {
             .bind(now_ms())
             .execute(&self.pool)
             .await?;
-        Ok(NewClient { client_id, client_secret, scopes: scopes.to_vec() })
+        Ok(NewClient {
+            client_id,
+            client_secret,
+            scopes: scopes.to_vec(),
+        })
     }
 
     /// Checks client credentials; the client's organization and allowed scopes if valid.
-    pub async fn authenticate_client(&self, client_id: &str, client_secret: &str) -> Result<Option<(String, Vec<String>)>, StoreError> {
-        let row: Option<AnyRow> = sqlx::query("SELECT organization_id, secret_sha256, scopes FROM api_clients WHERE id = $1").bind(client_id).fetch_optional(&self.pool).await?;
+    pub async fn authenticate_client(
+        &self,
+        client_id: &str,
+        client_secret: &str,
+    ) -> Result<Option<(String, Vec<String>)>, StoreError> {
+        let row: Option<AnyRow> = sqlx::query(
+            "SELECT organization_id, secret_sha256, scopes FROM api_clients WHERE id = $1",
+        )
+        .bind(client_id)
+        .fetch_optional(&self.pool)
+        .await?;
         let Some(row) = row else { return Ok(None) };
         let stored: String = row.try_get("secret_sha256")?;
         if !constant_time_eq(stored.as_bytes(), digest(client_secret).as_bytes()) {
             return Ok(None);
         }
-        Ok(Some((row.try_get("organization_id")?, scopes_of(&row.try_get::<String, _>("scopes")?))))
+        Ok(Some((
+            row.try_get("organization_id")?,
+            scopes_of(&row.try_get::<String, _>("scopes")?),
+        )))
     }
 
     /// Issues a bearer token valid for `ttl_s` seconds; returns the token.
-    pub async fn issue_token(&self, client_id: &str, organization_id: &str, scopes: &[String], ttl_s: i64) -> Result<String, StoreError> {
+    pub async fn issue_token(
+        &self,
+        client_id: &str,
+        organization_id: &str,
+        scopes: &[String],
+        ttl_s: i64,
+    ) -> Result<String, StoreError> {
         let token = new_secret();
         let now = now_ms();
         // expired tokens are swept as new ones are issued
-        sqlx::query("DELETE FROM access_tokens WHERE expires_at < $1").bind(now).execute(&self.pool).await?;
+        sqlx::query("DELETE FROM access_tokens WHERE expires_at < $1")
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
         sqlx::query("INSERT INTO access_tokens (token_sha256, client_id, organization_id, scopes, expires_at) VALUES ($1, $2, $3, $4, $5)")
             .bind(digest(&token))
             .bind(client_id)
@@ -269,7 +354,14 @@ impl Store {
             .bind(now_ms())
             .fetch_optional(&self.pool)
             .await?;
-        row.map(|r| Ok(Grant { client_id: r.try_get("client_id")?, organization_id: r.try_get("organization_id")?, scopes: scopes_of(&r.try_get::<String, _>("scopes")?) })).transpose()
+        row.map(|r| {
+            Ok(Grant {
+                client_id: r.try_get("client_id")?,
+                organization_id: r.try_get("organization_id")?,
+                scopes: scopes_of(&r.try_get::<String, _>("scopes")?),
+            })
+        })
+        .transpose()
     }
 }
 
@@ -289,8 +381,18 @@ mod tests {
         assert_eq!(s.len(), 64);
         assert_ne!(s, new_secret());
         let ids: Vec<String> = (0..100).map(|_| new_id("t")).collect();
-        assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids sort in creation order");
-        assert_eq!(digest("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-        assert!(constant_time_eq(b"same", b"same") && !constant_time_eq(b"same", b"diff") && !constant_time_eq(b"a", b"ab"));
+        assert!(
+            ids.windows(2).all(|w| w[0] < w[1]),
+            "ids sort in creation order"
+        );
+        assert_eq!(
+            digest("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert!(
+            constant_time_eq(b"same", b"same")
+                && !constant_time_eq(b"same", b"diff")
+                && !constant_time_eq(b"a", b"ab")
+        );
     }
 }

@@ -1,10 +1,10 @@
 //! Tool instances (a template plus a business's overrides) and the Google Calendar
 //! integration record. Every query carries the business id.
 
-use sqlx::any::AnyRow;
 use sqlx::Row;
+use sqlx::any::AnyRow;
 
-use crate::{new_id, now_ms, Store, StoreError};
+use crate::{Store, StoreError, new_id, now_ms};
 
 /// A stored tool instance.
 #[derive(Debug, Clone, PartialEq)]
@@ -75,38 +75,67 @@ impl Store {
         t.id = new_id("tool");
         t.created_at = now_ms();
         t.updated_at = t.created_at;
-        sqlx::query(concat!("INSERT INTO tools (", columns!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"))
-            .bind(&t.id)
-            .bind(&t.business_id)
-            .bind(&t.template_id)
-            .bind(&t.name)
-            .bind(&t.display_name)
-            .bind(&t.kind)
-            .bind(t.config_override.to_string())
-            .bind(&t.message)
-            .bind(i64::from(t.enabled))
-            .bind(t.created_at)
-            .bind(t.updated_at)
-            .execute(self.pool())
-            .await?;
+        sqlx::query(concat!(
+            "INSERT INTO tools (",
+            columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        ))
+        .bind(&t.id)
+        .bind(&t.business_id)
+        .bind(&t.template_id)
+        .bind(&t.name)
+        .bind(&t.display_name)
+        .bind(&t.kind)
+        .bind(t.config_override.to_string())
+        .bind(&t.message)
+        .bind(i64::from(t.enabled))
+        .bind(t.created_at)
+        .bind(t.updated_at)
+        .execute(self.pool())
+        .await?;
         Ok(t)
     }
 
     /// A page of a business's tools, oldest first, and how many there are.
-    pub async fn list_tools(&self, business_id: &str, offset: i64, limit: i64) -> Result<(Vec<ToolRecord>, i64), StoreError> {
-        let rows = sqlx::query(concat!("SELECT ", columns!(), " FROM tools WHERE business_id = $1 ORDER BY created_at, id LIMIT $2 OFFSET $3"))
+    pub async fn list_tools(
+        &self,
+        business_id: &str,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(Vec<ToolRecord>, i64), StoreError> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM tools WHERE business_id = $1 ORDER BY created_at, id LIMIT $2 OFFSET $3"
+        ))
+        .bind(business_id)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(self.pool())
+        .await?;
+        let total: i64 = sqlx::query("SELECT COUNT(*) AS n FROM tools WHERE business_id = $1")
             .bind(business_id)
-            .bind(limit)
-            .bind(offset)
-            .fetch_all(self.pool())
-            .await?;
-        let total: i64 = sqlx::query("SELECT COUNT(*) AS n FROM tools WHERE business_id = $1").bind(business_id).fetch_one(self.pool()).await?.try_get("n")?;
+            .fetch_one(self.pool())
+            .await?
+            .try_get("n")?;
         Ok((rows.iter().map(tool).collect::<Result<_, _>>()?, total))
     }
 
     /// One of a business's tools.
-    pub async fn tool(&self, business_id: &str, id: &str) -> Result<Option<ToolRecord>, StoreError> {
-        let row = sqlx::query(concat!("SELECT ", columns!(), " FROM tools WHERE business_id = $1 AND id = $2")).bind(business_id).bind(id).fetch_optional(self.pool()).await?;
+    pub async fn tool(
+        &self,
+        business_id: &str,
+        id: &str,
+    ) -> Result<Option<ToolRecord>, StoreError> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM tools WHERE business_id = $1 AND id = $2"
+        ))
+        .bind(business_id)
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?;
         row.as_ref().map(tool).transpose()
     }
 
@@ -125,25 +154,44 @@ impl Store {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound("tool"));
         }
-        Ok(ToolRecord { updated_at: now, ..t.clone() })
+        Ok(ToolRecord {
+            updated_at: now,
+            ..t.clone()
+        })
     }
 
     /// Deletes a tool; false if there was none.
     pub async fn delete_tool(&self, business_id: &str, id: &str) -> Result<bool, StoreError> {
-        let done = sqlx::query("DELETE FROM tools WHERE business_id = $1 AND id = $2").bind(business_id).bind(id).execute(self.pool()).await?;
+        let done = sqlx::query("DELETE FROM tools WHERE business_id = $1 AND id = $2")
+            .bind(business_id)
+            .bind(id)
+            .execute(self.pool())
+            .await?;
         Ok(done.rows_affected() > 0)
     }
 
     /// Creates or replaces a business's Google Calendar integration.
-    pub async fn set_calendar(&self, business_id: &str, calendar_id: &str) -> Result<CalendarIntegration, StoreError> {
+    pub async fn set_calendar(
+        &self,
+        business_id: &str,
+        calendar_id: &str,
+    ) -> Result<CalendarIntegration, StoreError> {
         let now = now_ms();
         let existing = self.calendar(business_id).await?;
         let rec = CalendarIntegration {
-            id: existing.as_ref().map_or_else(|| new_id("gcal"), |e| e.id.clone()),
+            id: existing
+                .as_ref()
+                .map_or_else(|| new_id("gcal"), |e| e.id.clone()),
             calendar_id: calendar_id.to_owned(),
-            acl_rule_id: existing.as_ref().filter(|e| e.calendar_id == calendar_id).map_or_else(|| new_id("acl"), |e| e.acl_rule_id.clone()),
+            acl_rule_id: existing
+                .as_ref()
+                .filter(|e| e.calendar_id == calendar_id)
+                .map_or_else(|| new_id("acl"), |e| e.acl_rule_id.clone()),
         };
-        sqlx::query("DELETE FROM calendar_integrations WHERE business_id = $1").bind(business_id).execute(self.pool()).await?;
+        sqlx::query("DELETE FROM calendar_integrations WHERE business_id = $1")
+            .bind(business_id)
+            .execute(self.pool())
+            .await?;
         sqlx::query("INSERT INTO calendar_integrations (business_id, id, calendar_id, acl_rule_id, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(business_id)
             .bind(&rec.id)
@@ -157,8 +205,23 @@ impl Store {
     }
 
     /// A business's Google Calendar integration, if set up.
-    pub async fn calendar(&self, business_id: &str) -> Result<Option<CalendarIntegration>, StoreError> {
-        let row = sqlx::query("SELECT id, calendar_id, acl_rule_id FROM calendar_integrations WHERE business_id = $1").bind(business_id).fetch_optional(self.pool()).await?;
-        row.map(|r| Ok(CalendarIntegration { id: r.try_get("id")?, calendar_id: r.try_get("calendar_id")?, acl_rule_id: r.try_get("acl_rule_id")? })).transpose()
+    pub async fn calendar(
+        &self,
+        business_id: &str,
+    ) -> Result<Option<CalendarIntegration>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, calendar_id, acl_rule_id FROM calendar_integrations WHERE business_id = $1",
+        )
+        .bind(business_id)
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(|r| {
+            Ok(CalendarIntegration {
+                id: r.try_get("id")?,
+                calendar_id: r.try_get("calendar_id")?,
+                acl_rule_id: r.try_get("acl_rule_id")?,
+            })
+        })
+        .transpose()
     }
 }

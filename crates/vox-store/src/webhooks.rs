@@ -1,10 +1,10 @@
 //! Call-event webhooks: a business's endpoint and signing secret, and the outbox of
 //! deliveries (an event is stored before it is sent, so a restart does not lose it).
 
-use sqlx::any::AnyRow;
 use sqlx::Row;
+use sqlx::any::AnyRow;
 
-use crate::{new_id, now_ms, Store, StoreError};
+use crate::{Store, StoreError, new_id, now_ms};
 
 /// A business's webhook endpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,7 +43,13 @@ pub struct Delivery {
 }
 
 fn webhook(r: &AnyRow) -> Result<Webhook, StoreError> {
-    Ok(Webhook { business_id: r.try_get("business_id")?, url: r.try_get("url")?, secret: r.try_get("secret")?, created_at: r.try_get("created_at")?, updated_at: r.try_get("updated_at")? })
+    Ok(Webhook {
+        business_id: r.try_get("business_id")?,
+        url: r.try_get("url")?,
+        secret: r.try_get("secret")?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
 }
 
 fn delivery(r: &AnyRow) -> Result<Delivery, StoreError> {
@@ -61,11 +67,25 @@ fn delivery(r: &AnyRow) -> Result<Delivery, StoreError> {
 
 impl Store {
     /// Sets (or replaces) a business's endpoint.
-    pub async fn set_webhook(&self, business_id: &str, url: &str, secret: &str) -> Result<Webhook, StoreError> {
+    pub async fn set_webhook(
+        &self,
+        business_id: &str,
+        url: &str,
+        secret: &str,
+    ) -> Result<Webhook, StoreError> {
         let now = now_ms();
         let mut tx = self.pool().begin().await?;
-        let created: Option<i64> = sqlx::query("SELECT created_at FROM webhooks WHERE business_id = $1").bind(business_id).fetch_optional(&mut *tx).await?.map(|r| r.try_get("created_at")).transpose()?;
-        sqlx::query("DELETE FROM webhooks WHERE business_id = $1").bind(business_id).execute(&mut *tx).await?;
+        let created: Option<i64> =
+            sqlx::query("SELECT created_at FROM webhooks WHERE business_id = $1")
+                .bind(business_id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .map(|r| r.try_get("created_at"))
+                .transpose()?;
+        sqlx::query("DELETE FROM webhooks WHERE business_id = $1")
+            .bind(business_id)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query("INSERT INTO webhooks (business_id, url, secret, created_at, updated_at) VALUES ($1, $2, $3, $4, $5)")
             .bind(business_id)
             .bind(url)
@@ -75,7 +95,13 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(Webhook { business_id: business_id.into(), url: url.into(), secret: secret.into(), created_at: created.unwrap_or(now), updated_at: now })
+        Ok(Webhook {
+            business_id: business_id.into(),
+            url: url.into(),
+            secret: secret.into(),
+            created_at: created.unwrap_or(now),
+            updated_at: now,
+        })
     }
 
     /// A business's endpoint, if set.
@@ -86,13 +112,21 @@ impl Store {
 
     /// Removes a business's endpoint (pending deliveries are dropped with it).
     pub async fn delete_webhook(&self, business_id: &str) -> Result<bool, StoreError> {
-        let done = sqlx::query("DELETE FROM webhooks WHERE business_id = $1").bind(business_id).execute(self.pool()).await?;
+        let done = sqlx::query("DELETE FROM webhooks WHERE business_id = $1")
+            .bind(business_id)
+            .execute(self.pool())
+            .await?;
         sqlx::query("UPDATE webhook_deliveries SET status = 'failed', last_error = 'the endpoint was removed' WHERE business_id = $1 AND status = 'pending'").bind(business_id).execute(self.pool()).await?;
         Ok(done.rows_affected() == 1)
     }
 
     /// Queues an event for the business's endpoint; `None` when it has none.
-    pub async fn queue_delivery(&self, business_id: &str, event: &str, body: &str) -> Result<Option<String>, StoreError> {
+    pub async fn queue_delivery(
+        &self,
+        business_id: &str,
+        event: &str,
+        body: &str,
+    ) -> Result<Option<String>, StoreError> {
         if self.webhook(business_id).await?.is_none() {
             return Ok(None);
         }
@@ -121,7 +155,12 @@ impl Store {
     }
 
     /// Records an attempt: delivered, or failed with the next try at `next_at` (`None`: give up).
-    pub async fn delivery_attempted(&self, id: &str, error: Option<&str>, next_at: Option<i64>) -> Result<(), StoreError> {
+    pub async fn delivery_attempted(
+        &self,
+        id: &str,
+        error: Option<&str>,
+        next_at: Option<i64>,
+    ) -> Result<(), StoreError> {
         let status = match (error, next_at) {
             (None, _) => "delivered",
             (Some(_), Some(_)) => "pending",

@@ -5,7 +5,8 @@ use vox_store::{Backend, Store};
 
 /// Each store with the URL it was opened with.
 async fn stores() -> Vec<(Store, String)> {
-    let dir = std::env::temp_dir().join(format!("vox-store-{}-{}", std::process::id(), uuid_like()));
+    let dir =
+        std::env::temp_dir().join(format!("vox-store-{}-{}", std::process::id(), uuid_like()));
     let sqlite = format!("sqlite://{}/vox.db", dir.display());
     let mut out = vec![(Store::connect(&sqlite).await.expect("sqlite"), sqlite)];
     match std::env::var("VOX_TEST_POSTGRES_URL") {
@@ -13,21 +14,30 @@ async fn stores() -> Vec<(Store, String)> {
             // a schema of this run's own, so runs never see each other's tables or migrations
             let schema = format!("vox_test_{}", uuid_like());
             let admin = sqlx::PgPool::connect(&url).await.expect("postgres");
-            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&admin).await.expect("schema");
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+                .execute(&admin)
+                .await
+                .expect("schema");
             let sep = if url.contains('?') { '&' } else { '?' };
             let url = format!("{url}{sep}options=-c%20search_path%3D{schema}");
             out.push((Store::connect(&url).await.expect("postgres"), url));
         }
         Err(_) => {
             use std::io::Write as _;
-            let _ = writeln!(std::io::stderr(), "PostgreSQL part SKIPPED: VOX_TEST_POSTGRES_URL is not set");
+            let _ = writeln!(
+                std::io::stderr(),
+                "PostgreSQL part SKIPPED: VOX_TEST_POSTGRES_URL is not set"
+            );
         }
     }
     out
 }
 
 fn uuid_like() -> u128 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
 }
 
 #[tokio::test]
@@ -36,27 +46,85 @@ async fn tenants_clients_and_tokens() {
         let which = store.backend();
         let org = store.create_organization("Acme").await.expect("org");
         let other = store.create_organization("Globex").await.expect("org");
-        let biz = store.create_business(&org.id, "Acme Plumbing", Some("+15125550100")).await.expect("biz");
+        let biz = store
+            .create_business(&org.id, "Acme Plumbing", Some("+15125550100"))
+            .await
+            .expect("biz");
         // a business is visible only to its organization
-        assert_eq!(store.business(&org.id, &biz.id).await.expect("get").as_ref(), Some(&biz), "{which:?}");
-        assert_eq!(store.business(&other.id, &biz.id).await.expect("get"), None, "{which:?}: cross-tenant");
-        assert_eq!(store.business(&org.id, "biz_missing").await.expect("get"), None);
+        assert_eq!(
+            store
+                .business(&org.id, &biz.id)
+                .await
+                .expect("get")
+                .as_ref(),
+            Some(&biz),
+            "{which:?}"
+        );
+        assert_eq!(
+            store.business(&other.id, &biz.id).await.expect("get"),
+            None,
+            "{which:?}: cross-tenant"
+        );
+        assert_eq!(
+            store.business(&org.id, "biz_missing").await.expect("get"),
+            None
+        );
 
         let scopes = vec!["voice-agents:read".to_owned(), "calls:read".to_owned()];
-        let client = store.create_client(&org.id, "ci", &scopes).await.expect("client");
-        assert_eq!(store.authenticate_client(&client.client_id, &client.client_secret).await.expect("auth"), Some((org.id.clone(), scopes.clone())));
-        assert_eq!(store.authenticate_client(&client.client_id, "wrong").await.expect("auth"), None);
-        assert_eq!(store.authenticate_client("cli_missing", &client.client_secret).await.expect("auth"), None);
+        let client = store
+            .create_client(&org.id, "ci", &scopes)
+            .await
+            .expect("client");
+        assert_eq!(
+            store
+                .authenticate_client(&client.client_id, &client.client_secret)
+                .await
+                .expect("auth"),
+            Some((org.id.clone(), scopes.clone()))
+        );
+        assert_eq!(
+            store
+                .authenticate_client(&client.client_id, "wrong")
+                .await
+                .expect("auth"),
+            None
+        );
+        assert_eq!(
+            store
+                .authenticate_client("cli_missing", &client.client_secret)
+                .await
+                .expect("auth"),
+            None
+        );
 
-        let token = store.issue_token(&client.client_id, &org.id, &scopes[..1], 60).await.expect("token");
+        let token = store
+            .issue_token(&client.client_id, &org.id, &scopes[..1], 60)
+            .await
+            .expect("token");
         let grant = store.grant(&token).await.expect("grant").expect("valid");
-        assert_eq!((grant.organization_id.as_str(), grant.scopes.as_slice()), (org.id.as_str(), &scopes[..1]));
+        assert_eq!(
+            (grant.organization_id.as_str(), grant.scopes.as_slice()),
+            (org.id.as_str(), &scopes[..1])
+        );
         assert_eq!(store.grant("not-a-token").await.expect("grant"), None);
-        let expired = store.issue_token(&client.client_id, &org.id, &scopes, -1).await.expect("token");
-        assert_eq!(store.grant(&expired).await.expect("grant"), None, "{which:?}: expired");
+        let expired = store
+            .issue_token(&client.client_id, &org.id, &scopes, -1)
+            .await
+            .expect("token");
+        assert_eq!(
+            store.grant(&expired).await.expect("grant"),
+            None,
+            "{which:?}: expired"
+        );
 
         // a business of a missing organization is refused (foreign keys are on)
-        assert!(store.create_business("org_missing", "x", None).await.is_err(), "{which:?}");
+        assert!(
+            store
+                .create_business("org_missing", "x", None)
+                .await
+                .is_err(),
+            "{which:?}"
+        );
         // tools: scoped by business, paged, updated, deleted
         let mut made = Vec::new();
         for i in 0..3 {
@@ -76,23 +144,60 @@ async fn tenants_clients_and_tokens() {
             made.push(store.create_tool(t).await.expect("create tool"));
         }
         let (page, total) = store.list_tools(&biz.id, 1, 1).await.expect("list");
-        assert_eq!((page.len(), total, page[0].id.as_str()), (1, 3, made[1].id.as_str()), "{which:?}");
+        assert_eq!(
+            (page.len(), total, page[0].id.as_str()),
+            (1, 3, made[1].id.as_str()),
+            "{which:?}"
+        );
         let mut t = made[0].clone();
         t.enabled = false;
         t.config_override = serde_json::json!({"message": "changed"});
         store.update_tool(&t).await.expect("update");
-        let got = store.tool(&biz.id, &t.id).await.expect("get").expect("there");
-        assert_eq!((got.enabled, got.config_override["message"].as_str()), (false, Some("changed")), "{which:?}");
-        let other_biz = store.create_business(&other.id, "Globex", None).await.expect("biz");
-        assert_eq!(store.tool(&other_biz.id, &t.id).await.expect("get"), None, "{which:?}: another business's tool");
-        assert!(!store.delete_tool(&other_biz.id, &t.id).await.expect("delete"));
+        let got = store
+            .tool(&biz.id, &t.id)
+            .await
+            .expect("get")
+            .expect("there");
+        assert_eq!(
+            (got.enabled, got.config_override["message"].as_str()),
+            (false, Some("changed")),
+            "{which:?}"
+        );
+        let other_biz = store
+            .create_business(&other.id, "Globex", None)
+            .await
+            .expect("biz");
+        assert_eq!(
+            store.tool(&other_biz.id, &t.id).await.expect("get"),
+            None,
+            "{which:?}: another business's tool"
+        );
+        assert!(
+            !store
+                .delete_tool(&other_biz.id, &t.id)
+                .await
+                .expect("delete")
+        );
         assert!(store.delete_tool(&biz.id, &t.id).await.expect("delete"));
         assert_eq!(store.list_tools(&biz.id, 0, 10).await.expect("list").1, 2);
         // the calendar integration is one per business, replaced on update
         assert_eq!(store.calendar(&biz.id).await.expect("cal"), None);
         let c1 = store.set_calendar(&biz.id, "primary").await.expect("cal");
-        let c2 = store.set_calendar(&biz.id, "team@example.com").await.expect("cal");
-        assert_eq!((c1.id == c2.id, store.calendar(&biz.id).await.expect("cal").map(|c| c.calendar_id)), (true, Some("team@example.com".to_owned())));
+        let c2 = store
+            .set_calendar(&biz.id, "team@example.com")
+            .await
+            .expect("cal");
+        assert_eq!(
+            (
+                c1.id == c2.id,
+                store
+                    .calendar(&biz.id)
+                    .await
+                    .expect("cal")
+                    .map(|c| c.calendar_id)
+            ),
+            (true, Some("team@example.com".to_owned()))
+        );
 
         // agents: document round-trips, deployment state, scoped by business
         let a = vox_store::AgentRecord {
@@ -107,38 +212,112 @@ async fn tenants_clients_and_tokens() {
             updated_at: 0,
         };
         let mut a = store.create_agent(a).await.expect("agent");
-        assert_eq!(store.agent(&biz.id, &a.id).await.expect("get").map(|g| g.document), Some(a.document.clone()), "{which:?}");
+        assert_eq!(
+            store
+                .agent(&biz.id, &a.id)
+                .await
+                .expect("get")
+                .map(|g| g.document),
+            Some(a.document.clone()),
+            "{which:?}"
+        );
         a.phone_number = Some("+15125550199".into());
         a.on_duty = Some(true);
         store.update_agent(&a).await.expect("deploy");
-        let got = store.agent(&biz.id, &a.id).await.expect("get").expect("there");
-        assert_eq!((got.phone_number.as_deref(), got.on_duty), (Some("+15125550199"), Some(true)), "{which:?}");
+        let got = store
+            .agent(&biz.id, &a.id)
+            .await
+            .expect("get")
+            .expect("there");
+        assert_eq!(
+            (got.phone_number.as_deref(), got.on_duty),
+            (Some("+15125550199"), Some(true)),
+            "{which:?}"
+        );
         assert_eq!(store.agent(&other_biz.id, &a.id).await.expect("get"), None);
         assert_eq!(store.list_agents(&biz.id, 0, 10).await.expect("list").1, 1);
         assert!(store.delete_agent(&biz.id, &a.id).await.expect("delete"));
-        assert!(matches!(store.update_agent(&a).await, Err(vox_store::StoreError::NotFound(_))));
+        assert!(matches!(
+            store.update_agent(&a).await,
+            Err(vox_store::StoreError::NotFound(_))
+        ));
 
         // the number pool: area-code match, inbound numbers exclusive, outbound shared
         let tag = format!("{:04}", uuid_like() % 10_000);
-        let pool: Vec<(String, String)> = ["+1212555", "+1512555", "+1512556"].iter().map(|p| ("twilio".to_owned(), format!("{p}{tag}"))).collect();
+        let pool: Vec<(String, String)> = ["+1212555", "+1512555", "+1512556"]
+            .iter()
+            .map(|p| ("twilio".to_owned(), format!("{p}{tag}")))
+            .collect();
         store.sync_numbers(&pool).await.expect("sync");
         store.sync_numbers(&pool).await.expect("sync is idempotent");
-        let n1 = store.assign_number(&biz.id, "agent_a", true, Some("+15125550100")).await.expect("assign").expect("a number");
-        assert!(n1.starts_with("+1512"), "{which:?}: area code matched: {n1}");
-        assert_eq!(store.assign_number(&biz.id, "agent_a", true, None).await.expect("again").as_deref(), Some(n1.as_str()), "an agent keeps its number");
-        let out = store.assign_number(&biz.id, "agent_out", false, None).await.expect("outbound").expect("a number");
-        assert_eq!(out, n1, "{which:?}: outbound calls from the business's number");
-        let n2 = store.assign_number(&biz.id, "agent_b", true, Some("+15125550100")).await.expect("assign").expect("a number");
-        assert!(n2 != n1 && n2.starts_with("+1512"), "{which:?}: inbound numbers are exclusive: {n2}");
-        assert_eq!(store.number_owner(&n2).await.expect("owner"), Some((biz.id.clone(), "agent_b".to_owned())));
-        store.release_agent_number("agent_b").await.expect("release");
+        let n1 = store
+            .assign_number(&biz.id, "agent_a", true, Some("+15125550100"))
+            .await
+            .expect("assign")
+            .expect("a number");
+        assert!(
+            n1.starts_with("+1512"),
+            "{which:?}: area code matched: {n1}"
+        );
+        assert_eq!(
+            store
+                .assign_number(&biz.id, "agent_a", true, None)
+                .await
+                .expect("again")
+                .as_deref(),
+            Some(n1.as_str()),
+            "an agent keeps its number"
+        );
+        let out = store
+            .assign_number(&biz.id, "agent_out", false, None)
+            .await
+            .expect("outbound")
+            .expect("a number");
+        assert_eq!(
+            out, n1,
+            "{which:?}: outbound calls from the business's number"
+        );
+        let n2 = store
+            .assign_number(&biz.id, "agent_b", true, Some("+15125550100"))
+            .await
+            .expect("assign")
+            .expect("a number");
+        assert!(
+            n2 != n1 && n2.starts_with("+1512"),
+            "{which:?}: inbound numbers are exclusive: {n2}"
+        );
+        assert_eq!(
+            store.number_owner(&n2).await.expect("owner"),
+            Some((biz.id.clone(), "agent_b".to_owned()))
+        );
+        store
+            .release_agent_number("agent_b")
+            .await
+            .expect("release");
         assert_eq!(store.number_owner(&n2).await.expect("owner"), None);
-        let n3 = store.assign_number(&biz.id, "agent_c", true, None).await.expect("assign");
-        assert_eq!(n3.as_deref(), Some(n2.as_str()), "{which:?}: a released number goes back to its business first");
+        let n3 = store
+            .assign_number(&biz.id, "agent_c", true, None)
+            .await
+            .expect("assign");
+        assert_eq!(
+            n3.as_deref(),
+            Some(n2.as_str()),
+            "{which:?}: a released number goes back to its business first"
+        );
 
         // calls: filters, ordering, paging, tenant scope
-        let biz2 = store.create_business(&org.id, "Acme Heating", None).await.expect("biz");
-        for (i, (b, kind, status, lead)) in [(&biz.id, "OUTBOUND", "COMPLETED", Some("lead-1")), (&biz.id, "INBOUND", "FAILED", None), (&biz2.id, "OUTBOUND", "COMPLETED", None)].into_iter().enumerate() {
+        let biz2 = store
+            .create_business(&org.id, "Acme Heating", None)
+            .await
+            .expect("biz");
+        for (i, (b, kind, status, lead)) in [
+            (&biz.id, "OUTBOUND", "COMPLETED", Some("lead-1")),
+            (&biz.id, "INBOUND", "FAILED", None),
+            (&biz2.id, "OUTBOUND", "COMPLETED", None),
+        ]
+        .into_iter()
+        .enumerate()
+        {
             let c = vox_store::CallRecord {
                 business_id: b.clone(),
                 kind: kind.into(),
@@ -151,33 +330,132 @@ async fn tenants_clients_and_tokens() {
             };
             store.create_call(c).await.expect("call");
         }
-        let base = vox_store::CallFilter { organization_id: org.id.clone(), limit: 10, ..Default::default() };
-        let ids = |v: &[vox_store::CallRecord]| v.iter().map(|c| c.started_at.unwrap_or(0)).collect::<Vec<_>>();
+        let base = vox_store::CallFilter {
+            organization_id: org.id.clone(),
+            limit: 10,
+            ..Default::default()
+        };
+        let ids = |v: &[vox_store::CallRecord]| {
+            v.iter()
+                .map(|c| c.started_at.unwrap_or(0))
+                .collect::<Vec<_>>()
+        };
         let (all, n) = store.list_calls(&base).await.expect("list");
         assert_eq!((n, ids(&all)), (3, vec![1_000, 2_000, 3_000]), "{which:?}");
-        let (one, n) = store.list_calls(&vox_store::CallFilter { business_id: Some(biz.id.clone()), kind: Some("OUTBOUND".into()), ..base.clone() }).await.expect("list");
-        assert_eq!((n, one[0].lead_id.as_deref(), one[0].structured_data.clone()), (1, Some("lead-1"), Some(serde_json::json!({"name": "caller 0"}))), "{which:?}");
-        let (late, _) = store.list_calls(&vox_store::CallFilter { start: Some(2_000), end: Some(3_000), ..base.clone() }).await.expect("list");
-        assert_eq!(ids(&late), vec![2_000], "{which:?}: start inclusive, end exclusive");
-        let (by_len, _) = store.list_calls(&vox_store::CallFilter { order_by: vox_store::OrderBy::DurationMs, descending: true, limit: 2, offset: 1, ..base.clone() }).await.expect("list");
-        assert_eq!(ids(&by_len), vec![2_000, 3_000], "{which:?}: by duration desc, page 2 of size 1..");
-        let (failed, n) = store.list_calls(&vox_store::CallFilter { status: Some("FAILED".into()), ..base.clone() }).await.expect("list");
+        let (one, n) = store
+            .list_calls(&vox_store::CallFilter {
+                business_id: Some(biz.id.clone()),
+                kind: Some("OUTBOUND".into()),
+                ..base.clone()
+            })
+            .await
+            .expect("list");
+        assert_eq!(
+            (n, one[0].lead_id.as_deref(), one[0].structured_data.clone()),
+            (
+                1,
+                Some("lead-1"),
+                Some(serde_json::json!({"name": "caller 0"}))
+            ),
+            "{which:?}"
+        );
+        let (late, _) = store
+            .list_calls(&vox_store::CallFilter {
+                start: Some(2_000),
+                end: Some(3_000),
+                ..base.clone()
+            })
+            .await
+            .expect("list");
+        assert_eq!(
+            ids(&late),
+            vec![2_000],
+            "{which:?}: start inclusive, end exclusive"
+        );
+        let (by_len, _) = store
+            .list_calls(&vox_store::CallFilter {
+                order_by: vox_store::OrderBy::DurationMs,
+                descending: true,
+                limit: 2,
+                offset: 1,
+                ..base.clone()
+            })
+            .await
+            .expect("list");
+        assert_eq!(
+            ids(&by_len),
+            vec![2_000, 3_000],
+            "{which:?}: by duration desc, page 2 of size 1.."
+        );
+        let (failed, n) = store
+            .list_calls(&vox_store::CallFilter {
+                status: Some("FAILED".into()),
+                ..base.clone()
+            })
+            .await
+            .expect("list");
         assert_eq!((n, failed[0].kind.as_str()), (1, "INBOUND"));
-        assert_eq!(store.list_calls(&vox_store::CallFilter { organization_id: other.id.clone(), ..base.clone() }).await.expect("list").1, 0, "{which:?}: tenant scope");
+        assert_eq!(
+            store
+                .list_calls(&vox_store::CallFilter {
+                    organization_id: other.id.clone(),
+                    ..base.clone()
+                })
+                .await
+                .expect("list")
+                .1,
+            0,
+            "{which:?}: tenant scope"
+        );
         let mut c = all[0].clone();
-        assert_eq!(store.call(&org.id, Some(&biz.id), &c.id).await.expect("get").map(|x| x.id), Some(c.id.clone()));
-        assert_eq!(store.call(&org.id, Some(&biz2.id), &c.id).await.expect("get"), None, "wrong business");
-        assert_eq!(store.call(&other.id, None, &c.id).await.expect("get"), None, "wrong organization");
+        assert_eq!(
+            store
+                .call(&org.id, Some(&biz.id), &c.id)
+                .await
+                .expect("get")
+                .map(|x| x.id),
+            Some(c.id.clone())
+        );
+        assert_eq!(
+            store
+                .call(&org.id, Some(&biz2.id), &c.id)
+                .await
+                .expect("get"),
+            None,
+            "wrong business"
+        );
+        assert_eq!(
+            store.call(&other.id, None, &c.id).await.expect("get"),
+            None,
+            "wrong organization"
+        );
         c.status = "IN_PROGRESS".into();
         c.transcript = Some("Agent: Hello".into());
         store.update_call(&c).await.expect("update");
-        assert_eq!(store.call(&org.id, None, &c.id).await.expect("get").and_then(|x| x.transcript), Some("Agent: Hello".into()));
+        assert_eq!(
+            store
+                .call(&org.id, None, &c.id)
+                .await
+                .expect("get")
+                .and_then(|x| x.transcript),
+            Some("Agent: Hello".into())
+        );
 
         // reconnecting keeps the data and does not re-run the migrations
         let again = Store::connect(&url).await.expect("reconnect");
-        assert!(again.business(&org.id, &biz.id).await.expect("get").is_some(), "{which:?}");
+        assert!(
+            again
+                .business(&org.id, &biz.id)
+                .await
+                .expect("get")
+                .is_some(),
+            "{which:?}"
+        );
         if which == Backend::Sqlite {
-            let _ = std::fs::remove_dir_all(url.trim_start_matches("sqlite://").trim_end_matches("/vox.db"));
+            let _ = std::fs::remove_dir_all(
+                url.trim_start_matches("sqlite://")
+                    .trim_end_matches("/vox.db"),
+            );
         }
     }
 }
@@ -187,33 +465,129 @@ async fn files_and_chunks() {
     for (store, _) in stores().await {
         let which = store.backend();
         let org = store.create_organization("Acme").await.expect("org");
-        let biz = store.create_business(&org.id, "Acme", None).await.expect("biz");
-        let other = store.create_business(&org.id, "Other", None).await.expect("biz");
-        let f = store.create_file(&biz.id, "menu.md", "text/markdown", 42).await.expect("create");
+        let biz = store
+            .create_business(&org.id, "Acme", None)
+            .await
+            .expect("biz");
+        let other = store
+            .create_business(&org.id, "Other", None)
+            .await
+            .expect("biz");
+        let f = store
+            .create_file(&biz.id, "menu.md", "text/markdown", 42)
+            .await
+            .expect("create");
         assert_eq!(f.status, "processing", "{which:?}");
-        assert_eq!(store.processing_files().await.expect("processing").len(), 1, "{which:?}");
-        assert!(store.file(&other.id, &f.id).await.expect("get").is_none(), "{which:?}: another business's file");
-        store.file_ready(&biz.id, &f.id, &["first".into(), "second".into()]).await.expect("ready");
-        let got = store.file(&biz.id, &f.id).await.expect("get").expect("exists");
-        assert_eq!((got.status.as_str(), got.size_bytes, got.display_name.as_str()), ("ready", 42, "menu.md"), "{which:?}");
+        assert_eq!(
+            store.processing_files().await.expect("processing").len(),
+            1,
+            "{which:?}"
+        );
+        assert!(
+            store.file(&other.id, &f.id).await.expect("get").is_none(),
+            "{which:?}: another business's file"
+        );
+        store
+            .file_ready(&biz.id, &f.id, &["first".into(), "second".into()])
+            .await
+            .expect("ready");
+        let got = store
+            .file(&biz.id, &f.id)
+            .await
+            .expect("get")
+            .expect("exists");
+        assert_eq!(
+            (
+                got.status.as_str(),
+                got.size_bytes,
+                got.display_name.as_str()
+            ),
+            ("ready", 42, "menu.md"),
+            "{which:?}"
+        );
         let chunks = store.file_chunks(&biz.id, &f.id).await.expect("chunks");
-        assert_eq!(chunks.iter().map(|c| (c.index, c.text.as_str())).collect::<Vec<_>>(), vec![(0, "first"), (1, "second")], "{which:?}");
+        assert_eq!(
+            chunks
+                .iter()
+                .map(|c| (c.index, c.text.as_str()))
+                .collect::<Vec<_>>(),
+            vec![(0, "first"), (1, "second")],
+            "{which:?}"
+        );
         // processing again replaces the chunks
-        store.file_ready(&biz.id, &f.id, &["only".into()]).await.expect("ready again");
-        assert_eq!(store.file_chunks(&biz.id, &f.id).await.expect("chunks").len(), 1, "{which:?}");
-        let bad = store.create_file(&biz.id, "scan.pdf", "application/pdf", 7).await.expect("create");
-        store.file_failed(&biz.id, &bad.id, "no text in the PDF").await.expect("failed");
-        let bad = store.file(&biz.id, &bad.id).await.expect("get").expect("exists");
-        assert_eq!((bad.status.as_str(), bad.error.as_deref()), ("failed", Some("no text in the PDF")), "{which:?}");
+        store
+            .file_ready(&biz.id, &f.id, &["only".into()])
+            .await
+            .expect("ready again");
+        assert_eq!(
+            store
+                .file_chunks(&biz.id, &f.id)
+                .await
+                .expect("chunks")
+                .len(),
+            1,
+            "{which:?}"
+        );
+        let bad = store
+            .create_file(&biz.id, "scan.pdf", "application/pdf", 7)
+            .await
+            .expect("create");
+        store
+            .file_failed(&biz.id, &bad.id, "no text in the PDF")
+            .await
+            .expect("failed");
+        let bad = store
+            .file(&biz.id, &bad.id)
+            .await
+            .expect("get")
+            .expect("exists");
+        assert_eq!(
+            (bad.status.as_str(), bad.error.as_deref()),
+            ("failed", Some("no text in the PDF")),
+            "{which:?}"
+        );
         let (page, total) = store.list_files(&biz.id, 0, 10).await.expect("list");
         assert_eq!((page.len(), total), (2, 2), "{which:?}");
-        assert!(store.processing_files().await.expect("processing").is_empty(), "{which:?}");
-        assert!(!store.delete_file(&other.id, &f.id).await.expect("delete"), "{which:?}: deleted across businesses");
-        assert!(store.delete_file(&biz.id, &f.id).await.expect("delete"), "{which:?}");
-        assert!(store.file_chunks(&biz.id, &f.id).await.expect("chunks").is_empty(), "{which:?}");
+        assert!(
+            store
+                .processing_files()
+                .await
+                .expect("processing")
+                .is_empty(),
+            "{which:?}"
+        );
+        assert!(
+            !store.delete_file(&other.id, &f.id).await.expect("delete"),
+            "{which:?}: deleted across businesses"
+        );
+        assert!(
+            store.delete_file(&biz.id, &f.id).await.expect("delete"),
+            "{which:?}"
+        );
+        assert!(
+            store
+                .file_chunks(&biz.id, &f.id)
+                .await
+                .expect("chunks")
+                .is_empty(),
+            "{which:?}"
+        );
         // a file deleted while processing cannot be marked ready
-        assert!(store.file_ready(&biz.id, &f.id, &["late".into()]).await.is_err(), "{which:?}");
-        assert!(store.file_chunks(&biz.id, &f.id).await.expect("chunks").is_empty(), "{which:?}: rolled back");
+        assert!(
+            store
+                .file_ready(&biz.id, &f.id, &["late".into()])
+                .await
+                .is_err(),
+            "{which:?}"
+        );
+        assert!(
+            store
+                .file_chunks(&biz.id, &f.id)
+                .await
+                .expect("chunks")
+                .is_empty(),
+            "{which:?}: rolled back"
+        );
     }
 }
 
@@ -222,29 +596,108 @@ async fn a_call_record_follows_the_call() {
     for (store, _) in stores().await {
         let which = store.backend();
         let org = store.create_organization("Acme").await.expect("org");
-        let biz = store.create_business(&org.id, "Acme", None).await.expect("biz");
-        let c = store.create_call(vox_store::CallRecord { business_id: biz.id.clone(), kind: "OUTBOUND".into(), status: "SCHEDULED".into(), ..Default::default() }).await.expect("call");
+        let biz = store
+            .create_business(&org.id, "Acme", None)
+            .await
+            .expect("biz");
+        let c = store
+            .create_call(vox_store::CallRecord {
+                business_id: biz.id.clone(),
+                kind: "OUTBOUND".into(),
+                status: "SCHEDULED".into(),
+                ..Default::default()
+            })
+            .await
+            .expect("call");
         store.set_call_carrier_id(&c.id, "CA1").await.expect("sid");
-        assert_eq!(store.call_by_carrier_id("CA1").await.expect("by carrier id").map(|r| r.id), Some(c.id.clone()), "{which:?}");
-        assert!(store.call_by_carrier_id("CA2").await.expect("by carrier id").is_none(), "{which:?}");
-        assert!(store.call_started(&c.id, 10_000).await.expect("start"), "{which:?}");
-        assert!(!store.call_started(&c.id, 11_000).await.expect("start"), "{which:?}: a second start loses");
-        store.set_call_transcript(&c.id, "Agent: hi", &serde_json::json!([{"role": "agent", "text": "hi", "atMs": 0}])).await.expect("transcript");
-        store.call_ended(&c.id, "COMPLETED", "customer-ended-call", 15_500).await.expect("end");
+        assert_eq!(
+            store
+                .call_by_carrier_id("CA1")
+                .await
+                .expect("by carrier id")
+                .map(|r| r.id),
+            Some(c.id.clone()),
+            "{which:?}"
+        );
+        assert!(
+            store
+                .call_by_carrier_id("CA2")
+                .await
+                .expect("by carrier id")
+                .is_none(),
+            "{which:?}"
+        );
+        assert!(
+            store.call_started(&c.id, 10_000).await.expect("start"),
+            "{which:?}"
+        );
+        assert!(
+            !store.call_started(&c.id, 11_000).await.expect("start"),
+            "{which:?}: a second start loses"
+        );
+        store
+            .set_call_transcript(
+                &c.id,
+                "Agent: hi",
+                &serde_json::json!([{"role": "agent", "text": "hi", "atMs": 0}]),
+            )
+            .await
+            .expect("transcript");
+        store
+            .call_ended(&c.id, "COMPLETED", "customer-ended-call", 15_500)
+            .await
+            .expect("end");
         // a later ending (the carrier's callback) does not overwrite the first
-        store.call_ended(&c.id, "FAILED", "carrier-failed", 99_000).await.expect("end");
+        store
+            .call_ended(&c.id, "FAILED", "carrier-failed", 99_000)
+            .await
+            .expect("end");
         let got = store.call_by_id(&c.id).await.expect("get").expect("exists");
         assert_eq!(
-            (got.status.as_str(), got.ended_reason.as_deref(), got.duration_ms, got.started_at, got.ended_at, got.transcript.as_deref(), got.carrier_call_id.as_deref()),
-            ("COMPLETED", Some("customer-ended-call"), Some(5_500), Some(10_000), Some(15_500), Some("Agent: hi"), Some("CA1")),
+            (
+                got.status.as_str(),
+                got.ended_reason.as_deref(),
+                got.duration_ms,
+                got.started_at,
+                got.ended_at,
+                got.transcript.as_deref(),
+                got.carrier_call_id.as_deref()
+            ),
+            (
+                "COMPLETED",
+                Some("customer-ended-call"),
+                Some(5_500),
+                Some(10_000),
+                Some(15_500),
+                Some("Agent: hi"),
+                Some("CA1")
+            ),
             "{which:?}"
         );
         // never started: ended with no duration
-        let d = store.create_call(vox_store::CallRecord { business_id: biz.id.clone(), kind: "OUTBOUND".into(), status: "SCHEDULED".into(), ..Default::default() }).await.expect("call");
-        store.call_ended(&d.id, "FAILED", "customer-did-not-answer", 20_000).await.expect("end");
+        let d = store
+            .create_call(vox_store::CallRecord {
+                business_id: biz.id.clone(),
+                kind: "OUTBOUND".into(),
+                status: "SCHEDULED".into(),
+                ..Default::default()
+            })
+            .await
+            .expect("call");
+        store
+            .call_ended(&d.id, "FAILED", "customer-did-not-answer", 20_000)
+            .await
+            .expect("end");
         let got = store.call_by_id(&d.id).await.expect("get").expect("exists");
-        assert_eq!((got.status.as_str(), got.duration_ms), ("FAILED", Some(0)), "{which:?}");
-        assert!(!store.call_started(&d.id, 21_000).await.expect("start"), "{which:?}: an ended call cannot start");
+        assert_eq!(
+            (got.status.as_str(), got.duration_ms),
+            ("FAILED", Some(0)),
+            "{which:?}"
+        );
+        assert!(
+            !store.call_started(&d.id, 21_000).await.expect("start"),
+            "{which:?}: an ended call cannot start"
+        );
     }
 }
 
@@ -253,27 +706,110 @@ async fn appointments_do_not_overlap_and_cancel_once() {
     for (store, _) in stores().await {
         let which = store.backend();
         let org = store.create_organization("Acme").await.expect("org");
-        let biz = store.create_business(&org.id, "Acme Plumbing", None).await.expect("biz");
-        let other = store.create_business(&org.id, "Other", None).await.expect("biz");
+        let biz = store
+            .create_business(&org.id, "Acme Plumbing", None)
+            .await
+            .expect("biz");
+        let other = store
+            .create_business(&org.id, "Other", None)
+            .await
+            .expect("biz");
         let hour = 3_600_000;
         let at = 1_800_000_000_000_i64;
-        let a = vox_store::Appointment { business_id: biz.id.clone(), start_at: at, end_at: at + hour, name: "Dana".into(), phone: Some("+15125550177".into()), ..Default::default() };
+        let a = vox_store::Appointment {
+            business_id: biz.id.clone(),
+            start_at: at,
+            end_at: at + hour,
+            name: "Dana".into(),
+            phone: Some("+15125550177".into()),
+            ..Default::default()
+        };
         let booked = store.book_appointment(a.clone(), 0).await.expect("book");
         assert_eq!(booked.status, "booked", "{which:?}");
         // overlapping, and touching within the buffer, are refused; back to back is fine
-        let half = vox_store::Appointment { start_at: at + hour / 2, end_at: at + hour + hour / 2, ..a.clone() };
-        assert!(matches!(store.book_appointment(half, 0).await, Err(vox_store::StoreError::Conflict(_))), "{which:?}");
-        let next = vox_store::Appointment { start_at: at + hour, end_at: at + 2 * hour, ..a.clone() };
-        assert!(matches!(store.book_appointment(next.clone(), 15 * 60_000).await, Err(vox_store::StoreError::Conflict(_))), "{which:?}");
+        let half = vox_store::Appointment {
+            start_at: at + hour / 2,
+            end_at: at + hour + hour / 2,
+            ..a.clone()
+        };
+        assert!(
+            matches!(
+                store.book_appointment(half, 0).await,
+                Err(vox_store::StoreError::Conflict(_))
+            ),
+            "{which:?}"
+        );
+        let next = vox_store::Appointment {
+            start_at: at + hour,
+            end_at: at + 2 * hour,
+            ..a.clone()
+        };
+        assert!(
+            matches!(
+                store.book_appointment(next.clone(), 15 * 60_000).await,
+                Err(vox_store::StoreError::Conflict(_))
+            ),
+            "{which:?}"
+        );
         store.book_appointment(next, 0).await.expect("back to back");
         // another business's calendar is its own
-        store.book_appointment(vox_store::Appointment { business_id: other.id.clone(), ..a.clone() }, 0).await.expect("other business");
-        assert_eq!(store.appointments_between(&biz.id, at, at + 3 * hour).await.expect("list").len(), 2, "{which:?}");
-        assert!(store.appointment(&other.id, &booked.id).await.expect("get").is_none(), "{which:?}: scoped by business");
-        assert!(!store.cancel_appointment(&other.id, &booked.id).await.expect("cancel"), "{which:?}: not another's");
-        assert!(store.cancel_appointment(&biz.id, &booked.id).await.expect("cancel"), "{which:?}");
-        assert!(!store.cancel_appointment(&biz.id, &booked.id).await.expect("cancel"), "{which:?}: once");
-        assert_eq!(store.appointment(&biz.id, &booked.id).await.expect("get").expect("kept").status, "cancelled");
+        store
+            .book_appointment(
+                vox_store::Appointment {
+                    business_id: other.id.clone(),
+                    ..a.clone()
+                },
+                0,
+            )
+            .await
+            .expect("other business");
+        assert_eq!(
+            store
+                .appointments_between(&biz.id, at, at + 3 * hour)
+                .await
+                .expect("list")
+                .len(),
+            2,
+            "{which:?}"
+        );
+        assert!(
+            store
+                .appointment(&other.id, &booked.id)
+                .await
+                .expect("get")
+                .is_none(),
+            "{which:?}: scoped by business"
+        );
+        assert!(
+            !store
+                .cancel_appointment(&other.id, &booked.id)
+                .await
+                .expect("cancel"),
+            "{which:?}: not another's"
+        );
+        assert!(
+            store
+                .cancel_appointment(&biz.id, &booked.id)
+                .await
+                .expect("cancel"),
+            "{which:?}"
+        );
+        assert!(
+            !store
+                .cancel_appointment(&biz.id, &booked.id)
+                .await
+                .expect("cancel"),
+            "{which:?}: once"
+        );
+        assert_eq!(
+            store
+                .appointment(&biz.id, &booked.id)
+                .await
+                .expect("get")
+                .expect("kept")
+                .status,
+            "cancelled"
+        );
         // the freed slot can be booked again
         store.book_appointment(a, 0).await.expect("rebook");
     }
@@ -284,20 +820,73 @@ async fn webhook_deliveries_are_queued_and_retried() {
     for (store, _) in stores().await {
         let which = store.backend();
         let org = store.create_organization("Acme").await.expect("org");
-        let biz = store.create_business(&org.id, "Acme Plumbing", None).await.expect("biz");
-        assert_eq!(store.queue_delivery(&biz.id, "call.started", "{}").await.expect("queue"), None, "{which:?}: no endpoint, nothing queued");
-        store.set_webhook(&biz.id, "https://example.com/hook", "s3cret").await.expect("set");
-        let id = store.queue_delivery(&biz.id, "call.started", "{\"a\":1}").await.expect("queue").expect("queued");
+        let biz = store
+            .create_business(&org.id, "Acme Plumbing", None)
+            .await
+            .expect("biz");
+        assert_eq!(
+            store
+                .queue_delivery(&biz.id, "call.started", "{}")
+                .await
+                .expect("queue"),
+            None,
+            "{which:?}: no endpoint, nothing queued"
+        );
+        store
+            .set_webhook(&biz.id, "https://example.com/hook", "s3cret")
+            .await
+            .expect("set");
+        let id = store
+            .queue_delivery(&biz.id, "call.started", "{\"a\":1}")
+            .await
+            .expect("queue")
+            .expect("queued");
         let now = vox_store::now_ms();
         let due = store.due_deliveries(now + 1, 10).await.expect("due");
-        assert!(due.iter().any(|d| d.id == id && d.body == "{\"a\":1}"), "{which:?}");
-        store.delivery_attempted(&id, Some("HTTP 500"), Some(now + 60_000)).await.expect("attempt");
-        assert!(!store.due_deliveries(now + 1, 10).await.expect("due").iter().any(|d| d.id == id), "{which:?}: waits for its retry time");
-        assert!(store.due_deliveries(now + 60_001, 10).await.expect("due").iter().any(|d| d.id == id));
-        store.delivery_attempted(&id, None, None).await.expect("attempt");
+        assert!(
+            due.iter().any(|d| d.id == id && d.body == "{\"a\":1}"),
+            "{which:?}"
+        );
+        store
+            .delivery_attempted(&id, Some("HTTP 500"), Some(now + 60_000))
+            .await
+            .expect("attempt");
+        assert!(
+            !store
+                .due_deliveries(now + 1, 10)
+                .await
+                .expect("due")
+                .iter()
+                .any(|d| d.id == id),
+            "{which:?}: waits for its retry time"
+        );
+        assert!(
+            store
+                .due_deliveries(now + 60_001, 10)
+                .await
+                .expect("due")
+                .iter()
+                .any(|d| d.id == id)
+        );
+        store
+            .delivery_attempted(&id, None, None)
+            .await
+            .expect("attempt");
         let d = store.delivery(&id).await.expect("get").expect("kept");
-        assert_eq!((d.status.as_str(), d.attempts), ("delivered", 2), "{which:?}");
-        assert_eq!(store.webhook(&biz.id).await.expect("get").expect("set").secret, "s3cret");
+        assert_eq!(
+            (d.status.as_str(), d.attempts),
+            ("delivered", 2),
+            "{which:?}"
+        );
+        assert_eq!(
+            store
+                .webhook(&biz.id)
+                .await
+                .expect("get")
+                .expect("set")
+                .secret,
+            "s3cret"
+        );
         assert!(store.delete_webhook(&biz.id).await.expect("delete"));
         assert!(store.webhook(&biz.id).await.expect("get").is_none());
     }

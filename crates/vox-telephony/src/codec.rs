@@ -8,7 +8,9 @@ use crate::vonage::{VonageCodec, VonageEncoder};
 use crate::{MediaEvent, Outbound, ProtocolError};
 
 /// A carrier's media-stream dialect, and so the carrier (config names it in lower case).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Deserialize, serde::Serialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Deserialize, serde::Serialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Dialect {
     /// Twilio Media Streams (`<Connect><Stream>`): JSON, mu-law 8 kHz.
@@ -25,7 +27,13 @@ pub enum Dialect {
 
 impl Dialect {
     /// Every dialect.
-    pub const ALL: [Dialect; 5] = [Dialect::Twilio, Dialect::Telnyx, Dialect::Plivo, Dialect::Vonage, Dialect::Exotel];
+    pub const ALL: [Dialect; 5] = [
+        Dialect::Twilio,
+        Dialect::Telnyx,
+        Dialect::Plivo,
+        Dialect::Vonage,
+        Dialect::Exotel,
+    ];
 
     /// Its lower-case name, as in `/media/{name}` and metric labels.
     pub fn name(self) -> &'static str {
@@ -60,7 +68,12 @@ impl FromStr for Dialect {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL.into_iter().find(|d| d.name().eq_ignore_ascii_case(s)).ok_or_else(|| format!("unknown dialect {s:?} (one of twilio, telnyx, plivo, vonage, exotel)"))
+        Self::ALL
+            .into_iter()
+            .find(|d| d.name().eq_ignore_ascii_case(s))
+            .ok_or_else(|| {
+                format!("unknown dialect {s:?} (one of twilio, telnyx, plivo, vonage, exotel)")
+            })
     }
 }
 
@@ -120,7 +133,10 @@ impl StreamCodec {
             Dialect::Vonage => Inner::Vonage(VonageCodec::new(max_message)),
             d => Inner::Json(JsonCodec::new(d, max_message)),
         };
-        Self { inner, vonage_enc: None }
+        Self {
+            inner,
+            vonage_enc: None,
+        }
     }
 
     /// The dialect.
@@ -161,7 +177,10 @@ impl StreamCodec {
     pub fn encode(&mut self, msg: Outbound<'_>, out: &mut Vec<WsFrame>) {
         match &mut self.inner {
             Inner::Json(c) => c.encoder_mut().encode(msg, out),
-            Inner::Vonage(c) => self.vonage_enc.get_or_insert_with(|| c.encoder()).encode(msg, out),
+            Inner::Vonage(c) => self
+                .vonage_enc
+                .get_or_insert_with(|| c.encoder())
+                .encode(msg, out),
         }
     }
 
@@ -169,7 +188,10 @@ impl StreamCodec {
     pub fn flush(&mut self, out: &mut Vec<WsFrame>) {
         match &mut self.inner {
             Inner::Json(c) => c.encoder_mut().flush(out),
-            Inner::Vonage(c) => self.vonage_enc.get_or_insert_with(|| c.encoder()).flush(out),
+            Inner::Vonage(c) => self
+                .vonage_enc
+                .get_or_insert_with(|| c.encoder())
+                .flush(out),
         }
     }
 
@@ -177,7 +199,10 @@ impl StreamCodec {
     pub fn holds_audio(&self) -> bool {
         match &self.inner {
             Inner::Json(c) => c.encoder_ref().holds_audio(),
-            Inner::Vonage(_) => self.vonage_enc.as_ref().is_some_and(VonageEncoder::holds_audio),
+            Inner::Vonage(_) => self
+                .vonage_enc
+                .as_ref()
+                .is_some_and(VonageEncoder::holds_audio),
         }
     }
 

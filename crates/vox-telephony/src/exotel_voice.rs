@@ -11,7 +11,10 @@ use serde_json::json;
 /// Whether `authorization` is HTTP Basic with exactly `user` and `password` (the comparison
 /// takes the same time wherever the credentials differ).
 pub fn basic_auth_ok(authorization: Option<&str>, user: &str, password: &str) -> bool {
-    let Some(given) = authorization.and_then(|a| a.trim().strip_prefix("Basic ")).and_then(|b| B64.decode(b.trim()).ok()) else {
+    let Some(given) = authorization
+        .and_then(|a| a.trim().strip_prefix("Basic "))
+        .and_then(|b| B64.decode(b.trim()).ok())
+    else {
         return false;
     };
     let want = format!("{user}:{password}").into_bytes();
@@ -41,10 +44,20 @@ mod tests {
         let ok = basic_auth("key", "token");
         assert!(basic_auth_ok(Some(&ok), "key", "token"));
         assert!(!basic_auth_ok(Some(&ok), "key", "token2"));
-        assert!(!basic_auth_ok(Some(&basic_auth("key", "toke")), "key", "token"));
+        assert!(!basic_auth_ok(
+            Some(&basic_auth("key", "toke")),
+            "key",
+            "token"
+        ));
         assert!(!basic_auth_ok(None, "key", "token"));
         assert!(!basic_auth_ok(Some("Bearer x"), "key", "token"));
-        assert!(!basic_auth_ok(Some(&basic_auth("", "")), "", ""), "empty credentials never pass");
-        assert_eq!(voicebot_answer("wss://v/media/exotel?callId=c"), r#"{"url":"wss://v/media/exotel?callId=c"}"#);
+        assert!(
+            !basic_auth_ok(Some(&basic_auth("", "")), "", ""),
+            "empty credentials never pass"
+        );
+        assert_eq!(
+            voicebot_answer("wss://v/media/exotel?callId=c"),
+            r#"{"url":"wss://v/media/exotel?callId=c"}"#
+        );
     }
 }

@@ -37,7 +37,11 @@ const EXOTEL_MIN_CHUNK: usize = 3200;
 enum Owned {
     Connected,
     Start(StreamStart),
-    Media { payload: Vec<u8>, timestamp_ms: u64, chunk: u64 },
+    Media {
+        payload: Vec<u8>,
+        timestamp_ms: u64,
+        chunk: u64,
+    },
     Dtmf(char),
     Mark(String),
     Stop,
@@ -83,7 +87,12 @@ impl JsonCodec {
             current: Vec::with_capacity(512),
             spare: Vec::new(),
             reorder: (dialect == Dialect::Telnyx).then(Reorder::default),
-            enc: JsonEncoder { dialect, stream_json: None, format: None, chunker: None },
+            enc: JsonEncoder {
+                dialect,
+                stream_json: None,
+                format: None,
+                chunker: None,
+            },
         }
     }
 
@@ -127,9 +136,13 @@ impl JsonCodec {
             WsMessage::Binary(_) => return Err(ProtocolError::UnexpectedBinary),
         };
         if text.len() > self.max_message {
-            return Err(ProtocolError::TooLarge { len: text.len(), max: self.max_message });
+            return Err(ProtocolError::TooLarge {
+                len: text.len(),
+                max: self.max_message,
+            });
         }
-        let raw: Raw<'_> = serde_json::from_str(text).map_err(|e| ProtocolError::Malformed(e.to_string()))?;
+        let raw: Raw<'_> =
+            serde_json::from_str(text).map_err(|e| ProtocolError::Malformed(e.to_string()))?;
         // Telnyx reorders, so a sequence number below the last one is normal there: its
         // losses are counted by the reorder buffer instead.
         if let Some(seq) = raw.sequence
@@ -158,30 +171,58 @@ impl JsonCodec {
                 if !started {
                     return Err(ProtocolError::BeforeStart("media"));
                 }
-                let media = raw.media.ok_or(ProtocolError::MissingField { event: "media", field: "media" })?;
-                let payload = media.payload.ok_or(ProtocolError::MissingField { event: "media", field: "payload" })?;
+                let media = raw.media.ok_or(ProtocolError::MissingField {
+                    event: "media",
+                    field: "media",
+                })?;
+                let payload = media.payload.ok_or(ProtocolError::MissingField {
+                    event: "media",
+                    field: "payload",
+                })?;
                 let mut buf = self.spare.pop().unwrap_or_default();
                 buf.clear();
-                B64.decode_vec(payload.as_bytes(), &mut buf).map_err(|_| ProtocolError::BadBase64)?;
+                B64.decode_vec(payload.as_bytes(), &mut buf)
+                    .map_err(|_| ProtocolError::BadBase64)?;
                 // Telnyx streams both tracks when asked to: only the caller's is ours.
-                if self.dialect == Dialect::Telnyx && media.track.as_deref().is_some_and(|t| t.starts_with("outbound")) {
+                if self.dialect == Dialect::Telnyx
+                    && media
+                        .track
+                        .as_deref()
+                        .is_some_and(|t| t.starts_with("outbound"))
+                {
                     self.spare.push(buf);
                     return Ok(());
                 }
-                let (timestamp_ms, chunk) = (media.timestamp.unwrap_or(0), media.chunk.unwrap_or(0));
+                let (timestamp_ms, chunk) =
+                    (media.timestamp.unwrap_or(0), media.chunk.unwrap_or(0));
                 match &mut self.reorder {
-                    Some(r) if chunk > 0 => r.push(chunk, buf, timestamp_ms, &mut self.ready, &mut self.spare),
-                    _ => self.ready.push_back(Owned::Media { payload: buf, timestamp_ms, chunk }),
+                    Some(r) if chunk > 0 => {
+                        r.push(chunk, buf, timestamp_ms, &mut self.ready, &mut self.spare)
+                    }
+                    _ => self.ready.push_back(Owned::Media {
+                        payload: buf,
+                        timestamp_ms,
+                        chunk,
+                    }),
                 }
             }
             "dtmf" => {
                 if !started {
                     return Err(ProtocolError::BeforeStart("dtmf"));
                 }
-                let digit = raw.dtmf.map(|d| d.digit).or(raw.digit).ok_or(ProtocolError::MissingField { event: "dtmf", field: "digit" })?;
+                let digit =
+                    raw.dtmf
+                        .map(|d| d.digit)
+                        .or(raw.digit)
+                        .ok_or(ProtocolError::MissingField {
+                            event: "dtmf",
+                            field: "digit",
+                        })?;
                 let mut chars = digit.chars();
                 match (chars.next(), chars.next()) {
-                    (Some(d), None) if d.is_ascii_digit() || matches!(d, '*' | '#' | 'A'..='D') => self.ready.push_back(Owned::Dtmf(d)),
+                    (Some(d), None) if d.is_ascii_digit() || matches!(d, '*' | '#' | 'A'..='D') => {
+                        self.ready.push_back(Owned::Dtmf(d))
+                    }
                     _ => return Err(ProtocolError::Malformed(format!("dtmf digit {digit:?}"))),
                 }
             }
@@ -189,21 +230,37 @@ impl JsonCodec {
                 if !started {
                     return Err(ProtocolError::BeforeStart("mark"));
                 }
-                let mark = raw.mark.ok_or(ProtocolError::MissingField { event: "mark", field: "mark" })?;
+                let mark = raw.mark.ok_or(ProtocolError::MissingField {
+                    event: "mark",
+                    field: "mark",
+                })?;
                 self.ready.push_back(Owned::Mark(mark.name));
             }
             "playedStream" if plivo => {
                 if !started {
                     return Err(ProtocolError::BeforeStart("playedStream"));
                 }
-                let name = raw.name.ok_or(ProtocolError::MissingField { event: "playedStream", field: "name" })?;
+                let name = raw.name.ok_or(ProtocolError::MissingField {
+                    event: "playedStream",
+                    field: "name",
+                })?;
                 self.ready.push_back(Owned::Mark(name));
             }
             "clearedAudio" if plivo => self.ready.push_back(Owned::Cleared),
             "error" if self.dialect == Dialect::Telnyx => {
                 let p = raw.payload.unwrap_or_default();
-                let text = [p.get("title"), p.get("detail"), p.get("code")].into_iter().flatten().map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned)).collect::<Vec<_>>().join(": ");
-                self.ready.push_back(Owned::CarrierError(if text.is_empty() { "unspecified error".into() } else { text }));
+                let text = [p.get("title"), p.get("detail"), p.get("code")]
+                    .into_iter()
+                    .flatten()
+                    .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+                    .collect::<Vec<_>>()
+                    .join(": ");
+                self.ready
+                    .push_back(Owned::CarrierError(if text.is_empty() {
+                        "unspecified error".into()
+                    } else {
+                        text
+                    }));
             }
             "stop" => {
                 if let Some(r) = &mut self.reorder {
@@ -217,20 +274,41 @@ impl JsonCodec {
     }
 
     fn start(&mut self, raw: Raw<'_>) -> Result<StreamStart, ProtocolError> {
-        let start = raw.start.ok_or(ProtocolError::MissingField { event: "start", field: "start" })?;
-        let stream_id = start.stream.or(raw.stream.map(Cow::into_owned)).ok_or(ProtocolError::MissingField { event: "start", field: "stream id" })?;
-        let format = start.format.ok_or(ProtocolError::MissingField { event: "start", field: "media format" })?;
+        let start = raw.start.ok_or(ProtocolError::MissingField {
+            event: "start",
+            field: "start",
+        })?;
+        let stream_id = start.stream.or(raw.stream.map(Cow::into_owned)).ok_or(
+            ProtocolError::MissingField {
+                event: "start",
+                field: "stream id",
+            },
+        )?;
+        let format = start.format.ok_or(ProtocolError::MissingField {
+            event: "start",
+            field: "media format",
+        })?;
         let (encoding, named_rate) = encoding(self.dialect, &format)?;
         let sample_rate = format.sample_rate.or(named_rate).unwrap_or(8000);
         let channels = format.channels.unwrap_or(1);
         if !(8000..=48_000).contains(&sample_rate) || channels != 1 {
-            return Err(ProtocolError::UnsupportedFormat(format!("{sample_rate} Hz, {channels} channels")));
+            return Err(ProtocolError::UnsupportedFormat(format!(
+                "{sample_rate} Hz, {channels} channels"
+            )));
         }
         let mut custom_parameters = start.params.map(|p| p.0).unwrap_or_default();
-        for extra in [start.extra_headers, raw.extra_headers].into_iter().flatten() {
+        for extra in [start.extra_headers, raw.extra_headers]
+            .into_iter()
+            .flatten()
+        {
             custom_parameters.extend(extra.0);
         }
-        if let Some(state) = start.client_state.as_deref().and_then(|s| B64.decode(s.trim()).ok()).and_then(|b| String::from_utf8(b).ok()) {
+        if let Some(state) = start
+            .client_state
+            .as_deref()
+            .and_then(|s| B64.decode(s.trim()).ok())
+            .and_then(|b| String::from_utf8(b).ok())
+        {
             custom_parameters.extend(Params::parse_text(&state).0);
         }
         self.stream_id = Some(stream_id.clone());
@@ -258,12 +336,20 @@ impl JsonCodec {
         Some(match self.ready.pop_front()? {
             Owned::Connected => MediaEvent::Connected,
             Owned::Start(s) => MediaEvent::Start(s),
-            Owned::Media { payload, timestamp_ms, chunk } => {
+            Owned::Media {
+                payload,
+                timestamp_ms,
+                chunk,
+            } => {
                 let old = std::mem::replace(&mut self.current, payload);
                 if self.spare.len() < 8 {
                     self.spare.push(old);
                 }
-                MediaEvent::Media { payload: &self.current, timestamp_ms, chunk }
+                MediaEvent::Media {
+                    payload: &self.current,
+                    timestamp_ms,
+                    chunk,
+                }
             }
             Owned::Dtmf(digit) => MediaEvent::Dtmf { digit },
             Owned::Mark(name) => MediaEvent::Mark { name },
@@ -278,7 +364,6 @@ impl JsonCodec {
             r.drain_all(&mut self.ready);
         }
     }
-
 }
 
 impl JsonEncoder {
@@ -333,21 +418,52 @@ impl JsonEncoder {
     fn message(&self, msg: Outbound<'_>) -> WsFrame {
         let sid = self.stream_json.as_deref().unwrap_or("\"\"");
         WsFrame::Text(match (self.dialect, msg) {
-            (Dialect::Twilio, Outbound::Media(b)) => format!(r#"{{"event":"media","streamSid":{sid},"media":{{"payload":"{}"}}}}"#, B64.encode(b)),
-            (Dialect::Twilio, Outbound::Mark(n)) => format!(r#"{{"event":"mark","streamSid":{sid},"mark":{{"name":{}}}}}"#, json_str(n)),
-            (Dialect::Twilio, Outbound::Clear) => format!(r#"{{"event":"clear","streamSid":{sid}}}"#),
-            (Dialect::Telnyx, Outbound::Media(b)) => format!(r#"{{"event":"media","media":{{"payload":"{}"}}}}"#, B64.encode(b)),
-            (Dialect::Telnyx, Outbound::Mark(n)) => format!(r#"{{"event":"mark","mark":{{"name":{}}}}}"#, json_str(n)),
+            (Dialect::Twilio, Outbound::Media(b)) => format!(
+                r#"{{"event":"media","streamSid":{sid},"media":{{"payload":"{}"}}}}"#,
+                B64.encode(b)
+            ),
+            (Dialect::Twilio, Outbound::Mark(n)) => format!(
+                r#"{{"event":"mark","streamSid":{sid},"mark":{{"name":{}}}}}"#,
+                json_str(n)
+            ),
+            (Dialect::Twilio, Outbound::Clear) => {
+                format!(r#"{{"event":"clear","streamSid":{sid}}}"#)
+            }
+            (Dialect::Telnyx, Outbound::Media(b)) => format!(
+                r#"{{"event":"media","media":{{"payload":"{}"}}}}"#,
+                B64.encode(b)
+            ),
+            (Dialect::Telnyx, Outbound::Mark(n)) => {
+                format!(r#"{{"event":"mark","mark":{{"name":{}}}}}"#, json_str(n))
+            }
             (Dialect::Telnyx, Outbound::Clear) => r#"{"event":"clear"}"#.to_owned(),
             (Dialect::Plivo, Outbound::Media(b)) => {
                 let (enc, rate) = self.format.unwrap_or((Encoding::MuLaw, 8000));
-                let content = if enc == Encoding::MuLaw { "audio/x-mulaw" } else { "audio/x-l16" };
-                format!(r#"{{"event":"playAudio","streamId":{sid},"media":{{"contentType":"{content}","sampleRate":{rate},"payload":"{}"}}}}"#, B64.encode(b))
+                let content = if enc == Encoding::MuLaw {
+                    "audio/x-mulaw"
+                } else {
+                    "audio/x-l16"
+                };
+                format!(
+                    r#"{{"event":"playAudio","streamId":{sid},"media":{{"contentType":"{content}","sampleRate":{rate},"payload":"{}"}}}}"#,
+                    B64.encode(b)
+                )
             }
-            (Dialect::Plivo, Outbound::Mark(n)) => format!(r#"{{"event":"checkpoint","streamId":{sid},"name":{}}}"#, json_str(n)),
-            (Dialect::Plivo, Outbound::Clear) => format!(r#"{{"event":"clearAudio","streamId":{sid}}}"#),
-            (_, Outbound::Media(b)) => format!(r#"{{"event":"media","stream_sid":{sid},"media":{{"payload":"{}"}}}}"#, B64.encode(b)),
-            (_, Outbound::Mark(n)) => format!(r#"{{"event":"mark","stream_sid":{sid},"mark":{{"name":{}}}}}"#, json_str(n)),
+            (Dialect::Plivo, Outbound::Mark(n)) => format!(
+                r#"{{"event":"checkpoint","streamId":{sid},"name":{}}}"#,
+                json_str(n)
+            ),
+            (Dialect::Plivo, Outbound::Clear) => {
+                format!(r#"{{"event":"clearAudio","streamId":{sid}}}"#)
+            }
+            (_, Outbound::Media(b)) => format!(
+                r#"{{"event":"media","stream_sid":{sid},"media":{{"payload":"{}"}}}}"#,
+                B64.encode(b)
+            ),
+            (_, Outbound::Mark(n)) => format!(
+                r#"{{"event":"mark","stream_sid":{sid},"mark":{{"name":{}}}}}"#,
+                json_str(n)
+            ),
             (_, Outbound::Clear) => format!(r#"{{"event":"clear","stream_sid":{sid}}}"#),
         })
     }
@@ -360,9 +476,15 @@ fn json_str(s: &str) -> String {
 
 /// The encoding (and a rate named in it, as Plivo's `audio/x-l16;rate=16000`) of a start.
 fn encoding(dialect: Dialect, f: &RawFormat) -> Result<(Encoding, Option<u64>), ProtocolError> {
-    let (name, params) = f.encoding.split_once(';').unwrap_or((f.encoding.as_str(), ""));
+    let (name, params) = f
+        .encoding
+        .split_once(';')
+        .unwrap_or((f.encoding.as_str(), ""));
     let name = name.trim().to_ascii_lowercase();
-    let rate = params.split(';').filter_map(|p| p.trim().strip_prefix("rate=")).find_map(|r| r.parse().ok());
+    let rate = params
+        .split(';')
+        .filter_map(|p| p.trim().strip_prefix("rate="))
+        .find_map(|r| r.parse().ok());
     let enc = match (dialect, name.as_str()) {
         (Dialect::Twilio | Dialect::Plivo, "audio/x-mulaw") => Encoding::MuLaw,
         (Dialect::Twilio, "audio/x-alaw") => Encoding::ALaw,
@@ -387,9 +509,18 @@ struct Reorder {
 }
 
 impl Reorder {
-    fn push(&mut self, chunk: u64, payload: Vec<u8>, timestamp_ms: u64, ready: &mut VecDeque<Owned>, spare: &mut Vec<Vec<u8>>) {
+    fn push(
+        &mut self,
+        chunk: u64,
+        payload: Vec<u8>,
+        timestamp_ms: u64,
+        ready: &mut VecDeque<Owned>,
+        spare: &mut Vec<Vec<u8>>,
+    ) {
         // the first frame to arrive may have overtaken up to a window of earlier ones
-        let next = *self.next.get_or_insert(chunk.saturating_sub(REORDER_WINDOW as u64).max(1));
+        let next = *self
+            .next
+            .get_or_insert(chunk.saturating_sub(REORDER_WINDOW as u64).max(1));
         if chunk < next || self.held.contains_key(&chunk) {
             self.late += 1;
             spare.push(payload);
@@ -408,7 +539,11 @@ impl Reorder {
             }
             return;
         }
-        ready.push_back(Owned::Media { payload, timestamp_ms, chunk });
+        ready.push_back(Owned::Media {
+            payload,
+            timestamp_ms,
+            chunk,
+        });
         self.next = Some(next + 1);
         self.drain(ready);
     }
@@ -418,7 +553,11 @@ impl Reorder {
         while let Some(next) = self.next
             && let Some((payload, timestamp_ms)) = self.held.remove(&next)
         {
-            ready.push_back(Owned::Media { payload, timestamp_ms, chunk: next });
+            ready.push_back(Owned::Media {
+                payload,
+                timestamp_ms,
+                chunk: next,
+            });
             self.next = Some(next + 1);
         }
     }
@@ -439,9 +578,21 @@ impl Reorder {
 struct Raw<'a> {
     #[serde(borrow)]
     event: Cow<'a, str>,
-    #[serde(rename = "sequenceNumber", alias = "sequence_number", default, deserialize_with = "opt_num")]
+    #[serde(
+        rename = "sequenceNumber",
+        alias = "sequence_number",
+        default,
+        deserialize_with = "opt_num"
+    )]
     sequence: Option<u64>,
-    #[serde(rename = "streamSid", alias = "stream_sid", alias = "stream_id", alias = "streamId", borrow, default)]
+    #[serde(
+        rename = "streamSid",
+        alias = "stream_sid",
+        alias = "stream_id",
+        alias = "streamId",
+        borrow,
+        default
+    )]
     stream: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     media: Option<RawMedia<'a>>,
@@ -482,11 +633,29 @@ struct RawMedia<'a> {
 
 #[derive(Deserialize)]
 struct RawStart {
-    #[serde(default, rename = "streamSid", alias = "stream_sid", alias = "streamId", alias = "stream_id")]
+    #[serde(
+        default,
+        rename = "streamSid",
+        alias = "stream_sid",
+        alias = "streamId",
+        alias = "stream_id"
+    )]
     stream: Option<String>,
-    #[serde(default, rename = "callSid", alias = "call_sid", alias = "callId", alias = "call_control_id")]
+    #[serde(
+        default,
+        rename = "callSid",
+        alias = "call_sid",
+        alias = "callId",
+        alias = "call_control_id"
+    )]
     call: Option<String>,
-    #[serde(default, rename = "accountSid", alias = "account_sid", alias = "accountId", alias = "user_id")]
+    #[serde(
+        default,
+        rename = "accountSid",
+        alias = "account_sid",
+        alias = "accountId",
+        alias = "user_id"
+    )]
     account: Option<String>,
     #[serde(default)]
     tracks: Option<Vec<String>>,
@@ -504,11 +673,21 @@ struct RawStart {
 #[derive(Deserialize)]
 struct RawFormat {
     encoding: String,
-    #[serde(default, rename = "sampleRate", alias = "sample_rate", deserialize_with = "opt_num")]
+    #[serde(
+        default,
+        rename = "sampleRate",
+        alias = "sample_rate",
+        deserialize_with = "opt_num"
+    )]
     sample_rate: Option<u64>,
     #[serde(default, deserialize_with = "opt_num")]
     channels: Option<u64>,
-    #[serde(default, rename = "bitRate", alias = "bit_rate", deserialize_with = "opt_num")]
+    #[serde(
+        default,
+        rename = "bitRate",
+        alias = "bit_rate",
+        deserialize_with = "opt_num"
+    )]
     bit_rate: Option<u64>,
 }
 
@@ -570,7 +749,11 @@ impl<'de> Deserialize<'de> for Params {
             serde_json::Value::Object(m) => Self::from_object(m),
             serde_json::Value::String(s) => Self::parse_text(&s),
             serde_json::Value::Null => Self::default(),
-            other => return Err(de::Error::custom(format!("parameters must be an object or a string, not {other}"))),
+            other => {
+                return Err(de::Error::custom(format!(
+                    "parameters must be an object or a string, not {other}"
+                )));
+            }
         })
     }
 }
@@ -613,10 +796,15 @@ pub(crate) fn opt_num<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D:
             Ok(Some(v))
         }
         fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-            u64::try_from(v).map(Some).map_err(|_| E::custom("negative number"))
+            u64::try_from(v)
+                .map(Some)
+                .map_err(|_| E::custom("negative number"))
         }
         fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-            v.trim().parse().map(Some).map_err(|_| E::custom(format!("not a number: {v:?}")))
+            v.trim()
+                .parse()
+                .map(Some)
+                .map_err(|_| E::custom(format!("not a number: {v:?}")))
         }
         fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
             Ok(None)
@@ -632,7 +820,8 @@ mod tests {
     use proptest::prelude::*;
 
     fn events(c: &mut StreamCodec, msg: &str) -> Vec<String> {
-        c.feed(WsMessage::Text(msg)).unwrap_or_else(|e| panic!("{msg}: {e}"));
+        c.feed(WsMessage::Text(msg))
+            .unwrap_or_else(|e| panic!("{msg}: {e}"));
         let mut out = Vec::new();
         while let Some(e) = c.next_event() {
             out.push(match e {
@@ -644,7 +833,8 @@ mod tests {
     }
 
     fn start(c: &mut StreamCodec, msg: &str) -> StreamStart {
-        c.feed(WsMessage::Text(msg)).unwrap_or_else(|e| panic!("{msg}: {e}"));
+        c.feed(WsMessage::Text(msg))
+            .unwrap_or_else(|e| panic!("{msg}: {e}"));
         match c.next_event() {
             Some(MediaEvent::Start(s)) => s,
             other => panic!("not a start: {other:?}"),
@@ -652,36 +842,89 @@ mod tests {
     }
 
     fn texts(out: &[WsFrame]) -> Vec<serde_json::Value> {
-        out.iter().map(|f| match f {
-            WsFrame::Text(t) => serde_json::from_str(t).expect("json"),
-            WsFrame::Binary(_) => panic!("binary"),
-        }).collect()
+        out.iter()
+            .map(|f| match f {
+                WsFrame::Text(t) => serde_json::from_str(t).expect("json"),
+                WsFrame::Binary(_) => panic!("binary"),
+            })
+            .collect()
     }
 
     const TELNYX_START: &str = r#"{"event":"start","sequence_number":"1","start":{"user_id":"u1","call_control_id":"v3:abc","call_session_id":"s1","from":"+15552345678","to":"+15125550122","client_state":"Y2FsbElkPWNhbGxfMSZ0b2tlbj10MQ==","custom_parameters":{"agentId":"echo"},"media_format":{"encoding":"PCMU","sample_rate":8000,"channels":1}},"stream_id":"32de0dea"}"#;
 
     fn telnyx_media(seq: u64, chunk: u64, b64: &str) -> String {
-        format!(r#"{{"event":"media","sequence_number":"{seq}","media":{{"track":"inbound","chunk":"{chunk}","timestamp":"{}","payload":"{b64}"}},"stream_id":"32de0dea"}}"#, chunk * 20)
+        format!(
+            r#"{{"event":"media","sequence_number":"{seq}","media":{{"track":"inbound","chunk":"{chunk}","timestamp":"{}","payload":"{b64}"}},"stream_id":"32de0dea"}}"#,
+            chunk * 20
+        )
     }
 
     #[test]
     fn telnyx_start_media_dtmf_mark_error_stop() {
         let mut c = StreamCodec::new(Dialect::Telnyx, 64 * 1024);
-        assert_eq!(events(&mut c, r#"{"event":"connected","version":"1.0.0"}"#), ["Connected"]);
+        assert_eq!(
+            events(&mut c, r#"{"event":"connected","version":"1.0.0"}"#),
+            ["Connected"]
+        );
         let s = start(&mut c, TELNYX_START);
-        assert_eq!((s.stream_id.as_str(), s.call_id.as_str(), s.account_id.as_str()), ("32de0dea", "v3:abc", "u1"));
+        assert_eq!(
+            (
+                s.stream_id.as_str(),
+                s.call_id.as_str(),
+                s.account_id.as_str()
+            ),
+            ("32de0dea", "v3:abc", "u1")
+        );
         assert_eq!((s.encoding, s.sample_rate), (Encoding::MuLaw, 8000));
         let p = |k: &str| s.custom_parameters.get(k).map(String::as_str);
-        assert_eq!((p("agentId"), p("callId"), p("token")), (Some("echo"), Some("call_1"), Some("t1")), "custom parameters and the client_state's");
-        assert_eq!(events(&mut c, &telnyx_media(2, 1, "//8A")), ["media 1 [255, 255, 0]"]);
-        assert_eq!(events(&mut c, r#"{"event":"dtmf","stream_id":"32de0dea","occurred_at":"2026-01-01T00:00:00Z","sequence_number":"3","dtmf":{"digit":"7"}}"#), ["Dtmf { digit: '7' }"]);
-        assert_eq!(events(&mut c, r#"{"event":"mark","sequence_number":"4","stream_id":"32de0dea","mark":{"name":"t1:3"}}"#), ["Mark { name: \"t1:3\" }"]);
-        let err = events(&mut c, r#"{"event":"error","sequence_number":"5","stream_id":"32de0dea","payload":{"code":100002,"title":"Unknown error","detail":"bad media"}}"#);
-        assert_eq!(err, ["CarrierError { message: \"Unknown error: bad media: 100002\" }"]);
-        assert_eq!(events(&mut c, r#"{"event":"stop","sequence_number":"6","stop":{"user_id":"u1","call_control_id":"v3:abc"},"stream_id":"32de0dea"}"#), ["Stop"]);
-        let l16 = TELNYX_START.replace("\"PCMU\",\"sample_rate\":8000", "\"L16\",\"sample_rate\":16000");
+        assert_eq!(
+            (p("agentId"), p("callId"), p("token")),
+            (Some("echo"), Some("call_1"), Some("t1")),
+            "custom parameters and the client_state's"
+        );
+        assert_eq!(
+            events(&mut c, &telnyx_media(2, 1, "//8A")),
+            ["media 1 [255, 255, 0]"]
+        );
+        assert_eq!(
+            events(
+                &mut c,
+                r#"{"event":"dtmf","stream_id":"32de0dea","occurred_at":"2026-01-01T00:00:00Z","sequence_number":"3","dtmf":{"digit":"7"}}"#
+            ),
+            ["Dtmf { digit: '7' }"]
+        );
+        assert_eq!(
+            events(
+                &mut c,
+                r#"{"event":"mark","sequence_number":"4","stream_id":"32de0dea","mark":{"name":"t1:3"}}"#
+            ),
+            ["Mark { name: \"t1:3\" }"]
+        );
+        let err = events(
+            &mut c,
+            r#"{"event":"error","sequence_number":"5","stream_id":"32de0dea","payload":{"code":100002,"title":"Unknown error","detail":"bad media"}}"#,
+        );
+        assert_eq!(
+            err,
+            ["CarrierError { message: \"Unknown error: bad media: 100002\" }"]
+        );
+        assert_eq!(
+            events(
+                &mut c,
+                r#"{"event":"stop","sequence_number":"6","stop":{"user_id":"u1","call_control_id":"v3:abc"},"stream_id":"32de0dea"}"#
+            ),
+            ["Stop"]
+        );
+        let l16 = TELNYX_START.replace(
+            "\"PCMU\",\"sample_rate\":8000",
+            "\"L16\",\"sample_rate\":16000",
+        );
         let s = start(&mut StreamCodec::new(Dialect::Telnyx, 64 * 1024), &l16);
-        assert_eq!((s.encoding, s.sample_rate), (Encoding::L16Be, 16_000), "Telnyx's L16 is RTP's, big-endian");
+        assert_eq!(
+            (s.encoding, s.sample_rate),
+            (Encoding::L16Be, 16_000),
+            "Telnyx's L16 is RTP's, big-endian"
+        );
     }
 
     #[test]
@@ -697,15 +940,41 @@ mod tests {
         for chunk in 5..=8 {
             assert!(events(&mut c, &m(chunk)).is_empty());
         }
-        assert_eq!(events(&mut c, &m(9)), ["media 5 [5]", "media 6 [6]", "media 7 [7]", "media 8 [8]", "media 9 [9]"]);
+        assert_eq!(
+            events(&mut c, &m(9)),
+            [
+                "media 5 [5]",
+                "media 6 [6]",
+                "media 7 [7]",
+                "media 8 [8]",
+                "media 9 [9]"
+            ]
+        );
         assert!(events(&mut c, &m(4)).is_empty(), "too late");
         assert!(events(&mut c, &m(11)).is_empty());
-        assert_eq!(events(&mut c, r#"{"event":"stop","stream_id":"32de0dea"}"#), ["media 11 [11]", "Stop"], "held audio is released before the stop");
-        assert_eq!(c.stats(), CodecStats { sequence_gaps: 2, reordered: 7, late_dropped: 2 });
+        assert_eq!(
+            events(&mut c, r#"{"event":"stop","stream_id":"32de0dea"}"#),
+            ["media 11 [11]", "Stop"],
+            "held audio is released before the stop"
+        );
+        assert_eq!(
+            c.stats(),
+            CodecStats {
+                sequence_gaps: 2,
+                reordered: 7,
+                late_dropped: 2
+            }
+        );
         // frames of the other track are not the caller's
         let mut c = StreamCodec::new(Dialect::Telnyx, 64 * 1024);
         start(&mut c, TELNYX_START);
-        assert!(events(&mut c, &telnyx_media(2, 1, "AA==").replace("inbound", "outbound")).is_empty());
+        assert!(
+            events(
+                &mut c,
+                &telnyx_media(2, 1, "AA==").replace("inbound", "outbound")
+            )
+            .is_empty()
+        );
     }
 
     #[test]
@@ -718,7 +987,14 @@ mod tests {
         c.encode(Outbound::Media(&[0xff, 0x7f]), &mut out);
         c.encode(Outbound::Mark("t1:1"), &mut out);
         c.encode(Outbound::Clear, &mut out);
-        assert_eq!(texts(&out), [serde_json::json!({"event": "media", "media": {"payload": "/38="}}), serde_json::json!({"event": "mark", "mark": {"name": "t1:1"}}), serde_json::json!({"event": "clear"})]);
+        assert_eq!(
+            texts(&out),
+            [
+                serde_json::json!({"event": "media", "media": {"payload": "/38="}}),
+                serde_json::json!({"event": "mark", "mark": {"name": "t1:1"}}),
+                serde_json::json!({"event": "clear"})
+            ]
+        );
     }
 
     const PLIVO_START: &str = r#"{"event":"start","sequenceNumber":0,"start":{"callId":"c-1","streamId":"s-1","accountId":"MA1","tracks":["inbound"],"mediaFormat":{"encoding":"audio/x-l16","sampleRate":16000}},"extra_headers":"agentId=echo,callId=call_1,token=1.a-b"}"#;
@@ -727,25 +1003,66 @@ mod tests {
     fn plivo_start_media_checkpoints_and_clear() {
         let mut c = StreamCodec::new(Dialect::Plivo, 64 * 1024);
         let s = start(&mut c, PLIVO_START);
-        assert_eq!((s.stream_id.as_str(), s.call_id.as_str(), s.encoding, s.sample_rate), ("s-1", "c-1", Encoding::L16, 16_000));
-        assert_eq!(s.custom_parameters.get("token").map(String::as_str), Some("1.a-b"), "extra headers: {:?}", s.custom_parameters);
+        assert_eq!(
+            (
+                s.stream_id.as_str(),
+                s.call_id.as_str(),
+                s.encoding,
+                s.sample_rate
+            ),
+            ("s-1", "c-1", Encoding::L16, 16_000)
+        );
+        assert_eq!(
+            s.custom_parameters.get("token").map(String::as_str),
+            Some("1.a-b"),
+            "extra headers: {:?}",
+            s.custom_parameters
+        );
         let media = r#"{"event":"media","sequenceNumber":1,"streamId":"s-1","media":{"track":"inbound","timestamp":"1700000000000","chunk":1,"payload":"AQI="}}"#;
         assert_eq!(events(&mut c, media), ["media 1 [1, 2]"]);
-        assert_eq!(events(&mut c, r#"{"event":"dtmf","sequenceNumber":2,"streamId":"s-1","dtmf":{"track":"inbound","digit":"9","timestamp":"1"}}"#), ["Dtmf { digit: '9' }"]);
-        assert_eq!(events(&mut c, r#"{"event":"playedStream","sequenceNumber":3,"streamId":"s-1","name":"t1:5"}"#), ["Mark { name: \"t1:5\" }"]);
-        assert_eq!(events(&mut c, r#"{"event":"clearedAudio","sequenceNumber":4,"streamId":"s-1"}"#), ["Cleared"]);
-        assert!(c.feed(WsMessage::Text(r#"{"event":"mark","mark":{"name":"x"}}"#)).is_err(), "Plivo has no mark event");
+        assert_eq!(
+            events(
+                &mut c,
+                r#"{"event":"dtmf","sequenceNumber":2,"streamId":"s-1","dtmf":{"track":"inbound","digit":"9","timestamp":"1"}}"#
+            ),
+            ["Dtmf { digit: '9' }"]
+        );
+        assert_eq!(
+            events(
+                &mut c,
+                r#"{"event":"playedStream","sequenceNumber":3,"streamId":"s-1","name":"t1:5"}"#
+            ),
+            ["Mark { name: \"t1:5\" }"]
+        );
+        assert_eq!(
+            events(
+                &mut c,
+                r#"{"event":"clearedAudio","sequenceNumber":4,"streamId":"s-1"}"#
+            ),
+            ["Cleared"]
+        );
+        assert!(
+            c.feed(WsMessage::Text(r#"{"event":"mark","mark":{"name":"x"}}"#))
+                .is_err(),
+            "Plivo has no mark event"
+        );
         let mut out = Vec::new();
         c.encode(Outbound::Media(&[1, 0, 2, 0]), &mut out);
         c.encode(Outbound::Mark("t1:6"), &mut out);
         c.encode(Outbound::Clear, &mut out);
-        assert_eq!(texts(&out), [
-            serde_json::json!({"event": "playAudio", "streamId": "s-1", "media": {"contentType": "audio/x-l16", "sampleRate": 16000, "payload": "AQACAA=="}}),
-            serde_json::json!({"event": "checkpoint", "streamId": "s-1", "name": "t1:6"}),
-            serde_json::json!({"event": "clearAudio", "streamId": "s-1"}),
-        ]);
+        assert_eq!(
+            texts(&out),
+            [
+                serde_json::json!({"event": "playAudio", "streamId": "s-1", "media": {"contentType": "audio/x-l16", "sampleRate": 16000, "payload": "AQACAA=="}}),
+                serde_json::json!({"event": "checkpoint", "streamId": "s-1", "name": "t1:6"}),
+                serde_json::json!({"event": "clearAudio", "streamId": "s-1"}),
+            ]
+        );
         // mu-law at 8 kHz, the rate given in the content type
-        let mulaw = PLIVO_START.replace(r#""encoding":"audio/x-l16","sampleRate":16000"#, r#""encoding":"audio/x-mulaw;rate=8000""#);
+        let mulaw = PLIVO_START.replace(
+            r#""encoding":"audio/x-l16","sampleRate":16000"#,
+            r#""encoding":"audio/x-mulaw;rate=8000""#,
+        );
         let s = start(&mut StreamCodec::new(Dialect::Plivo, 64 * 1024), &mulaw);
         assert_eq!((s.encoding, s.sample_rate), (Encoding::MuLaw, 8000));
     }
@@ -757,17 +1074,60 @@ mod tests {
         let mut c = StreamCodec::new(Dialect::Exotel, 64 * 1024);
         assert_eq!(events(&mut c, r#"{"event":"connected"}"#), ["Connected"]);
         let s = start(&mut c, EXOTEL_START);
-        assert_eq!((s.stream_id.as_str(), s.call_id.as_str(), s.account_id.as_str(), s.encoding, s.sample_rate), ("MZ9", "CA9", "AC9", Encoding::L16, 8000));
-        assert_eq!(s.custom_parameters.get("agentId").map(String::as_str), Some("echo"));
-        assert_eq!(events(&mut c, r#"{"event":"media","sequence_number":"3","stream_sid":"MZ9","media":{"chunk":"2","timestamp":"200","payload":"AAA="}}"#), ["media 2 [0, 0]"]);
-        assert_eq!(events(&mut c, r#"{"event":"dtmf","sequence_number":"7","stream_sid":"MZ9","dtmf":{"digit":"5","duration":"100"}}"#), ["Dtmf { digit: '5' }"]);
-        assert_eq!(events(&mut c, r#"{"event":"mark","sequence_number":"15","stream_sid":"MZ9","mark":{"name":"t1:2"}}"#), ["Mark { name: \"t1:2\" }"]);
-        assert_eq!(events(&mut c, r#"{"event":"stop","sequence_number":"16","stream_sid":"MZ9","stop":{"call_sid":"CA9","account_sid":"AC9","reason":"callended"}}"#), ["Stop"]);
-        assert_eq!(c.stats().sequence_gaps, 1 + 3 + 7, "3 is missing after 1, 4..=6 after 3, 8..=14 after 7");
+        assert_eq!(
+            (
+                s.stream_id.as_str(),
+                s.call_id.as_str(),
+                s.account_id.as_str(),
+                s.encoding,
+                s.sample_rate
+            ),
+            ("MZ9", "CA9", "AC9", Encoding::L16, 8000)
+        );
+        assert_eq!(
+            s.custom_parameters.get("agentId").map(String::as_str),
+            Some("echo")
+        );
+        assert_eq!(
+            events(
+                &mut c,
+                r#"{"event":"media","sequence_number":"3","stream_sid":"MZ9","media":{"chunk":"2","timestamp":"200","payload":"AAA="}}"#
+            ),
+            ["media 2 [0, 0]"]
+        );
+        assert_eq!(
+            events(
+                &mut c,
+                r#"{"event":"dtmf","sequence_number":"7","stream_sid":"MZ9","dtmf":{"digit":"5","duration":"100"}}"#
+            ),
+            ["Dtmf { digit: '5' }"]
+        );
+        assert_eq!(
+            events(
+                &mut c,
+                r#"{"event":"mark","sequence_number":"15","stream_sid":"MZ9","mark":{"name":"t1:2"}}"#
+            ),
+            ["Mark { name: \"t1:2\" }"]
+        );
+        assert_eq!(
+            events(
+                &mut c,
+                r#"{"event":"stop","sequence_number":"16","stream_sid":"MZ9","stop":{"call_sid":"CA9","account_sid":"AC9","reason":"callended"}}"#
+            ),
+            ["Stop"]
+        );
+        assert_eq!(
+            c.stats().sequence_gaps,
+            1 + 3 + 7,
+            "3 is missing after 1, 4..=6 after 3, 8..=14 after 7"
+        );
         // custom parameters as the query string they came from
         let q = EXOTEL_START.replace(r#"{"agentId":"echo"}"#, r#""agentId=echo&callId=call%201""#);
         let s = start(&mut StreamCodec::new(Dialect::Exotel, 64 * 1024), &q);
-        assert_eq!(s.custom_parameters.get("callId").map(String::as_str), Some("call 1"));
+        assert_eq!(
+            s.custom_parameters.get("callId").map(String::as_str),
+            Some("call 1")
+        );
     }
 
     #[test]
@@ -781,22 +1141,42 @@ mod tests {
             c.encode(Outbound::Media(&frame), &mut out);
             c.encode(Outbound::Mark(&format!("t1:{}", i + 1)), &mut out);
         }
-        assert!(out.is_empty() && c.holds_audio(), "nine frames are not a chunk yet");
+        assert!(
+            out.is_empty() && c.holds_audio(),
+            "nine frames are not a chunk yet"
+        );
         c.encode(Outbound::Media(&frame), &mut out);
         c.encode(Outbound::Mark("t1:10"), &mut out);
         let v = texts(&out);
         assert_eq!(v.len(), 1 + 10, "one chunk, then its ten marks in order");
-        assert_eq!(B64.decode(v[0]["media"]["payload"].as_str().expect("payload")).expect("b64").len(), 3200);
+        assert_eq!(
+            B64.decode(v[0]["media"]["payload"].as_str().expect("payload"))
+                .expect("b64")
+                .len(),
+            3200
+        );
         assert_eq!(v[0]["stream_sid"], "MZ9");
-        assert_eq!(v[10], serde_json::json!({"event": "mark", "stream_sid": "MZ9", "mark": {"name": "t1:10"}}));
+        assert_eq!(
+            v[10],
+            serde_json::json!({"event": "mark", "stream_sid": "MZ9", "mark": {"name": "t1:10"}})
+        );
         // a short tail is padded with silence, to a full chunk, a multiple of 320 bytes
         out.clear();
         c.encode(Outbound::Media(&frame), &mut out);
         c.encode(Outbound::Mark("t2:1"), &mut out);
         c.flush(&mut out);
         let v = texts(&out);
-        let tail = B64.decode(v[0]["media"]["payload"].as_str().expect("payload")).expect("b64");
-        assert_eq!((tail.len(), &tail[..320], tail[320..].iter().all(|&b| b == 0)), (3200, &frame[..], true));
+        let tail = B64
+            .decode(v[0]["media"]["payload"].as_str().expect("payload"))
+            .expect("b64");
+        assert_eq!(
+            (
+                tail.len(),
+                &tail[..320],
+                tail[320..].iter().all(|&b| b == 0)
+            ),
+            (3200, &frame[..], true)
+        );
         assert_eq!(v[1]["mark"]["name"], "t2:1");
         assert!(!c.holds_audio());
         // clear drops what was held
@@ -804,7 +1184,10 @@ mod tests {
         c.encode(Outbound::Media(&frame), &mut out);
         c.encode(Outbound::Clear, &mut out);
         c.flush(&mut out);
-        assert_eq!(texts(&out), [serde_json::json!({"event": "clear", "stream_sid": "MZ9"})]);
+        assert_eq!(
+            texts(&out),
+            [serde_json::json!({"event": "clear", "stream_sid": "MZ9"})]
+        );
         // 24 kHz: 20 ms is 960 bytes, the chunk four frames (3840 bytes, 12 x 320)
         let hd = EXOTEL_START.replace(r#""sample_rate":"8000""#, r#""sample_rate":"24000""#);
         let mut c = StreamCodec::new(Dialect::Exotel, 64 * 1024);
@@ -813,30 +1196,71 @@ mod tests {
         for _ in 0..4 {
             c.encode(Outbound::Media(&[0; 960]), &mut out);
         }
-        assert_eq!(B64.decode(texts(&out)[0]["media"]["payload"].as_str().expect("p")).expect("b64").len(), 3840);
+        assert_eq!(
+            B64.decode(texts(&out)[0]["media"]["payload"].as_str().expect("p"))
+                .expect("b64")
+                .len(),
+            3840
+        );
     }
 
     #[test]
     fn each_dialect_names_only_its_own_formats() {
         let cases = [
-            (Dialect::Twilio, r#"{"event":"start","start":{"streamSid":"s","mediaFormat":{"encoding":"PCMU"}}}"#),
-            (Dialect::Telnyx, r#"{"event":"start","stream_id":"s","start":{"media_format":{"encoding":"OPUS","sample_rate":16000}}}"#),
-            (Dialect::Telnyx, r#"{"event":"start","stream_id":"s","start":{"media_format":{"encoding":"G722","sample_rate":16000}}}"#),
-            (Dialect::Plivo, r#"{"event":"start","start":{"streamId":"s","mediaFormat":{"encoding":"audio/x-alaw","sampleRate":8000}}}"#),
-            (Dialect::Exotel, r#"{"event":"start","start":{"stream_sid":"s","media_format":{"encoding":"audio/x-raw","sample_rate":"8000","bit_rate":"8"}}}"#),
+            (
+                Dialect::Twilio,
+                r#"{"event":"start","start":{"streamSid":"s","mediaFormat":{"encoding":"PCMU"}}}"#,
+            ),
+            (
+                Dialect::Telnyx,
+                r#"{"event":"start","stream_id":"s","start":{"media_format":{"encoding":"OPUS","sample_rate":16000}}}"#,
+            ),
+            (
+                Dialect::Telnyx,
+                r#"{"event":"start","stream_id":"s","start":{"media_format":{"encoding":"G722","sample_rate":16000}}}"#,
+            ),
+            (
+                Dialect::Plivo,
+                r#"{"event":"start","start":{"streamId":"s","mediaFormat":{"encoding":"audio/x-alaw","sampleRate":8000}}}"#,
+            ),
+            (
+                Dialect::Exotel,
+                r#"{"event":"start","start":{"stream_sid":"s","media_format":{"encoding":"audio/x-raw","sample_rate":"8000","bit_rate":"8"}}}"#,
+            ),
         ];
         for (d, msg) in cases {
             let r = StreamCodec::new(d, 4096).feed(WsMessage::Text(msg));
-            assert_eq!(r.map_err(|e| e.kind()), Err("unsupported_format"), "{d}: {msg}");
+            assert_eq!(
+                r.map_err(|e| e.kind()),
+                Err("unsupported_format"),
+                "{d}: {msg}"
+            );
         }
-        assert_eq!(StreamCodec::new(Dialect::Telnyx, 4096).feed(WsMessage::Binary(&[1])).map_err(|e| e.kind()), Err("unexpected_binary"));
+        assert_eq!(
+            StreamCodec::new(Dialect::Telnyx, 4096)
+                .feed(WsMessage::Binary(&[1]))
+                .map_err(|e| e.kind()),
+            Err("unexpected_binary")
+        );
     }
 
     #[test]
     fn parameters_in_every_spelling() {
-        assert_eq!(Params::parse_text("a=1&b=x%20y").0.get("b").map(String::as_str), Some("x y"));
+        assert_eq!(
+            Params::parse_text("a=1&b=x%20y")
+                .0
+                .get("b")
+                .map(String::as_str),
+            Some("x y")
+        );
         assert_eq!(Params::parse_text("a=1,b=2").0.len(), 2);
-        assert_eq!(Params::parse_text(r#"{"a": 1, "b": "two", "c": null}"#).0, BTreeMap::from([("a".to_owned(), "1".to_owned()), ("b".to_owned(), "two".to_owned())]));
+        assert_eq!(
+            Params::parse_text(r#"{"a": 1, "b": "two", "c": null}"#).0,
+            BTreeMap::from([
+                ("a".to_owned(), "1".to_owned()),
+                ("b".to_owned(), "two".to_owned())
+            ])
+        );
         assert!(Params::parse_text("no pairs here").0.is_empty());
         assert_eq!(percent_decode("%zz%4"), "%zz%4", "bad escapes are kept");
     }

@@ -23,7 +23,11 @@ impl Rechunker {
     /// Chunks of exactly `chunk` bytes (at least 2).
     pub(crate) fn new(chunk: usize) -> Self {
         let chunk = chunk.max(2);
-        Self { chunk, pending: Vec::with_capacity(chunk * 2), marks: Vec::new() }
+        Self {
+            chunk,
+            pending: Vec::with_capacity(chunk * 2),
+            marks: Vec::new(),
+        }
     }
 
     /// The chunk size.
@@ -97,13 +101,24 @@ mod tests {
         r.mark("a", &mut out);
         r.audio(&[4, 5, 6], &mut out);
         r.mark("b", &mut out);
-        assert_eq!(out, [Piece::Audio(vec![1, 2, 3, 4]), Piece::Mark("a".into())], "a's audio is in the first chunk, b's is not complete");
+        assert_eq!(
+            out,
+            [Piece::Audio(vec![1, 2, 3, 4]), Piece::Mark("a".into())],
+            "a's audio is in the first chunk, b's is not complete"
+        );
         out.clear();
         r.audio(&[7, 8, 9], &mut out);
-        assert_eq!(out, [Piece::Audio(vec![5, 6, 7, 8]), Piece::Mark("b".into())]);
+        assert_eq!(
+            out,
+            [Piece::Audio(vec![5, 6, 7, 8]), Piece::Mark("b".into())]
+        );
         out.clear();
         r.flush(&mut out);
-        assert_eq!(out, [Piece::Audio(vec![9, 0, 0, 0])], "the tail padded with silence");
+        assert_eq!(
+            out,
+            [Piece::Audio(vec![9, 0, 0, 0])],
+            "the tail padded with silence"
+        );
         out.clear();
         r.mark("c", &mut out);
         assert_eq!(out, [Piece::Mark("c".into())], "nothing held: at once");
@@ -112,6 +127,9 @@ mod tests {
         r.clear();
         out.clear();
         r.flush(&mut out);
-        assert!(out.is_empty() && !r.holds(), "cleared audio and its marks are gone");
+        assert!(
+            out.is_empty() && !r.holds(),
+            "cleared audio and its marks are gone"
+        );
     }
 }

@@ -42,7 +42,9 @@ impl TwilioCodec {
     /// Decodes one text message (every Twilio message is one event).
     pub fn decode<'s>(&'s mut self, text: &str) -> Result<MediaEvent<'s>, ProtocolError> {
         self.0.feed(WsMessage::Text(text))?;
-        self.0.next_event().ok_or_else(|| ProtocolError::Malformed("message without an event".into()))
+        self.0
+            .next_event()
+            .ok_or_else(|| ProtocolError::Malformed("message without an event".into()))
     }
 
     /// Encodes one outbound message as Twilio JSON text. `None` before `start` (Twilio
@@ -75,19 +77,40 @@ mod tests {
     #[test]
     fn parses_the_documented_messages() {
         let mut c = TwilioCodec::default();
-        assert_eq!(c.decode(r#"{"event":"connected","protocol":"Call","version":"1.0.0"}"#), Ok(MediaEvent::Connected));
-        let MediaEvent::Start(s) = c.decode(START).expect("start") else { panic!("not start") };
+        assert_eq!(
+            c.decode(r#"{"event":"connected","protocol":"Call","version":"1.0.0"}"#),
+            Ok(MediaEvent::Connected)
+        );
+        let MediaEvent::Start(s) = c.decode(START).expect("start") else {
+            panic!("not start")
+        };
         assert_eq!(s.stream_id, "MZ1");
         assert_eq!(s.call_id, "CA1");
         assert_eq!(s.encoding, Encoding::MuLaw);
         assert_eq!(s.sample_rate, 8000);
-        assert_eq!(s.custom_parameters.get("agentId").map(String::as_str), Some("echo"));
+        assert_eq!(
+            s.custom_parameters.get("agentId").map(String::as_str),
+            Some("echo")
+        );
         let media = r#"{"event":"media","sequenceNumber":"2","media":{"track":"inbound","chunk":"1","timestamp":"5","payload":"//8A"},"streamSid":"MZ1"}"#;
-        assert_eq!(c.decode(media), Ok(MediaEvent::Media { payload: &[0xff, 0xff, 0x00], timestamp_ms: 5, chunk: 1 }));
+        assert_eq!(
+            c.decode(media),
+            Ok(MediaEvent::Media {
+                payload: &[0xff, 0xff, 0x00],
+                timestamp_ms: 5,
+                chunk: 1
+            })
+        );
         let dtmf = r#"{"event":"dtmf","streamSid":"MZ1","sequenceNumber":"3","dtmf":{"track":"inbound_track","digit":"7"}}"#;
         assert_eq!(c.decode(dtmf), Ok(MediaEvent::Dtmf { digit: '7' }));
-        let mark = r#"{"event":"mark","sequenceNumber":"4","streamSid":"MZ1","mark":{"name":"t1:3"}}"#;
-        assert_eq!(c.decode(mark), Ok(MediaEvent::Mark { name: "t1:3".into() }));
+        let mark =
+            r#"{"event":"mark","sequenceNumber":"4","streamSid":"MZ1","mark":{"name":"t1:3"}}"#;
+        assert_eq!(
+            c.decode(mark),
+            Ok(MediaEvent::Mark {
+                name: "t1:3".into()
+            })
+        );
         let stop = r#"{"event":"stop","sequenceNumber":"5","streamSid":"MZ1","stop":{"accountSid":"AC1","callSid":"CA1"}}"#;
         assert_eq!(c.decode(stop), Ok(MediaEvent::Stop));
         assert_eq!(c.sequence_gaps(), 0);
@@ -96,12 +119,22 @@ mod tests {
     #[test]
     fn numbers_may_be_numbers_or_strings_and_gaps_are_counted() {
         let mut c = started();
-        let m = |seq: &str| format!(r#"{{"event":"media","sequenceNumber":{seq},"media":{{"chunk":2,"timestamp":40,"payload":""}}}}"#);
+        let m = |seq: &str| {
+            format!(
+                r#"{{"event":"media","sequenceNumber":{seq},"media":{{"chunk":2,"timestamp":40,"payload":""}}}}"#
+            )
+        };
         assert!(c.decode(&m("2")).is_ok());
         assert!(c.decode(&m("\"5\"")).is_ok());
         assert_eq!(c.sequence_gaps(), 2);
-        assert!(matches!(c.decode(&m("\"x\"")), Err(ProtocolError::Malformed(_))));
-        assert!(matches!(c.decode(&m("-1")), Err(ProtocolError::Malformed(_))));
+        assert!(matches!(
+            c.decode(&m("\"x\"")),
+            Err(ProtocolError::Malformed(_))
+        ));
+        assert!(matches!(
+            c.decode(&m("-1")),
+            Err(ProtocolError::Malformed(_))
+        ));
     }
 
     #[test]
@@ -109,25 +142,58 @@ mod tests {
         let mut c = TwilioCodec::new(1024);
         let media = r#"{"event":"media","media":{"payload":"AAAA"}}"#;
         assert_eq!(c.decode(media).map_err(|e| e.kind()), Err("before_start"));
-        assert_eq!(c.decode("{not json").map_err(|e| e.kind()), Err("malformed"));
-        assert_eq!(c.decode(r#"{"event":"hello"}"#).map_err(|e| e.kind()), Err("unknown_event"));
-        assert_eq!(c.decode(&"x".repeat(1025)).map_err(|e| e.kind()), Err("too_large"));
+        assert_eq!(
+            c.decode("{not json").map_err(|e| e.kind()),
+            Err("malformed")
+        );
+        assert_eq!(
+            c.decode(r#"{"event":"hello"}"#).map_err(|e| e.kind()),
+            Err("unknown_event")
+        );
+        assert_eq!(
+            c.decode(&"x".repeat(1025)).map_err(|e| e.kind()),
+            Err("too_large")
+        );
         let mut c = started();
-        assert_eq!(c.decode(r#"{"event":"media","media":{"payload":"@@@"}}"#).map_err(|e| e.kind()), Err("bad_base64"));
-        assert_eq!(c.decode(START).map_err(|e| e.kind()), Err("duplicate_start"));
-        assert_eq!(c.decode(r#"{"event":"media"}"#).map_err(|e| e.kind()), Err("missing_field"));
+        assert_eq!(
+            c.decode(r#"{"event":"media","media":{"payload":"@@@"}}"#)
+                .map_err(|e| e.kind()),
+            Err("bad_base64")
+        );
+        assert_eq!(
+            c.decode(START).map_err(|e| e.kind()),
+            Err("duplicate_start")
+        );
+        assert_eq!(
+            c.decode(r#"{"event":"media"}"#).map_err(|e| e.kind()),
+            Err("missing_field")
+        );
         let l16 = START.replace("audio/x-mulaw", "audio/l16");
-        assert_eq!(TwilioCodec::default().decode(&l16).map_err(|e| e.kind()), Err("unsupported_format"));
+        assert_eq!(
+            TwilioCodec::default().decode(&l16).map_err(|e| e.kind()),
+            Err("unsupported_format")
+        );
     }
 
     #[test]
     fn encodes_the_three_outbound_messages() {
         let mut c = started();
-        let v: serde_json::Value = serde_json::from_str(&c.encode(Outbound::Media(&[0xff, 0x7f])).expect("started")).expect("json");
-        assert_eq!(v, serde_json::json!({"event":"media","streamSid":"MZ1","media":{"payload":"/38="}}));
-        let v: serde_json::Value = serde_json::from_str(&c.encode(Outbound::Mark("t1:1")).expect("started")).expect("json");
-        assert_eq!(v, serde_json::json!({"event":"mark","streamSid":"MZ1","mark":{"name":"t1:1"}}));
-        let v: serde_json::Value = serde_json::from_str(&c.encode(Outbound::Clear).expect("started")).expect("json");
+        let v: serde_json::Value =
+            serde_json::from_str(&c.encode(Outbound::Media(&[0xff, 0x7f])).expect("started"))
+                .expect("json");
+        assert_eq!(
+            v,
+            serde_json::json!({"event":"media","streamSid":"MZ1","media":{"payload":"/38="}})
+        );
+        let v: serde_json::Value =
+            serde_json::from_str(&c.encode(Outbound::Mark("t1:1")).expect("started"))
+                .expect("json");
+        assert_eq!(
+            v,
+            serde_json::json!({"event":"mark","streamSid":"MZ1","mark":{"name":"t1:1"}})
+        );
+        let v: serde_json::Value =
+            serde_json::from_str(&c.encode(Outbound::Clear).expect("started")).expect("json");
         assert_eq!(v, serde_json::json!({"event":"clear","streamSid":"MZ1"}));
         assert_eq!(TwilioCodec::default().encode(Outbound::Clear), None);
     }

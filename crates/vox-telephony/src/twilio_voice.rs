@@ -13,7 +13,8 @@ type HmacSha1 = hmac::Hmac<sha1::Sha1>;
 fn mac(auth_token: &str, url: &str, params: &[(String, String)]) -> HmacSha1 {
     let mut sorted: Vec<&(String, String)> = params.iter().collect();
     sorted.sort();
-    let mut m = HmacSha1::new_from_slice(auth_token.as_bytes()).expect("HMAC takes keys of any length");
+    let mut m =
+        HmacSha1::new_from_slice(auth_token.as_bytes()).expect("HMAC takes keys of any length");
     m.update(url.as_bytes());
     for (k, v) in sorted {
         m.update(k.as_bytes());
@@ -24,11 +25,17 @@ fn mac(auth_token: &str, url: &str, params: &[(String, String)]) -> HmacSha1 {
 
 /// The `X-Twilio-Signature` Twilio sends with a POST of `params` to `url`.
 pub fn signature(auth_token: &str, url: &str, params: &[(String, String)]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(mac(auth_token, url, params).finalize().into_bytes())
+    base64::engine::general_purpose::STANDARD
+        .encode(mac(auth_token, url, params).finalize().into_bytes())
 }
 
 /// Whether `header` is the signature of this request (compared in constant time).
-pub fn verify_signature(auth_token: &str, url: &str, params: &[(String, String)], header: &str) -> bool {
+pub fn verify_signature(
+    auth_token: &str,
+    url: &str,
+    params: &[(String, String)],
+    header: &str,
+) -> bool {
     let Ok(given) = base64::engine::general_purpose::STANDARD.decode(header.trim()) else {
         return false;
     };
@@ -54,9 +61,16 @@ pub fn xml_escape(s: &str) -> String {
 /// TwiML that connects the call to a bidirectional media stream at `url`, passing `params`
 /// as `<Parameter>`s (they arrive in the stream's `start.customParameters`).
 pub fn connect_stream(url: &str, params: &[(&str, &str)]) -> String {
-    let mut out = format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Connect><Stream url=\"{}\">", xml_escape(url));
+    let mut out = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Connect><Stream url=\"{}\">",
+        xml_escape(url)
+    );
     for (k, v) in params {
-        out.push_str(&format!("<Parameter name=\"{}\" value=\"{}\"/>", xml_escape(k), xml_escape(v)));
+        out.push_str(&format!(
+            "<Parameter name=\"{}\" value=\"{}\"/>",
+            xml_escape(k),
+            xml_escape(v)
+        ));
     }
     out.push_str("</Stream></Connect></Response>");
     out
@@ -64,32 +78,53 @@ pub fn connect_stream(url: &str, params: &[(&str, &str)]) -> String {
 
 /// TwiML that says `message` and hangs up.
 pub fn say_and_hang_up(message: &str) -> String {
-    format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Say>{}</Say><Hangup/></Response>", xml_escape(message))
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Say>{}</Say><Hangup/></Response>",
+        xml_escape(message)
+    )
 }
 
 const XML: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>";
 
 /// TwiML for a cold transfer: dial `number`, showing `caller_id`.
 pub fn dial(number: &str, caller_id: &str) -> String {
-    let cid = if caller_id.is_empty() { String::new() } else { format!(" callerId=\"{}\"", xml_escape(caller_id)) };
-    format!("{XML}<Response><Dial{cid} answerOnBridge=\"true\"><Number>{}</Number></Dial></Response>", xml_escape(number))
+    let cid = if caller_id.is_empty() {
+        String::new()
+    } else {
+        format!(" callerId=\"{}\"", xml_escape(caller_id))
+    };
+    format!(
+        "{XML}<Response><Dial{cid} answerOnBridge=\"true\"><Number>{}</Number></Dial></Response>",
+        xml_escape(number)
+    )
 }
 
 /// The `<Dial><Conference>` verb: join `room`; `wait_url` plays while waiting; the conference
 /// starts when a participant with `start` enters, and ends when either side leaves.
 pub fn conference_verb(room: &str, wait_url: Option<&str>, start: bool) -> String {
-    let wait = wait_url.map(|u| format!(" waitUrl=\"{}\" waitMethod=\"GET\"", xml_escape(u))).unwrap_or_default();
-    format!("<Dial><Conference startConferenceOnEnter=\"{start}\" endConferenceOnExit=\"true\" beep=\"false\"{wait}>{}</Conference></Dial>", xml_escape(room))
+    let wait = wait_url
+        .map(|u| format!(" waitUrl=\"{}\" waitMethod=\"GET\"", xml_escape(u)))
+        .unwrap_or_default();
+    format!(
+        "<Dial><Conference startConferenceOnEnter=\"{start}\" endConferenceOnExit=\"true\" beep=\"false\"{wait}>{}</Conference></Dial>",
+        xml_escape(room)
+    )
 }
 
 /// TwiML putting the call into conference `room` (see [`conference_verb`]).
 pub fn conference(room: &str, wait_url: Option<&str>, start: bool) -> String {
-    format!("{XML}<Response>{}</Response>", conference_verb(room, wait_url, start))
+    format!(
+        "{XML}<Response>{}</Response>",
+        conference_verb(room, wait_url, start)
+    )
 }
 
 /// TwiML that plays `audio_url` in a loop (on-hold audio for a conference's waitUrl).
 pub fn play_loop(audio_url: &str) -> String {
-    format!("{XML}<Response><Play loop=\"0\">{}</Play></Response>", xml_escape(audio_url))
+    format!(
+        "{XML}<Response><Play loop=\"0\">{}</Play></Response>",
+        xml_escape(audio_url)
+    )
 }
 
 #[cfg(test)]
@@ -98,14 +133,26 @@ mod tests {
 
     #[test]
     fn transfer_twiml() {
-        assert_eq!(dial("+15125550199", "+15125550100"), format!("{XML}<Response><Dial callerId=\"+15125550100\" answerOnBridge=\"true\"><Number>+15125550199</Number></Dial></Response>"));
+        assert_eq!(
+            dial("+15125550199", "+15125550100"),
+            format!(
+                "{XML}<Response><Dial callerId=\"+15125550100\" answerOnBridge=\"true\"><Number>+15125550199</Number></Dial></Response>"
+            )
+        );
         let c = conference("vox-call_1", Some("https://x/hold?audio=a&b"), false);
-        assert!(c.contains("startConferenceOnEnter=\"false\"") && c.contains("waitUrl=\"https://x/hold?audio=a&amp;b\"") && c.contains(">vox-call_1</Conference>"), "{c}");
+        assert!(
+            c.contains("startConferenceOnEnter=\"false\"")
+                && c.contains("waitUrl=\"https://x/hold?audio=a&amp;b\"")
+                && c.contains(">vox-call_1</Conference>"),
+            "{c}"
+        );
         assert!(play_loop("https://x/a.mp3").contains("<Play loop=\"0\">https://x/a.mp3</Play>"));
     }
 
     fn params(p: &[(&str, &str)]) -> Vec<(String, String)> {
-        p.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+        p.iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
     }
 
     #[test]
@@ -113,23 +160,61 @@ mod tests {
         // The worked example of Twilio's request-validation docs, in both versions of its
         // caller number that the docs have shown (the values other implementations test).
         let url = "https://mycompany.com/myapp.php?foo=1&bar=2";
-        let p = params(&[("CallSid", "CA1234567890ABCDE"), ("Caller", "+12349013030"), ("Digits", "1234"), ("From", "+12349013030"), ("To", "+18005551212")]);
+        let p = params(&[
+            ("CallSid", "CA1234567890ABCDE"),
+            ("Caller", "+12349013030"),
+            ("Digits", "1234"),
+            ("From", "+12349013030"),
+            ("To", "+18005551212"),
+        ]);
         assert_eq!(signature("12345", url, &p), "0/KCTR6DLpKmkAf8muzZqo1nDgQ=");
-        let newer = params(&[("CallSid", "CA1234567890ABCDE"), ("Caller", "+14158675310"), ("Digits", "1234"), ("From", "+14158675310"), ("To", "+18005551212")]);
-        assert_eq!(signature("12345", url, &newer), "GvWf1cFY/Q7PnoempGyD5oXAezc=");
-        assert!(verify_signature("12345", url, &p, "0/KCTR6DLpKmkAf8muzZqo1nDgQ="));
-        assert!(!verify_signature("12346", url, &p, "0/KCTR6DLpKmkAf8muzZqo1nDgQ="), "other token");
+        let newer = params(&[
+            ("CallSid", "CA1234567890ABCDE"),
+            ("Caller", "+14158675310"),
+            ("Digits", "1234"),
+            ("From", "+14158675310"),
+            ("To", "+18005551212"),
+        ]);
+        assert_eq!(
+            signature("12345", url, &newer),
+            "GvWf1cFY/Q7PnoempGyD5oXAezc="
+        );
+        assert!(verify_signature(
+            "12345",
+            url,
+            &p,
+            "0/KCTR6DLpKmkAf8muzZqo1nDgQ="
+        ));
+        assert!(
+            !verify_signature("12346", url, &p, "0/KCTR6DLpKmkAf8muzZqo1nDgQ="),
+            "other token"
+        );
         let mut tampered = p.clone();
         tampered[4].1 = "+18005551213".into();
-        assert!(!verify_signature("12345", url, &tampered, "0/KCTR6DLpKmkAf8muzZqo1nDgQ="), "changed parameter");
-        assert!(!verify_signature("12345", url, &p, "not base64!"), "garbage header");
+        assert!(
+            !verify_signature("12345", url, &tampered, "0/KCTR6DLpKmkAf8muzZqo1nDgQ="),
+            "changed parameter"
+        );
+        assert!(
+            !verify_signature("12345", url, &p, "not base64!"),
+            "garbage header"
+        );
     }
 
     #[test]
     fn twiml_escapes_what_it_embeds() {
-        let x = connect_stream("wss://vox.example/media/twilio", &[("agentId", "a\"<b>&"), ("token", "t")]);
-        assert!(x.contains("<Stream url=\"wss://vox.example/media/twilio\">"), "{x}");
-        assert!(x.contains("<Parameter name=\"agentId\" value=\"a&quot;&lt;b&gt;&amp;\"/>"), "{x}");
+        let x = connect_stream(
+            "wss://vox.example/media/twilio",
+            &[("agentId", "a\"<b>&"), ("token", "t")],
+        );
+        assert!(
+            x.contains("<Stream url=\"wss://vox.example/media/twilio\">"),
+            "{x}"
+        );
+        assert!(
+            x.contains("<Parameter name=\"agentId\" value=\"a&quot;&lt;b&gt;&amp;\"/>"),
+            "{x}"
+        );
         assert!(say_and_hang_up("R&D is closed").contains("<Say>R&amp;D is closed</Say><Hangup/>"));
     }
 }

@@ -41,7 +41,18 @@ pub(crate) struct VonageCodec {
 
 impl VonageCodec {
     pub(crate) fn new(max_message: usize) -> Self {
-        Self { max_message, started: false, stream_id: None, audio: None, current: Vec::with_capacity(640), spare: Vec::with_capacity(640), chunk: 0, frame_ms: 20, frame_bytes: None, pending: None }
+        Self {
+            max_message,
+            started: false,
+            stream_id: None,
+            audio: None,
+            current: Vec::with_capacity(640),
+            spare: Vec::with_capacity(640),
+            chunk: 0,
+            frame_ms: 20,
+            frame_bytes: None,
+            pending: None,
+        }
     }
 
     pub(crate) fn stream_id(&self) -> Option<&str> {
@@ -56,12 +67,18 @@ impl VonageCodec {
         let text = match msg {
             WsMessage::Binary(bytes) => {
                 if bytes.len() > self.max_message {
-                    return Err(ProtocolError::TooLarge { len: bytes.len(), max: self.max_message });
+                    return Err(ProtocolError::TooLarge {
+                        len: bytes.len(),
+                        max: self.max_message,
+                    });
                 }
                 if !self.started {
                     return Err(ProtocolError::BeforeStart("audio"));
                 }
-                let mut buf = self.audio.take().unwrap_or_else(|| std::mem::take(&mut self.spare));
+                let mut buf = self
+                    .audio
+                    .take()
+                    .unwrap_or_else(|| std::mem::take(&mut self.spare));
                 buf.clear();
                 buf.extend_from_slice(bytes);
                 self.audio = Some(buf);
@@ -70,16 +87,32 @@ impl VonageCodec {
             WsMessage::Text(t) => t,
         };
         if text.len() > self.max_message {
-            return Err(ProtocolError::TooLarge { len: text.len(), max: self.max_message });
+            return Err(ProtocolError::TooLarge {
+                len: text.len(),
+                max: self.max_message,
+            });
         }
-        let fields: BTreeMap<String, serde_json::Value> = serde_json::from_str(text).map_err(|e| ProtocolError::Malformed(e.to_string()))?;
-        let event = fields.get("event").and_then(serde_json::Value::as_str).ok_or(ProtocolError::MissingField { event: "message", field: "event" })?;
+        let fields: BTreeMap<String, serde_json::Value> =
+            serde_json::from_str(text).map_err(|e| ProtocolError::Malformed(e.to_string()))?;
+        let event = fields
+            .get("event")
+            .and_then(serde_json::Value::as_str)
+            .ok_or(ProtocolError::MissingField {
+                event: "message",
+                field: "event",
+            })?;
         self.pending = Some(match event {
             "websocket:connected" => {
                 if self.started {
                     return Err(ProtocolError::DuplicateStart);
                 }
-                let content = fields.get("content-type").and_then(serde_json::Value::as_str).ok_or(ProtocolError::MissingField { event: "websocket:connected", field: "content-type" })?;
+                let content = fields
+                    .get("content-type")
+                    .and_then(serde_json::Value::as_str)
+                    .ok_or(ProtocolError::MissingField {
+                        event: "websocket:connected",
+                        field: "content-type",
+                    })?;
                 let rate = content_rate(content)?;
                 let custom_parameters: BTreeMap<String, String> = fields
                     .iter()
@@ -91,7 +124,11 @@ impl VonageCodec {
                         _ => None,
                     })
                     .collect();
-                let call_id = ["uuid", "call_uuid", "callUuid"].iter().find_map(|k| custom_parameters.get(*k)).cloned().unwrap_or_default();
+                let call_id = ["uuid", "call_uuid", "callUuid"]
+                    .iter()
+                    .find_map(|k| custom_parameters.get(*k))
+                    .cloned()
+                    .unwrap_or_default();
                 self.started = true;
                 self.frame_bytes = Some(rate as usize / 50 * 2);
                 self.stream_id = Some(call_id.clone());
@@ -108,19 +145,34 @@ impl VonageCodec {
             }
             _ if !self.started => return Err(ProtocolError::BeforeStart("event")),
             "websocket:dtmf" => {
-                let digit = fields.get("digit").or_else(|| fields.get("dtmf").and_then(|d| d.get("digit"))).ok_or(ProtocolError::MissingField { event: "websocket:dtmf", field: "digit" })?;
+                let digit = fields
+                    .get("digit")
+                    .or_else(|| fields.get("dtmf").and_then(|d| d.get("digit")))
+                    .ok_or(ProtocolError::MissingField {
+                        event: "websocket:dtmf",
+                        field: "digit",
+                    })?;
                 let digit = match digit {
                     serde_json::Value::String(s) => s.clone(),
                     other => other.to_string(),
                 };
                 let mut chars = digit.chars();
                 match (chars.next(), chars.next()) {
-                    (Some(d), None) if d.is_ascii_digit() || matches!(d, '*' | '#' | 'A'..='D') => Pending::Dtmf(d),
+                    (Some(d), None) if d.is_ascii_digit() || matches!(d, '*' | '#' | 'A'..='D') => {
+                        Pending::Dtmf(d)
+                    }
                     _ => return Err(ProtocolError::Malformed(format!("dtmf digit {digit:?}"))),
                 }
             }
             "websocket:notify" => {
-                let name = fields.get("payload").and_then(|p| p.get("mark")).and_then(serde_json::Value::as_str).ok_or(ProtocolError::MissingField { event: "websocket:notify", field: "payload.mark" })?;
+                let name = fields
+                    .get("payload")
+                    .and_then(|p| p.get("mark"))
+                    .and_then(serde_json::Value::as_str)
+                    .ok_or(ProtocolError::MissingField {
+                        event: "websocket:notify",
+                        field: "payload.mark",
+                    })?;
                 Pending::Mark(name.to_owned())
             }
             "websocket:cleared" => Pending::Cleared,
@@ -133,7 +185,11 @@ impl VonageCodec {
         if let Some(buf) = self.audio.take() {
             self.spare = std::mem::replace(&mut self.current, buf);
             self.chunk += 1;
-            return Some(MediaEvent::Media { payload: &self.current, timestamp_ms: (self.chunk - 1) * self.frame_ms, chunk: self.chunk });
+            return Some(MediaEvent::Media {
+                payload: &self.current,
+                timestamp_ms: (self.chunk - 1) * self.frame_ms,
+                chunk: self.chunk,
+            });
         }
         Some(match self.pending.take()? {
             Pending::Start(s) => MediaEvent::Start(s),
@@ -144,7 +200,9 @@ impl VonageCodec {
     }
 
     pub(crate) fn encoder(&self) -> VonageEncoder {
-        VonageEncoder { frames: self.frame_bytes.map(Rechunker::new) }
+        VonageEncoder {
+            frames: self.frame_bytes.map(Rechunker::new),
+        }
     }
 }
 
@@ -158,7 +216,9 @@ pub(crate) struct VonageEncoder {
 
 impl VonageEncoder {
     pub(crate) fn encode(&mut self, msg: Outbound<'_>, out: &mut Vec<WsFrame>) {
-        let Some(frames) = &mut self.frames else { return };
+        let Some(frames) = &mut self.frames else {
+            return;
+        };
         let mut pieces = Vec::new();
         match msg {
             Outbound::Media(bytes) => frames.audio(bytes, &mut pieces),
@@ -188,7 +248,9 @@ fn send(pieces: Vec<Piece>, out: &mut Vec<WsFrame>) {
     for p in pieces {
         out.push(match p {
             Piece::Audio(a) => WsFrame::Binary(a),
-            Piece::Mark(name) => WsFrame::Text(serde_json::json!({"action": "notify", "payload": {"mark": name}}).to_string()),
+            Piece::Mark(name) => WsFrame::Text(
+                serde_json::json!({"action": "notify", "payload": {"mark": name}}).to_string(),
+            ),
         });
     }
 }
@@ -200,7 +262,10 @@ fn content_rate(content: &str) -> Result<u32, ProtocolError> {
     if !kind.eq_ignore_ascii_case("audio/l16") {
         return Err(ProtocolError::UnsupportedFormat(content.to_owned()));
     }
-    let rate = parts.filter_map(|p| p.trim().strip_prefix("rate=")).find_map(|r| r.parse::<u32>().ok()).unwrap_or(16_000);
+    let rate = parts
+        .filter_map(|p| p.trim().strip_prefix("rate="))
+        .find_map(|r| r.parse::<u32>().ok())
+        .unwrap_or(16_000);
     if ![8000, 16_000, 24_000].contains(&rate) {
         return Err(ProtocolError::UnsupportedFormat(content.to_owned()));
     }
@@ -226,10 +291,21 @@ mod tests {
     fn the_connected_event_starts_the_stream_with_its_headers() {
         let mut c = StreamCodec::new(Dialect::Vonage, 64 * 1024);
         c.feed(WsMessage::Text(CONNECTED)).expect("connected");
-        let Some(MediaEvent::Start(s)) = c.next_event() else { panic!("no start") };
-        assert_eq!((s.encoding, s.sample_rate, s.call_id.as_str()), (Encoding::L16, 16_000, "aaaa-bbbb"));
-        assert_eq!(s.custom_parameters.get("agentId").map(String::as_str), Some("echo"));
-        assert_eq!(s.custom_parameters.get("callId").map(String::as_str), Some("call_1"));
+        let Some(MediaEvent::Start(s)) = c.next_event() else {
+            panic!("no start")
+        };
+        assert_eq!(
+            (s.encoding, s.sample_rate, s.call_id.as_str()),
+            (Encoding::L16, 16_000, "aaaa-bbbb")
+        );
+        assert_eq!(
+            s.custom_parameters.get("agentId").map(String::as_str),
+            Some("echo")
+        );
+        assert_eq!(
+            s.custom_parameters.get("callId").map(String::as_str),
+            Some("call_1")
+        );
         assert!(!s.custom_parameters.contains_key("content-type"));
         assert!(c.next_event().is_none());
     }
@@ -239,16 +315,45 @@ mod tests {
         let mut c = started();
         let frame = [7u8; 640];
         c.feed(WsMessage::Binary(&frame)).expect("audio");
-        assert_eq!(c.next_event(), Some(MediaEvent::Media { payload: &frame, timestamp_ms: 0, chunk: 1 }));
+        assert_eq!(
+            c.next_event(),
+            Some(MediaEvent::Media {
+                payload: &frame,
+                timestamp_ms: 0,
+                chunk: 1
+            })
+        );
         c.feed(WsMessage::Binary(&frame[..320])).expect("audio");
-        assert!(matches!(c.next_event(), Some(MediaEvent::Media { timestamp_ms: 20, chunk: 2, .. })));
-        c.feed(WsMessage::Text(r#"{"event":"websocket:dtmf","digit":"5","duration":260}"#)).expect("dtmf");
+        assert!(matches!(
+            c.next_event(),
+            Some(MediaEvent::Media {
+                timestamp_ms: 20,
+                chunk: 2,
+                ..
+            })
+        ));
+        c.feed(WsMessage::Text(
+            r#"{"event":"websocket:dtmf","digit":"5","duration":260}"#,
+        ))
+        .expect("dtmf");
         assert_eq!(c.next_event(), Some(MediaEvent::Dtmf { digit: '5' }));
-        c.feed(WsMessage::Text(r##"{"event":"websocket:dtmf","dtmf":{"digit":"#","duration":100}}"##)).expect("dtmf");
+        c.feed(WsMessage::Text(
+            r##"{"event":"websocket:dtmf","dtmf":{"digit":"#","duration":100}}"##,
+        ))
+        .expect("dtmf");
         assert_eq!(c.next_event(), Some(MediaEvent::Dtmf { digit: '#' }));
-        c.feed(WsMessage::Text(r#"{"event":"websocket:notify","payload":{"mark":"t1:4"}}"#)).expect("notify");
-        assert_eq!(c.next_event(), Some(MediaEvent::Mark { name: "t1:4".into() }));
-        c.feed(WsMessage::Text(r#"{"event":"websocket:cleared"}"#)).expect("cleared");
+        c.feed(WsMessage::Text(
+            r#"{"event":"websocket:notify","payload":{"mark":"t1:4"}}"#,
+        ))
+        .expect("notify");
+        assert_eq!(
+            c.next_event(),
+            Some(MediaEvent::Mark {
+                name: "t1:4".into()
+            })
+        );
+        c.feed(WsMessage::Text(r#"{"event":"websocket:cleared"}"#))
+            .expect("cleared");
         assert_eq!(c.next_event(), Some(MediaEvent::Cleared));
     }
 
@@ -259,14 +364,27 @@ mod tests {
         // 16 kHz: frames of exactly 640 bytes, whatever the resampler gave
         c.encode(Outbound::Media(&[1; 642]), &mut out);
         c.encode(Outbound::Mark("t1:1"), &mut out);
-        assert_eq!(out, [WsFrame::Binary(vec![1; 640])], "the mark waits for the frame its audio ends in");
+        assert_eq!(
+            out,
+            [WsFrame::Binary(vec![1; 640])],
+            "the mark waits for the frame its audio ends in"
+        );
         assert!(c.holds_audio());
         c.encode(Outbound::Media(&[2; 636]), &mut out);
         assert_eq!(out.len(), 1, "638 bytes held");
         c.flush(&mut out);
-        assert_eq!(out[1], WsFrame::Binary([vec![1, 1], vec![2; 636], vec![0, 0]].concat()), "padded to a frame");
-        let WsFrame::Text(notify) = &out[2] else { panic!("text") };
-        assert_eq!(serde_json::from_str::<serde_json::Value>(notify).expect("json"), serde_json::json!({"action": "notify", "payload": {"mark": "t1:1"}}));
+        assert_eq!(
+            out[1],
+            WsFrame::Binary([vec![1, 1], vec![2; 636], vec![0, 0]].concat()),
+            "padded to a frame"
+        );
+        let WsFrame::Text(notify) = &out[2] else {
+            panic!("text")
+        };
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(notify).expect("json"),
+            serde_json::json!({"action": "notify", "payload": {"mark": "t1:1"}})
+        );
         c.encode(Outbound::Media(&[3; 10]), &mut out);
         c.encode(Outbound::Clear, &mut out);
         assert_eq!(out[3], WsFrame::Text(r#"{"action":"clear"}"#.into()));
@@ -276,18 +394,66 @@ mod tests {
     #[test]
     fn rejects_bad_input_with_a_kind() {
         let mut c = StreamCodec::new(Dialect::Vonage, 1024);
-        assert_eq!(c.feed(WsMessage::Binary(&[0; 640])).map_err(|e| e.kind()), Err("before_start"));
-        assert_eq!(c.feed(WsMessage::Text(r#"{"event":"websocket:dtmf","digit":"1"}"#)).map_err(|e| e.kind()), Err("before_start"));
-        assert_eq!(c.feed(WsMessage::Text(r#"{"event":"websocket:connected","content-type":"audio/opus"}"#)).map_err(|e| e.kind()), Err("unsupported_format"));
-        assert_eq!(c.feed(WsMessage::Text(r#"{"event":"websocket:connected","content-type":"audio/l16;rate=11025"}"#)).map_err(|e| e.kind()), Err("unsupported_format"));
-        assert_eq!(c.feed(WsMessage::Text(r#"{"event":"websocket:connected"}"#)).map_err(|e| e.kind()), Err("missing_field"));
-        assert_eq!(c.feed(WsMessage::Text("[1,2]")).map_err(|e| e.kind()), Err("malformed"));
-        assert_eq!(c.feed(WsMessage::Binary(&[0; 2000])).map_err(|e| e.kind()), Err("too_large"));
+        assert_eq!(
+            c.feed(WsMessage::Binary(&[0; 640])).map_err(|e| e.kind()),
+            Err("before_start")
+        );
+        assert_eq!(
+            c.feed(WsMessage::Text(r#"{"event":"websocket:dtmf","digit":"1"}"#))
+                .map_err(|e| e.kind()),
+            Err("before_start")
+        );
+        assert_eq!(
+            c.feed(WsMessage::Text(
+                r#"{"event":"websocket:connected","content-type":"audio/opus"}"#
+            ))
+            .map_err(|e| e.kind()),
+            Err("unsupported_format")
+        );
+        assert_eq!(
+            c.feed(WsMessage::Text(
+                r#"{"event":"websocket:connected","content-type":"audio/l16;rate=11025"}"#
+            ))
+            .map_err(|e| e.kind()),
+            Err("unsupported_format")
+        );
+        assert_eq!(
+            c.feed(WsMessage::Text(r#"{"event":"websocket:connected"}"#))
+                .map_err(|e| e.kind()),
+            Err("missing_field")
+        );
+        assert_eq!(
+            c.feed(WsMessage::Text("[1,2]")).map_err(|e| e.kind()),
+            Err("malformed")
+        );
+        assert_eq!(
+            c.feed(WsMessage::Binary(&[0; 2000])).map_err(|e| e.kind()),
+            Err("too_large")
+        );
         let mut c = started();
-        assert_eq!(c.feed(WsMessage::Text(CONNECTED)).map_err(|e| e.kind()), Err("duplicate_start"));
-        assert_eq!(c.feed(WsMessage::Text(r#"{"event":"websocket:hello"}"#)).map_err(|e| e.kind()), Err("unknown_event"));
-        assert_eq!(c.feed(WsMessage::Text(r#"{"event":"websocket:dtmf","digit":"55"}"#)).map_err(|e| e.kind()), Err("malformed"));
-        assert_eq!(c.feed(WsMessage::Text(r#"{"event":"websocket:notify","payload":{}}"#)).map_err(|e| e.kind()), Err("missing_field"));
+        assert_eq!(
+            c.feed(WsMessage::Text(CONNECTED)).map_err(|e| e.kind()),
+            Err("duplicate_start")
+        );
+        assert_eq!(
+            c.feed(WsMessage::Text(r#"{"event":"websocket:hello"}"#))
+                .map_err(|e| e.kind()),
+            Err("unknown_event")
+        );
+        assert_eq!(
+            c.feed(WsMessage::Text(
+                r#"{"event":"websocket:dtmf","digit":"55"}"#
+            ))
+            .map_err(|e| e.kind()),
+            Err("malformed")
+        );
+        assert_eq!(
+            c.feed(WsMessage::Text(
+                r#"{"event":"websocket:notify","payload":{}}"#
+            ))
+            .map_err(|e| e.kind()),
+            Err("missing_field")
+        );
     }
 
     proptest! {

@@ -10,11 +10,13 @@
 //!   arrive in the stream's first message.
 
 use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::signature::{RsaKeyPair, UnparsedPublicKey, RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_SHA256};
+use aws_lc_rs::signature::{
+    RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_SHA256, RsaKeyPair, UnparsedPublicKey,
+};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD as B64, URL_SAFE_NO_PAD as B64URL};
 use hmac::{KeyInit, Mac};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use sha2::Digest as _;
 
 type HmacSha256 = hmac::Hmac<sha2::Sha256>;
@@ -23,29 +25,52 @@ type HmacSha256 = hmac::Hmac<sha2::Sha256>;
 pub const TOLERANCE_SECS: i64 = 300;
 
 fn encode(header: &Value, claims: &Value) -> String {
-    format!("{}.{}", B64URL.encode(header.to_string()), B64URL.encode(claims.to_string()))
+    format!(
+        "{}.{}",
+        B64URL.encode(header.to_string()),
+        B64URL.encode(claims.to_string())
+    )
 }
 
 fn split(token: &str) -> Result<(&str, Value, Value, Vec<u8>), &'static str> {
     let mut parts = token.trim().split('.');
-    let (Some(h), Some(c), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+    let (Some(h), Some(c), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
         return Err("not a JWT");
     };
-    let header: Value = B64URL.decode(h).ok().and_then(|b| serde_json::from_slice(&b).ok()).ok_or("malformed JWT header")?;
-    let claims: Value = B64URL.decode(c).ok().and_then(|b| serde_json::from_slice(&b).ok()).ok_or("malformed JWT claims")?;
+    let header: Value = B64URL
+        .decode(h)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .ok_or("malformed JWT header")?;
+    let claims: Value = B64URL
+        .decode(c)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .ok_or("malformed JWT claims")?;
     let sig = B64URL.decode(s).map_err(|_| "malformed JWT signature")?;
     let signed = &token.trim()[..h.len() + 1 + c.len()];
     Ok((signed, header, claims, sig))
 }
 
 /// Checks a webhook's `Authorization` header; the claims when it holds.
-pub fn verify_webhook(signature_secret: &str, authorization: &str, body: &[u8], now_secs: i64) -> Result<Value, &'static str> {
-    let token = authorization.trim().strip_prefix("Bearer ").ok_or("no Bearer token")?;
+pub fn verify_webhook(
+    signature_secret: &str,
+    authorization: &str,
+    body: &[u8],
+    now_secs: i64,
+) -> Result<Value, &'static str> {
+    let token = authorization
+        .trim()
+        .strip_prefix("Bearer ")
+        .ok_or("no Bearer token")?;
     let (signed, header, claims, sig) = split(token)?;
     if header["alg"] != "HS256" {
         return Err("the token is not HS256");
     }
-    let mut m = HmacSha256::new_from_slice(signature_secret.as_bytes()).expect("HMAC takes keys of any length");
+    let mut m = HmacSha256::new_from_slice(signature_secret.as_bytes())
+        .expect("HMAC takes keys of any length");
     m.update(signed.as_bytes());
     m.verify_slice(&sig).map_err(|_| "invalid signature")?;
     let iat = claims["iat"].as_i64().ok_or("no iat")?;
@@ -63,12 +88,14 @@ pub fn verify_webhook(signature_secret: &str, authorization: &str, body: &[u8], 
 
 /// A webhook token as Vonage signs it (for fakes and tests).
 pub fn sign_webhook(signature_secret: &str, body: &[u8], now_secs: i64) -> String {
-    let mut claims = json!({"iat": now_secs, "jti": format!("{now_secs}-{}", body.len()), "iss": "Vonage"});
+    let mut claims =
+        json!({"iat": now_secs, "jti": format!("{now_secs}-{}", body.len()), "iss": "Vonage"});
     if !body.is_empty() {
         claims["payload_hash"] = json!(hex(&sha2::Sha256::digest(body)));
     }
     let signed = encode(&json!({"alg": "HS256", "typ": "JWT"}), &claims);
-    let mut m = HmacSha256::new_from_slice(signature_secret.as_bytes()).expect("HMAC takes keys of any length");
+    let mut m = HmacSha256::new_from_slice(signature_secret.as_bytes())
+        .expect("HMAC takes keys of any length");
     m.update(signed.as_bytes());
     format!("{signed}.{}", B64URL.encode(m.finalize().into_bytes()))
 }
@@ -96,32 +123,55 @@ impl ApiKey {
             B64.decode(body.split_whitespace().collect::<String>()).ok()
         };
         if let Some(d) = der("PRIVATE KEY") {
-            return RsaKeyPair::from_pkcs8(&d).map(Self).map_err(|e| format!("not an RSA private key: {e}"));
+            return RsaKeyPair::from_pkcs8(&d)
+                .map(Self)
+                .map_err(|e| format!("not an RSA private key: {e}"));
         }
         if let Some(d) = der("RSA PRIVATE KEY") {
-            return RsaKeyPair::from_der(&d).map(Self).map_err(|e| format!("not an RSA private key: {e}"));
+            return RsaKeyPair::from_der(&d)
+                .map(Self)
+                .map_err(|e| format!("not an RSA private key: {e}"));
         }
         Err("no PEM private key (-----BEGIN PRIVATE KEY-----) found".into())
     }
 
     /// A token for one API request.
     pub fn token(&self, application_id: &str, now_secs: i64, jti: &str) -> Result<String, String> {
-        let signed = encode(&json!({"alg": "RS256", "typ": "JWT"}), &json!({"application_id": application_id, "iat": now_secs, "exp": now_secs + 300, "jti": jti}));
+        let signed = encode(
+            &json!({"alg": "RS256", "typ": "JWT"}),
+            &json!({"application_id": application_id, "iat": now_secs, "exp": now_secs + 300, "jti": jti}),
+        );
         let mut sig = vec![0; self.0.public_modulus_len()];
-        self.0.sign(&RSA_PKCS1_SHA256, &SystemRandom::new(), signed.as_bytes(), &mut sig).map_err(|_| "RSA signing failed".to_owned())?;
+        self.0
+            .sign(
+                &RSA_PKCS1_SHA256,
+                &SystemRandom::new(),
+                signed.as_bytes(),
+                &mut sig,
+            )
+            .map_err(|_| "RSA signing failed".to_owned())?;
         Ok(format!("{signed}.{}", B64URL.encode(sig)))
     }
 }
 
 /// Checks an API token against the application's public key (DER RSAPublicKey): what Vonage
 /// does with our requests (for fakes and tests). The claims when it holds.
-pub fn verify_api_token(public_key_der: &[u8], authorization: &str, now_secs: i64) -> Result<Value, &'static str> {
-    let token = authorization.trim().strip_prefix("Bearer ").ok_or("no Bearer token")?;
+pub fn verify_api_token(
+    public_key_der: &[u8],
+    authorization: &str,
+    now_secs: i64,
+) -> Result<Value, &'static str> {
+    let token = authorization
+        .trim()
+        .strip_prefix("Bearer ")
+        .ok_or("no Bearer token")?;
     let (signed, header, claims, sig) = split(token)?;
     if header["alg"] != "RS256" {
         return Err("the token is not RS256");
     }
-    UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, public_key_der).verify(signed.as_bytes(), &sig).map_err(|_| "invalid signature")?;
+    UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, public_key_der)
+        .verify(signed.as_bytes(), &sig)
+        .map_err(|_| "invalid signature")?;
     if claims["exp"].as_i64().is_none_or(|e| e < now_secs) {
         return Err("expired");
     }
@@ -130,7 +180,10 @@ pub fn verify_api_token(public_key_der: &[u8], authorization: &str, now_secs: i6
 
 /// The NCCO that connects the call both ways to `ws_url` (L16 at `rate`), with `headers`.
 pub fn connect_websocket(ws_url: &str, rate: u32, headers: &[(&str, &str)]) -> Value {
-    let h: serde_json::Map<String, Value> = headers.iter().map(|(k, v)| ((*k).to_owned(), json!(v))).collect();
+    let h: serde_json::Map<String, Value> = headers
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), json!(v)))
+        .collect();
     json!([{"action": "connect", "endpoint": [{"type": "websocket", "uri": ws_url, "content-type": format!("audio/l16;rate={rate}"), "headers": h}]}])
 }
 
@@ -162,15 +215,30 @@ mod tests {
         let t = sign_webhook("secret", body, 1_700_000_000);
         let auth = format!("Bearer {t}");
         assert!(verify_webhook("secret", &auth, body, 1_700_000_060).is_ok());
-        assert_eq!(verify_webhook("other", &auth, body, 1_700_000_060), Err("invalid signature"));
-        assert_eq!(verify_webhook("secret", &auth, b"{}", 1_700_000_060), Err("payload_hash does not match the body"));
-        assert_eq!(verify_webhook("secret", &auth, body, 1_700_001_000), Err("iat too far from now"));
-        assert_eq!(verify_webhook("secret", "Basic abc", body, 1_700_000_060), Err("no Bearer token"));
+        assert_eq!(
+            verify_webhook("other", &auth, body, 1_700_000_060),
+            Err("invalid signature")
+        );
+        assert_eq!(
+            verify_webhook("secret", &auth, b"{}", 1_700_000_060),
+            Err("payload_hash does not match the body")
+        );
+        assert_eq!(
+            verify_webhook("secret", &auth, body, 1_700_001_000),
+            Err("iat too far from now")
+        );
+        assert_eq!(
+            verify_webhook("secret", "Basic abc", body, 1_700_000_060),
+            Err("no Bearer token")
+        );
         // a GET (no body) needs no payload hash
         let t = sign_webhook("secret", b"", 1_700_000_000);
         assert!(verify_webhook("secret", &format!("Bearer {t}"), b"", 1_700_000_000).is_ok());
         // alg none is refused
-        let none = format!("Bearer {}.", encode(&json!({"alg": "none"}), &json!({"iat": 1_700_000_000})));
+        let none = format!(
+            "Bearer {}.",
+            encode(&json!({"alg": "none"}), &json!({"iat": 1_700_000_000}))
+        );
         assert!(verify_webhook("secret", &none, b"", 1_700_000_000).is_err());
     }
 
@@ -178,14 +246,36 @@ mod tests {
     fn api_tokens_are_rs256_with_the_application_id() {
         let pair = KeyPair::generate(KeySize::Rsa2048).expect("key");
         let pkcs8 = pair.as_der().expect("der");
-        let pem = format!("-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n", B64.encode(pkcs8.as_ref()));
+        let pem = format!(
+            "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+            B64.encode(pkcs8.as_ref())
+        );
         let key = ApiKey::from_pem(&pem).expect("pem");
         let t = key.token("app-1", 1_700_000_000, "j1").expect("token");
-        let claims = verify_api_token(pair.public_key().as_ref(), &format!("Bearer {t}"), 1_700_000_100).expect("valid");
+        let claims = verify_api_token(
+            pair.public_key().as_ref(),
+            &format!("Bearer {t}"),
+            1_700_000_100,
+        )
+        .expect("valid");
         assert_eq!(claims["application_id"], "app-1");
-        assert_eq!(verify_api_token(pair.public_key().as_ref(), &format!("Bearer {t}"), 1_700_000_400), Err("expired"));
+        assert_eq!(
+            verify_api_token(
+                pair.public_key().as_ref(),
+                &format!("Bearer {t}"),
+                1_700_000_400
+            ),
+            Err("expired")
+        );
         let other = KeyPair::generate(KeySize::Rsa2048).expect("key");
-        assert_eq!(verify_api_token(other.public_key().as_ref(), &format!("Bearer {t}"), 1_700_000_100), Err("invalid signature"));
+        assert_eq!(
+            verify_api_token(
+                other.public_key().as_ref(),
+                &format!("Bearer {t}"),
+                1_700_000_100
+            ),
+            Err("invalid signature")
+        );
         assert!(ApiKey::from_pem("nothing here").is_err());
     }
 
@@ -194,6 +284,9 @@ mod tests {
         let n = connect_websocket("wss://v/media/vonage", 16_000, &[("callId", "c1")]);
         assert_eq!(n[0]["endpoint"][0]["content-type"], "audio/l16;rate=16000");
         assert_eq!(n[0]["endpoint"][0]["headers"]["callId"], "c1");
-        assert_eq!(connect_phone("+15552345678", "+15125550122")[0]["endpoint"][0]["number"], "15552345678");
+        assert_eq!(
+            connect_phone("+15552345678", "+15125550122")[0]["endpoint"][0]["number"],
+            "15552345678"
+        );
     }
 }

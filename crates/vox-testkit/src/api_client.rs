@@ -22,18 +22,41 @@ impl ApiClient {
         let http = reqwest::Client::new();
         let res = http
             .post(format!("{base}/v1/oauth/token"))
-            .form(&[("grant_type", "client_credentials"), ("client_id", client_id), ("client_secret", client_secret)])
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", client_id),
+                ("client_secret", client_secret),
+            ])
             .send()
             .await
             .expect("token request");
-        assert_eq!(res.status().as_u16(), 200, "the token endpoint refused the client");
+        assert_eq!(
+            res.status().as_u16(),
+            200,
+            "the token endpoint refused the client"
+        );
         let token: Value = res.json().await.expect("token json");
-        Self { http, base: base.to_owned(), token: token["access_token"].as_str().expect("access_token").to_owned() }
+        Self {
+            http,
+            base: base.to_owned(),
+            token: token["access_token"]
+                .as_str()
+                .expect("access_token")
+                .to_owned(),
+        }
     }
 
     /// One JSON request: the status and the JSON body (`Null` when there is none).
-    pub async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut req = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(&self.token);
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.token);
         if let Some(b) = body {
             req = req.json(&b);
         }
@@ -47,9 +70,18 @@ impl ApiClient {
     pub async fn ended_call(&self, biz: &str, id: &str, artifacts: bool) -> Value {
         let mut last = Value::Null;
         for _ in 0..600 {
-            let (status, call) = self.send(reqwest::Method::GET, &format!("/v1/businesses/{biz}/calls/{id}"), None).await;
+            let (status, call) = self
+                .send(
+                    reqwest::Method::GET,
+                    &format!("/v1/businesses/{biz}/calls/{id}"),
+                    None,
+                )
+                .await;
             assert_eq!(status, 200, "{call}");
-            if call["status"] != "SCHEDULED" && call["status"] != "IN_PROGRESS" && (!artifacts || !call["summary"].is_null()) {
+            if call["status"] != "SCHEDULED"
+                && call["status"] != "IN_PROGRESS"
+                && (!artifacts || !call["summary"].is_null())
+            {
                 return call;
             }
             last = call;

@@ -48,13 +48,17 @@ mod tests {
 
     #[test]
     fn finds_an_embedded_signal_and_rejects_noise() {
-        let sig: Vec<i16> = (0..400).map(|i| ((i as f64 * 0.37).sin() * 8000.0 + (i as f64 * 0.05).cos() * 3000.0) as i16).collect();
+        let sig: Vec<i16> = (0..400)
+            .map(|i| ((i as f64 * 0.37).sin() * 8000.0 + (i as f64 * 0.05).cos() * 3000.0) as i16)
+            .collect();
         let mut hay = vec![0i16; 1000];
         hay[300..700].copy_from_slice(&sig);
         let (off, c) = best_match(&sig[50..250], &hay);
         assert_eq!(off, 350);
         assert!(c > 0.999);
-        let other: Vec<i16> = (0..200).map(|i| ((i * 7919 % 263) as i16 - 131) * 50).collect();
+        let other: Vec<i16> = (0..200)
+            .map(|i| ((i * 7919 % 263) as i16 - 131) * 50)
+            .collect();
         assert!(best_match(&other, &hay).1 < 0.5);
     }
 }

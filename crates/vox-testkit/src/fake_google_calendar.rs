@@ -18,7 +18,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get};
 use axum::{Json, Router};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 /// Events per page the fake returns.
 pub const PAGE_SIZE: usize = 3;
@@ -41,7 +41,9 @@ pub struct FakeGoogleCalendar {
 
 impl std::fmt::Debug for FakeGoogleCalendar {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FakeGoogleCalendar").field("addr", &self.addr).finish_non_exhaustive()
+        f.debug_struct("FakeGoogleCalendar")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
     }
 }
 
@@ -77,11 +79,20 @@ mod rfc3339 {
     impl Instant {
         pub fn parse(s: &str) -> Option<Instant> {
             let b = s.as_bytes();
-            if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' {
+            if b.len() < 20
+                || b[4] != b'-'
+                || b[7] != b'-'
+                || b[10] != b'T'
+                || b[13] != b':'
+                || b[16] != b':'
+            {
                 return None;
             }
             let n = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
-            let secs = days_from_civil(n(0..4)?, n(5..7)?, n(8..10)?) * 86_400 + n(11..13)? * 3600 + n(14..16)? * 60 + n(17..19)?;
+            let secs = days_from_civil(n(0..4)?, n(5..7)?, n(8..10)?) * 86_400
+                + n(11..13)? * 3600
+                + n(14..16)? * 60
+                + n(17..19)?;
             let mut rest = &s[19..];
             if let Some(frac) = rest.strip_prefix('.') {
                 rest = frac.trim_start_matches(|c: char| c.is_ascii_digit());
@@ -94,7 +105,8 @@ mod rfc3339 {
                         "-" => -1,
                         _ => return None,
                     };
-                    sign * (rest[1..3].parse::<i64>().ok()? * 3600 + rest[4..6].parse::<i64>().ok()? * 60)
+                    sign * (rest[1..3].parse::<i64>().ok()? * 3600
+                        + rest[4..6].parse::<i64>().ok()? * 60)
                 }
                 _ => return None,
             };
@@ -106,12 +118,23 @@ mod rfc3339 {
 impl FakeGoogleCalendar {
     /// Serves one calendar, `calendar_id`, to holders of `token`.
     pub async fn start(calendar_id: &str, token: &str) -> Self {
-        let shared = Arc::new(Shared { token: token.into(), calendar_id: calendar_id.into(), events: Mutex::new(Vec::new()), next_id: Mutex::new(0), requests: Mutex::new(Vec::new()) });
+        let shared = Arc::new(Shared {
+            token: token.into(),
+            calendar_id: calendar_id.into(),
+            events: Mutex::new(Vec::new()),
+            next_id: Mutex::new(0),
+            requests: Mutex::new(Vec::new()),
+        });
         let app = Router::new()
-            .route("/calendar/v3/calendars/{cal}/events", get(list).post(insert))
+            .route(
+                "/calendar/v3/calendars/{cal}/events",
+                get(list).post(insert),
+            )
             .route("/calendar/v3/calendars/{cal}/events/{id}", delete(remove))
             .with_state(shared.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -154,9 +177,16 @@ fn next_id(s: &Shared) -> String {
 #[allow(clippy::result_large_err)] // the error is the HTTP response itself, built once
 fn admit(s: &Shared, headers: &HeaderMap, cal: &str, what: String) -> Result<(), Response> {
     s.requests.lock().expect("requests").push(what);
-    let bearer = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    let bearer = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
     if bearer != Some(s.token.as_str()) {
-        return Err(google_error(StatusCode::UNAUTHORIZED, "authError", "Request had invalid authentication credentials."));
+        return Err(google_error(
+            StatusCode::UNAUTHORIZED,
+            "authError",
+            "Request had invalid authentication credentials.",
+        ));
     }
     if cal != s.calendar_id {
         return Err(google_error(StatusCode::NOT_FOUND, "notFound", "Not Found"));
@@ -164,7 +194,12 @@ fn admit(s: &Shared, headers: &HeaderMap, cal: &str, what: String) -> Result<(),
     Ok(())
 }
 
-async fn list(State(s): State<Arc<Shared>>, Path(cal): Path<String>, headers: HeaderMap, Query(q): Query<Vec<(String, String)>>) -> Response {
+async fn list(
+    State(s): State<Arc<Shared>>,
+    Path(cal): Path<String>,
+    headers: HeaderMap,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Response {
     if let Err(r) = admit(&s, &headers, &cal, format!("GET {cal}")) {
         return r;
     }
@@ -183,13 +218,18 @@ async fn list(State(s): State<Arc<Shared>>, Path(cal): Path<String>, headers: He
         .iter()
         .filter(|e| e["status"] != "cancelled")
         .filter(|e| {
-            let (Some(start), Some(end)) = (parse_time(&e["start"]), parse_time(&e["end"])) else { return false };
+            let (Some(start), Some(end)) = (parse_time(&e["start"]), parse_time(&e["end"])) else {
+                return false;
+            };
             min.is_none_or(|m| end > m) && max.is_none_or(|m| start < m)
         })
         .cloned()
         .collect();
     hits.sort_by_key(|e| parse_time(&e["start"]));
-    let from: usize = param("pageToken").and_then(|t| t.strip_prefix("p")).and_then(|n| n.parse().ok()).unwrap_or(0);
+    let from: usize = param("pageToken")
+        .and_then(|t| t.strip_prefix("p"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
     let page: Vec<Value> = hits.iter().skip(from).take(PAGE_SIZE).cloned().collect();
     let mut body = json!({"kind": "calendar#events", "summary": cal, "items": page});
     if from + PAGE_SIZE < hits.len() {
@@ -198,13 +238,24 @@ async fn list(State(s): State<Arc<Shared>>, Path(cal): Path<String>, headers: He
     Json(body).into_response()
 }
 
-async fn insert(State(s): State<Arc<Shared>>, Path(cal): Path<String>, headers: HeaderMap, body: Option<Json<Value>>) -> Response {
+async fn insert(
+    State(s): State<Arc<Shared>>,
+    Path(cal): Path<String>,
+    headers: HeaderMap,
+    body: Option<Json<Value>>,
+) -> Response {
     if let Err(r) = admit(&s, &headers, &cal, format!("POST {cal}")) {
         return r;
     }
-    let Some(Json(mut event)) = body else { return google_error(StatusCode::BAD_REQUEST, "parseError", "Parse Error") };
+    let Some(Json(mut event)) = body else {
+        return google_error(StatusCode::BAD_REQUEST, "parseError", "Parse Error");
+    };
     if parse_time(&event["start"]).is_none() || parse_time(&event["end"]).is_none() {
-        return google_error(StatusCode::BAD_REQUEST, "required", "Missing time zone definition for start time.");
+        return google_error(
+            StatusCode::BAD_REQUEST,
+            "required",
+            "Missing time zone definition for start time.",
+        );
     }
     event["id"] = json!(next_id(&s));
     event["status"] = json!("confirmed");
@@ -213,14 +264,20 @@ async fn insert(State(s): State<Arc<Shared>>, Path(cal): Path<String>, headers: 
     Json(event).into_response()
 }
 
-async fn remove(State(s): State<Arc<Shared>>, Path((cal, id)): Path<(String, String)>, headers: HeaderMap) -> Response {
+async fn remove(
+    State(s): State<Arc<Shared>>,
+    Path((cal, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
     if let Err(r) = admit(&s, &headers, &cal, format!("DELETE {cal}/{id}")) {
         return r;
     }
     let mut events = s.events.lock().expect("events");
     match events.iter_mut().find(|e| e["id"] == id.as_str()) {
         None => google_error(StatusCode::NOT_FOUND, "notFound", "Not Found"),
-        Some(e) if e["status"] == "cancelled" => google_error(StatusCode::GONE, "deleted", "Resource has been deleted"),
+        Some(e) if e["status"] == "cancelled" => {
+            google_error(StatusCode::GONE, "deleted", "Resource has been deleted")
+        }
         Some(e) => {
             e["status"] = json!("cancelled");
             StatusCode::NO_CONTENT.into_response()
@@ -235,9 +292,18 @@ mod tests {
     #[test]
     fn rfc3339_with_offsets_and_fractions() {
         assert_eq!(Instant::parse("1970-01-01T00:00:00Z"), Some(Instant(0)));
-        assert_eq!(Instant::parse("2026-11-24T10:00:00-05:00"), Instant::parse("2026-11-24T15:00:00Z"));
-        assert_eq!(Instant::parse("2026-11-24T15:00:00.123Z"), Instant::parse("2026-11-24T15:00:00Z"));
-        assert_eq!(Instant::parse("2000-03-01T00:00:00Z"), Some(Instant(951_868_800)));
+        assert_eq!(
+            Instant::parse("2026-11-24T10:00:00-05:00"),
+            Instant::parse("2026-11-24T15:00:00Z")
+        );
+        assert_eq!(
+            Instant::parse("2026-11-24T15:00:00.123Z"),
+            Instant::parse("2026-11-24T15:00:00Z")
+        );
+        assert_eq!(
+            Instant::parse("2000-03-01T00:00:00Z"),
+            Some(Instant(951_868_800))
+        );
         assert_eq!(Instant::parse("2026-11-24 10:00"), None);
     }
 }

@@ -14,14 +14,14 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
-use axum::http::{header, StatusCode};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use axum::Router;
 use futures::StreamExt;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 /// Latencies and rates of the fake.
 #[derive(Debug, Clone)]
@@ -40,7 +40,13 @@ pub struct FakeTiming {
 
 impl Default for FakeTiming {
     fn default() -> Self {
-        Self { ttft: Duration::ZERO, tokens_per_sec: 0.0, asr_latency: Duration::ZERO, tts_ttfb: Duration::ZERO, tts_ms_per_char: 60 }
+        Self {
+            ttft: Duration::ZERO,
+            tokens_per_sec: 0.0,
+            asr_latency: Duration::ZERO,
+            tts_ttfb: Duration::ZERO,
+            tts_ms_per_char: 60,
+        }
     }
 }
 
@@ -59,12 +65,18 @@ pub struct ChatReply {
 impl ChatReply {
     /// A text-only reply.
     pub fn text(t: &str) -> Self {
-        Self { text: t.into(), tool_calls: vec![] }
+        Self {
+            text: t.into(),
+            tool_calls: vec![],
+        }
     }
 
     /// A reply that calls one tool.
     pub fn tool(name: &str, args: Value) -> Self {
-        Self { text: String::new(), tool_calls: vec![(name.into(), args)] }
+        Self {
+            text: String::new(),
+            tool_calls: vec![(name.into(), args)],
+        }
     }
 }
 
@@ -106,7 +118,9 @@ pub struct FakeOpenAi {
 
 impl std::fmt::Debug for FakeOpenAi {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FakeOpenAi").field("addr", &self.addr).finish_non_exhaustive()
+        f.debug_struct("FakeOpenAi")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
     }
 }
 
@@ -123,14 +137,20 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl FakeOpenAi {
     /// Starts on a free loopback port (inside a tokio runtime).
     pub async fn start(timing: FakeTiming) -> Self {
-        let shared = Arc::new(Shared { timing: Mutex::new(timing), script: Mutex::new(Script::default()), log: Mutex::new(Vec::new()) });
+        let shared = Arc::new(Shared {
+            timing: Mutex::new(timing),
+            script: Mutex::new(Script::default()),
+            log: Mutex::new(Vec::new()),
+        });
         let app = Router::new()
             .route("/v1/chat/completions", post(chat))
             .route("/v1/audio/transcriptions", post(transcribe))
             .route("/v1/audio/speech", post(speech))
             .route("/fn/{name}", post(function))
             .with_state(shared.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind fake server");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind fake server");
         let addr = listener.local_addr().expect("addr");
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -168,7 +188,9 @@ impl FakeOpenAi {
 
     /// Sets what `POST /fn/{name}` answers.
     pub fn set_function(&self, name: &str, result: Value) {
-        lock(&self.shared.script).functions.insert(name.into(), result);
+        lock(&self.shared.script)
+            .functions
+            .insert(name.into(), result);
     }
 
     /// Changes the timing.
@@ -178,12 +200,19 @@ impl FakeOpenAi {
 
     /// Requests received on `path`, in order.
     pub fn requests(&self, path: &str) -> Vec<Value> {
-        lock(&self.shared.log).iter().filter(|l| l.path == path).map(|l| l.body.clone()).collect()
+        lock(&self.shared.log)
+            .iter()
+            .filter(|l| l.path == path)
+            .map(|l| l.body.clone())
+            .collect()
     }
 }
 
 fn log(shared: &Shared, path: &str, body: Value) {
-    lock(&shared.log).push(Logged { path: path.into(), body });
+    lock(&shared.log).push(Logged {
+        path: path.into(),
+        body,
+    });
 }
 
 fn sse(v: &Value) -> Bytes {
@@ -201,7 +230,10 @@ async fn chat(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
     };
     // Vox's post-call requests (summary, data extraction) are answered apart, so they never
     // take a reply scripted for a conversation
-    let system = req["messages"][0]["content"].as_str().unwrap_or_default().to_owned();
+    let system = req["messages"][0]["content"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     log(&shared, "/v1/chat/completions", req);
     let reply = if system.starts_with("You summarise phone calls") {
         ChatReply::text(POST_CALL_SUMMARY)
@@ -209,12 +241,19 @@ async fn chat(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
         ChatReply::text(&format!("Here it is: {}", lock(&shared.script).extraction))
     } else {
         let mut s = lock(&shared.script);
-        s.chat.pop_front().or_else(|| s.default_chat.clone()).unwrap_or_else(|| ChatReply::text("Okay."))
+        s.chat
+            .pop_front()
+            .or_else(|| s.default_chat.clone())
+            .unwrap_or_else(|| ChatReply::text("Okay."))
     };
     let timing = lock(&shared.timing).clone();
     let mut events: Vec<Bytes> = Vec::new();
     for (i, word) in reply.text.split_inclusive(' ').enumerate() {
-        let delta = if i == 0 { json!({"role": "assistant", "content": word}) } else { json!({"content": word}) };
+        let delta = if i == 0 {
+            json!({"role": "assistant", "content": word})
+        } else {
+            json!({"content": word})
+        };
         events.push(sse(&chunk(delta, None)));
     }
     for (i, (name, args)) in reply.tool_calls.iter().enumerate() {
@@ -223,20 +262,32 @@ async fn chat(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
         let args = args.to_string();
         let (a, b) = args.split_at(args.len() / 2);
         for piece in [a, b] {
-            events.push(sse(&chunk(json!({"tool_calls": [{"index": i, "function": {"arguments": piece}}]}), None)));
+            events.push(sse(&chunk(
+                json!({"tool_calls": [{"index": i, "function": {"arguments": piece}}]}),
+                None,
+            )));
         }
     }
-    let finish = if reply.tool_calls.is_empty() { "stop" } else { "tool_calls" };
+    let finish = if reply.tool_calls.is_empty() {
+        "stop"
+    } else {
+        "tool_calls"
+    };
     events.push(sse(&chunk(json!({}), Some(finish))));
     events.push(Bytes::from_static(b"data: [DONE]\n\n"));
-    let gap = if timing.tokens_per_sec > 0.0 { Duration::from_secs_f64(1.0 / timing.tokens_per_sec) } else { Duration::ZERO };
-    let stream = futures::stream::iter(events.into_iter().enumerate()).then(move |(i, b)| async move {
-        let wait = if i == 0 { timing.ttft } else { gap };
-        if !wait.is_zero() {
-            tokio::time::sleep(wait).await;
-        }
-        Ok::<_, std::convert::Infallible>(b)
-    });
+    let gap = if timing.tokens_per_sec > 0.0 {
+        Duration::from_secs_f64(1.0 / timing.tokens_per_sec)
+    } else {
+        Duration::ZERO
+    };
+    let stream =
+        futures::stream::iter(events.into_iter().enumerate()).then(move |(i, b)| async move {
+            let wait = if i == 0 { timing.ttft } else { gap };
+            if !wait.is_zero() {
+                tokio::time::sleep(wait).await;
+            }
+            Ok::<_, std::convert::Infallible>(b)
+        });
     Response::builder()
         .header(header::CONTENT_TYPE, "text/event-stream")
         .body(Body::from_stream(stream))
@@ -244,12 +295,18 @@ async fn chat(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
 }
 
 async fn transcribe(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
-    log(&shared, "/v1/audio/transcriptions", json!({"bytes": body.len()}));
+    log(
+        &shared,
+        "/v1/audio/transcriptions",
+        json!({"bytes": body.len()}),
+    );
     let latency = lock(&shared.timing).asr_latency;
     tokio::time::sleep(latency).await;
     let text = {
         let mut s = lock(&shared.script);
-        s.transcripts.pop_front().unwrap_or_else(|| s.default_transcript.clone())
+        s.transcripts
+            .pop_front()
+            .unwrap_or_else(|| s.default_transcript.clone())
     };
     axum::Json(json!({"text": text})).into_response()
 }
@@ -258,7 +315,11 @@ async fn speech(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
     let Ok(req) = serde_json::from_slice::<Value>(&body) else {
         return (StatusCode::BAD_REQUEST, "body is not JSON").into_response();
     };
-    let text = req.get("input").and_then(Value::as_str).unwrap_or_default().to_owned();
+    let text = req
+        .get("input")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
     log(&shared, "/v1/audio/speech", req);
     let timing = lock(&shared.timing).clone();
     let samples = (text.chars().count() as u64 * timing.tts_ms_per_char * 24) as usize;
@@ -271,21 +332,30 @@ async fn speech(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
         })
         .collect();
     let chunks: Vec<Bytes> = pcm.chunks(4800).map(Bytes::copy_from_slice).collect();
-    let stream = futures::stream::iter(chunks.into_iter().enumerate()).then(move |(i, b)| async move {
-        if i == 0 && !timing.tts_ttfb.is_zero() {
-            tokio::time::sleep(timing.tts_ttfb).await;
-        }
-        Ok::<_, std::convert::Infallible>(b)
-    });
+    let stream =
+        futures::stream::iter(chunks.into_iter().enumerate()).then(move |(i, b)| async move {
+            if i == 0 && !timing.tts_ttfb.is_zero() {
+                tokio::time::sleep(timing.tts_ttfb).await;
+            }
+            Ok::<_, std::convert::Infallible>(b)
+        });
     Response::builder()
         .header(header::CONTENT_TYPE, "application/octet-stream")
         .body(Body::from_stream(stream))
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 
-async fn function(State(shared): State<Arc<Shared>>, Path(name): Path<String>, body: Bytes) -> Response {
+async fn function(
+    State(shared): State<Arc<Shared>>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Response {
     let args = serde_json::from_slice::<Value>(&body).unwrap_or(Value::Null);
     log(&shared, &format!("/fn/{name}"), args);
-    let result = lock(&shared.script).functions.get(&name).cloned().unwrap_or(json!({"ok": true}));
+    let result = lock(&shared.script)
+        .functions
+        .get(&name)
+        .cloned()
+        .unwrap_or(json!({"ok": true}));
     axum::Json(result).into_response()
 }

@@ -22,11 +22,11 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 /// What the fake's callers say.
 #[derive(Debug, Clone, Default)]
@@ -85,7 +85,9 @@ pub struct FakeTwilio {
 
 impl std::fmt::Debug for FakeTwilio {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FakeTwilio").field("addr", &self.addr).finish_non_exhaustive()
+        f.debug_struct("FakeTwilio")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
     }
 }
 
@@ -107,12 +109,22 @@ impl FakeTwilio {
     /// Starts on a free loopback port with an account of its own.
     pub async fn start(script: CallerScript) -> Self {
         let addr = SocketAddr::from(([127, 0, 0, 1], 0));
-        let (sid, token) = (format!("AC{}", uuid::Uuid::new_v4().simple()), format!("{}", uuid::Uuid::new_v4().simple()));
-        Self::start_on(addr, &sid, &token, script).await.expect("bind fake twilio")
+        let (sid, token) = (
+            format!("AC{}", uuid::Uuid::new_v4().simple()),
+            format!("{}", uuid::Uuid::new_v4().simple()),
+        );
+        Self::start_on(addr, &sid, &token, script)
+            .await
+            .expect("bind fake twilio")
     }
 
     /// Starts on `addr` with the given account (the `vox-fake twilio` command).
-    pub async fn start_on(addr: SocketAddr, account_sid: &str, auth_token: &str, script: CallerScript) -> std::io::Result<Self> {
+    pub async fn start_on(
+        addr: SocketAddr,
+        account_sid: &str,
+        auth_token: &str,
+        script: CallerScript,
+    ) -> std::io::Result<Self> {
         let shared = Arc::new(Shared {
             account_sid: account_sid.to_owned(),
             auth_token: auth_token.to_owned(),
@@ -122,8 +134,14 @@ impl FakeTwilio {
             http: reqwest::Client::new(),
         });
         let app = Router::new()
-            .route("/2010-04-01/Accounts/{account}/Calls.json", post(create_call))
-            .route("/2010-04-01/Accounts/{account}/Calls/{sid}", post(update_call))
+            .route(
+                "/2010-04-01/Accounts/{account}/Calls.json",
+                post(create_call),
+            )
+            .route(
+                "/2010-04-01/Accounts/{account}/Calls/{sid}",
+                post(update_call),
+            )
             .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
@@ -178,24 +196,39 @@ impl FakeTwilio {
         ];
         let url = format!("{vox_base}/twilio/voice");
         let (status, twiml) = post_signed(&self.shared, &url, &params).await;
-        let call = FakeCall { sid: sid.clone(), to: to.into(), from: from.into(), ..Default::default() };
+        let call = FakeCall {
+            sid: sid.clone(),
+            to: to.into(),
+            from: from.into(),
+            ..Default::default()
+        };
         lock(&self.shared.calls).push(call);
         if status == 200 {
             run_twiml(self.shared.clone(), sid.clone(), twiml, None).await;
         } else {
             update(&self.shared, &sid, |c| c.finished = true);
         }
-        let call = self.calls().into_iter().find(|c| c.sid == sid).unwrap_or_default();
+        let call = self
+            .calls()
+            .into_iter()
+            .find(|c| c.sid == sid)
+            .unwrap_or_default();
         (status, call)
     }
 }
 
 /// Polls `calls` until `n` of them have finished (or `timeout` passes); the calls.
-pub(crate) async fn wait_finished(calls: impl Fn() -> Vec<FakeCall>, n: usize, timeout: std::time::Duration) -> Vec<FakeCall> {
+pub(crate) async fn wait_finished(
+    calls: impl Fn() -> Vec<FakeCall>,
+    n: usize,
+    timeout: std::time::Duration,
+) -> Vec<FakeCall> {
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
         let calls = calls();
-        if calls.iter().filter(|c| c.finished).count() >= n || tokio::time::Instant::now() > deadline {
+        if calls.iter().filter(|c| c.finished).count() >= n
+            || tokio::time::Instant::now() > deadline
+        {
             return calls;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
@@ -211,7 +244,14 @@ fn update(shared: &Shared, sid: &str, f: impl FnOnce(&mut FakeCall)) {
 /// POSTs form `params` to `url` with Twilio's signature; the status and body.
 async fn post_signed(shared: &Shared, url: &str, params: &[(String, String)]) -> (u16, String) {
     let sig = vox_telephony::twilio_voice::signature(&shared.auth_token, url, params);
-    match shared.http.post(url).header("X-Twilio-Signature", sig).form(params).send().await {
+    match shared
+        .http
+        .post(url)
+        .header("X-Twilio-Signature", sig)
+        .form(params)
+        .send()
+        .await
+    {
         Ok(r) => {
             let status = r.status().as_u16();
             (status, r.text().await.unwrap_or_default())
@@ -222,39 +262,88 @@ async fn post_signed(shared: &Shared, url: &str, params: &[(String, String)]) ->
 
 fn authenticated(shared: &Shared, account: &str, headers: &HeaderMap) -> bool {
     use base64::Engine as _;
-    let expected = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", shared.account_sid, shared.auth_token)));
-    account == shared.account_sid && headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) == Some(expected.as_str())
+    let expected = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD
+            .encode(format!("{}:{}", shared.account_sid, shared.auth_token))
+    );
+    account == shared.account_sid
+        && headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            == Some(expected.as_str())
 }
 
 /// `POST .../Calls/{CallSid}.json`: Twiml (redirect) or Status=completed (hang up).
-async fn update_call(State(shared): State<Arc<Shared>>, Path((account, file)): Path<(String, String)>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+async fn update_call(
+    State(shared): State<Arc<Shared>>,
+    Path((account, file)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
     if !authenticated(&shared, &account, &headers) {
         return twilio_error(StatusCode::UNAUTHORIZED, 20003, "Authenticate");
     }
-    let Some(sid) = file.strip_suffix(".json") else { return twilio_error(StatusCode::NOT_FOUND, 20404, "The requested resource was not found") };
+    let Some(sid) = file.strip_suffix(".json") else {
+        return twilio_error(
+            StatusCode::NOT_FOUND,
+            20404,
+            "The requested resource was not found",
+        );
+    };
     let Ok(params) = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body) else {
         return twilio_error(StatusCode::BAD_REQUEST, 20001, "Malformed form body");
     };
     let params: BTreeMap<String, String> = params.into_iter().collect();
-    if !params.contains_key("Twiml") && !params.contains_key("Url") && params.get("Status").map(String::as_str) != Some("completed") {
-        return twilio_error(StatusCode::BAD_REQUEST, 21218, "Twiml, Url or Status=completed is required");
+    if !params.contains_key("Twiml")
+        && !params.contains_key("Url")
+        && params.get("Status").map(String::as_str) != Some("completed")
+    {
+        return twilio_error(
+            StatusCode::BAD_REQUEST,
+            21218,
+            "Twiml, Url or Status=completed is required",
+        );
     }
     let mut calls = lock(&shared.calls);
-    let Some(call) = calls.iter_mut().find(|c| c.sid == sid) else { return twilio_error(StatusCode::NOT_FOUND, 20404, "The requested resource was not found") };
+    let Some(call) = calls.iter_mut().find(|c| c.sid == sid) else {
+        return twilio_error(
+            StatusCode::NOT_FOUND,
+            20404,
+            "The requested resource was not found",
+        );
+    };
     let wait = params.get("Twiml").and_then(|t| conference_wait_url(t));
     call.updates.push(params);
     drop(calls);
     if let Some(url) = wait {
         let (shared, sid) = (shared.clone(), sid.to_owned());
         tokio::spawn(async move {
-            let (status, body) = get_signed(&shared, &url, &[("AccountSid", shared.account_sid.as_str()), ("CallSid", sid.as_str())]).await;
+            let (status, body) = get_signed(
+                &shared,
+                &url,
+                &[
+                    ("AccountSid", shared.account_sid.as_str()),
+                    ("CallSid", sid.as_str()),
+                ],
+            )
+            .await;
             update(&shared, &sid, |c| c.hold.push((url, status, body)));
         });
     }
-    (StatusCode::OK, Json(json!({"sid": sid, "account_sid": shared.account_sid, "status": "in-progress"}))).into_response()
+    (
+        StatusCode::OK,
+        Json(json!({"sid": sid, "account_sid": shared.account_sid, "status": "in-progress"})),
+    )
+        .into_response()
 }
 
-async fn create_call(State(shared): State<Arc<Shared>>, Path(account): Path<String>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+async fn create_call(
+    State(shared): State<Arc<Shared>>,
+    Path(account): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
     if !authenticated(&shared, &account, &headers) {
         return twilio_error(StatusCode::UNAUTHORIZED, 20003, "Authenticate");
     }
@@ -263,18 +352,38 @@ async fn create_call(State(shared): State<Arc<Shared>>, Path(account): Path<Stri
     };
     let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
     let (Some(to), Some(from)) = (get("To"), get("From")) else {
-        return twilio_error(StatusCode::BAD_REQUEST, 21201, "No 'To' or 'From' number is specified");
+        return twilio_error(
+            StatusCode::BAD_REQUEST,
+            21201,
+            "No 'To' or 'From' number is specified",
+        );
     };
     let twiml = match (get("Twiml"), get("Url")) {
         (Some(t), _) => t,
         (None, Some(url)) => {
-            let p = vec![("AccountSid".to_owned(), shared.account_sid.clone()), ("Direction".to_owned(), "outbound-api".to_owned()), ("From".to_owned(), from.clone()), ("To".to_owned(), to.clone())];
+            let p = vec![
+                ("AccountSid".to_owned(), shared.account_sid.clone()),
+                ("Direction".to_owned(), "outbound-api".to_owned()),
+                ("From".to_owned(), from.clone()),
+                ("To".to_owned(), to.clone()),
+            ];
             post_signed(&shared, &url, &p).await.1
         }
-        (None, None) => return twilio_error(StatusCode::BAD_REQUEST, 21205, "Url or Twiml parameter is required"),
+        (None, None) => {
+            return twilio_error(
+                StatusCode::BAD_REQUEST,
+                21205,
+                "Url or Twiml parameter is required",
+            );
+        }
     };
     let sid = format!("CA{}", uuid::Uuid::new_v4().simple());
-    lock(&shared.calls).push(FakeCall { sid: sid.clone(), to: to.clone(), from: from.clone(), ..Default::default() });
+    lock(&shared.calls).push(FakeCall {
+        sid: sid.clone(),
+        to: to.clone(),
+        from: from.clone(),
+        ..Default::default()
+    });
     let callback = get("StatusCallback");
     if lock(&shared.unanswered).contains(&to) {
         update(&shared, &sid, |c| c.twiml = twiml);
@@ -295,7 +404,11 @@ pub fn parse_stream(twiml: &str) -> Option<(String, BTreeMap<String, String>)> {
         match reader.read_event().ok()? {
             Event::Start(e) | Event::Empty(e) => {
                 let attr = |name: &str| {
-                    e.attributes().flatten().find(|a| a.key.as_ref() == name).and_then(|a| a.normalized_value(quick_xml::XmlVersion::Implicit1_0).ok()).map(|v| v.into_owned())
+                    e.attributes()
+                        .flatten()
+                        .find(|a| a.key.as_ref() == name)
+                        .and_then(|a| a.normalized_value(quick_xml::XmlVersion::Implicit1_0).ok())
+                        .map(|v| v.into_owned())
                 };
                 match e.local_name().as_ref() {
                     "Stream" => url = attr("url"),
@@ -355,9 +468,19 @@ async fn report_status(shared: &Shared, sid: &str, callback: Option<String>, fin
 /// full URL, no body parameters); the status and body.
 async fn get_signed(shared: &Shared, url: &str, params: &[(&str, &str)]) -> (u16, String) {
     let query = serde_urlencoded::to_string(params).unwrap_or_default();
-    let full = if url.contains('?') { format!("{url}&{query}") } else { format!("{url}?{query}") };
+    let full = if url.contains('?') {
+        format!("{url}&{query}")
+    } else {
+        format!("{url}?{query}")
+    };
     let sig = vox_telephony::twilio_voice::signature(&shared.auth_token, &full, &[]);
-    match shared.http.get(&full).header("X-Twilio-Signature", sig).send().await {
+    match shared
+        .http
+        .get(&full)
+        .header("X-Twilio-Signature", sig)
+        .send()
+        .await
+    {
         Ok(r) => {
             let status = r.status().as_u16();
             (status, r.text().await.unwrap_or_default())
@@ -373,7 +496,12 @@ pub fn conference_wait_url(twiml: &str) -> Option<String> {
     loop {
         match reader.read_event().ok()? {
             Event::Start(e) | Event::Empty(e) if e.local_name().as_ref() == "Conference" => {
-                return e.attributes().flatten().find(|a| a.key.as_ref() == "waitUrl").and_then(|a| a.normalized_value(quick_xml::XmlVersion::Implicit1_0).ok()).map(|v| v.into_owned());
+                return e
+                    .attributes()
+                    .flatten()
+                    .find(|a| a.key.as_ref() == "waitUrl")
+                    .and_then(|a| a.normalized_value(quick_xml::XmlVersion::Implicit1_0).ok())
+                    .map(|v| v.into_owned());
             }
             Event::Eof => return None,
             _ => {}
@@ -383,7 +511,13 @@ pub fn conference_wait_url(twiml: &str) -> Option<String> {
 
 /// Plays the caller script on the media stream in `dialect` (`params` go where the dialect
 /// carries stream parameters); the sim's report.
-pub(crate) async fn play(sid: &str, url: &str, params: &BTreeMap<String, String>, script: &CallerScript, dialect: vox_sim::SimDialect) -> Value {
+pub(crate) async fn play(
+    sid: &str,
+    url: &str,
+    params: &BTreeMap<String, String>,
+    script: &CallerScript,
+    dialect: vox_sim::SimDialect,
+) -> Value {
     let dir = std::env::temp_dir().join(format!("vox-fake-carrier-{}-{sid}", std::process::id()));
     if std::fs::create_dir_all(&dir).is_err() {
         return json!({"error": "cannot create a temp dir"});
@@ -401,9 +535,19 @@ pub(crate) async fn play(sid: &str, url: &str, params: &BTreeMap<String, String>
     if std::fs::write(&script_path, toml).is_err() {
         return json!({"error": "cannot write the script"});
     }
-    let args = vox_sim::SimArgs { dialect, ramp_ms: 0, record: script.record_dir.clone(), report: Some(report_path.clone()), reply_timeout_ms: 15_000, ..vox_sim::SimArgs::new(url, &script_path) };
+    let args = vox_sim::SimArgs {
+        dialect,
+        ramp_ms: 0,
+        record: script.record_dir.clone(),
+        report: Some(report_path.clone()),
+        reply_timeout_ms: 15_000,
+        ..vox_sim::SimArgs::new(url, &script_path)
+    };
     match vox_sim::run(args).await {
-        Ok(_) => std::fs::read_to_string(&report_path).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or(Value::Null),
+        Ok(_) => std::fs::read_to_string(&report_path)
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or(Value::Null),
         Err(e) => json!({"error": format!("{e:#}")}),
     }
 }

@@ -34,19 +34,27 @@ pub use fake_carriers::{CarrierKind, FakeCarrier};
 pub use fake_google_calendar::FakeGoogleCalendar;
 pub use fake_openai::{ChatReply, FakeOpenAi, FakeTiming};
 pub use fake_twilio::{CallerScript, FakeCall, FakeTwilio};
-pub use http::{close_of, http_get, Ws};
+pub use http::{Ws, close_of, http_get};
 pub use server::VoxServer;
 
 /// The models directory when every local model is fetched and espeak-ng (Piper's phonemes)
 /// is installed; otherwise prints why the test skips and gives `None`.
 pub fn local_models_or_skip() -> Option<std::path::PathBuf> {
-    let models = std::env::var_os("VOX_MODELS_DIR").map(std::path::PathBuf::from).unwrap_or_else(|| repo_root().join("models"));
-    let espeak = std::process::Command::new("espeak-ng").arg("--version").output().is_ok();
+    let models = std::env::var_os("VOX_MODELS_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("models"));
+    let espeak = std::process::Command::new("espeak-ng")
+        .arg("--version")
+        .output()
+        .is_ok();
     if vox_models::fetch::is_complete(&models) && espeak {
         return Some(models);
     }
     use std::io::Write as _;
-    let _ = writeln!(std::io::stderr(), "SKIPPED (models or espeak-ng absent): run `vox models fetch` and install espeak-ng");
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIPPED (models or espeak-ng absent): run `vox models fetch` and install espeak-ng"
+    );
     None
 }
 
@@ -55,12 +63,20 @@ pub fn local_models_or_skip() -> Option<std::path::PathBuf> {
 pub fn heard_on_recording(recording: &std::path::Path, models: &std::path::Path) -> String {
     let (_, agent, rate) = audio::read_stereo(recording);
     let mut at16 = Vec::new();
-    let mut rs = vox_audio::StreamResampler::new(vox_core::SampleRate(rate), vox_core::INTERNAL_RATE).expect("rates");
+    let mut rs =
+        vox_audio::StreamResampler::new(vox_core::SampleRate(rate), vox_core::INTERNAL_RATE)
+            .expect("rates");
     rs.process(&agent, &mut at16);
-    let whisper = vox_models::WhisperLocal::load(&vox_models::Models::new(models), 1, 2, false).expect("whisper");
+    let whisper = vox_models::WhisperLocal::load(&vox_models::Models::new(models), 1, 2, false)
+        .expect("whisper");
     let mut heard = String::new();
     for chunk in at16.chunks(25 * 16_000) {
-        heard.push_str(&whisper.transcribe_blocking(chunk).expect("transcribe").to_lowercase());
+        heard.push_str(
+            &whisper
+                .transcribe_blocking(chunk)
+                .expect("transcribe")
+                .to_lowercase(),
+        );
         heard.push(' ');
     }
     heard
@@ -80,6 +96,8 @@ pub fn repo_root() -> std::path::PathBuf {
     // At run time first: cargo sets it for every test process to the package under test
     // (all of them two levels below the root), and a build cached from another checkout of
     // the repository (a shared target directory) must not point back into that checkout.
-    let dir = std::env::var_os("CARGO_MANIFEST_DIR").map(std::path::PathBuf::from).unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into());
+    let dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into());
     dir.join("../..")
 }

@@ -20,21 +20,31 @@ impl VoxServer {
     pub fn start(bin: &Path, args: &[&str], env: &[(&str, &str)]) -> Self {
         let port = free_port();
         let mut cmd = Command::new(bin);
-        cmd.args(["serve", "--host", "127.0.0.1", "--port", &port.to_string()]).args(args);
+        cmd.args(["serve", "--host", "127.0.0.1", "--port", &port.to_string()])
+            .args(args);
         // a database of its own, outside the source tree (tests may override)
         let db = std::env::temp_dir().join(format!("vox-test-{}-{port}", std::process::id()));
-        cmd.env("VOX__STORE__URL", format!("sqlite://{}/vox.db", db.display()));
+        cmd.env(
+            "VOX__STORE__URL",
+            format!("sqlite://{}/vox.db", db.display()),
+        );
         cmd.env("VOX__API__FILES_DIR", db.join("files"));
         for (k, v) in env {
             cmd.env(k, v);
         }
-        cmd.env_remove("RUST_LOG").stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
+        cmd.env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("spawn vox serve");
         let addr: SocketAddr = ([127, 0, 0, 1], port).into();
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if matches!(http_get(addr, "/healthz"), Ok((200, _))) {
-                return Self { addr, child: Some(child) };
+                return Self {
+                    addr,
+                    child: Some(child),
+                };
             }
             if let Ok(Some(status)) = child.try_wait() {
                 let mut err = String::new();
@@ -43,7 +53,10 @@ impl VoxServer {
                 }
                 panic!("vox serve exited with {status} before becoming healthy:\n{err}");
             }
-            assert!(Instant::now() < deadline, "vox serve did not become healthy within 60 s");
+            assert!(
+                Instant::now() < deadline,
+                "vox serve did not become healthy within 60 s"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -56,7 +69,10 @@ impl VoxServer {
     /// Sends SIGTERM (graceful shutdown).
     pub fn terminate(&self) {
         if let Some(child) = &self.child {
-            let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("run kill");
+            let status = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status()
+                .expect("run kill");
             assert!(status.success(), "kill -TERM failed");
         }
     }

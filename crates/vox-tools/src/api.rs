@@ -10,14 +10,16 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures::future::BoxFuture;
 use futures::FutureExt;
-use serde_json::{json, Value};
+use futures::future::BoxFuture;
+use serde_json::{Value, json};
 use vox_core::ToolCall;
 use vox_engine::{ToolDef, ToolKind};
 use vox_store::ToolRecord;
 
-use crate::calendar::{match_score, AppointmentConfig, Booking, CalendarBackend, CalendarError, HORIZON_DAYS};
+use crate::calendar::{
+    AppointmentConfig, Booking, CalendarBackend, CalendarError, HORIZON_DAYS, match_score,
+};
 use crate::http::HttpGuard;
 use crate::knowledge::KnowledgeBases;
 use crate::template::{self, CALL_VARIABLES};
@@ -111,7 +113,9 @@ fn str_of(v: &Value, k: &str) -> Option<String> {
 }
 
 fn timeout_of(v: &Value) -> Option<Duration> {
-    v.get("timeoutMs").and_then(Value::as_u64).map(Duration::from_millis)
+    v.get("timeoutMs")
+        .and_then(Value::as_u64)
+        .map(Duration::from_millis)
 }
 
 impl ApiTool {
@@ -123,7 +127,9 @@ impl ApiTool {
         for r in records.iter().filter(|r| r.enabled) {
             let o = &r.config_override;
             let tool = match r.name.as_str() {
-                "endCall" => Ok(ApiTool::EndCall { message: r.message.clone().or_else(|| str_of(o, "message")) }),
+                "endCall" => Ok(ApiTool::EndCall {
+                    message: r.message.clone().or_else(|| str_of(o, "message")),
+                }),
                 "transferCall" => {
                     let destinations: Vec<Destination> = o["destinations"]
                         .as_array()
@@ -138,18 +144,43 @@ impl ApiTool {
                             })
                         })
                         .collect();
-                    let hold_audio = o["messages"].as_array().into_iter().flatten().find(|m| m["type"] == "request-complete").and_then(|m| str_of(m, "content"));
-                    if destinations.is_empty() { Err("no destinations".to_owned()) } else { Ok(ApiTool::Transfer { destinations, hold_audio, message: r.message.clone() }) }
+                    let hold_audio = o["messages"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .find(|m| m["type"] == "request-complete")
+                        .and_then(|m| str_of(m, "content"));
+                    if destinations.is_empty() {
+                        Err("no destinations".to_owned())
+                    } else {
+                        Ok(ApiTool::Transfer {
+                            destinations,
+                            hold_audio,
+                            message: r.message.clone(),
+                        })
+                    }
                 }
-                "googleCal" => AppointmentConfig::from_json(o.get("appointmentConfig")).map(|config| ApiTool::Calendar { config }),
+                "googleCal" => AppointmentConfig::from_json(o.get("appointmentConfig"))
+                    .map(|config| ApiTool::Calendar { config }),
                 "knowledgeBaseQuery" => {
-                    let file_ids: Vec<String> = o["fileIds"].as_array().into_iter().flatten().filter_map(Value::as_str).map(str::to_owned).collect();
+                    let file_ids: Vec<String> = o["fileIds"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(Value::as_str)
+                        .map(str::to_owned)
+                        .collect();
                     Ok(ApiTool::Knowledge { file_ids })
                 }
                 "function" => match (str_of(o, "name"), str_of(o, "serverUrl")) {
                     (Some(name), Some(url)) => Ok(ApiTool::Function {
-                        description: str_of(o, "description").unwrap_or_else(|| format!("Calls {name}.")),
-                        parameters: o.get("parameters").filter(|p| p.is_object()).cloned().unwrap_or_else(|| json!({"type": "object", "properties": {}})),
+                        description: str_of(o, "description")
+                            .unwrap_or_else(|| format!("Calls {name}.")),
+                        parameters: o
+                            .get("parameters")
+                            .filter(|p| p.is_object())
+                            .cloned()
+                            .unwrap_or_else(|| json!({"type": "object", "properties": {}})),
                         timeout: timeout_of(o),
                         message: r.message.clone(),
                         name,
@@ -159,19 +190,34 @@ impl ApiTool {
                 },
                 "apiRequest" => match (str_of(o, "url"), str_of(o, "method")) {
                     (Some(url), Some(method)) => {
-                        let headers: Vec<(String, String)> = o["headers"].as_object().into_iter().flatten().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned()))).collect();
+                        let headers: Vec<(String, String)> = o["headers"]
+                            .as_object()
+                            .into_iter()
+                            .flatten()
+                            .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+                            .collect();
                         let body = o.get("body").filter(|b| !b.is_null()).cloned();
                         let mut names = template::names(&url);
                         for (k, v) in &headers {
-                            names.extend(template::names(k).into_iter().chain(template::names(v)).filter(|n| !names.contains(n)).collect::<Vec<_>>());
+                            names.extend(
+                                template::names(k)
+                                    .into_iter()
+                                    .chain(template::names(v))
+                                    .filter(|n| !names.contains(n))
+                                    .collect::<Vec<_>>(),
+                            );
                         }
                         if let Some(b) = &body {
                             template::names_in(b, &mut names);
                         }
                         let name = str_of(o, "name").unwrap_or_else(|| "apiRequest".to_owned());
                         Ok(ApiTool::ApiRequest {
-                            description: str_of(o, "description").unwrap_or_else(|| format!("Calls {name}.")),
-                            arguments: names.into_iter().filter(|n| !CALL_VARIABLES.contains(&n.as_str())).collect(),
+                            description: str_of(o, "description")
+                                .unwrap_or_else(|| format!("Calls {name}.")),
+                            arguments: names
+                                .into_iter()
+                                .filter(|n| !CALL_VARIABLES.contains(&n.as_str()))
+                                .collect(),
                             timeout: timeout_of(o),
                             message: r.message.clone(),
                             name,
@@ -198,7 +244,10 @@ impl ApiTool {
         match self {
             ApiTool::EndCall { .. } => name == "endCall",
             ApiTool::Transfer { .. } => name == "transferCall",
-            ApiTool::Calendar { .. } => matches!(name, "scheduleAppointment" | "searchAppointments" | "cancelAppointment"),
+            ApiTool::Calendar { .. } => matches!(
+                name,
+                "scheduleAppointment" | "searchAppointments" | "cancelAppointment"
+            ),
             ApiTool::Knowledge { .. } => name == "knowledgeBaseQuery",
             ApiTool::Function { name: n, .. } | ApiTool::ApiRequest { name: n, .. } => n == name,
         }
@@ -206,7 +255,19 @@ impl ApiTool {
 
     /// The definitions the engine offers the model (a calendar is three).
     pub fn defs(&self) -> Vec<ToolDef> {
-        let def = |name: &str, kind: ToolKind, description: String, parameters: Value, message: Option<String>, url: Option<String>| ToolDef { name: name.to_owned(), kind, description, parameters, url, message };
+        let def = |name: &str,
+                   kind: ToolKind,
+                   description: String,
+                   parameters: Value,
+                   message: Option<String>,
+                   url: Option<String>| ToolDef {
+            name: name.to_owned(),
+            kind,
+            description,
+            parameters,
+            url,
+            message,
+        };
         match self {
             ApiTool::EndCall { message } => vec![def("endCall", ToolKind::EndCall, "End the call once the caller is done, after saying goodbye.".into(), json!({"type": "object", "properties": {}}), message.clone(), None)],
             ApiTool::Transfer { destinations, message, .. } => {
@@ -305,7 +366,10 @@ pub struct ToolEnv {
 
 impl std::fmt::Debug for ToolEnv {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ToolEnv").field("http", &self.http).field("timeout", &self.timeout).finish_non_exhaustive()
+        f.debug_struct("ToolEnv")
+            .field("http", &self.http)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
     }
 }
 
@@ -321,29 +385,55 @@ pub struct CallTools {
 
 impl std::fmt::Debug for CallTools {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CallTools").field("call", &self.ctx.call_id).field("tools", &self.tools.len()).finish_non_exhaustive()
+        f.debug_struct("CallTools")
+            .field("call", &self.ctx.call_id)
+            .field("tools", &self.tools.len())
+            .finish_non_exhaustive()
     }
 }
 
 fn cut(s: &str) -> String {
-    if s.chars().count() <= MAX_RESULT_CHARS { s.to_owned() } else { format!("{}... (cut)", s.chars().take(MAX_RESULT_CHARS).collect::<String>()) }
+    if s.chars().count() <= MAX_RESULT_CHARS {
+        s.to_owned()
+    } else {
+        format!(
+            "{}... (cut)",
+            s.chars().take(MAX_RESULT_CHARS).collect::<String>()
+        )
+    }
 }
 
 impl CallTools {
     /// The runner for one call.
-    pub fn new(env: ToolEnv, ctx: CallContext, tools: Vec<ApiTool>, events: Option<ToolEvents>) -> Self {
+    pub fn new(
+        env: ToolEnv,
+        ctx: CallContext,
+        tools: Vec<ApiTool>,
+        events: Option<ToolEvents>,
+    ) -> Self {
         let calendar = tools.iter().find_map(|t| match t {
             ApiTool::Calendar { config } => Some(config.clone()),
             _ => None,
         });
         let calendar = calendar.map(|c| (c, (env.calendar)(&ctx)));
-        Self { env, ctx, tools, calendar, transfer: Mutex::new(None), events }
+        Self {
+            env,
+            ctx,
+            tools,
+            calendar,
+            transfer: Mutex::new(None),
+            events,
+        }
     }
 
     /// Every definition for the engine, without duplicate names (the first wins).
     pub fn defs(&self) -> Vec<ToolDef> {
         let mut seen = std::collections::BTreeSet::new();
-        self.tools.iter().flat_map(ApiTool::defs).filter(|d| seen.insert(d.name.clone())).collect()
+        self.tools
+            .iter()
+            .flat_map(ApiTool::defs)
+            .filter(|d| seen.insert(d.name.clone()))
+            .collect()
     }
 
     /// The transfer accepted during the call, if any.
@@ -356,7 +446,11 @@ impl CallTools {
     pub fn warm(self: &Arc<Self>) {
         for t in &self.tools {
             if let ApiTool::Knowledge { file_ids } = t {
-                let (kb, biz, ids) = (self.env.knowledge.clone(), self.ctx.business_id.clone(), file_ids.clone());
+                let (kb, biz, ids) = (
+                    self.env.knowledge.clone(),
+                    self.ctx.business_id.clone(),
+                    file_ids.clone(),
+                );
                 tokio::spawn(async move {
                     if let Err(e) = kb.index(&biz, &ids).await {
                         tracing::warn!(error = %e, "indexing the knowledge base");
@@ -371,7 +465,10 @@ impl CallTools {
         let (cfg, backend) = self.calendar.as_ref()?;
         let horizon = now_ms + HORIZON_DAYS * 86_400_000;
         let busy = match backend.bookings(now_ms, horizon).await {
-            Ok(b) => b.into_iter().map(|b| (b.start_ms, b.end_ms)).collect::<Vec<_>>(),
+            Ok(b) => b
+                .into_iter()
+                .map(|b| (b.start_ms, b.end_ms))
+                .collect::<Vec<_>>(),
             Err(e) => {
                 tracing::warn!(error = ?e, "reading the calendar at call start");
                 return Some("The calendar could not be read: apologise and offer to call back if the caller wants an appointment.".into());
@@ -381,7 +478,10 @@ impl CallTools {
         if slots.is_empty() {
             return Some("There are no open appointment slots in the next two weeks.".into());
         }
-        let list: Vec<String> = slots.iter().map(|s| format!("{} ({})", cfg.speak(*s), cfg.local(*s))).collect();
+        let list: Vec<String> = slots
+            .iter()
+            .map(|s| format!("{} ({})", cfg.speak(*s), cfg.local(*s)))
+            .collect();
         Some(format!(
             "Open appointment slots ({} minutes each): {}. Offer these; book with scheduleAppointment using the time in brackets.",
             cfg.slot_minutes,
@@ -390,9 +490,18 @@ impl CallTools {
     }
 
     fn variables(&self, args: &Value) -> BTreeMap<String, Value> {
-        let mut vars: BTreeMap<String, Value> = args.as_object().map(|o| o.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default();
+        let mut vars: BTreeMap<String, Value> = args
+            .as_object()
+            .map(|o| o.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default();
         let c = &self.ctx;
-        for (k, v) in [("callId", Some(&c.call_id)), ("businessId", Some(&c.business_id)), ("agentId", Some(&c.agent_id)), ("customerNumber", c.customer_number.as_ref()), ("phoneNumber", c.phone_number.as_ref())] {
+        for (k, v) in [
+            ("callId", Some(&c.call_id)),
+            ("businessId", Some(&c.business_id)),
+            ("agentId", Some(&c.agent_id)),
+            ("customerNumber", c.customer_number.as_ref()),
+            ("phoneNumber", c.phone_number.as_ref()),
+        ] {
             vars.insert(k.to_owned(), v.map(|s| json!(s)).unwrap_or(Value::Null));
         }
         vars
@@ -404,30 +513,79 @@ impl CallTools {
         match tool {
             None => ToolOutcome::text(format!("Error: there is no tool named {name:?}.")),
             Some(ApiTool::EndCall { .. }) => ToolOutcome::text("Ending the call."),
-            Some(ApiTool::Transfer { destinations, hold_audio, .. }) => self.transfer(destinations, hold_audio.clone(), args),
+            Some(ApiTool::Transfer {
+                destinations,
+                hold_audio,
+                ..
+            }) => self.transfer(destinations, hold_audio.clone(), args),
             Some(ApiTool::Calendar { .. }) => ToolOutcome::text(self.calendar_op(name, args).await),
-            Some(ApiTool::Knowledge { file_ids }) => ToolOutcome::text(self.knowledge(file_ids, args).await),
-            Some(ApiTool::Function { name, url, timeout, .. }) => {
+            Some(ApiTool::Knowledge { file_ids }) => {
+                ToolOutcome::text(self.knowledge(file_ids, args).await)
+            }
+            Some(ApiTool::Function {
+                name, url, timeout, ..
+            }) => {
                 let body = json!({
                     "call": {"id": self.ctx.call_id, "agentId": self.ctx.agent_id, "businessId": self.ctx.business_id, "customerNumber": self.ctx.customer_number, "phoneNumber": self.ctx.phone_number},
                     "tool": name,
                     "arguments": args,
                 });
                 let headers = [("content-type".to_owned(), "application/json".to_owned())];
-                ToolOutcome::text(self.http(name, "POST", url, &headers, Some(&body), *timeout).await)
+                ToolOutcome::text(
+                    self.http(name, "POST", url, &headers, Some(&body), *timeout)
+                        .await,
+                )
             }
-            Some(ApiTool::ApiRequest { name, method, url, headers, body, timeout, .. }) => {
+            Some(ApiTool::ApiRequest {
+                name,
+                method,
+                url,
+                headers,
+                body,
+                timeout,
+                ..
+            }) => {
                 let vars = self.variables(args);
                 let url = template::render(url, &vars, true);
-                let headers: Vec<(String, String)> = headers.iter().map(|(k, v)| (template::render(k, &vars, false), template::render(v, &vars, false))).collect();
+                let headers: Vec<(String, String)> = headers
+                    .iter()
+                    .map(|(k, v)| {
+                        (
+                            template::render(k, &vars, false),
+                            template::render(v, &vars, false),
+                        )
+                    })
+                    .collect();
                 let body = body.as_ref().map(|b| template::render_json(b, &vars));
-                ToolOutcome::text(self.http(name, method, &url, &headers, body.as_ref(), *timeout).await)
+                ToolOutcome::text(
+                    self.http(name, method, &url, &headers, body.as_ref(), *timeout)
+                        .await,
+                )
             }
         }
     }
 
-    async fn http(&self, name: &str, method: &str, url: &str, headers: &[(String, String)], body: Option<&Value>, timeout: Option<Duration>) -> String {
-        match self.env.http.send(method, url, headers, body, timeout.unwrap_or(self.env.timeout)).await {
+    async fn http(
+        &self,
+        name: &str,
+        method: &str,
+        url: &str,
+        headers: &[(String, String)],
+        body: Option<&Value>,
+        timeout: Option<Duration>,
+    ) -> String {
+        match self
+            .env
+            .http
+            .send(
+                method,
+                url,
+                headers,
+                body,
+                timeout.unwrap_or(self.env.timeout),
+            )
+            .await
+        {
             Ok(r) if (200..300).contains(&r.status) => {
                 // a JSON reply with a `result` is the function-tool convention; anything else is passed on
                 let text = match serde_json::from_str::<Value>(&r.body) {
@@ -441,7 +599,11 @@ impl CallTools {
             }
             Ok(r) => {
                 tracing::warn!(tool = %name, status = r.status, "tool endpoint answered an error");
-                format!("Error: the {name} service answered HTTP {}: {}", r.status, cut(&r.body))
+                format!(
+                    "Error: the {name} service answered HTTP {}: {}",
+                    r.status,
+                    cut(&r.body)
+                )
             }
             Err(e) => {
                 tracing::warn!(tool = %name, error = %e, "tool request failed");
@@ -450,21 +612,44 @@ impl CallTools {
         }
     }
 
-    fn transfer(&self, destinations: &[Destination], hold_audio: Option<String>, args: &Value) -> ToolOutcome {
+    fn transfer(
+        &self,
+        destinations: &[Destination],
+        hold_audio: Option<String>,
+        args: &Value,
+    ) -> ToolOutcome {
         if !self.ctx.can_transfer {
-            return ToolOutcome::text("Error: this call cannot be transferred (no carrier call control); offer to take a message instead.");
+            return ToolOutcome::text(
+                "Error: this call cannot be transferred (no carrier call control); offer to take a message instead.",
+            );
         }
         let wanted = args["destination"].as_str().unwrap_or_default().trim();
-        let found = destinations.iter().find(|d| d.name.eq_ignore_ascii_case(wanted)).or_else(|| (destinations.len() == 1 && wanted.is_empty()).then(|| &destinations[0]));
+        let found = destinations
+            .iter()
+            .find(|d| d.name.eq_ignore_ascii_case(wanted))
+            .or_else(|| (destinations.len() == 1 && wanted.is_empty()).then(|| &destinations[0]));
         let Some(d) = found else {
             let names: Vec<&str> = destinations.iter().map(|d| d.name.as_str()).collect();
-            return ToolOutcome::text(format!("Error: {wanted:?} is not a destination; choose one of {names:?}."));
+            return ToolOutcome::text(format!(
+                "Error: {wanted:?} is not a destination; choose one of {names:?}."
+            ));
         };
-        let summary = args["summary"].as_str().unwrap_or_default().trim().to_owned();
+        let summary = args["summary"]
+            .as_str()
+            .unwrap_or_default()
+            .trim()
+            .to_owned();
         if let Ok(mut t) = self.transfer.lock() {
-            *t = Some(TransferOrder { destination: d.clone(), summary, hold_audio });
+            *t = Some(TransferOrder {
+                destination: d.clone(),
+                summary,
+                hold_audio,
+            });
         }
-        ToolOutcome { content: format!("Transferring the caller to {} now.", d.name), end_call: Some(format!("transfer to {}", d.name)) }
+        ToolOutcome {
+            content: format!("Transferring the caller to {} now.", d.name),
+            end_call: Some(format!("transfer to {}", d.name)),
+        }
     }
 
     async fn knowledge(&self, file_ids: &[String], args: &Value) -> String {
@@ -484,7 +669,8 @@ impl CallTools {
         if hits.is_empty() {
             return "Nothing in the business's documents answers that. Say you do not know rather than guessing.".into();
         }
-        let mut out = String::from("Answer only from these passages of the business's documents:\n");
+        let mut out =
+            String::from("Answer only from these passages of the business's documents:\n");
         for h in hits {
             out.push_str(&format!("\n[{}] {}\n", h.source, h.text.trim()));
         }
@@ -492,10 +678,14 @@ impl CallTools {
     }
 
     async fn calendar_op(&self, name: &str, args: &Value) -> String {
-        let Some((cfg, backend)) = self.calendar.as_ref() else { return "Error: no calendar.".into() };
+        let Some((cfg, backend)) = self.calendar.as_ref() else {
+            return "Error: no calendar.".into();
+        };
         let now = vox_store::now_ms();
         let failed = |e: CalendarError| match e {
-            CalendarError::Taken => "Error: that time was just taken; offer the caller another slot.".to_owned(),
+            CalendarError::Taken => {
+                "Error: that time was just taken; offer the caller another slot.".to_owned()
+            }
             CalendarError::Other(m) => format!("Error: {m}."),
         };
         match name {
@@ -503,49 +693,105 @@ impl CallTools {
                 let Some(start) = args["start"].as_str().and_then(|s| cfg.parse(s)) else {
                     return "Error: `start` must be a slot time like 2026-11-24T10:00.".into();
                 };
-                let Some(who) = args["name"].as_str().map(str::trim).filter(|n| !n.is_empty()) else {
+                let Some(who) = args["name"]
+                    .as_str()
+                    .map(str::trim)
+                    .filter(|n| !n.is_empty())
+                else {
                     return "Error: ask for the caller's name first and pass it as `name`.".into();
                 };
                 let horizon = now + HORIZON_DAYS * 86_400_000;
                 let busy = match backend.bookings(now, horizon).await {
-                    Ok(b) => b.into_iter().map(|b| (b.start_ms, b.end_ms)).collect::<Vec<_>>(),
+                    Ok(b) => b
+                        .into_iter()
+                        .map(|b| (b.start_ms, b.end_ms))
+                        .collect::<Vec<_>>(),
                     Err(e) => return failed(e),
                 };
                 let open = cfg.open_slots(&busy, now, HORIZON_DAYS, usize::MAX);
                 if !open.contains(&start) {
-                    let next: Vec<String> = open.iter().filter(|s| **s >= start).take(3).map(|s| format!("{} ({})", cfg.speak(*s), cfg.local(*s))).collect();
-                    return format!("Error: {} is not an open slot. The nearest open slots: {}.", cfg.speak(start), if next.is_empty() { "none".into() } else { next.join("; ") });
+                    let next: Vec<String> = open
+                        .iter()
+                        .filter(|s| **s >= start)
+                        .take(3)
+                        .map(|s| format!("{} ({})", cfg.speak(*s), cfg.local(*s)))
+                        .collect();
+                    return format!(
+                        "Error: {} is not an open slot. The nearest open slots: {}.",
+                        cfg.speak(start),
+                        if next.is_empty() {
+                            "none".into()
+                        } else {
+                            next.join("; ")
+                        }
+                    );
                 }
                 let booking = Booking {
                     id: String::new(),
                     start_ms: start,
                     end_ms: start + cfg.slot_minutes * 60_000,
                     name: who.to_owned(),
-                    phone: args["phone"].as_str().map(str::to_owned).or_else(|| self.ctx.customer_number.clone()),
+                    phone: args["phone"]
+                        .as_str()
+                        .map(str::to_owned)
+                        .or_else(|| self.ctx.customer_number.clone()),
                     address: args["address"].as_str().map(str::to_owned),
                     notes: args["notes"].as_str().map(str::to_owned),
                 };
                 match backend.book(booking, cfg.buffer_ms()).await {
-                    Ok(b) => format!("Booked: {} for {} (appointment id {}).", cfg.speak(b.start_ms), b.name, b.id),
+                    Ok(b) => format!(
+                        "Booked: {} for {} (appointment id {}).",
+                        cfg.speak(b.start_ms),
+                        b.name,
+                        b.id
+                    ),
                     Err(e) => failed(e),
                 }
             }
             "searchAppointments" => {
-                let query = args["query"].as_str().map(str::trim).filter(|q| !q.is_empty()).map(str::to_owned).or_else(|| self.ctx.customer_number.clone()).unwrap_or_default();
-                let list = match backend.bookings(now - 86_400_000, now + 365 * 86_400_000).await {
+                let query = args["query"]
+                    .as_str()
+                    .map(str::trim)
+                    .filter(|q| !q.is_empty())
+                    .map(str::to_owned)
+                    .or_else(|| self.ctx.customer_number.clone())
+                    .unwrap_or_default();
+                let list = match backend
+                    .bookings(now - 86_400_000, now + 365 * 86_400_000)
+                    .await
+                {
                     Ok(l) => l,
                     Err(e) => return failed(e),
                 };
-                let mut scored: Vec<(f32, Booking)> = list.into_iter().map(|b| (match_score(&query, &b), b)).filter(|(s, _)| *s >= 1.0).collect();
+                let mut scored: Vec<(f32, Booking)> = list
+                    .into_iter()
+                    .map(|b| (match_score(&query, &b), b))
+                    .filter(|(s, _)| *s >= 1.0)
+                    .collect();
                 scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.start_ms.cmp(&b.1.start_ms)));
                 if scored.is_empty() {
                     return format!("No appointment found for {query:?}.");
                 }
-                let found: Vec<String> = scored.into_iter().take(5).map(|(_, b)| format!("{} for {} (appointment id {})", cfg.speak(b.start_ms), b.name, b.id)).collect();
+                let found: Vec<String> = scored
+                    .into_iter()
+                    .take(5)
+                    .map(|(_, b)| {
+                        format!(
+                            "{} for {} (appointment id {})",
+                            cfg.speak(b.start_ms),
+                            b.name,
+                            b.id
+                        )
+                    })
+                    .collect();
                 format!("Found: {}.", found.join("; "))
             }
             "cancelAppointment" => {
-                let Some(id) = args["appointmentId"].as_str().map(str::trim).filter(|i| !i.is_empty()) else {
+                let Some(id) = args["appointmentId"]
+                    .as_str()
+                    .map(str::trim)
+                    .filter(|i| !i.is_empty())
+                else {
                     return "Error: pass the appointmentId from searchAppointments.".into();
                 };
                 match backend.cancel(id).await {

@@ -9,17 +9,25 @@
 
 use std::sync::Arc;
 
-use futures::future::BoxFuture;
 use futures::FutureExt;
+use futures::future::BoxFuture;
+use jiff::Timestamp;
 use jiff::civil::{Date, DateTime};
 use jiff::tz::TimeZone;
-use jiff::Timestamp;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use vox_store::{Appointment, Store, StoreError};
 
 /// Days ahead searched for open slots.
 pub const HORIZON_DAYS: i64 = 14;
-const DAYS: [&str; 7] = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
+const DAYS: [&str; 7] = [
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+];
 /// The time zone when the config names none.
 pub const DEFAULT_TIMEZONE: &str = "America/New_York";
 
@@ -48,17 +56,37 @@ impl AppointmentConfig {
     /// From the tool's `configOverride.appointmentConfig` (absent: all defaults, business
     /// hours Monday to Friday 09:00-17:00).
     pub fn from_json(v: Option<&Value>) -> Result<Self, String> {
-        let get = |k: &str, d: i64| v.and_then(|v| v.get(k)).and_then(Value::as_i64).unwrap_or(d);
-        let tz_name = v.and_then(|v| v.get("timezone")).and_then(Value::as_str).unwrap_or(DEFAULT_TIMEZONE);
-        let tz = TimeZone::get(tz_name).map_err(|_| format!("{tz_name:?} is not an IANA time zone"))?;
+        let get = |k: &str, d: i64| {
+            v.and_then(|v| v.get(k))
+                .and_then(Value::as_i64)
+                .unwrap_or(d)
+        };
+        let tz_name = v
+            .and_then(|v| v.get("timezone"))
+            .and_then(Value::as_str)
+            .unwrap_or(DEFAULT_TIMEZONE);
+        let tz =
+            TimeZone::get(tz_name).map_err(|_| format!("{tz_name:?} is not an IANA time zone"))?;
         let mut hours: [Vec<(i64, i64)>; 7] = Default::default();
-        match v.and_then(|v| v.get("hoursJson")).and_then(Value::as_object) {
+        match v
+            .and_then(|v| v.get("hoursJson"))
+            .and_then(Value::as_object)
+        {
             Some(h) => {
                 for (day, ranges) in h {
-                    let i = DAYS.iter().position(|d| d.eq_ignore_ascii_case(day)).ok_or_else(|| format!("{day:?} is not a day of the week"))?;
+                    let i = DAYS
+                        .iter()
+                        .position(|d| d.eq_ignore_ascii_case(day))
+                        .ok_or_else(|| format!("{day:?} is not a day of the week"))?;
                     for r in ranges.as_array().into_iter().flatten() {
-                        let open = r["openTime"].as_str().and_then(hhmm).ok_or("openTime must be HH:MM")?;
-                        let close = r["closeTime"].as_str().and_then(hhmm).ok_or("closeTime must be HH:MM")?;
+                        let open = r["openTime"]
+                            .as_str()
+                            .and_then(hhmm)
+                            .ok_or("openTime must be HH:MM")?;
+                        let close = r["closeTime"]
+                            .as_str()
+                            .and_then(hhmm)
+                            .ok_or("closeTime must be HH:MM")?;
                         if open < close {
                             hours[i].push((open, close));
                         }
@@ -68,7 +96,13 @@ impl AppointmentConfig {
             }
             None => (0..5).for_each(|i| hours[i].push((9 * 60, 17 * 60))),
         }
-        Ok(Self { slot_minutes: get("slotDurationMinutes", 60), buffer_minutes: get("slotBufferMinutes", 0), notice_minutes: get("advanceNoticeMinutes", 1440), hours, tz })
+        Ok(Self {
+            slot_minutes: get("slotDurationMinutes", 60),
+            buffer_minutes: get("slotBufferMinutes", 0),
+            notice_minutes: get("advanceNoticeMinutes", 1440),
+            hours,
+            tz,
+        })
     }
 
     /// The buffer in ms.
@@ -78,20 +112,34 @@ impl AppointmentConfig {
 
     /// Open slot starts (Unix ms) from `now_ms` over `days` days, at most `limit`, given the
     /// `busy` intervals already booked.
-    pub fn open_slots(&self, busy: &[(i64, i64)], now_ms: i64, days: i64, limit: usize) -> Vec<i64> {
+    pub fn open_slots(
+        &self,
+        busy: &[(i64, i64)],
+        now_ms: i64,
+        days: i64,
+        limit: usize,
+    ) -> Vec<i64> {
         let mut out = Vec::new();
-        let Ok(now) = Timestamp::from_millisecond(now_ms) else { return out };
+        let Ok(now) = Timestamp::from_millisecond(now_ms) else {
+            return out;
+        };
         let today = now.to_zoned(self.tz.clone()).date();
         let earliest = now_ms + self.notice_minutes * 60_000;
         let (slot, buffer) = (self.slot_minutes * 60_000, self.buffer_ms());
         for d in 0..days {
-            let Ok(date) = today.checked_add(jiff::Span::new().days(d)) else { break };
+            let Ok(date) = today.checked_add(jiff::Span::new().days(d)) else {
+                break;
+            };
             for &(open, close) in &self.hours[date.weekday().to_monday_zero_offset() as usize] {
                 let mut t = open;
                 while t + self.slot_minutes <= close {
                     if let Some(start) = self.local_ms(date, t) {
                         let end = start + slot;
-                        if start >= earliest && !busy.iter().any(|&(b0, b1)| b0 < end + buffer && b1 > start - buffer) {
+                        if start >= earliest
+                            && !busy
+                                .iter()
+                                .any(|&(b0, b1)| b0 < end + buffer && b1 > start - buffer)
+                        {
                             out.push(start);
                             if out.len() >= limit {
                                 return out;
@@ -106,14 +154,26 @@ impl AppointmentConfig {
     }
 
     fn local_ms(&self, date: Date, minute: i64) -> Option<i64> {
-        let dt = if minute >= 24 * 60 { date.tomorrow().ok()?.at(0, 0, 0, 0) } else { date.at((minute / 60) as i8, (minute % 60) as i8, 0, 0) };
-        Some(dt.to_zoned(self.tz.clone()).ok()?.timestamp().as_millisecond())
+        let dt = if minute >= 24 * 60 {
+            date.tomorrow().ok()?.at(0, 0, 0, 0)
+        } else {
+            date.at((minute / 60) as i8, (minute % 60) as i8, 0, 0)
+        };
+        Some(
+            dt.to_zoned(self.tz.clone())
+                .ok()?
+                .timestamp()
+                .as_millisecond(),
+        )
     }
 
     /// `ms` in the config's zone, for the caller: "Tuesday, November 24 at 10:00".
     pub fn speak(&self, ms: i64) -> String {
         match Timestamp::from_millisecond(ms) {
-            Ok(t) => t.to_zoned(self.tz.clone()).strftime("%A, %B %-d at %H:%M").to_string(),
+            Ok(t) => t
+                .to_zoned(self.tz.clone())
+                .strftime("%A, %B %-d at %H:%M")
+                .to_string(),
             Err(_) => ms.to_string(),
         }
     }
@@ -121,7 +181,10 @@ impl AppointmentConfig {
     /// `ms` as the local time the model passes back: "2026-11-24T10:00".
     pub fn local(&self, ms: i64) -> String {
         match Timestamp::from_millisecond(ms) {
-            Ok(t) => t.to_zoned(self.tz.clone()).strftime("%Y-%m-%dT%H:%M").to_string(),
+            Ok(t) => t
+                .to_zoned(self.tz.clone())
+                .strftime("%Y-%m-%dT%H:%M")
+                .to_string(),
             Err(_) => ms.to_string(),
         }
     }
@@ -133,7 +196,12 @@ impl AppointmentConfig {
             return Some(t.as_millisecond());
         }
         let dt: DateTime = s.replace(' ', "T").parse().ok()?;
-        Some(dt.to_zoned(self.tz.clone()).ok()?.timestamp().as_millisecond())
+        Some(
+            dt.to_zoned(self.tz.clone())
+                .ok()?
+                .timestamp()
+                .as_millisecond(),
+        )
     }
 }
 
@@ -186,12 +254,24 @@ pub struct BuiltinCalendar {
 impl BuiltinCalendar {
     /// The business's calendar; bookings note `call_id`.
     pub fn new(store: Store, business_id: String, call_id: Option<String>) -> Self {
-        Self { store, business_id, call_id }
+        Self {
+            store,
+            business_id,
+            call_id,
+        }
     }
 }
 
 fn booking(a: Appointment) -> Booking {
-    Booking { id: a.id, start_ms: a.start_at, end_ms: a.end_at, name: a.name, phone: a.phone, address: a.address, notes: a.notes }
+    Booking {
+        id: a.id,
+        start_ms: a.start_at,
+        end_ms: a.end_at,
+        name: a.name,
+        phone: a.phone,
+        address: a.address,
+        notes: a.notes,
+    }
 }
 
 fn store_err(e: StoreError) -> CalendarError {
@@ -206,7 +286,17 @@ fn store_err(e: StoreError) -> CalendarError {
 
 impl CalendarBackend for BuiltinCalendar {
     fn bookings(&self, from: i64, to: i64) -> BoxFuture<'_, Result<Vec<Booking>, CalendarError>> {
-        async move { Ok(self.store.appointments_between(&self.business_id, from, to).await.map_err(store_err)?.into_iter().map(booking).collect()) }.boxed()
+        async move {
+            Ok(self
+                .store
+                .appointments_between(&self.business_id, from, to)
+                .await
+                .map_err(store_err)?
+                .into_iter()
+                .map(booking)
+                .collect())
+        }
+        .boxed()
     }
 
     fn book(&self, b: Booking, buffer_ms: i64) -> BoxFuture<'_, Result<Booking, CalendarError>> {
@@ -222,14 +312,25 @@ impl CalendarBackend for BuiltinCalendar {
                 call_id: self.call_id.clone(),
                 ..Default::default()
             };
-            Ok(booking(self.store.book_appointment(a, buffer_ms).await.map_err(store_err)?))
+            Ok(booking(
+                self.store
+                    .book_appointment(a, buffer_ms)
+                    .await
+                    .map_err(store_err)?,
+            ))
         }
         .boxed()
     }
 
     fn cancel(&self, id: &str) -> BoxFuture<'_, Result<bool, CalendarError>> {
         let id = id.to_owned();
-        async move { self.store.cancel_appointment(&self.business_id, &id).await.map_err(store_err) }.boxed()
+        async move {
+            self.store
+                .cancel_appointment(&self.business_id, &id)
+                .await
+                .map_err(store_err)
+        }
+        .boxed()
     }
 }
 
@@ -246,28 +347,48 @@ pub struct GoogleCalendar {
 impl GoogleCalendar {
     /// `api_base` is `https://www.googleapis.com` in production.
     pub fn new(http: reqwest::Client, api_base: &str, calendar_id: &str, token: Arc<str>) -> Self {
-        Self { http, api_base: api_base.trim_end_matches('/').to_owned(), calendar_id: calendar_id.to_owned(), token }
+        Self {
+            http,
+            api_base: api_base.trim_end_matches('/').to_owned(),
+            calendar_id: calendar_id.to_owned(),
+            token,
+        }
     }
 
     fn events_url(&self) -> String {
-        format!("{}/calendar/v3/calendars/{}/events", self.api_base, crate::template::percent_encode(&self.calendar_id))
+        format!(
+            "{}/calendar/v3/calendars/{}/events",
+            self.api_base,
+            crate::template::percent_encode(&self.calendar_id)
+        )
     }
 
     async fn call(&self, req: reqwest::RequestBuilder) -> Result<(u16, Value), CalendarError> {
-        let resp = req.bearer_auth(&*self.token).send().await.map_err(|e| CalendarError::Other(format!("Google Calendar unreachable: {e}")))?;
+        let resp = req
+            .bearer_auth(&*self.token)
+            .send()
+            .await
+            .map_err(|e| CalendarError::Other(format!("Google Calendar unreachable: {e}")))?;
         let status = resp.status().as_u16();
         let body = resp.json::<Value>().await.unwrap_or(Value::Null);
         if status >= 400 && status != 404 && status != 410 {
-            let msg = body["error"]["message"].as_str().unwrap_or("no message").to_owned();
+            let msg = body["error"]["message"]
+                .as_str()
+                .unwrap_or("no message")
+                .to_owned();
             tracing::warn!(status, error = %msg, "Google Calendar refused a request");
-            return Err(CalendarError::Other(format!("Google Calendar answered {status}")));
+            return Err(CalendarError::Other(format!(
+                "Google Calendar answered {status}"
+            )));
         }
         Ok((status, body))
     }
 }
 
 fn rfc3339(ms: i64) -> String {
-    Timestamp::from_millisecond(ms).map(|t| t.to_string()).unwrap_or_default()
+    Timestamp::from_millisecond(ms)
+        .map(|t| t.to_string())
+        .unwrap_or_default()
 }
 
 fn event_time(v: &Value) -> Option<i64> {
@@ -276,7 +397,13 @@ fn event_time(v: &Value) -> Option<i64> {
     }
     // all-day events block their whole day (UTC)
     let d: Date = v["date"].as_str()?.parse().ok()?;
-    Some(d.at(0, 0, 0, 0).to_zoned(TimeZone::UTC).ok()?.timestamp().as_millisecond())
+    Some(
+        d.at(0, 0, 0, 0)
+            .to_zoned(TimeZone::UTC)
+            .ok()?
+            .timestamp()
+            .as_millisecond(),
+    )
 }
 
 impl GoogleCalendar {
@@ -285,25 +412,46 @@ impl GoogleCalendar {
         let mut out = Vec::new();
         let mut page: Option<String> = None;
         loop {
-            let mut q = vec![("timeMin", rfc3339(from)), ("timeMax", rfc3339(to)), ("singleEvents", "true".into()), ("orderBy", "startTime".into()), ("maxResults", "250".into())];
+            let mut q = vec![
+                ("timeMin", rfc3339(from)),
+                ("timeMax", rfc3339(to)),
+                ("singleEvents", "true".into()),
+                ("orderBy", "startTime".into()),
+                ("maxResults", "250".into()),
+            ];
             if let Some(p) = &page {
                 q.push(("pageToken", p.clone()));
             }
-            let (_, body) = self.call(self.http.get(self.events_url()).query(&q)).await?;
+            let (_, body) = self
+                .call(self.http.get(self.events_url()).query(&q))
+                .await?;
             for e in body["items"].as_array().into_iter().flatten() {
                 if e["status"] == "cancelled" {
                     continue;
                 }
-                let (Some(start), Some(end)) = (event_time(&e["start"]), event_time(&e["end"])) else { continue };
+                let (Some(start), Some(end)) = (event_time(&e["start"]), event_time(&e["end"]))
+                else {
+                    continue;
+                };
                 let private = &e["extendedProperties"]["private"];
                 let booking = Booking {
                     id: e["id"].as_str().unwrap_or_default().to_owned(),
                     start_ms: start,
                     end_ms: end,
-                    name: private["name"].as_str().or(e["summary"].as_str()).unwrap_or_default().to_owned(),
+                    name: private["name"]
+                        .as_str()
+                        .or(e["summary"].as_str())
+                        .unwrap_or_default()
+                        .to_owned(),
                     phone: private["phone"].as_str().map(str::to_owned),
-                    address: e["location"].as_str().filter(|l| !l.is_empty()).map(str::to_owned),
-                    notes: e["description"].as_str().filter(|d| !d.is_empty()).map(str::to_owned),
+                    address: e["location"]
+                        .as_str()
+                        .filter(|l| !l.is_empty())
+                        .map(str::to_owned),
+                    notes: e["description"]
+                        .as_str()
+                        .filter(|d| !d.is_empty())
+                        .map(str::to_owned),
                 };
                 out.push((booking, private["bookedBy"] == "vox"));
             }
@@ -317,7 +465,15 @@ impl GoogleCalendar {
 
 impl CalendarBackend for GoogleCalendar {
     fn bookings(&self, from: i64, to: i64) -> BoxFuture<'_, Result<Vec<Booking>, CalendarError>> {
-        async move { Ok(self.list(from, to).await?.into_iter().map(|(b, _)| b).collect()) }.boxed()
+        async move {
+            Ok(self
+                .list(from, to)
+                .await?
+                .into_iter()
+                .map(|(b, _)| b)
+                .collect())
+        }
+        .boxed()
     }
 
     fn book(&self, b: Booking, buffer_ms: i64) -> BoxFuture<'_, Result<Booking, CalendarError>> {
@@ -342,10 +498,20 @@ impl CalendarBackend for GoogleCalendar {
                 "end": {"dateTime": rfc3339(b.end_ms)},
                 "extendedProperties": {"private": private},
             });
-            let (_, created) = self.call(self.http.post(self.events_url()).json(&event)).await?;
-            let id = created["id"].as_str().ok_or_else(|| CalendarError::Other("Google Calendar's reply has no event id".into()))?.to_owned();
+            let (_, created) = self
+                .call(self.http.post(self.events_url()).json(&event))
+                .await?;
+            let id = created["id"]
+                .as_str()
+                .ok_or_else(|| {
+                    CalendarError::Other("Google Calendar's reply has no event id".into())
+                })?
+                .to_owned();
             let rivals = self.list(from, to).await?;
-            if rivals.iter().any(|(x, vox)| x.id != id && overlaps(x) && (!vox || x.id < id)) {
+            if rivals
+                .iter()
+                .any(|(x, vox)| x.id != id && overlaps(x) && (!vox || x.id < id))
+            {
                 let _ = self.cancel(&id).await;
                 return Err(CalendarError::Taken);
             }
@@ -355,7 +521,11 @@ impl CalendarBackend for GoogleCalendar {
     }
 
     fn cancel(&self, id: &str) -> BoxFuture<'_, Result<bool, CalendarError>> {
-        let url = format!("{}/{}", self.events_url(), crate::template::percent_encode(id));
+        let url = format!(
+            "{}/{}",
+            self.events_url(),
+            crate::template::percent_encode(id)
+        );
         async move {
             let (status, _) = self.call(self.http.delete(url)).await?;
             Ok(status < 300)
@@ -369,7 +539,10 @@ fn digits(s: &str) -> String {
 }
 
 fn words(s: &str) -> Vec<String> {
-    s.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase).collect()
+    s.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect()
 }
 
 /// Edit distance, for typos in names ("Dana" / "Donna").
@@ -381,7 +554,9 @@ fn levenshtein(a: &str, b: &str) -> usize {
         row[0] = i + 1;
         for (j, cb) in b.iter().enumerate() {
             let cur = row[j + 1];
-            row[j + 1] = (row[j + 1] + 1).min(row[j] + 1).min(prev + usize::from(ca != *cb));
+            row[j + 1] = (row[j + 1] + 1)
+                .min(row[j] + 1)
+                .min(prev + usize::from(ca != *cb));
             prev = cur;
         }
     }
@@ -403,8 +578,14 @@ pub fn match_score(query: &str, b: &Booking) -> f32 {
             score += 3.0;
         }
     }
-    let hay: Vec<String> = words(&b.name).into_iter().chain(b.address.as_deref().map(words).unwrap_or_default()).collect();
-    for w in words(query).into_iter().filter(|w| w.chars().any(char::is_alphabetic) || w.len() < 7) {
+    let hay: Vec<String> = words(&b.name)
+        .into_iter()
+        .chain(b.address.as_deref().map(words).unwrap_or_default())
+        .collect();
+    for w in words(query)
+        .into_iter()
+        .filter(|w| w.chars().any(char::is_alphabetic) || w.len() < 7)
+    {
         let best = hay
             .iter()
             .map(|h| {
@@ -430,7 +611,10 @@ mod tests {
 
     fn ms(s: &str, tz: &str) -> i64 {
         let dt: DateTime = s.parse().expect("datetime");
-        dt.to_zoned(TimeZone::get(tz).expect("tz")).expect("zoned").timestamp().as_millisecond()
+        dt.to_zoned(TimeZone::get(tz).expect("tz"))
+            .expect("zoned")
+            .timestamp()
+            .as_millisecond()
     }
 
     #[test]
@@ -442,16 +626,35 @@ mod tests {
         .expect("config");
         // Monday 2026-11-23 08:00 Chicago: notice of 2 h leaves 10:00 as the first slot
         let now = ms("2026-11-23T08:00", "America/Chicago");
-        let booked = (ms("2026-11-23T11:00", "America/Chicago"), ms("2026-11-23T11:45", "America/Chicago"));
-        let slots: Vec<String> = cfg.open_slots(&[booked], now, 7, 10).into_iter().map(|s| cfg.local(s)).collect();
+        let booked = (
+            ms("2026-11-23T11:00", "America/Chicago"),
+            ms("2026-11-23T11:45", "America/Chicago"),
+        );
+        let slots: Vec<String> = cfg
+            .open_slots(&[booked], now, 7, 10)
+            .into_iter()
+            .map(|s| cfg.local(s))
+            .collect();
         // 09:00 is too soon, 10:00 open, 11:00 booked; Wednesday has room for one (13:00-13:45)
         assert_eq!(slots, vec!["2026-11-23T10:00", "2026-11-25T13:00"]);
         // a booking at 10:50 is within the 15-minute buffer of the 10:00 slot's end
-        let near = (ms("2026-11-23T10:50", "America/Chicago"), ms("2026-11-23T10:55", "America/Chicago"));
+        let near = (
+            ms("2026-11-23T10:50", "America/Chicago"),
+            ms("2026-11-23T10:55", "America/Chicago"),
+        );
         assert_eq!(cfg.open_slots(&[near], now, 1, 10).len(), 0);
-        assert_eq!(cfg.parse("2026-11-23T10:00"), Some(ms("2026-11-23T10:00", "America/Chicago")));
-        assert_eq!(cfg.parse("2026-11-23T16:00:00Z"), Some(ms("2026-11-23T10:00", "America/Chicago")));
-        assert_eq!(cfg.speak(ms("2026-11-23T10:00", "America/Chicago")), "Monday, November 23 at 10:00");
+        assert_eq!(
+            cfg.parse("2026-11-23T10:00"),
+            Some(ms("2026-11-23T10:00", "America/Chicago"))
+        );
+        assert_eq!(
+            cfg.parse("2026-11-23T16:00:00Z"),
+            Some(ms("2026-11-23T10:00", "America/Chicago"))
+        );
+        assert_eq!(
+            cfg.speak(ms("2026-11-23T10:00", "America/Chicago")),
+            "Monday, November 23 at 10:00"
+        );
     }
 
     #[test]
@@ -459,13 +662,21 @@ mod tests {
         let cfg = AppointmentConfig::from_json(None).expect("defaults");
         let now = ms("2026-11-20T12:00", DEFAULT_TIMEZONE); // a Friday
         let slots = cfg.open_slots(&[], now, 7, 3);
-        assert_eq!(slots.into_iter().map(|s| cfg.local(s)).collect::<Vec<_>>(), vec!["2026-11-23T09:00", "2026-11-23T10:00", "2026-11-23T11:00"]);
+        assert_eq!(
+            slots.into_iter().map(|s| cfg.local(s)).collect::<Vec<_>>(),
+            vec!["2026-11-23T09:00", "2026-11-23T10:00", "2026-11-23T11:00"]
+        );
         assert!(AppointmentConfig::from_json(Some(&json!({"timezone": "Mars/Olympus"}))).is_err());
     }
 
     #[test]
     fn search_is_fuzzy_on_phone_name_and_address() {
-        let b = Booking { name: "Dana Whitfield".into(), phone: Some("+15125550177".into()), address: Some("12 Oak Street, Austin".into()), ..Default::default() };
+        let b = Booking {
+            name: "Dana Whitfield".into(),
+            phone: Some("+15125550177".into()),
+            address: Some("12 Oak Street, Austin".into()),
+            ..Default::default()
+        };
         assert!(match_score("512-555-0177", &b) >= 3.0);
         assert!(match_score("5550177", &b) >= 3.0);
         assert!(match_score("Donna Whitfeld", &b) >= 1.0, "typos");

@@ -19,7 +19,10 @@ pub struct HttpGuard {
 
 impl Default for HttpGuard {
     fn default() -> Self {
-        Self { allow_private: false, max_response_bytes: 64 * 1024 }
+        Self {
+            allow_private: false,
+            max_response_bytes: 64 * 1024,
+        }
     }
 }
 
@@ -44,7 +47,11 @@ pub fn is_internal(ip: IpAddr) -> bool {
                 return is_internal(IpAddr::V4(v4));
             }
             let s = v6.segments();
-            v6.is_loopback() || v6.is_unspecified() || v6.is_multicast() || (s[0] & 0xfe00) == 0xfc00 || (s[0] & 0xffc0) == 0xfe80
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (s[0] & 0xfe00) == 0xfc00
+                || (s[0] & 0xffc0) == 0xfe80
         }
     }
 }
@@ -60,34 +67,64 @@ pub struct Reply {
 
 impl HttpGuard {
     /// Sends one request with a JSON body; errors are sentences for the model and the log.
-    pub async fn send(&self, method: &str, url: &str, headers: &[(String, String)], body: Option<&serde_json::Value>, timeout: Duration) -> Result<Reply, String> {
+    pub async fn send(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(String, String)],
+        body: Option<&serde_json::Value>,
+        timeout: Duration,
+    ) -> Result<Reply, String> {
         let bytes = body.map(|b| b.to_string().into_bytes());
         let mut headers = headers.to_vec();
-        if bytes.is_some() && !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type")) {
+        if bytes.is_some()
+            && !headers
+                .iter()
+                .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+        {
             headers.push(("content-type".into(), "application/json".into()));
         }
-        self.send_raw(method, url, &headers, bytes.as_deref(), timeout).await
+        self.send_raw(method, url, &headers, bytes.as_deref(), timeout)
+            .await
     }
 
     /// Sends one request with exactly these body bytes (signed webhooks).
-    pub async fn send_raw(&self, method: &str, url: &str, headers: &[(String, String)], body: Option<&[u8]>, timeout: Duration) -> Result<Reply, String> {
+    pub async fn send_raw(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(String, String)],
+        body: Option<&[u8]>,
+        timeout: Duration,
+    ) -> Result<Reply, String> {
         let url = reqwest::Url::parse(url).map_err(|e| format!("bad url: {e}"))?;
         if !matches!(url.scheme(), "http" | "https") {
             return Err("only http and https urls are allowed".into());
         }
         let host = url.host_str().ok_or("url has no host")?.to_owned();
         let port = url.port_or_known_default().ok_or("url has no port")?;
-        let lookup_host = host.trim_start_matches('[').trim_end_matches(']').to_owned();
-        let addrs: Vec<SocketAddr> = tokio::time::timeout(timeout, tokio::net::lookup_host((lookup_host.as_str(), port)))
-            .await
-            .map_err(|_| format!("resolving {host} timed out"))?
-            .map_err(|e| format!("cannot resolve {host}: {e}"))?
-            .collect();
-        let addr = *addrs.first().ok_or_else(|| format!("{host} has no address"))?;
+        let lookup_host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
+        let addrs: Vec<SocketAddr> = tokio::time::timeout(
+            timeout,
+            tokio::net::lookup_host((lookup_host.as_str(), port)),
+        )
+        .await
+        .map_err(|_| format!("resolving {host} timed out"))?
+        .map_err(|e| format!("cannot resolve {host}: {e}"))?
+        .collect();
+        let addr = *addrs
+            .first()
+            .ok_or_else(|| format!("{host} has no address"))?;
         if !self.allow_private && addrs.iter().any(|a| is_internal(a.ip())) {
-            return Err(format!("{host} resolves to an internal address; refused (set tools.allow_private_networks to allow)"));
+            return Err(format!(
+                "{host} resolves to an internal address; refused (set tools.allow_private_networks to allow)"
+            ));
         }
-        let method = reqwest::Method::from_bytes(method.as_bytes()).map_err(|_| format!("bad method {method:?}"))?;
+        let method = reqwest::Method::from_bytes(method.as_bytes())
+            .map_err(|_| format!("bad method {method:?}"))?;
         let client = reqwest::Client::builder()
             .timeout(timeout)
             .redirect(reqwest::redirect::Policy::none())
@@ -101,16 +138,28 @@ impl HttpGuard {
         if let Some(b) = body {
             req = req.body(b.to_vec());
         }
-        let mut resp = req.send().await.map_err(|e| if e.is_timeout() { "the request timed out".to_owned() } else { e.to_string() })?;
+        let mut resp = req.send().await.map_err(|e| {
+            if e.is_timeout() {
+                "the request timed out".to_owned()
+            } else {
+                e.to_string()
+            }
+        })?;
         let status = resp.status().as_u16();
         let mut bytes = Vec::new();
         while let Some(chunk) = resp.chunk().await.map_err(|e| e.to_string())? {
             let room = self.max_response_bytes.saturating_sub(bytes.len());
             bytes.extend_from_slice(&chunk[..chunk.len().min(room)]);
             if chunk.len() > room {
-                return Err(format!("the response is larger than {} bytes", self.max_response_bytes));
+                return Err(format!(
+                    "the response is larger than {} bytes",
+                    self.max_response_bytes
+                ));
             }
         }
-        Ok(Reply { status, body: String::from_utf8_lossy(&bytes).into_owned() })
+        Ok(Reply {
+            status,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        })
     }
 }

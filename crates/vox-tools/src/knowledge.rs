@@ -13,8 +13,8 @@ use std::sync::{Arc, Mutex};
 
 use tantivy::collector::TopDocs;
 use tantivy::query::QueryParser;
-use tantivy::schema::{Schema, Value as _, INDEXED, STORED, TEXT};
-use tantivy::{doc, Index, IndexReader, TantivyDocument};
+use tantivy::schema::{INDEXED, STORED, Schema, TEXT, Value as _};
+use tantivy::{Index, IndexReader, TantivyDocument, doc};
 use tokio::sync::OnceCell;
 use vox_providers::Embedder;
 use vox_store::Store;
@@ -53,14 +53,27 @@ pub struct KnowledgeIndex {
 
 impl std::fmt::Debug for KnowledgeIndex {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KnowledgeIndex").field("passages", &self.passages.len()).field("embeddings", &self.embeddings.is_some()).finish()
+        f.debug_struct("KnowledgeIndex")
+            .field("passages", &self.passages.len())
+            .field("embeddings", &self.embeddings.is_some())
+            .finish()
     }
 }
 
 impl KnowledgeIndex {
     /// Indexes `(file_id, source, text)` passages; embeds them with `embedder` if given.
-    pub async fn build(passages: Vec<(String, String, String)>, embedder: Option<&Arc<dyn Embedder>>) -> Result<Self, String> {
-        let passages: Vec<Passage> = passages.into_iter().map(|(file_id, source, text)| Passage { file_id, source, text }).collect();
+    pub async fn build(
+        passages: Vec<(String, String, String)>,
+        embedder: Option<&Arc<dyn Embedder>>,
+    ) -> Result<Self, String> {
+        let passages: Vec<Passage> = passages
+            .into_iter()
+            .map(|(file_id, source, text)| Passage {
+                file_id,
+                source,
+                text,
+            })
+            .collect();
         let embeddings = match embedder {
             Some(e) if !passages.is_empty() => {
                 let texts: Vec<String> = passages.iter().map(|p| p.text.clone()).collect();
@@ -76,8 +89,15 @@ impl KnowledgeIndex {
             _ => None,
         };
         let texts: Vec<String> = passages.iter().map(|p| p.text.clone()).collect();
-        let (reader, parser) = tokio::task::spawn_blocking(move || bm25_index(&texts)).await.map_err(|e| e.to_string())??;
-        Ok(Self { passages, reader, parser, embeddings })
+        let (reader, parser) = tokio::task::spawn_blocking(move || bm25_index(&texts))
+            .await
+            .map_err(|e| e.to_string())??;
+        Ok(Self {
+            passages,
+            reader,
+            parser,
+            embeddings,
+        })
     }
 
     /// How many passages it holds.
@@ -91,7 +111,12 @@ impl KnowledgeIndex {
     }
 
     /// The best `k` passages for `query`.
-    pub async fn search(&self, query: &str, embedder: Option<&Arc<dyn Embedder>>, k: usize) -> Vec<Hit> {
+    pub async fn search(
+        &self,
+        query: &str,
+        embedder: Option<&Arc<dyn Embedder>>,
+        k: usize,
+    ) -> Vec<Hit> {
         let mut fused: HashMap<usize, f32> = HashMap::new();
         for (rank, i) in self.keyword(query).into_iter().enumerate() {
             *fused.entry(i).or_default() += 1.0 / (RRF_K + rank as f32 + 1.0);
@@ -100,7 +125,11 @@ impl KnowledgeIndex {
             && let Ok(q) = e.embed(vec![query.to_owned()]).await
             && let Some(q) = q.first()
         {
-            let mut sims: Vec<(usize, f32)> = vectors.iter().enumerate().map(|(i, v)| (i, v.iter().zip(q).map(|(a, b)| a * b).sum())).collect();
+            let mut sims: Vec<(usize, f32)> = vectors
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (i, v.iter().zip(q).map(|(a, b)| a * b).sum()))
+                .collect();
             sims.sort_by(|a, b| b.1.total_cmp(&a.1));
             for (rank, (i, _)) in sims.into_iter().take(CANDIDATES).enumerate() {
                 *fused.entry(i).or_default() += 1.0 / (RRF_K + rank as f32 + 1.0);
@@ -113,23 +142,40 @@ impl KnowledgeIndex {
             .take(k)
             .map(|(i, score)| {
                 let p = &self.passages[i];
-                Hit { source: p.source.clone(), file_id: p.file_id.clone(), text: p.text.clone(), score }
+                Hit {
+                    source: p.source.clone(),
+                    file_id: p.file_id.clone(),
+                    text: p.text.clone(),
+                    score,
+                }
             })
             .collect()
     }
 
     fn keyword(&self, query: &str) -> Vec<usize> {
         // the caller's words, not query syntax: keep letters and digits only
-        let cleaned: String = query.chars().map(|c| if c.is_alphanumeric() { c } else { ' ' }).collect();
+        let cleaned: String = query
+            .chars()
+            .map(|c| if c.is_alphanumeric() { c } else { ' ' })
+            .collect();
         if cleaned.trim().is_empty() {
             return Vec::new();
         }
         let (q, _) = self.parser.parse_query_lenient(&cleaned);
         let searcher = self.reader.searcher();
         let ord = searcher.schema().get_field("ord").expect("ord field");
-        let Ok(top) = searcher.search(&q, &TopDocs::with_limit(CANDIDATES)) else { return Vec::new() };
+        let Ok(top) = searcher.search(&q, &TopDocs::with_limit(CANDIDATES)) else {
+            return Vec::new();
+        };
         top.into_iter()
-            .filter_map(|(_, addr)| searcher.doc::<TantivyDocument>(addr).ok()?.get_first(ord)?.as_u64().map(|o| o as usize))
+            .filter_map(|(_, addr)| {
+                searcher
+                    .doc::<TantivyDocument>(addr)
+                    .ok()?
+                    .get_first(ord)?
+                    .as_u64()
+                    .map(|o| o as usize)
+            })
             .collect()
     }
 }
@@ -139,9 +185,13 @@ fn bm25_index(texts: &[String]) -> Result<(IndexReader, QueryParser), String> {
     let body = schema.add_text_field("body", TEXT);
     let ord = schema.add_u64_field("ord", INDEXED | STORED);
     let index = Index::create_in_ram(schema.build());
-    let mut writer = index.writer_with_num_threads::<TantivyDocument>(1, 20_000_000).map_err(|e| e.to_string())?;
+    let mut writer = index
+        .writer_with_num_threads::<TantivyDocument>(1, 20_000_000)
+        .map_err(|e| e.to_string())?;
     for (i, t) in texts.iter().enumerate() {
-        writer.add_document(doc!(body => t.as_str(), ord => i as u64)).map_err(|e| e.to_string())?;
+        writer
+            .add_document(doc!(body => t.as_str(), ord => i as u64))
+            .map_err(|e| e.to_string())?;
     }
     writer.commit().map_err(|e| e.to_string())?;
     let reader = index.reader().map_err(|e| e.to_string())?;
@@ -161,14 +211,20 @@ pub struct KnowledgeBases {
 
 impl std::fmt::Debug for KnowledgeBases {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KnowledgeBases").field("embedder", &self.embedder.is_some()).finish_non_exhaustive()
+        f.debug_struct("KnowledgeBases")
+            .field("embedder", &self.embedder.is_some())
+            .finish_non_exhaustive()
     }
 }
 
 impl KnowledgeBases {
     /// Over `store`'s files; `embedder` adds the semantic half of the search.
     pub fn new(store: Store, embedder: Option<Arc<dyn Embedder>>) -> Self {
-        Self { store, embedder, cache: Mutex::new(HashMap::new()) }
+        Self {
+            store,
+            embedder,
+            cache: Mutex::new(HashMap::new()),
+        }
     }
 
     /// The embedder queries use.
@@ -177,12 +233,22 @@ impl KnowledgeBases {
     }
 
     /// The index of `file_ids` (of `business_id`), built once.
-    pub async fn index(&self, business_id: &str, file_ids: &[String]) -> Result<Arc<KnowledgeIndex>, String> {
+    pub async fn index(
+        &self,
+        business_id: &str,
+        file_ids: &[String],
+    ) -> Result<Arc<KnowledgeIndex>, String> {
         let mut key: Vec<String> = file_ids.to_vec();
         key.sort();
         key.dedup();
         key.insert(0, business_id.to_owned());
-        let cell = self.cache.lock().map_err(|_| "knowledge cache poisoned")?.entry(key.clone()).or_default().clone();
+        let cell = self
+            .cache
+            .lock()
+            .map_err(|_| "knowledge cache poisoned")?
+            .entry(key.clone())
+            .or_default()
+            .clone();
         let built = cell
             .get_or_try_init(|| async {
                 let mut passages = Vec::new();

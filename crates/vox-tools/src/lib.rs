@@ -21,12 +21,12 @@ pub mod template;
 
 use std::time::Duration;
 
-use futures::future::BoxFuture;
 use futures::FutureExt;
+use futures::future::BoxFuture;
 use vox_core::ToolCall;
 use vox_engine::{ToolDef, ToolKind};
 
-pub use http::{is_internal, HttpGuard};
+pub use http::{HttpGuard, is_internal};
 
 /// What a tool call gave.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,7 +40,10 @@ pub struct ToolOutcome {
 impl ToolOutcome {
     /// A plain result.
     pub fn text(content: impl Into<String>) -> Self {
-        Self { content: content.into(), end_call: None }
+        Self {
+            content: content.into(),
+            end_call: None,
+        }
     }
 }
 
@@ -61,7 +64,14 @@ pub struct AgentTools {
 impl AgentTools {
     /// Runs `defs`; `allow_private` permits internal addresses (for development only).
     pub fn new(defs: Vec<ToolDef>, allow_private: bool, timeout: Duration) -> Self {
-        Self { defs, guard: HttpGuard { allow_private, ..HttpGuard::default() }, timeout }
+        Self {
+            defs,
+            guard: HttpGuard {
+                allow_private,
+                ..HttpGuard::default()
+            },
+            timeout,
+        }
     }
 }
 
@@ -71,18 +81,33 @@ impl ToolRunner for AgentTools {
         let (guard, timeout) = (self.guard, self.timeout);
         async move {
             let Some(def) = def else {
-                return ToolOutcome::text(format!("Error: there is no tool named {:?}.", call.name));
+                return ToolOutcome::text(format!(
+                    "Error: there is no tool named {:?}.",
+                    call.name
+                ));
             };
             match def.kind {
                 ToolKind::Function => {
-                    let args: serde_json::Value = match serde_json::from_str(if call.arguments.trim().is_empty() { "{}" } else { &call.arguments }) {
-                        Ok(v) => v,
-                        Err(e) => return ToolOutcome::text(format!("Error: the arguments are not JSON: {e}")),
-                    };
+                    let args: serde_json::Value =
+                        match serde_json::from_str(if call.arguments.trim().is_empty() {
+                            "{}"
+                        } else {
+                            &call.arguments
+                        }) {
+                            Ok(v) => v,
+                            Err(e) => {
+                                return ToolOutcome::text(format!(
+                                    "Error: the arguments are not JSON: {e}"
+                                ));
+                            }
+                        };
                     let url = def.url.clone().unwrap_or_default();
                     match guard.send("POST", &url, &[], Some(&args), timeout).await {
                         Ok(r) if (200..300).contains(&r.status) => ToolOutcome::text(r.body),
-                        Ok(r) => ToolOutcome::text(format!("Error: the {} tool failed: HTTP {}: {}", def.name, r.status, r.body)),
+                        Ok(r) => ToolOutcome::text(format!(
+                            "Error: the {} tool failed: HTTP {}: {}",
+                            def.name, r.status, r.body
+                        )),
                         Err(e) => {
                             tracing::warn!(tool = %def.name, error = %e, "function tool failed");
                             ToolOutcome::text(format!("Error: the {} tool failed: {e}", def.name))
@@ -90,7 +115,10 @@ impl ToolRunner for AgentTools {
                     }
                 }
                 ToolKind::EndCall => ToolOutcome::text("Ending the call."),
-                _ => ToolOutcome::text(format!("Error: {} is only available to agents made through the API.", def.name)),
+                _ => ToolOutcome::text(format!(
+                    "Error: {} is only available to agents made through the API.",
+                    def.name
+                )),
             }
         }
         .boxed()
@@ -102,12 +130,27 @@ mod tests {
     use super::*;
 
     fn def(url: &str) -> ToolDef {
-        serde_json::from_value(serde_json::json!({"name": "lookup", "type": "function", "url": url})).expect("def")
+        serde_json::from_value(
+            serde_json::json!({"name": "lookup", "type": "function", "url": url}),
+        )
+        .expect("def")
     }
 
     #[test]
     fn internal_addresses_are_recognised() {
-        for ip in ["127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.0", "::1", "fd00::1", "fe80::1", "::ffff:10.0.0.1"] {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "::1",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:10.0.0.1",
+        ] {
             assert!(is_internal(ip.parse().expect("ip")), "{ip}");
         }
         for ip in ["8.8.8.8", "1.1.1.1", "2606:4700::1111"] {
@@ -117,10 +160,28 @@ mod tests {
 
     #[tokio::test]
     async fn loopback_is_refused_by_default() {
-        let tools = AgentTools::new(vec![def("http://127.0.0.1:9/x")], false, Duration::from_secs(1));
-        let out = tools.run(ToolCall { id: "1".into(), name: "lookup".into(), arguments: "{}".into() }).await.content;
+        let tools = AgentTools::new(
+            vec![def("http://127.0.0.1:9/x")],
+            false,
+            Duration::from_secs(1),
+        );
+        let out = tools
+            .run(ToolCall {
+                id: "1".into(),
+                name: "lookup".into(),
+                arguments: "{}".into(),
+            })
+            .await
+            .content;
         assert!(out.contains("internal address; refused"), "{out}");
-        let out = tools.run(ToolCall { id: "2".into(), name: "nope".into(), arguments: "{}".into() }).await.content;
+        let out = tools
+            .run(ToolCall {
+                id: "2".into(),
+                name: "nope".into(),
+                arguments: "{}".into(),
+            })
+            .await
+            .content;
         assert!(out.contains("no tool named"), "{out}");
     }
 }

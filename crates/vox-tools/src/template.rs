@@ -7,14 +7,22 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 /// The call variables every template may use.
-pub const CALL_VARIABLES: [&str; 5] = ["callId", "customerNumber", "phoneNumber", "agentId", "businessId"];
+pub const CALL_VARIABLES: [&str; 5] = [
+    "callId",
+    "customerNumber",
+    "phoneNumber",
+    "agentId",
+    "businessId",
+];
 
 /// The `{{names}}` in `text`, in order of first use.
 pub fn names(text: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut rest = text;
     while let Some(start) = rest.find("{{") {
-        let Some(end) = rest[start + 2..].find("}}") else { break };
+        let Some(end) = rest[start + 2..].find("}}") else {
+            break;
+        };
         let name = rest[start + 2..start + 2 + end].trim().to_owned();
         if !name.is_empty() && !out.contains(&name) {
             out.push(name);
@@ -27,10 +35,20 @@ pub fn names(text: &str) -> Vec<String> {
 /// Every `{{name}}` in a JSON value's strings (keys included).
 pub fn names_in(v: &Value, out: &mut Vec<String>) {
     match v {
-        Value::String(s) => out.extend(names(s).into_iter().filter(|n| !out.contains(n)).collect::<Vec<_>>()),
+        Value::String(s) => out.extend(
+            names(s)
+                .into_iter()
+                .filter(|n| !out.contains(n))
+                .collect::<Vec<_>>(),
+        ),
         Value::Array(a) => a.iter().for_each(|x| names_in(x, out)),
         Value::Object(o) => o.iter().for_each(|(k, x)| {
-            out.extend(names(k).into_iter().filter(|n| !out.contains(n)).collect::<Vec<_>>());
+            out.extend(
+                names(k)
+                    .into_iter()
+                    .filter(|n| !out.contains(n))
+                    .collect::<Vec<_>>(),
+            );
             names_in(x, out);
         }),
         _ => {}
@@ -65,7 +83,9 @@ pub fn render(text: &str, vars: &BTreeMap<String, Value>, encode: bool) -> Strin
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(start) = rest.find("{{") {
-        let Some(end) = rest[start + 2..].find("}}") else { break };
+        let Some(end) = rest[start + 2..].find("}}") else {
+            break;
+        };
         out.push_str(&rest[..start]);
         let name = rest[start + 2..start + 2 + end].trim();
         let value = vars.get(name).map(as_text).unwrap_or_default();
@@ -86,13 +106,24 @@ pub fn render_json(v: &Value, vars: &BTreeMap<String, Value>) -> Value {
     match v {
         Value::String(s) => {
             let t = s.trim();
-            if t.starts_with("{{") && t.ends_with("}}") && names(t).len() == 1 && t[2..t.len() - 2].find("{{").is_none() {
-                return vars.get(t[2..t.len() - 2].trim()).cloned().unwrap_or(Value::Null);
+            if t.starts_with("{{")
+                && t.ends_with("}}")
+                && names(t).len() == 1
+                && t[2..t.len() - 2].find("{{").is_none()
+            {
+                return vars
+                    .get(t[2..t.len() - 2].trim())
+                    .cloned()
+                    .unwrap_or(Value::Null);
             }
             Value::String(render(s, vars, false))
         }
         Value::Array(a) => Value::Array(a.iter().map(|x| render_json(x, vars)).collect()),
-        Value::Object(o) => Value::Object(o.iter().map(|(k, x)| (render(k, vars, false), render_json(x, vars))).collect()),
+        Value::Object(o) => Value::Object(
+            o.iter()
+                .map(|(k, x)| (render(k, vars, false), render_json(x, vars)))
+                .collect(),
+        ),
         other => other.clone(),
     }
 }
@@ -104,11 +135,31 @@ mod tests {
 
     #[test]
     fn templates_fill_call_variables_and_arguments() {
-        let vars: BTreeMap<String, Value> = [("callId", json!("call_1")), ("zip", json!("78701")), ("count", json!(3)), ("q", json!("a b&c"))].into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
-        assert_eq!(names("https://x/{{ zip }}/{{callId}}?q={{q}}&z={{zip}}"), vec!["zip", "callId", "q"]);
-        assert_eq!(render("https://x/{{zip}}?q={{q}}&m={{missing}}", &vars, true), "https://x/78701?q=a%20b%26c&m=");
-        let body = render_json(&json!({"call": "{{callId}}", "n": "{{count}}", "text": "zip {{zip}}", "list": ["{{ zip }}"]}), &vars);
-        assert_eq!(body, json!({"call": "call_1", "n": 3, "text": "zip 78701", "list": ["78701"]}));
+        let vars: BTreeMap<String, Value> = [
+            ("callId", json!("call_1")),
+            ("zip", json!("78701")),
+            ("count", json!(3)),
+            ("q", json!("a b&c")),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        assert_eq!(
+            names("https://x/{{ zip }}/{{callId}}?q={{q}}&z={{zip}}"),
+            vec!["zip", "callId", "q"]
+        );
+        assert_eq!(
+            render("https://x/{{zip}}?q={{q}}&m={{missing}}", &vars, true),
+            "https://x/78701?q=a%20b%26c&m="
+        );
+        let body = render_json(
+            &json!({"call": "{{callId}}", "n": "{{count}}", "text": "zip {{zip}}", "list": ["{{ zip }}"]}),
+            &vars,
+        );
+        assert_eq!(
+            body,
+            json!({"call": "call_1", "n": 3, "text": "zip 78701", "list": ["78701"]})
+        );
         let mut found = Vec::new();
         names_in(&json!({"a": "{{x}} {{y}}", "{{z}}": ["{{x}}"]}), &mut found);
         assert_eq!(found, vec!["x", "y", "z"]);

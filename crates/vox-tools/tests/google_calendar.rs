@@ -6,40 +6,84 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use vox_core::ToolCall;
 use vox_store::Store;
 use vox_testkit::FakeGoogleCalendar;
+use vox_tools::ToolRunner;
 use vox_tools::api::{ApiTool, CallContext, CallTools, ToolEnv};
-use vox_tools::calendar::{AppointmentConfig, Booking, CalendarBackend, CalendarError, GoogleCalendar, HORIZON_DAYS};
+use vox_tools::calendar::{
+    AppointmentConfig, Booking, CalendarBackend, CalendarError, GoogleCalendar, HORIZON_DAYS,
+};
 use vox_tools::http::HttpGuard;
 use vox_tools::knowledge::KnowledgeBases;
-use vox_tools::ToolRunner;
 
 const CAL: &str = "clinic@group.calendar.google.com";
 const TOKEN: &str = "ya29.test-token";
 
 async fn tools(fake: &FakeGoogleCalendar, token: &str) -> (Arc<CallTools>, AppointmentConfig) {
-    let dir = std::env::temp_dir().join(format!("vox-gcal-{}-{}", std::process::id(), vox_store::new_id("t")));
-    let store = Store::connect(&format!("sqlite://{}/vox.db", dir.display())).await.expect("store");
-    let google = Arc::new(GoogleCalendar::new(reqwest::Client::new(), &fake.base(), CAL, token.into()));
+    let dir = std::env::temp_dir().join(format!(
+        "vox-gcal-{}-{}",
+        std::process::id(),
+        vox_store::new_id("t")
+    ));
+    let store = Store::connect(&format!("sqlite://{}/vox.db", dir.display()))
+        .await
+        .expect("store");
+    let google = Arc::new(GoogleCalendar::new(
+        reqwest::Client::new(),
+        &fake.base(),
+        CAL,
+        token.into(),
+    ));
     let env = ToolEnv {
         http: HttpGuard::default(),
         timeout: Duration::from_secs(5),
         knowledge: Arc::new(KnowledgeBases::new(store, None)),
         calendar: Arc::new(move |_: &CallContext| google.clone() as Arc<dyn CalendarBackend>),
     };
-    let ctx = CallContext { call_id: "call_1".into(), business_id: "biz_1".into(), agent_id: "agt_1".into(), customer_number: Some("+14155550123".into()), calendar_id: Some(CAL.into()), ..Default::default() };
-    let cfg = AppointmentConfig::from_json(Some(&json!({"slotDurationMinutes": 30, "slotBufferMinutes": 0, "advanceNoticeMinutes": 60}))).expect("config");
-    (Arc::new(CallTools::new(env, ctx, vec![ApiTool::Calendar { config: cfg.clone() }], None)), cfg)
+    let ctx = CallContext {
+        call_id: "call_1".into(),
+        business_id: "biz_1".into(),
+        agent_id: "agt_1".into(),
+        customer_number: Some("+14155550123".into()),
+        calendar_id: Some(CAL.into()),
+        ..Default::default()
+    };
+    let cfg = AppointmentConfig::from_json(Some(
+        &json!({"slotDurationMinutes": 30, "slotBufferMinutes": 0, "advanceNoticeMinutes": 60}),
+    ))
+    .expect("config");
+    (
+        Arc::new(CallTools::new(
+            env,
+            ctx,
+            vec![ApiTool::Calendar {
+                config: cfg.clone(),
+            }],
+            None,
+        )),
+        cfg,
+    )
 }
 
 async fn call(tools: &Arc<CallTools>, name: &str, args: Value) -> String {
-    tools.run(ToolCall { id: "t1".into(), name: name.into(), arguments: args.to_string() }).await.content
+    tools
+        .run(ToolCall {
+            id: "t1".into(),
+            name: name.into(),
+            arguments: args.to_string(),
+        })
+        .await
+        .content
 }
 
 fn event(start: i64, minutes: i64, summary: &str) -> Value {
-    let at = |ms: i64| jiff::Timestamp::from_millisecond(ms).expect("time").to_string();
+    let at = |ms: i64| {
+        jiff::Timestamp::from_millisecond(ms)
+            .expect("time")
+            .to_string()
+    };
     json!({"summary": summary, "start": {"dateTime": at(start)}, "end": {"dateTime": at(start + minutes * 60_000)}})
 }
 
@@ -49,48 +93,122 @@ async fn calendar_tools_on_google_calendar() {
     let (tools, cfg) = tools(&fake, TOKEN).await;
     let now = vox_store::now_ms();
     let free = cfg.open_slots(&[], now, HORIZON_DAYS, 8);
-    assert!(free.len() == 8, "an empty calendar has open slots: {free:?}");
+    assert!(
+        free.len() == 8,
+        "an empty calendar has open slots: {free:?}"
+    );
 
     // Four events made in Google's own UI (more than one page of the fake's list) fill the
     // first four slots; the prompt's slots skip them.
     for (i, s) in free[..4].iter().enumerate() {
         fake.add(event(*s, 30, &format!("Staff meeting {i}")));
     }
-    let prompt = tools.slots_prompt(now).await.expect("a calendar tool gives slots");
+    let prompt = tools
+        .slots_prompt(now)
+        .await
+        .expect("a calendar tool gives slots");
     for s in &free[..4] {
-        assert!(!prompt.contains(&format!("({})", cfg.local(*s))), "busy slot {} offered: {prompt}", cfg.local(*s));
+        assert!(
+            !prompt.contains(&format!("({})", cfg.local(*s))),
+            "busy slot {} offered: {prompt}",
+            cfg.local(*s)
+        );
     }
-    assert!(prompt.contains(&format!("({})", cfg.local(free[4]))), "first free slot missing: {prompt}");
-    assert!(fake.requests().iter().filter(|r| r.starts_with("GET")).count() >= 2, "the list was paged: {:?}", fake.requests());
+    assert!(
+        prompt.contains(&format!("({})", cfg.local(free[4]))),
+        "first free slot missing: {prompt}"
+    );
+    assert!(
+        fake.requests()
+            .iter()
+            .filter(|r| r.starts_with("GET"))
+            .count()
+            >= 2,
+        "the list was paged: {:?}",
+        fake.requests()
+    );
 
     // Booking a busy slot is refused with the nearest open ones; an open slot is booked.
-    let busy = call(&tools, "scheduleAppointment", json!({"start": cfg.local(free[0]), "name": "Maria Gonzalez"})).await;
-    assert!(busy.starts_with("Error:") && busy.contains(&cfg.speak(free[4])), "{busy}");
+    let busy = call(
+        &tools,
+        "scheduleAppointment",
+        json!({"start": cfg.local(free[0]), "name": "Maria Gonzalez"}),
+    )
+    .await;
+    assert!(
+        busy.starts_with("Error:") && busy.contains(&cfg.speak(free[4])),
+        "{busy}"
+    );
     let booked = call(&tools, "scheduleAppointment", json!({"start": cfg.local(free[4]), "name": "Maria Gonzalez", "address": "12 Elm Street", "notes": "check-up"})).await;
     assert!(booked.starts_with("Booked:"), "{booked}");
-    let mine: Vec<Value> = fake.events().into_iter().filter(|e| e["extendedProperties"]["private"]["bookedBy"] == "vox").collect();
+    let mine: Vec<Value> = fake
+        .events()
+        .into_iter()
+        .filter(|e| e["extendedProperties"]["private"]["bookedBy"] == "vox")
+        .collect();
     assert_eq!(mine.len(), 1, "one event inserted: {mine:?}");
     let id = mine[0]["id"].as_str().expect("id").to_owned();
-    assert!(booked.contains(&id), "the model gets the event id: {booked}");
-    let start = jiff::Timestamp::from_millisecond(free[4]).expect("t").to_string();
+    assert!(
+        booked.contains(&id),
+        "the model gets the event id: {booked}"
+    );
+    let start = jiff::Timestamp::from_millisecond(free[4])
+        .expect("t")
+        .to_string();
     assert_eq!(mine[0]["start"]["dateTime"], start.as_str());
-    assert_eq!(mine[0]["extendedProperties"]["private"]["phone"], "+14155550123", "the caller's number by default");
+    assert_eq!(
+        mine[0]["extendedProperties"]["private"]["phone"], "+14155550123",
+        "the caller's number by default"
+    );
     assert_eq!(mine[0]["location"], "12 Elm Street");
 
     // Found by a misspelt name and by the phone's last digits, then cancelled once.
-    let found = call(&tools, "searchAppointments", json!({"query": "Mariah Gonzales"})).await;
-    assert!(found.starts_with("Found:") && found.contains(&id), "{found}");
-    let by_phone = call(&tools, "searchAppointments", json!({"query": "(415) 555-0123"})).await;
+    let found = call(
+        &tools,
+        "searchAppointments",
+        json!({"query": "Mariah Gonzales"}),
+    )
+    .await;
+    assert!(
+        found.starts_with("Found:") && found.contains(&id),
+        "{found}"
+    );
+    let by_phone = call(
+        &tools,
+        "searchAppointments",
+        json!({"query": "(415) 555-0123"}),
+    )
+    .await;
     assert!(by_phone.contains(&id), "{by_phone}");
-    let none = call(&tools, "searchAppointments", json!({"query": "Bartholomew"})).await;
+    let none = call(
+        &tools,
+        "searchAppointments",
+        json!({"query": "Bartholomew"}),
+    )
+    .await;
     assert!(none.starts_with("No appointment"), "{none}");
     let cancelled = call(&tools, "cancelAppointment", json!({"appointmentId": id})).await;
     assert_eq!(cancelled, format!("Cancelled appointment {id}."));
-    assert!(fake.events().iter().any(|e| e["id"] == id.as_str() && e["status"] == "cancelled"));
+    assert!(
+        fake.events()
+            .iter()
+            .any(|e| e["id"] == id.as_str() && e["status"] == "cancelled")
+    );
     let again = call(&tools, "cancelAppointment", json!({"appointmentId": id})).await;
-    assert!(again.starts_with("Error: there is no booked appointment"), "{again}");
-    let gone = call(&tools, "searchAppointments", json!({"query": "Maria Gonzalez"})).await;
-    assert!(gone.starts_with("No appointment"), "cancelled events are not found: {gone}");
+    assert!(
+        again.starts_with("Error: there is no booked appointment"),
+        "{again}"
+    );
+    let gone = call(
+        &tools,
+        "searchAppointments",
+        json!({"query": "Maria Gonzalez"}),
+    )
+    .await;
+    assert!(
+        gone.starts_with("No appointment"),
+        "cancelled events are not found: {gone}"
+    );
 }
 
 #[tokio::test]
@@ -100,18 +218,52 @@ async fn two_bookings_racing_for_a_slot_leave_one() {
     let start = vox_store::now_ms() + 86_400_000;
     for round in 0..5 {
         let slot = start + round * 3_600_000;
-        let b = |name: &str| Booking { start_ms: slot, end_ms: slot + 1_800_000, name: name.into(), ..Default::default() };
+        let b = |name: &str| Booking {
+            start_ms: slot,
+            end_ms: slot + 1_800_000,
+            name: name.into(),
+            ..Default::default()
+        };
         let (x, y) = tokio::join!(google.book(b("Ann"), 0), google.book(b("Bob"), 0));
-        let kept = fake.events().into_iter().filter(|e| e["status"] == "confirmed" && e["start"]["dateTime"] == jiff::Timestamp::from_millisecond(slot).expect("t").to_string().as_str()).count();
-        assert_eq!(kept, 1, "round {round}: exactly one event stays in the slot");
+        let kept = fake
+            .events()
+            .into_iter()
+            .filter(|e| {
+                e["status"] == "confirmed"
+                    && e["start"]["dateTime"]
+                        == jiff::Timestamp::from_millisecond(slot)
+                            .expect("t")
+                            .to_string()
+                            .as_str()
+            })
+            .count();
+        assert_eq!(
+            kept, 1,
+            "round {round}: exactly one event stays in the slot"
+        );
         let oks = [&x, &y].iter().filter(|r| r.is_ok()).count();
-        assert_eq!(oks, 1, "round {round}: exactly one booking succeeds: {x:?} {y:?}");
-        assert!([&x, &y].iter().any(|r| matches!(r, Err(CalendarError::Taken))));
+        assert_eq!(
+            oks, 1,
+            "round {round}: exactly one booking succeeds: {x:?} {y:?}"
+        );
+        assert!(
+            [&x, &y]
+                .iter()
+                .any(|r| matches!(r, Err(CalendarError::Taken)))
+        );
     }
     // the buffer counts: a booking 10 minutes after the last one, with a 15-minute buffer
     let last = start + 4 * 3_600_000;
-    let near = Booking { start_ms: last + 40 * 60_000, end_ms: last + 70 * 60_000, name: "Cy".into(), ..Default::default() };
-    assert_eq!(google.book(near.clone(), 15 * 60_000).await, Err(CalendarError::Taken));
+    let near = Booking {
+        start_ms: last + 40 * 60_000,
+        end_ms: last + 70 * 60_000,
+        name: "Cy".into(),
+        ..Default::default()
+    };
+    assert_eq!(
+        google.book(near.clone(), 15 * 60_000).await,
+        Err(CalendarError::Taken)
+    );
     assert!(google.book(near, 5 * 60_000).await.is_ok());
 }
 
@@ -122,7 +274,12 @@ async fn a_refused_token_is_an_error_for_the_model_not_a_crash() {
     let prompt = tools.slots_prompt(vox_store::now_ms()).await.expect("text");
     assert!(prompt.contains("could not be read"), "{prompt}");
     let slot = cfg.open_slots(&[], vox_store::now_ms(), HORIZON_DAYS, 1)[0];
-    let r = call(&tools, "scheduleAppointment", json!({"start": cfg.local(slot), "name": "Ann"})).await;
+    let r = call(
+        &tools,
+        "scheduleAppointment",
+        json!({"start": cfg.local(slot), "name": "Ann"}),
+    )
+    .await;
     assert!(r.starts_with("Error:") && r.contains("401"), "{r}");
     assert!(fake.events().is_empty());
 }

@@ -1,8 +1,8 @@
-use futures::future::BoxFuture;
 use futures::FutureExt;
+use futures::future::BoxFuture;
 use vox_core::{AudioFrame, INTERNAL_RATE};
 
-use super::{http_client, OpenAiEndpoint};
+use super::{OpenAiEndpoint, http_client};
 use crate::{ProviderError, SegmentTranscriber};
 
 /// `POST /audio/transcriptions` on each VAD segment (multipart WAV, 16 kHz mono). Replies
@@ -17,12 +17,18 @@ pub struct OpenAiAsr {
 impl OpenAiAsr {
     /// An adapter for `endpoint`.
     pub fn new(endpoint: &OpenAiEndpoint) -> Self {
-        Self { http: http_client(), endpoint: endpoint.clone() }
+        Self {
+            http: http_client(),
+            endpoint: endpoint.clone(),
+        }
     }
 }
 
 impl SegmentTranscriber for OpenAiAsr {
-    fn transcribe(&self, frames: Vec<AudioFrame>) -> BoxFuture<'static, Result<String, ProviderError>> {
+    fn transcribe(
+        &self,
+        frames: Vec<AudioFrame>,
+    ) -> BoxFuture<'static, Result<String, ProviderError>> {
         transcribe(self.clone(), frames).boxed()
     }
 }
@@ -57,19 +63,36 @@ async fn transcribe(asr: OpenAiAsr, frames: Vec<AudioFrame>) -> Result<String, P
         .file_name("segment.wav")
         .mime_str("audio/wav")
         .map_err(|e| ProviderError::new("asr", e.to_string(), false))?;
-    let form = reqwest::multipart::Form::new().text("model", asr.endpoint.model.clone()).text("response_format", "json").part("file", part);
-    let mut req = asr.http.post(asr.endpoint.url("audio/transcriptions")).multipart(form);
+    let form = reqwest::multipart::Form::new()
+        .text("model", asr.endpoint.model.clone())
+        .text("response_format", "json")
+        .part("file", part);
+    let mut req = asr
+        .http
+        .post(asr.endpoint.url("audio/transcriptions"))
+        .multipart(form);
     if !asr.endpoint.api_key.is_empty() {
         req = req.bearer_auth(asr.endpoint.api_key.expose());
     }
-    let resp = req.send().await.map_err(|e| ProviderError::new("asr", e.to_string(), true))?;
+    let resp = req
+        .send()
+        .await
+        .map_err(|e| ProviderError::new("asr", e.to_string(), true))?;
     let status = resp.status();
-    let body = resp.text().await.map_err(|e| ProviderError::new("asr", e.to_string(), true))?;
+    let body = resp
+        .text()
+        .await
+        .map_err(|e| ProviderError::new("asr", e.to_string(), true))?;
     if !status.is_success() {
         return Err(ProviderError::from_status("asr", status.as_u16(), &body));
     }
-    let v: serde_json::Value = serde_json::from_str(&body).map_err(|e| ProviderError::new("asr", format!("reply is not JSON: {e}"), false))?;
-    Ok(v.get("text").and_then(|t| t.as_str()).unwrap_or_default().trim().to_owned())
+    let v: serde_json::Value = serde_json::from_str(&body)
+        .map_err(|e| ProviderError::new("asr", format!("reply is not JSON: {e}"), false))?;
+    Ok(v.get("text")
+        .and_then(|t| t.as_str())
+        .unwrap_or_default()
+        .trim()
+        .to_owned())
 }
 
 #[cfg(test)]
@@ -81,7 +104,13 @@ mod tests {
         let bytes = wav_bytes(&[AudioFrame::silence(), AudioFrame::silence()]);
         assert_eq!(bytes.len(), 44 + 2 * 640);
         assert_eq!(&bytes[0..4], b"RIFF");
-        assert_eq!(u32::from_le_bytes([bytes[24], bytes[25], bytes[26], bytes[27]]), 16_000);
-        assert_eq!(u32::from_le_bytes([bytes[40], bytes[41], bytes[42], bytes[43]]), 1280);
+        assert_eq!(
+            u32::from_le_bytes([bytes[24], bytes[25], bytes[26], bytes[27]]),
+            16_000
+        );
+        assert_eq!(
+            u32::from_le_bytes([bytes[40], bytes[41], bytes[42], bytes[43]]),
+            1280
+        );
     }
 }

@@ -1,9 +1,9 @@
+use async_openai::Client;
 use async_openai::config::OpenAIConfig;
 use async_openai::error::OpenAIError;
-use async_openai::Client;
 use futures::{StreamExt, TryFutureExt};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use vox_core::{ChatMessage, Role};
 
 use super::OpenAiEndpoint;
@@ -21,8 +21,13 @@ pub struct OpenAiLlm {
 impl OpenAiLlm {
     /// An adapter for `endpoint`.
     pub fn new(endpoint: &OpenAiEndpoint) -> Self {
-        let config = OpenAIConfig::new().with_api_base(endpoint.base_url.trim_end_matches('/')).with_api_key(endpoint.api_key.expose());
-        Self { client: Client::with_config(config), model: endpoint.model.clone() }
+        let config = OpenAIConfig::new()
+            .with_api_base(endpoint.base_url.trim_end_matches('/'))
+            .with_api_key(endpoint.api_key.expose());
+        Self {
+            client: Client::with_config(config),
+            model: endpoint.model.clone(),
+        }
     }
 
     fn body(&self, req: &LlmRequest) -> Value {
@@ -116,8 +121,15 @@ fn deltas(chunk: Chunk) -> Vec<Result<LlmDelta, ProviderError>> {
             out.push(Ok(LlmDelta::Text(text)));
         }
         for call in choice.delta.tool_calls {
-            let (name, arguments) = call.function.map_or((None, None), |f| (f.name, f.arguments));
-            out.push(Ok(LlmDelta::ToolCall { index: call.index, id: call.id, name, arguments: arguments.unwrap_or_default() }));
+            let (name, arguments) = call
+                .function
+                .map_or((None, None), |f| (f.name, f.arguments));
+            out.push(Ok(LlmDelta::ToolCall {
+                index: call.index,
+                id: call.id,
+                name,
+                arguments: arguments.unwrap_or_default(),
+            }));
         }
     }
     out
@@ -128,7 +140,11 @@ impl LlmProvider for OpenAiLlm {
         let body = self.body(&request);
         let client = self.client.clone();
         let connect = async move {
-            let chunks = client.chat().create_stream_byot::<Value, Chunk>(body).await.map_err(map_err)?;
+            let chunks = client
+                .chat()
+                .create_stream_byot::<Value, Chunk>(body)
+                .await
+                .map_err(map_err)?;
             Ok::<_, ProviderError>(chunks.map(|r| r.map_err(map_err)))
         };
         connect

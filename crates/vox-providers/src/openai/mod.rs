@@ -65,7 +65,11 @@ pub struct OpenAiEndpoint {
 
 impl OpenAiEndpoint {
     pub(crate) fn url(&self, path: &str) -> String {
-        format!("{}/{}", self.base_url.trim_end_matches('/'), path.trim_start_matches('/'))
+        format!(
+            "{}/{}",
+            self.base_url.trim_end_matches('/'),
+            path.trim_start_matches('/')
+        )
     }
 }
 
@@ -83,7 +87,13 @@ mod tests {
 
     #[test]
     fn secrets_are_not_printed() {
-        let e = OpenAiEndpoint { base_url: "http://x/v1".into(), api_key: Secret::new("sk-123"), model: "m".into(), voice: None, sample_rate: None };
+        let e = OpenAiEndpoint {
+            base_url: "http://x/v1".into(),
+            api_key: Secret::new("sk-123"),
+            model: "m".into(),
+            voice: None,
+            sample_rate: None,
+        };
         let dbg = format!("{e:?}");
         assert!(!dbg.contains("sk-123"), "{dbg}");
         assert_eq!(e.url("/chat/completions"), "http://x/v1/chat/completions");

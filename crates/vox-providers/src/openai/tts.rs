@@ -1,9 +1,9 @@
 use futures::{StreamExt, TryFutureExt};
 use serde_json::json;
 use vox_audio::StreamResampler;
-use vox_core::{SampleRate, INTERNAL_RATE};
+use vox_core::{INTERNAL_RATE, SampleRate};
 
-use super::{http_client, OpenAiEndpoint};
+use super::{OpenAiEndpoint, http_client};
 use crate::{ProviderError, TtsProvider, TtsStream};
 
 /// `POST /audio/speech` with `response_format: "pcm"`, streamed: raw 16-bit little-endian
@@ -17,7 +17,10 @@ pub struct OpenAiTts {
 impl OpenAiTts {
     /// An adapter for `endpoint` (its `voice` and `sample_rate` apply).
     pub fn new(endpoint: &OpenAiEndpoint) -> Self {
-        Self { http: http_client(), endpoint: endpoint.clone() }
+        Self {
+            http: http_client(),
+            endpoint: endpoint.clone(),
+        }
     }
 }
 
@@ -36,26 +39,34 @@ impl TtsProvider for OpenAiTts {
         }
         let rate = SampleRate(e.sample_rate.unwrap_or(24_000));
         let connect = async move {
-            let resp = req.send().await.map_err(|err| ProviderError::new("tts", err.to_string(), true))?;
+            let resp = req
+                .send()
+                .await
+                .map_err(|err| ProviderError::new("tts", err.to_string(), true))?;
             let status = resp.status();
             if !status.is_success() {
                 let body = resp.text().await.unwrap_or_default();
                 return Err(ProviderError::from_status("tts", status.as_u16(), &body));
             }
-            let mut resampler = StreamResampler::new(rate, INTERNAL_RATE).map_err(|err| ProviderError::new("tts", err.to_string(), false))?;
+            let mut resampler = StreamResampler::new(rate, INTERNAL_RATE)
+                .map_err(|err| ProviderError::new("tts", err.to_string(), false))?;
             let mut odd: Option<u8> = None;
             let mut flushed = false;
-            let body = resp.bytes_stream().map(Some).chain(futures::stream::once(async { None }));
+            let body = resp
+                .bytes_stream()
+                .map(Some)
+                .chain(futures::stream::once(async { None }));
             Ok(body.filter_map(move |item| {
                 let out = match item {
                     Some(Ok(bytes)) => {
                         let mut samples = Vec::with_capacity(bytes.len() / 2 + 1);
                         let mut rest: &[u8] = &bytes;
                         if let Some(lo) = odd.take()
-                            && let Some((&hi, tail)) = rest.split_first() {
-                                samples.push(i16::from_le_bytes([lo, hi]));
-                                rest = tail;
-                            }
+                            && let Some((&hi, tail)) = rest.split_first()
+                        {
+                            samples.push(i16::from_le_bytes([lo, hi]));
+                            rest = tail;
+                        }
                         let pairs = rest.chunks_exact(2);
                         odd = pairs.remainder().first().copied();
                         samples.extend(pairs.map(|p| i16::from_le_bytes([p[0], p[1]])));

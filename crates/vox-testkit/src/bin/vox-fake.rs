@@ -20,7 +20,10 @@ use serde_json::json;
 use vox_testkit::{CallerScript, FakeTwilio};
 
 #[derive(Parser, Debug)]
-#[command(name = "vox-fake", about = "Fake carriers speaking the real wire protocols on loopback")]
+#[command(
+    name = "vox-fake",
+    about = "Fake carriers speaking the real wire protocols on loopback"
+)]
 struct Cli {
     #[command(subcommand)]
     carrier: CarrierCmd,
@@ -54,7 +57,14 @@ enum CarrierCmd {
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let CarrierCmd::Twilio { port, account_sid, auth_token, wavs, no_greeting, record } = cli.carrier;
+    let CarrierCmd::Twilio {
+        port,
+        account_sid,
+        auth_token,
+        wavs,
+        no_greeting,
+        record,
+    } = cli.carrier;
     let mut turns = Vec::new();
     for w in &wavs {
         match std::fs::canonicalize(w) {
@@ -66,7 +76,11 @@ async fn main() -> std::process::ExitCode {
         }
     }
     let wavs = turns;
-    let script = CallerScript { wavs, greeting: !no_greeting, record_dir: record };
+    let script = CallerScript {
+        wavs,
+        greeting: !no_greeting,
+        record_dir: record,
+    };
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let twilio = match FakeTwilio::start_on(addr, &account_sid, &auth_token, script).await {
         Ok(t) => t,
@@ -75,7 +89,10 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    println!("{}", json!({"carrier": "twilio", "apiBase": twilio.api_base(), "accountSid": twilio.account_sid(), "authToken": twilio.auth_token()}));
+    println!(
+        "{}",
+        json!({"carrier": "twilio", "apiBase": twilio.api_base(), "accountSid": twilio.account_sid(), "authToken": twilio.auth_token()})
+    );
     let mut shown = HashSet::new();
     loop {
         tokio::select! {
@@ -85,8 +102,17 @@ async fn main() -> std::process::ExitCode {
         for c in twilio.calls() {
             if c.finished && shown.insert(c.sid.clone()) {
                 // the media leg as the callee's side saw it: the simulator's summary, or why it failed
-                let sim = c.report.as_ref().map(|r| if r["summary"].is_null() { r.clone() } else { r["summary"].clone() });
-                println!("{}", json!({"callSid": c.sid, "to": c.to, "from": c.from, "finalStatus": c.final_status, "stream": c.stream.map(|s| s.0), "statusCallback": c.status_callback, "sim": sim}));
+                let sim = c.report.as_ref().map(|r| {
+                    if r["summary"].is_null() {
+                        r.clone()
+                    } else {
+                        r["summary"].clone()
+                    }
+                });
+                println!(
+                    "{}",
+                    json!({"callSid": c.sid, "to": c.to, "from": c.from, "finalStatus": c.final_status, "stream": c.stream.map(|s| s.0), "statusCallback": c.status_callback, "sim": sim})
+                );
             }
         }
     }
