@@ -344,10 +344,10 @@ pub(crate) async fn outbound(
         .await
     {
         Ok(carrier_id) => {
-            // only this field: the carrier may already have connected the call
+            // only this field, and only if the carrier's callback has not named the call yet
             state
                 .store
-                .set_call_carrier_id(&record.id, &carrier_id)
+                .set_call_carrier_id_if_unset(&record.id, &carrier_id)
                 .await?;
             Ok(Json(
                 json!({"success": true, "callId": record.id, "phoneNumber": to, "status": "initiated"}),

@@ -217,6 +217,22 @@ impl Store {
         Ok(())
     }
 
+    /// Records the id a dial's reply gave, unless the carrier's own callback already named
+    /// the call: some carriers answer a dial with a request id rather than the call's (Plivo's
+    /// `request_uuid`; its answer URL's `CallUUID` is the id call control takes).
+    pub async fn set_call_carrier_id_if_unset(
+        &self,
+        id: &str,
+        carrier_call_id: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE calls SET carrier_call_id = $1 WHERE id = $2 AND carrier_call_id IS NULL")
+            .bind(carrier_call_id)
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
     /// The media stream is up: SCHEDULED -> IN_PROGRESS from `at`. False if the call was not
     /// SCHEDULED (already connected or ended): one conditional UPDATE, so of two streams
     /// racing for one call exactly one wins.
