@@ -12,7 +12,7 @@ use std::time::Instant;
 use vox_audio::{Codec, EnergyVad, EnergyVadConfig, Ingress, StreamResampler, Vad, g711};
 use vox_core::{AudioFrame, INTERNAL_RATE, SampleRate};
 use vox_telephony::MediaEvent;
-use vox_telephony::twilio::TwilioCodec;
+use vox_telephony::{Dialect, StreamCodec, WsMessage};
 
 const FRAME_NS: f64 = 20_000_000.0;
 
@@ -66,13 +66,21 @@ fn main() {
         black_box(&copy_dst);
     });
 
-    let mut codec = TwilioCodec::default();
     let start = r#"{"event":"start","start":{"streamSid":"MZ1","callSid":"CA1","mediaFormat":{"encoding":"audio/x-mulaw","sampleRate":8000,"channels":1}}}"#;
-    let _ = codec.decode(start);
+    let started = || {
+        let mut c = StreamCodec::new(Dialect::Twilio, 64 * 1024);
+        let _ = c.feed(WsMessage::Text(start));
+        while c.next_event().is_some() {}
+        c
+    };
+    let mut codec = started();
     let parse = measure(|| {
         i = (i + 1) % messages.len();
-        if let Ok(MediaEvent::Media { payload, .. }) = codec.decode(black_box(&messages[i])) {
-            black_box(payload.len());
+        let _ = codec.feed(WsMessage::Text(black_box(&messages[i])));
+        while let Some(e) = codec.next_event() {
+            if let MediaEvent::Media { payload, .. } = e {
+                black_box(payload.len());
+            }
         }
     });
 
@@ -121,16 +129,18 @@ fn main() {
         });
     });
 
-    let mut codec2 = TwilioCodec::default();
-    let _ = codec2.decode(start);
+    let mut codec2 = started();
     let mut ingress2 = Ingress::new(Codec::MuLaw, SampleRate(8000)).expect("rates");
     let mut vad3 = EnergyVad::new(EnergyVadConfig::default());
     let full = measure(|| {
         i = (i + 1) % messages.len();
-        if let Ok(MediaEvent::Media { payload, .. }) = codec2.decode(black_box(&messages[i])) {
-            ingress2.push(payload, |fr| {
-                black_box(vad3.process(&fr));
-            });
+        let _ = codec2.feed(WsMessage::Text(black_box(&messages[i])));
+        while let Some(e) = codec2.next_event() {
+            if let MediaEvent::Media { payload, .. } = e {
+                ingress2.push(payload, |fr| {
+                    black_box(vad3.process(&fr));
+                });
+            }
         }
     });
 
@@ -159,7 +169,7 @@ fn main() {
     );
     for (name, ns) in [
         ("baseline: copy 160 bytes", baseline),
-        ("twilio JSON + base64 (TwilioCodec::decode)", parse),
+        ("twilio JSON + base64 (StreamCodec)", parse),
         ("G.711 mu-law decode", decode),
         ("resample 8 -> 16 kHz (rubato septic)", resample),
         ("energy VAD (one 16 kHz frame)", vad_cost),

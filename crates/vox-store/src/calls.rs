@@ -225,11 +225,13 @@ impl Store {
         id: &str,
         carrier_call_id: &str,
     ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE calls SET carrier_call_id = $1 WHERE id = $2 AND carrier_call_id IS NULL")
-            .bind(carrier_call_id)
-            .bind(id)
-            .execute(self.pool())
-            .await?;
+        sqlx::query(
+            "UPDATE calls SET carrier_call_id = $1 WHERE id = $2 AND carrier_call_id IS NULL",
+        )
+        .bind(carrier_call_id)
+        .bind(id)
+        .execute(self.pool())
+        .await?;
         Ok(())
     }
 

@@ -609,10 +609,16 @@ async fn a_call_record_follows_the_call() {
             })
             .await
             .expect("call");
-        store.set_call_carrier_id_if_unset(&c.id, "REQ1").await.expect("request id");
+        store
+            .set_call_carrier_id_if_unset(&c.id, "REQ1")
+            .await
+            .expect("request id");
         store.set_call_carrier_id(&c.id, "CA1").await.expect("sid");
         // a dial's reply that comes after the carrier's callback does not overwrite its id
-        store.set_call_carrier_id_if_unset(&c.id, "REQ2").await.expect("late request id");
+        store
+            .set_call_carrier_id_if_unset(&c.id, "REQ2")
+            .await
+            .expect("late request id");
         assert_eq!(
             store
                 .call_by_carrier_id("CA1")

@@ -850,6 +850,109 @@ mod tests {
             .collect()
     }
 
+    const TWILIO_START: &str = r#"{"event":"start","sequenceNumber":"1","start":{"accountSid":"AC1","streamSid":"MZ1","callSid":"CA1","tracks":["inbound"],"mediaFormat":{"encoding":"audio/x-mulaw","sampleRate":8000,"channels":1},"customParameters":{"agentId":"echo"}},"streamSid":"MZ1"}"#;
+
+    fn twilio() -> StreamCodec {
+        let mut c = StreamCodec::new(Dialect::Twilio, 64 * 1024);
+        start(&mut c, TWILIO_START);
+        c
+    }
+
+    fn error_kind(c: &mut StreamCodec, msg: &str) -> Result<(), &'static str> {
+        c.feed(WsMessage::Text(msg)).map_err(|e| e.kind())?;
+        while c.next_event().is_some() {}
+        Ok(())
+    }
+
+    #[test]
+    fn twilio_connected_start_media_dtmf_mark_stop() {
+        let mut c = StreamCodec::new(Dialect::Twilio, 64 * 1024);
+        assert_eq!(
+            events(
+                &mut c,
+                r#"{"event":"connected","protocol":"Call","version":"1.0.0"}"#
+            ),
+            ["Connected"]
+        );
+        let s = start(&mut c, TWILIO_START);
+        assert_eq!((s.stream_id.as_str(), s.call_id.as_str()), ("MZ1", "CA1"));
+        assert_eq!((s.encoding, s.sample_rate), (Encoding::MuLaw, 8000));
+        assert_eq!(
+            s.custom_parameters.get("agentId").map(String::as_str),
+            Some("echo")
+        );
+        let media = r#"{"event":"media","sequenceNumber":"2","media":{"track":"inbound","chunk":"1","timestamp":"5","payload":"//8A"},"streamSid":"MZ1"}"#;
+        assert_eq!(events(&mut c, media), ["media 1 [255, 255, 0]"]);
+        let dtmf = r#"{"event":"dtmf","streamSid":"MZ1","sequenceNumber":"3","dtmf":{"track":"inbound_track","digit":"7"}}"#;
+        assert_eq!(events(&mut c, dtmf), ["Dtmf { digit: '7' }"]);
+        let mark =
+            r#"{"event":"mark","sequenceNumber":"4","streamSid":"MZ1","mark":{"name":"t1:3"}}"#;
+        assert_eq!(events(&mut c, mark), ["Mark { name: \"t1:3\" }"]);
+        let stop = r#"{"event":"stop","sequenceNumber":"5","streamSid":"MZ1","stop":{"accountSid":"AC1","callSid":"CA1"}}"#;
+        assert_eq!(events(&mut c, stop), ["Stop"]);
+        assert_eq!(c.stats().sequence_gaps, 0);
+    }
+
+    #[test]
+    fn twilio_numbers_may_be_numbers_or_strings_and_gaps_are_counted() {
+        let mut c = twilio();
+        let m = |seq: &str| {
+            format!(
+                r#"{{"event":"media","sequenceNumber":{seq},"media":{{"chunk":2,"timestamp":40,"payload":""}}}}"#
+            )
+        };
+        assert_eq!(error_kind(&mut c, &m("2")), Ok(()));
+        assert_eq!(error_kind(&mut c, &m("\"5\"")), Ok(()));
+        assert_eq!(c.stats().sequence_gaps, 2);
+        assert_eq!(error_kind(&mut c, &m("\"x\"")), Err("malformed"));
+        assert_eq!(error_kind(&mut c, &m("-1")), Err("malformed"));
+    }
+
+    #[test]
+    fn twilio_bad_input_is_refused_with_a_kind() {
+        let mut c = StreamCodec::new(Dialect::Twilio, 1024);
+        assert_eq!(
+            error_kind(&mut c, r#"{"event":"media","media":{"payload":"AAAA"}}"#),
+            Err("before_start")
+        );
+        assert_eq!(error_kind(&mut c, "{not json"), Err("malformed"));
+        assert_eq!(
+            error_kind(&mut c, r#"{"event":"hello"}"#),
+            Err("unknown_event")
+        );
+        assert_eq!(error_kind(&mut c, &"x".repeat(1025)), Err("too_large"));
+        let mut c = twilio();
+        assert_eq!(
+            error_kind(&mut c, r#"{"event":"media","media":{"payload":"@@@"}}"#),
+            Err("bad_base64")
+        );
+        assert_eq!(error_kind(&mut c, TWILIO_START), Err("duplicate_start"));
+        assert_eq!(
+            error_kind(&mut c, r#"{"event":"media"}"#),
+            Err("missing_field")
+        );
+        let l16 = TWILIO_START.replace("audio/x-mulaw", "audio/l16");
+        let mut fresh = StreamCodec::new(Dialect::Twilio, 1024);
+        assert_eq!(error_kind(&mut fresh, &l16), Err("unsupported_format"));
+    }
+
+    #[test]
+    fn twilio_encodes_media_mark_and_clear() {
+        let mut c = twilio();
+        let mut out = Vec::new();
+        c.encode(Outbound::Media(&[0xff, 0x7f]), &mut out);
+        c.encode(Outbound::Mark("t1:1"), &mut out);
+        c.encode(Outbound::Clear, &mut out);
+        assert_eq!(
+            texts(&out),
+            [
+                serde_json::json!({"event":"media","streamSid":"MZ1","media":{"payload":"/38="}}),
+                serde_json::json!({"event":"mark","streamSid":"MZ1","mark":{"name":"t1:1"}}),
+                serde_json::json!({"event":"clear","streamSid":"MZ1"}),
+            ]
+        );
+    }
+
     const TELNYX_START: &str = r#"{"event":"start","sequence_number":"1","start":{"user_id":"u1","call_control_id":"v3:abc","call_session_id":"s1","from":"+15552345678","to":"+15125550122","client_state":"Y2FsbElkPWNhbGxfMSZ0b2tlbj10MQ==","custom_parameters":{"agentId":"echo"},"media_format":{"encoding":"PCMU","sample_rate":8000,"channels":1}},"stream_id":"32de0dea"}"#;
 
     fn telnyx_media(seq: u64, chunk: u64, b64: &str) -> String {

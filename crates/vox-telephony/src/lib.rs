@@ -20,7 +20,6 @@ mod model;
 pub mod plivo_voice;
 mod rechunk;
 pub mod telnyx_voice;
-pub mod twilio;
 pub mod twilio_voice;
 mod vonage;
 pub mod vonage_voice;
