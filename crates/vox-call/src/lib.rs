@@ -15,9 +15,11 @@
 
 mod actor;
 mod audio_queue;
+mod background;
 mod playout;
 pub mod recorder;
 mod registry;
+mod session;
 mod tasks;
 
 pub use actor::{
@@ -25,5 +27,7 @@ pub use actor::{
     OutboundMsg, TransportEvent,
 };
 pub use audio_queue::{AudioReceiver, AudioSender, CallerFrame, audio_queue};
+pub use background::Tasks;
 pub use playout::{Playout, PlayoutEvent};
 pub use registry::{Admission, AdmitError, CallRegistry};
+pub use session::{AgentCatalog, AgentSession, OpenCallError};
