@@ -30,10 +30,21 @@ pub struct DialRequest {
     pub to: String,
 }
 
+/// Why a call could not be placed.
+#[derive(Debug, thiserror::Error)]
+pub enum DialError {
+    /// No configured carrier account holds the `from` number.
+    #[error("no telephony pool holds {0}")]
+    NoPool(String),
+    /// The carrier refused or could not be reached.
+    #[error(transparent)]
+    Carrier(Box<dyn std::error::Error + Send + Sync>),
+}
+
 /// Places calls through a carrier's REST API; the carrier then opens the media stream.
 pub trait Dialer: Send + Sync + std::fmt::Debug {
     /// Starts ringing `to`; the carrier's id for the call.
-    fn dial(&self, request: DialRequest) -> BoxFuture<'static, Result<String, String>>;
+    fn dial(&self, request: DialRequest) -> BoxFuture<'static, Result<String, DialError>>;
 }
 
 fn view(c: &CallRecord) -> Value {

@@ -143,12 +143,16 @@ pub(crate) async fn upload(
         )));
     }
     info!(file = %record.id, business = %business.id, bytes = bytes.len(), mime = %mime, "file uploaded");
-    tokio::spawn(process(
-        state.store.clone(),
-        state.files_dir.clone(),
-        record.clone(),
-        kind,
-    ));
+    // cancelled at shutdown: a file left `processing` is processed again at the next start
+    state.tasks.spawn(
+        "file processing",
+        process(
+            state.store.clone(),
+            state.files_dir.clone(),
+            record.clone(),
+            kind,
+        ),
+    );
     Ok((StatusCode::CREATED, Json(view(&record))))
 }
 
@@ -180,14 +184,22 @@ async fn process(store: Store, dir: std::path::PathBuf, f: FileRecord, kind: ext
     }
 }
 
-/// Processes again the files left `processing` by a previous run (call once at start).
-pub async fn resume(store: &Store, dir: &std::path::Path) -> Result<usize, vox_store::StoreError> {
+/// Processes again, in `tasks`, the files left `processing` by a previous run (call once at
+/// start).
+pub async fn resume(
+    store: &Store,
+    dir: &std::path::Path,
+    tasks: &vox_call::Tasks,
+) -> Result<usize, vox_store::StoreError> {
     let pending = store.processing_files().await?;
     for f in &pending {
         let bytes = tokio::fs::read(dir.join(&f.id)).await.unwrap_or_default();
         match extract::sniff(&f.display_name, Some(&f.mime_type), &bytes) {
             Some((kind, _)) => {
-                tokio::spawn(process(store.clone(), dir.to_owned(), f.clone(), kind));
+                tasks.spawn(
+                    "file processing",
+                    process(store.clone(), dir.to_owned(), f.clone(), kind),
+                );
             }
             None => {
                 store

@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use vox_store::Store;
 
 pub use auth::{ALL_SCOPES, Auth};
-pub use calls::{DialRequest, Dialer};
+pub use calls::{DialError, DialRequest, Dialer};
 pub use error::ApiError;
 
 /// A TTS voice agents can use.
@@ -61,6 +61,8 @@ pub struct ApiState {
     pub max_upload_bytes: usize,
     /// Where call recordings are (`{dir}/{businessId}/{callId}.wav`).
     pub recordings_dir: std::path::PathBuf,
+    /// Background work (file processing), stopped and awaited at shutdown.
+    pub tasks: vox_call::Tasks,
 }
 
 /// `page` / `page_size` of list routes (seed 002: default 1 and 10, at most 100).

@@ -17,13 +17,13 @@ impl vox_api::Dialer for FakeDialer {
     fn dial(
         &self,
         request: vox_api::DialRequest,
-    ) -> futures::future::BoxFuture<'static, Result<String, String>> {
+    ) -> futures::future::BoxFuture<'static, Result<String, vox_api::DialError>> {
         let refused = request.to == "+15559999999";
         let sid = format!("CA{}", request.call_id);
         self.placed.lock().expect("lock").push(request);
         Box::pin(async move {
             if refused {
-                Err("number unreachable".to_owned())
+                Err(vox_api::DialError::Carrier("number unreachable".into()))
             } else {
                 Ok(sid)
             }
@@ -95,6 +95,7 @@ async fn fixture() -> Fixture {
         files_dir: dir.join("files"),
         max_upload_bytes: 1 << 20,
         recordings_dir: dir.join("recordings"),
+        tasks: vox_call::Tasks::default(),
     });
     Fixture {
         app,

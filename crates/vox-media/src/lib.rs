@@ -18,8 +18,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::routing::get;
 use vox_audio::{EnergyVad, EnergyVadConfig, Vad};
-use vox_call::{CallRegistry, CallServices};
-use vox_engine::Conversation;
+use vox_call::{AgentCatalog, AgentSession, CallRegistry, OpenCallError};
 
 /// Settings of the media endpoints.
 #[derive(Clone, Debug)]
@@ -48,32 +47,16 @@ impl Default for MediaConfig {
     }
 }
 
-/// A conversation and the providers it uses, for one call.
-#[derive(Debug)]
-pub struct AgentSession {
-    /// The conversation policy.
-    pub conversation: Box<dyn Conversation>,
-    /// Its providers.
-    pub services: CallServices,
-}
-
-/// Builds the conversation for an agent id; the binary decides which agents exist.
-pub trait AgentCatalog: Send + Sync + 'static {
-    /// A new session for `agent_id`, or `None` if there is no such agent.
-    fn create(&self, agent_id: &str) -> Option<AgentSession>;
-}
-
 /// Opens calls that Vox itself set up (the carrier's webhook answer or an outbound dial put a
 /// `callId` and a short-lived `token` into the stream's parameters): verifies the token and
 /// builds the call's agent from the control plane's records.
 pub trait PlacedCalls: Send + Sync + 'static {
-    /// The session for the stream whose `start` carried `params`, or why it is refused (the
-    /// reason goes into the close frame, so it names no secret).
+    /// The session for the stream whose `start` carried `params`, or why it is refused.
     fn open(
         &self,
         params: &std::collections::BTreeMap<String, String>,
         carrier_call_id: &str,
-    ) -> futures_util::future::BoxFuture<'static, Result<AgentSession, String>>;
+    ) -> futures_util::future::BoxFuture<'static, Result<AgentSession, OpenCallError>>;
 }
 
 /// Makes each call's VAD (the model behind it may be shared; the state is per call).

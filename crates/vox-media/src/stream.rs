@@ -13,7 +13,8 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::{Instrument, info, warn};
 use vox_audio::{Codec, Egress, Ingress};
 use vox_call::{
-    CallActor, CallConfig, CallIo, CallerFrame, OutboundMsg, TransportEvent, audio_queue,
+    CallActor, CallConfig, CallIo, CallerFrame, OpenCallError, OutboundMsg, TransportEvent,
+    audio_queue,
 };
 use vox_core::{CallId, SampleRate};
 use vox_telephony::{
@@ -200,7 +201,7 @@ async fn run_call(
         // a call the control plane set up: its token decides, not the agentId alone
         let opened = match &state.placed {
             Some(placed) => placed.open(&start.custom_parameters, &start.call_id).await,
-            None => Err("this server takes no control-plane calls".to_owned()),
+            None => Err(OpenCallError::NotServed),
         };
         match opened {
             Ok(s) => s,

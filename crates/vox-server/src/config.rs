@@ -25,7 +25,8 @@ pub struct Config {
     pub store: StoreConfig,
     pub api: ApiConfig,
     pub telephony: TelephonyConfig,
-    pub voice_agents: VoiceAgentsConfig,
+    /// What runs the agents created through the API: as an agent file's `llm`, `asr`, `tts`.
+    pub voice_agents: vox_agents::ProviderChoices,
     pub log: LogConfig,
 }
 
@@ -55,7 +56,8 @@ impl StoreConfig {
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct TelephonyConfig {
-    pub pools: Vec<NumberPool>,
+    /// Carrier accounts, each tagged by `carrier` with that carrier's own fields.
+    pub pools: Vec<vox_carriers::PoolConfig>,
     /// The base URL carriers reach this server at (`https://vox.example.com`); empty: each
     /// webhook's own Host header, and `http://server.host:server.port` for outbound calls.
     pub public_url: String,
@@ -63,101 +65,31 @@ pub struct TelephonyConfig {
     pub media_token_ttl_secs: u64,
 }
 
-/// Phone numbers of one carrier account. Which fields a pool needs depends on its carrier
-/// (see config/default.toml); secrets may be `env:NAME` (an environment variable) or
-/// `file:PATH` (a file's contents) and are redacted when printed.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct NumberPool {
-    pub carrier: Carrier,
-    pub numbers: Vec<String>,
-    /// Twilio: the Account SID; Plivo: the Auth ID; Exotel: the Account SID.
-    #[serde(default)]
-    pub account_sid: String,
-    /// Twilio, Plivo: the auth token; Exotel: the API token.
-    #[serde(default)]
-    pub auth_token: String,
-    /// Telnyx: the API key (v2); Exotel: the API key.
-    #[serde(default)]
-    pub api_key: String,
-    /// Telnyx: the Call Control application (connection) id that outbound calls use.
-    #[serde(default)]
-    pub connection_id: String,
-    /// Telnyx: the public key (base64 Ed25519) that signs its webhooks.
-    #[serde(default)]
-    pub public_key: String,
-    /// Vonage: the application id.
-    #[serde(default)]
-    pub application_id: String,
-    /// Vonage: the application's private key (PEM text, `env:NAME` or `file:PATH`).
-    #[serde(default)]
-    pub private_key: String,
-    /// Vonage: the signature secret its signed webhooks use.
-    #[serde(default)]
-    pub signature_secret: String,
-    /// The carrier's REST API base; empty: the carrier's own (tests point it at a fake).
-    #[serde(default)]
-    pub api_base: String,
-}
-
-impl NumberPool {
-    /// The fields holding secrets, for redaction.
-    pub fn secrets_mut(&mut self) -> [&mut String; 4] {
-        [
-            &mut self.auth_token,
-            &mut self.api_key,
-            &mut self.private_key,
-            &mut self.signature_secret,
-        ]
-    }
-}
-
 /// A secret's value: `env:NAME` reads the environment, `file:PATH` a file; else the value.
-pub fn resolve_secret(value: &str) -> anyhow::Result<String> {
+pub fn resolve_secret(value: &str) -> Result<String, String> {
     if let Some(var) = value.strip_prefix("env:") {
         return std::env::var(var)
-            .with_context(|| format!("names the environment variable {var}, which is not set"));
+            .map_err(|_| format!("names the environment variable {var}, which is not set"));
     }
     if let Some(path) = value.strip_prefix("file:") {
         return std::fs::read_to_string(path)
             .map(|s| s.trim().to_owned())
-            .with_context(|| format!("names the file {path}, which cannot be read"));
+            .map_err(|e| format!("names the file {path}, which cannot be read: {e}"));
     }
     Ok(value.to_owned())
 }
 
-/// The carrier of a pool: the same five as the media dialects.
-pub use vox_telephony::Dialect as Carrier;
-
-/// The REST API a pool of this carrier uses when it names none.
-pub fn default_api_base(carrier: Carrier) -> &'static str {
-    match carrier {
-        Carrier::Twilio => "https://api.twilio.com",
-        Carrier::Telnyx => "https://api.telnyx.com",
-        Carrier::Plivo => "https://api.plivo.com",
-        Carrier::Vonage => "https://api.nexmo.com",
-        Carrier::Exotel => "https://api.exotel.com",
-    }
-}
-
 impl TelephonyConfig {
-    /// (carrier, number) of every pool, numbers checked as E.164.
-    pub fn numbers(&self) -> anyhow::Result<Vec<(String, String)>> {
-        let mut out = Vec::new();
-        for (i, pool) in self.pools.iter().enumerate() {
-            for n in &pool.numbers {
-                let digits = n.strip_prefix('+').filter(|d| {
-                    (8..=15).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit())
-                });
-                if digits.is_none() {
-                    bail!(
-                        "telephony.pools[{i}].numbers: {n:?} is not an E.164 number (+ and 8-15 digits)"
-                    );
-                }
-                out.push((pool.carrier.name().to_owned(), n.clone()));
-            }
-        }
-        Ok(out)
+    /// (carrier, number) of every pool.
+    pub fn numbers(&self) -> Vec<(String, String)> {
+        self.pools
+            .iter()
+            .flat_map(|p| {
+                p.numbers()
+                    .iter()
+                    .map(|n| (p.dialect().name().to_owned(), n.clone()))
+            })
+            .collect()
     }
 }
 
@@ -171,16 +103,6 @@ pub struct ApiConfig {
     pub webhook_max_attempts: u32,
     pub webhook_retry_secs: u64,
     pub webhook_timeout_ms: u64,
-}
-
-/// What runs the agents created through the API (`/v1/.../voice-agents`): the same
-/// choices as an agent file's `llm`, `asr` and `tts`.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct VoiceAgentsConfig {
-    pub llm: serde_json::Value,
-    pub asr: serde_json::Value,
-    pub tts: serde_json::Value,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -207,17 +129,10 @@ pub struct ToolsConfig {
     pub max_response_bytes: usize,
     pub calendar: CalendarBackendKind,
     pub google_api_base: String,
-    pub google_access_token: String,
-}
-
-impl ToolsConfig {
-    /// The Google token, read from the environment when it is `env:NAME`.
-    pub fn resolved_google_token(&self) -> anyhow::Result<String> {
-        match self.google_access_token.strip_prefix("env:") {
-            Some(var) => std::env::var(var).with_context(|| format!("tools.google_access_token names the environment variable {var}, which is not set")),
-            None => Ok(self.google_access_token.clone()),
-        }
-    }
+    /// The Google Calendar bearer token (needed with `calendar = "google"`); may be
+    /// `env:NAME` or `file:PATH`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub google_access_token: Option<String>,
 }
 
 /// Where the googleCal tool's appointments live.
@@ -377,6 +292,18 @@ impl Config {
         {
             bail!("vad.threshold must be in 0..1 and vad.neg_threshold at most vad.threshold");
         }
+        if self.tools.calendar == CalendarBackendKind::Google
+            && self
+                .tools
+                .google_access_token
+                .as_deref()
+                .unwrap_or("")
+                .is_empty()
+        {
+            bail!(
+                "tools.calendar = \"google\" needs tools.google_access_token (e.g. \"env:GOOGLE_CALENDAR_TOKEN\")"
+            );
+        }
         if self.vad.stop_dbfs > self.vad.start_dbfs {
             bail!(
                 "vad.stop_dbfs ({}) must not exceed vad.start_dbfs ({})",
@@ -390,6 +317,156 @@ impl Config {
     pub fn send_ahead(&self) -> Duration {
         Duration::from_millis(self.media.send_ahead_ms)
     }
+
+    /// `[echo]` as the echo agent's settings.
+    pub fn echo_config(&self) -> vox_engine::EchoConfig {
+        let e = &self.echo;
+        vox_engine::EchoConfig {
+            turn_end_silence: Duration::from_millis(e.turn_end_silence_ms),
+            preroll: Duration::from_millis(e.preroll_ms),
+            max_utterance: Duration::from_millis(e.max_utterance_ms),
+        }
+    }
+
+    /// `[conversation]` as the engine's settings.
+    pub fn engine_config(&self) -> vox_engine::EngineConfig {
+        let c = &self.conversation;
+        vox_engine::EngineConfig {
+            min_endpointing: Duration::from_millis(c.min_endpointing_ms),
+            max_endpointing: Duration::from_millis(c.max_endpointing_ms),
+            min_interrupt: Duration::from_millis(c.min_interrupt_ms),
+            min_interrupt_words: c.min_interrupt_words,
+            false_interrupt_timeout: Duration::from_millis(c.false_interrupt_timeout_ms),
+            idle_reminder_after: Duration::from_secs(c.idle_reminder_after_secs),
+            max_reminders: c.max_reminders,
+            silence_timeout: Duration::from_secs(c.silence_timeout_secs),
+            max_duration: Duration::from_secs(c.max_duration_secs),
+            end_of_turn_threshold: c.end_of_turn_threshold,
+            ..vox_engine::EngineConfig::default()
+        }
+    }
+
+    /// What file agents' function tools may reach.
+    pub fn function_tools(&self) -> vox_agents::FunctionToolSettings {
+        vox_agents::FunctionToolSettings {
+            allow_private_networks: self.tools.allow_private_networks,
+            timeout: Duration::from_millis(self.tools.timeout_ms),
+        }
+    }
+
+    /// `[vad]` for the energy VAD.
+    pub fn energy_vad(&self) -> vox_audio::EnergyVadConfig {
+        vox_audio::EnergyVadConfig {
+            start_dbfs: self.vad.start_dbfs,
+            stop_dbfs: self.vad.stop_dbfs,
+            start_ms: self.vad.start_ms,
+            stop_ms: self.vad.stop_ms,
+        }
+    }
+
+    /// `[vad]` for Silero.
+    pub fn silero_vad(&self) -> vox_models::SileroConfig {
+        vox_models::SileroConfig {
+            threshold: self.vad.threshold,
+            neg_threshold: self.vad.neg_threshold,
+            start_ms: self.vad.start_ms,
+            stop_ms: self.vad.stop_ms,
+        }
+    }
+
+    /// What stored (API) agents run on, secrets resolved.
+    pub fn stored_agents(&self) -> anyhow::Result<vox_agents::StoredAgentsConfig> {
+        let mut choices = self.voice_agents.clone();
+        for (field, key) in choices.api_keys_mut() {
+            resolve_key(key).map_err(|e| anyhow::anyhow!("voice_agents.{field} {e}"))?;
+        }
+        let calendar = match (self.tools.calendar, &self.tools.google_access_token) {
+            (CalendarBackendKind::Builtin, _) => vox_agents::CalendarChoice::Builtin,
+            (CalendarBackendKind::Google, token) => {
+                let token = resolve_secret(token.as_deref().unwrap_or_default())
+                    .map_err(|e| anyhow::anyhow!("tools.google_access_token {e}"))?;
+                vox_agents::CalendarChoice::Google {
+                    api_base: self.tools.google_api_base.clone(),
+                    token: token.into(),
+                }
+            }
+        };
+        Ok(vox_agents::StoredAgentsConfig {
+            choices,
+            engine: self.engine_config(),
+            http: vox_tools::HttpGuard {
+                allow_private: self.tools.allow_private_networks,
+                max_response_bytes: self.tools.max_response_bytes,
+            },
+            tool_timeout: Duration::from_millis(self.tools.timeout_ms),
+            calendar,
+            recordings_dir: Some(self.api.recordings_dir.clone())
+                .filter(|d| !d.as_os_str().is_empty()),
+            public_url: self.telephony.public_url.trim_end_matches('/').to_owned(),
+        })
+    }
+
+    /// `[telephony]` for the carriers.
+    pub fn carriers(&self) -> vox_carriers::CarriersConfig {
+        let host = match self.server.host.as_str() {
+            "0.0.0.0" | "::" => "127.0.0.1",
+            h => h,
+        };
+        vox_carriers::CarriersConfig {
+            pools: self.telephony.pools.clone(),
+            public_url: Some(self.telephony.public_url.clone()).filter(|u| !u.is_empty()),
+            local_url: format!("http://{host}:{}", self.server.port),
+            media_token_ttl_secs: self.telephony.media_token_ttl_secs,
+        }
+    }
+
+    /// The TTS voices agents can name: the local Piper voice when its model is fetched.
+    pub fn installed_voices(&self) -> Vec<vox_api::Voice> {
+        let mut voices = Vec::new();
+        if self
+            .models
+            .dir
+            .join("piper/en_US-joe-medium.onnx")
+            .is_file()
+        {
+            voices.push(vox_api::Voice {
+                id: "piper-joe".into(),
+                name: "Joe".into(),
+                category: "conversational".into(),
+                description: "US English, male; Piper en_US-joe-medium, runs locally".into(),
+                preview_url: None,
+            });
+        }
+        voices
+    }
+
+    /// The configuration as TOML with its secrets hidden (`vox serve --print-config`).
+    pub fn redacted_toml(&self) -> anyhow::Result<String> {
+        let mut shown = self.clone();
+        shown.store.url = self.store.redacted_url();
+        let hide = |s: &mut String| {
+            if !s.is_empty() && !s.starts_with("env:") && !s.starts_with("file:") {
+                *s = "***".into();
+            }
+        };
+        for pool in &mut shown.telephony.pools {
+            pool.secrets_mut().into_iter().for_each(hide);
+        }
+        if let Some(t) = &mut shown.tools.google_access_token {
+            hide(t);
+        }
+        toml::to_string_pretty(&shown).context("rendering config")
+    }
+}
+
+/// An endpoint's API key of the form `env:NAME`, read from the environment.
+pub fn resolve_key(key: &mut vox_providers::Secret) -> Result<(), String> {
+    if let Some(var) = key.expose().strip_prefix("env:") {
+        let value = std::env::var(var)
+            .map_err(|_| format!("names the environment variable {var}, which is not set"))?;
+        *key = vox_providers::Secret::new(value);
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1,14 +1,8 @@
-//! `vox`: the one binary and the only composition root. It reads configuration, picks the
-//! concrete parts (agents, VAD settings, later providers and storage), starts listeners and
-//! handles signals. Subcommands: `serve` (the runtime), `sim` (a simulated carrier caller
-//! and load generator).
+//! `vox`, the binary: parses flags, reads signals and runs a subcommand. `serve` (the
+//! runtime: [`vox_server::serve`]), `sim` (a simulated carrier caller and load generator),
+//! `admin`, `models`, `transcribe`, `say`.
 
-mod agents;
-mod artifacts;
-mod config;
-mod serve;
-mod telemetry;
-mod telephony;
+use vox_server::{config, telemetry};
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -153,7 +147,7 @@ fn main() -> ExitCode {
                     }
                 }
             }
-            serve::main(config.as_deref(), &overrides, &agents, print_config)
+            serve(config.as_deref(), &overrides, &agents, print_config)
         }
         Command::Sim(args) => run_sim(args),
         Command::Admin {
@@ -186,6 +180,56 @@ fn main() -> ExitCode {
             eprintln!("vox: error: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// `vox serve`: the configuration, then the server until SIGTERM or SIGINT.
+fn serve(
+    file: Option<&std::path::Path>,
+    overrides: &config::Overrides,
+    agents: &[PathBuf],
+    print_config: bool,
+) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    let cfg = config::Config::load(file, overrides)?;
+    if print_config {
+        #[allow(clippy::print_stdout)]
+        {
+            println!("{}", cfg.redacted_toml()?);
+        }
+        return Ok(());
+    }
+    telemetry::init_logging(&cfg.log.level, cfg.log.format)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("vox")
+        .build()?;
+    rt.block_on(async move {
+        let addr = format!("{}:{}", cfg.server.host, cfg.server.port);
+        let listener = tokio::net::TcpListener::bind(&addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr}"))?;
+        vox_server::serve(listener, cfg, agents, shutdown_signal()).await
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => tracing::info!("SIGINT received"),
+        () = term => tracing::info!("SIGTERM received"),
     }
 }
 

@@ -28,8 +28,18 @@ pub fn init_logging(level: &str, format: LogFormat) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Installs the Prometheus recorder and returns the handle `/metrics` renders.
-pub fn init_metrics() -> anyhow::Result<PrometheusHandle> {
+/// The handle `/metrics` renders: the Prometheus recorder, installed once per process (a
+/// second server in the same process shares it).
+pub fn metrics() -> anyhow::Result<PrometheusHandle> {
+    static HANDLE: std::sync::OnceLock<PrometheusHandle> = std::sync::OnceLock::new();
+    if let Some(h) = HANDLE.get() {
+        return Ok(h.clone());
+    }
+    let h = install_metrics()?;
+    Ok(HANDLE.get_or_init(|| h).clone())
+}
+
+fn install_metrics() -> anyhow::Result<PrometheusHandle> {
     let latency = [
         0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0,
     ];
@@ -74,6 +84,10 @@ fn describe() {
     describe_counter!(
         "vox_call_panics_total",
         "Call actors that panicked (the call was hung up)."
+    );
+    describe_counter!(
+        "vox_task_panics_total",
+        "Background tasks that panicked, by task."
     );
     describe_histogram!(
         "vox_playout_send_lateness_seconds",

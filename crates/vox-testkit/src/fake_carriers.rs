@@ -29,8 +29,11 @@ use axum::routing::{post, put};
 use axum::{Json, Router};
 use base64::Engine as _;
 use serde_json::{Value, json};
+use vox_carriers::exotel::wire as exotel_voice;
+use vox_carriers::plivo::wire as plivo_voice;
+use vox_carriers::telnyx::wire as telnyx_voice;
+use vox_carriers::vonage::wire as vonage_voice;
 use vox_sim::SimDialect;
-use vox_telephony::{exotel_voice, plivo_voice, telnyx_voice, vonage_voice};
 
 use crate::fake_twilio::play;
 use crate::{CallerScript, FakeCall};

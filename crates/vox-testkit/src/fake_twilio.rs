@@ -243,7 +243,7 @@ fn update(shared: &Shared, sid: &str, f: impl FnOnce(&mut FakeCall)) {
 
 /// POSTs form `params` to `url` with Twilio's signature; the status and body.
 async fn post_signed(shared: &Shared, url: &str, params: &[(String, String)]) -> (u16, String) {
-    let sig = vox_telephony::twilio_voice::signature(&shared.auth_token, url, params);
+    let sig = vox_carriers::twilio::wire::signature(&shared.auth_token, url, params);
     match shared
         .http
         .post(url)
@@ -473,7 +473,7 @@ async fn get_signed(shared: &Shared, url: &str, params: &[(&str, &str)]) -> (u16
     } else {
         format!("{url}?{query}")
     };
-    let sig = vox_telephony::twilio_voice::signature(&shared.auth_token, &full, &[]);
+    let sig = vox_carriers::twilio::wire::signature(&shared.auth_token, &full, &[]);
     match shared
         .http
         .get(&full)

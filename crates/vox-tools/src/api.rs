@@ -441,21 +441,17 @@ impl CallTools {
         self.transfer.lock().ok()?.clone()
     }
 
-    /// Builds the knowledge-base index now (at call start), so the first question does not
-    /// wait for it.
-    pub fn warm(self: &Arc<Self>) {
-        for t in &self.tools {
-            if let ApiTool::Knowledge { file_ids } = t {
-                let (kb, biz, ids) = (
-                    self.env.knowledge.clone(),
-                    self.ctx.business_id.clone(),
-                    file_ids.clone(),
-                );
-                tokio::spawn(async move {
-                    if let Err(e) = kb.index(&biz, &ids).await {
-                        tracing::warn!(error = %e, "indexing the knowledge base");
-                    }
-                });
+    /// Builds the knowledge-base index (run it at call start, so the first question does not
+    /// wait for it).
+    pub fn warm(self: &Arc<Self>) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let me = self.clone();
+        async move {
+            for t in &me.tools {
+                if let ApiTool::Knowledge { file_ids } = t
+                    && let Err(e) = me.env.knowledge.index(&me.ctx.business_id, file_ids).await
+                {
+                    tracing::warn!(error = %e, "indexing the knowledge base");
+                }
             }
         }
     }

@@ -11,7 +11,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use hmac::{KeyInit, Mac};
 
-use crate::twilio_voice::xml_escape;
+use crate::xml::escape as xml_escape;
 
 type HmacSha256 = hmac::Hmac<sha2::Sha256>;
 

@@ -8,6 +8,8 @@
 use base64::Engine as _;
 use hmac::{KeyInit, Mac};
 
+use crate::xml::escape as xml_escape;
+
 type HmacSha1 = hmac::Hmac<sha1::Sha1>;
 
 fn mac(auth_token: &str, url: &str, params: &[(String, String)]) -> HmacSha1 {
@@ -40,22 +42,6 @@ pub fn verify_signature(
         return false;
     };
     mac(auth_token, url, params).verify_slice(&given).is_ok()
-}
-
-/// Escapes text for XML content and attribute values.
-pub fn xml_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// TwiML that connects the call to a bidirectional media stream at `url`, passing `params`
@@ -101,7 +87,7 @@ pub fn dial(number: &str, caller_id: &str) -> String {
 
 /// The `<Dial><Conference>` verb: join `room`; `wait_url` plays while waiting; the conference
 /// starts when a participant with `start` enters, and ends when either side leaves.
-pub fn conference_verb(room: &str, wait_url: Option<&str>, start: bool) -> String {
+fn conference_verb(room: &str, wait_url: Option<&str>, start: bool) -> String {
     let wait = wait_url
         .map(|u| format!(" waitUrl=\"{}\" waitMethod=\"GET\"", xml_escape(u)))
         .unwrap_or_default();
@@ -116,6 +102,16 @@ pub fn conference(room: &str, wait_url: Option<&str>, start: bool) -> String {
     format!(
         "{XML}<Response>{}</Response>",
         conference_verb(room, wait_url, start)
+    )
+}
+
+/// TwiML that says `brief` to a warm transfer's destination, then joins it to `room`,
+/// starting the conference.
+pub fn say_then_conference(brief: &str, room: &str) -> String {
+    format!(
+        "{XML}<Response><Say>{}</Say>{}</Response>",
+        xml_escape(brief),
+        conference_verb(room, None, true)
     )
 }
 

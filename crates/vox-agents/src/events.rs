@@ -1,9 +1,5 @@
-//! What a call leaves behind besides its record's live fields: the post-call summary and the
-//! agent's `collectFields` extracted from the transcript (both by the runtime's LLM, after
-//! the call, off any call's path), and call-event webhooks.
-//!
-//! Webhooks: each event is stored in an outbox first (so a restart does not lose it), then a
-//! worker POSTs it to the business's endpoint with
+//! Call-event webhooks: each event is stored in an outbox first (so a restart does not lose
+//! it), then a worker POSTs it to the business's endpoint with
 //! `X-Vox-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`,
 //! `X-Vox-Event` (the type) and `X-Vox-Event-Id` (for receivers to drop duplicates). A non-2xx
 //! reply or a network error is retried after `webhook_retry_secs`, doubling, up to
@@ -12,99 +8,45 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
 use hmac::{KeyInit, Mac};
 use serde_json::{Value, json};
 use tracing::{info, warn};
-use vox_core::{ChatMessage, Role};
-use vox_providers::{LlmDelta, LlmProvider, LlmRequest};
+use vox_call::Tasks;
 use vox_store::Store;
 
-/// Asks `llm` one question, with a time limit; the whole text reply.
-async fn ask(llm: &Arc<dyn LlmProvider>, system: &str, user: String) -> Option<String> {
-    let req = LlmRequest {
-        messages: vec![
-            ChatMessage::text(Role::System, system),
-            ChatMessage::text(Role::User, user),
-        ],
-        tools: Vec::new(),
-    };
-    let collect = async {
-        let mut out = String::new();
-        let mut s = llm.stream(req);
-        while let Some(d) = s.next().await {
-            match d {
-                Ok(LlmDelta::Text(t)) => out.push_str(&t),
-                Ok(_) => {}
-                Err(e) => {
-                    warn!(error = %e, "post-call LLM request failed");
-                    return None;
-                }
-            }
+/// The events a business's webhook receives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    /// A call's media connected.
+    CallStarted,
+    /// The agent called a tool.
+    ToolCalled,
+    /// The call was handed to a person.
+    Transferred,
+    /// A warm transfer's destination did not answer.
+    TransferFailed,
+    /// The call is over and its record final.
+    CallEnded,
+}
+
+impl EventKind {
+    /// The event's `type` on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::CallStarted => "call.started",
+            Self::ToolCalled => "call.tool_called",
+            Self::Transferred => "call.transferred",
+            Self::TransferFailed => "call.transfer_failed",
+            Self::CallEnded => "call.ended",
         }
-        Some(out.trim().to_owned())
-    };
-    tokio::time::timeout(Duration::from_secs(60), collect)
-        .await
-        .ok()
-        .flatten()
-        .filter(|s| !s.is_empty())
-}
-
-/// A one-to-three sentence summary of `transcript`.
-pub async fn summarize(llm: &Arc<dyn LlmProvider>, transcript: &str) -> Option<String> {
-    if transcript.trim().is_empty() {
-        return None;
     }
-    ask(llm, "You summarise phone calls for a business's call log. Be factual and brief.", format!("Summarise this call in one to three sentences: who called, what they wanted, what was done.\n\n{transcript}")).await
-}
-
-/// The first JSON object in `text` (models wrap JSON in prose or fences).
-fn json_object(text: &str) -> Option<serde_json::Map<String, Value>> {
-    let start = text.find('{')?;
-    let end = text.rfind('}')?;
-    serde_json::from_str::<Value>(text.get(start..=end)?)
-        .ok()?
-        .as_object()
-        .cloned()
-}
-
-/// `fields` extracted from `transcript`: an object with exactly those keys, `null` for what
-/// was not said.
-pub async fn extract(
-    llm: &Arc<dyn LlmProvider>,
-    transcript: &str,
-    fields: &[String],
-) -> Option<Value> {
-    if fields.is_empty() || transcript.trim().is_empty() {
-        return None;
-    }
-    let reply = ask(
-        llm,
-        "You extract data from phone-call transcripts. Reply with one JSON object and nothing else.",
-        format!("From the transcript below, extract these fields as one JSON object with exactly these keys: {}. Use null for anything the caller did not say; never invent values.\n\n{transcript}", serde_json::to_string(fields).unwrap_or_default()),
-    )
-    .await?;
-    let found = json_object(&reply);
-    if found.is_none() {
-        warn!(
-            chars = reply.len(),
-            "the post-call extraction reply holds no JSON object"
-        );
-    }
-    let found = found.unwrap_or_default();
-    Some(Value::Object(
-        fields
-            .iter()
-            .map(|f| (f.clone(), found.get(f).cloned().unwrap_or(Value::Null)))
-            .collect(),
-    ))
 }
 
 /// Queues and delivers call-event webhooks. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Events {
     store: Store,
+    tasks: Tasks,
     guard: vox_tools::HttpGuard,
     max_attempts: u32,
     retry: Duration,
@@ -127,9 +69,11 @@ pub fn signature(secret: &str, t: i64, body: &str) -> String {
 }
 
 impl Events {
-    /// From the API config; `allow_private` as for tools.
+    /// From the API config; `allow_private` as for tools. Outbox writes and the delivery
+    /// worker run in `tasks`.
     pub fn new(
         store: Store,
+        tasks: Tasks,
         allow_private: bool,
         max_attempts: u32,
         retry: Duration,
@@ -137,6 +81,7 @@ impl Events {
     ) -> Self {
         Self {
             store,
+            tasks,
             guard: vox_tools::HttpGuard {
                 allow_private,
                 max_response_bytes: 4096,
@@ -148,27 +93,34 @@ impl Events {
         }
     }
 
-    /// Queues `event` for the business's endpoint (if it has one).
-    pub fn emit(&self, business_id: &str, event: &str, data: Value) {
-        let (me, biz, event) = (self.clone(), business_id.to_owned(), event.to_owned());
-        tokio::spawn(async move {
+    /// Queues `event` for the business's endpoint (if it has one). The outbox write runs to
+    /// completion even during shutdown, so an event that happened is not lost.
+    pub fn emit(&self, business_id: &str, event: EventKind, data: Value) {
+        let (me, biz) = (self.clone(), business_id.to_owned());
+        self.tasks.spawn_to_completion("webhook outbox write", async move {
+            let event = event.as_str();
             let body = json!({"type": event, "createdAt": vox_store::rfc3339(vox_store::now_ms()), "data": data}).to_string();
-            match me.store.queue_delivery(&biz, &event, &body).await {
+            match me.store.queue_delivery(&biz, event, &body).await {
                 Ok(Some(_)) => me.wake.notify_one(),
                 Ok(None) => {}
-                Err(e) => warn!(error = %e, event = %event, "queueing a webhook event"),
+                Err(e) => warn!(error = %e, event, "queueing a webhook event"),
             }
         });
     }
 
-    /// Delivers due events until `stop`.
-    pub async fn run(self, stop: tokio_util::sync::CancellationToken) {
+    /// Starts the delivery worker (until the tasks' token is cancelled; undelivered events
+    /// stay in the outbox for the next start).
+    pub fn start(&self) {
+        let me = self.clone();
+        self.tasks.spawn("webhook delivery", me.run());
+    }
+
+    async fn run(self) {
         loop {
             if let Err(e) = self.deliver_due().await {
                 warn!(error = %e, "webhook outbox");
             }
             tokio::select! {
-                () = stop.cancelled() => return,
                 () = self.wake.notified() => {}
                 () = tokio::time::sleep(Duration::from_secs(1)) => {}
             }
@@ -241,15 +193,5 @@ mod tests {
             signature("key", 1, "{}"),
             "t=1,v1=1ba6b8171186efc613e8bcc0cbdab2748f24984d7c5a84faa2637afa0e40d224"
         );
-    }
-
-    #[test]
-    fn extraction_finds_the_json_in_a_chatty_reply() {
-        let m = json_object(
-            "Sure! ```json\n{\"name\": \"Dana\", \"phone\": null}\n``` Hope that helps",
-        )
-        .expect("object");
-        assert_eq!(m["name"], "Dana");
-        assert!(json_object("no json here").is_none());
     }
 }

@@ -1,0 +1,228 @@
+//! The call record of a stored agent's call, kept current while the call runs: the
+//! transcript as it grows, then the ending (status, reason, duration), the recording, the
+//! summary and the extracted fields, and the `call.ended` event.
+//!
+//! One writer task per call, so updates land in order. The actor hands it the latest
+//! transcript through a `watch` (each update carries the whole transcript, so an update
+//! overtaken by a newer one needs no write: memory stays bounded however fast lines come)
+//! and the ending through a `oneshot`.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+use serde_json::{Value, json};
+use tokio::sync::{oneshot, watch};
+use tracing::warn;
+use vox_call::{CallEnd, CallObserver, CallSummary, Tasks};
+use vox_engine::TranscriptEntry;
+use vox_providers::LlmProvider;
+use vox_store::{CallRecord, Store, now_ms};
+use vox_tools::api::CallTools;
+
+use crate::artifacts;
+use crate::events::{EventKind, Events};
+
+/// The calls whose media stream is connected. Their record is ended by the stream's own
+/// ending (with the real reason and the transcript), not by a carrier's status callback,
+/// which may arrive first.
+#[derive(Debug, Clone, Default)]
+pub struct LiveCalls(Arc<Mutex<HashSet<String>>>);
+
+impl LiveCalls {
+    fn set(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Whether `call_id`'s stream is connected.
+    pub fn contains(&self, call_id: &str) -> bool {
+        self.set().contains(call_id)
+    }
+
+    fn insert(&self, call_id: &str) {
+        self.set().insert(call_id.to_owned());
+    }
+
+    fn remove(&self, call_id: &str) {
+        self.set().remove(call_id);
+    }
+}
+
+/// What the writer needs besides the record.
+pub(crate) struct RecordWriter {
+    pub store: Store,
+    pub events: Events,
+    pub live: LiveCalls,
+    pub llm: Option<Arc<dyn LlmProvider>>,
+    pub collect: Vec<String>,
+    pub tools: Arc<CallTools>,
+    /// Prefix of the recording's URL (`telephony.public_url`; may be empty).
+    pub public_url: String,
+}
+
+/// The [`CallObserver`] the actor tells.
+struct Observer {
+    transcript: watch::Sender<Vec<TranscriptEntry>>,
+    ended: Mutex<Option<oneshot::Sender<Option<CallSummary>>>>,
+}
+
+impl CallObserver for Observer {
+    fn transcript(&self, all: &[TranscriptEntry]) {
+        self.transcript.send_replace(all.to_vec());
+    }
+
+    fn ended(&self, summary: Option<&CallSummary>) {
+        let sender = self
+            .ended
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some(tx) = sender {
+            let _ = tx.send(summary.cloned());
+        }
+    }
+}
+
+impl RecordWriter {
+    /// Starts the writer of `record` in `tasks`; the observer to hand the call.
+    pub fn start(self, tasks: &Tasks, record: CallRecord) -> Arc<dyn CallObserver> {
+        let (transcript_tx, transcript_rx) = watch::channel(Vec::new());
+        let (ended_tx, ended_rx) = oneshot::channel();
+        self.live.insert(&record.id);
+        tasks.spawn_to_completion("call record", self.run(record, transcript_rx, ended_rx));
+        Arc::new(Observer {
+            transcript: transcript_tx,
+            ended: Mutex::new(Some(ended_tx)),
+        })
+    }
+
+    async fn run(
+        self,
+        record: CallRecord,
+        mut transcript: watch::Receiver<Vec<TranscriptEntry>>,
+        mut ended: oneshot::Receiver<Option<CallSummary>>,
+    ) {
+        let call_id = record.id.clone();
+        let summary = loop {
+            tokio::select! {
+                biased;
+                end = &mut ended => break end.ok(),
+                changed = transcript.changed() => {
+                    if changed.is_err() {
+                        // the observer is gone without an ending; wait for it below
+                        break (&mut ended).await.ok();
+                    }
+                    let all = transcript.borrow_and_update().clone();
+                    if let Err(e) = self.store.set_call_transcript(&call_id, &transcript_text(&all), &messages(&all)).await {
+                        warn!(error = %e, call = %call_id, "updating the call record");
+                    }
+                }
+            }
+        };
+        match summary {
+            Some(summary) => self.finish(&record, summary).await,
+            // dropped without an ending (the stream never ran): the carrier's callback ends it
+            None => self.live.remove(&call_id),
+        }
+    }
+
+    async fn finish(&self, record: &CallRecord, summary: Option<CallSummary>) {
+        let call_id = &record.id;
+        let (status, reason, text) = match &summary {
+            Some(s) => {
+                let reason = match &s.end {
+                    CallEnd::CarrierStop | CallEnd::TransportClosed => "customer-ended-call",
+                    CallEnd::AgentHangup(_) if self.tools.transfer_order().is_some() => {
+                        "assistant-transferred-call"
+                    }
+                    CallEnd::AgentHangup(_) => "assistant-ended-call",
+                    CallEnd::ServerShutdown => "server-shutdown",
+                };
+                let text = transcript_text(&s.transcript);
+                if let Err(e) = self
+                    .store
+                    .set_call_transcript(call_id, &text, &messages(&s.transcript))
+                    .await
+                {
+                    warn!(error = %e, call = %call_id, "saving the transcript");
+                }
+                ("COMPLETED", reason, text)
+            }
+            None => ("FAILED", "internal-error", String::new()),
+        };
+        if let Err(e) = self
+            .store
+            .call_ended(call_id, status, reason, now_ms())
+            .await
+        {
+            warn!(error = %e, call = %call_id, "ending the call record");
+        }
+        self.live.remove(call_id);
+        let recording_url = summary
+            .as_ref()
+            .and_then(|s| s.recording.as_ref())
+            .map(|_| {
+                format!(
+                    "{}/v1/businesses/{}/calls/{}/recording",
+                    self.public_url, record.business_id, call_id
+                )
+            });
+        let (mut text_summary, mut data) = (None, None);
+        if let Some(llm) = &self.llm {
+            text_summary = artifacts::summarize(llm, &text).await;
+            data = artifacts::extract(llm, &text, &self.collect).await;
+        }
+        if let Err(e) = self
+            .store
+            .set_call_artifacts(
+                call_id,
+                recording_url.as_deref(),
+                text_summary.as_deref(),
+                data.as_ref(),
+            )
+            .await
+        {
+            warn!(error = %e, call = %call_id, "saving the call's artifacts");
+        }
+        if let Ok(Some(c)) = self.store.call_by_id(call_id).await {
+            self.events.emit(
+                &c.business_id,
+                EventKind::CallEnded,
+                json!({
+                    "callId": c.id, "status": c.status, "endedReason": c.ended_reason,
+                    "durationMs": c.duration_ms, "summary": c.summary,
+                    "structuredData": c.structured_data, "recordingUrl": c.recording_url,
+                    "transcript": c.transcript,
+                }),
+            );
+        }
+    }
+}
+
+/// The transcript as the record's `messages`.
+fn messages(all: &[TranscriptEntry]) -> Value {
+    Value::Array(
+        all.iter()
+            .map(|e| {
+                let role = if e.role == vox_core::Role::User { "user" } else { "agent" };
+                json!({"role": role, "text": e.text.trim(), "atMs": e.at_ms, "interrupted": e.interrupted})
+            })
+            .collect(),
+    )
+}
+
+/// The transcript as the record's text: a line per turn, `Caller:` or `Agent:`.
+fn transcript_text(all: &[TranscriptEntry]) -> String {
+    all.iter()
+        .map(|e| {
+            let who = match e.role {
+                vox_core::Role::User => "Caller",
+                _ => "Agent",
+            };
+            let cut = if e.interrupted { " [interrupted]" } else { "" };
+            format!("{who}: {}{cut}", e.text.trim())
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}

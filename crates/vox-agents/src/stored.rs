@@ -1,0 +1,368 @@
+//! Calls of the agents stored in the control plane's database (made through the API):
+//! when a carrier's stream for such a call connects, [`StoredAgents::open`] checks the call
+//! record, moves it SCHEDULED -> IN_PROGRESS once (so one call admits one stream), and builds
+//! the call's session: the stored agent as an [`AgentSpec`] on the `[voice_agents]` runtime,
+//! its tools (open calendar slots put into the prompt, the knowledge index warmed), the
+//! carrier's call control, a recording, and a record writer that keeps the record current.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tracing::{info, warn};
+use vox_call::{AgentSession, CallControl, OpenCallError, Tasks};
+use vox_engine::{AgentSpec, EngineConfig, VoiceAgent};
+use vox_store::{AgentRecord, CallRecord, Store, StoreError, ToolRecord, now_ms};
+use vox_tools::HttpGuard;
+use vox_tools::api::{ApiTool, CalendarFactory, CallContext, CallTools, ToolEnv, ToolEvents};
+use vox_tools::calendar::{BuiltinCalendar, CalendarBackend, GoogleCalendar};
+use vox_tools::knowledge::KnowledgeBases;
+
+use crate::choice::ProviderChoices;
+use crate::events::{EventKind, Events};
+use crate::providers::Providers;
+use crate::record::{LiveCalls, RecordWriter};
+
+/// Where the googleCal tool's appointments live.
+#[derive(Debug, Clone)]
+pub enum CalendarChoice {
+    /// Vox's own database.
+    Builtin,
+    /// The business's Google Calendar, through the Calendar REST API.
+    Google {
+        /// The API's base URL (tests point it at a fake).
+        api_base: String,
+        /// The bearer token.
+        token: Arc<str>,
+    },
+}
+
+/// What stored agents' calls run on and with, from the configuration.
+#[derive(Debug, Clone)]
+pub struct StoredAgentsConfig {
+    /// `[voice_agents]`: the providers.
+    pub choices: ProviderChoices,
+    /// Turn-taking settings.
+    pub engine: EngineConfig,
+    /// The gate of every tool request.
+    pub http: HttpGuard,
+    /// A tool call's time limit.
+    pub tool_timeout: Duration,
+    /// The googleCal tool's backend.
+    pub calendar: CalendarChoice,
+    /// Where recordings go (`None`: calls are not recorded).
+    pub recordings_dir: Option<PathBuf>,
+    /// The base URL recordings are linked under (may be empty).
+    pub public_url: String,
+}
+
+/// The runtime, built at the first call (it loads models).
+#[derive(Clone)]
+struct Runtime {
+    services: vox_call::CallServices,
+    without_llm: bool,
+    tools: ToolEnv,
+}
+
+/// Opens stored agents' calls. Cheap to clone.
+#[derive(Clone)]
+pub struct StoredAgents(Arc<Inner>);
+
+struct Inner {
+    store: Store,
+    providers: Arc<Providers>,
+    cfg: StoredAgentsConfig,
+    events: Events,
+    tasks: Tasks,
+    live: LiveCalls,
+    http: reqwest::Client,
+    runtime: tokio::sync::OnceCell<Result<Runtime, String>>,
+}
+
+impl std::fmt::Debug for StoredAgents {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredAgents")
+            .field("choices", &self.0.cfg.choices)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The carrier side of a call being opened.
+pub trait ControlFactory: Sync {
+    /// Whether the carrier can act on this call (hang up, transfer): it knows the carrier's
+    /// id for it and holds the account of its number.
+    fn controls(&self, record: &CallRecord) -> bool;
+    /// The call's control, once its tools exist (a transfer is ordered through them).
+    fn control(&self, record: &CallRecord, tools: Arc<CallTools>) -> Option<Arc<dyn CallControl>>;
+}
+
+impl StoredAgents {
+    /// The runtime of stored agents; nothing is loaded until the first call.
+    pub fn new(
+        store: Store,
+        providers: Arc<Providers>,
+        cfg: StoredAgentsConfig,
+        events: Events,
+        tasks: Tasks,
+    ) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(15))
+            .build()
+            .unwrap_or_default();
+        Self(Arc::new(Inner {
+            store,
+            providers,
+            cfg,
+            events,
+            tasks,
+            live: LiveCalls::default(),
+            http,
+            runtime: tokio::sync::OnceCell::new(),
+        }))
+    }
+
+    /// The calls whose stream is connected.
+    pub fn live(&self) -> &LiveCalls {
+        &self.0.live
+    }
+
+    /// Call-event webhooks.
+    pub fn events(&self) -> &Events {
+        &self.0.events
+    }
+
+    /// Opens the call `call_id` of agent `agent_id` (its stream's token already checked):
+    /// the session the stream runs. `carrier_call_id` is the carrier's id as the stream
+    /// names it; `control` makes the carrier's call control for it.
+    pub async fn open(
+        &self,
+        call_id: &str,
+        agent_id: &str,
+        carrier_call_id: &str,
+        control: &dyn ControlFactory,
+    ) -> Result<AgentSession, OpenCallError> {
+        let store = &self.0.store;
+        let internal = |e: StoreError| {
+            warn!(error = %e, call = %call_id, "opening a placed call");
+            OpenCallError::Internal
+        };
+        let mut record = store
+            .call_by_id(call_id)
+            .await
+            .map_err(internal)?
+            .ok_or(OpenCallError::UnknownCall)?;
+        if record.agent_id.as_deref() != Some(agent_id) {
+            return Err(OpenCallError::WrongAgent);
+        }
+        let agent = store
+            .agent(&record.business_id, agent_id)
+            .await
+            .map_err(internal)?
+            .ok_or(OpenCallError::AgentDeleted)?;
+        let mut spec = spec_from_record(&agent).map_err(internal)?;
+        // once: a second stream with the same token finds the call already in progress
+        if !store
+            .call_started(call_id, now_ms())
+            .await
+            .map_err(internal)?
+        {
+            return Err(OpenCallError::AlreadyConnected);
+        }
+        if record.carrier_call_id.is_none() && !carrier_call_id.is_empty() {
+            record.carrier_call_id = Some(carrier_call_id.to_owned());
+            if let Err(e) = store.set_call_carrier_id(call_id, carrier_call_id).await {
+                // this call still has it; only carrier callbacks naming that id will not find the record
+                warn!(error = %e, call = %call_id, "recording the carrier's call id");
+            }
+        }
+        let runtime = match self.runtime().await {
+            Ok(r) => r,
+            Err(e) => {
+                warn!(error = %e, "the voice_agents runtime is unavailable");
+                let _ = store
+                    .call_ended(call_id, "FAILED", "runtime-unavailable", now_ms())
+                    .await;
+                return Err(OpenCallError::RuntimeUnavailable);
+            }
+        };
+        let ctx = CallContext {
+            call_id: call_id.to_owned(),
+            business_id: record.business_id.clone(),
+            agent_id: agent_id.to_owned(),
+            customer_number: record.customer_number.clone(),
+            phone_number: record.phone_number.clone(),
+            can_transfer: control.controls(&record),
+            calendar_id: store
+                .calendar(&record.business_id)
+                .await
+                .map_err(internal)?
+                .map(|c| c.calendar_id),
+        };
+        let records = agent_tools(&agent, store).await.map_err(internal)?;
+        let events = self.0.events.clone();
+        let (biz, cid) = (record.business_id.clone(), call_id.to_owned());
+        let on_tool: ToolEvents = Arc::new(move |name: &str, args: &Value, result: &str| {
+            events.emit(
+                &biz,
+                EventKind::ToolCalled,
+                json!({"callId": cid, "tool": name, "arguments": args, "result": result}),
+            );
+        });
+        let tools = Arc::new(CallTools::new(
+            runtime.tools.clone(),
+            ctx,
+            ApiTool::from_records(&records),
+            Some(on_tool),
+        ));
+        self.0.tasks.spawn("knowledge index warm-up", tools.warm());
+        if let Some(slots) = tools.slots_prompt(now_ms()).await {
+            spec.custom_instructions = Some(match spec.custom_instructions.take() {
+                Some(c) => format!("{c}\n\n{slots}"),
+                None => slots,
+            });
+        }
+        spec.tools = tools.defs();
+        let mut services = runtime.services.clone();
+        let conversation: Box<dyn vox_engine::Conversation> =
+            if runtime.without_llm && spec.workflow.is_some() {
+                Box::new(VoiceAgent::without_llm(spec, self.0.cfg.engine.clone()))
+            } else {
+                Box::new(VoiceAgent::new(spec, self.0.cfg.engine.clone()))
+            };
+        services.tools = Some(Arc::new(tools.clone()));
+        services.control = control.control(&record, tools.clone());
+        services.recording = self
+            .0
+            .cfg
+            .recordings_dir
+            .as_ref()
+            .map(|d| d.join(&record.business_id).join(format!("{call_id}.wav")));
+        let collect: Vec<String> = agent.document["collectFields"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect();
+        let writer = RecordWriter {
+            store: store.clone(),
+            events: self.0.events.clone(),
+            live: self.0.live.clone(),
+            llm: runtime.services.llm.clone(),
+            collect,
+            tools,
+            public_url: self.0.cfg.public_url.clone(),
+        };
+        services.observer = Some(writer.start(&self.0.tasks, record.clone()));
+        self.0.events.emit(
+            &record.business_id,
+            EventKind::CallStarted,
+            json!({"callId": call_id, "agentId": agent_id, "type": record.kind, "customerNumber": record.customer_number, "phoneNumber": record.phone_number}),
+        );
+        info!(call = %call_id, agent = %agent_id, "placed call connected");
+        Ok(AgentSession {
+            conversation,
+            services,
+        })
+    }
+
+    async fn runtime(&self) -> Result<Runtime, String> {
+        let me = self.clone();
+        self.0
+            .runtime
+            .get_or_init(|| async move {
+                let (providers, choices) = (me.0.providers.clone(), me.0.cfg.choices.clone());
+                let loaded = tokio::task::spawn_blocking(move || {
+                    let services = providers
+                        .services(&choices, None, "voice_agents")
+                        .map_err(|e| e.to_string())?;
+                    Ok::<_, String>((services, providers.knowledge_embedder()))
+                })
+                .await
+                .unwrap_or_else(|e| Err(format!("loading the voice_agents runtime: {e}")))?;
+                let (services, embedder) = loaded;
+                let cfg = &me.0.cfg;
+                let calendar: CalendarFactory = match &cfg.calendar {
+                    CalendarChoice::Builtin => {
+                        let store = me.0.store.clone();
+                        Arc::new(move |ctx: &CallContext| {
+                            Arc::new(BuiltinCalendar::new(
+                                store.clone(),
+                                ctx.business_id.clone(),
+                                Some(ctx.call_id.clone()),
+                            )) as Arc<dyn CalendarBackend>
+                        })
+                    }
+                    CalendarChoice::Google { api_base, token } => {
+                        let (http, base, token) =
+                            (me.0.http.clone(), api_base.clone(), token.clone());
+                        Arc::new(move |ctx: &CallContext| {
+                            let calendar_id = ctx.calendar_id.as_deref().unwrap_or("primary");
+                            Arc::new(GoogleCalendar::new(
+                                http.clone(),
+                                &base,
+                                calendar_id,
+                                token.clone(),
+                            )) as Arc<dyn CalendarBackend>
+                        })
+                    }
+                };
+                let tools = ToolEnv {
+                    http: cfg.http,
+                    timeout: cfg.tool_timeout,
+                    knowledge: Arc::new(KnowledgeBases::new(me.0.store.clone(), embedder)),
+                    calendar,
+                };
+                Ok(Runtime {
+                    services,
+                    without_llm: cfg.choices.without_llm(),
+                    tools,
+                })
+            })
+            .await
+            .clone()
+    }
+}
+
+/// The stored agent as the engine's [`AgentSpec`]: the seed's fields it knows (tools are
+/// added from the call's [`CallTools`]).
+fn spec_from_record(a: &AgentRecord) -> Result<AgentSpec, StoreError> {
+    let doc = &a.document;
+    let mut spec = json!({"id": a.id, "name": a.name, "type": a.kind, "tools": []});
+    for k in [
+        "conversationFlow",
+        "workflow",
+        "customInstructions",
+        "personality",
+        "firstMessage",
+        "voiceId",
+        "collectFields",
+    ] {
+        if let Some(v) = doc.get(k).filter(|v| !v.is_null()) {
+            spec[k] = v.clone();
+        }
+    }
+    serde_json::from_value(spec).map_err(|e| {
+        StoreError::Corrupt(format!(
+            "stored agent {} does not fit the engine: {e}",
+            a.id
+        ))
+    })
+}
+
+/// The agent's tool instances, in `toolIds` order.
+async fn agent_tools(a: &AgentRecord, store: &Store) -> Result<Vec<ToolRecord>, StoreError> {
+    let mut out = Vec::new();
+    for id in a.document["toolIds"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+    {
+        if let Some(t) = store.tool(&a.business_id, id).await? {
+            out.push(t);
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,122 @@
+//! What every carrier's set-up webhook decides the same way: which agent takes an inbound
+//! call (and its record), and what a carrier's end-of-call callback does to a record.
+
+use tracing::info;
+use vox_store::{CallRecord, StoreError, now_ms};
+use vox_telephony::Dialect;
+
+use crate::Carriers;
+
+/// What a carrier's inbound set-up should do with a call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    /// Stream it to the agent: the call record and the agent.
+    Stream {
+        /// The new call record.
+        call_id: String,
+        /// The agent deployed on the number.
+        agent_id: String,
+    },
+    /// Say this and hang up.
+    Refuse(&'static str),
+}
+
+/// Said when a number has no agent.
+const NOT_IN_SERVICE: &str = "This number is not in service.";
+/// Said when the number's agent is off duty.
+const OFF_DUTY: &str = "No one is available to take your call right now. Please call again later.";
+/// Said when answering failed on our side.
+pub(crate) const SORRY: &str = "Sorry, we cannot take your call right now. Please try again later.";
+
+/// A carrier's word for how a call ended (Twilio's and Exotel's `CallStatus`, Plivo's,
+/// Vonage's `status`, Telnyx's `hangup_cause`) as the record's status and reason; `None`
+/// for words that are not an ending (ringing, answered, ...).
+pub fn ending(word: &str) -> Option<(&'static str, &'static str)> {
+    Some(match word {
+        "completed" | "normal_clearing" => ("COMPLETED", "carrier-completed"),
+        "busy" | "user_busy" => ("FAILED", "customer-busy"),
+        "no-answer" | "no_answer" | "timeout" | "unanswered" => {
+            ("FAILED", "customer-did-not-answer")
+        }
+        "canceled" | "cancelled" | "cancel" | "originator_cancel" => ("FAILED", "canceled"),
+        "failed" | "rejected" | "call_rejected" => ("FAILED", "carrier-failed"),
+        _ => return None,
+    })
+}
+
+impl Carriers {
+    /// An inbound call to `to` (our number) from `from`: its record, and what to do with it.
+    pub(crate) async fn answer_inbound(
+        &self,
+        carrier: Dialect,
+        to: &str,
+        from: &str,
+        carrier_call_id: &str,
+    ) -> Result<Answer, StoreError> {
+        let store = &self.0.store;
+        let Some((business_id, agent_id)) = store.number_owner(to).await? else {
+            info!(%to, %carrier, "call to a number no agent is deployed on");
+            return Ok(Answer::Refuse(NOT_IN_SERVICE));
+        };
+        let Some(agent) = store.agent(&business_id, &agent_id).await? else {
+            return Ok(Answer::Refuse(NOT_IN_SERVICE));
+        };
+        let mut record = CallRecord {
+            business_id,
+            agent_id: Some(agent_id.clone()),
+            kind: "INBOUND".into(),
+            phone_number: Some(to.to_owned()),
+            customer_number: Some(from.to_owned()),
+            status: "SCHEDULED".into(),
+            carrier_call_id: Some(carrier_call_id.to_owned()).filter(|c| !c.is_empty()),
+            ..Default::default()
+        };
+        if agent.on_duty != Some(true) {
+            record.status = "FAILED".into();
+            record.ended_reason = Some("agent-off-duty".into());
+            record.ended_at = Some(now_ms());
+            record.duration_ms = Some(0);
+            store.create_call(record).await?;
+            info!(agent = %agent_id, "call to an agent off duty");
+            return Ok(Answer::Refuse(OFF_DUTY));
+        }
+        let record = store.create_call(record).await?;
+        info!(call = %record.id, agent = %agent_id, carrier_call = %carrier_call_id, %carrier, "answering inbound call");
+        Ok(Answer::Stream {
+            call_id: record.id,
+            agent_id,
+        })
+    }
+
+    /// A carrier reports the call over: ends the record unless its stream is live (a live
+    /// stream records its own ending, with the real reason); the first ending stands.
+    pub(crate) async fn end_unless_live(
+        &self,
+        call_id: &str,
+        status: &str,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        if self.0.stored.live().contains(call_id) {
+            return Ok(());
+        }
+        self.0
+            .store
+            .call_ended(call_id, status, reason, now_ms())
+            .await
+    }
+
+    /// The record a carrier's callback means: named by our `callId`, else found by the
+    /// carrier's id for the call.
+    pub(crate) async fn call_named(&self, call_id: &str, carrier_call_id: &str) -> Option<String> {
+        if !call_id.is_empty() {
+            return Some(call_id.to_owned());
+        }
+        self.0
+            .store
+            .call_by_carrier_id(carrier_call_id)
+            .await
+            .ok()
+            .flatten()
+            .map(|c| c.id)
+    }
+}

@@ -1,0 +1,308 @@
+//! Construction and serving: [`Server::build`] turns a validated [`Config`] into the parts
+//! (agents, providers, database, carriers, API) and [`Server::serve`] runs them on a listener
+//! until a shutdown future resolves, then drains calls and background work.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::serve::ListenerExt as _;
+use metrics_exporter_prometheus::PrometheusHandle;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+use vox_agents::{AgentFile, AgentFormat, FileAgents, Providers, StoredAgents};
+use vox_call::{CallRegistry, Tasks};
+use vox_carriers::Carriers;
+use vox_media::{MediaConfig, MediaState};
+
+use crate::config::{Config, VadKind};
+
+/// A server ready to serve: see the module docs.
+pub struct Server {
+    cfg: Config,
+    app: Router,
+    registry: CallRegistry,
+    tasks: Tasks,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("calls", &self.registry.active())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Silero VADs sharing one loaded model.
+struct SileroFactory {
+    model: Arc<vox_models::SileroModel>,
+    cfg: vox_models::SileroConfig,
+}
+
+impl vox_media::VadFactory for SileroFactory {
+    fn create(&self) -> Box<dyn vox_audio::Vad> {
+        Box::new(vox_models::SileroVad::new(self.model.clone(), self.cfg))
+    }
+}
+
+#[derive(Clone)]
+struct Health {
+    registry: CallRegistry,
+    metrics: PrometheusHandle,
+}
+
+/// Reads and parses the agent files (TOML or JSON by extension).
+fn read_agent_files(files: &[PathBuf]) -> anyhow::Result<Vec<(String, AgentFile)>> {
+    files
+        .iter()
+        .map(|path| {
+            let label = path.display().to_string();
+            let format = match path.extension().and_then(|e| e.to_str()) {
+                Some("toml") => AgentFormat::Toml,
+                Some("json") => AgentFormat::Json,
+                _ => anyhow::bail!("agent file {label} must end in .toml or .json"),
+            };
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read agent file {label}"))?;
+            let mut file = AgentFile::parse(&text, format, &label)?;
+            for (field, key) in file.providers.api_keys_mut() {
+                crate::config::resolve_key(key)
+                    .map_err(|e| anyhow::anyhow!("{label}: {field} {e}"))?;
+            }
+            Ok((label, file))
+        })
+        .collect()
+}
+
+impl Server {
+    /// Builds everything `cfg` describes, with the agents of `agent_files` (the first is the
+    /// default agent unless `media.default_agent` names another). Loads the models agents
+    /// name; connects to the database and applies its migrations.
+    pub async fn build(mut cfg: Config, agent_files: &[PathBuf]) -> anyhow::Result<Self> {
+        let files = read_agent_files(agent_files)?;
+        if let Some((_, first)) = files.first()
+            && cfg.media.default_agent == "echo"
+        {
+            cfg.media.default_agent = first.agent.id.clone();
+        }
+        let models = vox_models::Models::new(&cfg.models.dir);
+        let eot: Option<Arc<dyn vox_providers::EndOfTurnModel>> =
+            match cfg.conversation.end_of_turn_model {
+                crate::config::EndOfTurnKind::None => None,
+                crate::config::EndOfTurnKind::SmartTurn => Some(Arc::new(
+                    vox_models::SmartTurn::load(&models, 1)
+                        .context("conversation.end_of_turn_model is \"smart-turn\"")?,
+                )),
+            };
+        let providers = Arc::new(Providers::new(
+            models.clone(),
+            cfg.models.local_llm_tool_calls,
+            eot,
+        ));
+        let mut agents =
+            FileAgents::new(cfg.echo_config(), cfg.engine_config(), cfg.function_tools());
+        let loading = {
+            let providers = providers.clone();
+            tokio::task::spawn_blocking(move || {
+                for (label, file) in files {
+                    agents.add(file, &providers, &label)?;
+                }
+                anyhow::Ok(agents)
+            })
+        };
+        let agents = loading.await.context("loading agents")??;
+        if !agents.ids().contains(&cfg.media.default_agent) {
+            anyhow::bail!(
+                "media.default_agent {:?} is not an agent here (have: {})",
+                cfg.media.default_agent,
+                agents.ids().join(", ")
+            );
+        }
+        let registry = CallRegistry::new(cfg.server.max_concurrent_calls);
+        let tasks = Tasks::new(CancellationToken::new());
+        let vad: Arc<dyn vox_media::VadFactory> = match cfg.vad.kind {
+            VadKind::Energy => Arc::new(cfg.energy_vad()),
+            VadKind::Silero => Arc::new(SileroFactory {
+                model: vox_models::SileroModel::load(&models, 2)
+                    .context("vad.kind is \"silero\"")?,
+                cfg: cfg.silero_vad(),
+            }),
+        };
+        info!(vad = ?cfg.vad.kind, "voice activity detection");
+
+        let store = vox_store::Store::connect(&cfg.store.url)
+            .await
+            .with_context(|| format!("store.url {}", cfg.store.redacted_url()))?;
+        store
+            .sync_numbers(&cfg.telephony.numbers())
+            .await
+            .context("telephony.pools")?;
+        info!(store = %cfg.store.redacted_url(), numbers = cfg.telephony.numbers().len(), "control-plane database ready");
+        let events = vox_agents::Events::new(
+            store.clone(),
+            tasks.clone(),
+            cfg.tools.allow_private_networks,
+            cfg.api.webhook_max_attempts,
+            Duration::from_secs(cfg.api.webhook_retry_secs),
+            Duration::from_millis(cfg.api.webhook_timeout_ms),
+        );
+        events.start();
+        let stored = StoredAgents::new(
+            store.clone(),
+            providers,
+            cfg.stored_agents()?,
+            events,
+            tasks.clone(),
+        );
+        let carriers = Carriers::new(
+            &cfg.carriers(),
+            &crate::config::resolve_secret,
+            store.clone(),
+            stored,
+            tasks.clone(),
+        )?;
+        let media = MediaState {
+            vad,
+            registry: registry.clone(),
+            config: Arc::new(MediaConfig {
+                max_message_bytes: cfg.media.max_message_bytes,
+                send_ahead: cfg.send_ahead(),
+                audio_queue_frames: cfg.media.audio_queue_frames,
+                default_agent: cfg.media.default_agent.clone(),
+                tool_timeout: Duration::from_millis(cfg.tools.timeout_ms),
+            }),
+            agents: Arc::new(agents),
+            placed: Some(Arc::new(carriers.clone())),
+        };
+        // activated hours: deployed INBOUND agents on and off duty at their boundaries
+        let scheduled = store.clone();
+        tasks.spawn("activated-hours scheduler", async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(30));
+            loop {
+                tick.tick().await;
+                if let Err(e) = vox_api::schedule::apply(&scheduled, jiff::Timestamp::now()).await {
+                    warn!(error = %e, "activated-hours scheduler");
+                }
+            }
+        });
+        match vox_api::files::resume(&store, &cfg.api.files_dir, &tasks).await {
+            Ok(0) => {}
+            Ok(n) => info!(
+                files = n,
+                "processing knowledge-base files left unfinished by the last run"
+            ),
+            Err(e) => warn!(error = %e, "resuming knowledge-base file processing"),
+        }
+        let api = vox_api::ApiState {
+            store,
+            token_ttl_s: cfg.api.token_ttl_secs,
+            voices: Arc::new(cfg.installed_voices()),
+            dialer: Some(Arc::new(carriers.clone())),
+            files_dir: cfg.api.files_dir.clone(),
+            max_upload_bytes: cfg.api.max_upload_bytes,
+            recordings_dir: cfg.api.recordings_dir.clone(),
+            tasks: tasks.clone(),
+        };
+        let metrics = crate::telemetry::metrics()?;
+        // Histogram summaries need periodic upkeep.
+        let upkeep = metrics.clone();
+        tasks.spawn("metrics upkeep", async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(5));
+            loop {
+                tick.tick().await;
+                upkeep.run_upkeep();
+            }
+        });
+        let app = Router::new()
+            .route("/healthz", get(|| async { "ok\n" }))
+            .route("/readyz", get(readyz))
+            .route("/metrics", get(metrics_text))
+            .with_state(Health {
+                registry: registry.clone(),
+                metrics,
+            })
+            .merge(vox_media::router(media))
+            .merge(vox_api::router(api))
+            .merge(carriers.router());
+        Ok(Self {
+            cfg,
+            app,
+            registry,
+            tasks,
+        })
+    }
+
+    /// Serves on `listener` until `shutdown` resolves; then stops accepting, lets calls
+    /// finish for `server.shutdown_grace_secs`, hangs up the rest and stops background work.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let local = listener.local_addr()?;
+        info!(
+            addr = %local,
+            agent = %self.cfg.media.default_agent,
+            max_calls = self.cfg.server.max_concurrent_calls,
+            "vox listening: http://{local}/healthz, carrier media at ws://{local}/media/{{twilio,telnyx,plivo,vonage,exotel}}"
+        );
+        // Media messages are small and latency-bound: never let Nagle hold one back waiting
+        // for the previous one's ACK (measured: +19 ms on the second frame of every reply).
+        let listener = listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                warn!(error = %e, "cannot set TCP_NODELAY");
+            }
+        });
+        let drain = self.registry.clone();
+        axum::serve(listener, self.app)
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                // Stop admitting calls and report not-ready before the listener closes.
+                drain.begin_drain();
+            })
+            .await
+            .context("http server failed")?;
+        let grace = Duration::from_secs(self.cfg.server.shutdown_grace_secs);
+        info!(
+            active = self.registry.active(),
+            grace_secs = grace.as_secs(),
+            "shutting down: waiting for calls to end"
+        );
+        let hung_up = self.registry.shutdown(grace, Duration::from_secs(5)).await;
+        if hung_up > 0 {
+            warn!(hung_up, "grace period over: hung up the remaining calls");
+        }
+        // call records, outbox writes and post-call summaries finish; loops stop
+        if !self.tasks.shutdown(Duration::from_secs(30)).await {
+            warn!(
+                left = self.tasks.len(),
+                "background work still running at exit"
+            );
+        }
+        info!("stopped");
+        Ok(())
+    }
+}
+
+async fn readyz(State(s): State<Health>) -> impl IntoResponse {
+    if s.registry.is_draining() {
+        (StatusCode::SERVICE_UNAVAILABLE, "draining\n")
+    } else {
+        (StatusCode::OK, "ready\n")
+    }
+}
+
+async fn metrics_text(State(s): State<Health>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        s.metrics.render(),
+    )
+}
