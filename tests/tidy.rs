@@ -104,6 +104,18 @@ fn layers_point_down_only() {
             "vox-call never names a transport or vendor: {vendorish}"
         );
     }
+    for t in [
+        "vox-carriers",
+        "vox-telephony",
+        "vox-media",
+        "axum",
+        "tokio-tungstenite",
+    ] {
+        assert!(
+            !deps["vox-agents"].contains(t),
+            "vox-agents runs agents for any transport and carrier: not {t}"
+        );
+    }
     for (krate, d) in &deps {
         assert!(!d.contains("vox-server"), "{krate} depends on the binary");
         assert!(
@@ -114,6 +126,105 @@ fn layers_point_down_only() {
             assert!(
                 !d.contains("anyhow"),
                 "{krate}: anyhow is for the binary and tools only"
+            );
+        }
+    }
+}
+
+/// Every `.rs` file under `crates/*/src`, with its text up to its `#[cfg(test)]` module (test
+/// code sits at the bottom of a file, by convention), for the source checks below.
+fn library_sources() -> Vec<(String, String)> {
+    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).expect("read dir").flatten() {
+            let p = entry.path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.extension().is_some_and(|e| e == "rs") {
+                out.push(p);
+            }
+        }
+    }
+    let root = vox_testkit::repo_root();
+    let mut files = Vec::new();
+    for krate in std::fs::read_dir(root.join("crates"))
+        .expect("crates")
+        .flatten()
+    {
+        let src = krate.path().join("src");
+        if src.is_dir() {
+            walk(&src, &mut files);
+        }
+    }
+    files.sort();
+    files
+        .into_iter()
+        .filter(|p| !p.ends_with("voice_tests.rs") && !p.ends_with("tests.rs"))
+        .map(|p| {
+            let text = std::fs::read_to_string(&p).expect("read source");
+            let body = text.split("#[cfg(test)]").next().unwrap_or("").to_owned();
+            let rel = p
+                .strip_prefix(&root)
+                .expect("under root")
+                .display()
+                .to_string();
+            (rel, body)
+        })
+        .collect()
+}
+
+#[test]
+fn no_unbounded_channel() {
+    // every queue says its bound; std's mpsc::channel() and tokio's unbounded_channel have none
+    for (file, body) in library_sources() {
+        for bad in ["unbounded_channel", "mpsc::channel()", "unbounded("] {
+            assert!(
+                !body.contains(bad),
+                "{file}: {bad} (use a bounded channel and say its overflow policy)"
+            );
+        }
+    }
+}
+
+#[test]
+fn background_work_goes_through_the_tracked_spawner() {
+    // Where a bare tokio::spawn is allowed, and why. Anything else uses vox_call::Tasks, so
+    // shutdown cancels it and waits for it.
+    let allowed: &[(&str, &str)] = &[
+        (
+            "crates/vox-call/src/background.rs",
+            "the tracked spawner itself",
+        ),
+        (
+            "crates/vox-call/src/tasks.rs",
+            "a turn's LLM, TTS and tool tasks, under the turn's token",
+        ),
+        (
+            "crates/vox-call/src/actor.rs",
+            "a call's end-of-turn and edge scoring, answered into the actor's channels",
+        ),
+        (
+            "crates/vox-media/src/stream.rs",
+            "a connection's actor and writer, awaited by the connection",
+        ),
+        (
+            "crates/vox-providers/src/segmented.rs",
+            "an ASR session, ending with its input",
+        ),
+        ("crates/vox-testkit/", "test fakes"),
+        ("crates/vox-sim/", "the simulated carrier (a client tool)"),
+    ];
+    for (file, body) in library_sources() {
+        if allowed.iter().any(|(prefix, _)| file.starts_with(prefix)) {
+            continue;
+        }
+        for bad in [
+            "tokio::spawn(",
+            "tokio::task::spawn(",
+            "std::thread::spawn(",
+        ] {
+            assert!(
+                !body.contains(bad),
+                "{file}: {bad} (spawn through vox_call::Tasks)"
             );
         }
     }

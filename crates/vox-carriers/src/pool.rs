@@ -207,12 +207,10 @@ mod tests {
     fn accounts_check_numbers_and_resolve_secrets() {
         let pools = parse("[[pools]]\ncarrier = \"twilio\"\nnumbers = [\"+15125550100\"]\naccount_sid = \"AC1\"\nauth_token = \"env:T\"\n")
             .expect("pool");
-        let resolve = |v: &str| {
-            match v.strip_prefix("env:") {
-                Some("T") => Ok("secret".to_owned()),
-                Some(other) => Err(format!("{other} unset")),
-                None => Ok(v.to_owned()),
-            }
+        let resolve = |v: &str| match v.strip_prefix("env:") {
+            Some("T") => Ok("secret".to_owned()),
+            Some(other) => Err(format!("{other} unset")),
+            None => Ok(v.to_owned()),
         };
         let a = pools[0].account(&resolve).expect("account");
         assert!(matches!(a, Account::Twilio(ref t) if t.auth_token == "secret"));

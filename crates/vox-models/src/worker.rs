@@ -64,7 +64,7 @@ impl<S: Send + 'static> Workers<S> {
         &self,
         f: impl FnOnce(&mut S) -> Result<R, ModelError> + Send + 'static,
     ) -> Result<R, ModelError> {
-        let (tx, rx) = std::sync::mpsc::channel();
+        let (tx, rx) = sync_channel(1); // one reply
         self.jobs
             .send(Box::new(move |s| {
                 let _ = tx.send(f(s));
