@@ -29,6 +29,7 @@ impl VoxServer {
             format!("sqlite://{}/vox.db", db.display()),
         );
         cmd.env("VOX__API__FILES_DIR", db.join("files"));
+        cmd.env("VOX__API__RECORDINGS_DIR", db.join("recordings"));
         for (k, v) in env {
             cmd.env(k, v);
         }
