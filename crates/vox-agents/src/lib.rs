@@ -22,6 +22,7 @@ mod error;
 pub mod events;
 mod providers;
 pub mod record;
+mod settings;
 mod stored;
 
 pub use catalog::{AgentFile, AgentFormat, FileAgents, FunctionToolSettings};
@@ -30,4 +31,7 @@ pub use error::AgentsError;
 pub use events::{EventKind, Events};
 pub use providers::Providers;
 pub use record::LiveCalls;
+pub use settings::{
+    CalendarBackend, ConversationSettings, EchoSettings, EndOfTurnModel, ToolsSettings,
+};
 pub use stored::{CalendarChoice, ControlFactory, StoredAgents, StoredAgentsConfig};

@@ -5,6 +5,7 @@
 //! so another tenant's business answers 404 exactly like a missing one. Errors are one
 //! [`ApiError`] shape.
 
+pub mod admin;
 mod agents;
 pub mod auth;
 mod calls;

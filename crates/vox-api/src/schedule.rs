@@ -63,6 +63,19 @@ pub async fn apply(store: &Store, now: jiff::Timestamp) -> Result<usize, vox_sto
     Ok(changed)
 }
 
+/// Runs [`apply`] every 30 s in `tasks` until shutdown.
+pub fn start(store: Store, tasks: &vox_call::Tasks) {
+    tasks.spawn("activated-hours scheduler", async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(30));
+        loop {
+            tick.tick().await;
+            if let Err(e) = apply(&store, jiff::Timestamp::now()).await {
+                tracing::warn!(error = %e, "activated-hours scheduler");
+            }
+        }
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

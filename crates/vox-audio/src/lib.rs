@@ -18,4 +18,4 @@ pub mod wav;
 pub use chain::{Codec, Egress, Ingress};
 pub use framer::Framer;
 pub use resample::{ResampleError, StreamResampler};
-pub use vad::{EnergyVad, EnergyVadConfig, Hysteresis, Vad};
+pub use vad::{EnergyVad, EnergyVadConfig, Hysteresis, Vad, VadFactory};

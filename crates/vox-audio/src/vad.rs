@@ -133,6 +133,18 @@ impl Vad for EnergyVad {
     }
 }
 
+/// Makes each call's VAD (the model behind it may be shared; the state is per call).
+pub trait VadFactory: Send + Sync + 'static {
+    /// A VAD for a new call.
+    fn create(&self) -> Box<dyn Vad>;
+}
+
+impl VadFactory for EnergyVadConfig {
+    fn create(&self) -> Box<dyn Vad> {
+        Box::new(EnergyVad::new(*self))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

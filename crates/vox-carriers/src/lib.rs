@@ -48,18 +48,36 @@ use crate::pool::{Account, Resolve};
 pub use crate::reply::CarrierError;
 use crate::tokens::MediaTokens;
 
-/// The `[telephony]` settings.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CarriersConfig {
-    /// The carrier accounts.
+/// `[telephony]`, as written in the configuration file.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelephonySettings {
+    /// The carrier accounts, each tagged by `carrier` with that carrier's own fields.
     pub pools: Vec<PoolConfig>,
-    /// The base URL carriers reach us at (`None`: each webhook's Host header, and
-    /// `local_url` for outbound calls).
-    pub public_url: Option<String>,
-    /// Where this server listens, as an http URL.
-    pub local_url: String,
-    /// Lifetime of a call's media token.
+    /// The base URL carriers reach this server at (`https://vox.example.com`); empty: each
+    /// webhook's own Host header, and the server's own address for outbound calls.
+    pub public_url: String,
+    /// Lifetime of the token a call's stream parameters carry.
     pub media_token_ttl_secs: u64,
+}
+
+impl TelephonySettings {
+    /// (carrier, number) of every pool.
+    pub fn numbers(&self) -> Vec<(String, String)> {
+        self.pools
+            .iter()
+            .flat_map(|p| {
+                p.numbers()
+                    .iter()
+                    .map(|n| (p.dialect().name().to_owned(), n.clone()))
+            })
+            .collect()
+    }
+
+    /// The public URL without a trailing slash (empty: none).
+    pub fn public_base(&self) -> &str {
+        self.public_url.trim_end_matches('/')
+    }
 }
 
 /// A pool that cannot be used: which one, and why.
@@ -102,10 +120,12 @@ impl std::fmt::Debug for Carriers {
 }
 
 impl Carriers {
-    /// The accounts of `cfg.pools`, their secrets resolved by `resolve`; stored agents' calls
-    /// run on `stored`, background work in `tasks`.
+    /// The accounts of `cfg.pools`, their secrets resolved by `resolve`; `local_url` is where
+    /// this server listens (an http URL); stored agents' calls run on `stored`, background
+    /// work in `tasks`.
     pub fn new(
-        cfg: &CarriersConfig,
+        cfg: &TelephonySettings,
+        local_url: &str,
         resolve: Resolve<'_>,
         store: Store,
         stored: StoredAgents,
@@ -132,12 +152,8 @@ impl Carriers {
             stored,
             tokens: MediaTokens::new(cfg.media_token_ttl_secs),
             accounts,
-            public_url: cfg
-                .public_url
-                .as_ref()
-                .map(|u| u.trim_end_matches('/').to_owned())
-                .filter(|u| !u.is_empty()),
-            local_url: cfg.local_url.clone(),
+            public_url: Some(cfg.public_base().to_owned()).filter(|u| !u.is_empty()),
+            local_url: local_url.to_owned(),
             http,
             tasks,
             exotel_transfers: exotel::PendingTransfers::default(),

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::routing::get;
-use vox_audio::{EnergyVad, EnergyVadConfig, Vad};
+use vox_audio::VadFactory;
 use vox_call::{AgentCatalog, AgentSession, CallRegistry, OpenCallError};
 
 /// Settings of the media endpoints.
@@ -59,18 +59,6 @@ pub trait PlacedCalls: Send + Sync + 'static {
     ) -> futures_util::future::BoxFuture<'static, Result<AgentSession, OpenCallError>>;
 }
 
-/// Makes each call's VAD (the model behind it may be shared; the state is per call).
-pub trait VadFactory: Send + Sync + 'static {
-    /// A VAD for a new call.
-    fn create(&self) -> Box<dyn Vad>;
-}
-
-impl VadFactory for EnergyVadConfig {
-    fn create(&self) -> Box<dyn Vad> {
-        Box::new(EnergyVad::new(*self))
-    }
-}
-
 /// Shared state of the media routes.
 #[derive(Clone)]
 pub struct MediaState {
@@ -100,4 +88,51 @@ pub fn router(state: MediaState) -> Router {
     Router::new()
         .route("/media/{dialect}", get(stream::upgrade))
         .with_state(state)
+}
+
+/// `[media]`, as written in the configuration file.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MediaSettings {
+    /// Largest carrier message accepted (bytes).
+    pub max_message_bytes: usize,
+    /// Most agent audio buffered at the carrier ahead of playback (ms).
+    pub send_ahead_ms: u64,
+    /// Caller frames queued for a call's actor before the oldest are dropped.
+    pub audio_queue_frames: usize,
+    /// Agent used when a stream names none.
+    pub default_agent: String,
+}
+
+impl MediaSettings {
+    /// What is wrong with it, naming the key.
+    pub fn check(&self) -> Result<(), String> {
+        if self.send_ahead_ms < 20 {
+            return Err(format!(
+                "media.send_ahead_ms must be at least 20 (one frame), got {}",
+                self.send_ahead_ms
+            ));
+        }
+        if self.max_message_bytes < 1024 {
+            return Err(format!(
+                "media.max_message_bytes must be at least 1024, got {}",
+                self.max_message_bytes
+            ));
+        }
+        if self.audio_queue_frames == 0 {
+            return Err("media.audio_queue_frames must be at least 1".into());
+        }
+        Ok(())
+    }
+
+    /// The endpoints' settings; `tool_timeout` is `[tools]`'.
+    pub fn config(&self, tool_timeout: Duration) -> MediaConfig {
+        MediaConfig {
+            max_message_bytes: self.max_message_bytes,
+            send_ahead: Duration::from_millis(self.send_ahead_ms),
+            audio_queue_frames: self.audio_queue_frames,
+            default_agent: self.default_agent.clone(),
+            tool_timeout,
+        }
+    }
 }

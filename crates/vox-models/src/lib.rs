@@ -15,6 +15,7 @@
 //! Deliberately absent: conversation policy.
 
 pub mod bpe;
+pub mod cli;
 pub mod ct2ggml;
 pub mod embed;
 pub mod fetch;
@@ -24,6 +25,7 @@ mod piper;
 pub mod runtime;
 mod silero;
 mod smart_turn;
+mod vad_settings;
 mod whisper;
 mod worker;
 
@@ -31,6 +33,7 @@ pub use embed::MiniLm;
 pub use llm::{LocalLlm, LocalLlmConfig, SMOLLM2, SMOLLM2_Q4_1, requantize};
 pub use piper::{PiperTts, phonemize};
 pub use runtime::{ModelError, Models};
-pub use silero::{SileroConfig, SileroModel, SileroVad};
+pub use silero::{SileroConfig, SileroModel, SileroVad, SileroVads};
 pub use smart_turn::SmartTurn;
+pub use vad_settings::{VadKind, VadSettings};
 pub use whisper::{WhisperLocal, WhisperModel};

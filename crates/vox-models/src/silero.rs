@@ -100,6 +100,21 @@ pub struct SileroVad {
     failed: bool,
 }
 
+/// Silero VADs for every call, sharing one loaded model.
+#[derive(Debug, Clone)]
+pub struct SileroVads {
+    /// The model.
+    pub model: Arc<SileroModel>,
+    /// The thresholds.
+    pub cfg: SileroConfig,
+}
+
+impl vox_audio::VadFactory for SileroVads {
+    fn create(&self) -> Box<dyn vox_audio::Vad> {
+        Box::new(SileroVad::new(self.model.clone(), self.cfg))
+    }
+}
+
 impl SileroVad {
     /// A detector for one call.
     pub fn new(model: Arc<SileroModel>, cfg: SileroConfig) -> Self {

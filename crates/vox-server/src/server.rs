@@ -21,9 +21,9 @@ use tracing::{info, warn};
 use vox_agents::{AgentFile, AgentFormat, FileAgents, Providers, StoredAgents};
 use vox_call::{CallRegistry, Tasks};
 use vox_carriers::Carriers;
-use vox_media::{MediaConfig, MediaState};
+use vox_media::MediaState;
 
-use crate::config::{Config, VadKind};
+use crate::config::Config;
 
 /// A server ready to serve: see the module docs.
 pub struct Server {
@@ -38,18 +38,6 @@ impl std::fmt::Debug for Server {
         f.debug_struct("Server")
             .field("calls", &self.registry.active())
             .finish_non_exhaustive()
-    }
-}
-
-/// Silero VADs sharing one loaded model.
-struct SileroFactory {
-    model: Arc<vox_models::SileroModel>,
-    cfg: vox_models::SileroConfig,
-}
-
-impl vox_media::VadFactory for SileroFactory {
-    fn create(&self) -> Box<dyn vox_audio::Vad> {
-        Box::new(vox_models::SileroVad::new(self.model.clone(), self.cfg))
     }
 }
 
@@ -96,8 +84,8 @@ impl Server {
         let models = vox_models::Models::new(&cfg.models.dir);
         let eot: Option<Arc<dyn vox_providers::EndOfTurnModel>> =
             match cfg.conversation.end_of_turn_model {
-                crate::config::EndOfTurnKind::None => None,
-                crate::config::EndOfTurnKind::SmartTurn => Some(Arc::new(
+                vox_agents::EndOfTurnModel::None => None,
+                vox_agents::EndOfTurnModel::SmartTurn => Some(Arc::new(
                     vox_models::SmartTurn::load(&models, 1)
                         .context("conversation.end_of_turn_model is \"smart-turn\"")?,
                 )),
@@ -107,8 +95,11 @@ impl Server {
             cfg.models.local_llm_tool_calls,
             eot,
         ));
-        let mut agents =
-            FileAgents::new(cfg.echo_config(), cfg.engine_config(), cfg.function_tools());
+        let mut agents = FileAgents::new(
+            cfg.echo.config(),
+            cfg.conversation.engine(),
+            cfg.tools.function_tools(),
+        );
         let loading = {
             let providers = providers.clone();
             tokio::task::spawn_blocking(move || {
@@ -128,14 +119,7 @@ impl Server {
         }
         let registry = CallRegistry::new(cfg.server.max_concurrent_calls);
         let tasks = Tasks::new(CancellationToken::new());
-        let vad: Arc<dyn vox_media::VadFactory> = match cfg.vad.kind {
-            VadKind::Energy => Arc::new(cfg.energy_vad()),
-            VadKind::Silero => Arc::new(SileroFactory {
-                model: vox_models::SileroModel::load(&models, 2)
-                    .context("vad.kind is \"silero\"")?,
-                cfg: cfg.silero_vad(),
-            }),
-        };
+        let vad = cfg.vad.factory(&models).context("vad.kind is \"silero\"")?;
         info!(vad = ?cfg.vad.kind, "voice activity detection");
 
         let store = vox_store::Store::connect(&cfg.store.url)
@@ -163,7 +147,8 @@ impl Server {
             tasks.clone(),
         );
         let carriers = Carriers::new(
-            &cfg.carriers(),
+            &cfg.telephony,
+            &cfg.local_url(),
             &crate::config::resolve_secret,
             store.clone(),
             stored,
@@ -172,27 +157,11 @@ impl Server {
         let media = MediaState {
             vad,
             registry: registry.clone(),
-            config: Arc::new(MediaConfig {
-                max_message_bytes: cfg.media.max_message_bytes,
-                send_ahead: cfg.send_ahead(),
-                audio_queue_frames: cfg.media.audio_queue_frames,
-                default_agent: cfg.media.default_agent.clone(),
-                tool_timeout: Duration::from_millis(cfg.tools.timeout_ms),
-            }),
+            config: Arc::new(cfg.media.config(cfg.tools.timeout())),
             agents: Arc::new(agents),
             placed: Some(Arc::new(carriers.clone())),
         };
-        // activated hours: deployed INBOUND agents on and off duty at their boundaries
-        let scheduled = store.clone();
-        tasks.spawn("activated-hours scheduler", async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(30));
-            loop {
-                tick.tick().await;
-                if let Err(e) = vox_api::schedule::apply(&scheduled, jiff::Timestamp::now()).await {
-                    warn!(error = %e, "activated-hours scheduler");
-                }
-            }
-        });
+        vox_api::schedule::start(store.clone(), &tasks);
         match vox_api::files::resume(&store, &cfg.api.files_dir, &tasks).await {
             Ok(0) => {}
             Ok(n) => info!(
