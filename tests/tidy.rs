@@ -229,3 +229,41 @@ fn background_work_goes_through_the_tracked_spawner() {
         }
     }
 }
+
+#[test]
+fn every_metric_is_described() {
+    // a metric's `# HELP` is written where it is emitted (vox_call::metrics::describe,
+    // vox_media::describe_metrics, vox_carriers::describe_metrics); none is left without
+    let sources = library_sources();
+    let mut described = BTreeSet::new();
+    let mut emitted = BTreeMap::new();
+    for (file, body) in &sources {
+        for (i, _) in body.match_indices("!(\"vox_") {
+            let name: String = body[i + 3..].chars().take_while(|c| *c != '"').collect();
+            let before = &body[..i];
+            if before.ends_with("describe_counter")
+                || before.ends_with("describe_gauge")
+                || before.ends_with("describe_histogram")
+            {
+                described.insert(name);
+            } else {
+                emitted.entry(name).or_insert_with(|| file.clone());
+            }
+        }
+        // rustfmt may put a long description's name on its own line
+        for (i, _) in body.match_indices("describe_") {
+            if let Some(rest) = body[i..].split_once("!(").map(|(_, r)| r.trim_start())
+                && let Some(name) = rest.strip_prefix('"').and_then(|r| r.split('"').next())
+            {
+                described.insert(name.to_owned());
+            }
+        }
+    }
+    assert!(!emitted.is_empty(), "no metrics found: the scan is broken");
+    for (name, file) in &emitted {
+        assert!(
+            described.contains(name),
+            "{name} (emitted in {file}) has no description"
+        );
+    }
+}

@@ -16,6 +16,7 @@
 mod actor;
 mod audio_queue;
 mod background;
+pub mod metrics;
 mod playout;
 pub mod recorder;
 mod registry;

@@ -238,6 +238,14 @@ impl Carriers {
     }
 }
 
+/// Describes the carriers' metrics, for the Prometheus exporter's `# HELP`.
+pub fn describe_metrics() {
+    metrics::describe_counter!(
+        "vox_webhook_rejected_total",
+        "Carrier webhooks refused for a missing or wrong signature or credentials, by carrier."
+    );
+}
+
 impl vox_api::Dialer for Carriers {
     fn dial(
         &self,

@@ -83,6 +83,39 @@ impl std::fmt::Debug for MediaState {
     }
 }
 
+/// Describes the metrics of carrier media streams, for the Prometheus exporter's `# HELP`.
+pub fn describe_metrics() {
+    use metrics::describe_counter;
+    describe_counter!(
+        "vox_protocol_errors_total",
+        "Carrier messages rejected, by dialect and kind; each closed its stream."
+    );
+    describe_counter!(
+        "vox_carrier_errors_total",
+        "Errors a carrier reported on its stream, by dialect."
+    );
+    describe_counter!(
+        "vox_inbound_sequence_gaps_total",
+        "Carrier messages missing from the sequence numbering."
+    );
+    describe_counter!(
+        "vox_inbound_reordered_total",
+        "Media messages that arrived out of order and were put back (Telnyx)."
+    );
+    describe_counter!(
+        "vox_inbound_late_dropped_total",
+        "Media messages that arrived too late to be put back, dropped (Telnyx)."
+    );
+    describe_counter!(
+        "vox_outbound_frames_total",
+        "20 ms agent frames sent to carriers."
+    );
+    describe_counter!(
+        "vox_call_panics_total",
+        "Call actors that panicked (the call was hung up)."
+    );
+}
+
 /// The media routes.
 pub fn router(state: MediaState) -> Router {
     Router::new()

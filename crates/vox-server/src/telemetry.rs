@@ -48,50 +48,8 @@ fn install_metrics() -> anyhow::Result<PrometheusHandle> {
         .context("histogram buckets")?
         .install_recorder()
         .context("installing the metrics recorder")?;
-    describe();
-    // Present from the first scrape, so dashboards and alerts see zeros rather than gaps.
-    metrics::gauge!("vox_calls_active").set(0.0);
-    metrics::counter!("vox_calls_admitted_total").absolute(0);
+    vox_call::metrics::describe();
+    vox_media::describe_metrics();
+    vox_carriers::describe_metrics();
     Ok(handle)
-}
-
-fn describe() {
-    use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
-    describe_gauge!("vox_calls_active", "Calls in progress.");
-    describe_counter!("vox_calls_admitted_total", "Calls admitted.");
-    describe_counter!(
-        "vox_calls_rejected_total",
-        "Streams refused, by reason (capacity, draining, unknown_agent)."
-    );
-    describe_counter!("vox_calls_ended_total", "Calls ended, by how they ended.");
-    describe_counter!(
-        "vox_protocol_errors_total",
-        "Carrier messages rejected, by dialect and kind; each closed its stream."
-    );
-    describe_counter!(
-        "vox_inbound_frames_dropped_total",
-        "Caller frames dropped because a call actor fell behind."
-    );
-    describe_counter!(
-        "vox_inbound_sequence_gaps_total",
-        "Carrier messages missing from the sequence numbering."
-    );
-    describe_counter!(
-        "vox_outbound_frames_total",
-        "20 ms agent frames sent to carriers."
-    );
-    describe_counter!("vox_barge_ins_total", "Agent turns cut off by the caller.");
-    describe_counter!(
-        "vox_call_panics_total",
-        "Call actors that panicked (the call was hung up)."
-    );
-    describe_counter!(
-        "vox_task_panics_total",
-        "Background tasks that panicked, by task."
-    );
-    describe_histogram!(
-        "vox_playout_send_lateness_seconds",
-        Unit::Seconds,
-        "How late each agent frame left the pacer against its schedule."
-    );
 }
