@@ -702,6 +702,10 @@ impl CallActor {
                         o.transcript(&self.summary.transcript);
                     }
                 }
+                Action::CallerWordsDropped { text, reason } => {
+                    // words are personal data: their size, not their text
+                    tracing::info!(call = %self.call_id, reason = reason.as_str(), chars = text.chars().count(), "caller words not answered");
+                }
                 Action::TurnMetrics(m) => {
                     record_latency(&m);
                     self.summary.latencies.push(m);

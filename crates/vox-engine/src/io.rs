@@ -210,11 +210,39 @@ pub enum Action {
     Transcript(TranscriptEntry),
     /// A turn's latency milestones (emitted once its first audio has been sent).
     TurnMetrics(TurnLatency),
+    /// Words of the caller's that will not be answered, and why (for the log: nothing the
+    /// caller said disappears silently).
+    CallerWordsDropped {
+        /// The words.
+        text: String,
+        /// Why.
+        reason: DropReason,
+    },
     /// End the call.
     Hangup {
         /// Why, for the call record.
         reason: String,
     },
+}
+
+/// Why words of the caller's are not answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DropReason {
+    /// Said over the agent, too few real words to interrupt it ("mm-hm", "okay"): the agent
+    /// went on.
+    Backchannel,
+    /// The call ended before they could be answered.
+    CallEnded,
+}
+
+impl DropReason {
+    /// For logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Backchannel => "backchannel",
+            Self::CallEnded => "call ended",
+        }
+    }
 }
 
 /// A conversation policy, driven in (possibly virtual) time by the call actor.

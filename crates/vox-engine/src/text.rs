@@ -108,23 +108,33 @@ const MS_PER_CHAR: u64 = 60;
 /// Whole segments up to the cursor, then the words of the segment being played in
 /// proportion to how far into its audio the cursor is, cut back to a word boundary.
 pub fn heard_text(segments: &[SpokenSegment], played: Duration) -> String {
-    let mut heard = String::new();
+    let heard: Vec<String> = heard_per_segment(segments, played)
+        .into_iter()
+        .filter(|h| !h.is_empty())
+        .collect();
+    heard.join(" ")
+}
+
+/// What was heard of each segment (see [`heard_text`]): its whole text for segments played
+/// through, the heard words of the one being played, nothing for the rest. A segment whose
+/// audio is not fully known counts at least as long as its text takes to say.
+pub fn heard_per_segment(segments: &[SpokenSegment], played: Duration) -> Vec<String> {
+    let mut out = Vec::with_capacity(segments.len());
     let mut start = Duration::ZERO;
+    let mut cursor_passed = false;
     for seg in segments {
+        if cursor_passed {
+            out.push(String::new());
+            continue;
+        }
         let estimate = Duration::from_millis(MS_PER_CHAR * seg.text.chars().count() as u64);
         let length = if seg.complete {
             seg.audio
         } else {
             seg.audio.max(estimate)
         };
-        let push = |h: &mut String, s: &str| {
-            if !h.is_empty() && !s.is_empty() {
-                h.push(' ');
-            }
-            h.push_str(s);
-        };
         if played >= start + length {
-            push(&mut heard, &seg.text);
+            out.push(seg.text.clone());
             start += length;
             continue;
         }
@@ -141,11 +151,14 @@ pub fn heard_text(segments: &[SpokenSegment], played: Duration) -> String {
             } else {
                 prefix.as_str()
             };
-            push(&mut heard, whole.trim_end());
+            out.push(whole.trim_end().to_owned());
+        } else {
+            out.push(String::new());
         }
-        break;
+        // the cursor is inside this segment (or before it): nothing later was heard
+        cursor_passed = true;
     }
-    heard
+    out
 }
 
 /// A workflow condition as the caller would say it, for comparing with their words:

@@ -1,0 +1,238 @@
+//! The caller's side: when they start and stop speaking, their transcripts, and the decision
+//! that their turn is over (after the endpointing wait, once every segment of the turn is
+//! transcribed or the ASR timeout passed). Words that come late are never lost: with the
+//! agent listening they make a turn at once; while the answer to the words before them has
+//! not started playing, that answer is taken back and all the words are answered together;
+//! while the agent speaks, they are answered when it is done.
+
+use std::time::{Duration, Instant};
+
+use vox_core::{ChatMessage, Role};
+
+use super::state::{AgentState, Caller, Phase, TurnKind};
+use super::{Mode, VoiceAgent};
+use crate::io::{Action, DropReason};
+use crate::text::{looks_unfinished, meaningful_words};
+
+impl VoiceAgent {
+    pub(super) fn on_speech_start(&mut self, now: Instant) {
+        self.caller = Caller::Speaking;
+        self.words.eot = None;
+        self.last_caller_activity = Some(now);
+        self.reminders = 0;
+        if matches!(self.state, AgentState::Listening { .. }) {
+            return;
+        }
+        // The caller went on talking before we answered: take the answer back, and let their
+        // words so far join what they are saying now.
+        if self.take_back_answer(now) {
+            return;
+        }
+        self.pause(now);
+    }
+
+    pub(super) fn on_speech_end(&mut self, now: Instant) {
+        if self.caller != Caller::Speaking {
+            return; // an end without a start: no segment was cut
+        }
+        self.caller = Caller::Pausing { end: now };
+        self.words.pending += 1;
+        self.words.last_end = Some(now);
+        self.last_caller_activity = Some(now);
+        if let AgentState::PausedForPossibleInterrupt { speech_ended, .. } = &mut self.state {
+            *speech_ended = Some(now);
+        }
+    }
+
+    pub(super) fn on_final(&mut self, now: Instant, text: &str) {
+        self.words.pending = self.words.pending.saturating_sub(1);
+        self.words.final_at = Some(now);
+        let text = text.trim();
+        if matches!(self.state, AgentState::PausedForPossibleInterrupt { .. }) {
+            if meaningful_words(text) >= self.cfg.min_interrupt_words {
+                // theirs before the interruption, so they are answered (or, if it ends the
+                // call, reported) with the rest
+                self.words.push(text);
+                self.interrupt(now);
+            } else {
+                if !text.is_empty() {
+                    self.emit(Action::CallerWordsDropped {
+                        text: text.to_owned(),
+                        reason: DropReason::Backchannel,
+                    });
+                }
+                if self.caller != Caller::Speaking {
+                    self.resume();
+                }
+            }
+            return;
+        }
+        if text.is_empty() {
+            return; // noise
+        }
+        self.words.push(text);
+        if self.caller != Caller::Silent {
+            return; // the endpointing decision will take them
+        }
+        // A transcript after the endpointing decision gave up on it: the caller has been
+        // silent all along, so answer now rather than lose their words...
+        if matches!(self.state, AgentState::Listening { .. }) {
+            let end = self.words.last_end.unwrap_or(now);
+            self.user_turn(now, end);
+        } else if self.words.pending == 0 && self.take_back_answer(now) {
+            // ... or while the answer to the words before them was still being prepared:
+            // answer all of them together instead
+            let end = self.words.last_end.unwrap_or(now);
+            self.user_turn(now, end);
+        }
+    }
+
+    /// Drops the answer being prepared to the caller's last words, if nothing of it has been
+    /// played or committed, and puts those words back in front of what waits. Whether it did.
+    pub(super) fn take_back_answer(&mut self, now: Instant) -> bool {
+        let AgentState::Responding(t) = &self.state else {
+            return false;
+        };
+        if !t.kind.answers_caller() || t.is_committed() {
+            return false;
+        }
+        let turn = t.id;
+        self.state = AgentState::Listening { since: now };
+        self.emit(Action::StopSpeaking { turn });
+        if self.history.last().is_some_and(|m| m.role == Role::User) {
+            let before = self.history.pop().map(|m| m.content).unwrap_or_default();
+            let after = std::mem::take(&mut self.words.text);
+            self.words.text = before;
+            self.words.shown = self.words.text.len();
+            self.words.push(&after);
+        }
+        true
+    }
+
+    /// How long to wait after the end of speech before answering.
+    pub(super) fn endpoint_wait(&self) -> Duration {
+        let unfinished = looks_unfinished(&self.words.text)
+            || self
+                .words
+                .eot
+                .is_some_and(|p| p < self.cfg.end_of_turn_threshold);
+        if unfinished {
+            self.cfg.max_endpointing
+        } else {
+            self.cfg.min_endpointing
+        }
+    }
+
+    /// When the endpointing decision is due, if one is being weighed: after the wait, and
+    /// once every segment is transcribed or the ASR timeout passed.
+    pub(super) fn endpoint_due(&self) -> Option<Instant> {
+        let (Caller::Pausing { end }, AgentState::Listening { .. }) = (self.caller, &self.state)
+        else {
+            return None;
+        };
+        let wait = self.endpoint_wait();
+        Some(
+            end + if self.words.pending > 0 {
+                wait.max(self.cfg.asr_final_timeout)
+            } else {
+                wait
+            },
+        )
+    }
+
+    /// Decides the caller's turn is over if it is due: their words make a turn, or, if there
+    /// are none, it was noise. Whether a turn was made.
+    pub(super) fn endpoint(&mut self, now: Instant) -> bool {
+        let Caller::Pausing { end } = self.caller else {
+            return false;
+        };
+        if self.endpoint_due().is_none_or(|due| now < due) {
+            return false;
+        }
+        self.caller = Caller::Silent;
+        // a transcript still missing (past the timeout) makes a turn of its own when it comes
+        self.words.pending = 0;
+        if self.words.text.is_empty() {
+            return false; // noise: nothing was said
+        }
+        self.user_turn(now, end);
+        true
+    }
+
+    /// The caller's turn is over: their words go to the model (or the workflow), and the
+    /// agent answers.
+    pub(super) fn user_turn(&mut self, now: Instant, speech_end: Instant) {
+        let text = std::mem::take(&mut self.words.text);
+        let new = text.get(self.words.shown..).unwrap_or("").to_owned();
+        self.words.shown = 0;
+        self.words.eot = None;
+        self.history
+            .push(ChatMessage::text(Role::User, text.clone()));
+        self.transcript(Role::User, &new, false, None);
+        let always = self
+            .node
+            .as_deref()
+            .and_then(|n| self.agent.workflow.as_ref()?.always_from(n))
+            .map(str::to_owned);
+        let moved = always.map(|next| self.enter_node(&next));
+        match (self.mode, moved) {
+            (Mode::WorkflowByEmbedding, Some(outcome)) => self.after_move(now, outcome),
+            (Mode::WorkflowByEmbedding, None) => self.workflow_turn(now, text),
+            (Mode::Llm, outcome) => {
+                self.answer_with_llm(now, speech_end);
+                if let (Some(super::graph::NodeOutcome::EndCall(reason)), Some(t)) =
+                    (outcome, self.state.turn_mut())
+                {
+                    t.then = super::state::After::HangUp(reason);
+                }
+            }
+        }
+    }
+
+    /// Keys pressed and then a pause (or `#`): the digits are the caller's words, and an
+    /// explicit end of turn. Whether a turn was made.
+    pub(super) fn keypad_due(&mut self, now: Instant) -> bool {
+        let Some(k) = &self.keypad else { return false };
+        if !(k.digits.ends_with('#') || now >= k.last + self.cfg.dtmf_timeout) {
+            return false;
+        }
+        let digits = self.keypad.take().map(|k| k.digits).unwrap_or_default();
+        let digits = digits.trim_end_matches('#');
+        if digits.is_empty() {
+            return false;
+        }
+        self.words
+            .push(&format!("(The caller pressed the keys: {digits})"));
+        match (self.caller, &self.state) {
+            (Caller::Silent, AgentState::Listening { .. }) => {
+                self.user_turn(now, now);
+                true
+            }
+            // answered when the agent is done, or with what the caller is saying
+            (Caller::Silent, _) => {
+                self.caller = Caller::Pausing { end: now };
+                false
+            }
+            _ => false,
+        }
+    }
+
+    /// Answers the caller's words with the model: a new turn, anchored at their end of speech.
+    fn answer_with_llm(&mut self, now: Instant, speech_end: Instant) {
+        let id = self.next_turn_id();
+        let mut t = super::state::AgentTurn::new(
+            id,
+            TurnKind::LlmAnswer,
+            Phase::Generating { attempts: 0 },
+        );
+        t.anchor = Some(speech_end);
+        t.latency.end_of_turn_ms = t.ms(now);
+        t.latency.asr_final_ms = self
+            .words
+            .final_at
+            .filter(|a| *a >= speech_end)
+            .and_then(|a| t.ms(a));
+        self.state = AgentState::Responding(t);
+        self.start_llm();
+    }
+}
