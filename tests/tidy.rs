@@ -161,7 +161,9 @@ fn library_sources() -> Vec<(String, String)> {
         // test-only modules (declared under #[cfg(test)])
         .filter(|p| {
             let s = p.to_string_lossy();
-            !s.contains("/src/voice/tests/") && !s.ends_with("/props.rs") && !s.ends_with("tests.rs")
+            !s.contains("/src/voice/tests/")
+                && !s.ends_with("/props.rs")
+                && !s.ends_with("tests.rs")
         })
         .map(|p| {
             let text = std::fs::read_to_string(&p).expect("read source");

@@ -29,7 +29,7 @@ pub use catalog::{AgentFile, AgentFormat, FileAgents, FunctionToolSettings};
 pub use choice::{AsrChoice, LlmChoice, LocalAsr, ProviderChoices, TtsChoice};
 pub use error::AgentsError;
 pub use events::{EventKind, Events};
-pub use providers::Providers;
+pub use providers::{LocalModelOptions, Providers};
 pub use record::LiveCalls;
 pub use settings::{
     CalendarBackend, ConversationSettings, EchoSettings, EndOfTurnModel, ToolsSettings,

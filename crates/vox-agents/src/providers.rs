@@ -24,10 +24,20 @@ struct Loaded {
     embedder: Option<Arc<dyn Embedder>>,
 }
 
+/// How the local models behave (`[models]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LocalModelOptions {
+    /// The local LLM may call the agent's tools.
+    pub llm_tool_calls: bool,
+    /// Piper samples its noise (natural variation) rather than speaking a text the same way
+    /// every time.
+    pub tts_noise: bool,
+}
+
 /// Builds providers from choices; owns the local models. Cheap to share (`Arc`).
 pub struct Providers {
     models: Models,
-    local_llm_tool_calls: bool,
+    options: LocalModelOptions,
     eot: Option<Arc<dyn EndOfTurnModel>>,
     loaded: Mutex<Loaded>,
 }
@@ -45,12 +55,12 @@ impl Providers {
     /// Local models from `models`; `eot` is the end-of-turn model every LLM agent consults.
     pub fn new(
         models: Models,
-        local_llm_tool_calls: bool,
+        options: LocalModelOptions,
         eot: Option<Arc<dyn EndOfTurnModel>>,
     ) -> Self {
         Self {
             models,
-            local_llm_tool_calls,
+            options,
             eot,
             loaded: Mutex::default(),
         }
@@ -85,7 +95,7 @@ impl Providers {
                     Some(l) => l.clone(),
                     None => {
                         let config = vox_models::LocalLlmConfig {
-                            tool_calls: self.local_llm_tool_calls,
+                            tool_calls: self.options.llm_tool_calls,
                             ..Default::default()
                         };
                         let l: Arc<dyn LlmProvider> = Arc::new(
@@ -112,8 +122,11 @@ impl Providers {
                     Some(p) => p.clone(),
                     None => {
                         let p: Arc<dyn TtsProvider> = Arc::new(
-                            vox_models::PiperTts::load(&self.models)
-                                .map_err(|e| model_error("tts = \"piper-joe\"", e))?,
+                            vox_models::PiperTts::load_with_noise(
+                                &self.models,
+                                self.options.tts_noise,
+                            )
+                            .map_err(|e| model_error("tts = \"piper-joe\"", e))?,
                         );
                         loaded.piper = Some(p.clone());
                         p

@@ -197,14 +197,25 @@ fn synthesize(session: &mut Session, voice: &Voice, text: &str) -> Result<Vec<f3
 }
 
 impl PiperTts {
-    /// Loads the joe voice with one worker thread.
+    /// Loads the joe voice with one worker thread, sampling its noise as the voice is
+    /// configured (each reading of a text a little different).
     pub fn load(models: &Models) -> Result<Self, ModelError> {
+        Self::load_with_noise(models, true)
+    }
+
+    /// The same; without `noise`, the voice's noise scales are zero, so a text is spoken
+    /// exactly the same way every time (deterministic tests; cacheable phrases).
+    pub fn load_with_noise(models: &Models, noise: bool) -> Result<Self, ModelError> {
         let onnx = models.file(
             "Piper voice en_US-joe-medium",
             "piper/en_US-joe-medium.onnx",
         )?;
         let json = models.file("Piper voice config", "piper/en_US-joe-medium.onnx.json")?;
-        let voice = Voice::load(&json)?;
+        let mut voice = Voice::load(&json)?;
+        if !noise {
+            voice.scales.noise_scale = 0.0;
+            voice.scales.noise_w = 0.0;
+        }
         let rate = voice.rate;
         let worker = Worker {
             session: models.session(&onnx, 1)?,

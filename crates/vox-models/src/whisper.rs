@@ -139,6 +139,10 @@ fn run(
     p.set_no_context(true);
     p.set_no_timestamps(true);
     p.set_suppress_blank(true);
+    // no temperature fallback: when a greedy decode looks poor, whisper.cpp would decode
+    // again by sampling at rising temperatures, which makes the transcript of the same audio
+    // differ between runs and costs a decode each time; greedy only is deterministic
+    p.set_temperature_inc(0.0);
     p.set_print_progress(false);
     p.set_print_realtime(false);
     p.set_print_special(false);

@@ -49,6 +49,8 @@ pub struct ModelsConfig {
     pub dir: PathBuf,
     /// Let the local LLM (`llm = "smollm2-135m"`) call the agent's tools.
     pub local_llm_tool_calls: bool,
+    /// Piper samples its noise (false: a text is spoken the same way every time).
+    pub tts_noise: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]

@@ -92,7 +92,10 @@ impl Server {
             };
         let providers = Arc::new(Providers::new(
             models.clone(),
-            cfg.models.local_llm_tool_calls,
+            vox_agents::LocalModelOptions {
+                llm_tool_calls: cfg.models.local_llm_tool_calls,
+                tts_noise: cfg.models.tts_noise,
+            },
             eot,
         ));
         let mut agents = FileAgents::new(

@@ -59,7 +59,9 @@ pub fn local_models_or_skip() -> Option<std::path::PathBuf> {
 }
 
 /// What the caller heard on a `vox sim` recording (its right channel), as Whisper tiny.en
-/// transcribes it, lower-cased, in 25 s windows (Whisper takes at most 30 s).
+/// transcribes it, lower-cased. The channel is cut at silences of 400 ms or more and each
+/// stretch of speech transcribed apart, so the transcript does not depend on how the
+/// replies fell in time (only on what they sounded like).
 pub fn heard_on_recording(recording: &std::path::Path, models: &std::path::Path) -> String {
     let (_, agent, rate) = audio::read_stereo(recording);
     let mut at16 = Vec::new();
@@ -70,16 +72,56 @@ pub fn heard_on_recording(recording: &std::path::Path, models: &std::path::Path)
     let whisper = vox_models::WhisperLocal::load(&vox_models::Models::new(models), 1, 2, false)
         .expect("whisper");
     let mut heard = String::new();
-    for chunk in at16.chunks(25 * 16_000) {
-        heard.push_str(
-            &whisper
-                .transcribe_blocking(chunk)
-                .expect("transcribe")
-                .to_lowercase(),
-        );
-        heard.push(' ');
+    for stretch in speech_stretches(&at16, 16_000) {
+        for chunk in stretch.chunks(25 * 16_000) {
+            heard.push_str(
+                &whisper
+                    .transcribe_blocking(chunk)
+                    .expect("transcribe")
+                    .to_lowercase(),
+            );
+            heard.push(' ');
+        }
     }
     heard
+}
+
+/// The stretches of `samples` between silences (10 ms windows quieter than -50 dBFS) of at
+/// least 400 ms, each with 100 ms of the silence around it.
+fn speech_stretches(samples: &[i16], rate: usize) -> Vec<&[i16]> {
+    let window = rate / 100;
+    let loud: Vec<bool> = samples
+        .chunks(window)
+        .map(|w| {
+            let energy =
+                w.iter().map(|&x| f64::from(x) * f64::from(x)).sum::<f64>() / w.len().max(1) as f64;
+            energy.sqrt() > 32768.0 * 10f64.powf(-50.0 / 20.0)
+        })
+        .collect();
+    let (gap, pad) = (40, 10);
+    let mut out = Vec::new();
+    let mut start: Option<usize> = None;
+    let mut quiet = 0;
+    for (i, &l) in loud.iter().enumerate() {
+        if l {
+            start.get_or_insert(i);
+            quiet = 0;
+        } else if let Some(s) = start {
+            quiet += 1;
+            if quiet >= gap {
+                let end = i + 1 - quiet;
+                out.push(
+                    &samples
+                        [s.saturating_sub(pad) * window..((end + pad) * window).min(samples.len())],
+                );
+                start = None;
+            }
+        }
+    }
+    if let Some(s) = start {
+        out.push(&samples[s.saturating_sub(pad) * window..]);
+    }
+    out
 }
 
 /// An empty directory for one test's files: `{tmp}/vox-{label}-{pid}`, emptied first so a
