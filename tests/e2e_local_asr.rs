@@ -10,26 +10,9 @@ const BIN: &str = env!("CARGO_BIN_EXE_vox");
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_local_recognizer_hears_the_caller() {
-    let models = std::env::var_os("VOX_MODELS_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| repo_root().join("models"));
-    let espeak = std::process::Command::new("espeak-ng")
-        .arg("--version")
-        .output()
-        .is_ok();
-    if !models
-        .join(vox_models::fetch::WHISPER_TINY_EN_GGML)
-        .is_file()
-        || !models.join("piper/en_US-joe-medium.onnx").is_file()
-        || !espeak
-    {
-        use std::io::Write as _;
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED (models or espeak-ng absent): run `vox models fetch` and install espeak-ng"
-        );
+    let Some(models) = vox_testkit::local_models_or_skip() else {
         return;
-    }
+    };
     let fake = FakeOpenAi::start(FakeTiming::default()).await;
     fake.push_chat(ChatReply::text("Sure, Tuesday at ten works."));
     let dir = scratch_dir("e2e-local-asr");

@@ -25,6 +25,8 @@ mod piper;
 pub mod runtime;
 mod silero;
 mod smart_turn;
+#[doc(hidden)]
+pub mod testing;
 mod vad_settings;
 mod whisper;
 mod worker;

@@ -1,23 +1,10 @@
 //! all-MiniLM-L6-v2 sentence embeddings. Needs the models; skips with a printed reason.
 
-use std::path::PathBuf;
-
 use vox_models::embed::cosine;
 use vox_models::{MiniLm, Models};
 
 fn models() -> Option<Models> {
-    let dir = std::env::var_os("VOX_MODELS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models"));
-    let m = Models::new(dir);
-    match m.file("MiniLM", "minilm/model.safetensors") {
-        Ok(_) => Some(m),
-        Err(e) => {
-            use std::io::Write as _;
-            let _ = writeln!(std::io::stderr(), "SKIPPED (models absent): {e}");
-            None
-        }
-    }
+    vox_models::testing::models_or_skip(&[("MiniLM", "minilm/model.safetensors")], false)
 }
 
 #[test]

@@ -2,7 +2,6 @@
 //! reason.
 
 use std::io::Write as _;
-use std::path::PathBuf;
 
 use serde_json::json;
 use vox_core::{ChatMessage, Role, ToolSpec};
@@ -10,17 +9,7 @@ use vox_models::{LocalLlm, LocalLlmConfig, Models, SMOLLM2};
 use vox_providers::LlmRequest;
 
 fn models() -> Option<Models> {
-    let dir = std::env::var_os("VOX_MODELS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models"));
-    let m = Models::new(dir);
-    match m.file("SmolLM2", SMOLLM2) {
-        Ok(_) => Some(m),
-        Err(e) => {
-            let _ = writeln!(std::io::stderr(), "SKIPPED (models absent): {e}");
-            None
-        }
-    }
+    vox_models::testing::models_or_skip(&[("SmolLM2", SMOLLM2)], false)
 }
 
 #[test]

@@ -1,38 +1,16 @@
 //! Piper TTS, checked by ear with the local Whisper: what Piper says, Whisper must hear.
 //! Needs the models and espeak-ng; skips with a printed reason without them.
 
-use std::path::PathBuf;
-
 use vox_models::{Models, PiperTts, WhisperLocal};
 
-fn skip(why: &str) {
-    use std::io::Write as _;
-    let _ = writeln!(std::io::stderr(), "SKIPPED: {why}");
-}
-
 fn models() -> Option<Models> {
-    let dir = std::env::var_os("VOX_MODELS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models"));
-    let m = Models::new(dir);
-    for (what, rel) in [
-        ("Piper", "piper/en_US-joe-medium.onnx"),
-        ("Whisper", vox_models::fetch::WHISPER_TINY_EN_GGML),
-    ] {
-        if let Err(e) = m.file(what, rel) {
-            skip(&format!("models absent: {e}"));
-            return None;
-        }
-    }
-    if std::process::Command::new("espeak-ng")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        skip("espeak-ng is not installed (apt-get install espeak-ng)");
-        return None;
-    }
-    Some(m)
+    vox_models::testing::models_or_skip(
+        &[
+            ("Piper", "piper/en_US-joe-medium.onnx"),
+            ("Whisper", vox_models::fetch::WHISPER_TINY_EN_GGML),
+        ],
+        true,
+    )
 }
 
 /// Lower-case words, numbers as digits (Whisper writes "9", Piper was told "nine").
@@ -120,7 +98,7 @@ fn phonemes_keep_clause_punctuation() {
         .output()
         .is_err()
     {
-        return skip("espeak-ng is not installed");
+        return vox_models::testing::skip("espeak-ng is not installed").unwrap_or(());
     }
     let p = vox_models::phonemize("Sure, nine to five. Okay?", "en-us").expect("espeak-ng");
     assert_eq!(p.matches(',').count(), 1, "{p}");

@@ -8,19 +8,7 @@ use vox_core::{AudioFrame, INTERNAL_RATE, VadEvent};
 use vox_models::{Models, SileroConfig, SileroModel, SileroVad};
 
 fn models() -> Option<Models> {
-    let dir = std::env::var_os("VOX_MODELS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models"));
-    let m = Models::new(dir);
-    match m.file("Silero VAD", "silero/silero_vad.onnx") {
-        Ok(_) => Some(m),
-        Err(e) => {
-            // Straight to stderr: libtest captures eprintln! of passing tests.
-            use std::io::Write as _;
-            let _ = writeln!(std::io::stderr(), "SKIPPED (models absent): {e}");
-            None
-        }
-    }
+    vox_models::testing::models_or_skip(&[("Silero VAD", "silero/silero_vad.onnx")], false)
 }
 
 fn frames(samples: &[i16]) -> Vec<AudioFrame> {

@@ -8,18 +8,10 @@ use vox_core::INTERNAL_RATE;
 use vox_models::{Models, SmartTurn};
 
 fn models() -> Option<Models> {
-    let dir = std::env::var_os("VOX_MODELS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models"));
-    let m = Models::new(dir);
-    match m.file("Smart Turn", "smart-turn/smart-turn-v3.2-cpu.onnx") {
-        Ok(_) => Some(m),
-        Err(e) => {
-            use std::io::Write as _;
-            let _ = writeln!(std::io::stderr(), "SKIPPED (models absent): {e}");
-            None
-        }
-    }
+    vox_models::testing::models_or_skip(
+        &[("Smart Turn", "smart-turn/smart-turn-v3.2-cpu.onnx")],
+        false,
+    )
 }
 
 fn clip(rel: &str) -> Vec<i16> {

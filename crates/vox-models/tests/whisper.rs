@@ -8,18 +8,10 @@ use vox_core::INTERNAL_RATE;
 use vox_models::{Models, WhisperLocal};
 
 fn models() -> Option<Models> {
-    let dir = std::env::var_os("VOX_MODELS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models"));
-    let m = Models::new(dir);
-    match m.file("Whisper", vox_models::fetch::WHISPER_TINY_EN_GGML) {
-        Ok(_) => Some(m),
-        Err(e) => {
-            use std::io::Write as _;
-            let _ = writeln!(std::io::stderr(), "SKIPPED (models absent): {e}");
-            None
-        }
-    }
+    vox_models::testing::models_or_skip(
+        &[("Whisper", vox_models::fetch::WHISPER_TINY_EN_GGML)],
+        false,
+    )
 }
 
 fn words(s: &str) -> Vec<String> {

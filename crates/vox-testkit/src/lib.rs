@@ -38,24 +38,24 @@ pub use http::{Ws, close_of, http_get};
 pub use server::VoxServer;
 
 /// The models directory when every local model is fetched and espeak-ng (Piper's phonemes)
-/// is installed; otherwise prints why the test skips and gives `None`.
+/// is installed; otherwise prints why the test skips and gives `None` (or, under
+/// `VOX_REQUIRE_MODELS=1`, fails the test).
 pub fn local_models_or_skip() -> Option<std::path::PathBuf> {
-    let models = std::env::var_os("VOX_MODELS_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| repo_root().join("models"));
-    let espeak = std::process::Command::new("espeak-ng")
+    let models = vox_models::testing::models_dir();
+    if !vox_models::fetch::is_complete(&models) {
+        return vox_models::testing::skip(&format!(
+            "the local models are not all in {}",
+            models.display()
+        ));
+    }
+    if std::process::Command::new("espeak-ng")
         .arg("--version")
         .output()
-        .is_ok();
-    if vox_models::fetch::is_complete(&models) && espeak {
-        return Some(models);
+        .is_err()
+    {
+        return vox_models::testing::skip("espeak-ng is not installed");
     }
-    use std::io::Write as _;
-    let _ = writeln!(
-        std::io::stderr(),
-        "SKIPPED (models or espeak-ng absent): run `vox models fetch` and install espeak-ng"
-    );
-    None
+    Some(models)
 }
 
 /// What the caller heard on a `vox sim` recording (its right channel), as Whisper tiny.en
