@@ -215,7 +215,7 @@ fn prepare_demo(cfg: &Config) -> anyhow::Result<PathBuf> {
     std::fs::write(&path, DEMO_AGENT)
         .with_context(|| format!("cannot write {}", path.display()))?;
     eprintln!(
-        "demo agent ready: call it with the simulated caller, e.g.\n  cargo run --release -p vox-server -- sim --url ws://127.0.0.1:{}/media/twilio --script tests/data/scripts/demo-local.toml --record /tmp/vox-demo",
+        "demo agent ready: call it with the simulated caller, e.g.\n  ./vox sim --url ws://127.0.0.1:{}/media/twilio --script tests/data/scripts/demo-local.toml --record /tmp/vox-demo",
         cfg.server.port
     );
     Ok(path)
