@@ -1,10 +1,12 @@
-//! Arbitrary messages to the Plivo codec, before and after a valid start; see common/mod.rs.
+//! Arbitrary messages to the Plivo dialect of the stream codec, before and after its
+//! documented first message (`tests/data/carriers/plivo/`, also the seed corpus); see
+//! common/mod.rs.
 #![no_main]
 
 mod common;
 
 use libfuzzer_sys::fuzz_target;
 
-const START: &str = r#"{"event":"start","start":{"callId":"c1","streamId":"s1","mediaFormat":{"encoding":"audio/x-l16","sampleRate":16000}},"extra_headers":"a=1"}"#;
+const START: &str = include_str!("../../tests/data/carriers/plivo/start.json");
 
 fuzz_target!(|data: &[u8]| common::run(vox_telephony::Dialect::Plivo, START, data));

@@ -1,10 +1,12 @@
-//! Arbitrary messages to the Telnyx codec, before and after a valid start; see common/mod.rs.
+//! Arbitrary messages to the Telnyx dialect of the stream codec, before and after its
+//! documented first message (`tests/data/carriers/telnyx/`, also the seed corpus); see
+//! common/mod.rs.
 #![no_main]
 
 mod common;
 
 use libfuzzer_sys::fuzz_target;
 
-const START: &str = r#"{"event":"start","stream_id":"s1","start":{"call_control_id":"v3:1","media_format":{"encoding":"PCMU","sample_rate":8000,"channels":1}}}"#;
+const START: &str = include_str!("../../tests/data/carriers/telnyx/start.json");
 
 fuzz_target!(|data: &[u8]| common::run(vox_telephony::Dialect::Telnyx, START, data));

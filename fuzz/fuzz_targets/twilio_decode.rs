@@ -1,11 +1,12 @@
-//! Feeds arbitrary messages to the Twilio dialect of the stream codec (see `common`).
+//! Arbitrary messages to the Twilio dialect of the stream codec, before and after its
+//! documented first message (`tests/data/carriers/twilio/`, also the seed corpus); see
+//! common/mod.rs.
 #![no_main]
 
 mod common;
 
 use libfuzzer_sys::fuzz_target;
-use vox_telephony::Dialect;
 
-const START: &str = r#"{"event":"start","start":{"streamSid":"MZ1","callSid":"CA1","mediaFormat":{"encoding":"audio/x-mulaw","sampleRate":8000,"channels":1}}}"#;
+const START: &str = include_str!("../../tests/data/carriers/twilio/start.json");
 
-fuzz_target!(|data: &[u8]| common::run(Dialect::Twilio, START, data));
+fuzz_target!(|data: &[u8]| common::run(vox_telephony::Dialect::Twilio, START, data));

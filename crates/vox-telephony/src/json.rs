@@ -816,6 +816,22 @@ pub(crate) fn opt_num<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D:
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A carrier's message from `tests/data/carriers/` (shared with the fuzz seeds and the
+    /// simulator's tests).
+    macro_rules! fixture {
+        ($dialect:literal, $name:literal) => {
+            include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../tests/data/carriers/",
+                $dialect,
+                "/",
+                $name,
+                ".json"
+            ))
+        };
+    }
+
     use crate::StreamCodec;
     use proptest::prelude::*;
 
@@ -850,7 +866,7 @@ mod tests {
             .collect()
     }
 
-    const TWILIO_START: &str = r#"{"event":"start","sequenceNumber":"1","start":{"accountSid":"AC1","streamSid":"MZ1","callSid":"CA1","tracks":["inbound"],"mediaFormat":{"encoding":"audio/x-mulaw","sampleRate":8000,"channels":1},"customParameters":{"agentId":"echo"}},"streamSid":"MZ1"}"#;
+    const TWILIO_START: &str = fixture!("twilio", "start");
 
     fn twilio() -> StreamCodec {
         let mut c = StreamCodec::new(Dialect::Twilio, 64 * 1024);
@@ -868,10 +884,7 @@ mod tests {
     fn twilio_connected_start_media_dtmf_mark_stop() {
         let mut c = StreamCodec::new(Dialect::Twilio, 64 * 1024);
         assert_eq!(
-            events(
-                &mut c,
-                r#"{"event":"connected","protocol":"Call","version":"1.0.0"}"#
-            ),
+            events(&mut c, fixture!("twilio", "connected")),
             ["Connected"]
         );
         let s = start(&mut c, TWILIO_START);
@@ -881,14 +894,13 @@ mod tests {
             s.custom_parameters.get("agentId").map(String::as_str),
             Some("echo")
         );
-        let media = r#"{"event":"media","sequenceNumber":"2","media":{"track":"inbound","chunk":"1","timestamp":"5","payload":"//8A"},"streamSid":"MZ1"}"#;
+        let media = fixture!("twilio", "media");
         assert_eq!(events(&mut c, media), ["media 1 [255, 255, 0]"]);
-        let dtmf = r#"{"event":"dtmf","streamSid":"MZ1","sequenceNumber":"3","dtmf":{"track":"inbound_track","digit":"7"}}"#;
+        let dtmf = fixture!("twilio", "dtmf");
         assert_eq!(events(&mut c, dtmf), ["Dtmf { digit: '7' }"]);
-        let mark =
-            r#"{"event":"mark","sequenceNumber":"4","streamSid":"MZ1","mark":{"name":"t1:3"}}"#;
+        let mark = fixture!("twilio", "mark");
         assert_eq!(events(&mut c, mark), ["Mark { name: \"t1:3\" }"]);
-        let stop = r#"{"event":"stop","sequenceNumber":"5","streamSid":"MZ1","stop":{"accountSid":"AC1","callSid":"CA1"}}"#;
+        let stop = fixture!("twilio", "stop");
         assert_eq!(events(&mut c, stop), ["Stop"]);
         assert_eq!(c.stats().sequence_gaps, 0);
     }
@@ -953,7 +965,7 @@ mod tests {
         );
     }
 
-    const TELNYX_START: &str = r#"{"event":"start","sequence_number":"1","start":{"user_id":"u1","call_control_id":"v3:abc","call_session_id":"s1","from":"+15552345678","to":"+15125550122","client_state":"Y2FsbElkPWNhbGxfMSZ0b2tlbj10MQ==","custom_parameters":{"agentId":"echo"},"media_format":{"encoding":"PCMU","sample_rate":8000,"channels":1}},"stream_id":"32de0dea"}"#;
+    const TELNYX_START: &str = fixture!("telnyx", "start");
 
     fn telnyx_media(seq: u64, chunk: u64, b64: &str) -> String {
         format!(
@@ -966,7 +978,7 @@ mod tests {
     fn telnyx_start_media_dtmf_mark_error_stop() {
         let mut c = StreamCodec::new(Dialect::Telnyx, 64 * 1024);
         assert_eq!(
-            events(&mut c, r#"{"event":"connected","version":"1.0.0"}"#),
+            events(&mut c, fixture!("telnyx", "connected")),
             ["Connected"]
         );
         let s = start(&mut c, TELNYX_START);
@@ -990,34 +1002,19 @@ mod tests {
             ["media 1 [255, 255, 0]"]
         );
         assert_eq!(
-            events(
-                &mut c,
-                r#"{"event":"dtmf","stream_id":"32de0dea","occurred_at":"2026-01-01T00:00:00Z","sequence_number":"3","dtmf":{"digit":"7"}}"#
-            ),
+            events(&mut c, fixture!("telnyx", "dtmf")),
             ["Dtmf { digit: '7' }"]
         );
         assert_eq!(
-            events(
-                &mut c,
-                r#"{"event":"mark","sequence_number":"4","stream_id":"32de0dea","mark":{"name":"t1:3"}}"#
-            ),
+            events(&mut c, fixture!("telnyx", "mark")),
             ["Mark { name: \"t1:3\" }"]
         );
-        let err = events(
-            &mut c,
-            r#"{"event":"error","sequence_number":"5","stream_id":"32de0dea","payload":{"code":100002,"title":"Unknown error","detail":"bad media"}}"#,
-        );
+        let err = events(&mut c, fixture!("telnyx", "error"));
         assert_eq!(
             err,
             ["CarrierError { message: \"Unknown error: bad media: 100002\" }"]
         );
-        assert_eq!(
-            events(
-                &mut c,
-                r#"{"event":"stop","sequence_number":"6","stop":{"user_id":"u1","call_control_id":"v3:abc"},"stream_id":"32de0dea"}"#
-            ),
-            ["Stop"]
-        );
+        assert_eq!(events(&mut c, fixture!("telnyx", "stop")), ["Stop"]);
         let l16 = TELNYX_START.replace(
             "\"PCMU\",\"sample_rate\":8000",
             "\"L16\",\"sample_rate\":16000",
@@ -1100,7 +1097,7 @@ mod tests {
         );
     }
 
-    const PLIVO_START: &str = r#"{"event":"start","sequenceNumber":0,"start":{"callId":"c-1","streamId":"s-1","accountId":"MA1","tracks":["inbound"],"mediaFormat":{"encoding":"audio/x-l16","sampleRate":16000}},"extra_headers":"agentId=echo,callId=call_1,token=1.a-b"}"#;
+    const PLIVO_START: &str = fixture!("plivo", "start");
 
     #[test]
     fn plivo_start_media_checkpoints_and_clear() {
@@ -1121,27 +1118,18 @@ mod tests {
             "extra headers: {:?}",
             s.custom_parameters
         );
-        let media = r#"{"event":"media","sequenceNumber":1,"streamId":"s-1","media":{"track":"inbound","timestamp":"1700000000000","chunk":1,"payload":"AQI="}}"#;
+        let media = fixture!("plivo", "media");
         assert_eq!(events(&mut c, media), ["media 1 [1, 2]"]);
         assert_eq!(
-            events(
-                &mut c,
-                r#"{"event":"dtmf","sequenceNumber":2,"streamId":"s-1","dtmf":{"track":"inbound","digit":"9","timestamp":"1"}}"#
-            ),
+            events(&mut c, fixture!("plivo", "dtmf")),
             ["Dtmf { digit: '9' }"]
         );
         assert_eq!(
-            events(
-                &mut c,
-                r#"{"event":"playedStream","sequenceNumber":3,"streamId":"s-1","name":"t1:5"}"#
-            ),
+            events(&mut c, fixture!("plivo", "playedStream")),
             ["Mark { name: \"t1:5\" }"]
         );
         assert_eq!(
-            events(
-                &mut c,
-                r#"{"event":"clearedAudio","sequenceNumber":4,"streamId":"s-1"}"#
-            ),
+            events(&mut c, fixture!("plivo", "clearedAudio")),
             ["Cleared"]
         );
         assert!(
@@ -1170,12 +1158,15 @@ mod tests {
         assert_eq!((s.encoding, s.sample_rate), (Encoding::MuLaw, 8000));
     }
 
-    const EXOTEL_START: &str = r#"{"event":"start","sequence_number":"1","stream_sid":"MZ9","start":{"stream_sid":"MZ9","call_sid":"CA9","account_sid":"AC9","from":"+919876543210","to":"+918047491899","custom_parameters":{"agentId":"echo"},"media_format":{"encoding":"audio/x-raw","sample_rate":"8000","bit_rate":"16"}}}"#;
+    const EXOTEL_START: &str = fixture!("exotel", "start");
 
     #[test]
     fn exotel_start_media_dtmf_mark_stop() {
         let mut c = StreamCodec::new(Dialect::Exotel, 64 * 1024);
-        assert_eq!(events(&mut c, r#"{"event":"connected"}"#), ["Connected"]);
+        assert_eq!(
+            events(&mut c, fixture!("exotel", "connected")),
+            ["Connected"]
+        );
         let s = start(&mut c, EXOTEL_START);
         assert_eq!(
             (
@@ -1192,33 +1183,18 @@ mod tests {
             Some("echo")
         );
         assert_eq!(
-            events(
-                &mut c,
-                r#"{"event":"media","sequence_number":"3","stream_sid":"MZ9","media":{"chunk":"2","timestamp":"200","payload":"AAA="}}"#
-            ),
+            events(&mut c, fixture!("exotel", "media")),
             ["media 2 [0, 0]"]
         );
         assert_eq!(
-            events(
-                &mut c,
-                r#"{"event":"dtmf","sequence_number":"7","stream_sid":"MZ9","dtmf":{"digit":"5","duration":"100"}}"#
-            ),
+            events(&mut c, fixture!("exotel", "dtmf")),
             ["Dtmf { digit: '5' }"]
         );
         assert_eq!(
-            events(
-                &mut c,
-                r#"{"event":"mark","sequence_number":"15","stream_sid":"MZ9","mark":{"name":"t1:2"}}"#
-            ),
+            events(&mut c, fixture!("exotel", "mark")),
             ["Mark { name: \"t1:2\" }"]
         );
-        assert_eq!(
-            events(
-                &mut c,
-                r#"{"event":"stop","sequence_number":"16","stream_sid":"MZ9","stop":{"call_sid":"CA9","account_sid":"AC9","reason":"callended"}}"#
-            ),
-            ["Stop"]
-        );
+        assert_eq!(events(&mut c, fixture!("exotel", "stop")), ["Stop"]);
         assert_eq!(
             c.stats().sequence_gaps,
             1 + 3 + 7,

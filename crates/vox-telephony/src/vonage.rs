@@ -275,10 +275,26 @@ fn content_rate(content: &str) -> Result<u32, ProtocolError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A carrier's message from `tests/data/carriers/` (shared with the fuzz seeds and the
+    /// simulator's tests).
+    macro_rules! fixture {
+        ($dialect:literal, $name:literal) => {
+            include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../tests/data/carriers/",
+                $dialect,
+                "/",
+                $name,
+                ".json"
+            ))
+        };
+    }
+
     use crate::codec::{Dialect, StreamCodec};
     use proptest::prelude::*;
 
-    const CONNECTED: &str = r#"{"event":"websocket:connected","content-type":"audio/l16;rate=16000","agentId":"echo","callId":"call_1","uuid":"aaaa-bbbb"}"#;
+    const CONNECTED: &str = fixture!("vonage", "connected");
 
     fn started() -> StreamCodec {
         let mut c = StreamCodec::new(Dialect::Vonage, 64 * 1024);
@@ -332,27 +348,23 @@ mod tests {
                 ..
             })
         ));
-        c.feed(WsMessage::Text(
-            r#"{"event":"websocket:dtmf","digit":"5","duration":260}"#,
-        ))
-        .expect("dtmf");
+        c.feed(WsMessage::Text(fixture!("vonage", "dtmf")))
+            .expect("dtmf");
         assert_eq!(c.next_event(), Some(MediaEvent::Dtmf { digit: '5' }));
         c.feed(WsMessage::Text(
             r##"{"event":"websocket:dtmf","dtmf":{"digit":"#","duration":100}}"##,
         ))
         .expect("dtmf");
         assert_eq!(c.next_event(), Some(MediaEvent::Dtmf { digit: '#' }));
-        c.feed(WsMessage::Text(
-            r#"{"event":"websocket:notify","payload":{"mark":"t1:4"}}"#,
-        ))
-        .expect("notify");
+        c.feed(WsMessage::Text(fixture!("vonage", "notify")))
+            .expect("notify");
         assert_eq!(
             c.next_event(),
             Some(MediaEvent::Mark {
                 name: "t1:4".into()
             })
         );
-        c.feed(WsMessage::Text(r#"{"event":"websocket:cleared"}"#))
+        c.feed(WsMessage::Text(fixture!("vonage", "cleared")))
             .expect("cleared");
         assert_eq!(c.next_event(), Some(MediaEvent::Cleared));
     }

@@ -3,8 +3,9 @@
 
 use vox_telephony::{Dialect, Outbound, StreamCodec, WsFrame, WsMessage};
 
-/// `data` is split at 0xFF bytes into messages; a message whose first byte is odd is a binary
-/// frame, otherwise text (when it is UTF-8).
+/// `data` is split at 0xFF bytes into messages; a message that starts with a 0x00 byte is a
+/// binary frame (the rest of it), any other is text (when it is UTF-8), so the documented
+/// JSON messages in tests/data/carriers/ are seeds as they are.
 pub fn run(dialect: Dialect, start: &str, data: &[u8]) {
     let mut fresh = StreamCodec::new(dialect, 4096);
     let mut started = StreamCodec::new(dialect, 4096);
@@ -12,7 +13,7 @@ pub fn run(dialect: Dialect, start: &str, data: &[u8]) {
     while started.next_event().is_some() {}
     for msg in data.split(|&b| b == 0xff) {
         let m = match msg.first() {
-            Some(b) if b % 2 == 1 => WsMessage::Binary(&msg[1..]),
+            Some(0) => WsMessage::Binary(&msg[1..]),
             _ => match std::str::from_utf8(msg) {
                 Ok(t) => WsMessage::Text(t),
                 Err(_) => continue,
