@@ -16,7 +16,7 @@ use tracing::warn;
 use vox_call::{CallEnd, CallObserver, CallSummary, Tasks};
 use vox_engine::TranscriptEntry;
 use vox_providers::LlmProvider;
-use vox_store::{CallRecord, Store, now_ms};
+use vox_store::{CallRecord, EndedReason, Store, now_ms};
 use vox_tools::api::CallTools;
 
 use crate::artifacts;
@@ -129,15 +129,17 @@ impl RecordWriter {
 
     async fn finish(&self, record: &CallRecord, summary: Option<CallSummary>) {
         let call_id = &record.id;
-        let (status, reason, text) = match &summary {
+        let (reason, text) = match &summary {
             Some(s) => {
                 let reason = match &s.end {
-                    CallEnd::CarrierStop | CallEnd::TransportClosed => "customer-ended-call",
-                    CallEnd::AgentHangup(_) if self.tools.transfer_order().is_some() => {
-                        "assistant-transferred-call"
+                    CallEnd::CarrierStop | CallEnd::TransportClosed => {
+                        EndedReason::CustomerEndedCall
                     }
-                    CallEnd::AgentHangup(_) => "assistant-ended-call",
-                    CallEnd::ServerShutdown => "server-shutdown",
+                    CallEnd::AgentHangup(_) if self.tools.transfer_order().is_some() => {
+                        EndedReason::AssistantTransferredCall
+                    }
+                    CallEnd::AgentHangup(_) => EndedReason::AssistantEndedCall,
+                    CallEnd::ServerShutdown => EndedReason::ServerShutdown,
                 };
                 let text = transcript_text(&s.transcript);
                 if let Err(e) = self
@@ -147,15 +149,11 @@ impl RecordWriter {
                 {
                     warn!(error = %e, call = %call_id, "saving the transcript");
                 }
-                ("COMPLETED", reason, text)
+                (reason, text)
             }
-            None => ("FAILED", "internal-error", String::new()),
+            None => (EndedReason::InternalError, String::new()),
         };
-        if let Err(e) = self
-            .store
-            .call_ended(call_id, status, reason, now_ms())
-            .await
-        {
+        if let Err(e) = self.store.call_ended(call_id, reason, now_ms()).await {
             warn!(error = %e, call = %call_id, "ending the call record");
         }
         self.live.remove(call_id);

@@ -181,7 +181,11 @@ impl StoredAgents {
             Err(e) => {
                 warn!(error = %e, "the voice_agents runtime is unavailable");
                 let _ = store
-                    .call_ended(call_id, "FAILED", "runtime-unavailable", now_ms())
+                    .call_ended(
+                        call_id,
+                        vox_store::EndedReason::RuntimeUnavailable,
+                        now_ms(),
+                    )
                     .await;
                 return Err(OpenCallError::RuntimeUnavailable);
             }

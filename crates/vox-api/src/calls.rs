@@ -9,7 +9,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use futures::future::BoxFuture;
 use serde_json::{Value, json};
-use vox_store::{CallFilter, CallRecord, OrderBy, rfc3339};
+use vox_store::{CallFilter, CallKind, CallRecord, CallStatus, EndedReason, OrderBy, rfc3339};
 
 use crate::tools::business;
 use crate::validate;
@@ -74,6 +74,29 @@ fn instant(field: &str, s: &str) -> Result<i64, ApiError> {
     ))
 }
 
+/// The query parameter `field`, if given, as one of `all` (by the name `name` gives it).
+fn one_of<T: Copy>(
+    q: &HashMap<String, String>,
+    field: &str,
+    all: &[T],
+    name: fn(T) -> &'static str,
+) -> Result<Option<T>, ApiError> {
+    let Some(v) = q.get(field) else {
+        return Ok(None);
+    };
+    all.iter()
+        .copied()
+        .find(|x| name(*x) == v)
+        .map(Some)
+        .ok_or_else(|| {
+            let names: Vec<&str> = all.iter().map(|x| name(*x)).collect();
+            ApiError::invalid(
+                field,
+                format!("{field} must be one of {}, got {v:?}", names.join(", ")),
+            )
+        })
+}
+
 /// The list filters of seed 002 from the query string.
 fn filter(
     q: &HashMap<String, String>,
@@ -85,16 +108,6 @@ fn filter(
         page_size: q.get("page_size").cloned(),
     }
     .page()?;
-    let one_of = |field: &str, allowed: &[&str]| -> Result<Option<String>, ApiError> {
-        match q.get(field) {
-            None => Ok(None),
-            Some(v) if allowed.contains(&v.as_str()) => Ok(Some(v.clone())),
-            Some(v) => Err(ApiError::invalid(
-                field,
-                format!("{field} must be one of {}, got {v:?}", allowed.join(", ")),
-            )),
-        }
-    };
     // orderBy as orderBy[field]=..&orderBy[direction]=.., orderBy.field=.., or JSON
     let mut order: HashMap<&str, String> = HashMap::new();
     if let Some(j) = q.get("orderBy") {
@@ -144,11 +157,8 @@ fn filter(
     let f = CallFilter {
         organization_id: organization_id.to_owned(),
         business_id,
-        kind: one_of("type", &["INBOUND", "OUTBOUND"])?,
-        status: one_of(
-            "status",
-            &["SCHEDULED", "IN_PROGRESS", "COMPLETED", "FAILED"],
-        )?,
+        kind: one_of(q, "type", CallKind::ALL, CallKind::as_str)?,
+        status: one_of(q, "status", CallStatus::ALL, CallStatus::as_str)?,
         start,
         end,
         lead_id: q.get("leadId").cloned(),
@@ -334,14 +344,11 @@ pub(crate) async fn outbound(
     let record = state
         .store
         .create_call(CallRecord {
-            business_id: business.id.clone(),
             agent_id: Some(agent.id.clone()),
-            kind: "OUTBOUND".into(),
             phone_number: Some(from.clone()),
             customer_number: Some(to.to_owned()),
-            status: "SCHEDULED".into(),
             lead_context: Some(lead_context),
-            ..Default::default()
+            ..CallRecord::new(&business.id, CallKind::Outbound)
         })
         .await?;
     match dialer
@@ -368,12 +375,7 @@ pub(crate) async fn outbound(
             tracing::warn!(call = %record.id, error = %why, "outbound dial failed");
             state
                 .store
-                .call_ended(
-                    &record.id,
-                    "FAILED",
-                    &format!("dial failed: {why}"),
-                    vox_store::now_ms(),
-                )
+                .call_ended(&record.id, EndedReason::DialFailed, vox_store::now_ms())
                 .await?;
             Err(ApiError {
                 status: StatusCode::INTERNAL_SERVER_ERROR,

@@ -2,7 +2,7 @@
 //! call (and its record), and what a carrier's end-of-call callback does to a record.
 
 use tracing::info;
-use vox_store::{CallRecord, StoreError, now_ms};
+use vox_store::{CallKind, CallRecord, CallStatus, EndedReason, StoreError, now_ms};
 use vox_telephony::Dialect;
 
 use crate::Carriers;
@@ -29,17 +29,15 @@ const OFF_DUTY: &str = "No one is available to take your call right now. Please 
 pub(crate) const SORRY: &str = "Sorry, we cannot take your call right now. Please try again later.";
 
 /// A carrier's word for how a call ended (Twilio's and Exotel's `CallStatus`, Plivo's,
-/// Vonage's `status`, Telnyx's `hangup_cause`) as the record's status and reason; `None`
-/// for words that are not an ending (ringing, answered, ...).
-pub fn ending(word: &str) -> Option<(&'static str, &'static str)> {
+/// Vonage's `status`, Telnyx's `hangup_cause`); `None` for words that are not an ending
+/// (ringing, answered, ...).
+pub fn ending(word: &str) -> Option<EndedReason> {
     Some(match word {
-        "completed" | "normal_clearing" => ("COMPLETED", "carrier-completed"),
-        "busy" | "user_busy" => ("FAILED", "customer-busy"),
-        "no-answer" | "no_answer" | "timeout" | "unanswered" => {
-            ("FAILED", "customer-did-not-answer")
-        }
-        "canceled" | "cancelled" | "cancel" | "originator_cancel" => ("FAILED", "canceled"),
-        "failed" | "rejected" | "call_rejected" => ("FAILED", "carrier-failed"),
+        "completed" | "normal_clearing" => EndedReason::CarrierCompleted,
+        "busy" | "user_busy" => EndedReason::CustomerBusy,
+        "no-answer" | "no_answer" | "timeout" | "unanswered" => EndedReason::CustomerDidNotAnswer,
+        "canceled" | "cancelled" | "cancel" | "originator_cancel" => EndedReason::Canceled,
+        "failed" | "rejected" | "call_rejected" => EndedReason::CarrierFailed,
         _ => return None,
     })
 }
@@ -62,18 +60,15 @@ impl Carriers {
             return Ok(Answer::Refuse(NOT_IN_SERVICE));
         };
         let mut record = CallRecord {
-            business_id,
             agent_id: Some(agent_id.clone()),
-            kind: "INBOUND".into(),
             phone_number: Some(to.to_owned()),
             customer_number: Some(from.to_owned()),
-            status: "SCHEDULED".into(),
             carrier_call_id: Some(carrier_call_id.to_owned()).filter(|c| !c.is_empty()),
-            ..Default::default()
+            ..CallRecord::new(&business_id, CallKind::Inbound)
         };
         if agent.on_duty != Some(true) {
-            record.status = "FAILED".into();
-            record.ended_reason = Some("agent-off-duty".into());
+            record.status = CallStatus::Failed;
+            record.ended_reason = Some(EndedReason::AgentOffDuty);
             record.ended_at = Some(now_ms());
             record.duration_ms = Some(0);
             store.create_call(record).await?;
@@ -93,16 +88,12 @@ impl Carriers {
     pub(crate) async fn end_unless_live(
         &self,
         call_id: &str,
-        status: &str,
-        reason: &str,
+        reason: EndedReason,
     ) -> Result<(), StoreError> {
         if self.0.stored.live().contains(call_id) {
             return Ok(());
         }
-        self.0
-            .store
-            .call_ended(call_id, status, reason, now_ms())
-            .await
+        self.0.store.call_ended(call_id, reason, now_ms()).await
     }
 
     /// The record a carrier's callback means: named by our `callId`, else found by the

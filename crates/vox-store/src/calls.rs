@@ -5,10 +5,10 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::{Store, StoreError, new_id, now_ms};
+use crate::{CallKind, CallStatus, EndedReason, Store, StoreError, new_id, now_ms};
 
 /// A call record.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct CallRecord {
     /// Its id.
     pub id: String,
@@ -18,16 +18,16 @@ pub struct CallRecord {
     pub agent_id: Option<String>,
     /// The lead it concerns.
     pub lead_id: Option<String>,
-    /// INBOUND or OUTBOUND.
-    pub kind: String,
+    /// Who called whom.
+    pub kind: CallKind,
     /// The business's number on the call.
     pub phone_number: Option<String>,
     /// The other party's number.
     pub customer_number: Option<String>,
-    /// SCHEDULED, IN_PROGRESS, COMPLETED or FAILED.
-    pub status: String,
+    /// Where it stands.
+    pub status: CallStatus,
     /// Why it ended.
-    pub ended_reason: Option<String>,
+    pub ended_reason: Option<EndedReason>,
     /// Post-call summary.
     pub summary: Option<String>,
     /// The transcript ("Agent: ...\nCaller: ...").
@@ -53,6 +53,34 @@ pub struct CallRecord {
     pub messages: Option<serde_json::Value>,
 }
 
+impl CallRecord {
+    /// A new SCHEDULED call of `business_id` (the store gives it its id when created).
+    pub fn new(business_id: &str, kind: CallKind) -> Self {
+        Self {
+            id: String::new(),
+            business_id: business_id.to_owned(),
+            agent_id: None,
+            lead_id: None,
+            kind,
+            phone_number: None,
+            customer_number: None,
+            status: CallStatus::Scheduled,
+            ended_reason: None,
+            summary: None,
+            transcript: None,
+            recording_url: None,
+            duration_ms: None,
+            structured_data: None,
+            lead_context: None,
+            carrier_call_id: None,
+            started_at: None,
+            ended_at: None,
+            created_at: 0,
+            messages: None,
+        }
+    }
+}
+
 /// Which calls to list.
 #[derive(Debug, Clone, Default)]
 pub struct CallFilter {
@@ -60,10 +88,10 @@ pub struct CallFilter {
     pub organization_id: String,
     /// Only this business's.
     pub business_id: Option<String>,
-    /// INBOUND / OUTBOUND.
-    pub kind: Option<String>,
-    /// Status.
-    pub status: Option<String>,
+    /// Who called whom.
+    pub kind: Option<CallKind>,
+    /// Where they stand.
+    pub status: Option<CallStatus>,
     /// Started at or after (Unix ms).
     pub start: Option<i64>,
     /// Started before (Unix ms).
@@ -109,11 +137,14 @@ fn call(r: &AnyRow) -> Result<CallRecord, StoreError> {
         business_id: r.try_get("business_id")?,
         agent_id: r.try_get("agent_id")?,
         lead_id: r.try_get("lead_id")?,
-        kind: r.try_get("kind")?,
+        kind: CallKind::from_column(&r.try_get::<String, _>("kind")?)?,
         phone_number: r.try_get("phone_number")?,
         customer_number: r.try_get("customer_number")?,
-        status: r.try_get("status")?,
-        ended_reason: r.try_get("ended_reason")?,
+        status: CallStatus::from_column(&r.try_get::<String, _>("status")?)?,
+        ended_reason: r
+            .try_get::<Option<String>, _>("ended_reason")?
+            .map(|s| EndedReason::from_column(&s))
+            .transpose()?,
         summary: r.try_get("summary")?,
         transcript: r.try_get("transcript")?,
         recording_url: r.try_get("recording_url")?,
@@ -152,11 +183,11 @@ impl Store {
             .bind(&c.business_id)
             .bind(&c.agent_id)
             .bind(&c.lead_id)
-            .bind(&c.kind)
+            .bind(c.kind.as_str())
             .bind(&c.phone_number)
             .bind(&c.customer_number)
-            .bind(&c.status)
-            .bind(&c.ended_reason)
+            .bind(c.status.as_str())
+            .bind(c.ended_reason.map(EndedReason::as_str))
             .bind(&c.summary)
             .bind(&c.transcript)
             .bind(&c.recording_url)
@@ -278,19 +309,18 @@ impl Store {
         Ok(())
     }
 
-    /// The call is over: its final status and why; the duration counts from `started_at`.
-    /// A call that already ended keeps its first ending (carrier callbacks may arrive after
-    /// the media stream's own end, or instead of it).
+    /// The call is over, for `reason` (which decides its final status); the duration counts
+    /// from `started_at`. A call that already ended keeps its first ending (carrier callbacks
+    /// may arrive after the media stream's own end, or instead of it).
     pub async fn call_ended(
         &self,
         id: &str,
-        status: &str,
-        ended_reason: &str,
+        reason: EndedReason,
         at: i64,
     ) -> Result<(), StoreError> {
         sqlx::query("UPDATE calls SET status = $1, ended_reason = $2, ended_at = $3, duration_ms = CASE WHEN started_at IS NULL THEN 0 ELSE $4 - started_at END WHERE id = $5 AND status IN ('SCHEDULED', 'IN_PROGRESS')")
-            .bind(status)
-            .bind(ended_reason)
+            .bind(reason.status().as_str())
+            .bind(reason.as_str())
             .bind(at)
             .bind(at)
             .bind(id)
@@ -332,8 +362,8 @@ impl Store {
         let bind = |q: sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments>| {
             q.bind(f.organization_id.clone())
                 .bind(f.business_id.clone())
-                .bind(f.kind.clone())
-                .bind(f.status.clone())
+                .bind(f.kind.map(CallKind::as_str))
+                .bind(f.status.map(CallStatus::as_str))
                 .bind(f.start)
                 .bind(f.end)
                 .bind(f.lead_id.clone())

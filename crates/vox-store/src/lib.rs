@@ -8,6 +8,7 @@
 
 mod agents;
 mod appointments;
+mod call_state;
 mod calls;
 mod files;
 mod numbers;
@@ -22,6 +23,7 @@ use sqlx::{AnyPool, Row};
 
 pub use agents::AgentRecord;
 pub use appointments::Appointment;
+pub use call_state::{CallKind, CallStatus, EndedReason};
 pub use calls::{CallFilter, CallRecord, OrderBy};
 pub use files::{Chunk, FileRecord};
 pub use tools::{CalendarIntegration, ToolRecord};

@@ -319,14 +319,12 @@ async fn tenants_clients_and_tokens() {
         .enumerate()
         {
             let c = vox_store::CallRecord {
-                business_id: b.clone(),
-                kind: kind.into(),
-                status: status.into(),
+                status: vox_store::CallStatus::parse(status).expect("status"),
                 lead_id: lead.map(str::to_owned),
                 started_at: Some(1_000 + i as i64 * 1_000),
                 duration_ms: Some(30_000 - i as i64 * 10_000),
                 structured_data: Some(serde_json::json!({"name": format!("caller {i}")})),
-                ..Default::default()
+                ..vox_store::CallRecord::new(b, vox_store::CallKind::parse(kind).expect("kind"))
             };
             store.create_call(c).await.expect("call");
         }
@@ -345,7 +343,7 @@ async fn tenants_clients_and_tokens() {
         let (one, n) = store
             .list_calls(&vox_store::CallFilter {
                 business_id: Some(biz.id.clone()),
-                kind: Some("OUTBOUND".into()),
+                kind: Some(vox_store::CallKind::Outbound),
                 ..base.clone()
             })
             .await
@@ -389,7 +387,7 @@ async fn tenants_clients_and_tokens() {
         );
         let (failed, n) = store
             .list_calls(&vox_store::CallFilter {
-                status: Some("FAILED".into()),
+                status: Some(vox_store::CallStatus::Failed),
                 ..base.clone()
             })
             .await
@@ -429,7 +427,7 @@ async fn tenants_clients_and_tokens() {
             None,
             "wrong organization"
         );
-        c.status = "IN_PROGRESS".into();
+        c.status = vox_store::CallStatus::InProgress;
         c.transcript = Some("Agent: Hello".into());
         store.update_call(&c).await.expect("update");
         assert_eq!(
@@ -601,12 +599,10 @@ async fn a_call_record_follows_the_call() {
             .await
             .expect("biz");
         let c = store
-            .create_call(vox_store::CallRecord {
-                business_id: biz.id.clone(),
-                kind: "OUTBOUND".into(),
-                status: "SCHEDULED".into(),
-                ..Default::default()
-            })
+            .create_call(vox_store::CallRecord::new(
+                &biz.id,
+                vox_store::CallKind::Outbound,
+            ))
             .await
             .expect("call");
         store
@@ -653,19 +649,19 @@ async fn a_call_record_follows_the_call() {
             .await
             .expect("transcript");
         store
-            .call_ended(&c.id, "COMPLETED", "customer-ended-call", 15_500)
+            .call_ended(&c.id, vox_store::EndedReason::CustomerEndedCall, 15_500)
             .await
             .expect("end");
         // a later ending (the carrier's callback) does not overwrite the first
         store
-            .call_ended(&c.id, "FAILED", "carrier-failed", 99_000)
+            .call_ended(&c.id, vox_store::EndedReason::CarrierFailed, 99_000)
             .await
             .expect("end");
         let got = store.call_by_id(&c.id).await.expect("get").expect("exists");
         assert_eq!(
             (
                 got.status.as_str(),
-                got.ended_reason.as_deref(),
+                got.ended_reason.map(vox_store::EndedReason::as_str),
                 got.duration_ms,
                 got.started_at,
                 got.ended_at,
@@ -685,16 +681,14 @@ async fn a_call_record_follows_the_call() {
         );
         // never started: ended with no duration
         let d = store
-            .create_call(vox_store::CallRecord {
-                business_id: biz.id.clone(),
-                kind: "OUTBOUND".into(),
-                status: "SCHEDULED".into(),
-                ..Default::default()
-            })
+            .create_call(vox_store::CallRecord::new(
+                &biz.id,
+                vox_store::CallKind::Outbound,
+            ))
             .await
             .expect("call");
         store
-            .call_ended(&d.id, "FAILED", "customer-did-not-answer", 20_000)
+            .call_ended(&d.id, vox_store::EndedReason::CustomerDidNotAnswer, 20_000)
             .await
             .expect("end");
         let got = store.call_by_id(&d.id).await.expect("get").expect("exists");

@@ -196,10 +196,10 @@ async fn status(
     let Some(call_id) = c.call_named(get("callId"), get("CallSid")).await else {
         return StatusCode::NO_CONTENT.into_response();
     };
-    let Some((status, reason)) = ending(get("Status")) else {
+    let Some(reason) = ending(get("Status")) else {
         return StatusCode::NO_CONTENT.into_response();
     };
-    if let Err(e) = c.end_unless_live(&call_id, status, reason).await {
+    if let Err(e) = c.end_unless_live(&call_id, reason).await {
         warn!(error = %e, call = %call_id, "recording an exotel call status");
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     }

@@ -231,9 +231,9 @@ async fn hangup(
         return StatusCode::NO_CONTENT.into_response();
     };
     // the hangup URL is only called at the end: any other word is a failure
-    let (status, reason) =
-        ending(param(&params, "CallStatus")).unwrap_or(("FAILED", "carrier-failed"));
-    if let Err(e) = c.end_unless_live(&call_id, status, reason).await {
+    let reason =
+        ending(param(&params, "CallStatus")).unwrap_or(vox_store::EndedReason::CarrierFailed);
+    if let Err(e) = c.end_unless_live(&call_id, reason).await {
         warn!(error = %e, call = %call_id, "recording a plivo hang-up");
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     }

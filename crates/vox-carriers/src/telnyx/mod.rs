@@ -185,9 +185,9 @@ async fn webhook(State(c): State<Carriers>, headers: HeaderMap, body: Bytes) -> 
             let Some(call_id) = c.call_named(ours, &event.call_control_id).await else {
                 return StatusCode::OK.into_response();
             };
-            let (status, reason) = ending(event.hangup_cause.as_deref().unwrap_or(""))
-                .unwrap_or(("FAILED", "carrier-failed"));
-            if let Err(e) = c.end_unless_live(&call_id, status, reason).await {
+            let reason = ending(event.hangup_cause.as_deref().unwrap_or(""))
+                .unwrap_or(vox_store::EndedReason::CarrierFailed);
+            if let Err(e) = c.end_unless_live(&call_id, reason).await {
                 warn!(error = %e, call = %call_id, "recording a telnyx hang-up");
                 return StatusCode::INTERNAL_SERVER_ERROR.into_response();
             }

@@ -208,10 +208,10 @@ async fn status(
         )
             .into_response();
     };
-    let Some((status, reason)) = ending(param(&params, "CallStatus")) else {
+    let Some(reason) = ending(param(&params, "CallStatus")) else {
         return StatusCode::NO_CONTENT.into_response();
     };
-    if let Err(e) = c.end_unless_live(&call_id, status, reason).await {
+    if let Err(e) = c.end_unless_live(&call_id, reason).await {
         warn!(error = %e, call = %call_id, "recording a twilio call status");
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     }

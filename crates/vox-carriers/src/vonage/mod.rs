@@ -194,13 +194,13 @@ async fn event(State(c): State<Carriers>, headers: HeaderMap, uri: Uri, body: By
         Err(r) => return r,
     };
     // started, ringing, answered, ... are not an ending
-    let Some((status, reason)) = ending(text(&p, "status")) else {
+    let Some(reason) = ending(text(&p, "status")) else {
         return StatusCode::NO_CONTENT.into_response();
     };
     let Some(call_id) = c.call_named(text(&p, "callId"), text(&p, "uuid")).await else {
         return StatusCode::NO_CONTENT.into_response();
     };
-    if let Err(e) = c.end_unless_live(&call_id, status, reason).await {
+    if let Err(e) = c.end_unless_live(&call_id, reason).await {
         warn!(error = %e, call = %call_id, "recording a vonage call status");
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     }
