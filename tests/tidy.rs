@@ -273,3 +273,44 @@ fn every_metric_is_described() {
         );
     }
 }
+
+/// `a/{b,c}/d` -> `a/b/d`, `a/c/d` (one brace group, as the table writes them).
+fn expand_braces(path: &str) -> Vec<String> {
+    match (path.find('{'), path.find('}')) {
+        (Some(open), Some(close)) if open < close => path[open + 1..close]
+            .split(',')
+            .map(|alt| format!("{}{}{}", &path[..open], alt, &path[close + 1..]))
+            .collect(),
+        _ => vec![path.to_owned()],
+    }
+}
+
+#[test]
+fn where_is_x_points_at_files_that_exist() {
+    let root = vox_testkit::repo_root();
+    let doc = std::fs::read_to_string(root.join("ARCHITECTURE.md")).expect("ARCHITECTURE.md");
+    let table = doc
+        .split("\n## Where is X\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n## ").next())
+        .expect("ARCHITECTURE.md has a \"Where is X\" section");
+    let mut checked = 0;
+    let mut missing = Vec::new();
+    for quoted in table.split('`').skip(1).step_by(2) {
+        let roots = ["crates/", "config/", "tests/", "benches/"];
+        if !roots.iter().any(|r| quoted.starts_with(r)) {
+            continue;
+        }
+        for path in expand_braces(quoted) {
+            checked += 1;
+            if !root.join(&path).exists() {
+                missing.push(path);
+            }
+        }
+    }
+    assert!(checked >= 20, "only {checked} paths found in the table");
+    assert!(
+        missing.is_empty(),
+        "ARCHITECTURE.md's \"Where is X\" names paths that do not exist: {missing:?}"
+    );
+}
