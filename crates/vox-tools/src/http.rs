@@ -3,7 +3,10 @@
 //! The host is resolved once, every address is checked (loopback, private, link-local, ...
 //! are refused unless allowed), and the connection goes to the address that was checked
 //! (no DNS rebinding between check and use). Redirects are not followed (a redirect could
-//! point inside). The body is read in chunks and cut off at the limit.
+//! point inside), and no proxy is used (it would connect wherever it likes). The body is read
+//! in chunks and cut off at the limit. Errors never carry the URL (its user info or query may
+//! hold secrets). Decimal, octal and hex host forms (`http://2130706433/`, `0177.0.0.1`) are
+//! normalised by the URL parser before the check.
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -39,7 +42,9 @@ pub fn is_internal(ip: IpAddr) -> bool {
                 || v4.is_multicast()
                 || v4.is_documentation()
                 || o[0] == 0
+                || o[0] >= 240 // reserved (and broadcast)
                 || (o[0] == 100 && (64..128).contains(&o[1])) // carrier-grade NAT
+                || (o[0] == 192 && o[1] == 0 && o[2] == 0) // IETF protocol assignments
                 || (o[0] == 198 && (o[1] == 18 || o[1] == 19)) // benchmarking
         }
         IpAddr::V6(v6) => {
@@ -47,13 +52,38 @@ pub fn is_internal(ip: IpAddr) -> bool {
                 return is_internal(IpAddr::V4(v4));
             }
             let s = v6.segments();
+            // IPv4-compatible (deprecated, `::a.b.c.d`): the embedded address decides
+            if s[..6] == [0; 6] && !v6.is_loopback() && !v6.is_unspecified() {
+                let [a, b] = s[6].to_be_bytes();
+                let [c, d] = s[7].to_be_bytes();
+                return is_internal(IpAddr::V4(std::net::Ipv4Addr::new(a, b, c, d)));
+            }
             v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
-                || (s[0] & 0xfe00) == 0xfc00
-                || (s[0] & 0xffc0) == 0xfe80
+                || (s[0] & 0xfe00) == 0xfc00 // unique local
+                || (s[0] & 0xffc0) == 0xfe80 // link-local
+                || (s[0] & 0xffc0) == 0xfec0 // site-local (deprecated)
+                || (s[0] == 0x64 && s[1] == 0xff9b) // NAT64 (64:ff9b::/96, 64:ff9b:1::/48)
+                || s[0] == 0x2002 // 6to4: reaches any IPv4 address, internal ones too
+                || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
+                || (s[0] == 0x0100 && s[1..4] == [0; 3]) // discard-only
         }
     }
+}
+
+/// A transport error as a sentence for the model, the log and webhooks: without the URL,
+/// whose user info or query may hold secrets.
+fn sentence(e: reqwest::Error) -> String {
+    let e = e.without_url();
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(inner) = source {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    text
 }
 
 /// A reply: status and (possibly truncated) body.
@@ -128,6 +158,8 @@ impl HttpGuard {
         let client = reqwest::Client::builder()
             .timeout(timeout)
             .redirect(reqwest::redirect::Policy::none())
+            // a proxy would connect wherever it likes, not to the address checked above
+            .no_proxy()
             .resolve(&lookup_host, addr)
             .build()
             .map_err(|e| e.to_string())?;
@@ -142,12 +174,12 @@ impl HttpGuard {
             if e.is_timeout() {
                 "the request timed out".to_owned()
             } else {
-                e.to_string()
+                sentence(e)
             }
         })?;
         let status = resp.status().as_u16();
         let mut bytes = Vec::new();
-        while let Some(chunk) = resp.chunk().await.map_err(|e| e.to_string())? {
+        while let Some(chunk) = resp.chunk().await.map_err(sentence)? {
             let room = self.max_response_bytes.saturating_sub(bytes.len());
             bytes.extend_from_slice(&chunk[..chunk.len().min(room)]);
             if chunk.len() > room {
