@@ -817,21 +817,6 @@ pub(crate) fn opt_num<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D:
 mod tests {
     use super::*;
 
-    /// A carrier's message from `tests/data/carriers/` (shared with the fuzz seeds and the
-    /// simulator's tests).
-    macro_rules! fixture {
-        ($dialect:literal, $name:literal) => {
-            include_str!(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../tests/data/carriers/",
-                $dialect,
-                "/",
-                $name,
-                ".json"
-            ))
-        };
-    }
-
     use crate::StreamCodec;
     use proptest::prelude::*;
 

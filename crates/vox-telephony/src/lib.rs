@@ -10,6 +10,22 @@
 //! call (vox-call), the HTTP/WebSocket server (vox-media), and each carrier's call set-up,
 //! dialer and call control (vox-carriers).
 
+#[cfg(test)]
+/// (tests) A carrier's message from `tests/data/carriers/` (shared with the fuzz seeds and the
+/// simulator's tests).
+macro_rules! fixture {
+    ($dialect:literal, $name:literal) => {
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/data/carriers/",
+            $dialect,
+            "/",
+            $name,
+            ".json"
+        ))
+    };
+}
+
 mod codec;
 mod json;
 mod model;

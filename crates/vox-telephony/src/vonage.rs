@@ -276,21 +276,6 @@ fn content_rate(content: &str) -> Result<u32, ProtocolError> {
 mod tests {
     use super::*;
 
-    /// A carrier's message from `tests/data/carriers/` (shared with the fuzz seeds and the
-    /// simulator's tests).
-    macro_rules! fixture {
-        ($dialect:literal, $name:literal) => {
-            include_str!(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../tests/data/carriers/",
-                $dialect,
-                "/",
-                $name,
-                ".json"
-            ))
-        };
-    }
-
     use crate::codec::{Dialect, StreamCodec};
     use proptest::prelude::*;
 
