@@ -7,11 +7,29 @@ use std::time::{Duration, Instant};
 use crate::http_get;
 
 /// A running `vox serve` process on a loopback port. Killed on drop.
+///
+/// Its stderr is drained all along by a thread of its own: a server whose log pipe fills
+/// up blocks on its next log line, which under load looks exactly like a deadlock.
 #[derive(Debug)]
 pub struct VoxServer {
     /// Where it listens.
     pub addr: SocketAddr,
     child: Option<Child>,
+    stderr: Option<std::thread::JoinHandle<String>>,
+}
+
+/// Reads `pipe` to its end on a thread; the text when joined.
+fn drain(pipe: Option<std::process::ChildStderr>) -> Option<std::thread::JoinHandle<String>> {
+    let mut pipe = pipe?;
+    Some(std::thread::spawn(move || {
+        let mut raw = Vec::new();
+        let _ = pipe.read_to_end(&mut raw);
+        String::from_utf8_lossy(&raw).into_owned()
+    }))
+}
+
+fn joined(handle: Option<std::thread::JoinHandle<String>>) -> String {
+    handle.and_then(|h| h.join().ok()).unwrap_or_default()
 }
 
 impl VoxServer {
@@ -38,6 +56,7 @@ impl VoxServer {
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("spawn vox serve");
+        let stderr = drain(child.stderr.take());
         let addr: SocketAddr = ([127, 0, 0, 1], port).into();
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
@@ -45,13 +64,11 @@ impl VoxServer {
                 return Self {
                     addr,
                     child: Some(child),
+                    stderr,
                 };
             }
             if let Ok(Some(status)) = child.try_wait() {
-                let mut err = String::new();
-                if let Some(mut e) = child.stderr.take() {
-                    let _ = e.read_to_string(&mut err);
-                }
+                let err = joined(stderr);
                 panic!("vox serve exited with {status} before becoming healthy:\n{err}");
             }
             assert!(
@@ -84,11 +101,7 @@ impl VoxServer {
         let deadline = Instant::now() + timeout;
         loop {
             if let Ok(Some(status)) = child.try_wait() {
-                let mut err = String::new();
-                if let Some(mut e) = child.stderr.take() {
-                    let _ = e.read_to_string(&mut err);
-                }
-                return Some((status, err));
+                return Some((status, joined(self.stderr.take())));
             }
             if Instant::now() > deadline {
                 let _ = child.kill();
