@@ -160,7 +160,9 @@ async fn over_the_admission_limit_a_stream_is_refused() {
     let mut first = connect(&s).await;
     first.send(start_msg("echo")).await.expect("send");
     tokio::time::sleep(Duration::from_millis(100)).await;
+    // refused once it says which call it is: before its start a stream holds no slot
     let mut second = connect(&s).await;
+    second.send(start_msg("echo")).await.expect("send");
     let (code, reason) = close_of(&mut second).await;
     assert_eq!(code, 1013, "{reason}");
     assert!(
@@ -244,5 +246,73 @@ fn configuration_errors_name_the_problem() {
         String::from_utf8_lossy(&out.stderr)
             .to_lowercase()
             .contains("vad.start_ms")
+    );
+}
+
+/// Reads from `s` until EOF or error; how long that took, and what was read.
+fn read_until_closed(s: &mut std::net::TcpStream) -> (Duration, String) {
+    use std::io::Read as _;
+    let t = std::time::Instant::now();
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let mut buf = Vec::new();
+    let _ = s.read_to_end(&mut buf);
+    (t.elapsed(), String::from_utf8_lossy(&buf).into_owned())
+}
+
+#[test]
+fn slow_and_excess_http_clients_are_cut_off() {
+    use std::io::Write as _;
+    use std::net::TcpStream;
+    let s = server(
+        &[],
+        &[
+            ("VOX__SERVER__MAX_CONNECTIONS", "3"),
+            ("VOX__SERVER__HEADER_READ_TIMEOUT_SECS", "1"),
+            ("VOX__SERVER__REQUEST_TIMEOUT_SECS", "1"),
+        ],
+    );
+    // headers that never finish (slowloris), and a connection that never says anything
+    let mut slow = TcpStream::connect(s.addr).expect("connect");
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .expect("write");
+    let mut idle = TcpStream::connect(s.addr).expect("connect");
+    // a body that never finishes
+    let mut trickle = TcpStream::connect(s.addr).expect("connect");
+    trickle
+        .write_all(b"POST /v1/oauth/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\ngrant_type=")
+        .expect("write");
+    std::thread::sleep(Duration::from_millis(200));
+    // the cap: a fourth connection is closed at once, without an answer
+    let mut excess = TcpStream::connect(s.addr).expect("connect");
+    let _ = excess.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    let (waited, answer) = read_until_closed(&mut excess);
+    assert!(answer.is_empty(), "over the cap: {answer:?}");
+    assert!(
+        waited < Duration::from_millis(900),
+        "closed at once: {waited:?}"
+    );
+    // the deadlines free the three
+    let (waited, answer) = read_until_closed(&mut trickle);
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(answer.contains("request_timeout_secs"), "{answer}");
+    assert!(waited < Duration::from_secs(3), "{waited:?}");
+    for (what, conn) in [("slow headers", &mut slow), ("idle", &mut idle)] {
+        let (waited, _) = read_until_closed(conn);
+        assert!(
+            waited < Duration::from_secs(3),
+            "{what}: closed after {waited:?}"
+        );
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    let (code, metrics) = http_get(s.addr, "/metrics").expect("served again");
+    assert_eq!(code, 200);
+    assert!(
+        metrics.contains("vox_http_connections_refused_total 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("vox_http_requests_timed_out_total 1"),
+        "{metrics}"
     );
 }

@@ -140,6 +140,7 @@ impl RecordWriter {
                     }
                     CallEnd::AgentHangup(_) => EndedReason::AssistantEndedCall,
                     CallEnd::ServerShutdown => EndedReason::ServerShutdown,
+                    CallEnd::PeerUnresponsive(_) => EndedReason::CarrierUnresponsive,
                 };
                 let text = transcript_text(&s.transcript);
                 if let Err(e) = self

@@ -23,6 +23,9 @@ pub struct CallConfig {
     pub send_ahead: Duration,
     /// Longest a tool call may take.
     pub tool_timeout: Duration,
+    /// How long past its expected end a frame's mark may stay unechoed before the call is
+    /// ended as [`Unresponsive::MarksNotEchoed`] (a peer that stopped playing or reading).
+    pub mark_timeout: Duration,
 }
 
 impl Default for CallConfig {
@@ -30,6 +33,7 @@ impl Default for CallConfig {
         Self {
             send_ahead: Duration::from_millis(200),
             tool_timeout: Duration::from_secs(10),
+            mark_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -151,6 +155,40 @@ pub enum CallEnd {
     ServerShutdown,
     /// The agent hung up.
     AgentHangup(String),
+    /// The peer stopped taking part, and Vox hung up.
+    PeerUnresponsive(Unresponsive),
+}
+
+/// How a peer stopped taking part in its call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unresponsive {
+    /// Agent audio went out, and its marks did not come back in time.
+    MarksNotEchoed,
+    /// The peer stopped reading: a ping went unanswered, or a write could not finish.
+    NotReading,
+    /// Nothing arrived from the peer (not even silence) for too long.
+    Silent,
+}
+
+impl Unresponsive {
+    /// A stable metric label.
+    pub fn kind(self) -> &'static str {
+        match self {
+            Self::MarksNotEchoed => "marks_not_echoed",
+            Self::NotReading => "not_reading",
+            Self::Silent => "silent",
+        }
+    }
+}
+
+impl std::fmt::Display for Unresponsive {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::MarksNotEchoed => "the carrier stopped echoing marks",
+            Self::NotReading => "the carrier stopped reading",
+            Self::Silent => "the carrier stopped sending",
+        })
+    }
 }
 
 impl CallEnd {
@@ -161,6 +199,7 @@ impl CallEnd {
             Self::TransportClosed => "transport_closed",
             Self::ServerShutdown => "server_shutdown",
             Self::AgentHangup(_) => "agent_hangup",
+            Self::PeerUnresponsive(_) => "peer_unresponsive",
         }
     }
 }
@@ -337,6 +376,15 @@ impl CallActor {
             };
             let _ = self.io.outbound.send(hangup).await;
         }
+        if let CallEnd::PeerUnresponsive(why) = &end {
+            tracing::warn!(call = %self.call_id, reason = why.kind(), "hanging up: {why}");
+            metrics::counter!("vox_calls_unresponsive_total", "reason" => why.kind()).increment(1);
+            // a peer that does not read may have filled the queue: never wait on it
+            let _ = self.io.outbound.try_send(OutboundMsg::Hangup {
+                reason: why.to_string(),
+                server_shutdown: false,
+            });
+        }
         self.summary.frames_dropped = self.io.audio.dropped();
         self.summary.end = end;
         if let Some(r) = self.recorder.take() {
@@ -362,9 +410,20 @@ impl CallActor {
     async fn run_loop(&mut self) -> Result<(), Ended> {
         loop {
             let now = Instant::now();
+            // the oldest frame the carrier has not confirmed playing, plus the grace
+            let marks_due = self
+                .playout
+                .oldest_unconfirmed()
+                .map(|end| Instant::from_std(end) + self.cfg.mark_timeout);
+            if marks_due.is_some_and(|due| due <= now) {
+                return Err(Ended(CallEnd::PeerUnresponsive(
+                    Unresponsive::MarksNotEchoed,
+                )));
+            }
             let wake = [
                 self.conversation.poll_timeout().map(Instant::from_std),
                 self.playout.next_due(now.into_std()).map(Instant::from_std),
+                marks_due,
             ]
             .into_iter()
             .flatten()

@@ -25,7 +25,7 @@ mod tasks;
 
 pub use actor::{
     CallActor, CallConfig, CallControl, CallEnd, CallIo, CallObserver, CallServices, CallSummary,
-    OutboundMsg, TransportEvent,
+    OutboundMsg, TransportEvent, Unresponsive,
 };
 pub use audio_queue::{AudioReceiver, AudioSender, CallerFrame, audio_queue};
 pub use background::Tasks;

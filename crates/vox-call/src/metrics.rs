@@ -6,7 +6,10 @@ use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
 pub fn describe() {
     describe_gauge!("vox_calls_active", "Calls in progress.");
     describe_counter!("vox_calls_admitted_total", "Calls admitted.");
-    describe_counter!("vox_calls_rejected_total", "Streams refused, by reason.");
+    describe_counter!(
+        "vox_calls_rejected_total",
+        "Streams refused before they became calls, by reason (capacity, draining, untrusted_source, start_timeout, too_many_pending, bad_call_token, unknown_agent)."
+    );
     describe_counter!("vox_calls_ended_total", "Calls ended, by how they ended.");
     describe_counter!("vox_barge_ins_total", "Agent turns cut off by the caller.");
     describe_counter!(

@@ -118,6 +118,12 @@ impl Playout {
         self.queue.is_empty() && self.in_flight.is_empty()
     }
 
+    /// When the oldest frame sent and not yet confirmed by its mark should have finished
+    /// playing: a carrier whose marks stay overdue long past it has stopped playing.
+    pub fn oldest_unconfirmed(&self) -> Option<Instant> {
+        self.in_flight.front().map(|m| m.expected_end)
+    }
+
     /// When the next frame is due, if one is queued.
     pub fn next_due(&self, now: Instant) -> Option<Instant> {
         if self.queue.is_empty() || self.paused {

@@ -10,7 +10,11 @@
 //!
 //! Routes: `GET /media/{dialect}` for twilio, telnyx, plivo, vonage and exotel.
 
+mod admission;
+mod liveness;
 mod stream;
+
+pub use admission::TrustedSources;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,6 +37,19 @@ pub struct MediaConfig {
     pub default_agent: String,
     /// Longest a tool call may take.
     pub tool_timeout: Duration,
+    /// Peers whose streams may name a file agent without a token.
+    pub trusted_sources: TrustedSources,
+    /// Longest a stream may take to send its `start`.
+    pub start_timeout: Duration,
+    /// Longest a call may go without any message from its peer.
+    pub idle_timeout: Duration,
+    /// How often a call's peer is pinged; an unanswered ping, or a write that cannot finish,
+    /// for this long ends the call (the peer stopped reading).
+    pub ping_interval: Duration,
+    /// How long a frame's mark may stay unechoed past the frame's end.
+    pub mark_timeout: Duration,
+    /// Streams one address may hold open before their `start`.
+    pub max_pending_per_source: usize,
 }
 
 impl Default for MediaConfig {
@@ -43,6 +60,12 @@ impl Default for MediaConfig {
             audio_queue_frames: 50,
             default_agent: "echo".into(),
             tool_timeout: Duration::from_secs(10),
+            trusted_sources: TrustedSources::loopback(),
+            start_timeout: Duration::from_secs(5),
+            idle_timeout: Duration::from_secs(15),
+            ping_interval: Duration::from_secs(10),
+            mark_timeout: Duration::from_secs(10),
+            max_pending_per_source: 32,
         }
     }
 }
@@ -114,13 +137,30 @@ pub fn describe_metrics() {
         "vox_call_panics_total",
         "Call actors that panicked (the call was hung up)."
     );
+    describe_counter!(
+        "vox_calls_unresponsive_total",
+        "Calls hung up because the peer stopped taking part, by reason (marks_not_echoed, not_reading, silent)."
+    );
 }
 
-/// The media routes.
+/// The media routes' state: the shared parts and the per-address count of streams that
+/// have not sent `start` yet.
+#[derive(Clone, Debug)]
+pub(crate) struct Endpoint {
+    pub(crate) state: MediaState,
+    pub(crate) pending: admission::PendingBySource,
+}
+
+/// The media routes. The server must be run with
+/// `into_make_service_with_connect_info::<SocketAddr>()`: without the peer's address, only
+/// streams with a token get in.
 pub fn router(state: MediaState) -> Router {
     Router::new()
         .route("/media/{dialect}", get(stream::upgrade))
-        .with_state(state)
+        .with_state(Endpoint {
+            state,
+            pending: admission::PendingBySource::default(),
+        })
 }
 
 /// `[media]`, as written in the configuration file.
@@ -135,6 +175,18 @@ pub struct MediaSettings {
     pub audio_queue_frames: usize,
     /// Agent used when a stream names none.
     pub default_agent: String,
+    /// Networks (CIDR) or addresses whose streams may name a file agent without a token.
+    pub trusted_sources: Vec<String>,
+    /// Longest a stream may take to send its `start` (ms).
+    pub start_timeout_ms: u64,
+    /// Longest a call may go without any message from its peer (s).
+    pub idle_timeout_secs: u64,
+    /// How often the peer is pinged; unanswered for this long ends the call (s).
+    pub ping_interval_secs: u64,
+    /// How long a frame's mark may stay unechoed past the frame's end (s).
+    pub mark_timeout_secs: u64,
+    /// Streams one address may hold open before their `start`.
+    pub max_pending_per_source: usize,
 }
 
 impl MediaSettings {
@@ -155,10 +207,24 @@ impl MediaSettings {
         if self.audio_queue_frames == 0 {
             return Err("media.audio_queue_frames must be at least 1".into());
         }
+        TrustedSources::parse(&self.trusted_sources)?;
+        for (key, value) in [
+            ("start_timeout_ms", self.start_timeout_ms),
+            ("idle_timeout_secs", self.idle_timeout_secs),
+            ("ping_interval_secs", self.ping_interval_secs),
+            ("mark_timeout_secs", self.mark_timeout_secs),
+        ] {
+            if value == 0 {
+                return Err(format!("media.{key} must be at least 1"));
+            }
+        }
+        if self.max_pending_per_source == 0 {
+            return Err("media.max_pending_per_source must be at least 1".into());
+        }
         Ok(())
     }
 
-    /// The endpoints' settings; `tool_timeout` is `[tools]`'.
+    /// The endpoints' settings (after [`check`](Self::check)); `tool_timeout` is `[tools]`'.
     pub fn config(&self, tool_timeout: Duration) -> MediaConfig {
         MediaConfig {
             max_message_bytes: self.max_message_bytes,
@@ -166,6 +232,12 @@ impl MediaSettings {
             audio_queue_frames: self.audio_queue_frames,
             default_agent: self.default_agent.clone(),
             tool_timeout,
+            trusted_sources: TrustedSources::parse(&self.trusted_sources).unwrap_or_default(),
+            start_timeout: Duration::from_millis(self.start_timeout_ms),
+            idle_timeout: Duration::from_secs(self.idle_timeout_secs),
+            ping_interval: Duration::from_secs(self.ping_interval_secs),
+            mark_timeout: Duration::from_secs(self.mark_timeout_secs),
+            max_pending_per_source: self.max_pending_per_source,
         }
     }
 }

@@ -14,7 +14,7 @@ use tracing::{Instrument, info, warn};
 use vox_audio::{Codec, Egress, Ingress};
 use vox_call::{
     CallActor, CallConfig, CallIo, CallerFrame, OpenCallError, OutboundMsg, TransportEvent,
-    audio_queue,
+    Unresponsive, audio_queue,
 };
 use vox_core::{CallId, SampleRate};
 use vox_telephony::{
@@ -22,11 +22,16 @@ use vox_telephony::{
     StreamStart, WsFrame, WsMessage,
 };
 
-use crate::MediaState;
+use crate::admission::Peer;
+use crate::liveness::Liveness;
+use crate::{Endpoint, MediaState};
 
 /// A writer holding audio back for a chunk (Exotel) sends it after this much quiet: the
 /// pacer sends a frame every 20 ms while a reply plays, so a longer gap is its end.
 const FLUSH_AFTER: Duration = Duration::from_millis(60);
+
+/// How long a hung-up call waits for the peer's close frame.
+const CLOSE_HANDSHAKE: Duration = Duration::from_secs(1);
 
 /// WebSocket close codes (RFC 6455 section 7.4.1).
 mod code {
@@ -48,8 +53,9 @@ const WS_HARD_LIMIT: usize = 1024 * 1024;
 pub(crate) async fn upgrade(
     Path(dialect): Path<String>,
     RawQuery(query): RawQuery,
+    peer: Peer,
     ws: WebSocketUpgrade,
-    State(state): State<MediaState>,
+    State(endpoint): State<Endpoint>,
 ) -> Response {
     let Ok(dialect) = dialect.parse::<Dialect>() else {
         return (StatusCode::NOT_FOUND, format!("no media endpoint /media/{dialect}: the dialects are twilio, telnyx, plivo, vonage and exotel")).into_response();
@@ -60,7 +66,8 @@ pub(crate) async fn upgrade(
         .unwrap_or_default()
         .into_iter()
         .collect();
-    let limit = state
+    let limit = endpoint
+        .state
         .config
         .max_message_bytes
         .saturating_mul(2)
@@ -69,9 +76,9 @@ pub(crate) async fn upgrade(
         .max_frame_size(limit)
         .on_upgrade(move |socket| async move {
             // Track the whole connection so graceful shutdown waits for it.
-            let tracker = state.registry.tracker().clone();
+            let tracker = endpoint.state.registry.tracker().clone();
             let _ = tracker
-                .spawn(connection(socket, dialect, query, state))
+                .spawn(connection(socket, dialect, query, peer, endpoint))
                 .await;
         })
 }
@@ -105,15 +112,65 @@ fn as_ws_message(msg: &Message) -> Option<WsMessage<'_>> {
     }
 }
 
+/// Counts a stream refused before it became a call and closes it with `code` and `why`.
+async fn refuse(socket: &mut WebSocket, reason: &'static str, code: u16, why: &str) {
+    warn!(reason, "refusing media stream: {why}");
+    metrics::counter!("vox_calls_rejected_total", "reason" => reason).increment(1);
+    let _ = socket.send(close(code, &format!("vox: {why}"))).await;
+}
+
 async fn connection(
     mut socket: WebSocket,
     dialect: Dialect,
     query: BTreeMap<String, String>,
-    state: MediaState,
+    peer: Peer,
+    endpoint: Endpoint,
 ) {
+    let Endpoint { state, pending } = endpoint;
+    let cfg = &state.config;
+    // Before `start` a stream holds no call slot, only a place among its address's pending
+    // streams, and only until its deadline.
+    let Some(waiting) = pending.try_take(peer.0, cfg.max_pending_per_source) else {
+        let why = "too many streams from this address waiting to start";
+        refuse(&mut socket, "too_many_pending", code::TRY_AGAIN_LATER, why).await;
+        return;
+    };
+    let mut codec = StreamCodec::new(dialect, cfg.max_message_bytes);
+    let start = tokio::time::timeout(cfg.start_timeout, read_until_start(&mut socket, &mut codec));
+    let mut start = match start.await {
+        Ok(Ok(Some(start))) => start,
+        Ok(Ok(None)) => return,
+        Ok(Err(e)) => {
+            count_error(dialect, &e);
+            warn!(%dialect, error = %e, "bad stream before start");
+            let _ = socket
+                .send(close(protocol_close_code(&e), &e.close_reason()))
+                .await;
+            return;
+        }
+        Err(_) => {
+            let why = format!("no start within {} ms", cfg.start_timeout.as_millis());
+            refuse(&mut socket, "start_timeout", code::POLICY, &why).await;
+            return;
+        }
+    };
+    waiting.release();
+    for (k, v) in query {
+        start.custom_parameters.entry(k).or_insert(v);
+    }
+    // A call Vox set up carries its token; any other stream names a file agent, which only
+    // trusted networks may do.
+    let placed = start.custom_parameters.contains_key("callId");
+    if !placed && !cfg.trusted_sources.contains(peer.0) {
+        let why =
+            "this stream carries no call token, and its address is not in media.trusted_sources";
+        refuse(&mut socket, "untrusted_source", code::POLICY, why).await;
+        return;
+    }
     let admission = match state.registry.try_admit() {
         Ok(a) => a,
         Err(e) => {
+            // the registry counts the refusal
             warn!(error = %e, "refusing media stream");
             let _ = socket
                 .send(close(
@@ -124,36 +181,20 @@ async fn connection(
             return;
         }
     };
-    let mut codec = StreamCodec::new(dialect, state.config.max_message_bytes);
-    let (mut sink, mut stream) = socket.split();
-    let mut start = match read_until_start(&mut stream, &mut codec).await {
-        Ok(Some(start)) => start,
-        Ok(None) => return,
-        Err(e) => {
-            count_error(dialect, &e);
-            warn!(%dialect, error = %e, "bad stream before start");
-            let _ = sink
-                .send(close(protocol_close_code(&e), &e.close_reason()))
-                .await;
-            return;
-        }
-    };
-    for (k, v) in query {
-        start.custom_parameters.entry(k).or_insert(v);
-    }
     let call_id = CallId::new(if start.call_id.is_empty() {
         format!("vox-{}", uuid::Uuid::new_v4())
     } else {
         start.call_id.clone()
     });
     let span = tracing::info_span!("call", call = %call_id, stream = %start.stream_id, %dialect);
+    let (sink, stream) = socket.split();
     run_call(call_id, start, codec, sink, stream, state, admission)
         .instrument(span)
         .await;
 }
 
 async fn read_until_start(
-    stream: &mut SplitStream<WebSocket>,
+    stream: &mut WebSocket,
     codec: &mut StreamCodec,
 ) -> Result<Option<StreamStart>, ProtocolError> {
     while let Some(msg) = stream.next().await {
@@ -273,6 +314,7 @@ async fn run_call(
     let call_cfg = CallConfig {
         send_ahead,
         tool_timeout: cfg.tool_timeout,
+        mark_timeout: cfg.mark_timeout,
     };
     let actor = CallActor::new(
         call_id.clone(),
@@ -283,20 +325,48 @@ async fn run_call(
         admission.cancel.clone(),
     );
     let actor_task = tokio::spawn(actor.run().in_current_span());
-    let writer_task =
-        tokio::spawn(writer(sink, encoder, egress, out_rx, close_rx).in_current_span());
+    let liveness = Liveness::default();
+    let writer_task = tokio::spawn(
+        Writer {
+            sink,
+            encoder,
+            egress,
+            liveness: liveness.clone(),
+            ping_interval: cfg.ping_interval,
+        }
+        .run(out_rx, close_rx)
+        .in_current_span(),
+    );
 
     let mut vad = state.vad.create();
     let mut close_tx = Some(close_tx);
-    'read: while let Some(msg) = stream.next().await {
-        let msg = match msg {
-            Ok(Message::Close(_)) => break,
-            Ok(m) => m,
-            Err(e) => {
+    'read: loop {
+        let next = tokio::select! {
+            biased;
+            () = liveness.failed() => break,
+            next = tokio::time::timeout(cfg.idle_timeout, stream.next()) => next,
+        };
+        let msg = match next {
+            Ok(Some(Ok(Message::Close(_))) | None) => break,
+            Ok(Some(Ok(m))) => m,
+            Ok(Some(Err(e))) => {
                 warn!(error = %e, "websocket read failed");
                 break;
             }
+            Err(_) => {
+                liveness.fail(Unresponsive::Silent);
+                if let Some(tx) = close_tx.take() {
+                    let _ = tx.send(close(
+                        code::POLICY,
+                        &format!("vox: {}", Unresponsive::Silent),
+                    ));
+                }
+                break;
+            }
         };
+        if matches!(msg, Message::Pong(_)) {
+            liveness.pong();
+        }
         let Some(m) = as_ws_message(&msg) else {
             continue;
         };
@@ -351,7 +421,15 @@ async fn run_call(
     }
     drop(audio_tx);
     drop(events_tx);
-    let result = actor_task.await;
+    let mut result = actor_task.await;
+    // the transport's verdict explains an ending the actor saw only as a closed channel
+    if let (Some(why), Ok(summary)) = (liveness.verdict(), result.as_mut())
+        && summary.end == vox_call::CallEnd::TransportClosed
+    {
+        warn!(reason = why.kind(), "hung up: {why}");
+        metrics::counter!("vox_calls_unresponsive_total", "reason" => why.kind()).increment(1);
+        summary.end = vox_call::CallEnd::PeerUnresponsive(why);
+    }
     if let Some(o) = &observer {
         o.ended(result.as_ref().ok());
     }
@@ -379,6 +457,16 @@ async fn run_call(
     }
     let _ = writer_task.await;
     drop(admission);
+    // The closing handshake: read until the peer's close (briefly), so its last messages are
+    // not left unread, which would make the kernel reset the connection and lose our close.
+    let _ = tokio::time::timeout(CLOSE_HANDSHAKE, async {
+        while let Some(Ok(msg)) = stream.next().await {
+            if matches!(msg, Message::Close(_)) {
+                break;
+            }
+        }
+    })
+    .await;
 }
 
 fn reject(dialect: Dialect, close_tx: &mut Option<oneshot::Sender<Message>>, e: &ProtocolError) {
@@ -389,91 +477,142 @@ fn reject(dialect: Dialect, close_tx: &mut Option<oneshot::Sender<Message>>, e: 
     }
 }
 
-async fn writer(
-    mut sink: SplitSink<WebSocket, Message>,
-    mut encoder: StreamEncoder,
-    mut egress: Egress,
-    mut out: mpsc::Receiver<OutboundMsg>,
-    mut close_rx: oneshot::Receiver<Message>,
-) {
-    let mut payload = Vec::with_capacity(960);
-    let mut frames = Vec::with_capacity(4);
-    loop {
-        // audio held back for a chunk goes out once the pacer has gone quiet
-        let flush_at = encoder
-            .holds_audio()
-            .then(|| tokio::time::Instant::now() + FLUSH_AFTER);
-        let msg = tokio::select! {
-            biased;
-            frame = &mut close_rx => {
-                if let Ok(frame) = frame {
-                    hang_up(&mut sink, frame).await;
-                }
-                return;
-            }
-            msg = out.recv() => msg,
-            () = async { tokio::time::sleep_until(flush_at.unwrap_or_else(tokio::time::Instant::now)).await }, if flush_at.is_some() => {
-                encoder.flush(&mut frames);
-                if !send_all(&mut sink, &mut frames).await {
+/// The sending half of a call: encodes the actor's output in the carrier's dialect, pings
+/// the peer, and gives up on a peer that stopped reading.
+struct Writer {
+    sink: SplitSink<WebSocket, Message>,
+    encoder: StreamEncoder,
+    egress: Egress,
+    liveness: Liveness,
+    ping_interval: Duration,
+}
+
+impl Writer {
+    async fn run(
+        mut self,
+        mut out: mpsc::Receiver<OutboundMsg>,
+        mut close_rx: oneshot::Receiver<Message>,
+    ) {
+        let mut payload = Vec::with_capacity(960);
+        let mut frames = Vec::with_capacity(4);
+        let mut pings = tokio::time::interval_at(
+            tokio::time::Instant::now() + self.ping_interval,
+            self.ping_interval,
+        );
+        pings.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut pings_sent = 0u64;
+        loop {
+            // audio held back for a chunk goes out once the pacer has gone quiet
+            let flush_at = self
+                .encoder
+                .holds_audio()
+                .then(|| tokio::time::Instant::now() + FLUSH_AFTER);
+            let msg = tokio::select! {
+                biased;
+                frame = &mut close_rx => {
+                    if let Ok(frame) = frame {
+                        self.hang_up(frame).await;
+                    }
                     return;
                 }
-                continue;
+                () = self.liveness.failed() => return,
+                _ = pings.tick() => {
+                    // the last ping had a whole interval to be answered
+                    if self.liveness.pongs() < pings_sent {
+                        self.liveness.fail(Unresponsive::NotReading);
+                        self.hang_up(close(code::POLICY, &format!("vox: {}", Unresponsive::NotReading))).await;
+                        return;
+                    }
+                    pings_sent += 1;
+                    let ping = Message::Ping(pings_sent.to_be_bytes().to_vec().into());
+                    if !self.send(ping).await {
+                        return;
+                    }
+                    continue;
+                }
+                msg = out.recv() => msg,
+                () = async { tokio::time::sleep_until(flush_at.unwrap_or_else(tokio::time::Instant::now)).await }, if flush_at.is_some() => {
+                    self.encoder.flush(&mut frames);
+                    if !self.send_all(&mut frames).await {
+                        return;
+                    }
+                    continue;
+                }
+            };
+            match msg {
+                Some(OutboundMsg::Audio(frame)) => {
+                    payload.clear();
+                    self.egress.encode(&frame, &mut payload);
+                    metrics::counter!("vox_outbound_frames_total").increment(1);
+                    self.encoder.encode(Outbound::Media(&payload), &mut frames);
+                }
+                Some(OutboundMsg::Mark(name)) => {
+                    self.encoder.encode(Outbound::Mark(&name), &mut frames);
+                }
+                Some(OutboundMsg::Clear) => {
+                    self.egress.reset();
+                    self.encoder.encode(Outbound::Clear, &mut frames);
+                }
+                Some(OutboundMsg::Hangup {
+                    reason,
+                    server_shutdown,
+                }) => {
+                    self.encoder.flush(&mut frames);
+                    let _ = self.send_all(&mut frames).await;
+                    let code = if server_shutdown {
+                        code::GOING_AWAY
+                    } else {
+                        code::NORMAL
+                    };
+                    self.hang_up(close(code, &format!("vox: {reason}"))).await;
+                    return;
+                }
+                None => {
+                    self.hang_up(close(code::NORMAL, "vox: call ended")).await;
+                    return;
+                }
             }
-        };
-        match msg {
-            Some(OutboundMsg::Audio(frame)) => {
-                payload.clear();
-                egress.encode(&frame, &mut payload);
-                metrics::counter!("vox_outbound_frames_total").increment(1);
-                encoder.encode(Outbound::Media(&payload), &mut frames);
-            }
-            Some(OutboundMsg::Mark(name)) => encoder.encode(Outbound::Mark(&name), &mut frames),
-            Some(OutboundMsg::Clear) => {
-                egress.reset();
-                encoder.encode(Outbound::Clear, &mut frames);
-            }
-            Some(OutboundMsg::Hangup {
-                reason,
-                server_shutdown,
-            }) => {
-                encoder.flush(&mut frames);
-                let _ = send_all(&mut sink, &mut frames).await;
-                let code = if server_shutdown {
-                    code::GOING_AWAY
-                } else {
-                    code::NORMAL
-                };
-                hang_up(&mut sink, close(code, &format!("vox: {reason}"))).await;
+            if !self.send_all(&mut frames).await {
                 return;
             }
-            None => {
-                hang_up(&mut sink, close(code::NORMAL, "vox: call ended")).await;
-                return;
+        }
+    }
+
+    /// Sends one message; false once the socket is gone or the peer stopped reading (a
+    /// write that cannot finish within the ping interval).
+    async fn send(&mut self, msg: Message) -> bool {
+        match tokio::time::timeout(self.ping_interval, self.sink.send(msg)).await {
+            Ok(sent) => sent.is_ok(),
+            Err(_) => {
+                self.liveness.fail(Unresponsive::NotReading);
+                false
             }
         }
-        if !send_all(&mut sink, &mut frames).await {
-            return;
-        }
     }
-}
 
-/// Ends the connection with `frame`. If the carrier closed first (Vonage hangs up that way),
-/// sending fails and closing the sink flushes the reply to its close instead.
-async fn hang_up(sink: &mut SplitSink<WebSocket, Message>, frame: Message) {
-    let _ = sink.send(frame).await;
-    let _ = sink.close().await;
-}
-
-/// Sends and empties `frames`; false once the socket is gone.
-async fn send_all(sink: &mut SplitSink<WebSocket, Message>, frames: &mut Vec<WsFrame>) -> bool {
-    for f in frames.drain(..) {
-        let msg = match f {
-            WsFrame::Text(t) => Message::Text(t.into()),
-            WsFrame::Binary(b) => Message::Binary(b.into()),
-        };
-        if sink.send(msg).await.is_err() {
-            return false;
+    /// Sends and empties `frames`; false once the socket is gone.
+    async fn send_all(&mut self, frames: &mut Vec<WsFrame>) -> bool {
+        for f in frames.drain(..) {
+            let msg = match f {
+                WsFrame::Text(t) => Message::Text(t.into()),
+                WsFrame::Binary(b) => Message::Binary(b.into()),
+            };
+            if !self.send(msg).await {
+                return false;
+            }
         }
+        true
     }
-    true
+
+    /// Ends the connection with `frame`. If the carrier closed first (Vonage hangs up that
+    /// way), sending fails and closing the sink flushes the reply to its close instead. A peer
+    /// that does not read gets at most one ping interval for it.
+    async fn hang_up(&mut self, frame: Message) {
+        let sink = &mut self.sink;
+        let _ = tokio::time::timeout(self.ping_interval, async move {
+            let _ = sink.send(frame).await;
+            let _ = sink.close().await;
+        })
+        .await;
+    }
 }

@@ -41,6 +41,9 @@ pub struct ServerConfig {
     pub port: u16,
     pub max_concurrent_calls: usize,
     pub shutdown_grace_secs: u64,
+    pub max_connections: usize,
+    pub header_read_timeout_secs: u64,
+    pub request_timeout_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -172,6 +175,18 @@ impl Config {
     fn check(&self) -> Result<(), String> {
         if self.server.max_concurrent_calls == 0 {
             return Err("server.max_concurrent_calls must be at least 1".into());
+        }
+        for (key, value) in [
+            ("max_connections", self.server.max_connections as u64),
+            (
+                "header_read_timeout_secs",
+                self.server.header_read_timeout_secs,
+            ),
+            ("request_timeout_secs", self.server.request_timeout_secs),
+        ] {
+            if value == 0 {
+                return Err(format!("server.{key} must be at least 1"));
+            }
         }
         self.media.check()?;
         self.vad.check()?;

@@ -7,6 +7,7 @@
 //! the tools) the only one that uses `anyhow`.
 
 pub mod config;
+mod http;
 mod server;
 pub mod telemetry;
 

@@ -13,7 +13,6 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
-use axum::serve::ListenerExt as _;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -226,22 +225,23 @@ impl Server {
             max_calls = self.cfg.server.max_concurrent_calls,
             "vox listening: http://{local}/healthz, carrier media at ws://{local}/media/{{twilio,telnyx,plivo,vonage,exotel}}"
         );
-        // Media messages are small and latency-bound: never let Nagle hold one back waiting
-        // for the previous one's ACK (measured: +19 ms on the second frame of every reply).
-        let listener = listener.tap_io(|tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                warn!(error = %e, "cannot set TCP_NODELAY");
-            }
-        });
         let drain = self.registry.clone();
-        axum::serve(listener, self.app)
-            .with_graceful_shutdown(async move {
-                shutdown.await;
-                // Stop admitting calls and report not-ready before the listener closes.
-                drain.begin_drain();
-            })
-            .await
-            .context("http server failed")?;
+        let server = &self.cfg.server;
+        let limits = crate::http::Limits {
+            header_read_timeout: Duration::from_secs(server.header_read_timeout_secs),
+            request_timeout: Duration::from_secs(server.request_timeout_secs),
+            max_connections: server.max_connections,
+        };
+        let app = self.app.clone().layer(axum::middleware::from_fn_with_state(
+            limits.request_timeout,
+            crate::http::request_deadline,
+        ));
+        crate::http::serve(listener, app, limits, async move {
+            shutdown.await;
+            // Stop admitting calls and report not-ready before the listener closes.
+            drain.begin_drain();
+        })
+        .await;
         let grace = Duration::from_secs(self.cfg.server.shutdown_grace_secs);
         info!(
             active = self.registry.active(),

@@ -51,5 +51,6 @@ fn install_metrics() -> anyhow::Result<PrometheusHandle> {
     vox_call::metrics::describe();
     vox_media::describe_metrics();
     vox_carriers::describe_metrics();
+    crate::http::describe_metrics();
     Ok(handle)
 }

@@ -105,6 +105,9 @@ string_enum! {
         Canceled = "canceled",
         /// The carrier reported a failure.
         CarrierFailed = "carrier-failed",
+        /// The carrier's stream stopped taking part (no marks echoed, not reading, silent),
+        /// and Vox hung up.
+        CarrierUnresponsive = "carrier-unresponsive",
     }
 }
 
@@ -116,6 +119,7 @@ impl EndedReason {
             | Self::AssistantEndedCall
             | Self::AssistantTransferredCall
             | Self::ServerShutdown
+            | Self::CarrierUnresponsive
             | Self::CarrierCompleted => CallStatus::Completed,
             Self::InternalError
             | Self::RuntimeUnavailable
