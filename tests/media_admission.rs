@@ -385,3 +385,83 @@ async fn abusive_sockets_are_closed_by_deadlines_while_a_signed_call_gets_in() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_agent_on_a_pool_number_answers_through_the_signed_set_up() {
+    let fake_ai = FakeOpenAi::start(FakeTiming::default()).await;
+    let audio = repo_root().join("tests/data/audio");
+    let carrier = FakeCarrier::start(
+        CarrierKind::Telnyx,
+        CallerScript {
+            wavs: vec![audio.join("book-1.wav")],
+            greeting: true,
+            record_dir: None,
+        },
+    )
+    .await;
+    let dir = scratch_dir("admission-file-agent");
+    let ai = fake_ai.base_url();
+    let number = "+15125550122";
+    // nothing is trusted: the carrier's stream gets in by its token alone
+    let config = write_config(
+        &dir,
+        &format!(
+            "[media]\ntrusted_sources = []\n[telephony]\nfile_agents = {{ \"{number}\" = \"greeter\" }}\n{}\n",
+            carrier.pool_toml(&[number])
+        ),
+    );
+    let greeter = dir.join("greeter.json");
+    let agent = json!({
+        "agent": {"id": "greeter", "name": "Greeter", "type": "INBOUND", "conversationFlow": "Book visits.",
+                  "firstMessage": "Hello from the file agent."},
+        "llm": {"baseUrl": ai, "apiKey": "sk-test", "model": "fake-llm"},
+        "asr": {"baseUrl": ai, "model": "fake-asr"},
+        "tts": {"baseUrl": ai, "model": "fake-tts", "voice": "v1"}
+    });
+    std::fs::write(&greeter, agent.to_string()).expect("agent file");
+    let greeter = greeter.display().to_string();
+    let server = tokio::task::spawn_blocking(move || {
+        VoxServer::start(
+            std::path::Path::new(BIN),
+            &["--config", &config, "--agent", &greeter],
+            &[("VOX__VAD__STOP_MS", "400")],
+        )
+    })
+    .await
+    .expect("server");
+    let base = format!("http://{}", server.addr);
+    fake_ai.push_transcript("I would like to book an appointment for next Tuesday.");
+    fake_ai.push_chat(ChatReply::text("You are booked for Tuesday at ten."));
+    let (status, leg) = carrier.ring(&base, "+15552345679", number).await;
+    assert_eq!(status, 200, "the set-up webhook: {leg:?}");
+    let report = leg.report.clone().unwrap_or(Value::Null);
+    assert_eq!(
+        report["calls"][0]["errors"],
+        json!([]),
+        "the caller's side: {report:#}"
+    );
+    // Telnyx keeps the stream URL's query: the parameters are there
+    let (url, _) = leg.stream.clone().expect("a signed stream");
+    let query: Vec<(String, String)> =
+        serde_urlencoded::from_str(url.split_once('?').map_or("", |(_, q)| q)).expect("query");
+    let param = |k: &str| query.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    assert_eq!(param("agentId").as_deref(), Some("greeter"), "{url}");
+    assert!(param("token").is_some_and(|t| !t.is_empty()), "{url}");
+    let chats = fake_ai.requests("/v1/chat/completions");
+    assert!(
+        !chats.is_empty(),
+        "the file agent answered the caller's turn"
+    );
+
+    // the same stream URL again (a replayed token): refused
+    let (mut replay, _) = tokio_tungstenite::connect_async(url.as_str())
+        .await
+        .expect("connect");
+    let start = json!({"event":"start","sequence_number":"1","stream_id":"replayed","start":{"call_control_id":"v3:replayed","media_format":{"encoding":"PCMU","sample_rate":8000,"channels":1}}});
+    replay
+        .send(Message::text(start.to_string()))
+        .await
+        .expect("send");
+    let (code, reason) = close_of(&mut replay).await;
+    assert_eq!(code, 1008, "{reason}");
+    assert!(reason.contains("already connected"), "{reason}");
+}

@@ -52,6 +52,15 @@ impl Carriers {
         carrier_call_id: &str,
     ) -> Result<Answer, StoreError> {
         let store = &self.0.store;
+        if let Some(agent_id) = self.0.file_numbers.get(to) {
+            // a file agent's number: no record (file agents keep none), a signed stream
+            let call_id = format!("{}{}", crate::FILE_CALL, uuid::Uuid::new_v4());
+            info!(call = %call_id, agent = %agent_id, carrier_call = %carrier_call_id, %carrier, "answering inbound call for a file agent");
+            return Ok(Answer::Stream {
+                call_id,
+                agent_id: agent_id.clone(),
+            });
+        }
         let Some((business_id, agent_id)) = store.number_owner(to).await? else {
             info!(%to, %carrier, "call to a number no agent is deployed on");
             return Ok(Answer::Refuse(NOT_IN_SERVICE));

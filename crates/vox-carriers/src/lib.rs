@@ -39,7 +39,7 @@ use axum::Router;
 use axum::http::{HeaderMap, header};
 use futures::future::BoxFuture;
 use vox_agents::StoredAgents;
-use vox_call::{AgentSession, OpenCallError};
+use vox_call::{AgentCatalog, AgentSession, OpenCallError};
 use vox_store::{Store, now_ms};
 use vox_telephony::Dialect;
 
@@ -59,6 +59,9 @@ pub struct TelephonySettings {
     pub public_url: String,
     /// Lifetime of the token a call's stream parameters carry.
     pub media_token_ttl_secs: u64,
+    /// Pool numbers answered by a file agent (number -> agent id) rather than handed out to
+    /// API agents: their calls get the same signed stream as API agents' calls.
+    pub file_agents: BTreeMap<String, String>,
 }
 
 impl TelephonySettings {
@@ -72,6 +75,32 @@ impl TelephonySettings {
                     .map(|n| (p.dialect().name().to_owned(), n.clone()))
             })
             .collect()
+    }
+
+    /// The pool numbers deploying an API agent may hand out: all but the file agents'.
+    pub fn api_numbers(&self) -> Vec<(String, String)> {
+        let mut numbers = self.numbers();
+        numbers.retain(|(_, n)| !self.file_agents.contains_key(n));
+        numbers
+    }
+
+    /// What is wrong with `file_agents`, given the file agents there are.
+    pub fn check_file_agents(&self, agents: &[String]) -> Result<(), String> {
+        let numbers = self.numbers();
+        for (number, agent) in &self.file_agents {
+            if !numbers.iter().any(|(_, n)| n == number) {
+                return Err(format!(
+                    "telephony.file_agents: {number:?} is not a number of any telephony.pools entry"
+                ));
+            }
+            if !agents.contains(agent) {
+                return Err(format!(
+                    "telephony.file_agents: {number:?} names {agent:?}, which is not an agent here (have: {})",
+                    agents.join(", ")
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// The public URL without a trailing slash (empty: none).
@@ -99,6 +128,12 @@ pub struct Carriers(Arc<Inner>);
 struct Inner {
     store: Store,
     stored: StoredAgents,
+    /// The file agents, and the numbers they answer.
+    files: Arc<dyn AgentCatalog>,
+    file_numbers: BTreeMap<String, String>,
+    /// File-agent calls whose stream has connected, until their token expires (a token
+    /// opens one stream).
+    file_calls: std::sync::Mutex<BTreeMap<String, i64>>,
     tokens: MediaTokens,
     accounts: Vec<Account>,
     public_url: Option<String>,
@@ -121,14 +156,15 @@ impl std::fmt::Debug for Carriers {
 
 impl Carriers {
     /// The accounts of `cfg.pools`, their secrets resolved by `resolve`; `local_url` is where
-    /// this server listens (an http URL); stored agents' calls run on `stored`, background
-    /// work in `tasks`.
+    /// this server listens (an http URL); stored agents' calls run on `stored`, file agents'
+    /// on `files`, background work in `tasks`.
     pub fn new(
         cfg: &TelephonySettings,
         local_url: &str,
         resolve: Resolve<'_>,
         store: Store,
         stored: StoredAgents,
+        files: Arc<dyn AgentCatalog>,
         tasks: vox_call::Tasks,
     ) -> Result<Self, PoolError> {
         let accounts = cfg
@@ -150,6 +186,9 @@ impl Carriers {
         Ok(Self(Arc::new(Inner {
             store,
             stored,
+            files,
+            file_numbers: cfg.file_agents.clone(),
+            file_calls: std::sync::Mutex::default(),
             tokens: MediaTokens::new(cfg.media_token_ttl_secs),
             accounts,
             public_url: Some(cfg.public_base().to_owned()).filter(|u| !u.is_empty()),
@@ -265,6 +304,29 @@ impl vox_api::Dialer for Carriers {
     }
 }
 
+/// The prefix of the call ids of file agents' calls (they have no record).
+const FILE_CALL: &str = "vox-file-";
+
+impl Carriers {
+    /// A file agent's call, its token verified: a session, once per call id.
+    fn open_file_call(&self, call_id: &str, agent_id: &str) -> Result<AgentSession, OpenCallError> {
+        let now = now_ms();
+        {
+            let mut used = self.0.file_calls.lock().unwrap_or_else(|p| p.into_inner());
+            // a token outlives its use by at most its lifetime: forget the expired ones
+            used.retain(|_, expires| *expires > now);
+            if used.contains_key(call_id) {
+                return Err(OpenCallError::AlreadyConnected);
+            }
+            used.insert(call_id.to_owned(), now + self.0.tokens.ttl_ms());
+        }
+        self.0
+            .files
+            .create(agent_id)
+            .ok_or(OpenCallError::AgentDeleted)
+    }
+}
+
 impl vox_media::PlacedCalls for Carriers {
     fn open(
         &self,
@@ -277,6 +339,9 @@ impl vox_media::PlacedCalls for Carriers {
         let carrier_call_id = carrier_call_id.to_owned();
         Box::pin(async move {
             c.0.tokens.verify(&token, &call_id, &agent_id, now_ms())?;
+            if call_id.starts_with(FILE_CALL) {
+                return c.open_file_call(&call_id, &agent_id);
+            }
             c.0.stored
                 .open(&call_id, &agent_id, &carrier_call_id, &c)
                 .await

@@ -119,6 +119,10 @@ impl Server {
                 agents.ids().join(", ")
             );
         }
+        cfg.telephony
+            .check_file_agents(&agents.ids())
+            .map_err(anyhow::Error::msg)?;
+        let agents = Arc::new(agents);
         let registry = CallRegistry::new(cfg.server.max_concurrent_calls);
         let tasks = Tasks::new(CancellationToken::new());
         let vad = cfg.vad.factory(&models).context("vad.kind is \"silero\"")?;
@@ -128,7 +132,7 @@ impl Server {
             .await
             .with_context(|| format!("store.url {}", cfg.store.redacted_url()))?;
         store
-            .sync_numbers(&cfg.telephony.numbers())
+            .sync_numbers(&cfg.telephony.api_numbers())
             .await
             .context("telephony.pools")?;
         info!(store = %cfg.store.redacted_url(), numbers = cfg.telephony.numbers().len(), "control-plane database ready");
@@ -154,13 +158,14 @@ impl Server {
             &crate::config::resolve_secret,
             store.clone(),
             stored,
+            agents.clone(),
             tasks.clone(),
         )?;
         let media = MediaState {
             vad,
             registry: registry.clone(),
             config: Arc::new(cfg.media.config(cfg.tools.timeout())),
-            agents: Arc::new(agents),
+            agents,
             placed: Some(Arc::new(carriers.clone())),
         };
         vox_api::schedule::start(store.clone(), &tasks);
