@@ -68,6 +68,11 @@ pub fn signature(secret: &str, t: i64, body: &str) -> String {
     format!("t={t},v1={hex}")
 }
 
+/// A delivery's body: the event, when it was made, and its data.
+pub fn body(event: EventKind, data: Value) -> String {
+    json!({"type": event.as_str(), "createdAt": vox_store::rfc3339(vox_store::now_ms()), "data": data}).to_string()
+}
+
 impl Events {
     /// From the API config; `allow_private` as for tools. Outbox writes and the delivery
     /// worker run in `tasks`.
@@ -97,15 +102,22 @@ impl Events {
     /// completion even during shutdown, so an event that happened is not lost.
     pub fn emit(&self, business_id: &str, event: EventKind, data: Value) {
         let (me, biz) = (self.clone(), business_id.to_owned());
-        self.tasks.spawn_to_completion("webhook outbox write", async move {
-            let event = event.as_str();
-            let body = json!({"type": event, "createdAt": vox_store::rfc3339(vox_store::now_ms()), "data": data}).to_string();
-            match me.store.queue_delivery(&biz, event, &body).await {
-                Ok(Some(_)) => me.wake.notify_one(),
-                Ok(None) => {}
-                Err(e) => warn!(error = %e, event, "queueing a webhook event"),
-            }
-        });
+        self.tasks
+            .spawn_to_completion("webhook outbox write", async move {
+                let body = body(event, data);
+                let event = event.as_str();
+                match me.store.queue_delivery(&biz, event, &body).await {
+                    Ok(Some(_)) => me.wake.notify_one(),
+                    Ok(None) => {}
+                    Err(e) => warn!(error = %e, event, "queueing a webhook event"),
+                }
+            });
+    }
+
+    /// Tells the delivery worker that an event was queued by other means (a transaction of
+    /// the store's).
+    pub fn queued(&self) {
+        self.wake.notify_one();
     }
 
     /// Starts the delivery worker (until the tasks' token is cancelled; undelivered events

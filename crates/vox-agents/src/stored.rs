@@ -24,6 +24,8 @@ use crate::events::{EventKind, Events};
 use crate::providers::Providers;
 use crate::record::{LiveCalls, RecordWriter};
 
+mod recovery;
+
 /// Where the googleCal tool's appointments live.
 #[derive(Debug, Clone)]
 pub enum CalendarChoice {
@@ -236,19 +238,8 @@ impl StoredAgents {
             };
         services.tools = Some(Arc::new(tools.clone()));
         services.control = control.control(&record, tools.clone());
-        services.recording = self
-            .0
-            .cfg
-            .recordings_dir
-            .as_ref()
-            .map(|d| d.join(&record.business_id).join(format!("{call_id}.wav")));
-        let collect: Vec<String> = agent.document["collectFields"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .map(str::to_owned)
-            .collect();
+        services.recording = self.recording_path(&record);
+        let collect = collect_fields(&agent.document);
         let writer = RecordWriter {
             store: store.clone(),
             events: self.0.events.clone(),
@@ -268,6 +259,14 @@ impl StoredAgents {
         Ok(AgentSession {
             conversation,
             services,
+        })
+    }
+
+    /// Where a call's recording is (`None`: calls are not recorded).
+    fn recording_path(&self, record: &CallRecord) -> Option<PathBuf> {
+        self.0.cfg.recordings_dir.as_ref().map(|d| {
+            d.join(&record.business_id)
+                .join(format!("{}.wav", record.id))
         })
     }
 
@@ -331,6 +330,17 @@ impl StoredAgents {
 
 /// The stored agent as the engine's [`AgentSpec`]: the seed's fields it knows (tools are
 /// added from the call's [`CallTools`]).
+/// The fields an agent collects (`collectFields`), extracted after each call.
+fn collect_fields(document: &Value) -> Vec<String> {
+    document["collectFields"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(str::to_owned)
+        .collect()
+}
+
 fn spec_from_record(a: &AgentRecord) -> Result<AgentSpec, StoreError> {
     let doc = &a.document;
     let mut spec = json!({"id": a.id, "name": a.name, "type": a.kind, "tools": []});

@@ -120,6 +120,61 @@ impl Recorder {
     }
 }
 
+/// Makes a recording whose writer died (a killed process leaves the header's sizes as they
+/// were at the start) readable: the `data` chunk's and the RIFF sizes are set from the
+/// file's length, cut down to whole sample frames. Returns the samples per channel. Leaves a
+/// finished recording as it is.
+pub fn repair(path: &Path) -> std::io::Result<u64> {
+    use std::io::{Read, Seek, SeekFrom, Write};
+    let bad = |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_owned());
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)?;
+    let len = f.metadata()?.len();
+    let mut head = [0u8; 12];
+    f.read_exact(&mut head)?;
+    if &head[..4] != b"RIFF" || &head[8..] != b"WAVE" {
+        return Err(bad("not a WAV file"));
+    }
+    let mut at = 12u64;
+    let mut block_align = 0u64;
+    loop {
+        let mut chunk = [0u8; 8];
+        f.seek(SeekFrom::Start(at))?;
+        f.read_exact(&mut chunk)?;
+        let size = u64::from(u32::from_le_bytes([chunk[4], chunk[5], chunk[6], chunk[7]]));
+        match &chunk[..4] {
+            b"fmt " => {
+                let mut fmt = [0u8; 14];
+                f.read_exact(&mut fmt)?;
+                block_align = u64::from(u16::from_le_bytes([fmt[12], fmt[13]]));
+            }
+            b"data" => {
+                if block_align == 0 {
+                    return Err(bad("no fmt chunk before the data"));
+                }
+                let start = at + 8;
+                let data = (len.saturating_sub(start) / block_align) * block_align;
+                let data32 = u32::try_from(data).map_err(|_| bad("longer than a WAV can say"))?;
+                f.seek(SeekFrom::Start(at + 4))?;
+                f.write_all(&data32.to_le_bytes())?;
+                let riff = u32::try_from(start + data - 8).map_err(|_| bad("too long"))?;
+                f.seek(SeekFrom::Start(4))?;
+                f.write_all(&riff.to_le_bytes())?;
+                f.set_len(start + data)?;
+                f.sync_all()?;
+                return Ok(data / block_align);
+            }
+            _ => {}
+        }
+        at += 8 + size + (size & 1);
+        if at >= len {
+            return Err(bad("no data chunk"));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -167,6 +222,42 @@ mod tests {
             ),
             (0, 2, 2, 0)
         );
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_recording_cut_off_by_a_crash_is_repaired() {
+        let dir = std::env::temp_dir().join(format!("vox-rec-crash-{}", std::process::id()));
+        let path = dir.join("call.wav");
+        let mut r = Recorder::create(&path).expect("create");
+        for f in 0..200u64 {
+            r.caller(f * 320, &[7; 320]).expect("caller");
+        }
+        let done = r.finish().expect("finish");
+        let whole = std::fs::read(&done).expect("read");
+        // what a killed writer leaves: the header as created (sizes 0), the samples, and
+        // half a sample frame at the end
+        let mut crashed = whole.clone();
+        crashed[4..8].copy_from_slice(&0u32.to_le_bytes());
+        let data_at = whole.windows(4).position(|w| w == b"data").expect("data");
+        crashed[data_at + 4..data_at + 8].copy_from_slice(&0u32.to_le_bytes());
+        crashed.extend_from_slice(&[1, 2]);
+        std::fs::write(&path, &crashed).expect("write");
+        let read = |p: &Path| {
+            hound::WavReader::open(p)
+                .map(|w| w.into_samples::<i16>().count())
+                .unwrap_or(0)
+        };
+        assert_eq!(read(&path), 0, "unreadable before");
+        assert_eq!(repair(&path).expect("repair"), 64_000);
+        assert_eq!(std::fs::read(&path).expect("read"), whole, "as if finished");
+        assert_eq!(
+            repair(&path).expect("again"),
+            64_000,
+            "a finished file stays"
+        );
+        std::fs::write(&path, b"not a wav at all").expect("write");
+        assert!(repair(&path).is_err());
         let _ = std::fs::remove_dir_all(dir);
     }
 }

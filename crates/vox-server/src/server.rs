@@ -152,6 +152,14 @@ impl Server {
             events,
             tasks.clone(),
         );
+        match stored.recover_unfinished().await {
+            Ok(0) => {}
+            Ok(n) => warn!(
+                calls = n,
+                "ending the calls a previous process left unfinished (server-crashed, expired)"
+            ),
+            Err(e) => warn!(error = %e, "listing the calls a previous process left unfinished"),
+        }
         let carriers = Carriers::new(
             &cfg.telephony,
             &cfg.local_url(),

@@ -108,6 +108,11 @@ string_enum! {
         /// The carrier's stream stopped taking part (no marks echoed, not reading, silent),
         /// and Vox hung up.
         CarrierUnresponsive = "carrier-unresponsive",
+        /// The process running the call died (found IN_PROGRESS at the next start).
+        ServerCrashed = "server-crashed",
+        /// Set up, never connected, and left behind by a process that died (its stream token
+        /// died with it).
+        Expired = "expired",
     }
 }
 
@@ -128,7 +133,9 @@ impl EndedReason {
             | Self::CustomerBusy
             | Self::CustomerDidNotAnswer
             | Self::Canceled
-            | Self::CarrierFailed => CallStatus::Failed,
+            | Self::CarrierFailed
+            | Self::ServerCrashed
+            | Self::Expired => CallStatus::Failed,
         }
     }
 }

@@ -221,6 +221,72 @@ impl Store {
         row.as_ref().map(call).transpose()
     }
 
+    /// Every call left SCHEDULED or IN_PROGRESS, oldest first: at start, the calls a dead
+    /// process left unfinished.
+    pub async fn unfinished_calls(&self) -> Result<Vec<CallRecord>, StoreError> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM calls c WHERE c.status IN ('SCHEDULED', 'IN_PROGRESS') ORDER BY c.created_at, c.id"
+        ))
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(call).collect()
+    }
+
+    /// Ends an unfinished call with its artifacts and queues the event that reports it (if
+    /// the business has an endpoint), in one transaction: either the call is still
+    /// unfinished afterwards (and can be done again) or its ending and its event are both
+    /// stored, once. `event_body` is the delivery's body. False if the call had already
+    /// ended.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn end_call_with_event(
+        &self,
+        call: &CallRecord,
+        reason: EndedReason,
+        at: i64,
+        recording_url: Option<&str>,
+        summary: Option<&str>,
+        structured_data: Option<&serde_json::Value>,
+        event: &str,
+        event_body: &str,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let ended = sqlx::query("UPDATE calls SET status = $1, ended_reason = $2, ended_at = $3, duration_ms = CASE WHEN started_at IS NULL THEN 0 ELSE $4 - started_at END, recording_url = COALESCE($5, recording_url), summary = COALESCE($6, summary), structured_data = COALESCE($7, structured_data) WHERE id = $8 AND status IN ('SCHEDULED', 'IN_PROGRESS')")
+            .bind(reason.status().as_str())
+            .bind(reason.as_str())
+            .bind(at)
+            .bind(at)
+            .bind(recording_url)
+            .bind(summary)
+            .bind(structured_data.map(|v| v.to_string()))
+            .bind(&call.id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+            == 1;
+        if ended {
+            let hook = sqlx::query("SELECT business_id FROM webhooks WHERE business_id = $1")
+                .bind(&call.business_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if hook.is_some() {
+                let now = now_ms();
+                sqlx::query("INSERT INTO webhook_deliveries (id, business_id, event, body, attempts, next_at, status, last_error, created_at) VALUES ($1, $2, $3, $4, 0, $5, 'pending', NULL, $6)")
+                    .bind(new_id("evt"))
+                    .bind(&call.business_id)
+                    .bind(event)
+                    .bind(event_body)
+                    .bind(now)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(ended)
+    }
+
     /// The call the carrier knows by `carrier_call_id` (the newest, should a carrier reuse
     /// one): for carrier callbacks that name only their own id, after their signature check.
     pub async fn call_by_carrier_id(

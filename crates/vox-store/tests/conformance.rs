@@ -894,3 +894,121 @@ async fn webhook_deliveries_are_queued_and_retried() {
         assert!(store.webhook(&biz.id).await.expect("get").is_none());
     }
 }
+
+#[tokio::test]
+async fn unfinished_calls_end_with_their_event_once() {
+    for (store, _) in stores().await {
+        let which = store.backend();
+        if which == Backend::Sqlite {
+            use sqlx::Row as _;
+            let mode = sqlx::query("PRAGMA journal_mode")
+                .fetch_one(store.pool())
+                .await
+                .expect("pragma");
+            assert_eq!(
+                mode.try_get::<String, _>(0).expect("mode"),
+                "wal",
+                "write-ahead log"
+            );
+        }
+        let org = store.create_organization("Acme").await.expect("org");
+        let biz = store
+            .create_business(&org.id, "Acme Plumbing", None)
+            .await
+            .expect("biz");
+        store
+            .set_webhook(&biz.id, "https://example.com/hook", "s3cret")
+            .await
+            .expect("set");
+        let new = || vox_store::CallRecord::new(&biz.id, vox_store::CallKind::Outbound);
+        let running = store.create_call(new()).await.expect("call");
+        store
+            .call_started(&running.id, 10_000)
+            .await
+            .expect("start");
+        let never = store.create_call(new()).await.expect("call");
+        let done = store.create_call(new()).await.expect("call");
+        store
+            .call_ended(&done.id, vox_store::EndedReason::CustomerEndedCall, 5)
+            .await
+            .expect("end");
+        let unfinished: Vec<String> = store
+            .unfinished_calls()
+            .await
+            .expect("list")
+            .into_iter()
+            .map(|c| c.id)
+            .collect();
+        assert_eq!(
+            unfinished,
+            [running.id.clone(), never.id.clone()],
+            "{which:?}"
+        );
+        let running = store
+            .call_by_id(&running.id)
+            .await
+            .expect("get")
+            .expect("call");
+        let end = |reason| {
+            let running = running.clone();
+            let store = store.clone();
+            async move {
+                store
+                    .end_call_with_event(
+                        &running,
+                        reason,
+                        25_000,
+                        Some("/rec.wav"),
+                        Some("cut short"),
+                        None,
+                        "call.ended",
+                        "{\"n\":1}",
+                    )
+                    .await
+                    .expect("end")
+            }
+        };
+        assert!(
+            end(vox_store::EndedReason::ServerCrashed).await,
+            "{which:?}"
+        );
+        assert!(
+            !end(vox_store::EndedReason::Expired).await,
+            "{which:?}: the first ending stands, no second event"
+        );
+        let c = store
+            .call_by_id(&running.id)
+            .await
+            .expect("get")
+            .expect("call");
+        assert_eq!(
+            (
+                c.status,
+                c.ended_reason,
+                c.duration_ms,
+                c.recording_url.as_deref(),
+                c.summary.as_deref()
+            ),
+            (
+                vox_store::CallStatus::Failed,
+                Some(vox_store::EndedReason::ServerCrashed),
+                Some(15_000),
+                Some("/rec.wav"),
+                Some("cut short")
+            ),
+            "{which:?}"
+        );
+        let events: Vec<_> = store
+            .due_deliveries(vox_store::now_ms() + 1, 10)
+            .await
+            .expect("due")
+            .into_iter()
+            .filter(|d| d.business_id == biz.id)
+            .collect();
+        assert_eq!(events.len(), 1, "{which:?}: {events:?}");
+        assert_eq!(
+            (events[0].event.as_str(), events[0].body.as_str()),
+            ("call.ended", "{\"n\":1}")
+        );
+    }
+}

@@ -1,0 +1,122 @@
+//! Calls a dead process left unfinished (killed, out of memory, power lost): found at start,
+//! ended as a finished call would be, from what was written while they ran.
+//!
+//! A call left IN_PROGRESS ends as `server-crashed`: its transcript is the one the record
+//! writer kept current line by line, its recording is repaired (a killed writer leaves the
+//! WAV header's sizes unset) and linked, and the summary and extracted fields are made from
+//! that transcript. A call left SCHEDULED never connected, and the token it would have
+//! connected with died with the process: it ends as `expired`. The ending, the artifacts and
+//! `call.ended` are stored in one transaction, so a crash during recovery leaves the call to
+//! the next start, and no call reports its end twice.
+
+use serde_json::json;
+use tracing::{info, warn};
+use vox_store::{CallRecord, CallStatus, EndedReason, StoreError, now_ms};
+
+use super::{StoredAgents, collect_fields};
+use crate::artifacts;
+use crate::events::{EventKind, body};
+
+impl StoredAgents {
+    /// Takes the calls a previous process left unfinished (call it before serving: calls set
+    /// up afterwards are this process's) and finishes them in the background. Returns how
+    /// many there are.
+    pub async fn recover_unfinished(&self) -> Result<usize, StoreError> {
+        let calls = self.0.store.unfinished_calls().await?;
+        let n = calls.len();
+        if n > 0 {
+            let me = self.clone();
+            self.0.tasks.spawn_to_completion("crash recovery", async move {
+                for call in calls {
+                    let id = call.id.clone();
+                    if let Err(e) = me.recover(call).await {
+                        warn!(error = %e, call = %id, "recovering a call left unfinished; the next start tries again");
+                    }
+                }
+            });
+        }
+        Ok(n)
+    }
+
+    async fn recover(&self, call: CallRecord) -> Result<(), StoreError> {
+        let reason = match call.status {
+            CallStatus::InProgress => EndedReason::ServerCrashed,
+            _ => EndedReason::Expired,
+        };
+        let mut ended_at = None;
+        let mut recording_url = None;
+        if reason == EndedReason::ServerCrashed
+            && let Some(path) = self.recording_path(&call)
+            && path.exists()
+        {
+            match vox_call::recorder::repair(&path) {
+                Ok(_) => {
+                    recording_url = Some(format!(
+                        "{}/v1/businesses/{}/calls/{}/recording",
+                        self.0.cfg.public_url, call.business_id, call.id
+                    ));
+                    // the last audio written is the best guess of when the call died
+                    ended_at = std::fs::metadata(&path)
+                        .and_then(|m| m.modified())
+                        .ok()
+                        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                        .and_then(|d| i64::try_from(d.as_millis()).ok());
+                }
+                Err(e) => {
+                    warn!(error = %e, call = %call.id, path = %path.display(), "the recording cannot be repaired")
+                }
+            }
+        }
+        let ended_at = ended_at
+            .unwrap_or_else(now_ms)
+            .max(call.started_at.unwrap_or(0));
+        let transcript = call.transcript.clone().unwrap_or_default();
+        let (mut summary, mut data) = (None, None);
+        if !transcript.is_empty()
+            && let Ok(runtime) = self.runtime().await
+            && let Some(llm) = &runtime.services.llm
+        {
+            let collect = match call.agent_id.as_deref() {
+                Some(agent) => self
+                    .0
+                    .store
+                    .agent(&call.business_id, agent)
+                    .await?
+                    .map(|a| collect_fields(&a.document))
+                    .unwrap_or_default(),
+                None => Vec::new(),
+            };
+            summary = artifacts::summarize(llm, &transcript).await;
+            data = artifacts::extract(llm, &transcript, &collect).await;
+        }
+        let status = reason.status();
+        let event = body(
+            EventKind::CallEnded,
+            json!({
+                "callId": call.id, "status": status, "endedReason": reason,
+                "durationMs": call.started_at.map_or(0, |s| ended_at - s), "summary": summary,
+                "structuredData": data, "recordingUrl": recording_url,
+                "transcript": call.transcript,
+            }),
+        );
+        let ended = self
+            .0
+            .store
+            .end_call_with_event(
+                &call,
+                reason,
+                ended_at,
+                recording_url.as_deref(),
+                summary.as_deref(),
+                data.as_ref(),
+                EventKind::CallEnded.as_str(),
+                &event,
+            )
+            .await?;
+        if ended {
+            self.0.events.queued();
+            info!(call = %call.id, reason = %reason, recording = recording_url.is_some(), "ended a call a previous process left unfinished");
+        }
+        Ok(())
+    }
+}
