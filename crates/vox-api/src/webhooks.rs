@@ -20,8 +20,26 @@ pub const EVENTS: [&str; 5] = [
     "call.ended",
 ];
 
-fn view(w: &Webhook) -> Value {
-    json!({"url": w.url, "secret": w.secret, "events": EVENTS, "signatureHeader": "X-Vox-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, \"<t>.<body>\")>", "createdAt": rfc3339(w.created_at), "updatedAt": rfc3339(w.updated_at)})
+/// How the endpoint is shown: the secret only to whoever sets it (the answer of the PUT, as
+/// Stripe shows a signing secret once); reading shows its last four characters, so a token
+/// that can read integrations cannot forge events.
+fn view(w: &Webhook, reveal_secret: bool) -> Value {
+    let mut v = json!({"url": w.url, "events": EVENTS, "signatureHeader": "X-Vox-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, \"<t>.<body>\")>", "createdAt": rfc3339(w.created_at), "updatedAt": rfc3339(w.updated_at)});
+    if reveal_secret {
+        v["secret"] = json!(w.secret);
+    } else {
+        let tail: String = w
+            .secret
+            .chars()
+            .rev()
+            .take(4)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        v["secretLast4"] = json!(tail);
+    }
+    v
 }
 
 /// `PUT /v1/businesses/{businessId}/webhook`: `{url, secret?}` (a secret of 16-256 characters;
@@ -50,6 +68,7 @@ pub(crate) async fn put(
     };
     Ok(Json(view(
         &state.store.set_webhook(&business.id, url, &secret).await?,
+        true,
     )))
 }
 
@@ -65,7 +84,7 @@ pub(crate) async fn get(
         .store
         .webhook(&business.id)
         .await?
-        .map(|w| Json(view(&w)))
+        .map(|w| Json(view(&w, false)))
         .ok_or_else(|| ApiError::not_found("webhook"))
 }
 

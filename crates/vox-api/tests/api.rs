@@ -39,6 +39,7 @@ struct Fixture {
     narrow_secret: String,
     biz: String,
     foreign_biz: String,
+    org: String,
     store: Store,
 }
 
@@ -105,6 +106,7 @@ async fn fixture() -> Fixture {
         narrow_secret: narrow.client_secret,
         biz,
         foreign_biz,
+        org: org.id.clone(),
         store,
     }
 }
@@ -2003,4 +2005,38 @@ async fn the_openapi_document_lists_exactly_the_routes_that_exist() {
         html.contains("/v1/businesses/{business_id}/voice-agents") && !html.contains("<script"),
         "offline page, no scripts"
     );
+}
+
+#[tokio::test]
+async fn the_webhook_secret_is_shown_once_and_never_read_back() {
+    let f = fixture().await;
+    let all = token(&f, &f.client_id, &f.client_secret).await;
+    let path = format!("/v1/businesses/{}/webhook", f.biz);
+    let secret = "whsec_0123456789abcdefWXYZ";
+    let (status, set) = call(
+        &f.app,
+        send(
+            "PUT",
+            &path,
+            &all,
+            &serde_json::json!({"url": "https://example.com/hooks", "secret": secret}),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{set}");
+    assert_eq!(set["secret"], secret, "whoever sets it sees it");
+    let reader = f
+        .store
+        .create_client(&f.org, "reader", &["integrations:read".to_owned()])
+        .await
+        .expect("client");
+    let read = token(&f, &reader.client_id, &reader.client_secret).await;
+    for t in [&read, &all] {
+        let (status, got) = call(&f.app, get(&path, Some(t))).await;
+        assert_eq!(status, StatusCode::OK, "{got}");
+        assert_eq!(got["url"], "https://example.com/hooks");
+        assert_eq!(got["secretLast4"], "WXYZ");
+        assert!(got.get("secret").is_none(), "{got}");
+        assert!(!got.to_string().contains("0123456789abcdef"), "{got}");
+    }
 }
