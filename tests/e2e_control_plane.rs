@@ -387,6 +387,82 @@ tts = {{ baseUrl = "{ai}", model = "fake-tts", voice = "v1" }}
         "{call}"
     );
 
+    // replayed set-up webhooks: signed requests sent again change nothing
+    let voice_url = format!("{base}/twilio/voice");
+    let setup = |sid: &str, to: &str| {
+        vec![
+            ("AccountSid".to_owned(), twilio.account_sid().to_owned()),
+            ("CallSid".to_owned(), sid.to_owned()),
+            ("CallStatus".to_owned(), "ringing".to_owned()),
+            ("Direction".to_owned(), "inbound".to_owned()),
+            ("From".to_owned(), "+15125550177".to_owned()),
+            ("To".to_owned(), to.to_owned()),
+        ]
+    };
+    let post = |params: Vec<(String, String)>, sig: String| {
+        let (http, url) = (http.clone(), voice_url.clone());
+        async move {
+            let res = http
+                .post(url)
+                .header("X-Twilio-Signature", sig)
+                .form(&params)
+                .send()
+                .await
+                .expect("post");
+            (res.status().as_u16(), res.text().await.unwrap_or_default())
+        }
+    };
+    let inbound_calls = |api: &ApiClient| {
+        let (api, path) = (
+            api.clone(),
+            format!("/v1/businesses/{biz}/calls?type=INBOUND"),
+        );
+        async move { api.send(Method::GET, &path, None).await.1["total"].clone() }
+    };
+    let before = inbound_calls(&api).await;
+    let fresh = setup("CAreplayed", &inbound_number);
+    let sig = vox_carriers::twilio::wire::signature(twilio.auth_token(), &voice_url, &fresh);
+    let (status, first) = post(fresh.clone(), sig.clone()).await;
+    assert_eq!(status, 200, "{first}");
+    let (status, again) = post(fresh.clone(), sig.clone()).await;
+    assert_eq!(status, 200, "{again}");
+    let call_of = |twiml: &str| {
+        twiml
+            .split("name=\"callId\" value=\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .map(str::to_owned)
+    };
+    assert!(call_of(&first).is_some(), "{first}");
+    assert_eq!(
+        call_of(&first),
+        call_of(&again),
+        "a retry gets the same call: {again}"
+    );
+    assert_eq!(
+        inbound_calls(&api).await.as_i64(),
+        before.as_i64().map(|n| n + 1),
+        "one record for the call however often it is sent"
+    );
+    // the same signature over a changed caller: refused
+    let mut tampered = fresh.clone();
+    tampered[4].1 = "+15125550999".to_owned();
+    let (status, _) = post(tampered, sig).await;
+    assert_eq!(status, 403);
+    // a replay about the call that already ran: no stream, no record
+    let done = setup(&leg.sid, &inbound_number);
+    let sig = vox_carriers::twilio::wire::signature(twilio.auth_token(), &voice_url, &done);
+    let (status, replay) = post(done, sig).await;
+    assert_eq!(status, 200, "{replay}");
+    assert!(
+        call_of(&replay).is_none() && replay.contains("already been answered"),
+        "{replay}"
+    );
+    assert_eq!(
+        inbound_calls(&api).await.as_i64(),
+        before.as_i64().map(|n| n + 1)
+    );
+
     // off duty: the caller hears an apology, the call is recorded as failed
     let _ = api
         .send(

@@ -2,7 +2,7 @@
 //! call (and its record), and what a carrier's end-of-call callback does to a record.
 
 use tracing::info;
-use vox_store::{CallKind, CallRecord, CallStatus, EndedReason, StoreError, now_ms};
+use vox_store::{CallKind, CallRecord, CallStatus, EndedReason, FileCallSetup, StoreError, now_ms};
 use vox_telephony::Dialect;
 
 use crate::Carriers;
@@ -28,6 +28,17 @@ const OFF_DUTY: &str = "No one is available to take your call right now. Please 
 /// Said when answering failed on our side.
 pub(crate) const SORRY: &str = "Sorry, we cannot take your call right now. Please try again later.";
 
+/// Said to a set-up webhook about a call whose stream already connected: a replay, which
+/// must change nothing.
+const ALREADY_ANSWERED: &str = "This call has already been answered.";
+
+/// The answer to a replayed set-up webhook, counted.
+fn replayed(carrier: Dialect) -> Answer {
+    metrics::counter!("vox_webhook_replayed_total", "carrier" => carrier.name()).increment(1);
+    info!(%carrier, "a set-up webhook about a call already answered: nothing new");
+    Answer::Refuse(ALREADY_ANSWERED)
+}
+
 /// A carrier's word for how a call ended (Twilio's and Exotel's `CallStatus`, Plivo's,
 /// Vonage's `status`, Telnyx's `hangup_cause`); `None` for words that are not an ending
 /// (ringing, answered, ...).
@@ -52,13 +63,37 @@ impl Carriers {
         carrier_call_id: &str,
     ) -> Result<Answer, StoreError> {
         let store = &self.0.store;
+        let carrier_call = Some(carrier_call_id).filter(|c| !c.is_empty());
         if let Some(agent_id) = self.0.file_numbers.get(to) {
-            // a file agent's number: no record (file agents keep none), a signed stream
-            let call_id = format!("{}{}", crate::FILE_CALL, uuid::Uuid::new_v4());
+            // a file agent's number: no call record (file agents keep none), a signed stream
+            let mut call_id = format!("{}{}", crate::FILE_CALL, uuid::Uuid::new_v4());
+            match store
+                .file_call_answered(&call_id, carrier_call, agent_id, now_ms())
+                .await?
+            {
+                FileCallSetup::New => {}
+                FileCallSetup::Replayed {
+                    connected: true, ..
+                } => return Ok(replayed(carrier)),
+                FileCallSetup::Replayed { call_id: first, .. } => call_id = first,
+            }
             info!(call = %call_id, agent = %agent_id, carrier_call = %carrier_call_id, %carrier, "answering inbound call for a file agent");
             return Ok(Answer::Stream {
                 call_id,
                 agent_id: agent_id.clone(),
+            });
+        }
+        // a webhook about a call already answered (replayed, or retried by the carrier): the
+        // same call while its stream has not connected, else nothing new
+        if let Some(carrier_call) = carrier_call
+            && let Some(first) = store.call_by_carrier_id(carrier_call).await?
+        {
+            return Ok(match (first.status, first.agent_id) {
+                (CallStatus::Scheduled, Some(agent_id)) => Answer::Stream {
+                    call_id: first.id,
+                    agent_id,
+                },
+                _ => replayed(carrier),
             });
         }
         let Some((business_id, agent_id)) = store.number_owner(to).await? else {

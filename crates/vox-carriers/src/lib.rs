@@ -131,9 +131,6 @@ struct Inner {
     /// The file agents, and the numbers they answer.
     files: Arc<dyn AgentCatalog>,
     file_numbers: BTreeMap<String, String>,
-    /// File-agent calls whose stream has connected, until their token expires (a token
-    /// opens one stream).
-    file_calls: std::sync::Mutex<BTreeMap<String, i64>>,
     tokens: MediaTokens,
     accounts: Vec<Account>,
     public_url: Option<String>,
@@ -188,7 +185,6 @@ impl Carriers {
             stored,
             files,
             file_numbers: cfg.file_agents.clone(),
-            file_calls: std::sync::Mutex::default(),
             tokens: MediaTokens::new(cfg.media_token_ttl_secs),
             accounts,
             public_url: Some(cfg.public_base().to_owned()).filter(|u| !u.is_empty()),
@@ -283,6 +279,10 @@ pub fn describe_metrics() {
         "vox_webhook_rejected_total",
         "Carrier webhooks refused for a missing or wrong signature or credentials, by carrier."
     );
+    metrics::describe_counter!(
+        "vox_webhook_replayed_total",
+        "Set-up webhooks about a call already answered (replays), answered without effect, by carrier."
+    );
 }
 
 impl vox_api::Dialer for Carriers {
@@ -308,17 +308,20 @@ impl vox_api::Dialer for Carriers {
 const FILE_CALL: &str = "vox-file-";
 
 impl Carriers {
-    /// A file agent's call, its token verified: a session, once per call id.
-    fn open_file_call(&self, call_id: &str, agent_id: &str) -> Result<AgentSession, OpenCallError> {
-        let now = now_ms();
-        {
-            let mut used = self.0.file_calls.lock().unwrap_or_else(|p| p.into_inner());
-            // a token outlives its use by at most its lifetime: forget the expired ones
-            used.retain(|_, expires| *expires > now);
-            if used.contains_key(call_id) {
-                return Err(OpenCallError::AlreadyConnected);
+    /// A file agent's call, its token verified: a session, once per call (the store
+    /// remembers, so a restart does not reopen it).
+    async fn open_file_call(
+        &self,
+        call_id: &str,
+        agent_id: &str,
+    ) -> Result<AgentSession, OpenCallError> {
+        match self.0.store.file_call_connected(call_id, now_ms()).await {
+            Ok(true) => {}
+            Ok(false) => return Err(OpenCallError::AlreadyConnected),
+            Err(e) => {
+                tracing::warn!(error = %e, call = %call_id, "opening a file agent's call");
+                return Err(OpenCallError::Internal);
             }
-            used.insert(call_id.to_owned(), now + self.0.tokens.ttl_ms());
         }
         self.0
             .files
@@ -340,7 +343,7 @@ impl vox_media::PlacedCalls for Carriers {
         Box::pin(async move {
             c.0.tokens.verify(&token, &call_id, &agent_id, now_ms())?;
             if call_id.starts_with(FILE_CALL) {
-                return c.open_file_call(&call_id, &agent_id);
+                return c.open_file_call(&call_id, &agent_id).await;
             }
             c.0.stored
                 .open(&call_id, &agent_id, &carrier_call_id, &c)

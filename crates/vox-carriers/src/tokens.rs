@@ -37,11 +37,6 @@ impl MediaTokens {
         }
     }
 
-    /// How long a token lives (ms).
-    pub(crate) fn ttl_ms(&self) -> i64 {
-        self.ttl_ms
-    }
-
     fn mac(&self, call_id: &str, agent_id: &str, expires: i64) -> HmacSha256 {
         let mut m = HmacSha256::new_from_slice(&self.key).expect("HMAC takes keys of any length");
         m.update(format!("{call_id}\n{agent_id}\n{expires}").as_bytes());

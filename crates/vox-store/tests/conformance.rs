@@ -1012,3 +1012,65 @@ async fn unfinished_calls_end_with_their_event_once() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_file_agent_call_is_answered_once_and_connects_once() {
+    use vox_store::FileCallSetup;
+    for (store, _) in stores().await {
+        let which = store.backend();
+        let answered = |call: &'static str, carrier: Option<&'static str>| {
+            let store = store.clone();
+            async move {
+                store
+                    .file_call_answered(call, carrier, "greeter", 1_000)
+                    .await
+                    .expect("answer")
+            }
+        };
+        assert_eq!(
+            answered("vox-file-1", Some("CA1")).await,
+            FileCallSetup::New,
+            "{which:?}"
+        );
+        assert_eq!(
+            answered("vox-file-2", Some("CA1")).await,
+            FileCallSetup::Replayed {
+                call_id: "vox-file-1".into(),
+                connected: false
+            },
+            "{which:?}: the carrier's call keeps its first call id"
+        );
+        // calls without the carrier's id never collide
+        assert_eq!(
+            answered("vox-file-3", None).await,
+            FileCallSetup::New,
+            "{which:?}"
+        );
+        assert_eq!(
+            answered("vox-file-4", None).await,
+            FileCallSetup::New,
+            "{which:?}"
+        );
+        assert!(
+            store
+                .file_call_connected("vox-file-1", 2_000)
+                .await
+                .expect("connect")
+        );
+        assert!(
+            !store
+                .file_call_connected("vox-file-1", 3_000)
+                .await
+                .expect("connect"),
+            "{which:?}: one stream per call"
+        );
+        assert_eq!(
+            answered("vox-file-5", Some("CA1")).await,
+            FileCallSetup::Replayed {
+                call_id: "vox-file-1".into(),
+                connected: true
+            },
+            "{which:?}"
+        );
+    }
+}
