@@ -101,7 +101,7 @@ tts = {{ baseUrl = "{ai}", model = "fake-tts", voice = "v1" }}
     .await
     .expect("server");
     let base = format!("http://{}", server.addr);
-    let http = reqwest::Client::new();
+    let http = vox_testkit::http_client();
 
     // token (client credentials, form-encoded as in the seed)
     let api = ApiClient::login(

@@ -19,7 +19,7 @@ pub struct ApiClient {
 impl ApiClient {
     /// Signs in with client credentials, form-encoded as in the seed (panics on failure).
     pub async fn login(base: &str, client_id: &str, client_secret: &str) -> Self {
-        let http = reqwest::Client::new();
+        let http = crate::http_client();
         let res = http
             .post(format!("{base}/v1/oauth/token"))
             .form(&[

@@ -158,7 +158,7 @@ impl FakeCarrier {
             script,
             calls: Mutex::new(Vec::new()),
             ringing: Mutex::new(BTreeMap::new()),
-            http: reqwest::Client::new(),
+            http: crate::http_client(),
         });
         let app = match kind {
             CarrierKind::Telnyx => Router::new()

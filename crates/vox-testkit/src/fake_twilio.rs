@@ -131,7 +131,7 @@ impl FakeTwilio {
             script: Mutex::new(script),
             calls: Mutex::new(Vec::new()),
             unanswered: Mutex::new(Vec::new()),
-            http: reqwest::Client::new(),
+            http: crate::http_client(),
         });
         let app = Router::new()
             .route(

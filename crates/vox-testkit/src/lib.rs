@@ -37,6 +37,17 @@ pub use fake_twilio::{CallerScript, FakeCall, FakeTwilio};
 pub use http::{Ws, close_of, http_get};
 pub use server::VoxServer;
 
+/// An HTTP client as the fakes and tests use it: pooled connections are dropped after 5 s
+/// idle, well before Vox closes an idle kept-alive connection
+/// (`server.header_read_timeout_secs`). A client that keeps them longer can send a request
+/// on a connection at the moment the server closes it, and lose the request.
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .pool_idle_timeout(std::time::Duration::from_secs(5))
+        .build()
+        .expect("an HTTP client")
+}
+
 /// The models directory when every local model is fetched and espeak-ng (Piper's phonemes)
 /// is installed; otherwise prints why the test skips and gives `None` (or, under
 /// `VOX_REQUIRE_MODELS=1`, fails the test).
