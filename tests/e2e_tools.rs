@@ -294,9 +294,10 @@ tts = {{ baseUrl = "{ai}", model = "fake-tts", voice = "v1" }}
             "monday": [{"openTime": "00:00", "closeTime": "24:00"}], "tuesday": [{"openTime": "00:00", "closeTime": "24:00"}], "wednesday": [{"openTime": "00:00", "closeTime": "24:00"}],
             "thursday": [{"openTime": "00:00", "closeTime": "24:00"}], "friday": [{"openTime": "00:00", "closeTime": "24:00"}], "saturday": [{"openTime": "00:00", "closeTime": "24:00"}], "sunday": [{"openTime": "00:00", "closeTime": "24:00"}]}})))
         .expect("config");
-        // a slot two days out, clear of the edge of "now"
+        // a slot two days out, clear of the edge of "now" (searching two days: after the
+        // day's last slot start in Chicago, the first is tomorrow's midnight)
         let now = vox_store::now_ms() + 2 * 86_400_000;
-        cfg.local(cfg.open_slots(&[], now, 1, 1)[0])
+        cfg.local(cfg.open_slots(&[], now, 2, 1)[0])
     };
     fake_ai.set_extraction(json!({"name": "Dana", "visitDay": "Tuesday", "unasked": "x"}));
     fake_ai.push_transcript("I would like to book a visit, my name is Dana.");
