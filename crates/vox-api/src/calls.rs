@@ -283,7 +283,7 @@ pub(crate) async fn outbound(
         ],
     )?;
     let to = validate::req_str(&m, "", "phoneNumber")?;
-    validate::us_phone("phoneNumber", to)?;
+    state.dial_policy.check("phoneNumber", to)?;
     let name = validate::opt_str(&m, "", "name")?;
     let context = validate::opt_str(&m, "", "context")?;
     let additional = validate::opt_str(&m, "", "additionalInfo")?;

@@ -9,6 +9,7 @@ pub mod admin;
 mod agents;
 pub mod auth;
 mod calls;
+mod dial_policy;
 mod error;
 pub mod extract;
 pub mod files;
@@ -27,6 +28,7 @@ use vox_store::Store;
 
 pub use auth::{ALL_SCOPES, Auth};
 pub use calls::{DialError, DialRequest, Dialer};
+pub use dial_policy::DialPolicy;
 pub use error::ApiError;
 
 /// A TTS voice agents can use.
@@ -64,6 +66,8 @@ pub struct ApiState {
     pub recordings_dir: std::path::PathBuf,
     /// Background work (file processing), stopped and awaited at shutdown.
     pub tasks: vox_call::Tasks,
+    /// The numbers businesses may dial (outbound calls, transfer destinations).
+    pub dial_policy: std::sync::Arc<DialPolicy>,
 }
 
 /// `page` / `page_size` of list routes (seed 002: default 1 and 10, at most 100).

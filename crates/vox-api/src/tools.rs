@@ -167,7 +167,7 @@ async fn check_override(
                     &["name", "phoneNumber", "description", "warmTransferEnabled"],
                 )?;
                 validate::req_str(d, &path, "name")?;
-                validate::us_phone(
+                state.dial_policy.check(
                     &join(&path, "phoneNumber"),
                     validate::req_str(d, &path, "phoneNumber")?,
                 )?;

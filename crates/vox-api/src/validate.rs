@@ -137,8 +137,15 @@ pub(crate) fn opt_array<'a>(
     }
 }
 
-/// A US number in E.164: `+1`, then an area code and an exchange not starting with 0 or 1.
+/// A US number in E.164: `+1`, then an area code and an exchange not starting with 0 or 1
+/// (where it may be dialled is [`DialPolicy`](crate::DialPolicy)'s to say).
 pub(crate) fn us_phone(field: &str, s: &str) -> Result<(), ApiError> {
+    nanp_phone(field, s)
+}
+
+/// A North American number in E.164: `+1`, then an area code and an exchange not starting
+/// with 0 or 1.
+pub(crate) fn nanp_phone(field: &str, s: &str) -> Result<(), ApiError> {
     let digits = s
         .strip_prefix("+1")
         .filter(|d| d.len() == 10 && d.bytes().all(|b| b.is_ascii_digit()));

@@ -97,6 +97,7 @@ async fn fixture() -> Fixture {
         max_upload_bytes: 1 << 20,
         recordings_dir: dir.join("recordings"),
         tasks: vox_call::Tasks::default(),
+        dial_policy: std::sync::Arc::new(vox_api::DialPolicy::default()),
     });
     Fixture {
         app,
@@ -543,6 +544,15 @@ async fn every_tool_validation_rule_names_its_field() {
         ),
         (
             dest("+15551034567"),
+            "configOverride.destinations[0].phoneNumber",
+        ),
+        // a transfer is a dial too: no premium-rate, no +1 outside the US by default
+        (
+            dest("+15129761234"),
+            "configOverride.destinations[0].phoneNumber",
+        ),
+        (
+            dest("+12845550100"),
             "configOverride.destinations[0].phoneNumber",
         ),
         (
@@ -1312,6 +1322,15 @@ async fn outbound_calls_are_validated_recorded_and_listed() {
         ),
         (
             serde_json::json!({"phoneNumber": "+15551234567"}),
+            "phoneNumber",
+        ),
+        // premium-rate, and +1 outside the US (Jamaica) unless api.dial_area_codes says so
+        (
+            serde_json::json!({"phoneNumber": "+19005550100"}),
+            "phoneNumber",
+        ),
+        (
+            serde_json::json!({"phoneNumber": "+18765550100"}),
             "phoneNumber",
         ),
         (

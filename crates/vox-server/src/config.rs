@@ -92,6 +92,8 @@ pub struct ApiConfig {
     pub webhook_max_attempts: u32,
     pub webhook_retry_secs: u64,
     pub webhook_timeout_ms: u64,
+    /// +1 area codes outside the US that outbound calls and transfers may dial.
+    pub dial_area_codes: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -188,6 +190,7 @@ impl Config {
                 return Err(format!("server.{key} must be at least 1"));
             }
         }
+        vox_api::DialPolicy::new(&self.api.dial_area_codes)?;
         self.media.check()?;
         self.vad.check()?;
         self.conversation.check()?;

@@ -194,6 +194,9 @@ impl Server {
             max_upload_bytes: cfg.api.max_upload_bytes,
             recordings_dir: cfg.api.recordings_dir.clone(),
             tasks: tasks.clone(),
+            dial_policy: Arc::new(
+                vox_api::DialPolicy::new(&cfg.api.dial_area_codes).map_err(anyhow::Error::msg)?,
+            ),
         };
         let metrics = crate::telemetry::metrics()?;
         // Histogram summaries need periodic upkeep.
