@@ -622,6 +622,7 @@ pub(crate) async fn deploy(
         code: "CONFLICT",
         message: "no phone number is free in the pool: add numbers to telephony.numbers in the server's configuration".into(),
         field: None,
+        retry_after: None,
     })?;
     a.phone_number = Some(number);
     a.on_duty = Some(true);

@@ -325,6 +325,19 @@ pub(crate) async fn outbound(
             "voice agent {agent_id} is off duty: PATCH .../voice-agents/{agent_id}/on first"
         )));
     }
+    if let Err(secs) = state
+        .outbound_rate
+        .take(&business.id, std::time::Instant::now())
+    {
+        tracing::info!(business = %business.id, "outbound call refused: over api.outbound_calls_per_minute");
+        return Err(ApiError::rate_limited(
+            format!(
+                "this business may start {} outbound calls a minute (api.outbound_calls_per_minute); try again in {secs} s",
+                state.outbound_rate.per_minute()
+            ),
+            secs,
+        ));
+    }
     let mut lead_context = json!({
         "context": context.map(str::to_owned).unwrap_or_else(|| format!("An outbound call on behalf of {}.", business.name)),
         "generatedFromLeadId": null,
@@ -339,7 +352,7 @@ pub(crate) async fn outbound(
         lead_context["imageUrls"] = json!(images);
     }
     let Some(dialer) = state.dialer.clone() else {
-        return Err(ApiError { status: StatusCode::INTERNAL_SERVER_ERROR, code: "INTERNAL_ERROR", message: "Failed to initiate call: no outbound dialer is configured for this server's telephony".into(), field: None });
+        return Err(ApiError { status: StatusCode::INTERNAL_SERVER_ERROR, code: "INTERNAL_ERROR", message: "Failed to initiate call: no outbound dialer is configured for this server's telephony".into(), field: None, retry_after: None });
     };
     let record = state
         .store
@@ -385,6 +398,7 @@ pub(crate) async fn outbound(
                     record.id
                 ),
                 field: None,
+                retry_after: None,
             })
         }
     }

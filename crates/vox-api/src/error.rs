@@ -16,6 +16,8 @@ pub struct ApiError {
     pub message: String,
     /// The request field at fault.
     pub field: Option<String>,
+    /// Seconds until a refused request may be made again (429s: `Retry-After`).
+    pub retry_after: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -39,6 +41,7 @@ impl ApiError {
             code: "BAD_REQUEST",
             message: message.into(),
             field: Some(field.to_owned()),
+            retry_after: None,
         }
     }
 
@@ -49,6 +52,7 @@ impl ApiError {
             code: "BAD_REQUEST",
             message: message.into(),
             field: None,
+            retry_after: None,
         }
     }
 
@@ -59,6 +63,7 @@ impl ApiError {
             code: "NOT_FOUND",
             message: format!("{what} not found"),
             field: None,
+            retry_after: None,
         }
     }
 
@@ -69,6 +74,7 @@ impl ApiError {
             code: "UNAUTHORIZED",
             message: message.into(),
             field: None,
+            retry_after: None,
         }
     }
 
@@ -79,6 +85,18 @@ impl ApiError {
             code: "FORBIDDEN",
             message: format!("this token lacks the scope {scope}"),
             field: None,
+            retry_after: None,
+        }
+    }
+
+    /// 429: too many requests of a kind; may be made again in `retry_after_secs`.
+    pub fn rate_limited(message: impl Into<String>, retry_after_secs: u64) -> Self {
+        Self {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            code: "RATE_LIMITED",
+            message: message.into(),
+            field: None,
+            retry_after: Some(retry_after_secs),
         }
     }
 
@@ -90,6 +108,7 @@ impl ApiError {
             code: "INTERNAL_ERROR",
             message: "internal error".into(),
             field: None,
+            retry_after: None,
         }
     }
 }
@@ -113,6 +132,10 @@ impl IntoResponse for ApiError {
             },
         };
         let mut res = (self.status, axum::Json(body)).into_response();
+        if let Some(secs) = self.retry_after {
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             res.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

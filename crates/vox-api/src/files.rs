@@ -44,6 +44,7 @@ fn too_large(limit: usize) -> ApiError {
             limit >> 20
         ),
         field: Some("file".into()),
+        retry_after: None,
     }
 }
 
@@ -124,6 +125,7 @@ pub(crate) async fn upload(
                 declared.as_deref().unwrap_or("unknown type")
             ),
             field: Some("file".into()),
+            retry_after: None,
         })?;
     let record = state
         .store
@@ -269,6 +271,7 @@ pub(crate) async fn delete(
                 users.join(", ")
             ),
             field: None,
+            retry_after: None,
         });
     }
     if !state.store.delete_file(&business.id, &id).await? {

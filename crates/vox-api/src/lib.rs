@@ -14,6 +14,7 @@ mod error;
 pub mod extract;
 pub mod files;
 pub mod openapi;
+mod rate;
 pub mod schedule;
 mod templates;
 mod tools;
@@ -30,6 +31,7 @@ pub use auth::{ALL_SCOPES, Auth};
 pub use calls::{DialError, DialRequest, Dialer};
 pub use dial_policy::DialPolicy;
 pub use error::ApiError;
+pub use rate::OutboundRate;
 
 /// A TTS voice agents can use.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -68,6 +70,8 @@ pub struct ApiState {
     pub tasks: vox_call::Tasks,
     /// The numbers businesses may dial (outbound calls, transfer destinations).
     pub dial_policy: std::sync::Arc<DialPolicy>,
+    /// Outbound calls each business may start per minute.
+    pub outbound_rate: std::sync::Arc<OutboundRate>,
 }
 
 /// `page` / `page_size` of list routes (seed 002: default 1 and 10, at most 100).

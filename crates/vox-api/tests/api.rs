@@ -31,6 +31,9 @@ impl vox_api::Dialer for FakeDialer {
     }
 }
 
+/// The fixture's outbound calls per minute per business.
+const OUTBOUND_PER_MINUTE: u32 = 20;
+
 struct Fixture {
     app: axum::Router,
     client_id: String,
@@ -98,6 +101,7 @@ async fn fixture() -> Fixture {
         recordings_dir: dir.join("recordings"),
         tasks: vox_call::Tasks::default(),
         dial_policy: std::sync::Arc::new(vox_api::DialPolicy::default()),
+        outbound_rate: std::sync::Arc::new(vox_api::OutboundRate::new(OUTBOUND_PER_MINUTE)),
     });
     Fixture {
         app,
@@ -2058,4 +2062,57 @@ async fn the_webhook_secret_is_shown_once_and_never_read_back() {
         assert!(got.get("secret").is_none(), "{got}");
         assert!(!got.to_string().contains("0123456789abcdef"), "{got}");
     }
+}
+
+#[tokio::test]
+async fn outbound_calls_are_limited_per_business() {
+    let f = fixture().await;
+    let t = token(&f, &f.client_id, &f.client_secret).await;
+    let agents = format!("/v1/businesses/{}/voice-agents", f.biz);
+    let (_, out) = call(&f.app, send("POST", &agents, &t, &serde_json::json!({"name": "Caller", "type": "OUTBOUND", "conversationFlow": "Offer a service visit."}))).await;
+    let agent = format!("{agents}/{}", out["id"].as_str().expect("id"));
+    for step in ["deploy", "on"] {
+        let method = if step == "on" { "PATCH" } else { "POST" };
+        let (status, body) = call(
+            &f.app,
+            send(method, &format!("{agent}/{step}"), &t, &Value::Null),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{step}: {body}");
+    }
+    let dial = serde_json::json!({"phoneNumber": "+15552345678"});
+    for i in 0..OUTBOUND_PER_MINUTE {
+        let (status, body) = call(&f.app, send("POST", &format!("{agent}/call"), &t, &dial)).await;
+        assert_eq!(status, StatusCode::OK, "call {i}: {body}");
+    }
+    let res = f
+        .app
+        .clone()
+        .oneshot(send("POST", &format!("{agent}/call"), &t, &dial))
+        .await
+        .expect("response");
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = res.headers()[header::RETRY_AFTER]
+        .to_str()
+        .expect("ascii")
+        .parse()
+        .expect("seconds");
+    assert!((1..=3).contains(&retry), "one call every 3 s: {retry}");
+    let body = axum::body::to_bytes(res.into_body(), 1 << 16)
+        .await
+        .expect("body");
+    let body: Value = serde_json::from_slice(&body).expect("json");
+    assert_eq!(body["error"]["code"], "RATE_LIMITED", "{body}");
+    // an invalid request is refused for what it is, and uses up nothing
+    let (status, _) = call(
+        &f.app,
+        send(
+            "POST",
+            &format!("{agent}/call"),
+            &t,
+            &serde_json::json!({"phoneNumber": "+19005550100"}),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
 }

@@ -94,6 +94,8 @@ pub struct ApiConfig {
     pub webhook_timeout_ms: u64,
     /// +1 area codes outside the US that outbound calls and transfers may dial.
     pub dial_area_codes: Vec<String>,
+    /// Outbound calls each business may start per minute.
+    pub outbound_calls_per_minute: u32,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -191,6 +193,9 @@ impl Config {
             }
         }
         vox_api::DialPolicy::new(&self.api.dial_area_codes)?;
+        if self.api.outbound_calls_per_minute == 0 {
+            return Err("api.outbound_calls_per_minute must be at least 1".into());
+        }
         self.media.check()?;
         self.vad.check()?;
         self.conversation.check()?;

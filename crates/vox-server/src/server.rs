@@ -197,6 +197,9 @@ impl Server {
             dial_policy: Arc::new(
                 vox_api::DialPolicy::new(&cfg.api.dial_area_codes).map_err(anyhow::Error::msg)?,
             ),
+            outbound_rate: Arc::new(vox_api::OutboundRate::new(
+                cfg.api.outbound_calls_per_minute,
+            )),
         };
         let metrics = crate::telemetry::metrics()?;
         // Histogram summaries need periodic upkeep.
