@@ -140,6 +140,8 @@ struct Inner {
     tasks: vox_call::Tasks,
     /// Exotel: transfers waiting for the flow's Connect applet to ask where to dial.
     exotel_transfers: exotel::PendingTransfers,
+    /// Vonage: webhook tokens already used.
+    vonage_tokens: vonage::SeenTokens,
 }
 
 impl std::fmt::Debug for Carriers {
@@ -192,6 +194,7 @@ impl Carriers {
             http,
             tasks,
             exotel_transfers: exotel::PendingTransfers::default(),
+            vonage_tokens: vonage::SeenTokens::default(),
         })))
     }
 

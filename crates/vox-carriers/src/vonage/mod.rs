@@ -95,8 +95,28 @@ impl Carriers {
     }
 }
 
+/// The `jti` of every webhook token accepted and not yet expired: each token is good for one
+/// request, so a captured one cannot be replayed (a GET answer webhook's signature covers no
+/// query, so this is also what keeps its `to` and `uuid` from being changed). Tokens older
+/// than [`wire::TOLERANCE_SECS`] are refused by their `iat` anyway, which bounds the set.
+#[derive(Debug, Default)]
+pub(crate) struct SeenTokens(std::sync::Mutex<std::collections::HashMap<String, i64>>);
+
+impl SeenTokens {
+    /// Whether `jti` (issued at `iat`) is used for the first time at `now` (seconds).
+    pub(crate) fn first_use(&self, jti: &str, iat: i64, now: i64) -> bool {
+        let mut seen = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        seen.retain(|_, expires| *expires >= now);
+        if seen.contains_key(jti) {
+            return false;
+        }
+        seen.insert(jti.to_owned(), iat.max(now) + wire::TOLERANCE_SECS);
+        true
+    }
+}
+
 /// The webhook's parameters (query, and a JSON body's fields), once its token holds for one
-/// of the Vonage pools.
+/// of the Vonage pools and has not been used before.
 #[allow(clippy::result_large_err)] // the error is the HTTP response itself
 fn verified(
     c: &Carriers,
@@ -123,6 +143,24 @@ fn verified(
         return Err((
             StatusCode::FORBIDDEN,
             format!("vonage webhook refused: {why} (enable signed webhooks on the application)"),
+        )
+            .into_response());
+    }
+    let claims = verdicts
+        .iter()
+        .find_map(|v| v.as_ref().ok())
+        .cloned()
+        .unwrap_or_default();
+    let first = match (claims["jti"].as_str(), claims["iat"].as_i64()) {
+        (Some(jti), Some(iat)) if !jti.is_empty() => c.0.vonage_tokens.first_use(jti, iat, now),
+        _ => false,
+    };
+    if !first {
+        warn!("vonage webhook refused: its token has no jti or was used before");
+        metrics::counter!("vox_webhook_rejected_total", "carrier" => "vonage").increment(1);
+        return Err((
+            StatusCode::FORBIDDEN,
+            "vonage webhook refused: its token was used before (or has no jti)",
         )
             .into_response());
     }
@@ -303,5 +341,21 @@ impl Carrier for Account {
             .await?;
             Ok(Transfer::Done { warm: false })
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_webhook_token_is_good_for_one_request() {
+        let seen = SeenTokens::default();
+        assert!(seen.first_use("j1", 1_000, 1_000));
+        assert!(!seen.first_use("j1", 1_000, 1_001), "replayed");
+        assert!(seen.first_use("j2", 1_000, 1_001));
+        // forgotten only once its iat is out of tolerance (then refused for that anyway)
+        assert!(!seen.first_use("j1", 1_000, 1_000 + wire::TOLERANCE_SECS));
+        assert!(seen.first_use("j1", 1_000, 1_001 + wire::TOLERANCE_SECS));
     }
 }

@@ -89,7 +89,7 @@ pub fn verify_webhook(
 /// A webhook token as Vonage signs it (for fakes and tests).
 pub fn sign_webhook(signature_secret: &str, body: &[u8], now_secs: i64) -> String {
     let mut claims =
-        json!({"iat": now_secs, "jti": format!("{now_secs}-{}", body.len()), "iss": "Vonage"});
+        json!({"iat": now_secs, "jti": uuid::Uuid::new_v4().to_string(), "iss": "Vonage"});
     if !body.is_empty() {
         claims["payload_hash"] = json!(hex(&sha2::Sha256::digest(body)));
     }
