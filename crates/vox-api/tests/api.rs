@@ -42,6 +42,7 @@ struct Fixture {
     narrow_secret: String,
     biz: String,
     foreign_biz: String,
+    foreign_org: String,
     org: String,
     store: Store,
 }
@@ -111,6 +112,7 @@ async fn fixture() -> Fixture {
         narrow_secret: narrow.client_secret,
         biz,
         foreign_biz,
+        foreign_org: globex.id.clone(),
         org: org.id.clone(),
         store,
     }
@@ -2115,4 +2117,139 @@ async fn outbound_calls_are_limited_per_business() {
     )
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+/// Every operation that names a tenant's resource, asked by another organization's token
+/// with every scope: 404 (never 2xx, 403 or a body carrying the other tenant's data), and
+/// the other tenant's resources are unchanged afterwards.
+#[tokio::test]
+async fn another_organizations_resources_are_404_on_every_route_and_verb() {
+    let f = fixture().await;
+    let acme = token(&f, &f.client_id, &f.client_secret).await;
+    let all: Vec<String> = ALL_SCOPES.iter().map(|s| s.to_string()).collect();
+    let globex_client = f
+        .store
+        .create_client(&f.foreign_org, "globex", &all)
+        .await
+        .expect("client");
+    let globex = token(&f, &globex_client.client_id, &globex_client.client_secret).await;
+    let gb = &f.foreign_biz;
+    // Globex's own resources, made through the API as Globex would
+    let (status, tool) = call(
+        &f.app,
+        send(
+            "POST",
+            &format!("/v1/businesses/{gb}/tools"),
+            &globex,
+            &serde_json::json!({"templateToolId": "template-end-call"}),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{tool}");
+    let (status, agent) = call(&f.app, send("POST", &format!("/v1/businesses/{gb}/voice-agents"), &globex, &serde_json::json!({"name": "Globex desk", "type": "OUTBOUND", "conversationFlow": "Book cleanings."}))).await;
+    assert_eq!(status, StatusCode::CREATED, "{agent}");
+    let (status, _) = call(
+        &f.app,
+        send(
+            "PUT",
+            &format!("/v1/businesses/{gb}/webhook"),
+            &globex,
+            &serde_json::json!({"url": "https://globex.example/hooks"}),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let file = f
+        .store
+        .create_file(gb, "secrets.txt", "text/plain", 10)
+        .await
+        .expect("file");
+    let globex_call = f
+        .store
+        .create_call(vox_store::CallRecord::new(
+            gb,
+            vox_store::CallKind::Outbound,
+        ))
+        .await
+        .expect("call");
+    let ids = [
+        ("{tool_id}", tool["id"].as_str().expect("tool").to_owned()),
+        (
+            "{agent_id}",
+            agent["id"].as_str().expect("agent").to_owned(),
+        ),
+        ("{file_id}", file.id.clone()),
+        ("{call_id}", globex_call.id.clone()),
+    ];
+    let mut asked = 0;
+    for op in vox_api::openapi::OPERATIONS {
+        let tenant =
+            op.path.contains("{business_id}") || op.path.starts_with("/v1/organizations/calls/");
+        if !tenant {
+            continue;
+        }
+        // Globex's business, and Acme's business with Globex's resource ids
+        let mut paths = vec![op.path.replace("{business_id}", gb)];
+        if op.path.contains("{business_id}/") && ids.iter().any(|(k, _)| op.path.contains(k)) {
+            paths.push(op.path.replace("{business_id}", &f.biz));
+        }
+        for path in paths {
+            let path = ids.iter().fold(path, |p, (k, v)| p.replace(k, v));
+            if path.contains('{') {
+                continue; // a tenant-free parameter (none today)
+            }
+            // bodies valid enough to reach the lookup (validation may come first)
+            let body = if op.path.ends_with("/call") {
+                serde_json::json!({"phoneNumber": "+15552345678"})
+            } else {
+                serde_json::json!({})
+            };
+            let req = if op.path.ends_with("/files") && op.method == "post" {
+                upload(&path, &acme, "file", "notes.txt", "text/plain", b"hello")
+            } else {
+                send(&op.method.to_uppercase(), &path, &acme, &body)
+            };
+            let (status, body) = call(&f.app, req).await;
+            asked += 1;
+            assert_eq!(
+                status,
+                StatusCode::NOT_FOUND,
+                "{} {path}: {body}",
+                op.method
+            );
+            let text = body.to_string();
+            for leak in ["Globex", "globex.example", "secrets.txt"] {
+                assert!(
+                    !text.contains(leak),
+                    "{} {path} shows {leak}: {text}",
+                    op.method
+                );
+            }
+        }
+    }
+    assert!(asked >= 30, "the matrix covered {asked} requests");
+    // nothing of Globex's was changed or removed by the attempts
+    for path in [
+        format!("/v1/businesses/{gb}/tools/{}", ids[0].1),
+        format!("/v1/businesses/{gb}/voice-agents/{}", ids[1].1),
+        format!("/v1/businesses/{gb}/files/{}", ids[2].1),
+        format!("/v1/businesses/{gb}/calls/{}", ids[3].1),
+        format!("/v1/businesses/{gb}/webhook"),
+    ] {
+        let (status, body) = call(&f.app, get(&path, Some(&globex))).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {body}");
+    }
+    let (_, agent_now) = call(
+        &f.app,
+        get(
+            &format!("/v1/businesses/{gb}/voice-agents/{}", ids[1].1),
+            Some(&globex),
+        ),
+    )
+    .await;
+    assert_eq!(agent_now["name"], "Globex desk");
+    assert!(
+        agent_now["phoneNumber"].is_null(),
+        "not deployed by Acme: {agent_now}"
+    );
 }
