@@ -316,3 +316,74 @@ fn slow_and_excess_http_clients_are_cut_off() {
         "{metrics}"
     );
 }
+
+/// No configured secret shows in `--print-config`, in the log, or in a refusal's answer.
+#[test]
+fn configured_secrets_never_show() {
+    let dir = scratch_dir("secrets");
+    let config = dir.join("vox.toml");
+    let llm_key = "sk-llm-key-4f1e9a2b7c";
+    let twilio_token = "twilio-token-9d8c7b6a5f";
+    let plivo_token = "plivo-token-1a2b3c4d5e";
+    std::fs::write(
+        &config,
+        format!(
+            "[[telephony.pools]]\ncarrier = \"twilio\"\nnumbers = [\"+15125550100\"]\naccount_sid = \"AC1\"\nauth_token = \"env:VOX_TEST_TWILIO_TOKEN\"\n\
+             [[telephony.pools]]\ncarrier = \"plivo\"\nnumbers = [\"+15125550101\"]\naccount_sid = \"MA1\"\nauth_token = \"{plivo_token}\"\n\
+             [voice_agents]\nllm = {{ baseUrl = \"http://127.0.0.1:9/v1\", apiKey = \"{llm_key}\", model = \"m\" }}\n"
+        ),
+    )
+    .expect("config");
+    let config = config.display().to_string();
+    let secrets = [llm_key, twilio_token, plivo_token];
+    let out = Command::new(BIN)
+        .args(["serve", "--print-config", "--config", &config])
+        .env("VOX_TEST_TWILIO_TOKEN", twilio_token)
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(printed.contains("auth_token"), "{printed}");
+    for s in secrets {
+        assert!(!printed.contains(s), "--print-config shows {s}:\n{printed}");
+    }
+    let s = server(
+        &["--config", &config],
+        &[
+            ("VOX_TEST_TWILIO_TOKEN", twilio_token),
+            ("RUST_LOG", "debug"),
+        ],
+    );
+    // a forged webhook is refused and logged (a careless log would show the expected
+    // signature, or the token it is made with)
+    {
+        use std::io::{Read as _, Write as _};
+        let body = "To=%2B15125550100&From=%2B15125550188&CallSid=CA1";
+        let mut tcp = std::net::TcpStream::connect(s.addr).expect("connect");
+        write!(
+            tcp,
+            "POST /twilio/voice HTTP/1.1\r\nHost: {}\r\nContent-Type: application/x-www-form-urlencoded\r\nX-Twilio-Signature: forged\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            s.addr,
+            body.len()
+        )
+        .expect("write");
+        let mut answer = String::new();
+        let _ = tcp.read_to_string(&mut answer);
+        assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
+        for secret in secrets {
+            assert!(!answer.contains(secret), "the refusal shows {secret}");
+        }
+    }
+    let (_, metrics) = http_get(s.addr, "/metrics").expect("metrics");
+    s.terminate();
+    let (_, log) = s.wait(Duration::from_secs(20)).expect("exits");
+    assert!(log.contains("listening"), "{log}");
+    for secret in secrets {
+        assert!(!log.contains(secret), "the log shows {secret}");
+        assert!(!metrics.contains(secret), "the metrics show {secret}");
+    }
+}

@@ -278,6 +278,11 @@ impl Config {
             .flat_map(|p| p.secrets_mut())
             .for_each(hide);
         shown.tools.google_access_token.iter_mut().for_each(hide);
+        for (_, key) in shown.voice_agents.api_keys_mut() {
+            let mut text = key.expose().to_owned();
+            hide(&mut text);
+            *key = vox_providers::Secret::new(text);
+        }
         toml::to_string_pretty(&shown).context("rendering config")
     }
 }
