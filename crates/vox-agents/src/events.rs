@@ -2,10 +2,15 @@
 //! it), then a worker POSTs it to the business's endpoint with
 //! `X-Vox-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`,
 //! `X-Vox-Event` (the type) and `X-Vox-Event-Id` (for receivers to drop duplicates). A non-2xx
-//! reply or a network error is retried after `webhook_retry_secs`, doubling, up to
+//! reply or a network error is retried after `webhook_retry_secs`, doubling, with +/-25%
+//! jitter (so endpoints that failed together are not retried together), up to
 //! `webhook_max_attempts`. Endpoints go through the same address guard as tools.
+//!
+//! Each business's deliveries run in their own task, in order, beside every other
+//! business's: a slow or dead endpoint delays only its own events.
 
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hmac::{KeyInit, Mac};
@@ -52,7 +57,12 @@ pub struct Events {
     retry: Duration,
     timeout: Duration,
     wake: Arc<tokio::sync::Notify>,
+    /// Businesses whose deliveries are under way.
+    busy: Arc<Mutex<HashSet<String>>>,
 }
+
+/// Most deliveries taken from the outbox per round.
+const ROUND: i64 = 200;
 
 /// The signature header's value for `body` at unix time `t`.
 pub fn signature(secret: &str, t: i64, body: &str) -> String {
@@ -95,6 +105,7 @@ impl Events {
             retry,
             timeout,
             wake: Arc::default(),
+            busy: Arc::default(),
         }
     }
 
@@ -139,64 +150,142 @@ impl Events {
         }
     }
 
+    fn busy(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        self.busy
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Starts a task for each business with deliveries due and none under way.
     async fn deliver_due(&self) -> Result<(), vox_store::StoreError> {
-        for d in self.store.due_deliveries(vox_store::now_ms(), 50).await? {
-            let Some(hook) = self.store.webhook(&d.business_id).await? else {
-                self.store
-                    .delivery_attempted(&d.id, Some("no endpoint"), None)
-                    .await?;
-                continue;
+        let busy: Vec<String> = self.busy().iter().cloned().collect();
+        let due = self
+            .store
+            .due_deliveries_except(vox_store::now_ms(), ROUND, &busy)
+            .await?;
+        let mut queues: BTreeMap<String, Vec<vox_store::Delivery>> = BTreeMap::new();
+        for d in due {
+            queues.entry(d.business_id.clone()).or_default().push(d);
+        }
+        for (business, queue) in queues {
+            self.busy().insert(business.clone());
+            let under_way = UnderWay {
+                events: self.clone(),
+                business,
             };
-            let t = vox_store::now_ms() / 1000;
-            let headers = [
-                ("content-type".to_owned(), "application/json".to_owned()),
-                ("x-vox-event".to_owned(), d.event.clone()),
-                ("x-vox-event-id".to_owned(), d.id.clone()),
-                (
-                    "x-vox-signature".to_owned(),
-                    signature(&hook.secret, t, &d.body),
-                ),
-            ];
-            let error = match self
-                .guard
-                .send_raw(
-                    "POST",
-                    &hook.url,
-                    &headers,
-                    Some(d.body.as_bytes()),
-                    self.timeout,
-                )
-                .await
-            {
-                Ok(r) if (200..300).contains(&r.status) => None,
-                Ok(r) => Some(format!("HTTP {}", r.status)),
-                Err(e) => Some(e),
-            };
-            let attempts = d.attempts as u32 + 1;
-            let next = error
-                .as_ref()
-                .filter(|_| attempts < self.max_attempts)
-                .map(|_| {
-                    vox_store::now_ms()
-                        + (self.retry.as_millis() as i64) * (1_i64 << (attempts - 1).min(16))
+            self.tasks
+                .spawn("webhook deliveries of a business", async move {
+                    for d in queue {
+                        if let Err(e) = under_way.events.deliver(&d).await {
+                            warn!(error = %e, id = %d.id, "webhook outbox");
+                        }
+                    }
                 });
-            match &error {
-                None => info!(event = %d.event, id = %d.id, "webhook delivered"),
-                Some(e) => {
-                    warn!(event = %d.event, id = %d.id, attempts, error = %e, giving_up = next.is_none(), "webhook delivery failed")
-                }
-            }
-            self.store
-                .delivery_attempted(&d.id, error.as_deref(), next)
-                .await?;
         }
         Ok(())
     }
+
+    /// One delivery attempt, recorded.
+    async fn deliver(&self, d: &vox_store::Delivery) -> Result<(), vox_store::StoreError> {
+        let Some(hook) = self.store.webhook(&d.business_id).await? else {
+            return self
+                .store
+                .delivery_attempted(&d.id, Some("no endpoint"), None)
+                .await;
+        };
+        let t = vox_store::now_ms() / 1000;
+        let headers = [
+            ("content-type".to_owned(), "application/json".to_owned()),
+            ("x-vox-event".to_owned(), d.event.clone()),
+            ("x-vox-event-id".to_owned(), d.id.clone()),
+            (
+                "x-vox-signature".to_owned(),
+                signature(&hook.secret, t, &d.body),
+            ),
+        ];
+        let error = match self
+            .guard
+            .send_raw(
+                "POST",
+                &hook.url,
+                &headers,
+                Some(d.body.as_bytes()),
+                self.timeout,
+            )
+            .await
+        {
+            Ok(r) if (200..300).contains(&r.status) => None,
+            Ok(r) => Some(format!("HTTP {}", r.status)),
+            Err(e) => Some(e),
+        };
+        let attempts = d.attempts as u32 + 1;
+        let next = error
+            .as_ref()
+            .filter(|_| attempts < self.max_attempts)
+            .map(|_| vox_store::now_ms() + retry_delay_ms(self.retry, attempts, jitter()));
+        match &error {
+            None => info!(event = %d.event, id = %d.id, "webhook delivered"),
+            Some(e) => {
+                warn!(event = %d.event, id = %d.id, attempts, error = %e, giving_up = next.is_none(), "webhook delivery failed")
+            }
+        }
+        self.store
+            .delivery_attempted(&d.id, error.as_deref(), next)
+            .await
+    }
+}
+
+/// A business's deliveries under way; when they are done (or their task stopped), the
+/// business's next due events may go.
+struct UnderWay {
+    events: Events,
+    business: String,
+}
+
+impl Drop for UnderWay {
+    fn drop(&mut self) {
+        self.events.busy().remove(&self.business);
+        self.events.wake.notify_one();
+    }
+}
+
+/// The wait before attempt `attempts + 1`: `retry` doubled per failed attempt, times
+/// `jitter` (0.75 to 1.25).
+fn retry_delay_ms(retry: Duration, attempts: u32, jitter: f64) -> i64 {
+    let base = (retry.as_millis() as i64).saturating_mul(1_i64 << (attempts.max(1) - 1).min(16));
+    (base as f64 * jitter.clamp(0.75, 1.25)) as i64
+}
+
+/// A random factor in [0.75, 1.25).
+fn jitter() -> f64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    0.75 + (h.finish() % 10_000) as f64 / 20_000.0
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retries_double_with_bounded_jitter() {
+        let r = Duration::from_secs(2);
+        assert_eq!(retry_delay_ms(r, 1, 1.0), 2_000);
+        assert_eq!(retry_delay_ms(r, 3, 1.0), 8_000);
+        assert_eq!(retry_delay_ms(r, 3, 0.75), 6_000);
+        assert_eq!(retry_delay_ms(r, 3, 9.0), 10_000, "clamped");
+        let draws: Vec<f64> = (0..50).map(|_| jitter()).collect();
+        assert!(draws.iter().all(|j| (0.75..1.25).contains(j)));
+        assert!(
+            draws.iter().any(|j| (j - draws[0]).abs() > 1e-9),
+            "not one fixed value"
+        );
+    }
 
     #[test]
     fn signatures_are_hmac_sha256_over_time_and_body() {

@@ -146,11 +146,32 @@ impl Store {
 
     /// Pending deliveries due by `now`, oldest first.
     pub async fn due_deliveries(&self, now: i64, limit: i64) -> Result<Vec<Delivery>, StoreError> {
-        let rows = sqlx::query("SELECT id, business_id, event, body, attempts, next_at, status, last_error FROM webhook_deliveries WHERE status = 'pending' AND next_at <= $1 ORDER BY next_at, id LIMIT $2")
-            .bind(now)
-            .bind(limit)
-            .fetch_all(self.pool())
-            .await?;
+        self.due_deliveries_except(now, limit, &[]).await
+    }
+
+    /// Pending deliveries due by `now`, oldest first, of businesses other than `except` (those
+    /// whose deliveries are under way).
+    pub async fn due_deliveries_except(
+        &self,
+        now: i64,
+        limit: i64,
+        except: &[String],
+    ) -> Result<Vec<Delivery>, StoreError> {
+        // one bound placeholder per excluded business: no value is ever spliced into the SQL
+        let not_in = if except.is_empty() {
+            String::new()
+        } else {
+            let marks: Vec<String> = (0..except.len()).map(|i| format!("${}", i + 3)).collect();
+            format!(" AND business_id NOT IN ({})", marks.join(", "))
+        };
+        let sql = format!(
+            "SELECT id, business_id, event, body, attempts, next_at, status, last_error FROM webhook_deliveries WHERE status = 'pending' AND next_at <= $1{not_in} ORDER BY next_at, id LIMIT $2"
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now).bind(limit);
+        for b in except {
+            q = q.bind(b);
+        }
+        let rows = q.fetch_all(self.pool()).await?;
         rows.iter().map(delivery).collect()
     }
 
