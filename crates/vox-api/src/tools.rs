@@ -234,8 +234,10 @@ async fn check_override(
                         "advanceNoticeMinutes",
                         "hoursJson",
                         "timezone",
+                        "appointmentsOfAnyCaller",
                     ],
                 )?;
+                validate::opt_bool(a, path, "appointmentsOfAnyCaller")?;
                 validate::opt_int(a, path, "slotDurationMinutes", 10, 300)?;
                 validate::opt_int(a, path, "slotBufferMinutes", 0, 120)?;
                 validate::opt_int(a, path, "advanceNoticeMinutes", 0, 14400)?;

@@ -403,7 +403,34 @@ fn cut(s: &str) -> String {
     }
 }
 
+/// Said when appointments are limited to the caller's and the caller's number is unknown.
+const NO_CALLER_NUMBER: &str =
+    "Error: the caller's number is unknown, so their appointments cannot be looked up.";
+
+/// The last ten digits of a phone number (how a booking's phone and the caller's compare).
+fn phone_key(number: &str) -> String {
+    let digits: Vec<char> = number.chars().filter(char::is_ascii_digit).collect();
+    digits[digits.len().saturating_sub(10)..].iter().collect()
+}
+
 impl CallTools {
+    /// The bookings this call may see: all of them if the tool allows any caller's, else the
+    /// caller's own (booked for their number); `None` when that number is unknown.
+    fn callers_own(&self, cfg: &AppointmentConfig, list: Vec<Booking>) -> Option<Vec<Booking>> {
+        if cfg.any_caller {
+            return Some(list);
+        }
+        let caller = phone_key(self.ctx.customer_number.as_deref()?);
+        if caller.len() < 7 {
+            return None;
+        }
+        Some(
+            list.into_iter()
+                .filter(|b| b.phone.as_deref().map(phone_key).as_deref() == Some(caller.as_str()))
+                .collect(),
+        )
+    }
+
     /// The runner for one call.
     pub fn new(
         env: ToolEnv,
@@ -759,6 +786,9 @@ impl CallTools {
                     Ok(l) => l,
                     Err(e) => return failed(e),
                 };
+                let Some(list) = self.callers_own(cfg, list) else {
+                    return NO_CALLER_NUMBER.into();
+                };
                 let mut scored: Vec<(f32, Booking)> = list
                     .into_iter()
                     .map(|b| (match_score(&query, &b), b))
@@ -790,6 +820,21 @@ impl CallTools {
                 else {
                     return "Error: pass the appointmentId from searchAppointments.".into();
                 };
+                // only an appointment the caller may see can be cancelled (and one they
+                // may not see is "not booked": its existence is not theirs to learn)
+                let list = match backend
+                    .bookings(now - 86_400_000, now + 365 * 86_400_000)
+                    .await
+                {
+                    Ok(l) => l,
+                    Err(e) => return failed(e),
+                };
+                let Some(list) = self.callers_own(cfg, list) else {
+                    return NO_CALLER_NUMBER.into();
+                };
+                if !list.iter().any(|b| b.id == id) {
+                    return format!("Error: there is no booked appointment {id}.");
+                }
                 match backend.cancel(id).await {
                     Ok(true) => format!("Cancelled appointment {id}."),
                     Ok(false) => format!("Error: there is no booked appointment {id}."),

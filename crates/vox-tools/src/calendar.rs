@@ -44,6 +44,9 @@ pub struct AppointmentConfig {
     pub hours: [Vec<(i64, i64)>; 7],
     /// The zone the hours are in.
     pub tz: TimeZone,
+    /// Whether a call may find and cancel appointments booked for other phone numbers
+    /// (`appointmentsOfAnyCaller`, default false: only the caller's own).
+    pub any_caller: bool,
 }
 
 fn hhmm(s: &str) -> Option<i64> {
@@ -102,6 +105,10 @@ impl AppointmentConfig {
             notice_minutes: get("advanceNoticeMinutes", 1440),
             hours,
             tz,
+            any_caller: v
+                .and_then(|v| v.get("appointmentsOfAnyCaller"))
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
         })
     }
 

@@ -22,6 +22,17 @@ const CAL: &str = "clinic@group.calendar.google.com";
 const TOKEN: &str = "ya29.test-token";
 
 async fn tools(fake: &FakeGoogleCalendar, token: &str) -> (Arc<CallTools>, AppointmentConfig) {
+    tools_for(fake, token, "+14155550123", false).await
+}
+
+/// The calendar tools of a call from `caller`; `any_caller`: the tool's
+/// `appointmentsOfAnyCaller`.
+async fn tools_for(
+    fake: &FakeGoogleCalendar,
+    token: &str,
+    caller: &str,
+    any_caller: bool,
+) -> (Arc<CallTools>, AppointmentConfig) {
     let dir = std::env::temp_dir().join(format!(
         "vox-gcal-{}-{}",
         std::process::id(),
@@ -46,12 +57,12 @@ async fn tools(fake: &FakeGoogleCalendar, token: &str) -> (Arc<CallTools>, Appoi
         call_id: "call_1".into(),
         business_id: "biz_1".into(),
         agent_id: "agt_1".into(),
-        customer_number: Some("+14155550123".into()),
+        customer_number: Some(caller.into()),
         calendar_id: Some(CAL.into()),
         ..Default::default()
     };
     let cfg = AppointmentConfig::from_json(Some(
-        &json!({"slotDurationMinutes": 30, "slotBufferMinutes": 0, "advanceNoticeMinutes": 60}),
+        &json!({"slotDurationMinutes": 30, "slotBufferMinutes": 0, "advanceNoticeMinutes": 60, "appointmentsOfAnyCaller": any_caller}),
     ))
     .expect("config");
     (
@@ -282,4 +293,49 @@ async fn a_refused_token_is_an_error_for_the_model_not_a_crash() {
     .await;
     assert!(r.starts_with("Error:") && r.contains("401"), "{r}");
     assert!(fake.events().is_empty());
+}
+
+#[tokio::test]
+async fn a_caller_finds_and_cancels_only_their_own_appointments() {
+    let fake = FakeGoogleCalendar::start(CAL, TOKEN).await;
+    let (maria, cfg) = tools_for(&fake, TOKEN, "+14155550123", false).await;
+    let free = cfg.open_slots(&[], vox_store::now_ms(), HORIZON_DAYS, 1);
+    let booked = call(
+        &maria,
+        "scheduleAppointment",
+        json!({"start": cfg.local(free[0]), "name": "Maria Gonzalez"}),
+    )
+    .await;
+    assert!(booked.starts_with("Booked:"), "{booked}");
+    let id = fake.events()[0]["id"].as_str().expect("id").to_owned();
+    // another caller: by name or by Maria's number, nothing; cancelling her id, refused
+    let (other, _) = tools_for(&fake, TOKEN, "+12125550199", false).await;
+    for query in ["Maria Gonzalez", "+14155550123"] {
+        let found = call(&other, "searchAppointments", json!({"query": query})).await;
+        assert!(found.starts_with("No appointment"), "{query}: {found}");
+    }
+    let cancel = call(&other, "cancelAppointment", json!({"appointmentId": id})).await;
+    assert!(
+        cancel.starts_with("Error: there is no booked appointment"),
+        "{cancel}"
+    );
+    assert!(
+        fake.events().iter().all(|e| e["status"] != "cancelled"),
+        "still booked"
+    );
+    // the same caller (another call, the number written differently) finds it
+    let (again, _) = tools_for(&fake, TOKEN, "+1 (415) 555-0123", false).await;
+    let found = call(&again, "searchAppointments", json!({})).await;
+    assert!(found.contains(&id), "{found}");
+    // a front desk whose tool allows any caller's appointments
+    let (desk, _) = tools_for(&fake, TOKEN, "+12125550100", true).await;
+    let found = call(
+        &desk,
+        "searchAppointments",
+        json!({"query": "Maria Gonzalez"}),
+    )
+    .await;
+    assert!(found.contains(&id), "{found}");
+    let cancel = call(&desk, "cancelAppointment", json!({"appointmentId": id})).await;
+    assert_eq!(cancel, format!("Cancelled appointment {id}."));
 }
