@@ -238,10 +238,25 @@ pub(crate) async fn recording(
         .recordings_dir
         .join(&c.business_id)
         .join(format!("{}.wav", c.id));
-    let bytes = tokio::fs::read(&path)
+    // streamed from the file: a long call's recording is never held in memory whole
+    let file = tokio::fs::File::open(&path)
         .await
         .map_err(|_| ApiError::not_found("recording"))?;
-    Ok(([(axum::http::header::CONTENT_TYPE, "audio/wav")], bytes).into_response())
+    let len = file
+        .metadata()
+        .await
+        .map_err(|e| ApiError::internal(&e))?
+        .len();
+    let body =
+        axum::body::Body::from_stream(tokio_util::io::ReaderStream::with_capacity(file, 64 * 1024));
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, "audio/wav".to_owned()),
+            (axum::http::header::CONTENT_LENGTH, len.to_string()),
+        ],
+        body,
+    )
+        .into_response())
 }
 
 /// `GET /v1/organizations/calls/{callId}`
