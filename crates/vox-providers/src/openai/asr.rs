@@ -18,7 +18,7 @@ impl OpenAiAsr {
     /// An adapter for `endpoint`.
     pub fn new(endpoint: &OpenAiEndpoint) -> Self {
         Self {
-            http: http_client(),
+            http: http_client(endpoint),
             endpoint: endpoint.clone(),
         }
     }
@@ -70,6 +70,9 @@ async fn transcribe(asr: OpenAiAsr, frames: Vec<AudioFrame>) -> Result<String, P
     let mut req = asr
         .http
         .post(asr.endpoint.url("audio/transcriptions"))
+        // the whole segment's request, not only each read: a transcript late by this much
+        // is no use to the turn anyway
+        .timeout(asr.endpoint.read_timeout() * 2)
         .multipart(form);
     if !asr.endpoint.api_key.is_empty() {
         req = req.bearer_auth(asr.endpoint.api_key.expose());

@@ -25,7 +25,7 @@ impl OpenAiLlm {
             .with_api_base(endpoint.base_url.trim_end_matches('/'))
             .with_api_key(endpoint.api_key.expose());
         Self {
-            client: Client::with_config(config),
+            client: Client::with_config(config).with_http_client(super::http_client(endpoint)),
             model: endpoint.model.clone(),
         }
     }

@@ -61,9 +61,19 @@ pub struct OpenAiEndpoint {
     /// TTS only: sample rate of the server's raw PCM (OpenAI: 24000).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sample_rate: Option<u32>,
+    /// Longest wait for the server's next bytes (the reply's start, an LLM's first token,
+    /// each later chunk), in ms; longer fails the request, which the conversation retries or
+    /// apologises for. Default 15000; a transcription request as a whole gets twice this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
 }
 
 impl OpenAiEndpoint {
+    /// See [`timeout_ms`](Self::timeout_ms).
+    pub(crate) fn read_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS).max(1))
+    }
+
     pub(crate) fn url(&self, path: &str) -> String {
         format!(
             "{}/{}",
@@ -73,9 +83,15 @@ impl OpenAiEndpoint {
     }
 }
 
-pub(crate) fn http_client() -> reqwest::Client {
+/// The default of [`OpenAiEndpoint::timeout_ms`].
+const DEFAULT_TIMEOUT_MS: u64 = 15_000;
+
+/// The HTTP client of `endpoint`: a provider that stops sending (no reply, no first token, a
+/// stalled stream) fails within the endpoint's read timeout instead of holding the turn.
+pub(crate) fn http_client(endpoint: &OpenAiEndpoint) -> reqwest::Client {
     reqwest::Client::builder()
         .connect_timeout(std::time::Duration::from_secs(5))
+        .read_timeout(endpoint.read_timeout())
         .tcp_nodelay(true)
         .build()
         .unwrap_or_default()
@@ -93,6 +109,7 @@ mod tests {
             model: "m".into(),
             voice: None,
             sample_rate: None,
+            timeout_ms: None,
         };
         let dbg = format!("{e:?}");
         assert!(!dbg.contains("sk-123"), "{dbg}");

@@ -18,7 +18,7 @@ impl OpenAiTts {
     /// An adapter for `endpoint` (its `voice` and `sample_rate` apply).
     pub fn new(endpoint: &OpenAiEndpoint) -> Self {
         Self {
-            http: http_client(),
+            http: http_client(endpoint),
             endpoint: endpoint.clone(),
         }
     }
