@@ -48,7 +48,11 @@ pub(crate) async fn carrier_reply(
     carrier: Dialect,
     sent: Result<reqwest::Response, reqwest::Error>,
 ) -> Result<Value, CarrierError> {
-    let res = sent.map_err(|source| CarrierError::Unreachable { carrier, source })?;
+    // the error is logged and may reach the API's answer: never with the request's URL
+    let res = sent.map_err(|source| CarrierError::Unreachable {
+        carrier,
+        source: source.without_url(),
+    })?;
     let status = res.status();
     let text = res.text().await.unwrap_or_default();
     let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
@@ -85,4 +89,24 @@ pub(crate) fn field(
             carrier,
             field: name,
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_unreachable_carrier_is_reported_without_the_url() {
+        // nothing listens on the discard port: the request fails at once
+        let sent = reqwest::Client::new()
+            .get("http://127.0.0.1:9/v1/Accounts/AC1/Calls.json?token=s3cr3t-in-query")
+            .send()
+            .await;
+        let e = carrier_reply(Dialect::Twilio, sent)
+            .await
+            .expect_err("unreachable")
+            .to_string();
+        assert!(e.starts_with("Twilio unreachable"), "{e}");
+        assert!(!e.contains("s3cr3t") && !e.contains("/Calls.json"), "{e}");
+    }
 }

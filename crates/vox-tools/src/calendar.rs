@@ -375,7 +375,10 @@ impl GoogleCalendar {
             .bearer_auth(&*self.token)
             .send()
             .await
-            .map_err(|e| CalendarError::Other(format!("Google Calendar unreachable: {e}")))?;
+            // without the URL: its query and path are nobody's business in a log or a prompt
+            .map_err(|e| {
+                CalendarError::Other(format!("Google Calendar unreachable: {}", e.without_url()))
+            })?;
         let status = resp.status().as_u16();
         let body = resp.json::<Value>().await.unwrap_or(Value::Null);
         if status >= 400 && status != 404 && status != 410 {

@@ -339,3 +339,19 @@ async fn a_caller_finds_and_cancels_only_their_own_appointments() {
     let cancel = call(&desk, "cancelAppointment", json!({"appointmentId": id})).await;
     assert_eq!(cancel, format!("Cancelled appointment {id}."));
 }
+
+#[tokio::test]
+async fn an_unreachable_google_is_reported_without_the_url() {
+    let google = GoogleCalendar::new(
+        reqwest::Client::new(),
+        "http://127.0.0.1:9",
+        CAL,
+        TOKEN.into(),
+    );
+    let e = match google.bookings(0, 86_400_000).await {
+        Err(vox_tools::calendar::CalendarError::Other(e)) => e,
+        other => panic!("nothing listens on the discard port: {other:?}"),
+    };
+    assert!(e.contains("Google Calendar unreachable"), "{e}");
+    assert!(!e.contains("clinic@group") && !e.contains("timeMin"), "{e}");
+}
