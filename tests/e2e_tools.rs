@@ -625,11 +625,20 @@ tts = {{ baseUrl = "{ai}", model = "fake-tts", voice = "v1" }}
         apology.contains("nobody could take your call") && apology.contains("<Hangup/>"),
         "{apology}"
     );
-    let manager = twilio
-        .calls()
-        .into_iter()
-        .find(|c| c.to == "+15125550166")
-        .expect("Manager called");
+    // the destination's leg reports its end on its own callback, which may come a moment
+    // after the caller's apology
+    let mut manager = None;
+    for _ in 0..100 {
+        manager = twilio.calls().into_iter().find(|c| c.to == "+15125550166");
+        if manager
+            .as_ref()
+            .is_some_and(|m| m.status_callback.is_some())
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let manager = manager.expect("Manager called");
     assert_eq!(
         (manager.final_status.as_deref(), manager.status_callback),
         (Some("no-answer"), Some(204))
