@@ -78,6 +78,17 @@ pub fn signature(secret: &str, t: i64, body: &str) -> String {
     format!("t={t},v1={hex}")
 }
 
+/// The data of `call.ended` for a finished call's record: one shape, whether the call ended
+/// normally or was finished by crash recovery.
+pub(crate) fn call_ended_data(c: &vox_store::CallRecord) -> Value {
+    json!({
+        "callId": c.id, "status": c.status, "endedReason": c.ended_reason,
+        "durationMs": c.duration_ms, "summary": c.summary,
+        "structuredData": c.structured_data, "recordingUrl": c.recording_url,
+        "transcript": c.transcript,
+    })
+}
+
 /// A delivery's body: the event, when it was made, and its data.
 pub fn body(event: EventKind, data: Value) -> String {
     json!({"type": event.as_str(), "createdAt": vox_store::rfc3339(vox_store::now_ms()), "data": data}).to_string()

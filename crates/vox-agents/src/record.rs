@@ -188,12 +188,7 @@ impl RecordWriter {
             self.events.emit(
                 &c.business_id,
                 EventKind::CallEnded,
-                json!({
-                    "callId": c.id, "status": c.status, "endedReason": c.ended_reason,
-                    "durationMs": c.duration_ms, "summary": c.summary,
-                    "structuredData": c.structured_data, "recordingUrl": c.recording_url,
-                    "transcript": c.transcript,
-                }),
+                crate::events::call_ended_data(&c),
             );
         }
     }

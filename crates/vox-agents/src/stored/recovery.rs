@@ -9,13 +9,12 @@
 //! `call.ended` are stored in one transaction, so a crash during recovery leaves the call to
 //! the next start, and no call reports its end twice.
 
-use serde_json::json;
 use tracing::{info, warn};
 use vox_store::{CallRecord, CallStatus, EndedReason, StoreError, now_ms};
 
 use super::{StoredAgents, collect_fields};
 use crate::artifacts;
-use crate::events::{EventKind, body};
+use crate::events::{EventKind, body, call_ended_data};
 
 impl StoredAgents {
     /// Takes the calls a previous process left unfinished (call it before serving: calls set
@@ -89,16 +88,17 @@ impl StoredAgents {
             summary = artifacts::summarize(llm, &transcript).await;
             data = artifacts::extract(llm, &transcript, &collect).await;
         }
-        let status = reason.status();
-        let event = body(
-            EventKind::CallEnded,
-            json!({
-                "callId": call.id, "status": status, "endedReason": reason,
-                "durationMs": call.started_at.map_or(0, |s| ended_at - s), "summary": summary,
-                "structuredData": data, "recordingUrl": recording_url,
-                "transcript": call.transcript,
-            }),
-        );
+        // the record as the transaction below leaves it, for the event's body
+        let finished = CallRecord {
+            status: reason.status(),
+            ended_reason: Some(reason),
+            duration_ms: Some(call.started_at.map_or(0, |s| ended_at - s)),
+            summary: summary.clone(),
+            structured_data: data.clone(),
+            recording_url: recording_url.clone(),
+            ..call.clone()
+        };
+        let event = body(EventKind::CallEnded, call_ended_data(&finished));
         let ended = self
             .0
             .store
