@@ -111,6 +111,7 @@ impl Events {
             guard: vox_tools::HttpGuard {
                 allow_private,
                 max_response_bytes: 4096,
+                ..vox_tools::HttpGuard::default()
             },
             max_attempts: max_attempts.max(1),
             retry,

@@ -166,6 +166,7 @@ impl ToolsSettings {
         HttpGuard {
             allow_private: self.allow_private_networks,
             max_response_bytes: self.max_response_bytes,
+            ..HttpGuard::default()
         }
     }
 

@@ -312,7 +312,7 @@ impl StoredAgents {
                     }
                 };
                 let tools = ToolEnv {
-                    http: cfg.http,
+                    http: cfg.http.clone(),
                     timeout: cfg.tool_timeout,
                     knowledge: Arc::new(KnowledgeBases::new(me.0.store.clone(), embedder)),
                     calendar,

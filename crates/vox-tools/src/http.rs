@@ -8,16 +8,47 @@
 //! hold secrets). Decimal, octal and hex host forms (`http://2130706433/`, `0177.0.0.1`) are
 //! normalised by the URL parser before the check.
 
+use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
+/// Where a host name's addresses come from. The system resolver by default; a test (or an
+/// embedder with its own DNS) can put its own here. The guard asks it once per request and
+/// connects only to an address it checked, whatever the resolver answers later.
+pub trait Resolve: Send + Sync + std::fmt::Debug {
+    /// The addresses of `host` (a name or an address literal) on `port`.
+    fn resolve<'a>(
+        &'a self,
+        host: &'a str,
+        port: u16,
+    ) -> Pin<Box<dyn Future<Output = std::io::Result<Vec<SocketAddr>>> + Send + 'a>>;
+}
+
+/// The operating system's resolver (getaddrinfo).
+#[derive(Debug)]
+pub struct SystemResolver;
+
+impl Resolve for SystemResolver {
+    fn resolve<'a>(
+        &'a self,
+        host: &'a str,
+        port: u16,
+    ) -> Pin<Box<dyn Future<Output = std::io::Result<Vec<SocketAddr>>> + Send + 'a>> {
+        Box::pin(async move { Ok(tokio::net::lookup_host((host, port)).await?.collect()) })
+    }
+}
+
 /// The guard and limits every tool request goes through.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct HttpGuard {
     /// Permit internal addresses (development only).
     pub allow_private: bool,
     /// Largest response body read.
     pub max_response_bytes: usize,
+    /// Where host names are looked up.
+    pub resolver: Arc<dyn Resolve>,
 }
 
 impl Default for HttpGuard {
@@ -25,6 +56,7 @@ impl Default for HttpGuard {
         Self {
             allow_private: false,
             max_response_bytes: 64 * 1024,
+            resolver: Arc::new(SystemResolver),
         }
     }
 }
@@ -137,14 +169,11 @@ impl HttpGuard {
             .trim_start_matches('[')
             .trim_end_matches(']')
             .to_owned();
-        let addrs: Vec<SocketAddr> = tokio::time::timeout(
-            timeout,
-            tokio::net::lookup_host((lookup_host.as_str(), port)),
-        )
-        .await
-        .map_err(|_| format!("resolving {host} timed out"))?
-        .map_err(|e| format!("cannot resolve {host}: {e}"))?
-        .collect();
+        let addrs: Vec<SocketAddr> =
+            tokio::time::timeout(timeout, self.resolver.resolve(&lookup_host, port))
+                .await
+                .map_err(|_| format!("resolving {host} timed out"))?
+                .map_err(|e| format!("cannot resolve {host}: {e}"))?;
         let addr = *addrs
             .first()
             .ok_or_else(|| format!("{host} has no address"))?;

@@ -26,7 +26,7 @@ use futures::future::BoxFuture;
 use vox_core::ToolCall;
 use vox_engine::{ToolDef, ToolKind};
 
-pub use http::{HttpGuard, is_internal};
+pub use http::{HttpGuard, Resolve, SystemResolver, is_internal};
 
 /// What a tool call gave.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,7 +78,7 @@ impl AgentTools {
 impl ToolRunner for AgentTools {
     fn run(&self, call: ToolCall) -> BoxFuture<'static, ToolOutcome> {
         let def = self.defs.iter().find(|d| d.name == call.name).cloned();
-        let (guard, timeout) = (self.guard, self.timeout);
+        let (guard, timeout) = (self.guard.clone(), self.timeout);
         async move {
             let Some(def) = def else {
                 return ToolOutcome::text(format!(
