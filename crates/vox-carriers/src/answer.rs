@@ -64,6 +64,8 @@ impl Carriers {
     ) -> Result<Answer, StoreError> {
         let store = &self.0.store;
         let carrier_call = Some(carrier_call_id).filter(|c| !c.is_empty());
+        // look-up and creation as one step: a concurrent replay waits and then finds the call
+        let _one_at_a_time = self.0.setup_lock.lock().await;
         if let Some(agent_id) = self.0.file_numbers.get(to) {
             // a file agent's number: no call record (file agents keep none), a signed stream
             let mut call_id = format!("{}{}", crate::FILE_CALL, uuid::Uuid::new_v4());

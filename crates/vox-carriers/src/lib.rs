@@ -142,6 +142,10 @@ struct Inner {
     exotel_transfers: exotel::PendingTransfers,
     /// Vonage: webhook tokens already used.
     vonage_tokens: vonage::SeenTokens,
+    /// Held while an inbound set-up looks for its carrier call id and creates the record, so
+    /// a webhook and its concurrent replay cannot both create one. Per process: many nodes
+    /// need the database to decide (see ARCHITECTURE.md, invariants).
+    setup_lock: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for Carriers {
@@ -195,6 +199,7 @@ impl Carriers {
             tasks,
             exotel_transfers: exotel::PendingTransfers::default(),
             vonage_tokens: vonage::SeenTokens::default(),
+            setup_lock: tokio::sync::Mutex::new(()),
         })))
     }
 
