@@ -4,7 +4,8 @@
 //! the fake), streamed in the carrier's dialect, conducted by the agent and hung up through
 //! the carrier's call control; an INBOUND call set up through the carrier's signed webhook
 //! and transferred through its call control (Exotel: through the flow's Connect applet);
-//! forged webhooks refused. The records follow the calls.
+//! forged webhooks refused; set-up webhooks replayed, tampered with or late refused or made
+//! no-ops. The records follow the calls.
 
 use std::time::Duration;
 
@@ -98,14 +99,6 @@ async fn carrier_calls(kind: CarrierKind) {
         forged == 401 || forged == 403,
         "{name}: a forged webhook got {forged}"
     );
-    if kind == CarrierKind::Vonage {
-        // a signed webhook's token is good for one request: replayed or with its query
-        // changed (Vonage signs no query), it is refused
-        assert_eq!(
-            carrier.vonage_replay(&base, "+15125550122").await,
-            [200, 403, 403]
-        );
-    }
 
     let (status, tool) = api
         .send(Method::POST, &format!("/v1/businesses/{biz}/tools"), Some(json!({"templateToolId": "template-transfer-call", "configOverride": {"destinations": [{"name": "Office", "phoneNumber": "+15125550144"}]}})))
@@ -301,6 +294,51 @@ async fn carrier_calls(kind: CarrierKind) {
             assert_eq!(res.text().await.expect("text"), "+15125550144");
         }
     }
+
+    // the set-up webhook replayed, tampered with and late: refused, or a no-op that makes
+    // no second record
+    let r = carrier.replay_suite(&base, &in_number).await;
+    let refused = |s: u16| s == 401 || s == 403;
+    assert_eq!(r.first, 200, "{name}: {r:?}");
+    match kind {
+        // Vonage's token is single-use
+        CarrierKind::Vonage => assert!(refused(r.replayed), "{name}: {r:?}"),
+        // the others answer the same call again while its stream has not connected
+        _ => assert_eq!(r.replayed, 200, "{name}: {r:?}"),
+    }
+    match kind {
+        // Exotel signs nothing (basic auth): a number outside the pool is refused; one inside
+        // it with the same CallSid would be the same call
+        CarrierKind::Exotel => assert_eq!(r.tampered, 404, "{name}: {r:?}"),
+        _ => assert!(refused(r.tampered), "{name}: {r:?}"),
+    }
+    match kind {
+        CarrierKind::Telnyx | CarrierKind::Vonage => {
+            assert!(r.stale.is_some_and(refused), "{name}: {r:?}")
+        }
+        CarrierKind::Plivo | CarrierKind::Exotel => assert_eq!(r.stale, None),
+    }
+    let inbound_calls = || async {
+        let (_, list) = api
+            .send(
+                Method::GET,
+                &format!("/v1/businesses/{biz}/calls?type=INBOUND"),
+                None,
+            )
+            .await;
+        list["total"].as_u64().unwrap_or(0)
+    };
+    // Telnyx answers its webhook first and creates the record after
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while inbound_calls().await < 2 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        inbound_calls().await,
+        2,
+        "{name}: one record for the suite's call, none for its replays"
+    );
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -36,7 +36,10 @@ use vox_carriers::vonage::wire as vonage_voice;
 use vox_sim::SimDialect;
 
 use crate::fake_twilio::play;
+
+mod replays;
 use crate::{CallerScript, FakeCall};
+pub use replays::Replays;
 
 /// Which carrier a [`FakeCarrier`] is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -228,32 +231,6 @@ impl FakeCarrier {
     /// Waits until `n` calls have finished (or `timeout` passes); the calls.
     pub async fn finished(&self, n: usize, timeout: std::time::Duration) -> Vec<FakeCall> {
         crate::fake_twilio::wait_finished(|| self.calls(), n, timeout).await
-    }
-
-    /// Vonage only: one signed answer webhook for a call to `to`, then the same request again
-    /// (a replay), then the same token with another `uuid` and `to` (tampered): the three
-    /// HTTP statuses.
-    pub async fn vonage_replay(&self, vox_base: &str, to: &str) -> [u16; 3] {
-        let s = &self.shared;
-        let token = vonage_voice::sign_webhook(&s.secret, b"", now_secs());
-        let get = |to: &str, uuid: &str| {
-            let url = format!(
-                "{vox_base}/vonage/answer?{}",
-                serde_urlencoded::to_string([
-                    ("to", vonage_voice::digits(to)),
-                    ("from", "15552345678".to_owned()),
-                    ("uuid", uuid.to_owned()),
-                ])
-                .unwrap_or_default()
-            );
-            let req = s.http.get(url).bearer_auth(&token);
-            async move { req.send().await.map_or(0, |r| r.status().as_u16()) }
-        };
-        [
-            get(to, "replayed-uuid").await,
-            get(to, "replayed-uuid").await,
-            get("+15125550199", "other-uuid").await,
-        ]
     }
 
     /// An unsigned (or wrongly authenticated) request to the carrier's set-up webhook on Vox:

@@ -30,7 +30,7 @@ mod http;
 mod server;
 
 pub use api_client::ApiClient;
-pub use fake_carriers::{CarrierKind, FakeCarrier};
+pub use fake_carriers::{CarrierKind, FakeCarrier, Replays};
 pub use fake_google_calendar::FakeGoogleCalendar;
 pub use fake_openai::{ChatReply, FakeOpenAi, FakeTiming};
 pub use fake_twilio::{CallerScript, FakeCall, FakeTwilio};
