@@ -9,50 +9,15 @@
 //! - NCCO: `connect` to a `websocket` endpoint (`audio/l16;rate=16000`), with `headers` that
 //!   arrive in the stream's first message.
 
-use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::signature::{
-    RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_SHA256, RsaKeyPair, UnparsedPublicKey,
-};
-use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD as B64, URL_SAFE_NO_PAD as B64URL};
 use hmac::{KeyInit, Mac};
 use serde_json::{Value, json};
 use sha2::Digest as _;
+use vox_crypto::jwt;
 
 type HmacSha256 = hmac::Hmac<sha2::Sha256>;
 
 /// Largest accepted age (or future skew) of a webhook token's `iat`.
 pub const TOLERANCE_SECS: i64 = 300;
-
-fn encode(header: &Value, claims: &Value) -> String {
-    format!(
-        "{}.{}",
-        B64URL.encode(header.to_string()),
-        B64URL.encode(claims.to_string())
-    )
-}
-
-fn split(token: &str) -> Result<(&str, Value, Value, Vec<u8>), &'static str> {
-    let mut parts = token.trim().split('.');
-    let (Some(h), Some(c), Some(s), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err("not a JWT");
-    };
-    let header: Value = B64URL
-        .decode(h)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .ok_or("malformed JWT header")?;
-    let claims: Value = B64URL
-        .decode(c)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .ok_or("malformed JWT claims")?;
-    let sig = B64URL.decode(s).map_err(|_| "malformed JWT signature")?;
-    let signed = &token.trim()[..h.len() + 1 + c.len()];
-    Ok((signed, header, claims, sig))
-}
 
 /// Checks a webhook's `Authorization` header; the claims when it holds.
 pub fn verify_webhook(
@@ -65,14 +30,20 @@ pub fn verify_webhook(
         .trim()
         .strip_prefix("Bearer ")
         .ok_or("no Bearer token")?;
-    let (signed, header, claims, sig) = split(token)?;
+    let jwt::Parts {
+        signing_input,
+        header,
+        claims,
+        signature,
+    } = jwt::split(token)?;
     if header["alg"] != "HS256" {
         return Err("the token is not HS256");
     }
     let mut m = HmacSha256::new_from_slice(signature_secret.as_bytes())
         .expect("HMAC takes keys of any length");
-    m.update(signed.as_bytes());
-    m.verify_slice(&sig).map_err(|_| "invalid signature")?;
+    m.update(signing_input.as_bytes());
+    m.verify_slice(&signature)
+        .map_err(|_| "invalid signature")?;
     let iat = claims["iat"].as_i64().ok_or("no iat")?;
     if (now_secs - iat).abs() > TOLERANCE_SECS {
         return Err("iat too far from now");
@@ -93,11 +64,11 @@ pub fn sign_webhook(signature_secret: &str, body: &[u8], now_secs: i64) -> Strin
     if !body.is_empty() {
         claims["payload_hash"] = json!(hex(&sha2::Sha256::digest(body)));
     }
-    let signed = encode(&json!({"alg": "HS256", "typ": "JWT"}), &claims);
+    let signed = jwt::signing_input(&json!({"alg": "HS256", "typ": "JWT"}), &claims);
     let mut m = HmacSha256::new_from_slice(signature_secret.as_bytes())
         .expect("HMAC takes keys of any length");
     m.update(signed.as_bytes());
-    format!("{signed}.{}", B64URL.encode(m.finalize().into_bytes()))
+    jwt::with_signature(&signed, &m.finalize().into_bytes())
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -105,52 +76,18 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// An application's private key, from PEM (PKCS#8 `PRIVATE KEY` or PKCS#1 `RSA PRIVATE KEY`).
-pub struct ApiKey(RsaKeyPair);
-
-impl std::fmt::Debug for ApiKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ApiKey(***)")
-    }
-}
+#[derive(Debug)]
+pub struct ApiKey(jwt::RsaKey);
 
 impl ApiKey {
     /// Parses the PEM text Vonage's dashboard downloads.
     pub fn from_pem(pem: &str) -> Result<Self, String> {
-        let der = |label: &str| -> Option<Vec<u8>> {
-            let begin = format!("-----BEGIN {label}-----");
-            let end = format!("-----END {label}-----");
-            let body = pem.split_once(&begin)?.1.split_once(&end)?.0;
-            B64.decode(body.split_whitespace().collect::<String>()).ok()
-        };
-        if let Some(d) = der("PRIVATE KEY") {
-            return RsaKeyPair::from_pkcs8(&d)
-                .map(Self)
-                .map_err(|e| format!("not an RSA private key: {e}"));
-        }
-        if let Some(d) = der("RSA PRIVATE KEY") {
-            return RsaKeyPair::from_der(&d)
-                .map(Self)
-                .map_err(|e| format!("not an RSA private key: {e}"));
-        }
-        Err("no PEM private key (-----BEGIN PRIVATE KEY-----) found".into())
+        jwt::RsaKey::from_pem(pem).map(Self)
     }
 
     /// A token for one API request.
     pub fn token(&self, application_id: &str, now_secs: i64, jti: &str) -> Result<String, String> {
-        let signed = encode(
-            &json!({"alg": "RS256", "typ": "JWT"}),
-            &json!({"application_id": application_id, "iat": now_secs, "exp": now_secs + 300, "jti": jti}),
-        );
-        let mut sig = vec![0; self.0.public_modulus_len()];
-        self.0
-            .sign(
-                &RSA_PKCS1_SHA256,
-                &SystemRandom::new(),
-                signed.as_bytes(),
-                &mut sig,
-            )
-            .map_err(|_| "RSA signing failed".to_owned())?;
-        Ok(format!("{signed}.{}", B64URL.encode(sig)))
+        self.0.sign(&json!({"application_id": application_id, "iat": now_secs, "exp": now_secs + 300, "jti": jti}))
     }
 }
 
@@ -165,13 +102,7 @@ pub fn verify_api_token(
         .trim()
         .strip_prefix("Bearer ")
         .ok_or("no Bearer token")?;
-    let (signed, header, claims, sig) = split(token)?;
-    if header["alg"] != "RS256" {
-        return Err("the token is not RS256");
-    }
-    UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, public_key_der)
-        .verify(signed.as_bytes(), &sig)
-        .map_err(|_| "invalid signature")?;
+    let claims = jwt::verify_rs256(public_key_der, token)?;
     if claims["exp"].as_i64().is_none_or(|e| e < now_secs) {
         return Err("expired");
     }
@@ -208,6 +139,8 @@ mod tests {
     use aws_lc_rs::encoding::AsDer as _;
     use aws_lc_rs::rsa::{KeyPair, KeySize};
     use aws_lc_rs::signature::KeyPair as _;
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD as B64;
 
     #[test]
     fn webhook_tokens_check_signature_time_and_body() {
@@ -237,7 +170,7 @@ mod tests {
         // alg none is refused
         let none = format!(
             "Bearer {}.",
-            encode(&json!({"alg": "none"}), &json!({"iat": 1_700_000_000}))
+            jwt::signing_input(&json!({"alg": "none"}), &json!({"iat": 1_700_000_000}))
         );
         assert!(verify_webhook("secret", &none, b"", 1_700_000_000).is_err());
     }
