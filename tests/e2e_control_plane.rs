@@ -3,14 +3,15 @@
 //! on, an outbound call that the fake Twilio answers (its caller talks to the agent over the
 //! media stream), then the call in the history with its transcript. Then an INBOUND agent
 //! answering a signed voice webhook, and what must be refused: unsigned webhooks and a
-//! replayed stream token.
+//! replayed stream token. And the Google Calendar integration: a business can share only a
+//! calendar its own token may manage.
 
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use vox_testkit::{
-    ApiClient, CallerScript, ChatReply, FakeOpenAi, FakeTiming, FakeTwilio, VoxServer, repo_root,
-    scratch_dir,
+    ApiClient, CallerScript, ChatReply, FakeGoogleCalendar, FakeOpenAi, FakeTiming, FakeTwilio,
+    VoxServer, admin_create, repo_root, scratch_dir,
 };
 
 const BIN: &str = env!("CARGO_BIN_EXE_vox");
@@ -488,5 +489,109 @@ tts = {{ baseUrl = "{ai}", model = "fake-tts", voice = "v1" }}
     assert_eq!(list["items"][0]["endedReason"], "agent-off-duty", "{list}");
 
     drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_business_shares_only_a_calendar_its_own_token_manages() {
+    const ACME_CAL: &str = "acme@group.calendar.google.com";
+    const GLOBEX_CAL: &str = "globex@group.calendar.google.com";
+    let google = FakeGoogleCalendar::start(ACME_CAL, "ya29.acme-owner").await;
+    google.add_calendar(GLOBEX_CAL, "ya29.globex-owner");
+    let dir = scratch_dir("e2e-gcal");
+    let key = dir.join("google-key.json");
+    std::fs::write(&key, google.service_account_key()).expect("key");
+    let config = dir.join("vox.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[tools]\ncalendar = \"google\"\ngoogle_api_base = \"{}\"\ngoogle_service_account_key = \"file:{}\"\n",
+            google.base(),
+            key.display()
+        ),
+    )
+    .expect("config");
+    let db = format!("sqlite://{}/vox.db", dir.display());
+    let env = [("VOX__STORE__URL", db.as_str())];
+    let bin = std::path::Path::new(BIN);
+    let acme = admin_create(bin, &config, &env, "Acme", "Acme Plumbing", None);
+    let globex = admin_create(bin, &config, &env, "Globex", "Globex Dental", None);
+    let config_arg = config.display().to_string();
+    let db2 = db.clone();
+    let server = tokio::task::spawn_blocking(move || {
+        VoxServer::start(
+            std::path::Path::new(BIN),
+            &["--config", &config_arg],
+            &[("VOX__STORE__URL", db2.as_str())],
+        )
+    })
+    .await
+    .expect("server");
+    let base = format!("http://{}", server.addr);
+    let login = |c: &Value| {
+        let (id, secret) = (
+            c["clientId"].as_str().expect("id").to_owned(),
+            c["clientSecret"].as_str().expect("secret").to_owned(),
+        );
+        let base = base.clone();
+        async move { ApiClient::login(&base, &id, &secret).await }
+    };
+    let (acme_api, globex_api) = (login(&acme).await, login(&globex).await);
+    let integration = |c: &Value| {
+        format!(
+            "/v1/businesses/{}/integrations/google-calendar",
+            c["businessId"].as_str().expect("biz")
+        )
+    };
+    use reqwest::Method;
+    let share = |api: &ApiClient, path: String, token: &str, cal: &str| {
+        let body = json!({"accessToken": token, "calendarId": cal});
+        let api = api.clone();
+        async move { api.send(Method::POST, &path, Some(body)).await }
+    };
+    // Globex names Acme's calendar: its token cannot share it, so nothing is set up
+    let (status, err) = share(
+        &globex_api,
+        integration(&globex),
+        "ya29.globex-owner",
+        ACME_CAL,
+    )
+    .await;
+    assert_eq!(
+        (status, err["error"]["field"].as_str()),
+        (400, Some("accessToken")),
+        "{err}"
+    );
+    let (status, _) = globex_api
+        .send(Method::GET, &integration(&globex), None)
+        .await;
+    assert_eq!(status, 404, "no integration was recorded");
+    // a token Google does not accept
+    let (status, err) = share(&acme_api, integration(&acme), "ya29.expired", ACME_CAL).await;
+    assert_eq!(
+        (status, err["error"]["field"].as_str()),
+        (400, Some("accessToken")),
+        "{err}"
+    );
+    assert!(google.shared_with(ACME_CAL).is_empty());
+    // Acme shares its own calendar with Vox's service account; the rule is Google's
+    let (status, made) = share(&acme_api, integration(&acme), "ya29.acme-owner", ACME_CAL).await;
+    assert_eq!(status, 200, "{made}");
+    let sa = vox_testkit::fake_google_calendar::SERVICE_ACCOUNT;
+    assert_eq!(made["aclRuleId"], format!("user:{sa}"));
+    assert_eq!(google.shared_with(ACME_CAL), vec![sa.to_owned()]);
+    assert!(google.shared_with(GLOBEX_CAL).is_empty());
+    let (_, got) = acme_api.send(Method::GET, &integration(&acme), None).await;
+    assert_eq!(got, made);
+    drop(server);
+    // the business's token was used for that one request and is kept nowhere
+    for file in std::fs::read_dir(&dir).expect("dir").flatten() {
+        let bytes = std::fs::read(file.path()).unwrap_or_default();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains("ya29.acme-owner"),
+            "{} keeps the access token",
+            file.path().display()
+        );
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }

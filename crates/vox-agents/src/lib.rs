@@ -35,3 +35,4 @@ pub use settings::{
     CalendarBackend, ConversationSettings, EchoSettings, EndOfTurnModel, ToolsSettings,
 };
 pub use stored::{CalendarChoice, ControlFactory, StoredAgents, StoredAgentsConfig};
+pub use vox_tools::calendar::{CalendarSharing, GoogleAccount, ServiceAccount};

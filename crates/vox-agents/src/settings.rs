@@ -127,10 +127,18 @@ pub struct ToolsSettings {
     pub calendar: CalendarBackend,
     /// The Calendar REST API's base.
     pub google_api_base: String,
-    /// The Google bearer token (needed with `calendar = "google"`; may be a secret's
-    /// reference, `env:NAME` or `file:PATH`, that the binary resolves).
+    /// Vox's Google service account: its JSON key, or a secret's reference to it
+    /// (`file:PATH`, `env:NAME`) that the binary resolves. Businesses share their calendars
+    /// with its `client_email`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub google_service_account_key: Option<String>,
+    /// Instead of a service account (development: Google's tokens expire within the hour):
+    /// a fixed access token (may be a secret's reference) ...
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub google_access_token: Option<String>,
+    /// ... and the account it belongs to, which calendars are shared with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub google_account_email: Option<String>,
 }
 
 /// Where the googleCal tool's appointments live.
@@ -146,10 +154,21 @@ pub enum CalendarBackend {
 impl ToolsSettings {
     /// What is wrong with it, naming the key.
     pub fn check(&self) -> Result<(), String> {
-        let token = self.google_access_token.as_deref().unwrap_or_default();
-        if self.calendar == CalendarBackend::Google && token.is_empty() {
+        let set = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.trim().is_empty());
+        let key = set(&self.google_service_account_key);
+        let token = set(&self.google_access_token);
+        let email = set(&self.google_account_email);
+        if key && (token || email) {
+            return Err("tools.google_service_account_key and tools.google_access_token / google_account_email are alternatives: set one".into());
+        }
+        if token != email {
             return Err(
-                "tools.calendar = \"google\" needs tools.google_access_token (e.g. \"env:GOOGLE_CALENDAR_TOKEN\")"
+                "tools.google_access_token and tools.google_account_email go together".into(),
+            );
+        }
+        if self.calendar == CalendarBackend::Google && !key && !token {
+            return Err(
+                "tools.calendar = \"google\" needs tools.google_service_account_key (e.g. \"file:/etc/vox/google-key.json\"), or tools.google_access_token with tools.google_account_email"
                     .into(),
             );
         }

@@ -16,7 +16,9 @@ use vox_engine::{AgentSpec, EngineConfig, VoiceAgent};
 use vox_store::{AgentRecord, CallRecord, Store, StoreError, ToolRecord, now_ms};
 use vox_tools::HttpGuard;
 use vox_tools::api::{ApiTool, CalendarFactory, CallContext, CallTools, ToolEnv, ToolEvents};
-use vox_tools::calendar::{BuiltinCalendar, CalendarBackend, GoogleCalendar};
+use vox_tools::calendar::{
+    BuiltinCalendar, CalendarBackend, GoogleAccount, GoogleCalendar, NoCalendar,
+};
 use vox_tools::knowledge::KnowledgeBases;
 
 use crate::choice::ProviderChoices;
@@ -35,8 +37,8 @@ pub enum CalendarChoice {
     Google {
         /// The API's base URL (tests point it at a fake).
         api_base: String,
-        /// The bearer token.
-        token: Arc<str>,
+        /// Vox's Google account, which businesses share their calendars with.
+        account: Arc<GoogleAccount>,
     },
 }
 
@@ -57,6 +59,25 @@ pub struct StoredAgentsConfig {
     pub recordings_dir: Option<PathBuf>,
     /// The base URL recordings are linked under (may be empty).
     pub public_url: String,
+}
+
+impl StoredAgentsConfig {
+    /// What the control plane shares businesses' calendars with (Google backend only).
+    pub fn calendar_sharing(&self) -> Option<vox_tools::calendar::CalendarSharing> {
+        match &self.calendar {
+            CalendarChoice::Google { api_base, account } => {
+                Some(vox_tools::calendar::CalendarSharing::new(
+                    reqwest::Client::builder()
+                        .timeout(self.tool_timeout)
+                        .build()
+                        .unwrap_or_default(),
+                    api_base,
+                    account.clone(),
+                ))
+            }
+            CalendarChoice::Builtin => None,
+        }
+    }
 }
 
 /// The runtime, built at the first call (it loads models).
@@ -297,17 +318,19 @@ impl StoredAgents {
                             )) as Arc<dyn CalendarBackend>
                         })
                     }
-                    CalendarChoice::Google { api_base, token } => {
-                        let (http, base, token) =
-                            (me.0.http.clone(), api_base.clone(), token.clone());
-                        Arc::new(move |ctx: &CallContext| {
-                            let calendar_id = ctx.calendar_id.as_deref().unwrap_or("primary");
-                            Arc::new(GoogleCalendar::new(
+                    CalendarChoice::Google { api_base, account } => {
+                        let (http, base, account) =
+                            (me.0.http.clone(), api_base.clone(), account.clone());
+                        Arc::new(move |ctx: &CallContext| match &ctx.calendar_id {
+                            // only the business's own integration names a calendar
+                            Some(calendar_id) => Arc::new(GoogleCalendar::new(
                                 http.clone(),
                                 &base,
                                 calendar_id,
-                                token.clone(),
-                            )) as Arc<dyn CalendarBackend>
+                                account.clone(),
+                            ))
+                                as Arc<dyn CalendarBackend>,
+                            None => Arc::new(NoCalendar),
                         })
                     }
                 };

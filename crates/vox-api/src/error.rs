@@ -100,6 +100,17 @@ impl ApiError {
         }
     }
 
+    /// 502: a service Vox depends on (Google) failed or could not be reached.
+    pub fn upstream(message: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::BAD_GATEWAY,
+            code: "UPSTREAM_ERROR",
+            message: message.into(),
+            field: None,
+            retry_after: None,
+        }
+    }
+
     /// 500; the details go to the log, not to the client.
     pub fn internal(detail: &dyn std::fmt::Display) -> Self {
         tracing::error!(error = %detail, "internal error in the API");

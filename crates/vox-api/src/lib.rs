@@ -72,6 +72,9 @@ pub struct ApiState {
     pub dial_policy: std::sync::Arc<DialPolicy>,
     /// Outbound calls each business may start per minute.
     pub outbound_rate: std::sync::Arc<OutboundRate>,
+    /// Shares businesses' Google Calendars with Vox's Google account (`tools.calendar =
+    /// "google"`); none: the integration only records the calendar id (built-in calendar).
+    pub calendar_sharing: Option<vox_tools::calendar::CalendarSharing>,
 }
 
 /// `page` / `page_size` of list routes (seed 002: default 1 and 10, at most 100).

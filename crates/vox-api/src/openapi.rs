@@ -505,6 +505,12 @@ pub fn document() -> Value {
             "400".into(),
             error_response("invalid input; `field` names the JSON path at fault"),
         );
+        if op.id == "createCalendarIntegration" {
+            responses.insert(
+                "502".into(),
+                error_response("Google Calendar failed or could not be reached"),
+            );
+        }
         if op.scope.is_some() {
             responses.insert("401".into(), error_response("no valid bearer token"));
             responses.insert("403".into(), error_response("the token lacks the scope"));

@@ -7,6 +7,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde_json::{Map, Value, json};
 use vox_store::{Business, ToolRecord, rfc3339};
+use vox_tools::calendar::ShareError;
 
 use crate::validate::{self, join};
 use crate::{ApiError, ApiState, Auth, PageQuery, templates};
@@ -533,12 +534,25 @@ pub(crate) async fn set_calendar(
     let business = business(&state, &auth, &biz).await?;
     let m = validate::object(&body)?;
     validate::known(&m, "", &["accessToken", "calendarId"])?;
-    // the access token is used once to share the calendar and is never stored
-    validate::req_str(&m, "", "accessToken")?;
-    let calendar = validate::req_str(&m, "", "calendarId")?;
+    // the access token is used once, to share the calendar with Vox's Google account, and
+    // is never stored
+    let token = validate::req_str(&m, "", "accessToken")?;
+    let calendar = validate::req_str(&m, "", "calendarId")?.trim();
+    if calendar.is_empty() {
+        return Err(ApiError::invalid("calendarId", "calendarId is empty"));
+    }
+    let rule = match &state.calendar_sharing {
+        None => None,
+        Some(sharing) => Some(sharing.share(token, calendar).await.map_err(|e| match e {
+            ShareError::BadToken | ShareError::NoAccess => {
+                ApiError::invalid("accessToken", format!("{e} ({calendar})"))
+            }
+            ShareError::Other(why) => ApiError::upstream(why),
+        })?),
+    };
     let c = state
         .store
-        .set_calendar(&business.id, calendar.trim())
+        .set_calendar(&business.id, calendar, rule.as_deref())
         .await?;
     Ok(Json(
         json!({"id": c.id, "calendarId": c.calendar_id, "aclRuleId": c.acl_rule_id}),

@@ -48,6 +48,11 @@ struct Fixture {
 }
 
 async fn fixture() -> Fixture {
+    fixture_with(None).await
+}
+
+/// The fixture, sharing Google Calendars through `sharing`.
+async fn fixture_with(sharing: Option<vox_tools::calendar::CalendarSharing>) -> Fixture {
     let dir = std::env::temp_dir().join(format!(
         "vox-api-{}-{:?}",
         std::process::id(),
@@ -103,6 +108,7 @@ async fn fixture() -> Fixture {
         tasks: vox_call::Tasks::default(),
         dial_policy: std::sync::Arc::new(vox_api::DialPolicy::default()),
         outbound_rate: std::sync::Arc::new(vox_api::OutboundRate::new(OUTBOUND_PER_MINUTE)),
+        calendar_sharing: sharing,
     });
     Fixture {
         app,

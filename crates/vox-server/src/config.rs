@@ -211,16 +211,26 @@ impl Config {
         let calendar = match self.tools.calendar {
             CalendarBackend::Builtin => vox_agents::CalendarChoice::Builtin,
             CalendarBackend::Google => {
-                let token = resolve_secret(
-                    self.tools
-                        .google_access_token
-                        .as_deref()
-                        .unwrap_or_default(),
-                )
-                .map_err(|e| anyhow::anyhow!("tools.google_access_token {e}"))?;
+                use vox_agents::{GoogleAccount, ServiceAccount};
+                let t = &self.tools;
+                let account = match (&t.google_service_account_key, &t.google_access_token) {
+                    (Some(key), _) => {
+                        let text = resolve_secret(key)
+                            .map_err(|e| anyhow::anyhow!("tools.google_service_account_key {e}"))?;
+                        GoogleAccount::ServiceAccount(ServiceAccount::from_json(&text).map_err(
+                            |e| anyhow::anyhow!("tools.google_service_account_key: {e}"),
+                        )?)
+                    }
+                    (None, token) => GoogleAccount::Token {
+                        email: t.google_account_email.clone().unwrap_or_default(),
+                        token: resolve_secret(token.as_deref().unwrap_or_default())
+                            .map_err(|e| anyhow::anyhow!("tools.google_access_token {e}"))?
+                            .into(),
+                    },
+                };
                 vox_agents::CalendarChoice::Google {
-                    api_base: self.tools.google_api_base.clone(),
-                    token: token.into(),
+                    api_base: t.google_api_base.clone(),
+                    account: std::sync::Arc::new(account),
                 }
             }
         };
@@ -278,6 +288,11 @@ impl Config {
             .flat_map(|p| p.secrets_mut())
             .for_each(hide);
         shown.tools.google_access_token.iter_mut().for_each(hide);
+        shown
+            .tools
+            .google_service_account_key
+            .iter_mut()
+            .for_each(hide);
         for (_, key) in shown.voice_agents.api_keys_mut() {
             let mut text = key.expose().to_owned();
             hide(&mut text);

@@ -145,13 +145,9 @@ impl Server {
             Duration::from_millis(cfg.api.webhook_timeout_ms),
         );
         events.start();
-        let stored = StoredAgents::new(
-            store.clone(),
-            providers,
-            cfg.stored_agents()?,
-            events,
-            tasks.clone(),
-        );
+        let stored_cfg = cfg.stored_agents()?;
+        let calendar_sharing = stored_cfg.calendar_sharing();
+        let stored = StoredAgents::new(store.clone(), providers, stored_cfg, events, tasks.clone());
         match stored.recover_unfinished().await {
             Ok(0) => {}
             Ok(n) => warn!(
@@ -200,6 +196,7 @@ impl Server {
             outbound_rate: Arc::new(vox_api::OutboundRate::new(
                 cfg.api.outbound_calls_per_minute,
             )),
+            calendar_sharing,
         };
         let metrics = crate::telemetry::metrics()?;
         // Histogram summaries need periodic upkeep.

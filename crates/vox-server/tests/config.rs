@@ -155,7 +155,17 @@ fn a_misspelt_provider_or_pool_field_is_refused_at_start() {
             )
             .expect_err("no token")
         );
-        assert!(msg.contains("google_access_token"), "{msg}");
+        assert!(msg.contains("google_service_account_key"), "{msg}");
+        let msg = format!(
+            "{:#}",
+            load(
+                jail,
+                Some("[tools]\ngoogle_access_token = \"ya29.x\"\n"),
+                &Overrides::default()
+            )
+            .expect_err("a token without its account")
+        );
+        assert!(msg.contains("google_account_email"), "{msg}");
         Ok(())
     });
 }

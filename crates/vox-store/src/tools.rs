@@ -170,11 +170,13 @@ impl Store {
         Ok(done.rows_affected() > 0)
     }
 
-    /// Creates or replaces a business's Google Calendar integration.
+    /// Creates or replaces a business's Google Calendar integration; `acl_rule_id` is the
+    /// rule Google made when the calendar was shared (none: one of our own is kept).
     pub async fn set_calendar(
         &self,
         business_id: &str,
         calendar_id: &str,
+        acl_rule_id: Option<&str>,
     ) -> Result<CalendarIntegration, StoreError> {
         let now = now_ms();
         let existing = self.calendar(business_id).await?;
@@ -183,10 +185,13 @@ impl Store {
                 .as_ref()
                 .map_or_else(|| new_id("gcal"), |e| e.id.clone()),
             calendar_id: calendar_id.to_owned(),
-            acl_rule_id: existing
-                .as_ref()
-                .filter(|e| e.calendar_id == calendar_id)
-                .map_or_else(|| new_id("acl"), |e| e.acl_rule_id.clone()),
+            acl_rule_id: match acl_rule_id {
+                Some(rule) => rule.to_owned(),
+                None => existing
+                    .as_ref()
+                    .filter(|e| e.calendar_id == calendar_id)
+                    .map_or_else(|| new_id("acl"), |e| e.acl_rule_id.clone()),
+            },
         };
         sqlx::query("DELETE FROM calendar_integrations WHERE business_id = $1")
             .bind(business_id)

@@ -182,9 +182,12 @@ async fn tenants_clients_and_tokens() {
         assert_eq!(store.list_tools(&biz.id, 0, 10).await.expect("list").1, 2);
         // the calendar integration is one per business, replaced on update
         assert_eq!(store.calendar(&biz.id).await.expect("cal"), None);
-        let c1 = store.set_calendar(&biz.id, "primary").await.expect("cal");
+        let c1 = store
+            .set_calendar(&biz.id, "primary", None)
+            .await
+            .expect("cal");
         let c2 = store
-            .set_calendar(&biz.id, "team@example.com")
+            .set_calendar(&biz.id, "team@example.com", Some("user:vox@example.iam"))
             .await
             .expect("cal");
         assert_eq!(
@@ -197,6 +200,10 @@ async fn tenants_clients_and_tokens() {
                     .map(|c| c.calendar_id)
             ),
             (true, Some("team@example.com".to_owned()))
+        );
+        assert_eq!(
+            c2.acl_rule_id, "user:vox@example.iam",
+            "Google's rule id is kept"
         );
 
         // agents: document round-trips, deployment state, scoped by business

@@ -6,26 +6,54 @@
 //!   `maxResults` says, so clients must follow `nextPageToken`.
 //! - `POST .../events`: inserts the event JSON, gives it an `id`, `status: "confirmed"`.
 //! - `DELETE .../events/{eventId}`: 204; 410 Gone when already cancelled, 404 when unknown.
+//! - `POST /calendar/v3/calendars/{calendarId}/acl`: shares the calendar (`role`, `scope`);
+//!   only its owner's token may, others get 404 (`notFound`) as Google answers for a calendar
+//!   the token cannot see. The rule's id is `user:{email}`.
+//! - `POST /token`: the service-account JWT bearer grant (RFC 7523): an RS256 assertion
+//!   signed with the key of [`FakeGoogleCalendar::service_account_key`], `aud` this endpoint,
+//!   the calendar scope; answers a short-lived access token.
 //! - Every request needs `Authorization: Bearer <token>`, else 401 with Google's error JSON.
-//! - A calendar other than the configured one is 404 (`notFound`), as for a calendar the
-//!   token cannot see.
+//!   A calendar's events are for its owner's token and for service-account tokens of accounts
+//!   it was shared with; anything else is 404 (`notFound`). Events carry `organizer.email`,
+//!   the calendar they are in.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
-use axum::extract::{Path, Query, State};
+use aws_lc_rs::encoding::AsDer as _;
+use aws_lc_rs::rsa::{KeyPair as RsaKeyPair, KeySize};
+use aws_lc_rs::signature::KeyPair as _;
+use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
+use base64::Engine as _;
 use serde_json::{Value, json};
 
 /// Events per page the fake returns.
 pub const PAGE_SIZE: usize = 3;
 
+/// The service account's e-mail.
+pub const SERVICE_ACCOUNT: &str = "vox-calendar@vox-test.iam.gserviceaccount.com";
+
+/// A calendar: whose token owns it, and whom it is shared with.
+#[derive(Debug, Clone, Default)]
+struct Calendar {
+    owner_token: String,
+    shared_with: Vec<String>,
+}
+
 struct Shared {
-    token: String,
+    /// The calendar `start` made (where `add` puts events).
     calendar_id: String,
+    calendars: Mutex<BTreeMap<String, Calendar>>,
+    /// Service-account access tokens issued: token -> e-mail.
+    issued: Mutex<BTreeMap<String, String>>,
+    /// The service account's key: PKCS#8 PEM, and the public half (DER).
+    sa_private_pem: String,
+    sa_public_der: Vec<u8>,
     events: Mutex<Vec<Value>>,
     next_id: Mutex<u64>,
     requests: Mutex<Vec<String>>,
@@ -116,11 +144,27 @@ mod rfc3339 {
 }
 
 impl FakeGoogleCalendar {
-    /// Serves one calendar, `calendar_id`, to holders of `token`.
+    /// Serves one calendar, `calendar_id`, owned by the holder of `token`.
     pub async fn start(calendar_id: &str, token: &str) -> Self {
+        let pair = RsaKeyPair::generate(KeySize::Rsa2048).expect("rsa key");
+        let sa_private_pem = format!(
+            "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+            base64::engine::general_purpose::STANDARD
+                .encode(pair.as_der().expect("pkcs8").as_ref())
+        );
+        let calendars = BTreeMap::from([(
+            calendar_id.to_owned(),
+            Calendar {
+                owner_token: token.into(),
+                shared_with: Vec::new(),
+            },
+        )]);
         let shared = Arc::new(Shared {
-            token: token.into(),
             calendar_id: calendar_id.into(),
+            calendars: Mutex::new(calendars),
+            issued: Mutex::new(BTreeMap::new()),
+            sa_private_pem,
+            sa_public_der: pair.public_key().as_ref().to_vec(),
             events: Mutex::new(Vec::new()),
             next_id: Mutex::new(0),
             requests: Mutex::new(Vec::new()),
@@ -131,6 +175,8 @@ impl FakeGoogleCalendar {
                 get(list).post(insert),
             )
             .route("/calendar/v3/calendars/{cal}/events/{id}", delete(remove))
+            .route("/calendar/v3/calendars/{cal}/acl", post(share))
+            .route("/token", post(token_grant))
             .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -152,10 +198,50 @@ impl FakeGoogleCalendar {
         self.shared.events.lock().expect("events").clone()
     }
 
-    /// Adds an event as someone else would (in the Google UI), returning its id.
+    /// Another calendar, owned by the holder of `owner_token`.
+    pub fn add_calendar(&self, calendar_id: &str, owner_token: &str) {
+        lock(&self.shared.calendars).insert(
+            calendar_id.to_owned(),
+            Calendar {
+                owner_token: owner_token.to_owned(),
+                shared_with: Vec::new(),
+            },
+        );
+    }
+
+    /// Whom `calendar_id` is shared with.
+    pub fn shared_with(&self, calendar_id: &str) -> Vec<String> {
+        lock(&self.shared.calendars)
+            .get(calendar_id)
+            .map(|c| c.shared_with.clone())
+            .unwrap_or_default()
+    }
+
+    /// The JSON key of [`SERVICE_ACCOUNT`], as Google's console downloads it, its
+    /// `token_uri` this fake's `/token`.
+    pub fn service_account_key(&self) -> String {
+        json!({
+            "type": "service_account",
+            "project_id": "vox-test",
+            "private_key_id": "k1",
+            "private_key": self.shared.sa_private_pem,
+            "client_email": SERVICE_ACCOUNT,
+            "token_uri": format!("{}/token", self.base()),
+        })
+        .to_string()
+    }
+
+    /// How many service-account tokens were issued.
+    pub fn tokens_issued(&self) -> usize {
+        lock(&self.shared.issued).len()
+    }
+
+    /// Adds an event to the first calendar as someone else would (in the Google UI),
+    /// returning its id.
     pub fn add(&self, mut event: Value) -> String {
         let id = next_id(&self.shared);
         event["id"] = json!(id);
+        event["organizer"] = json!({"email": self.shared.calendar_id});
         event["status"] = json!("confirmed");
         self.shared.events.lock().expect("events").push(event);
         id
@@ -165,6 +251,35 @@ impl FakeGoogleCalendar {
     pub fn requests(&self) -> Vec<String> {
         self.shared.requests.lock().expect("requests").clone()
     }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+}
+
+fn unauthenticated() -> Response {
+    google_error(
+        StatusCode::UNAUTHORIZED,
+        "authError",
+        "Request had invalid authentication credentials.",
+    )
+}
+
+fn not_found() -> Response {
+    google_error(StatusCode::NOT_FOUND, "notFound", "Not Found")
 }
 
 fn next_id(s: &Shared) -> String {
@@ -177,21 +292,103 @@ fn next_id(s: &Shared) -> String {
 #[allow(clippy::result_large_err)] // the error is the HTTP response itself, built once
 fn admit(s: &Shared, headers: &HeaderMap, cal: &str, what: String) -> Result<(), Response> {
     s.requests.lock().expect("requests").push(what);
-    let bearer = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    if bearer != Some(s.token.as_str()) {
-        return Err(google_error(
-            StatusCode::UNAUTHORIZED,
-            "authError",
-            "Request had invalid authentication credentials.",
-        ));
+    let token = bearer(headers).unwrap_or_default();
+    let calendars = lock(&s.calendars);
+    let account = lock(&s.issued).get(token).cloned();
+    let owns_one = calendars.values().any(|c| c.owner_token == token);
+    if account.is_none() && !owns_one {
+        return Err(unauthenticated());
     }
-    if cal != s.calendar_id {
-        return Err(google_error(StatusCode::NOT_FOUND, "notFound", "Not Found"));
+    let allowed = calendars.get(cal).is_some_and(|c| {
+        c.owner_token == token || account.as_ref().is_some_and(|a| c.shared_with.contains(a))
+    });
+    if !allowed {
+        return Err(not_found());
     }
     Ok(())
+}
+
+/// `acl.insert`: the calendar's owner shares it.
+async fn share(
+    State(s): State<Arc<Shared>>,
+    Path(cal): Path<String>,
+    headers: HeaderMap,
+    body: Option<Json<Value>>,
+) -> Response {
+    lock(&s.requests).push(format!("POST {cal}/acl"));
+    let token = bearer(&headers).unwrap_or_default();
+    let mut calendars = lock(&s.calendars);
+    if !calendars.values().any(|c| c.owner_token == token) {
+        return unauthenticated();
+    }
+    let Some(c) = calendars.get_mut(&cal).filter(|c| c.owner_token == token) else {
+        return not_found();
+    };
+    let Some(Json(rule)) = body else {
+        return google_error(StatusCode::BAD_REQUEST, "parseError", "Parse Error");
+    };
+    let (Some(role), Some("user"), Some(email)) = (
+        rule["role"].as_str(),
+        rule["scope"]["type"].as_str(),
+        rule["scope"]["value"].as_str(),
+    ) else {
+        return google_error(
+            StatusCode::BAD_REQUEST,
+            "required",
+            "Missing scope or role.",
+        );
+    };
+    if !c.shared_with.iter().any(|e| e == email) {
+        c.shared_with.push(email.to_owned());
+    }
+    Json(json!({"kind": "calendar#aclRule", "id": format!("user:{email}"), "role": role, "scope": {"type": "user", "value": email}})).into_response()
+}
+
+/// The JWT bearer grant of the service account.
+async fn token_grant(
+    State(s): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Form(form): Form<BTreeMap<String, String>>,
+) -> Response {
+    let refuse = |why: &str| {
+        (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": "invalid_grant", "error_description": why})),
+        )
+            .into_response()
+    };
+    if form.get("grant_type").map(String::as_str)
+        != Some("urn:ietf:params:oauth:grant-type:jwt-bearer")
+    {
+        return refuse("unsupported grant type");
+    }
+    let assertion = form
+        .get("assertion")
+        .map(String::as_str)
+        .unwrap_or_default();
+    let Ok(claims) = vox_crypto::jwt::verify_rs256(&s.sa_public_der, assertion) else {
+        return refuse("Invalid JWT Signature.");
+    };
+    let host = headers
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default();
+    let now = now_secs();
+    if claims["iss"] != SERVICE_ACCOUNT
+        || claims["aud"] != format!("http://{host}/token").as_str()
+        || !claims["scope"].as_str().is_some_and(|sc| {
+            sc.split(' ')
+                .any(|x| x == "https://www.googleapis.com/auth/calendar")
+        })
+        || claims["exp"]
+            .as_i64()
+            .is_none_or(|e| e < now || e > now + 3600 + 60)
+    {
+        return refuse("Invalid JWT: iss, aud, scope or exp.");
+    }
+    let token = format!("ya29.sa-{}", uuid::Uuid::new_v4().simple());
+    lock(&s.issued).insert(token.clone(), SERVICE_ACCOUNT.to_owned());
+    Json(json!({"access_token": token, "expires_in": 3599, "token_type": "Bearer"})).into_response()
 }
 
 async fn list(
@@ -216,7 +413,7 @@ async fn list(
         .lock()
         .expect("events")
         .iter()
-        .filter(|e| e["status"] != "cancelled")
+        .filter(|e| e["status"] != "cancelled" && e["organizer"]["email"] == cal.as_str())
         .filter(|e| {
             let (Some(start), Some(end)) = (parse_time(&e["start"]), parse_time(&e["end"])) else {
                 return false;
@@ -260,6 +457,7 @@ async fn insert(
     event["id"] = json!(next_id(&s));
     event["status"] = json!("confirmed");
     event["kind"] = json!("calendar#event");
+    event["organizer"] = json!({"email": cal});
     s.events.lock().expect("events").push(event.clone());
     Json(event).into_response()
 }
@@ -273,7 +471,10 @@ async fn remove(
         return r;
     }
     let mut events = s.events.lock().expect("events");
-    match events.iter_mut().find(|e| e["id"] == id.as_str()) {
+    match events
+        .iter_mut()
+        .find(|e| e["id"] == id.as_str() && e["organizer"]["email"] == cal.as_str())
+    {
         None => google_error(StatusCode::NOT_FOUND, "notFound", "Not Found"),
         Some(e) if e["status"] == "cancelled" => {
             google_error(StatusCode::GONE, "deleted", "Resource has been deleted")

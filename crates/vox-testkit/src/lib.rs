@@ -35,7 +35,7 @@ pub use fake_google_calendar::FakeGoogleCalendar;
 pub use fake_openai::{ChatReply, FakeOpenAi, FakeTiming};
 pub use fake_twilio::{CallerScript, FakeCall, FakeTwilio};
 pub use http::{Ws, close_of, http_get};
-pub use server::VoxServer;
+pub use server::{VoxServer, admin_create};
 
 /// An HTTP client as the fakes and tests use it: pooled connections are dropped after 5 s
 /// idle, well before Vox closes an idle kept-alive connection

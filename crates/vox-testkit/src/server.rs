@@ -126,3 +126,33 @@ fn free_port() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
     l.local_addr().expect("local addr").port()
 }
+
+/// `bin admin create --org ORG --business BUSINESS [--phone PHONE] --config CONFIG` with
+/// `env` set: the credentials it prints (`organizationId`, `businessId`, `clientId`,
+/// `clientSecret`). Panics with its stderr if it fails.
+pub fn admin_create(
+    bin: &Path,
+    config: &Path,
+    env: &[(&str, &str)],
+    org: &str,
+    business: &str,
+    phone: Option<&str>,
+) -> serde_json::Value {
+    let mut cmd = Command::new(bin);
+    cmd.args(["admin", "create", "--org", org, "--business", business]);
+    if let Some(p) = phone {
+        cmd.args(["--phone", p]);
+    }
+    let out = cmd
+        .arg("--config")
+        .arg(config)
+        .envs(env.iter().copied())
+        .output()
+        .expect("vox admin create");
+    assert!(
+        out.status.success(),
+        "vox admin create: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("admin create prints JSON")
+}

@@ -16,7 +16,11 @@ use serde_json::Value;
 use vox_store::{Appointment, Store, StoreError};
 
 mod google;
+mod google_account;
 pub use google::GoogleCalendar;
+pub use google_account::{
+    CALENDAR_SCOPE, CalendarSharing, GoogleAccount, ServiceAccount, ShareError, share_calendar,
+};
 
 /// Days ahead searched for open slots.
 pub const HORIZON_DAYS: i64 = 14;
@@ -249,6 +253,32 @@ pub trait CalendarBackend: Send + Sync + std::fmt::Debug {
     fn book(&self, b: Booking, buffer_ms: i64) -> BoxFuture<'_, Result<Booking, CalendarError>>;
     /// Cancels a booking; false if there is no such booking.
     fn cancel(&self, id: &str) -> BoxFuture<'_, Result<bool, CalendarError>>;
+}
+
+/// The calendar of a business without a Google Calendar integration: every operation says
+/// so (there is no calendar to fall back on: Vox's account holds only shared calendars).
+#[derive(Debug, Clone, Copy)]
+pub struct NoCalendar;
+
+impl NoCalendar {
+    fn refuse<T: Send + 'static>() -> BoxFuture<'static, Result<T, CalendarError>> {
+        futures::future::ready(Err(CalendarError::Other(
+            "this business has not set up its Google Calendar integration".into(),
+        )))
+        .boxed()
+    }
+}
+
+impl CalendarBackend for NoCalendar {
+    fn bookings(&self, _: i64, _: i64) -> BoxFuture<'_, Result<Vec<Booking>, CalendarError>> {
+        Self::refuse()
+    }
+    fn book(&self, _: Booking, _: i64) -> BoxFuture<'_, Result<Booking, CalendarError>> {
+        Self::refuse()
+    }
+    fn cancel(&self, _: &str) -> BoxFuture<'_, Result<bool, CalendarError>> {
+        Self::refuse()
+    }
 }
 
 /// The built-in calendar of one business.

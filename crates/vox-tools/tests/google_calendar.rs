@@ -13,13 +13,29 @@ use vox_testkit::FakeGoogleCalendar;
 use vox_tools::ToolRunner;
 use vox_tools::api::{ApiTool, CallContext, CallTools, ToolEnv};
 use vox_tools::calendar::{
-    AppointmentConfig, Booking, CalendarBackend, CalendarError, GoogleCalendar, HORIZON_DAYS,
+    AppointmentConfig, Booking, CalendarBackend, CalendarError, GoogleAccount, GoogleCalendar,
+    HORIZON_DAYS, ServiceAccount,
 };
 use vox_tools::http::HttpGuard;
 use vox_tools::knowledge::KnowledgeBases;
 
 const CAL: &str = "clinic@group.calendar.google.com";
 const TOKEN: &str = "ya29.test-token";
+
+/// Vox's account as a fixed token (the calendar owner's, in these tests).
+fn fixed(token: &str) -> Arc<GoogleAccount> {
+    Arc::new(GoogleAccount::Token {
+        email: "owner@example.com".into(),
+        token: token.into(),
+    })
+}
+
+/// Vox's account as the fake's service account.
+fn service_account(fake: &FakeGoogleCalendar) -> Arc<GoogleAccount> {
+    Arc::new(GoogleAccount::ServiceAccount(
+        ServiceAccount::from_json(&fake.service_account_key()).expect("key"),
+    ))
+}
 
 async fn tools(fake: &FakeGoogleCalendar, token: &str) -> (Arc<CallTools>, AppointmentConfig) {
     tools_for(fake, token, "+14155550123", false).await
@@ -45,7 +61,7 @@ async fn tools_for(
         reqwest::Client::new(),
         &fake.base(),
         CAL,
-        token.into(),
+        fixed(token),
     ));
     let env = ToolEnv {
         http: HttpGuard::default(),
@@ -225,7 +241,7 @@ async fn calendar_tools_on_google_calendar() {
 #[tokio::test]
 async fn two_bookings_racing_for_a_slot_leave_one() {
     let fake = FakeGoogleCalendar::start(CAL, TOKEN).await;
-    let google = GoogleCalendar::new(reqwest::Client::new(), &fake.base(), CAL, TOKEN.into());
+    let google = GoogleCalendar::new(reqwest::Client::new(), &fake.base(), CAL, fixed(TOKEN));
     let start = vox_store::now_ms() + 86_400_000;
     for round in 0..5 {
         let slot = start + round * 3_600_000;
@@ -346,7 +362,7 @@ async fn an_unreachable_google_is_reported_without_the_url() {
         reqwest::Client::new(),
         "http://127.0.0.1:9",
         CAL,
-        TOKEN.into(),
+        fixed(TOKEN),
     );
     let e = match google.bookings(0, 86_400_000).await {
         Err(vox_tools::calendar::CalendarError::Other(e)) => e,
@@ -354,4 +370,94 @@ async fn an_unreachable_google_is_reported_without_the_url() {
     };
     assert!(e.contains("Google Calendar unreachable"), "{e}");
     assert!(!e.contains("clinic@group") && !e.contains("timeMin"), "{e}");
+}
+
+#[tokio::test]
+async fn a_service_account_reaches_only_the_calendars_shared_with_it() {
+    let fake = FakeGoogleCalendar::start(CAL, TOKEN).await;
+    fake.add_calendar("other-business@group.calendar.google.com", "ya29.other");
+    let sa = service_account(&fake);
+    let http = reqwest::Client::new();
+    let mine = GoogleCalendar::new(http.clone(), &fake.base(), CAL, sa.clone());
+    // not shared yet: refused, not "free"
+    let e = mine.bookings(0, 86_400_000).await.expect_err("not shared");
+    assert!(
+        matches!(&e, CalendarError::Other(m) if m.contains("not shared with Vox")),
+        "{e:?}"
+    );
+    // the business shares it with its own token
+    let rule = vox_tools::calendar::share_calendar(&http, &fake.base(), TOKEN, CAL, sa.email())
+        .await
+        .expect("shared");
+    assert_eq!(rule, format!("user:{}", sa.email()));
+    let start = vox_store::now_ms() + 86_400_000;
+    let booked = mine
+        .book(
+            Booking {
+                id: String::new(),
+                start_ms: start,
+                end_ms: start + 1_800_000,
+                name: "Ada".into(),
+                phone: None,
+                address: None,
+                notes: None,
+            },
+            0,
+        )
+        .await
+        .expect("booked as the service account");
+    assert!(!booked.id.is_empty());
+    assert_eq!(
+        mine.bookings(start, start + 3_600_000)
+            .await
+            .expect("list")
+            .len(),
+        1
+    );
+    // one token for all of that: it is kept until it nears expiry
+    assert_eq!(fake.tokens_issued(), 1);
+    // a calendar nobody shared stays out of reach, and its owner's token cannot share
+    // someone else's calendar
+    let theirs = GoogleCalendar::new(
+        http.clone(),
+        &fake.base(),
+        "other-business@group.calendar.google.com",
+        sa.clone(),
+    );
+    assert!(theirs.bookings(0, start * 2).await.is_err());
+    assert_eq!(
+        vox_tools::calendar::share_calendar(
+            &http,
+            &fake.base(),
+            TOKEN,
+            "other-business@group.calendar.google.com",
+            sa.email(),
+        )
+        .await,
+        Err(vox_tools::calendar::ShareError::NoAccess)
+    );
+    assert_eq!(
+        vox_tools::calendar::share_calendar(&http, &fake.base(), "ya29.bogus", CAL, sa.email())
+            .await,
+        Err(vox_tools::calendar::ShareError::BadToken)
+    );
+}
+
+#[test]
+fn service_account_keys_are_checked_without_quoting_them() {
+    for (key, want) in [
+        ("not json", "not a JSON service-account key"),
+        (r#"{"type": "authorized_user"}"#, "type is not"),
+        (
+            r#"{"type": "service_account", "private_key": "x"}"#,
+            "client_email is missing",
+        ),
+        (
+            r#"{"type": "service_account", "client_email": "a@b", "private_key": "SECRETPEM"}"#,
+            "private_key:",
+        ),
+    ] {
+        let e = ServiceAccount::from_json(key).expect_err(key);
+        assert!(e.contains(want) && !e.contains("SECRETPEM"), "{key}: {e}");
+    }
 }

@@ -9,26 +9,32 @@ use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use serde_json::{Value, json};
 
-use super::{Booking, CalendarBackend, CalendarError};
+use super::{Booking, CalendarBackend, CalendarError, GoogleAccount};
 
 /// A client for the Google Calendar REST API (v3): events.list, events.insert and
-/// events.delete on one calendar, with a bearer token.
+/// events.delete on one calendar, as Vox's Google account.
 #[derive(Debug, Clone)]
 pub struct GoogleCalendar {
     http: reqwest::Client,
     api_base: String,
     calendar_id: String,
-    token: Arc<str>,
+    account: Arc<GoogleAccount>,
 }
 
 impl GoogleCalendar {
-    /// `api_base` is `https://www.googleapis.com` in production.
-    pub fn new(http: reqwest::Client, api_base: &str, calendar_id: &str, token: Arc<str>) -> Self {
+    /// `api_base` is `https://www.googleapis.com` in production; `calendar_id` comes from the
+    /// business's own integration (shared with `account`).
+    pub fn new(
+        http: reqwest::Client,
+        api_base: &str,
+        calendar_id: &str,
+        account: Arc<GoogleAccount>,
+    ) -> Self {
         Self {
             http,
             api_base: api_base.trim_end_matches('/').to_owned(),
             calendar_id: calendar_id.to_owned(),
-            token,
+            account,
         }
     }
 
@@ -41,8 +47,9 @@ impl GoogleCalendar {
     }
 
     async fn call(&self, req: reqwest::RequestBuilder) -> Result<(u16, Value), CalendarError> {
+        let token = self.account.token(&self.http).await?;
         let resp = req
-            .bearer_auth(&*self.token)
+            .bearer_auth(&*token)
             .send()
             .await
             // without the URL: its query and path are nobody's business in a log or a prompt
@@ -63,6 +70,13 @@ impl GoogleCalendar {
         }
         Ok((status, body))
     }
+}
+
+/// Google answers 404 for a calendar the account cannot see.
+fn not_shared() -> CalendarError {
+    CalendarError::Other(
+        "the business's Google Calendar was not found or is not shared with Vox".into(),
+    )
 }
 
 fn rfc3339(ms: i64) -> String {
@@ -102,9 +116,13 @@ impl GoogleCalendar {
             if let Some(p) = &page {
                 q.push(("pageToken", p.clone()));
             }
-            let (_, body) = self
+            let (status, body) = self
                 .call(self.http.get(self.events_url()).query(&q))
                 .await?;
+            if status == 404 {
+                // a calendar Vox's account cannot see is not a free one
+                return Err(not_shared());
+            }
             for e in body["items"].as_array().into_iter().flatten() {
                 if e["status"] == "cancelled" {
                     continue;
@@ -178,9 +196,12 @@ impl CalendarBackend for GoogleCalendar {
                 "end": {"dateTime": rfc3339(b.end_ms)},
                 "extendedProperties": {"private": private},
             });
-            let (_, created) = self
+            let (status, created) = self
                 .call(self.http.post(self.events_url()).json(&event))
                 .await?;
+            if status == 404 {
+                return Err(not_shared());
+            }
             let id = created["id"]
                 .as_str()
                 .ok_or_else(|| {
