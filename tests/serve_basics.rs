@@ -1,6 +1,7 @@
 //! `vox serve` as a process: health, readiness and metrics; every kind of bad carrier input
 //! closes only its own stream with a reason; the admission limit; graceful shutdown on
-//! SIGTERM; configuration errors. Real processes, real WebSockets over loopback.
+//! SIGTERM; configuration errors; secrets sealed at rest. Real processes, real WebSockets over
+//! loopback.
 
 use std::path::Path;
 use std::process::Command;
@@ -9,7 +10,7 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
-use vox_testkit::{VoxServer, Ws, close_of, http_get, scratch_dir};
+use vox_testkit::{ApiClient, VoxServer, Ws, admin_create, close_of, http_get, scratch_dir};
 
 const BIN: &str = env!("CARGO_BIN_EXE_vox");
 
@@ -386,4 +387,79 @@ fn configured_secrets_never_show() {
         assert!(!log.contains(secret), "the log shows {secret}");
         assert!(!metrics.contains(secret), "the metrics show {secret}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stored_secrets_are_sealed_under_a_key_file_of_its_own() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = scratch_dir("sealed");
+    let config = dir.join("vox.toml");
+    std::fs::write(&config, "").expect("config");
+    let db = format!("sqlite://{}/vox.db", dir.display());
+    let env = [("VOX__STORE__URL", db.as_str())];
+    let creds = admin_create(Path::new(BIN), &config, &env, "Acme", "Acme Plumbing", None);
+    let config_arg = config.display().to_string();
+    let db2 = db.clone();
+    let s = tokio::task::spawn_blocking(move || {
+        server(
+            &["--config", &config_arg],
+            &[("VOX__STORE__URL", db2.as_str())],
+        )
+    })
+    .await
+    .expect("server");
+    let key = dir.join("secrets.key");
+    let mode = std::fs::metadata(&key)
+        .expect("a key file beside the database")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "readable by its owner only");
+    let api = ApiClient::login(
+        &format!("http://{}", s.addr),
+        creds["clientId"].as_str().expect("id"),
+        creds["clientSecret"].as_str().expect("secret"),
+    )
+    .await;
+    let secret = "whsec-sealed-at-rest-0123456789";
+    let hook = format!(
+        "/v1/businesses/{}/webhook",
+        creds["businessId"].as_str().expect("biz")
+    );
+    let (status, body) = api
+        .send(
+            reqwest::Method::PUT,
+            &hook,
+            Some(json!({"url": "https://hooks.example.com/vox", "secret": secret})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    s.terminate();
+    s.wait(Duration::from_secs(20)).expect("exits");
+    for file in std::fs::read_dir(&dir).expect("dir").flatten() {
+        let bytes = std::fs::read(file.path()).unwrap_or_default();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(secret),
+            "{} holds the webhook secret in plain text",
+            file.path().display()
+        );
+    }
+    // the key file is what opens them: with another one, the server refuses to start
+    std::fs::write(&key, format!("{}\n", "ab".repeat(32))).expect("another key");
+    let out = Command::new(BIN)
+        .args([
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--config",
+            &config.display().to_string(),
+        ])
+        .env("VOX__STORE__URL", &db)
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "started with another key: {stderr}");
+    assert!(stderr.contains("secrets_key"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
 }

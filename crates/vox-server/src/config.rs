@@ -61,9 +61,64 @@ pub struct ModelsConfig {
 pub struct StoreConfig {
     /// `sqlite://PATH` or `postgres://USER:PASSWORD@HOST/DB` (redacted when printed).
     pub url: String,
+    /// The key secrets are sealed with at rest: 32 bytes in base64 or hex, or a reference
+    /// (`env:NAME`, `file:PATH`). Empty: a key file beside the SQLite database.
+    #[serde(default)]
+    pub secrets_key: String,
 }
 
 impl StoreConfig {
+    /// The sealer of the secrets the database keeps: from `secrets_key`, else (SQLite) from
+    /// `secrets.key` beside the database, made on first start, readable by its owner only.
+    pub fn sealer(&self) -> anyhow::Result<vox_crypto::seal::Sealer> {
+        use vox_crypto::seal::Sealer;
+        if !self.secrets_key.trim().is_empty() {
+            let text = resolve_secret(&self.secrets_key)
+                .map_err(|e| anyhow::anyhow!("store.secrets_key {e}"))?;
+            return Sealer::from_text(&text).map_err(|e| {
+                anyhow::anyhow!("store.secrets_key: {e} (make one with `openssl rand -base64 32`)")
+            });
+        }
+        let Some(path) = self.url.strip_prefix("sqlite://") else {
+            anyhow::bail!(
+                "store.secrets_key is required with PostgreSQL (every node must seal secrets with the same key): 32 bytes, base64 or hex, e.g. \"env:VOX_SECRETS_KEY\" with `openssl rand -base64 32`"
+            );
+        };
+        let path = path.split('?').next().unwrap_or(path);
+        if path == ":memory:" {
+            return Sealer::from_text(&Sealer::new_key_text()).map_err(anyhow::Error::msg);
+        }
+        let dir = Path::new(path)
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let file = dir.join("secrets.key");
+        let text = match std::fs::read_to_string(&file) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                use std::io::Write as _;
+                use std::os::unix::fs::OpenOptionsExt as _;
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("creating {}", dir.display()))?;
+                let text = Sealer::new_key_text();
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o600)
+                    .open(&file)
+                    .and_then(|mut f| writeln!(f, "{text}").and_then(|()| f.sync_all()))
+                    .with_context(|| format!("creating the secrets key {}", file.display()))?;
+                tracing::info!(file = %file.display(), "made a key for the secrets the database keeps; back it up with the database");
+                text
+            }
+            Err(e) => {
+                return Err(e)
+                    .with_context(|| format!("reading the secrets key {}", file.display()));
+            }
+        };
+        Sealer::from_text(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))
+    }
+
     /// The URL with any password replaced, for printing and logs.
     pub fn redacted_url(&self) -> String {
         match self
@@ -281,6 +336,7 @@ impl Config {
                 *s = "***".into();
             }
         };
+        hide(&mut shown.store.secrets_key);
         shown
             .telephony
             .pools

@@ -130,7 +130,19 @@ impl Server {
 
         let store = vox_store::Store::connect(&cfg.store.url)
             .await
-            .with_context(|| format!("store.url {}", cfg.store.redacted_url()))?;
+            .with_context(|| format!("store.url {}", cfg.store.redacted_url()))?
+            .with_sealer(Arc::new(cfg.store.sealer()?));
+        match store
+            .seal_stored_secrets()
+            .await
+            .context("store.secrets_key")?
+        {
+            0 => {}
+            n => info!(
+                secrets = n,
+                "sealed secrets stored in plain text by an older version"
+            ),
+        }
         store
             .sync_numbers(&cfg.telephony.api_numbers())
             .await

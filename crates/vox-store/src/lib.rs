@@ -13,6 +13,7 @@ mod calls;
 mod file_calls;
 mod files;
 mod numbers;
+mod secrets;
 mod tools;
 mod webhooks;
 
@@ -55,6 +56,9 @@ pub enum StoreError {
     /// The change conflicts with what is stored (a booking over another).
     #[error("conflict: {0}")]
     Conflict(String),
+    /// A sealed secret could not be opened (see `secrets.rs`).
+    #[error("sealed secret: {0}")]
+    Sealed(String),
 }
 
 /// Which backend a store runs on.
@@ -71,6 +75,8 @@ pub enum Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// Seals secrets at rest (see `secrets.rs`); none: kept in plain text.
+    sealer: Option<std::sync::Arc<vox_crypto::seal::Sealer>>,
 }
 
 /// Milliseconds since the Unix epoch.
@@ -219,7 +225,11 @@ impl Store {
             Backend::Sqlite => SQLITE.run(&pool).await?,
             Backend::Postgres => POSTGRES.run(&pool).await?,
         }
-        Ok(Self { pool, backend })
+        Ok(Self {
+            pool,
+            backend,
+            sealer: None,
+        })
     }
 
     /// The backend in use.

@@ -4,6 +4,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use crate::secrets::tool_place;
 use crate::{Store, StoreError, new_id, now_ms};
 
 /// A stored tool instance.
@@ -86,7 +87,10 @@ impl Store {
         .bind(&t.name)
         .bind(&t.display_name)
         .bind(&t.kind)
-        .bind(t.config_override.to_string())
+        .bind(
+            self.seal_headers(&t.config_override, &tool_place(&t.business_id, &t.id))
+                .to_string(),
+        )
         .bind(&t.message)
         .bind(i64::from(t.enabled))
         .bind(t.created_at)
@@ -118,7 +122,11 @@ impl Store {
             .fetch_one(self.pool())
             .await?
             .try_get("n")?;
-        Ok((rows.iter().map(tool).collect::<Result<_, _>>()?, total))
+        let tools = rows
+            .iter()
+            .map(|r| self.opened(tool(r)?))
+            .collect::<Result<_, _>>()?;
+        Ok((tools, total))
     }
 
     /// One of a business's tools.
@@ -136,14 +144,24 @@ impl Store {
         .bind(id)
         .fetch_optional(self.pool())
         .await?;
-        row.as_ref().map(tool).transpose()
+        row.as_ref().map(|r| self.opened(tool(r)?)).transpose()
+    }
+
+    /// A tool as read, its header values opened.
+    fn opened(&self, mut t: ToolRecord) -> Result<ToolRecord, StoreError> {
+        t.config_override =
+            self.open_headers(&t.config_override, &tool_place(&t.business_id, &t.id))?;
+        Ok(t)
     }
 
     /// Replaces a tool's mutable fields (configuration, message, enabled).
     pub async fn update_tool(&self, t: &ToolRecord) -> Result<ToolRecord, StoreError> {
         let now = now_ms();
         let done = sqlx::query("UPDATE tools SET config_override = $1, message = $2, enabled = $3, updated_at = $4 WHERE business_id = $5 AND id = $6")
-            .bind(t.config_override.to_string())
+            .bind(
+                self.seal_headers(&t.config_override, &tool_place(&t.business_id, &t.id))
+                    .to_string(),
+            )
             .bind(&t.message)
             .bind(i64::from(t.enabled))
             .bind(now)

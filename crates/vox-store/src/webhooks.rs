@@ -89,7 +89,7 @@ impl Store {
         sqlx::query("INSERT INTO webhooks (business_id, url, secret, created_at, updated_at) VALUES ($1, $2, $3, $4, $5)")
             .bind(business_id)
             .bind(url)
-            .bind(secret)
+            .bind(self.seal(secret, &crate::secrets::webhook_place(business_id)))
             .bind(created.unwrap_or(now))
             .bind(now)
             .execute(&mut *tx)
@@ -107,7 +107,11 @@ impl Store {
     /// A business's endpoint, if set.
     pub async fn webhook(&self, business_id: &str) -> Result<Option<Webhook>, StoreError> {
         let row = sqlx::query("SELECT business_id, url, secret, created_at, updated_at FROM webhooks WHERE business_id = $1").bind(business_id).fetch_optional(self.pool()).await?;
-        row.as_ref().map(webhook).transpose()
+        let Some(mut hook) = row.as_ref().map(webhook).transpose()? else {
+            return Ok(None);
+        };
+        hook.secret = self.open(&hook.secret, &crate::secrets::webhook_place(business_id))?;
+        Ok(Some(hook))
     }
 
     /// Removes a business's endpoint (pending deliveries are dropped with it).

@@ -1081,3 +1081,149 @@ async fn a_file_agent_call_is_answered_once_and_connects_once() {
         );
     }
 }
+
+#[tokio::test]
+async fn secrets_are_sealed_at_rest() {
+    use sqlx::Row as _;
+    use std::sync::Arc;
+    use vox_crypto::seal::Sealer;
+    let new_key = || Arc::new(Sealer::from_text(&Sealer::new_key_text()).expect("key"));
+    for (plain, url) in stores().await {
+        let which = plain.backend();
+        let raw = |sql: &'static str, id: String| {
+            let pool = plain.pool().clone();
+            async move {
+                sqlx::query(sql)
+                    .bind(id)
+                    .fetch_one(&pool)
+                    .await
+                    .expect("raw")
+                    .try_get::<String, _>(0)
+                    .expect("text")
+            }
+        };
+        let org = plain.create_organization("Acme").await.expect("org");
+        let b1 = plain
+            .create_business(&org.id, "One", None)
+            .await
+            .expect("biz")
+            .id;
+        let b2 = plain
+            .create_business(&org.id, "Two", None)
+            .await
+            .expect("biz")
+            .id;
+        // written by a version that did not seal: plain text
+        plain
+            .set_webhook(&b1, "https://example.com/hook", "whsec-before")
+            .await
+            .expect("set");
+        let tool = plain
+            .create_tool(vox_store::ToolRecord {
+                id: String::new(),
+                business_id: b1.clone(),
+                template_id: "template-api-request".into(),
+                name: "apiRequest".into(),
+                display_name: "Orders".into(),
+                kind: "apiRequest".into(),
+                config_override: serde_json::json!({"url": "https://api.example.com", "headers": {"Authorization": "Bearer sk-before"}}),
+                message: None,
+                enabled: true,
+                created_at: 0,
+                updated_at: 0,
+            })
+            .await
+            .expect("tool");
+        let hook_sql = "SELECT secret FROM webhooks WHERE business_id = $1";
+        let tool_sql = "SELECT config_override FROM tools WHERE id = $1";
+        assert_eq!(raw(hook_sql, b1.clone()).await, "whsec-before");
+        // the next start seals them, once
+        let key = new_key();
+        let store = Store::connect(&url)
+            .await
+            .expect("store")
+            .with_sealer(key.clone());
+        assert_eq!(
+            store.seal_stored_secrets().await.expect("seal"),
+            2,
+            "{which:?}"
+        );
+        assert_eq!(
+            store.seal_stored_secrets().await.expect("seal"),
+            0,
+            "{which:?}"
+        );
+        let sealed_hook = raw(hook_sql, b1.clone()).await;
+        let sealed_tool = raw(tool_sql, tool.id.clone()).await;
+        assert!(
+            sealed_hook.starts_with("vox:v1:") && !sealed_tool.contains("sk-before"),
+            "{which:?}: {sealed_hook} {sealed_tool}"
+        );
+        assert!(
+            sealed_tool.contains("api.example.com"),
+            "only headers are sealed"
+        );
+        assert_eq!(
+            store
+                .webhook(&b1)
+                .await
+                .expect("read")
+                .expect("hook")
+                .secret,
+            "whsec-before"
+        );
+        let read = store
+            .tool(&b1, &tool.id)
+            .await
+            .expect("read")
+            .expect("tool");
+        assert_eq!(
+            read.config_override["headers"]["Authorization"],
+            "Bearer sk-before"
+        );
+        // new writes are sealed as they are written
+        store
+            .set_webhook(&b2, "https://example.com/two", "whsec-after")
+            .await
+            .expect("set");
+        let mut updated = read.clone();
+        updated.config_override["headers"]["Authorization"] = "Bearer sk-after".into();
+        store.update_tool(&updated).await.expect("update");
+        assert!(!raw(hook_sql, b2.clone()).await.contains("whsec-after"));
+        assert!(!raw(tool_sql, tool.id.clone()).await.contains("sk-after"));
+        assert_eq!(
+            store
+                .tool(&b1, &tool.id)
+                .await
+                .expect("read")
+                .expect("tool")
+                .config_override["headers"]["Authorization"],
+            "Bearer sk-after"
+        );
+        // a sealed secret copied into another business's row does not open there
+        sqlx::query("UPDATE webhooks SET secret = $1 WHERE business_id = $2")
+            .bind(&sealed_hook)
+            .bind(&b2)
+            .execute(store.pool())
+            .await
+            .expect("copy");
+        assert!(
+            matches!(
+                store.webhook(&b2).await,
+                Err(vox_store::StoreError::Sealed(_))
+            ),
+            "{which:?}"
+        );
+        // without the key nothing opens, and another key is refused at start
+        assert!(matches!(
+            plain.webhook(&b1).await,
+            Err(vox_store::StoreError::Sealed(_))
+        ));
+        let wrong = Store::connect(&url)
+            .await
+            .expect("store")
+            .with_sealer(new_key());
+        let err = wrong.seal_stored_secrets().await.expect_err("another key");
+        assert!(err.to_string().contains("secrets_key"), "{err}");
+    }
+}
