@@ -16,6 +16,10 @@ use crate::{AsrEvent, AsrProvider, AsrSession, ProviderError};
 const PREROLL_FRAMES: usize = 10;
 /// A segment longer than this is sent even while speech continues (30 s).
 const MAX_SEGMENT_FRAMES: usize = 1500;
+/// Segments being transcribed at once per call. At the limit the session stops taking
+/// audio: its queue fills and the call drops (and counts) frames, rather than a slow
+/// recognizer piling up requests for a caller who keeps talking.
+pub const MAX_SEGMENTS_IN_FLIGHT: usize = 4;
 
 /// Transcribes one stretch of speech (16 kHz frames).
 pub trait SegmentTranscriber: Send + Sync + std::fmt::Debug + 'static {
@@ -27,8 +31,8 @@ pub trait SegmentTranscriber: Send + Sync + std::fmt::Debug + 'static {
 }
 
 /// An [`AsrProvider`] that cuts the caller's audio at the VAD's decisions (with a short
-/// pre-roll) and transcribes each segment; segments are transcribed concurrently and
-/// reported in order.
+/// pre-roll) and transcribes each segment; segments are transcribed concurrently (at most
+/// [`MAX_SEGMENTS_IN_FLIGHT`]) and reported in order.
 #[derive(Debug, Clone)]
 pub struct SegmentedAsr {
     inner: Arc<dyn SegmentTranscriber>,
@@ -64,7 +68,7 @@ async fn run_session(
     let mut inflight = FuturesOrdered::new();
     loop {
         tokio::select! {
-            item = audio.recv() => {
+            item = audio.recv(), if inflight.len() < MAX_SEGMENTS_IN_FLIGHT => {
                 let Some((frame, vad)) = item else { break };
                 if vad.event == Some(VadEvent::SpeechStart) && segment.is_none() {
                     segment = Some(preroll.drain(..).collect());
@@ -98,5 +102,58 @@ async fn run_session(
         let _ = events
             .send(result.map_or_else(AsrEvent::Error, AsrEvent::Final))
             .await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    /// A recognizer that never answers, counting the segments it was given.
+    #[derive(Debug, Default)]
+    struct Stuck(Arc<AtomicUsize>);
+
+    impl SegmentTranscriber for Stuck {
+        fn transcribe(
+            &self,
+            _frames: Vec<AudioFrame>,
+        ) -> BoxFuture<'static, Result<String, ProviderError>> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Box::pin(futures::future::pending())
+        }
+    }
+
+    fn vad(event: Option<VadEvent>) -> VadOutput {
+        VadOutput {
+            probability: 0.9,
+            speaking: event != Some(VadEvent::SpeechEnd),
+            event,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_stuck_recognizer_gets_a_bounded_number_of_segments() {
+        let asked = Arc::new(AtomicUsize::new(0));
+        let session = SegmentedAsr::new(Arc::new(Stuck(asked.clone()))).session();
+        // twenty short utterances, fed as a call's reader would (never waiting)
+        let mut dropped = 0;
+        for _ in 0..20 {
+            for event in [Some(VadEvent::SpeechStart), None, Some(VadEvent::SpeechEnd)] {
+                if session
+                    .audio
+                    .try_send((AudioFrame::silence(), vad(event)))
+                    .is_err()
+                {
+                    dropped += 1;
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert_eq!(asked.load(Ordering::SeqCst), MAX_SEGMENTS_IN_FLIGHT);
+        // the rest waits in the bounded audio queue (100 frames), nothing beyond it
+        assert_eq!(dropped, 0, "60 frames fit the queue");
     }
 }
