@@ -1,15 +1,18 @@
 //! A killed process (SIGKILL mid-call, no chance to clean up) and the next start: the call
 //! record ends as `server-crashed` with the transcript written while it ran, its recording
 //! is repaired and plays, and `call.ended` reaches the business's webhook once, also across
-//! a further restart. Real processes, a fake Telnyx and a fake OpenAI over loopback.
+//! a further restart. A call that had ended when the process died, its summary still being
+//! made, keeps its real ending and gets its summary and `call.ended` (once) at the next start.
+//! Real processes, a fake Telnyx and a fake OpenAI over loopback.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use reqwest::Method;
 use serde_json::{Value, json};
 use vox_testkit::{
     ApiClient, CallerScript, CarrierKind, ChatReply, FakeCarrier, FakeOpenAi, FakeTiming,
-    VoxServer, repo_root, scratch_dir,
+    VoxServer, admin_create, repo_root, scratch_dir,
 };
 
 const BIN: &str = env!("CARGO_BIN_EXE_vox");
@@ -51,69 +54,81 @@ fn ended_events(seen: &Seen, call_id: &str) -> Vec<Value> {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_call_cut_by_kill_9_is_finished_at_the_next_start() {
-    let fake_ai = FakeOpenAi::start(FakeTiming::default()).await;
-    let audio = repo_root().join("tests/data/audio");
-    // a caller who keeps talking: the call is still up when the server dies
-    let carrier = FakeCarrier::start(
-        CarrierKind::Telnyx,
-        CallerScript {
-            wavs: vec![audio.join("book-1.wav"); 6],
-            greeting: true,
-            record_dir: None,
-        },
-    )
-    .await;
-    let (hook_url, seen) = webhook_receiver().await;
-    let dir = scratch_dir("crash-recovery");
-    let ai = fake_ai.base_url();
-    let config = dir.join("vox.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[tools]\nallow_private_networks = true\n[api]\nwebhook_retry_secs = 1\n[telephony]\n{}\n\
-             [voice_agents]\nllm = {{ baseUrl = \"{ai}\", apiKey = \"sk-test\", model = \"fake-llm\" }}\nasr = {{ baseUrl = \"{ai}\", model = \"fake-asr\" }}\ntts = {{ baseUrl = \"{ai}\", model = \"fake-tts\", voice = \"v1\" }}\n",
-            carrier.pool_toml(&["+15125550122"])
-        ),
-    )
-    .expect("config");
-    let config = config.display().to_string();
-    let env = [
-        (
-            "VOX__STORE__URL".to_owned(),
-            format!("sqlite://{}/vox.db", dir.display()),
-        ),
-        (
-            "VOX__API__RECORDINGS_DIR".to_owned(),
-            dir.join("recordings").display().to_string(),
-        ),
-        ("VOX__VAD__STOP_MS".to_owned(), "400".to_owned()),
-    ];
-    let out = std::process::Command::new(BIN)
-        .args([
-            "admin",
-            "create",
-            "--org",
-            "Acme",
-            "--business",
-            "Acme Plumbing",
-            "--phone",
-            "+15125550100",
-            "--config",
+/// A business with a webhook receiver, an OUTBOUND agent on a fake Telnyx number and fake
+/// AI providers, and the server's configuration (started by [`Rig::start`]).
+struct Rig {
+    fake_ai: FakeOpenAi,
+    _carrier: FakeCarrier,
+    seen: Seen,
+    hook_url: String,
+    config: String,
+    env: Vec<(String, String)>,
+    creds: Value,
+    biz: String,
+}
+
+impl Rig {
+    async fn new(label: &str, caller_turns: usize) -> Self {
+        let fake_ai = FakeOpenAi::start(FakeTiming::default()).await;
+        let audio = repo_root().join("tests/data/audio");
+        let carrier = FakeCarrier::start(
+            CarrierKind::Telnyx,
+            CallerScript {
+                wavs: vec![audio.join("book-1.wav"); caller_turns],
+                greeting: true,
+                record_dir: None,
+            },
+        )
+        .await;
+        let (hook_url, seen) = webhook_receiver().await;
+        let dir = scratch_dir(label);
+        let ai = fake_ai.base_url();
+        let config = dir.join("vox.toml");
+        std::fs::write(
             &config,
-        ])
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .output()
-        .expect("admin create");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let creds: Value = serde_json::from_slice(&out.stdout).expect("json");
-    let biz = creds["businessId"].as_str().expect("biz").to_owned();
-    let start = |config: String, env: Vec<(String, String)>| async move {
+            format!(
+                "[tools]\nallow_private_networks = true\n[api]\nwebhook_retry_secs = 1\n[telephony]\n{}\n\
+                 [voice_agents]\nllm = {{ baseUrl = \"{ai}\", apiKey = \"sk-test\", model = \"fake-llm\" }}\nasr = {{ baseUrl = \"{ai}\", model = \"fake-asr\" }}\ntts = {{ baseUrl = \"{ai}\", model = \"fake-tts\", voice = \"v1\" }}\n",
+                carrier.pool_toml(&["+15125550122"])
+            ),
+        )
+        .expect("config");
+        let env = vec![
+            (
+                "VOX__STORE__URL".to_owned(),
+                format!("sqlite://{}/vox.db", dir.display()),
+            ),
+            (
+                "VOX__API__RECORDINGS_DIR".to_owned(),
+                dir.join("recordings").display().to_string(),
+            ),
+            ("VOX__VAD__STOP_MS".to_owned(), "400".to_owned()),
+        ];
+        let env_ref: Vec<(&str, &str)> =
+            env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let creds = admin_create(
+            std::path::Path::new(BIN),
+            &config,
+            &env_ref,
+            "Acme",
+            "Acme Plumbing",
+            Some("+15125550100"),
+        );
+        let biz = creds["businessId"].as_str().expect("biz").to_owned();
+        Self {
+            fake_ai,
+            _carrier: carrier,
+            seen,
+            hook_url,
+            config: config.display().to_string(),
+            env,
+            creds,
+            biz,
+        }
+    }
+
+    async fn start(&self) -> VoxServer {
+        let (config, env) = (self.config.clone(), self.env.clone());
         tokio::task::spawn_blocking(move || {
             let env: Vec<(&str, &str)> =
                 env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
@@ -121,54 +136,85 @@ async fn a_call_cut_by_kill_9_is_finished_at_the_next_start() {
         })
         .await
         .expect("server")
-    };
-    let login = |server: &VoxServer| {
-        let base = format!("http://{}", server.addr);
-        let (id, secret) = (
-            creds["clientId"].as_str().expect("id").to_owned(),
-            creds["clientSecret"].as_str().expect("secret").to_owned(),
-        );
-        async move { ApiClient::login(&base, &id, &secret).await }
-    };
-    use reqwest::Method;
+    }
 
-    let server = start(config.clone(), env.to_vec()).await;
-    let api = login(&server).await;
-    let (status, _) = api
-        .send(
-            Method::PUT,
-            &format!("/v1/businesses/{biz}/webhook"),
-            Some(json!({"url": hook_url})),
+    async fn login(&self, server: &VoxServer) -> ApiClient {
+        ApiClient::login(
+            &format!("http://{}", server.addr),
+            self.creds["clientId"].as_str().expect("id"),
+            self.creds["clientSecret"].as_str().expect("secret"),
         )
-        .await;
-    assert_eq!(status, 200);
-    let (status, agent) = api
-        .send(Method::POST, &format!("/v1/businesses/{biz}/voice-agents"), Some(json!({"name": "Crash", "type": "OUTBOUND", "conversationFlow": "Help the customer book a visit.", "firstMessage": "Hello from Acme Plumbing."})))
-        .await;
-    assert_eq!(status, 201, "{agent}");
-    let agent_id = agent["id"].as_str().expect("id").to_owned();
-    let (status, d) = api
-        .send(
-            Method::POST,
-            &format!("/v1/businesses/{biz}/voice-agents/{agent_id}/deploy"),
-            None,
-        )
-        .await;
-    assert_eq!(status, 200, "{d}");
+        .await
+    }
+
+    /// The webhook set and an OUTBOUND agent deployed: its id.
+    async fn agent(&self, api: &ApiClient) -> String {
+        let biz = &self.biz;
+        let (status, _) = api
+            .send(
+                Method::PUT,
+                &format!("/v1/businesses/{biz}/webhook"),
+                Some(json!({"url": self.hook_url})),
+            )
+            .await;
+        assert_eq!(status, 200);
+        let (status, agent) = api
+            .send(Method::POST, &format!("/v1/businesses/{biz}/voice-agents"), Some(json!({"name": "Crash", "type": "OUTBOUND", "conversationFlow": "Help the customer book a visit.", "firstMessage": "Hello from Acme Plumbing."})))
+            .await;
+        assert_eq!(status, 201, "{agent}");
+        let agent_id = agent["id"].as_str().expect("id").to_owned();
+        let (status, d) = api
+            .send(
+                Method::POST,
+                &format!("/v1/businesses/{biz}/voice-agents/{agent_id}/deploy"),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{d}");
+        agent_id
+    }
+
+    /// An outbound call by `agent_id`: its id.
+    async fn call(&self, api: &ApiClient, agent_id: &str) -> String {
+        let (status, placed) = api
+            .send(
+                Method::POST,
+                &format!("/v1/businesses/{}/voice-agents/{agent_id}/call", self.biz),
+                Some(json!({"phoneNumber": "+15552345678"})),
+            )
+            .await;
+        assert_eq!(status, 200, "{placed}");
+        placed["callId"].as_str().expect("callId").to_owned()
+    }
+
+    /// Waits for a call.ended about `call_id`.
+    async fn wait_ended_event(&self, call_id: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while ended_events(&self.seen, call_id).is_empty() {
+            assert!(
+                Instant::now() < deadline,
+                "no call.ended: {:?}",
+                self.seen.lock()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        ended_events(&self.seen, call_id)[0].clone()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_cut_by_kill_9_is_finished_at_the_next_start() {
+    // a caller who keeps talking: the call is still up when the server dies
+    let rig = Rig::new("crash-recovery", 6).await;
+    let (fake_ai, biz, seen) = (&rig.fake_ai, rig.biz.clone(), &rig.seen);
+    let server = rig.start().await;
+    let api = rig.login(&server).await;
+    let agent_id = rig.agent(&api).await;
     fake_ai.push_transcript("I would like to book an appointment for next Tuesday.");
     fake_ai.push_chat(ChatReply::text(
         "Let me look at the calendar for next Tuesday.",
     ));
-    let (status, placed) = api
-        .send(
-            Method::POST,
-            &format!("/v1/businesses/{biz}/voice-agents/{agent_id}/call"),
-            Some(json!({"phoneNumber": "+15552345678"})),
-        )
-        .await;
-    assert_eq!(status, 200, "{placed}");
-    let call_id = placed["callId"].as_str().expect("callId").to_owned();
-
+    let call_id = rig.call(&api, &agent_id).await;
     // once the caller's first turn and the agent's answer are in the record, kill -9
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
@@ -193,8 +239,8 @@ async fn a_call_cut_by_kill_9_is_finished_at_the_next_start() {
     // past the recorder's 2 s of audio held in memory
     tokio::time::sleep(Duration::from_secs(3)).await;
     drop(server); // SIGKILL
-    let server = start(config.clone(), env.to_vec()).await;
-    let api = login(&server).await;
+    let server = rig.start().await;
+    let api = rig.login(&server).await;
     let call = api.ended_call(&biz, &call_id, false).await;
     assert_eq!(
         (call["status"].as_str(), call["endedReason"].as_str()),
@@ -243,23 +289,70 @@ async fn a_call_cut_by_kill_9_is_finished_at_the_next_start() {
     );
 
     // call.ended, with the recovered record, once
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while ended_events(&seen, &call_id).is_empty() {
-        assert!(
-            Instant::now() < deadline,
-            "no call.ended: {:?}",
-            seen.lock()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let ended = &ended_events(&seen, &call_id)[0];
+    let ended = &rig.wait_ended_event(&call_id).await;
     assert_eq!(ended["data"]["endedReason"], "server-crashed", "{ended}");
     assert_eq!(ended["data"]["recordingUrl"], url, "{ended}");
     drop(server);
-    let server = start(config.clone(), env.to_vec()).await;
+    let server = rig.start().await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(
-        ended_events(&seen, &call_id).len(),
+        ended_events(seen, &call_id).len(),
+        1,
+        "call.ended exactly once across restarts"
+    );
+    drop(server);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_that_ended_before_kill_9_keeps_its_ending_and_reports_it_once() {
+    let rig = Rig::new("crash-after-end", 1).await;
+    let (fake_ai, biz) = (&rig.fake_ai, rig.biz.clone());
+    let server = rig.start().await;
+    let api = rig.login(&server).await;
+    let agent_id = rig.agent(&api).await;
+    // the model will not answer the summary request: it is still being made when the
+    // server dies
+    fake_ai.hold_post_call(true);
+    fake_ai.push_transcript("I would like to book an appointment for next Tuesday.");
+    fake_ai.push_chat(ChatReply {
+        text: "You are booked for Tuesday at ten. Goodbye!".into(),
+        tool_calls: vec![("endCall".into(), json!({}))],
+    });
+    let call_id = rig.call(&api, &agent_id).await;
+    let call = api.ended_call(&biz, &call_id, false).await;
+    assert_eq!(call["endedReason"], "assistant-ended-call", "{call}");
+    assert!(
+        call["summary"].is_null(),
+        "the summary is still being made: {call}"
+    );
+    // the summary request is waiting for its answer
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !fake_ai.requests("/v1/chat/completions").iter().any(|r| {
+        r["messages"][0]["content"]
+            .as_str()
+            .is_some_and(|c| c.starts_with("You summarise phone calls"))
+    }) {
+        assert!(Instant::now() < deadline, "no summary request");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    drop(server); // SIGKILL
+    fake_ai.hold_post_call(false);
+    let server = rig.start().await;
+    let api = rig.login(&server).await;
+    let ended = rig.wait_ended_event(&call_id).await;
+    assert_eq!(
+        ended["data"]["endedReason"], "assistant-ended-call",
+        "the real ending stands: {ended}"
+    );
+    let call = api.ended_call(&biz, &call_id, true).await;
+    assert_eq!(call["endedReason"], "assistant-ended-call", "{call}");
+    assert!(call["summary"].is_string(), "{call}");
+    assert!(call["recordingUrl"].is_string(), "{call}");
+    drop(server);
+    let server = rig.start().await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        ended_events(&rig.seen, &call_id).len(),
         1,
         "call.ended exactly once across restarts"
     );

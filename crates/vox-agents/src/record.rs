@@ -154,7 +154,11 @@ impl RecordWriter {
             }
             None => (EndedReason::InternalError, String::new()),
         };
-        if let Err(e) = self.store.call_ended(call_id, reason, now_ms()).await {
+        if let Err(e) = self
+            .store
+            .call_ended_awaiting_artifacts(call_id, reason, now_ms())
+            .await
+        {
             warn!(error = %e, call = %call_id, "ending the call record");
         }
         self.live.remove(call_id);
@@ -172,24 +176,43 @@ impl RecordWriter {
             text_summary = artifacts::summarize(llm, &text).await;
             data = artifacts::extract(llm, &text, &self.collect).await;
         }
-        if let Err(e) = self
+        // the artifacts and call.ended in one transaction: a process dying before it leaves
+        // both to crash recovery, after it both are stored
+        let ended = match self.store.call_by_id(call_id).await {
+            Ok(Some(c)) => c,
+            Ok(None) => return,
+            Err(e) => {
+                warn!(error = %e, call = %call_id, "reading the ended call");
+                return;
+            }
+        };
+        let finished = CallRecord {
+            recording_url: recording_url.clone().or(ended.recording_url.clone()),
+            summary: text_summary.clone().or(ended.summary.clone()),
+            structured_data: data.clone().or(ended.structured_data.clone()),
+            ..ended
+        };
+        let event = crate::events::body(
+            EventKind::CallEnded,
+            crate::events::call_ended_data(&finished),
+        );
+        match self
             .store
-            .set_call_artifacts(
-                call_id,
+            .complete_call_artifacts(
+                &finished,
                 recording_url.as_deref(),
                 text_summary.as_deref(),
                 data.as_ref(),
+                EventKind::CallEnded.as_str(),
+                &event,
             )
             .await
         {
-            warn!(error = %e, call = %call_id, "saving the call's artifacts");
-        }
-        if let Ok(Some(c)) = self.store.call_by_id(call_id).await {
-            self.events.emit(
-                &c.business_id,
-                EventKind::CallEnded,
-                crate::events::call_ended_data(&c),
-            );
+            Ok(true) => self.events.queued(),
+            Ok(false) => {}
+            Err(e) => {
+                warn!(error = %e, call = %call_id, "saving the call's artifacts; the next start tries again")
+            }
         }
     }
 }

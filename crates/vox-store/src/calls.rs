@@ -120,6 +120,32 @@ pub enum OrderBy {
     DurationMs,
 }
 
+/// Queues `event` for the business's endpoint inside `tx`, if it has one.
+async fn queue_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    business_id: &str,
+    event: &str,
+    body: &str,
+) -> Result<(), StoreError> {
+    let hook = sqlx::query("SELECT business_id FROM webhooks WHERE business_id = $1")
+        .bind(business_id)
+        .fetch_optional(&mut **tx)
+        .await?;
+    if hook.is_some() {
+        let now = now_ms();
+        sqlx::query("INSERT INTO webhook_deliveries (id, business_id, event, body, attempts, next_at, status, last_error, created_at) VALUES ($1, $2, $3, $4, 0, $5, 'pending', NULL, $6)")
+            .bind(new_id("evt"))
+            .bind(business_id)
+            .bind(event)
+            .bind(body)
+            .bind(now)
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
 macro_rules! columns {
     () => {
         "c.id, c.business_id, c.agent_id, c.lead_id, c.kind, c.phone_number, c.customer_number, c.status, c.ended_reason, c.summary, c.transcript, c.recording_url, c.duration_ms, c.structured_data, c.lead_context, c.carrier_call_id, c.started_at, c.ended_at, c.created_at, c.messages"
@@ -266,25 +292,81 @@ impl Store {
             .rows_affected()
             == 1;
         if ended {
-            let hook = sqlx::query("SELECT business_id FROM webhooks WHERE business_id = $1")
-                .bind(&call.business_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-            if hook.is_some() {
-                let now = now_ms();
-                sqlx::query("INSERT INTO webhook_deliveries (id, business_id, event, body, attempts, next_at, status, last_error, created_at) VALUES ($1, $2, $3, $4, 0, $5, 'pending', NULL, $6)")
-                    .bind(new_id("evt"))
-                    .bind(&call.business_id)
-                    .bind(event)
-                    .bind(event_body)
-                    .bind(now)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
-            }
+            queue_in(&mut tx, &call.business_id, event, event_body).await?;
         }
         tx.commit().await?;
         Ok(ended)
+    }
+
+    /// Ends a running call whose summary and extracted fields are still to be made: marked
+    /// so until [`Store::complete_call_artifacts`] stores them with the call's event (a
+    /// process dying in between leaves them to [`Store::calls_awaiting_artifacts`]). False
+    /// if the call had already ended (the first ending stands; it still awaits them).
+    pub async fn call_ended_awaiting_artifacts(
+        &self,
+        id: &str,
+        reason: EndedReason,
+        at: i64,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let done = sqlx::query("UPDATE calls SET status = $1, ended_reason = $2, ended_at = $3, duration_ms = CASE WHEN started_at IS NULL THEN 0 ELSE $4 - started_at END WHERE id = $5 AND status IN ('SCHEDULED', 'IN_PROGRESS')")
+            .bind(reason.status().as_str())
+            .bind(reason.as_str())
+            .bind(at)
+            .bind(at)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        // awaiting them even when something else ended the record first: the call ran, and
+        // its one record writer reports it once
+        sqlx::query("UPDATE calls SET artifacts_pending = 1 WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Stores an ended call's artifacts and queues the event that reports its end (if the
+    /// business has an endpoint), in one transaction, once: false if they were stored
+    /// already (or the call was not awaiting them).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn complete_call_artifacts(
+        &self,
+        call: &CallRecord,
+        recording_url: Option<&str>,
+        summary: Option<&str>,
+        structured_data: Option<&serde_json::Value>,
+        event: &str,
+        event_body: &str,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let done = sqlx::query("UPDATE calls SET recording_url = COALESCE($1, recording_url), summary = COALESCE($2, summary), structured_data = COALESCE($3, structured_data), artifacts_pending = 0 WHERE id = $4 AND artifacts_pending = 1")
+            .bind(recording_url)
+            .bind(summary)
+            .bind(structured_data.map(|v| v.to_string()))
+            .bind(&call.id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+            == 1;
+        if done {
+            queue_in(&mut tx, &call.business_id, event, event_body).await?;
+        }
+        tx.commit().await?;
+        Ok(done)
+    }
+
+    /// Ended calls whose artifacts and event were never stored (the process died first).
+    pub async fn calls_awaiting_artifacts(&self) -> Result<Vec<CallRecord>, StoreError> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM calls c WHERE c.artifacts_pending = 1 ORDER BY c.created_at, c.id"
+        ))
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(call).collect()
     }
 
     /// The call the carrier knows by `carrier_call_id` (the newest, should a carrier reuse

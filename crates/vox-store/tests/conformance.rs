@@ -1017,6 +1017,92 @@ async fn unfinished_calls_end_with_their_event_once() {
             (events[0].event.as_str(), events[0].body.as_str()),
             ("call.ended", "{\"n\":1}")
         );
+        // a call that ends while running: its artifacts and event come after, together, once
+        let live = store.create_call(new()).await.expect("call");
+        store.call_started(&live.id, 1_000).await.expect("start");
+        assert!(
+            store
+                .call_ended_awaiting_artifacts(
+                    &live.id,
+                    vox_store::EndedReason::CustomerEndedCall,
+                    4_000
+                )
+                .await
+                .expect("end")
+        );
+        let awaiting: Vec<String> = store
+            .calls_awaiting_artifacts()
+            .await
+            .expect("awaiting")
+            .into_iter()
+            .map(|c| c.id)
+            .collect();
+        assert_eq!(awaiting, std::slice::from_ref(&live.id), "{which:?}");
+        let live = store
+            .call_by_id(&live.id)
+            .await
+            .expect("get")
+            .expect("call");
+        assert_eq!(live.status, vox_store::CallStatus::Completed, "{which:?}");
+        assert!(
+            store
+                .unfinished_calls()
+                .await
+                .expect("list")
+                .iter()
+                .all(|c| c.id != live.id)
+        );
+        let complete = || {
+            let (store, live) = (store.clone(), live.clone());
+            async move {
+                store
+                    .complete_call_artifacts(
+                        &live,
+                        Some("/live.wav"),
+                        Some("booked"),
+                        None,
+                        "call.ended",
+                        "{\"n\":2}",
+                    )
+                    .await
+                    .expect("complete")
+            }
+        };
+        assert!(complete().await, "{which:?}");
+        assert!(!complete().await, "{which:?}: once");
+        assert!(
+            store
+                .calls_awaiting_artifacts()
+                .await
+                .expect("awaiting")
+                .is_empty()
+        );
+        let c = store
+            .call_by_id(&live.id)
+            .await
+            .expect("get")
+            .expect("call");
+        assert_eq!(
+            (
+                c.summary.as_deref(),
+                c.recording_url.as_deref(),
+                c.ended_reason
+            ),
+            (
+                Some("booked"),
+                Some("/live.wav"),
+                Some(vox_store::EndedReason::CustomerEndedCall)
+            )
+        );
+        let bodies: Vec<String> = store
+            .due_deliveries(vox_store::now_ms() + 1, 10)
+            .await
+            .expect("due")
+            .into_iter()
+            .filter(|d| d.business_id == biz.id)
+            .map(|d| d.body)
+            .collect();
+        assert_eq!(bodies, ["{\"n\":1}", "{\"n\":2}"], "{which:?}");
     }
 }
 

@@ -106,6 +106,8 @@ struct Shared {
     timing: Mutex<FakeTiming>,
     script: Mutex<Script>,
     log: Mutex<Vec<Logged>>,
+    /// Post-call requests (summary, extraction) wait while this is set.
+    hold_post_call: std::sync::atomic::AtomicBool,
 }
 
 /// The running fake. Stops when dropped.
@@ -135,12 +137,21 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl FakeOpenAi {
+    /// While `hold` is set, post-call requests (summary, data extraction) get no answer
+    /// (they wait, as a slow model would).
+    pub fn hold_post_call(&self, hold: bool) {
+        self.shared
+            .hold_post_call
+            .store(hold, std::sync::atomic::Ordering::SeqCst);
+    }
+
     /// Starts on a free loopback port (inside a tokio runtime).
     pub async fn start(timing: FakeTiming) -> Self {
         let shared = Arc::new(Shared {
             timing: Mutex::new(timing),
             script: Mutex::new(Script::default()),
             log: Mutex::new(Vec::new()),
+            hold_post_call: std::sync::atomic::AtomicBool::new(false),
         });
         let app = Router::new()
             .route("/v1/chat/completions", post(chat))
@@ -235,6 +246,15 @@ async fn chat(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
         .unwrap_or_default()
         .to_owned();
     log(&shared, "/v1/chat/completions", req);
+    let post_call =
+        system.starts_with("You summarise phone calls") || system.starts_with("You extract data");
+    while post_call
+        && shared
+            .hold_post_call
+            .load(std::sync::atomic::Ordering::SeqCst)
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     let reply = if system.starts_with("You summarise phone calls") {
         ChatReply::text(POST_CALL_SUMMARY)
     } else if system.starts_with("You extract data") {

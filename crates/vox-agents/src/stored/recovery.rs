@@ -7,7 +7,9 @@
 //! that transcript. A call left SCHEDULED never connected, and the token it would have
 //! connected with died with the process: it ends as `expired`. The ending, the artifacts and
 //! `call.ended` are stored in one transaction, so a crash during recovery leaves the call to
-//! the next start, and no call reports its end twice.
+//! the next start, and no call reports its end twice. A call that had ended but whose
+//! artifacts were still being made (`artifacts_pending`) gets them and its `call.ended` the
+//! same way, keeping its real ending.
 
 use tracing::{info, warn};
 use vox_store::{CallRecord, CallStatus, EndedReason, StoreError, now_ms};
@@ -22,7 +24,8 @@ impl StoredAgents {
     /// many there are.
     pub async fn recover_unfinished(&self) -> Result<usize, StoreError> {
         let calls = self.0.store.unfinished_calls().await?;
-        let n = calls.len();
+        let awaiting = self.0.store.calls_awaiting_artifacts().await?;
+        let n = calls.len() + awaiting.len();
         if n > 0 {
             let me = self.clone();
             self.0.tasks.spawn_to_completion("crash recovery", async move {
@@ -32,9 +35,84 @@ impl StoredAgents {
                         warn!(error = %e, call = %id, "recovering a call left unfinished; the next start tries again");
                     }
                 }
+                for call in awaiting {
+                    let id = call.id.clone();
+                    if let Err(e) = me.complete(call).await {
+                        warn!(error = %e, call = %id, "completing an ended call's artifacts; the next start tries again");
+                    }
+                }
             });
         }
         Ok(n)
+    }
+
+    /// The summary and extracted fields of a call's transcript (none without an LLM).
+    async fn artifacts(
+        &self,
+        call: &CallRecord,
+    ) -> Result<(Option<String>, Option<serde_json::Value>), StoreError> {
+        let transcript = call.transcript.clone().unwrap_or_default();
+        if transcript.is_empty() {
+            return Ok((None, None));
+        }
+        let Ok(runtime) = self.runtime().await else {
+            return Ok((None, None));
+        };
+        let Some(llm) = &runtime.services.llm else {
+            return Ok((None, None));
+        };
+        let collect = match call.agent_id.as_deref() {
+            Some(agent) => self
+                .0
+                .store
+                .agent(&call.business_id, agent)
+                .await?
+                .map(|a| collect_fields(&a.document))
+                .unwrap_or_default(),
+            None => Vec::new(),
+        };
+        Ok((
+            artifacts::summarize(llm, &transcript).await,
+            artifacts::extract(llm, &transcript, &collect).await,
+        ))
+    }
+
+    /// An ended call whose artifacts were never stored: them and its `call.ended`.
+    async fn complete(&self, call: CallRecord) -> Result<(), StoreError> {
+        let recording_url = self
+            .recording_path(&call)
+            .filter(|p| p.exists() && vox_call::recorder::repair(p).is_ok())
+            .map(|_| {
+                format!(
+                    "{}/v1/businesses/{}/calls/{}/recording",
+                    self.0.cfg.public_url, call.business_id, call.id
+                )
+            });
+        let (summary, data) = self.artifacts(&call).await?;
+        let finished = CallRecord {
+            summary: summary.clone().or(call.summary.clone()),
+            structured_data: data.clone().or(call.structured_data.clone()),
+            recording_url: recording_url.clone().or(call.recording_url.clone()),
+            ..call.clone()
+        };
+        let event = body(EventKind::CallEnded, call_ended_data(&finished));
+        if self
+            .0
+            .store
+            .complete_call_artifacts(
+                &finished,
+                recording_url.as_deref(),
+                summary.as_deref(),
+                data.as_ref(),
+                EventKind::CallEnded.as_str(),
+                &event,
+            )
+            .await?
+        {
+            self.0.events.queued();
+            info!(call = %call.id, "stored the artifacts and call.ended of a call that ended before the last process died");
+        }
+        Ok(())
     }
 
     async fn recover(&self, call: CallRecord) -> Result<(), StoreError> {
@@ -69,25 +147,7 @@ impl StoredAgents {
         let ended_at = ended_at
             .unwrap_or_else(now_ms)
             .max(call.started_at.unwrap_or(0));
-        let transcript = call.transcript.clone().unwrap_or_default();
-        let (mut summary, mut data) = (None, None);
-        if !transcript.is_empty()
-            && let Ok(runtime) = self.runtime().await
-            && let Some(llm) = &runtime.services.llm
-        {
-            let collect = match call.agent_id.as_deref() {
-                Some(agent) => self
-                    .0
-                    .store
-                    .agent(&call.business_id, agent)
-                    .await?
-                    .map(|a| collect_fields(&a.document))
-                    .unwrap_or_default(),
-                None => Vec::new(),
-            };
-            summary = artifacts::summarize(llm, &transcript).await;
-            data = artifacts::extract(llm, &transcript, &collect).await;
-        }
+        let (summary, data) = self.artifacts(&call).await?;
         // the record as the transaction below leaves it, for the event's body
         let finished = CallRecord {
             status: reason.status(),
