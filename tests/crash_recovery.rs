@@ -3,6 +3,7 @@
 //! is repaired and plays, and `call.ended` reaches the business's webhook once, also across
 //! a further restart. A call that had ended when the process died, its summary still being
 //! made, keeps its real ending and gets its summary and `call.ended` (once) at the next start.
+//! On SIGTERM mid-call, the call is ended, summarised and reported before the process exits.
 //! Real processes, a fake Telnyx and a fake OpenAI over loopback.
 
 use std::sync::{Arc, Mutex};
@@ -357,4 +358,94 @@ async fn a_call_that_ended_before_kill_9_keeps_its_ending_and_reports_it_once() 
         "call.ended exactly once across restarts"
     );
     drop(server);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_mid_call_ends_it_and_reports_it_before_exit() {
+    let mut rig = Rig::new("sigterm-mid-call", 6).await;
+    // the call is cut by the end of the grace period, not by its caller
+    rig.env
+        .push(("VOX__SERVER__SHUTDOWN_GRACE_SECS".into(), "2".into()));
+    let (fake_ai, biz) = (&rig.fake_ai, rig.biz.clone());
+    let server = rig.start().await;
+    let api = rig.login(&server).await;
+    let agent_id = rig.agent(&api).await;
+    fake_ai.push_transcript("I would like to book an appointment for next Tuesday.");
+    fake_ai.push_chat(ChatReply::text(
+        "Let me look at the calendar for next Tuesday.",
+    ));
+    let call_id = rig.call(&api, &agent_id).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, call) = api
+            .send(
+                Method::GET,
+                &format!("/v1/businesses/{biz}/calls/{call_id}"),
+                None,
+            )
+            .await;
+        if call["transcript"]
+            .as_str()
+            .is_some_and(|t| t.contains("Let me look at the calendar"))
+        {
+            assert_eq!(call["status"], "IN_PROGRESS", "{call}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the call did not get going: {call}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    server.terminate();
+    let (status, log) = tokio::task::spawn_blocking(move || server.wait(Duration::from_secs(40)))
+        .await
+        .expect("join")
+        .expect("exits after SIGTERM");
+    assert!(status.success(), "{log}");
+    // everything was finished before the process exited: nothing is left for a next start
+    assert_eq!(
+        ended_events(&rig.seen, &call_id).len(),
+        1,
+        "call.ended was delivered before exit: {log}"
+    );
+    let store = vox_store::Store::connect(&rig.env[0].1)
+        .await
+        .expect("store");
+    assert!(
+        store
+            .unfinished_calls()
+            .await
+            .expect("unfinished")
+            .is_empty()
+    );
+    assert!(
+        store
+            .calls_awaiting_artifacts()
+            .await
+            .expect("awaiting")
+            .is_empty()
+    );
+    let call = store
+        .call_by_id(&call_id)
+        .await
+        .expect("read")
+        .expect("call");
+    assert_eq!(
+        call.ended_reason,
+        Some(vox_store::EndedReason::ServerShutdown),
+        "{call:?}"
+    );
+    assert!(
+        call.summary.is_some() && call.recording_url.is_some(),
+        "{call:?}"
+    );
+    let pending: Vec<_> = store
+        .due_deliveries(vox_store::now_ms() + 3_600_000, 10)
+        .await
+        .expect("due")
+        .into_iter()
+        .filter(|d| d.status == "pending")
+        .collect();
+    assert!(pending.is_empty(), "undelivered events: {pending:?}");
 }

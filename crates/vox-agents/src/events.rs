@@ -143,6 +143,30 @@ impl Events {
         self.wake.notify_one();
     }
 
+    /// At shutdown, once the calls' records are written: waits up to `limit` until no event
+    /// is due and none is being sent (each due event gets its attempt; one that fails is
+    /// rescheduled and stays in the outbox for the next start); whether that happened.
+    pub async fn drain(&self, limit: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let due = match self.store.due_deliveries(vox_store::now_ms(), 1).await {
+                Ok(d) => !d.is_empty(),
+                Err(e) => {
+                    warn!(error = %e, "webhook outbox at shutdown");
+                    return false;
+                }
+            };
+            if !due && self.busy().is_empty() {
+                return true;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            self.wake.notify_one();
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Starts the delivery worker (until the tasks' token is cancelled; undelivered events
     /// stay in the outbox for the next start).
     pub fn start(&self) {

@@ -15,6 +15,8 @@ use tracing::{Instrument as _, debug, error};
 #[derive(Debug, Clone)]
 pub struct Tasks {
     tracker: TaskTracker,
+    /// The work spawned to completion (also in `tracker`), waited for first at shutdown.
+    completing: TaskTracker,
     token: CancellationToken,
 }
 
@@ -29,6 +31,7 @@ impl Tasks {
     pub fn new(token: CancellationToken) -> Self {
         Self {
             tracker: TaskTracker::new(),
+            completing: TaskTracker::new(),
             token,
         }
     }
@@ -60,7 +63,21 @@ impl Tasks {
     where
         F: Future<Output = ()> + Send + 'static,
     {
-        self.run(name, work);
+        let counted = self.completing.token();
+        self.run(name, async move {
+            let _counted = counted;
+            work.await;
+        });
+    }
+
+    /// Waits up to `limit` for the work spawned to completion (call records, post-call
+    /// summaries, outbox writes) while the loops keep running (so the webhook worker still
+    /// sends what that work queues); whether it all ended. Shutdown's first step.
+    pub async fn finish_work(&self, limit: Duration) -> bool {
+        self.completing.close();
+        tokio::time::timeout(limit, self.completing.wait())
+            .await
+            .is_ok()
     }
 
     fn run<F>(&self, name: &'static str, work: F)
@@ -125,6 +142,25 @@ mod tests {
         assert!(tasks.shutdown(Duration::from_secs(1)).await);
         assert!(finished.load(Ordering::SeqCst), "the record was written");
         assert!(tasks.is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn finishing_work_leaves_the_loops_running() {
+        let tasks = Tasks::default();
+        tasks.spawn("loop", std::future::pending());
+        let finished = Arc::new(AtomicBool::new(false));
+        let f = finished.clone();
+        tasks.spawn_to_completion("record", async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            f.store(true, Ordering::SeqCst);
+        });
+        assert!(tasks.finish_work(Duration::from_secs(1)).await);
+        assert!(finished.load(Ordering::SeqCst));
+        assert!(!tasks.token().is_cancelled());
+        assert_eq!(tasks.len(), 1, "the loop still runs");
+        assert!(tasks.shutdown(Duration::from_secs(1)).await);
+        tasks.spawn_to_completion("stuck", std::future::pending());
+        assert!(!tasks.finish_work(Duration::from_millis(100)).await);
     }
 
     #[tokio::test(start_paused = true)]

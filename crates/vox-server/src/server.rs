@@ -30,6 +30,8 @@ pub struct Server {
     app: Router,
     registry: CallRegistry,
     tasks: Tasks,
+    /// The webhook outbox, drained at shutdown.
+    events: vox_agents::Events,
 }
 
 impl std::fmt::Debug for Server {
@@ -159,7 +161,13 @@ impl Server {
         events.start();
         let stored_cfg = cfg.stored_agents()?;
         let calendar_sharing = stored_cfg.calendar_sharing();
-        let stored = StoredAgents::new(store.clone(), providers, stored_cfg, events, tasks.clone());
+        let stored = StoredAgents::new(
+            store.clone(),
+            providers,
+            stored_cfg,
+            events.clone(),
+            tasks.clone(),
+        );
         match stored.recover_unfinished().await {
             Ok(0) => {}
             Ok(n) => warn!(
@@ -236,6 +244,7 @@ impl Server {
             app,
             registry,
             tasks,
+            events,
         })
     }
 
@@ -280,8 +289,15 @@ impl Server {
         if hung_up > 0 {
             warn!(hung_up, "grace period over: hung up the remaining calls");
         }
-        // call records, outbox writes and post-call summaries finish; loops stop
-        if !self.tasks.shutdown(Duration::from_secs(30)).await {
+        // call records, post-call summaries and outbox writes finish, while the webhook
+        // worker still runs; then the events they queued are sent; then the loops stop
+        if !self.tasks.finish_work(Duration::from_secs(30)).await {
+            warn!("call records still being written at exit");
+        }
+        if !self.events.drain(Duration::from_secs(10)).await {
+            warn!("webhook events still due at exit: they stay in the outbox for the next start");
+        }
+        if !self.tasks.shutdown(Duration::from_secs(5)).await {
             warn!(
                 left = self.tasks.len(),
                 "background work still running at exit"
