@@ -9,8 +9,8 @@
 //! server's RSS and CPU come from /proc.
 //!
 //! Reported: RSS growth (the median of the last round's samples over the median of the
-//! second round's: the first round warms caches and pools), late frames and simulator
-//! lateness, failed calls and unanswered turns, response latency per round. The run passes
+//! second round's: the first round warms caches and pools), late frames (and where in the
+//! replies they came) and simulator lateness, failed calls and unanswered turns, response latency per round. The run passes
 //! when RSS grows less than 5%, no frame is late and every call succeeds.
 //!
 //! Flags (after `--`): `--minutes N` (default 60), `--calls N` (concurrent, default 100),
@@ -272,13 +272,22 @@ fn main() {
                 .flat_map(|c| c["turns"].as_array().into_iter().flatten())
                 .filter(|t| t["response_latency_ms"].is_null())
                 .count();
+            // where in the replies the gaps came (ms of reply audio before each)
+            let gaps_at: Vec<f64> = r["calls"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .flat_map(|c| c["turns"].as_array().into_iter().flatten())
+                .flat_map(|t| t["underrun_at_ms"].as_array().into_iter().flatten())
+                .filter_map(Value::as_f64)
+                .collect();
             let row = json!({
                 "round": round, "started_s": started, "ended_s": begun.elapsed().as_secs_f64(),
                 "calls": s["calls"], "calls_failed": s["calls_failed"], "unanswered_turns": unanswered,
                 "late_frames": s["late_frames"], "sim_late_ticks": s["sim_late_ticks"],
                 "missing_frames": s["missing_frames"],
                 "response_p50_ms": s["response_latency_ms"]["p50"], "response_p95_ms": s["response_latency_ms"]["p95"],
-                "errors": s["errors"],
+                "errors": s["errors"], "underrun_at_ms": gaps_at,
             });
             say(&format!(
                 "round {round} ({:.0} min): {row}",

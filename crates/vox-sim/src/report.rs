@@ -54,6 +54,10 @@ pub struct TurnReport {
     pub late_frames: u64,
     /// Total length of those gaps.
     pub underrun_ms: f64,
+    /// Where in the reply's audio each gap came (ms of audio played before it): tells a
+    /// stall at a sentence boundary from one inside a sentence.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub underrun_at_ms: Vec<f64>,
     #[serde(skip)]
     pub(crate) jitter_samples: Vec<f64>,
 }
@@ -73,6 +77,7 @@ impl TurnReport {
             jitter_max_ms: 0.0,
             late_frames: 0,
             underrun_ms: 0.0,
+            underrun_at_ms: Vec::new(),
             jitter_samples: Vec::new(),
         }
     }
@@ -102,6 +107,7 @@ impl TurnReport {
             if k > 0 && at > play_end {
                 self.late_frames += 1;
                 self.underrun_ms += ms(at - play_end);
+                self.underrun_at_ms.push(ms(offset));
                 play_end = at + dur;
             } else {
                 play_end += dur;
@@ -351,5 +357,6 @@ mod tests {
         assert_eq!(t.jitter_max_ms, 50.0);
         assert_eq!(t.late_frames, 1);
         assert_eq!(t.underrun_ms, 50.0);
+        assert_eq!(t.underrun_at_ms, [100.0], "after five frames of audio");
     }
 }
