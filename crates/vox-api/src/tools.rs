@@ -31,16 +31,60 @@ fn view(t: &ToolRecord) -> Value {
         .find(|x| x["id"] == t.template_id.as_str())
         .unwrap_or(Value::Null);
     let config = template.get("config").cloned().unwrap_or_else(|| json!({}));
+    let mut config_override = t.config_override.clone();
+    if let Some(h) = config_override
+        .get_mut("headers")
+        .and_then(Value::as_object_mut)
+    {
+        for v in h.values_mut() {
+            if let Some(s) = v.as_str() {
+                *v = Value::String(masked(s));
+            }
+        }
+    }
     let mut effective = config.as_object().cloned().unwrap_or_default();
-    if let Some(o) = t.config_override.as_object() {
+    if let Some(o) = config_override.as_object() {
         effective.extend(o.clone());
     }
     json!({
         "id": t.id, "isTemplate": false, "templateToolId": t.template_id, "name": t.name, "displayName": t.display_name,
-        "type": t.kind, "config": config, "configOverride": t.config_override, "effectiveConfig": effective,
+        "type": t.kind, "config": config, "configOverride": config_override, "effectiveConfig": effective,
         "message": t.message.clone().or_else(|| template["config"]["message"].as_str().map(str::to_owned)),
         "businessId": t.business_id, "enabled": t.enabled, "createdAt": rfc3339(t.created_at), "updatedAt": rfc3339(t.updated_at),
     })
+}
+
+/// What a response shows of an apiRequest header value: never the value (headers carry API
+/// keys; they are sealed at rest), only its last four characters when it is long enough that
+/// they give nothing away, so a developer can tell which key is set.
+fn masked(value: &str) -> String {
+    let chars: Vec<char> = value.chars().collect();
+    if chars.len() >= 16 {
+        format!(
+            "****{}",
+            chars[chars.len() - 4..].iter().collect::<String>()
+        )
+    } else {
+        "****".to_owned()
+    }
+}
+
+/// A PATCH that sends back a header as a response showed it (masked) keeps the stored value,
+/// so reading a tool, changing one field and writing it back loses no key.
+fn keep_masked_headers(old: &Value, new: &mut Map<String, Value>) {
+    let (Some(old), Some(new)) = (
+        old.get("headers").and_then(Value::as_object),
+        new.get_mut("headers").and_then(Value::as_object_mut),
+    ) else {
+        return;
+    };
+    for (name, value) in new.iter_mut() {
+        if let (Some(sent), Some(stored)) = (value.as_str(), old.get(name).and_then(Value::as_str))
+            && sent == masked(stored)
+        {
+            *value = Value::String(stored.to_owned());
+        }
+    }
 }
 
 /// The names the model calls the built-in tools by; a function or apiRequest tool may not
@@ -496,8 +540,10 @@ pub(crate) async fn update(
     let m = validate::object(&body)?;
     validate::known(&m, "", &["configOverride", "message", "enabled"])?;
     if let Some(o) = validate::opt_object(&m, "", "configOverride")? {
-        check_override(&state, &business, &t.name, o).await?;
-        t.config_override = Value::Object(o.clone());
+        let mut o = o.clone();
+        keep_masked_headers(&t.config_override, &mut o);
+        check_override(&state, &business, &t.name, &o).await?;
+        t.config_override = Value::Object(o);
     }
     if m.contains_key("message") {
         t.message = validate::opt_str(&m, "", "message")?.map(str::to_owned);

@@ -2072,6 +2072,87 @@ async fn the_webhook_secret_is_shown_once_and_never_read_back() {
     }
 }
 
+/// apiRequest header values (API keys, mostly) are never shown back; a PATCH that returns
+/// the masked value keeps the key, one that sends a new value replaces it.
+#[tokio::test]
+async fn api_request_header_values_are_masked_in_answers() {
+    let f = fixture().await;
+    let t = token(&f, &f.client_id, &f.client_secret).await;
+    let base = format!("/v1/businesses/{}/tools", f.biz);
+    let key = "Bearer sk-live-0123456789abcdefQRST";
+    let body = serde_json::json!({"templateToolId": "template-api-request", "configOverride": {
+        "url": "https://x.example/orders", "method": "POST", "name": "orders",
+        "headers": {"Authorization": key, "X-Short": "abc"}}});
+    let (status, made) = call(&f.app, send("POST", &base, &t, &body)).await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    let id = made["id"].as_str().expect("id").to_owned();
+    let path = format!("{base}/{id}");
+    let (_, got) = call(&f.app, get(&path, Some(&t))).await;
+    let (_, list) = call(&f.app, get(&base, Some(&t))).await;
+    for answer in [&made, &got, &list] {
+        assert!(!answer.to_string().contains("0123456789"), "{answer}");
+    }
+    for field in ["configOverride", "effectiveConfig"] {
+        assert_eq!(got[field]["headers"]["Authorization"], "****QRST", "{got}");
+        assert_eq!(got[field]["headers"]["X-Short"], "****", "{got}");
+    }
+    let stored = |f: &Fixture| {
+        let (store, biz, id) = (f.store.clone(), f.biz.clone(), id.clone());
+        async move {
+            store
+                .tool(&biz, &id)
+                .await
+                .expect("store")
+                .expect("tool")
+                .config_override["headers"]
+                .clone()
+        }
+    };
+    assert_eq!(stored(&f).await["Authorization"], key);
+
+    // read, change one field, write back: the key stays
+    let mut o = got["configOverride"].clone();
+    o["timeoutMs"] = serde_json::json!(2000);
+    let (status, patched) = call(
+        &f.app,
+        send(
+            "PATCH",
+            &path,
+            &t,
+            &serde_json::json!({"configOverride": o}),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{patched}");
+    assert_eq!(patched["configOverride"]["timeoutMs"], 2000);
+    let headers = stored(&f).await;
+    assert_eq!(
+        (
+            headers["Authorization"].as_str(),
+            headers["X-Short"].as_str()
+        ),
+        (Some(key), Some("abc"))
+    );
+
+    // a new value replaces the key
+    o["headers"]["Authorization"] = serde_json::json!("Bearer sk-live-rotated-9876543210");
+    let (status, _) = call(
+        &f.app,
+        send(
+            "PATCH",
+            &path,
+            &t,
+            &serde_json::json!({"configOverride": o}),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        stored(&f).await["Authorization"],
+        "Bearer sk-live-rotated-9876543210"
+    );
+}
+
 #[tokio::test]
 async fn outbound_calls_are_limited_per_business() {
     let f = fixture().await;
