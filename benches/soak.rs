@@ -4,9 +4,9 @@
 //! `bash benches/soak.sh` runs this (`cargo bench --bench soak`). One fake OpenAI-compatible
 //! server (vox-testkit) with the fixed latencies of the side-by-side comparison serves an LLM
 //! agent (`vox serve --agent`, Silero VAD when the local models are installed); `vox sim`
-//! (in this process) keeps `--calls` Twilio callers in progress, in rounds of about five
-//! minutes, each caller speaking six turns, until `--minutes` have passed. Every 10 s the
-//! server's RSS and CPU come from /proc.
+//! (a process of its own) keeps `--calls` Twilio callers in progress, in rounds of about
+//! seven minutes, each caller speaking six turns, until `--minutes` have passed. Every 10 s
+//! the server's RSS and CPU come from /proc, and the simulator's CPU per round.
 //!
 //! Reported: RSS growth (the median of the last round's samples over the median of the
 //! second round's: the first round warms caches and pools), late frames (and where in the
@@ -161,6 +161,56 @@ fn cpu_secs(pid: u32) -> f64 {
     }
 }
 
+/// One round of callers: `vox sim` in a process of its own (so the server's figures are not
+/// mixed with the load generator's, and each can be watched apart), writing its JSON report
+/// to `report`. Returns the simulator's CPU seconds.
+async fn run_sim(url: &str, script: &Path, report: &Path, calls: usize) -> f64 {
+    let mut child = tokio::process::Command::new(BIN)
+        .args(["sim", "--url", url, "--script"])
+        .arg(script)
+        .args([
+            "--calls",
+            &(calls * CALLS_PER_ROUND).to_string(),
+            "--concurrency",
+            &calls.to_string(),
+            "--ramp-ms",
+            "10000",
+            "--reply-timeout-ms",
+            "20000",
+            "--report",
+        ])
+        .arg(report)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn vox sim");
+    let pid = child.id().unwrap_or(0);
+    let mut cpu = 0.0;
+    loop {
+        // the last reading before it exits (to within a second)
+        let now = cpu_secs(pid);
+        if now > 0.0 {
+            cpu = now;
+        }
+        match tokio::time::timeout(Duration::from_secs(1), child.wait()).await {
+            Ok(Ok(status)) => {
+                if !status.success() {
+                    say(&format!("vox sim exited with {status}"));
+                }
+                return cpu;
+            }
+            Ok(Err(e)) => {
+                say(&format!("vox sim: {e}"));
+                return cpu;
+            }
+            Err(_) => {}
+        }
+    }
+}
+
 fn script(dir: &Path) -> PathBuf {
     let wav = repo_root().join("tests/data/audio/book-1.wav");
     let mut s =
@@ -250,18 +300,8 @@ fn main() {
             round += 1;
             *round_now.lock().expect("round") = round;
             let path = dir.join(format!("round-{round}.json"));
-            let args = vox_sim::SimArgs {
-                calls: o.calls * CALLS_PER_ROUND,
-                concurrency: o.calls,
-                ramp_ms: 10_000,
-                report: Some(path.clone()),
-                reply_timeout_ms: 20_000,
-                ..vox_sim::SimArgs::new(&url, &script)
-            };
             let started = begun.elapsed().as_secs_f64();
-            if let Err(e) = vox_sim::run(args).await {
-                say(&format!("round {round}: vox sim failed: {e:#}"));
-            }
+            let sim_cpu_s = run_sim(&url, &script, &path, o.calls).await;
             let r: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_default())
                 .unwrap_or(Value::Null);
             let s = &r["summary"];
@@ -288,6 +328,7 @@ fn main() {
                 "missing_frames": s["missing_frames"],
                 "response_p50_ms": s["response_latency_ms"]["p50"], "response_p95_ms": s["response_latency_ms"]["p95"],
                 "errors": s["errors"], "underrun_at_ms": gaps_at,
+                "sim_cpu_cores": sim_cpu_s / (begun.elapsed().as_secs_f64() - started).max(1e-9),
             });
             say(&format!(
                 "round {round} ({:.0} min): {row}",
