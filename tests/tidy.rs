@@ -222,6 +222,14 @@ fn background_work_goes_through_the_tracked_spawner() {
             "a connection's actor and writer, awaited by the connection",
         ),
         (
+            "crates/vox-media/src/whip.rs",
+            "a browser call, under its admission (the registry's shutdown cancels it)",
+        ),
+        (
+            "crates/vox-media/src/browser.rs",
+            "a browser call's actor and writer, awaited by the call",
+        ),
+        (
             "crates/vox-providers/src/segmented.rs",
             "an ASR session, ending with its input",
         ),

@@ -8,11 +8,16 @@
 //! Deliberately absent: conversation policy (vox-engine), config files and env (the binary
 //! passes a [`MediaConfig`]).
 //!
-//! Routes: `GET /media/{dialect}` for twilio, telnyx, plivo, vonage and exotel.
+//! Routes: `GET /media/{dialect}` for twilio, telnyx, plivo, vonage and exotel; browser calls
+//! by WHIP (RFC 9725): `POST /whip/{agentId}` (an SDP offer in, the answer out, file agents
+//! from `trusted_sources`) and `DELETE /whip/sessions/{id}` (hang up), bridged to the same
+//! call actor by `browser.rs`.
 
 mod admission;
+mod browser;
 mod liveness;
 mod stream;
+mod whip;
 
 pub use admission::TrustedSources;
 
@@ -96,6 +101,8 @@ pub struct MediaState {
     /// Calls placed or answered through the control plane (none: streams carrying a
     /// `callId` are refused).
     pub placed: Option<Arc<dyn PlacedCalls>>,
+    /// Browser calls' media (none: `POST /whip/...` answers 503).
+    pub webrtc: Option<vox_webrtc::WebRtcServer>,
 }
 
 impl std::fmt::Debug for MediaState {
@@ -109,6 +116,10 @@ impl std::fmt::Debug for MediaState {
 /// Describes the metrics of carrier media streams, for the Prometheus exporter's `# HELP`.
 pub fn describe_metrics() {
     use metrics::describe_counter;
+    describe_counter!(
+        "vox_webrtc_calls_not_connected_total",
+        "Browser calls answered whose browser never connected, or hung up first, by reason."
+    );
     describe_counter!(
         "vox_protocol_errors_total",
         "Carrier messages rejected, by dialect and kind; each closed its stream."
@@ -149,6 +160,7 @@ pub fn describe_metrics() {
 pub(crate) struct Endpoint {
     pub(crate) state: MediaState,
     pub(crate) pending: admission::PendingBySource,
+    pub(crate) sessions: whip::Sessions,
 }
 
 /// The media routes. The server must be run with
@@ -157,9 +169,12 @@ pub(crate) struct Endpoint {
 pub fn router(state: MediaState) -> Router {
     Router::new()
         .route("/media/{dialect}", get(stream::upgrade))
+        .route("/whip/{agent_id}", axum::routing::post(whip::offer))
+        .route("/whip/sessions/{id}", axum::routing::delete(whip::hangup))
         .with_state(Endpoint {
             state,
             pending: admission::PendingBySource::default(),
+            sessions: whip::Sessions::default(),
         })
 }
 

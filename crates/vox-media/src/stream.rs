@@ -126,7 +126,7 @@ async fn connection(
     peer: Peer,
     endpoint: Endpoint,
 ) {
-    let Endpoint { state, pending } = endpoint;
+    let Endpoint { state, pending, .. } = endpoint;
     let cfg = &state.config;
     // Before `start` a stream holds no call slot, only a place among its address's pending
     // streams, and only until its deadline.

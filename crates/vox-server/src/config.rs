@@ -1,5 +1,6 @@
 //! The one typed configuration tree, layered: defaults < file < env < flags, checked once at
 //! start. Sections that belong to a part are that part's types (`[media]` is vox-media's,
+//! `[webrtc]` vox-webrtc's,
 //! `[vad]` vox-models', `[conversation]`, `[echo]` and `[tools]` vox-agents', `[telephony]`
 //! vox-carriers'); every key, its default and its meaning are in config/default.toml.
 
@@ -21,6 +22,7 @@ pub const DEFAULT_TOML: &str = include_str!("../../../config/default.toml");
 pub struct Config {
     pub server: ServerConfig,
     pub media: vox_media::MediaSettings,
+    pub webrtc: vox_webrtc::WebRtcSettings,
     pub vad: vox_models::VadSettings,
     pub models: ModelsConfig,
     pub echo: EchoSettings,
@@ -252,6 +254,7 @@ impl Config {
             return Err("api.outbound_calls_per_minute must be at least 1".into());
         }
         self.media.check()?;
+        self.webrtc.check()?;
         self.vad.check()?;
         self.conversation.check()?;
         self.tools.check()

@@ -185,12 +185,23 @@ impl Server {
             agents.clone(),
             tasks.clone(),
         )?;
+        let webrtc = if cfg.webrtc.enabled {
+            let webrtc_cfg = cfg.webrtc.config().map_err(anyhow::Error::msg)?;
+            let server = vox_webrtc::WebRtcServer::bind(webrtc_cfg).await.context(
+                "webrtc: binding the UDP socket (webrtc.bind_ip, webrtc.port_min..port_max)",
+            )?;
+            info!(udp = %server.candidate(), "browser calls (WHIP) on /whip/{{agentId}}");
+            Some(server)
+        } else {
+            None
+        };
         let media = MediaState {
             vad,
             registry: registry.clone(),
             config: Arc::new(cfg.media.config(cfg.tools.timeout())),
             agents,
             placed: Some(Arc::new(carriers.clone())),
+            webrtc,
         };
         vox_api::schedule::start(store.clone(), &tasks);
         match vox_api::files::resume(&store, &cfg.api.files_dir, &tasks).await {

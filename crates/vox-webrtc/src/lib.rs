@@ -24,6 +24,7 @@ mod mux;
 mod opus_codec;
 mod peer;
 mod server;
+mod settings;
 mod stun;
 
 pub use client::{ClientCall, ClientError, ClientState, EVENTS_CHANNEL, Heard, WebRtcClient};
@@ -31,3 +32,4 @@ pub use jitter::{JitterBuffer, JitterStats, Slot};
 pub use opus_codec::{OpusError, OpusIn, OpusOut, RTP_CLOCK_HZ, RTP_TICKS_PER_FRAME};
 pub use peer::{Command, EndReason, Inbound, PLAYOUT_DELAY};
 pub use server::{BrowserCall, OfferError, WebRtcConfig, WebRtcServer};
+pub use settings::WebRtcSettings;

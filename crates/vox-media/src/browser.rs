@@ -1,0 +1,134 @@
+//! A browser call as a call: vox-webrtc's [`BrowserCall`] bridged to a [`CallActor`], as the
+//! carrier stream bridges a WebSocket.
+
+use tokio::sync::mpsc;
+use tracing::{Instrument as _, info};
+use vox_call::{
+    Admission, AgentSession, CallActor, CallConfig, CallIo, CallerFrame, OutboundMsg,
+    TransportEvent, audio_queue,
+};
+use vox_core::CallId;
+use vox_webrtc::{BrowserCall, Command, EndReason, Inbound};
+
+use crate::MediaState;
+
+/// Runs the call to its end: waits for the browser to connect, then bridges the caller's
+/// frames (through the VAD) and the marks into the actor, and the actor's output into the
+/// browser call.
+pub(crate) async fn run(
+    call_id: CallId,
+    session: AgentSession,
+    mut call: BrowserCall,
+    state: MediaState,
+    admission: Admission,
+) {
+    // nothing runs (no greeting spoken into the void) until media flows
+    loop {
+        let why = match call.inbound.recv().await {
+            Some(Inbound::Connected) => break,
+            Some(Inbound::Ended(why)) => why,
+            None => EndReason::HungUp,
+            Some(_) => continue,
+        };
+        info!(
+            reason = why.kind(),
+            "browser call ended before it connected"
+        );
+        metrics::counter!("vox_webrtc_calls_not_connected_total", "reason" => why.kind())
+            .increment(1);
+        return;
+    }
+    info!("browser call connected");
+    let cfg = &state.config;
+    let observer = session.services.observer.clone();
+    let (audio_tx, audio_rx) = audio_queue(cfg.audio_queue_frames);
+    let (events_tx, events_rx) = mpsc::channel(64);
+    let (out_tx, mut out_rx) = mpsc::channel(64);
+    let io = CallIo {
+        audio: audio_rx,
+        events: events_rx,
+        outbound: out_tx,
+    };
+    let call_cfg = CallConfig {
+        send_ahead: cfg.send_ahead,
+        tool_timeout: cfg.tool_timeout,
+        mark_timeout: cfg.mark_timeout,
+    };
+    let actor = CallActor::new(
+        call_id,
+        call_cfg,
+        session.conversation,
+        session.services,
+        io,
+        admission.cancel.clone(),
+    );
+    let actor_task = tokio::spawn(actor.run().in_current_span());
+    let commands = call.commands.clone();
+    // the actor's output, into the browser call
+    let writer = tokio::spawn(
+        async move {
+            while let Some(msg) = out_rx.recv().await {
+                let cmd = match msg {
+                    OutboundMsg::Audio(f) => Command::Audio(f),
+                    OutboundMsg::Mark(name) => Command::Mark(name),
+                    OutboundMsg::Clear => Command::Clear,
+                    OutboundMsg::Hangup { .. } => Command::Hangup,
+                };
+                let last = matches!(cmd, Command::Hangup);
+                if commands.send(cmd).await.is_err() || last {
+                    break;
+                }
+            }
+        }
+        .in_current_span(),
+    );
+    let mut vad = state.vad.create();
+    let end = loop {
+        match call.inbound.recv().await {
+            Some(Inbound::Audio(frame)) => {
+                let vad = vad.process(&frame);
+                audio_tx.push(CallerFrame { frame, vad });
+            }
+            Some(Inbound::Mark(name)) => {
+                if events_tx.send(TransportEvent::Mark(name)).await.is_err() {
+                    break None; // the actor is gone
+                }
+            }
+            Some(Inbound::Connected | Inbound::Message(_)) => {}
+            Some(Inbound::Ended(why)) => break Some(why),
+            None => break Some(EndReason::HungUp),
+        }
+    };
+    if let Some(why) = end {
+        info!(reason = why.kind(), "the browser call ended");
+        // the browser left: tell the actor, as a carrier's stop does
+        if why != EndReason::HungUp {
+            let _ = events_tx.send(TransportEvent::Stop).await;
+        }
+    }
+    drop(audio_tx);
+    drop(events_tx);
+    let result = actor_task.await;
+    if let Some(o) = &observer {
+        o.ended(result.as_ref().ok());
+    }
+    match result {
+        Ok(summary) => info!(
+            end = summary.end.kind(),
+            transcript_lines = summary.transcript.len(),
+            frames_in = summary.frames_in,
+            frames_out = summary.frames_out,
+            turns = summary.turns,
+            barge_ins = summary.barge_ins,
+            "call ended"
+        ),
+        Err(e) => {
+            tracing::error!(error = %e, "call actor failed");
+            metrics::counter!("vox_call_panics_total").increment(1);
+        }
+    }
+    // whatever ended it, the browser is hung up
+    let _ = call.commands.send(Command::Hangup).await;
+    writer.abort();
+    drop(admission);
+}

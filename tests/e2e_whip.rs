@@ -1,0 +1,217 @@
+//! Browser calls by WHIP (RFC 9725) against `vox serve`: a caller on webrtc-rs (vox-webrtc's
+//! own client: full ICE, DTLS-SRTP, Opus) posts its offer, gets `201 Created` with the answer
+//! and the session's location, speaks a recorded question to the echo agent and hears it
+//! played back; `DELETE` on the location hangs up. And every refusal names its reason.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use tokio::time::timeout;
+use vox_core::{AudioFrame, FRAME_SAMPLES};
+use vox_testkit::{VoxServer, http_get, repo_root, scratch_dir};
+use vox_webrtc::{ClientState, WebRtcClient};
+
+const BIN: &str = env!("CARGO_BIN_EXE_vox");
+
+async fn start(args: Vec<String>, env: Vec<(String, String)>) -> VoxServer {
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        VoxServer::start(PathBuf::from(BIN).as_path(), &args, &env)
+    })
+    .await
+    .expect("server")
+}
+
+/// A mono WAV as 16 kHz frames (8 kHz recordings doubled by linear interpolation).
+fn frames_of(path: &Path) -> Vec<AudioFrame> {
+    let mut r = hound::WavReader::open(path).expect("wav");
+    let rate = r.spec().sample_rate;
+    let s: Vec<i16> = r.samples::<i16>().map(|x| x.expect("sample")).collect();
+    let s16: Vec<i16> = if rate == 8_000 {
+        s.windows(2)
+            .flat_map(|w| [w[0], ((i32::from(w[0]) + i32::from(w[1])) / 2) as i16])
+            .collect()
+    } else {
+        assert_eq!(rate, 16_000, "{}", path.display());
+        s
+    };
+    s16.chunks_exact(FRAME_SAMPLES)
+        .filter_map(AudioFrame::from_slice)
+        .collect()
+}
+
+fn loud(f: &AudioFrame) -> bool {
+    let e: f64 = f
+        .samples()
+        .iter()
+        .map(|&x| f64::from(x) * f64::from(x))
+        .sum::<f64>()
+        / FRAME_SAMPLES as f64;
+    e.sqrt() > 300.0
+}
+
+async fn post_offer(
+    http: &reqwest::Client,
+    url: &str,
+    content_type: &str,
+    body: String,
+) -> reqwest::Response {
+    http.post(url)
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .expect("POST")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_call_to_the_echo_agent_hears_itself_and_hangs_up() {
+    let server = start(vec![], vec![]).await;
+    let http = reqwest::Client::new();
+    let (client, offer) = WebRtcClient::offer().await.expect("offer");
+    let res = post_offer(
+        &http,
+        &format!("http://{}/whip/echo", server.addr),
+        "application/sdp",
+        offer,
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    assert_eq!(res.headers()["content-type"], "application/sdp");
+    let location = res.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_owned();
+    assert!(location.starts_with("/whip/sessions/"), "{location}");
+    let answer = res.text().await.expect("answer");
+    let mut call = client.start(&answer).expect("start");
+    timeout(
+        Duration::from_secs(10),
+        call.state.wait_for(|s| *s == ClientState::Connected),
+    )
+    .await
+    .expect("connects in time")
+    .expect("state");
+
+    // the caller asks, then is quiet; the echo agent plays the question back
+    let question = frames_of(&repo_root().join("tests/data/audio/book-1.wav"));
+    let spoken = question.iter().filter(|f| loud(f)).count();
+    for f in question {
+        call.speak.send(f).await.expect("speak");
+    }
+    let mut heard_loud = 0;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while heard_loud < spoken / 2 {
+        match tokio::time::timeout_at(deadline, call.heard.recv()).await {
+            Ok(Some(h)) => heard_loud += usize::from(loud(&h.frame)),
+            other => panic!("heard {heard_loud} loud frames of ~{spoken} spoken: {other:?}"),
+        }
+    }
+    let (_, metrics) = http_get(server.addr, "/metrics").expect("metrics");
+    assert!(metrics.contains("vox_calls_active 1"), "{metrics}");
+
+    // hang up: the session is gone, and so is the call
+    let url = format!("http://{}{location}", server.addr);
+    let res = http.delete(&url).send().await.expect("DELETE");
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = http.delete(&url).send().await.expect("DELETE again");
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let mut active = String::new();
+    for _ in 0..50 {
+        let (_, m) = http_get(server.addr, "/metrics").expect("metrics");
+        active = m;
+        if active.contains("vox_calls_active 0") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(active.contains("vox_calls_active 0"), "{active}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn whip_refusals_name_their_reason() {
+    let dir = scratch_dir("whip-refusals");
+    let config = dir.join("vox.toml");
+    std::fs::write(&config, "[media]\ntrusted_sources = [\"127.0.0.1/32\"]\n").expect("config");
+    let server = start(
+        vec!["--config".into(), config.display().to_string()],
+        vec![],
+    )
+    .await;
+    let base = format!("http://{}", server.addr);
+    let http = reqwest::Client::new();
+    let (_, offer) = WebRtcClient::offer().await.expect("offer");
+    let cases = [
+        (
+            "/whip/echo",
+            "text/plain",
+            offer.clone(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "application/sdp",
+        ),
+        (
+            "/whip/nobody",
+            "application/sdp",
+            offer.clone(),
+            StatusCode::NOT_FOUND,
+            "nobody",
+        ),
+        (
+            "/whip/echo",
+            "application/sdp",
+            "v=0 not really".to_owned(),
+            StatusCode::BAD_REQUEST,
+            "SDP",
+        ),
+    ];
+    for (path, ct, body, status, says) in cases {
+        let res = post_offer(&http, &format!("{base}{path}"), ct, body).await;
+        assert_eq!(res.status(), status, "{path} {ct}");
+        let text = res.text().await.expect("body");
+        assert!(text.contains(says), "{path}: {text}");
+    }
+    // from outside the trusted sources (127.0.0.2 is loopback, but not 127.0.0.1/32)
+    let outside = reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
+        .build()
+        .expect("client");
+    let res = post_offer(
+        &outside,
+        &format!("{base}/whip/echo"),
+        "application/sdp",
+        offer,
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert!(res.text().await.expect("body").contains("trusted_sources"));
+    let res = http
+        .delete(format!("{base}/whip/sessions/nope"))
+        .send()
+        .await
+        .expect("DELETE");
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let (_, metrics) = http_get(server.addr, "/metrics").expect("metrics");
+    assert!(
+        metrics.contains("vox_calls_active 0"),
+        "no refusal holds a call slot: {metrics}"
+    );
+
+    // browser calls turned off
+    let off = start(
+        vec![],
+        vec![("VOX__WEBRTC__ENABLED".into(), "false".into())],
+    )
+    .await;
+    let (_, offer) = WebRtcClient::offer().await.expect("offer");
+    let res = post_offer(
+        &http,
+        &format!("http://{}/whip/echo", off.addr),
+        "application/sdp",
+        offer,
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(res.text().await.expect("body").contains("webrtc.enabled"));
+}
