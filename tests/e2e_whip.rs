@@ -7,9 +7,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use reqwest::StatusCode;
+use serde_json::{Value, json};
 use tokio::time::timeout;
 use vox_core::{AudioFrame, FRAME_SAMPLES};
-use vox_testkit::{VoxServer, http_get, repo_root, scratch_dir};
+use vox_testkit::{ChatReply, FakeOpenAi, FakeTiming, VoxServer, http_get, repo_root, scratch_dir};
 use vox_webrtc::{ClientState, WebRtcClient};
 
 const BIN: &str = env!("CARGO_BIN_EXE_vox");
@@ -214,4 +215,100 @@ async fn whip_refusals_name_their_reason() {
     .await;
     assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert!(res.text().await.expect("body").contains("webrtc.enabled"));
+}
+
+/// The page's data channel tells it the call as it happens: the greeting and the caller's
+/// words as transcript lines, and each turn's latency milestones.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_hears_transcripts_and_latencies_on_its_data_channel() {
+    let fake = FakeOpenAi::start(FakeTiming {
+        ttft: Duration::from_millis(100),
+        tts_ttfb: Duration::from_millis(50),
+        ..FakeTiming::default()
+    })
+    .await;
+    fake.set_defaults(
+        "I would like to book a cleaning.",
+        ChatReply::text("Sure, when would you like to come in?"),
+    );
+    let dir = scratch_dir("whip-events");
+    let agent = json!({
+        "agent": {"id": "desk", "name": "Desk", "conversationFlow": "Help the caller book.", "firstMessage": "Hello, Acme Dental."},
+        "llm": {"baseUrl": fake.base_url(), "model": "fake-llm"},
+        "asr": {"baseUrl": fake.base_url(), "model": "fake-asr"},
+        "tts": {"baseUrl": fake.base_url(), "model": "fake-tts"}
+    });
+    let agent_path = dir.join("agent.json");
+    std::fs::write(&agent_path, agent.to_string()).expect("agent");
+    let server = start(
+        vec!["--agent".into(), agent_path.display().to_string()],
+        vec![],
+    )
+    .await;
+    let (client, offer) = WebRtcClient::offer().await.expect("offer");
+    let res = post_offer(
+        &reqwest::Client::new(),
+        &format!("http://{}/whip/desk", server.addr),
+        "application/sdp",
+        offer,
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let mut call = client
+        .start(&res.text().await.expect("answer"))
+        .expect("start");
+    timeout(
+        Duration::from_secs(10),
+        call.state.wait_for(|s| *s == ClientState::Connected),
+    )
+    .await
+    .expect("connects")
+    .expect("state");
+    // after the greeting, the caller asks
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    for f in frames_of(&repo_root().join("tests/data/audio/book-1.wav")) {
+        call.speak.send(f).await.expect("speak");
+    }
+    let mut events: Vec<Value> = Vec::new();
+    let has = |events: &[Value], f: &dyn Fn(&Value) -> bool| events.iter().any(f);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !(has(&events, &|e| e["type"] == "latency")
+        && has(&events, &|e| {
+            e["role"] == "agent"
+                && e["turn"] != Value::Null
+                && e["text"].as_str().is_some_and(|t| t.starts_with("Sure"))
+        }))
+    {
+        match tokio::time::timeout_at(deadline, call.messages.recv()).await {
+            Ok(Some(text)) => events.push(serde_json::from_str(&text).expect("JSON event")),
+            other => panic!("events so far {events:?}; then {other:?}"),
+        }
+    }
+    assert!(
+        has(&events, &|e| e["type"] == "transcript"
+            && e["role"] == "agent"
+            && e["text"] == "Hello, Acme Dental."),
+        "the greeting: {events:?}"
+    );
+    assert!(
+        has(&events, &|e| e["type"] == "transcript"
+            && e["role"] == "caller"
+            && e["text"] == "I would like to book a cleaning."),
+        "the caller's words: {events:?}"
+    );
+    let latency = events
+        .iter()
+        .find(|e| e["type"] == "latency")
+        .expect("latency");
+    for milestone in [
+        "endOfTurnMs",
+        "asrFinalMs",
+        "firstTokenMs",
+        "firstAudioSentMs",
+    ] {
+        assert!(
+            latency[milestone].as_f64().is_some(),
+            "{milestone}: {latency}"
+        );
+    }
 }

@@ -76,6 +76,8 @@ pub trait CallObserver: Send + Sync {
     fn transcript(&self, all: &[TranscriptEntry]);
     /// The call is over (`None`: its actor failed).
     fn ended(&self, summary: Option<&CallSummary>);
+    /// A turn's latency milestones are complete.
+    fn latency(&self, _turn: &TurnLatency) {}
 }
 
 impl std::fmt::Debug for CallServices {
@@ -767,6 +769,9 @@ impl CallActor {
                 }
                 Action::TurnMetrics(m) => {
                     record_latency(&m);
+                    if let Some(o) = &self.services.observer {
+                        o.latency(&m);
+                    }
                     self.summary.latencies.push(m);
                 }
                 Action::Hangup { reason } => {

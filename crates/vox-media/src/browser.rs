@@ -40,7 +40,14 @@ pub(crate) async fn run(
     }
     info!("browser call connected");
     let cfg = &state.config;
-    let observer = session.services.observer.clone();
+    let mut session = session;
+    // the page hears of the call as it happens, then the call's own observer (its record)
+    let observer: Option<std::sync::Arc<dyn vox_call::CallObserver>> =
+        Some(std::sync::Arc::new(crate::page_events::PageEvents {
+            commands: call.commands.clone(),
+            inner: session.services.observer.take(),
+        }));
+    session.services.observer = observer.clone();
     let (audio_tx, audio_rx) = audio_queue(cfg.audio_queue_frames);
     let (events_tx, events_rx) = mpsc::channel(64);
     let (out_tx, mut out_rx) = mpsc::channel(64);
@@ -127,7 +134,7 @@ pub(crate) async fn run(
             metrics::counter!("vox_call_panics_total").increment(1);
         }
     }
-    // whatever ended it, the browser is hung up
+    // whatever ended it, the browser is hung up (after the page heard how it ended)
     let _ = call.commands.send(Command::Hangup).await;
     writer.abort();
     drop(admission);

@@ -16,6 +16,7 @@
 mod admission;
 mod browser;
 mod liveness;
+mod page_events;
 mod stream;
 mod whip;
 
