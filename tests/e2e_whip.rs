@@ -129,6 +129,13 @@ async fn a_browser_call_to_the_echo_agent_hears_itself_and_hangs_up() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(active.contains("vox_calls_active 0"), "{active}");
+    // for the call, the page's DELETE is the caller hanging up
+    server.terminate();
+    let (_, log) = tokio::task::spawn_blocking(move || server.wait(Duration::from_secs(20)))
+        .await
+        .expect("join")
+        .expect("exits");
+    assert!(log.contains("end=\"carrier_stop\""), "{log}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -19,12 +19,20 @@ pub(crate) async fn run(
     call_id: CallId,
     session: AgentSession,
     mut call: BrowserCall,
+    mut hangup: mpsc::Receiver<()>,
     state: MediaState,
     admission: Admission,
 ) {
     // nothing runs (no greeting spoken into the void) until media flows
     loop {
-        let why = match call.inbound.recv().await {
+        let inbound = tokio::select! {
+            i = call.inbound.recv() => i,
+            _ = hangup.recv() => {
+                let _ = call.commands.send(Command::Hangup).await;
+                Some(Inbound::Ended(EndReason::Closed))
+            }
+        };
+        let why = match inbound {
             Some(Inbound::Connected) => break,
             Some(Inbound::Ended(why)) => why,
             None => EndReason::HungUp,
@@ -91,7 +99,12 @@ pub(crate) async fn run(
     );
     let mut vad = state.vad.create();
     let end = loop {
-        match call.inbound.recv().await {
+        let inbound = tokio::select! {
+            i = call.inbound.recv() => i,
+            // the page hung up (WHIP DELETE): for the call, the caller hung up
+            _ = hangup.recv() => Some(Inbound::Ended(EndReason::Closed)),
+        };
+        match inbound {
             Some(Inbound::Audio(frame)) => {
                 let vad = vad.process(&frame);
                 audio_tx.push(CallerFrame { frame, vad });

@@ -13,7 +13,6 @@ use axum::response::{IntoResponse, Response};
 use tokio::sync::mpsc;
 use tracing::{Instrument as _, warn};
 use vox_core::CallId;
-use vox_webrtc::Command;
 
 use crate::Endpoint;
 use crate::admission::Peer;
@@ -21,12 +20,12 @@ use crate::admission::Peer;
 /// The largest offer accepted (a browser's is 3-6 kB).
 const MAX_OFFER_BYTES: usize = 64 * 1024;
 
-/// Live browser calls by session id, for `DELETE`.
+/// Live browser calls by session id: how `DELETE` tells each that its caller hung up.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Sessions(Arc<Mutex<HashMap<String, mpsc::Sender<Command>>>>);
+pub(crate) struct Sessions(Arc<Mutex<HashMap<String, mpsc::Sender<()>>>>);
 
 impl Sessions {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, mpsc::Sender<Command>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, mpsc::Sender<()>>> {
         self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -107,10 +106,8 @@ pub(crate) async fn offer(
         Err(e) => return problem(StatusCode::BAD_REQUEST, e.to_string()),
     };
     let id = uuid::Uuid::new_v4().simple().to_string();
-    endpoint
-        .sessions
-        .lock()
-        .insert(id.clone(), call.commands.clone());
+    let (hangup_tx, hangup_rx) = mpsc::channel(1);
+    endpoint.sessions.lock().insert(id.clone(), hangup_tx);
     let call_id = CallId::new(format!("web-{id}"));
     let span = tracing::info_span!("call", call = %call_id, channel = "web", agent = %agent_id);
     let sessions = endpoint.sessions.clone();
@@ -118,7 +115,7 @@ pub(crate) async fn offer(
     let session_id = id.clone();
     tokio::spawn(
         async move {
-            crate::browser::run(call_id, session, call, state, admission).await;
+            crate::browser::run(call_id, session, call, hangup_rx, state, admission).await;
             sessions.remove(&session_id);
         }
         .instrument(span),
@@ -134,12 +131,12 @@ pub(crate) async fn offer(
         .into_response()
 }
 
-/// `DELETE /whip/sessions/{id}`: hang up.
+/// `DELETE /whip/sessions/{id}`: the caller hangs up.
 pub(crate) async fn hangup(State(endpoint): State<Endpoint>, Path(id): Path<String>) -> Response {
-    let commands = endpoint.sessions.lock().remove(&id);
-    match commands {
-        Some(c) => {
-            let _ = c.send(Command::Hangup).await;
+    let hangup = endpoint.sessions.lock().remove(&id);
+    match hangup {
+        Some(h) => {
+            let _ = h.send(()).await;
             StatusCode::OK.into_response()
         }
         None => {
