@@ -10,7 +10,10 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio::time::timeout;
 use vox_core::{AudioFrame, FRAME_SAMPLES};
-use vox_testkit::{ChatReply, FakeOpenAi, FakeTiming, VoxServer, http_get, repo_root, scratch_dir};
+use vox_testkit::{
+    ApiClient, ChatReply, FakeOpenAi, FakeTiming, VoxServer, admin_create, http_get, repo_root,
+    scratch_dir,
+};
 use vox_webrtc::{ClientState, WebRtcClient};
 
 const BIN: &str = env!("CARGO_BIN_EXE_vox");
@@ -318,4 +321,154 @@ async fn the_page_hears_transcripts_and_latencies_on_its_data_channel() {
             "{milestone}: {latency}"
         );
     }
+}
+
+/// An API agent by browser: the control plane mints a web call (record SCHEDULED, channel
+/// web), the browser posts its offer to the whipUrl with the token, hears the greeting; the
+/// token opens one call only; the record follows the call and ends COMPLETED with its
+/// transcript when the page hangs up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_api_agent_takes_a_web_call_with_a_minted_token() {
+    let fake = FakeOpenAi::start(FakeTiming {
+        ttft: Duration::from_millis(100),
+        ..FakeTiming::default()
+    })
+    .await;
+    fake.set_defaults("Hello there.", ChatReply::text("Hi, how can I help?"));
+    let dir = scratch_dir("whip-api-agent");
+    let config = dir.join("vox.toml");
+    let ai = fake.base_url();
+    std::fs::write(
+        &config,
+        format!(
+            "[voice_agents]\nllm = {{ baseUrl = \"{ai}\", model = \"fake-llm\" }}\nasr = {{ baseUrl = \"{ai}\", model = \"fake-asr\" }}\ntts = {{ baseUrl = \"{ai}\", model = \"fake-tts\", voice = \"v1\" }}\n"
+        ),
+    )
+    .expect("config");
+    let db = format!("sqlite://{}/vox.db", dir.display());
+    let creds = {
+        let (config, db) = (config.clone(), db.clone());
+        tokio::task::spawn_blocking(move || {
+            admin_create(
+                Path::new(BIN),
+                &config,
+                &[("VOX__STORE__URL", db.as_str())],
+                "Acme",
+                "Acme Dental",
+                None,
+            )
+        })
+        .await
+        .expect("admin")
+    };
+    let biz = creds["businessId"].as_str().expect("businessId").to_owned();
+    let server = start(
+        vec!["--config".into(), config.display().to_string()],
+        vec![("VOX__STORE__URL".into(), db.clone())],
+    )
+    .await;
+    let base = format!("http://{}", server.addr);
+    let api = ApiClient::login(
+        &base,
+        creds["clientId"].as_str().expect("id"),
+        creds["clientSecret"].as_str().expect("secret"),
+    )
+    .await;
+    let (status, agent) = api
+        .send(
+            reqwest::Method::POST,
+            &format!("/v1/businesses/{biz}/voice-agents"),
+            Some(json!({"name": "Front desk", "type": "INBOUND", "conversationFlow": "Greet and help.", "firstMessage": "Welcome to Acme Dental."})),
+        )
+        .await;
+    assert_eq!(status, 201, "{agent}");
+    let agent_id = agent["id"].as_str().expect("id").to_owned();
+    let (status, grant) = api
+        .send(
+            reqwest::Method::POST,
+            &format!("/v1/businesses/{biz}/voice-agents/{agent_id}/web-call"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 201, "{grant}");
+    let whip_url = grant["whipUrl"].as_str().expect("whipUrl").to_owned();
+    let token = grant["token"].as_str().expect("token").to_owned();
+    let call_id = grant["callId"].as_str().expect("callId").to_owned();
+    assert!(
+        whip_url.starts_with(&format!("{base}/whip/{agent_id}?callId=")),
+        "{whip_url}"
+    );
+
+    let http = reqwest::Client::new();
+    let post = |token: Option<String>, offer: String| {
+        let mut req = http
+            .post(&whip_url)
+            .header("content-type", "application/sdp")
+            .body(offer);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send()
+    };
+    // a wrong token is 401, before anything is opened
+    let (_, offer) = WebRtcClient::offer().await.expect("offer");
+    let res = post(Some(format!("{token}x")), offer).await.expect("POST");
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(res.headers()["www-authenticate"], "Bearer");
+
+    let (client, offer) = WebRtcClient::offer().await.expect("offer");
+    let res = post(Some(token.clone()), offer).await.expect("POST");
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let location = res.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_owned();
+    let mut call = client
+        .start(&res.text().await.expect("answer"))
+        .expect("start");
+    // the greeting: transcript on the data channel, and audio
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    let mut heard_greeting = false;
+    let mut loud_frames = 0;
+    while !(heard_greeting && loud_frames > 20) {
+        tokio::select! {
+            m = call.messages.recv() => {
+                let e: Value = serde_json::from_str(&m.expect("message")).expect("JSON");
+                heard_greeting |= e["role"] == "agent" && e["text"] == "Welcome to Acme Dental.";
+            }
+            h = call.heard.recv() => loud_frames += usize::from(loud(&h.expect("heard").frame)),
+            () = tokio::time::sleep_until(deadline) => panic!("greeting {heard_greeting}, loud {loud_frames}"),
+        }
+    }
+    let (_, record) = api
+        .send(
+            reqwest::Method::GET,
+            &format!("/v1/businesses/{biz}/calls/{call_id}"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (record["status"].as_str(), record["channel"].as_str()),
+        (Some("IN_PROGRESS"), Some("web")),
+        "{record}"
+    );
+    // the token opened its call; it opens no second one
+    let (_, offer) = WebRtcClient::offer().await.expect("offer");
+    let res = post(Some(token.clone()), offer).await.expect("POST");
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+
+    let res = http
+        .delete(format!("{base}{location}"))
+        .send()
+        .await
+        .expect("DELETE");
+    assert_eq!(res.status(), StatusCode::OK);
+    let ended = api.ended_call(&biz, &call_id, false).await;
+    assert_eq!(ended["status"], "COMPLETED", "{ended}");
+    assert!(
+        ended["transcript"]
+            .as_str()
+            .is_some_and(|t| t.contains("Welcome to Acme Dental.")),
+        "{ended}"
+    );
 }

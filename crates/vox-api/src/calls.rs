@@ -49,7 +49,7 @@ pub trait Dialer: Send + Sync + std::fmt::Debug {
 
 fn view(c: &CallRecord) -> Value {
     json!({
-        "id": c.id, "businessId": c.business_id, "agentId": c.agent_id, "leadId": c.lead_id, "type": c.kind,
+        "id": c.id, "businessId": c.business_id, "agentId": c.agent_id, "leadId": c.lead_id, "type": c.kind, "channel": c.channel,
         "phoneNumber": c.phone_number, "customerNumber": c.customer_number, "status": c.status,
         "endedReason": c.ended_reason, "summary": c.summary, "transcript": c.transcript, "recordingUrl": c.recording_url,
         "durationMs": c.duration_ms, "structuredData": c.structured_data, "leadContext": c.lead_context,

@@ -19,6 +19,7 @@ pub mod schedule;
 mod templates;
 mod tools;
 mod validate;
+mod web_calls;
 mod webhooks;
 
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
@@ -32,6 +33,7 @@ pub use calls::{DialError, DialRequest, Dialer};
 pub use dial_policy::DialPolicy;
 pub use error::ApiError;
 pub use rate::OutboundRate;
+pub use web_calls::{WebCallGrant, WebCallTokens};
 
 /// A TTS voice agents can use.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -60,6 +62,8 @@ pub struct ApiState {
     pub voices: std::sync::Arc<Vec<Voice>>,
     /// Places outbound calls (none: outbound calls fail with a clear message).
     pub dialer: Option<std::sync::Arc<dyn Dialer>>,
+    /// Mints browser calls' tokens (none: web calls answer 503).
+    pub web_calls: Option<std::sync::Arc<dyn WebCallTokens>>,
     /// Where uploaded files' bytes are kept.
     pub files_dir: std::path::PathBuf,
     /// The largest file upload accepted.
@@ -210,6 +214,10 @@ pub fn router(state: ApiState) -> Router {
         .route(
             "/v1/businesses/{business_id}/voice-agents/{agent_id}/call",
             post(calls::outbound),
+        )
+        .route(
+            "/v1/businesses/{business_id}/voice-agents/{agent_id}/web-call",
+            post(web_calls::create),
         )
         .route(
             "/v1/businesses/{business_id}/calls",

@@ -421,6 +421,16 @@ pub const OPERATIONS: &[Operation] = &[
         200
     ),
     op!(
+        "post",
+        "/v1/businesses/{business_id}/voice-agents/{agent_id}/web-call",
+        "createWebCall",
+        "A browser call to the agent: the WHIP URL and a short-lived bearer token for it",
+        Some("voice-agents:update"),
+        &[],
+        Body::None,
+        201
+    ),
+    op!(
         "get",
         "/v1/businesses/{business_id}/calls",
         "listBusinessCalls",

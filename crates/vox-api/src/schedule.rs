@@ -64,13 +64,21 @@ pub async fn apply(store: &Store, now: jiff::Timestamp) -> Result<usize, vox_sto
 }
 
 /// Runs [`apply`] every 30 s in `tasks` until shutdown.
-pub fn start(store: Store, tasks: &vox_call::Tasks) {
+pub fn start(store: Store, tasks: &vox_call::Tasks, web_call_ttl: std::time::Duration) {
     tasks.spawn("activated-hours scheduler", async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(30));
         loop {
             tick.tick().await;
             if let Err(e) = apply(&store, jiff::Timestamp::now()).await {
                 tracing::warn!(error = %e, "activated-hours scheduler");
+            }
+            // browser calls whose token ran out before any browser connected
+            let now = vox_store::now_ms();
+            let ttl = i64::try_from(web_call_ttl.as_millis()).unwrap_or(i64::MAX);
+            match store.expire_web_calls(now.saturating_sub(ttl), now).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(calls = n, "browser calls never connected: expired"),
+                Err(e) => tracing::warn!(error = %e, "expiring unused browser calls"),
             }
         }
     });

@@ -7,6 +7,20 @@ use tower::ServiceExt as _;
 use vox_api::{ALL_SCOPES, ApiState, Voice, router};
 use vox_store::Store;
 
+/// Web-call credentials of a recognizable shape.
+#[derive(Debug)]
+struct FakeWebCalls;
+
+impl vox_api::WebCallTokens for FakeWebCalls {
+    fn grant(&self, call_id: &str, agent_id: &str) -> vox_api::WebCallGrant {
+        vox_api::WebCallGrant {
+            whip_url: format!("https://vox.example/whip/{agent_id}?callId={call_id}"),
+            token: format!("tok-{call_id}"),
+            expires_at: 4_102_444_800_000,
+        }
+    }
+}
+
 /// A carrier that "rings" any number but +15559999999 (which it refuses).
 #[derive(Debug, Default)]
 struct FakeDialer {
@@ -102,6 +116,7 @@ async fn fixture_with(sharing: Option<vox_tools::calendar::CalendarSharing>) -> 
         token_ttl_s: 3600,
         voices: std::sync::Arc::new(voices),
         dialer: Some(std::sync::Arc::new(FakeDialer::default())),
+        web_calls: Some(std::sync::Arc::new(FakeWebCalls)),
         files_dir: dir.join("files"),
         max_upload_bytes: 1 << 20,
         recordings_dir: dir.join("recordings"),
@@ -2338,5 +2353,117 @@ async fn another_organizations_resources_are_404_on_every_route_and_verb() {
     assert!(
         agent_now["phoneNumber"].is_null(),
         "not deployed by Acme: {agent_now}"
+    );
+}
+
+/// A browser call to an API agent: its record exists at once (SCHEDULED, channel web), the
+/// answer says where and with what to connect; scope, tenant and agent are checked; minted
+/// calls nobody connected expire.
+#[tokio::test]
+async fn web_calls_are_minted_for_the_business_agents_only() {
+    let f = fixture().await;
+    let t = token(&f, &f.client_id, &f.client_secret).await;
+    let agents = format!("/v1/businesses/{}/voice-agents", f.biz);
+    let (status, agent) = call(
+        &f.app,
+        send(
+            "POST",
+            &agents,
+            &t,
+            &serde_json::json!({"name": "Web desk", "type": "INBOUND", "conversationFlow": "Help the caller."}),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{agent}");
+    let id = agent["id"].as_str().expect("id");
+    let path = format!("{agents}/{id}/web-call");
+    let (status, grant) = call(&f.app, send("POST", &path, &t, &Value::Null)).await;
+    assert_eq!(status, StatusCode::CREATED, "{grant}");
+    let call_id = grant["callId"].as_str().expect("callId");
+    assert_eq!(
+        grant["whipUrl"],
+        format!("https://vox.example/whip/{id}?callId={call_id}")
+    );
+    assert_eq!(grant["token"], format!("tok-{call_id}"));
+    assert!(
+        grant["expiresAt"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("2100-")),
+        "{grant}"
+    );
+    let (status, record) = call(
+        &f.app,
+        get(
+            &format!("/v1/businesses/{}/calls/{call_id}", f.biz),
+            Some(&t),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{record}");
+    assert_eq!(
+        (
+            record["channel"].as_str(),
+            record["status"].as_str(),
+            record["type"].as_str()
+        ),
+        (Some("web"), Some("SCHEDULED"), Some("INBOUND"))
+    );
+    // an unknown agent, another organization's business, a token without the scope
+    let (status, _) = call(
+        &f.app,
+        send(
+            "POST",
+            &format!("{agents}/agent_nope/web-call"),
+            &t,
+            &Value::Null,
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = call(
+        &f.app,
+        send(
+            "POST",
+            &format!(
+                "/v1/businesses/{}/voice-agents/{id}/web-call",
+                f.foreign_biz
+            ),
+            &t,
+            &Value::Null,
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let narrow = token(&f, &f.narrow_id, &f.narrow_secret).await;
+    let (status, _) = call(&f.app, send("POST", &path, &narrow, &Value::Null)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // never connected: expired once its token's life is over
+    let now = vox_store::now_ms();
+    assert_eq!(
+        f.store
+            .expire_web_calls(now - 60_000, now)
+            .await
+            .expect("expire"),
+        0,
+        "still young"
+    );
+    assert_eq!(
+        f.store
+            .expire_web_calls(now + 1, now)
+            .await
+            .expect("expire"),
+        1
+    );
+    let (_, record) = call(
+        &f.app,
+        get(
+            &format!("/v1/businesses/{}/calls/{call_id}", f.biz),
+            Some(&t),
+        ),
+    )
+    .await;
+    assert_eq!(
+        (record["status"].as_str(), record["endedReason"].as_str()),
+        (Some("FAILED"), Some("expired"))
     );
 }

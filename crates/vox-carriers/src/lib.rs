@@ -312,6 +312,21 @@ impl vox_api::Dialer for Carriers {
     }
 }
 
+impl vox_api::WebCallTokens for Carriers {
+    fn grant(&self, call_id: &str, agent_id: &str) -> vox_api::WebCallGrant {
+        let now = now_ms();
+        let base = self.base_url(None);
+        vox_api::WebCallGrant {
+            whip_url: format!(
+                "{}/whip/{agent_id}?callId={call_id}",
+                base.trim_end_matches('/')
+            ),
+            token: self.0.tokens.mint(call_id, agent_id, now),
+            expires_at: now.saturating_add(self.0.tokens.ttl_ms()),
+        }
+    }
+}
+
 /// The prefix of the call ids of file agents' calls (they have no record).
 const FILE_CALL: &str = "vox-file-";
 

@@ -43,6 +43,11 @@ impl MediaTokens {
         m
     }
 
+    /// How long a token lives (ms).
+    pub(crate) fn ttl_ms(&self) -> i64 {
+        self.ttl_ms
+    }
+
     /// A token for `call_id` and `agent_id`, minted at `now` (ms).
     pub(crate) fn mint(&self, call_id: &str, agent_id: &str, now: i64) -> String {
         let expires = now.saturating_add(self.ttl_ms);

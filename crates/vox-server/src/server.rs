@@ -203,7 +203,11 @@ impl Server {
             placed: Some(Arc::new(carriers.clone())),
             webrtc,
         };
-        vox_api::schedule::start(store.clone(), &tasks);
+        vox_api::schedule::start(
+            store.clone(),
+            &tasks,
+            Duration::from_secs(cfg.telephony.media_token_ttl_secs),
+        );
         match vox_api::files::resume(&store, &cfg.api.files_dir, &tasks).await {
             Ok(0) => {}
             Ok(n) => info!(
@@ -217,6 +221,10 @@ impl Server {
             token_ttl_s: cfg.api.token_ttl_secs,
             voices: Arc::new(cfg.installed_voices()),
             dialer: Some(Arc::new(carriers.clone())),
+            web_calls: cfg
+                .webrtc
+                .enabled
+                .then(|| Arc::new(carriers.clone()) as Arc<dyn vox_api::WebCallTokens>),
             files_dir: cfg.api.files_dir.clone(),
             max_upload_bytes: cfg.api.max_upload_bytes,
             recordings_dir: cfg.api.recordings_dir.clone(),

@@ -63,6 +63,16 @@ string_enum! {
 }
 
 string_enum! {
+    /// How the caller reached the agent.
+    CallChannel {
+        /// Through a carrier: a phone number.
+        Phone = "phone",
+        /// From a browser, over WebRTC.
+        Web = "web",
+    }
+}
+
+string_enum! {
     /// Where a call stands (the seed's four values).
     CallStatus {
         /// Set up, not yet connected.

@@ -5,7 +5,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::{CallKind, CallStatus, EndedReason, Store, StoreError, new_id, now_ms};
+use crate::{CallChannel, CallKind, CallStatus, EndedReason, Store, StoreError, new_id, now_ms};
 
 /// A call record.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,6 +20,8 @@ pub struct CallRecord {
     pub lead_id: Option<String>,
     /// Who called whom.
     pub kind: CallKind,
+    /// Phone or browser.
+    pub channel: CallChannel,
     /// The business's number on the call.
     pub phone_number: Option<String>,
     /// The other party's number.
@@ -62,6 +64,7 @@ impl CallRecord {
             agent_id: None,
             lead_id: None,
             kind,
+            channel: CallChannel::Phone,
             phone_number: None,
             customer_number: None,
             status: CallStatus::Scheduled,
@@ -148,7 +151,7 @@ async fn queue_in(
 
 macro_rules! columns {
     () => {
-        "c.id, c.business_id, c.agent_id, c.lead_id, c.kind, c.phone_number, c.customer_number, c.status, c.ended_reason, c.summary, c.transcript, c.recording_url, c.duration_ms, c.structured_data, c.lead_context, c.carrier_call_id, c.started_at, c.ended_at, c.created_at, c.messages"
+        "c.id, c.business_id, c.agent_id, c.lead_id, c.kind, c.phone_number, c.customer_number, c.status, c.ended_reason, c.summary, c.transcript, c.recording_url, c.duration_ms, c.structured_data, c.lead_context, c.carrier_call_id, c.started_at, c.ended_at, c.created_at, c.messages, c.channel"
     };
 }
 
@@ -164,6 +167,7 @@ fn call(r: &AnyRow) -> Result<CallRecord, StoreError> {
         agent_id: r.try_get("agent_id")?,
         lead_id: r.try_get("lead_id")?,
         kind: CallKind::from_column(&r.try_get::<String, _>("kind")?)?,
+        channel: CallChannel::from_column(&r.try_get::<String, _>("channel")?)?,
         phone_number: r.try_get("phone_number")?,
         customer_number: r.try_get("customer_number")?,
         status: CallStatus::from_column(&r.try_get::<String, _>("status")?)?,
@@ -201,9 +205,9 @@ impl Store {
 
     async fn write_call(&self, c: &CallRecord, insert: bool) -> Result<(), StoreError> {
         let sql = if insert {
-            "INSERT INTO calls (business_id, agent_id, lead_id, kind, phone_number, customer_number, status, ended_reason, summary, transcript, recording_url, duration_ms, structured_data, lead_context, carrier_call_id, started_at, ended_at, created_at, id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
+            "INSERT INTO calls (business_id, agent_id, lead_id, kind, phone_number, customer_number, status, ended_reason, summary, transcript, recording_url, duration_ms, structured_data, lead_context, carrier_call_id, started_at, ended_at, created_at, channel, id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
         } else {
-            "UPDATE calls SET business_id = $1, agent_id = $2, lead_id = $3, kind = $4, phone_number = $5, customer_number = $6, status = $7, ended_reason = $8, summary = $9, transcript = $10, recording_url = $11, duration_ms = $12, structured_data = $13, lead_context = $14, carrier_call_id = $15, started_at = $16, ended_at = $17, created_at = $18 WHERE id = $19"
+            "UPDATE calls SET business_id = $1, agent_id = $2, lead_id = $3, kind = $4, phone_number = $5, customer_number = $6, status = $7, ended_reason = $8, summary = $9, transcript = $10, recording_url = $11, duration_ms = $12, structured_data = $13, lead_context = $14, carrier_call_id = $15, started_at = $16, ended_at = $17, created_at = $18, channel = $19 WHERE id = $20"
         };
         let done = sqlx::query(sql)
             .bind(&c.business_id)
@@ -224,6 +228,7 @@ impl Store {
             .bind(c.started_at)
             .bind(c.ended_at)
             .bind(c.created_at)
+            .bind(c.channel.as_str())
             .bind(&c.id)
             .execute(self.pool())
             .await?;
@@ -455,6 +460,19 @@ impl Store {
             .execute(self.pool())
             .await?;
         Ok(())
+    }
+
+    /// Browser calls minted but never connected by `before` (Unix ms) end as `expired`:
+    /// their token is past its life. How many.
+    pub async fn expire_web_calls(&self, before: i64, at: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query("UPDATE calls SET status = $1, ended_reason = $2, ended_at = $3, duration_ms = 0 WHERE channel = 'web' AND status = 'SCHEDULED' AND created_at < $4")
+            .bind(EndedReason::Expired.status().as_str())
+            .bind(EndedReason::Expired.as_str())
+            .bind(at)
+            .bind(before)
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected())
     }
 
     /// The call is over, for `reason` (which decides its final status); the duration counts

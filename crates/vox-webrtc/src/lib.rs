@@ -31,5 +31,5 @@ pub use client::{ClientCall, ClientError, ClientState, EVENTS_CHANNEL, Heard, We
 pub use jitter::{JitterBuffer, JitterStats, Slot};
 pub use opus_codec::{OpusError, OpusIn, OpusOut, RTP_CLOCK_HZ, RTP_TICKS_PER_FRAME};
 pub use peer::{Command, EndReason, Inbound, PLAYOUT_DELAY};
-pub use server::{BrowserCall, OfferError, WebRtcConfig, WebRtcServer};
+pub use server::{BrowserCall, OfferError, WebRtcConfig, WebRtcServer, check_offer};
 pub use settings::WebRtcSettings;

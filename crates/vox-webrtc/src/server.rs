@@ -95,6 +95,20 @@ pub(crate) fn opus_codec_params() -> RTCRtpCodecParameters {
     }
 }
 
+/// What can be told of an offer without answering it: that it is SDP with Opus audio.
+pub fn check_offer(offer_sdp: &str) -> Result<(), OfferError> {
+    RTCSessionDescription::offer(offer_sdp.to_owned())
+        .and_then(|d| d.unmarshal().map(|_| ()))
+        .map_err(|e| OfferError::BadSdp(e.to_string()))?;
+    let has_opus = offer_sdp.lines().any(|l| l.starts_with("m=audio"))
+        && offer_sdp.to_ascii_lowercase().contains("opus/48000");
+    if has_opus {
+        Ok(())
+    } else {
+        Err(OfferError::NoOpusAudio)
+    }
+}
+
 impl WebRtcServer {
     /// Binds the socket.
     pub async fn bind(config: WebRtcConfig) -> std::io::Result<Self> {
@@ -140,13 +154,9 @@ impl WebRtcServer {
     /// Answers a browser's offer (complete, non-trickle: the answer carries our one
     /// candidate) and starts the call's task.
     pub fn answer(&self, offer_sdp: &str) -> Result<(String, BrowserCall), OfferError> {
+        check_offer(offer_sdp)?;
         let offer = RTCSessionDescription::offer(offer_sdp.to_owned())
             .map_err(|e| OfferError::BadSdp(e.to_string()))?;
-        let has_opus = offer_sdp.lines().any(|l| l.starts_with("m=audio"))
-            && offer_sdp.to_ascii_lowercase().contains("opus/48000");
-        if !has_opus {
-            return Err(OfferError::NoOpusAudio);
-        }
         let neg = |e: rtc::shared::error::Error| OfferError::Negotiation(e.to_string());
         let ufrag = format!("vox{:08x}", random_u32());
         let pwd = format!(
