@@ -228,7 +228,8 @@ async fn whip_refusals_name_their_reason() {
 }
 
 /// The page's data channel tells it the call as it happens: the greeting and the caller's
-/// words as transcript lines, and each turn's latency milestones.
+/// words as transcript lines, the agent's tool call and its result, and each turn's latency
+/// milestones.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_page_hears_transcripts_and_latencies_on_its_data_channel() {
     let fake = FakeOpenAi::start(FakeTiming {
@@ -241,9 +242,17 @@ async fn the_page_hears_transcripts_and_latencies_on_its_data_channel() {
         "I would like to book a cleaning.",
         ChatReply::text("Sure, when would you like to come in?"),
     );
+    // the first answer looks something up first
+    fake.push_chat(ChatReply::tool("lookupHours", json!({"day": "monday"})));
+    fake.set_function("lookupHours", json!({"hours": "9 to 5"}));
     let dir = scratch_dir("whip-events");
     let agent = json!({
-        "agent": {"id": "desk", "name": "Desk", "conversationFlow": "Help the caller book.", "firstMessage": "Hello, Acme Dental."},
+        "agent": {"id": "desk", "name": "Desk", "conversationFlow": "Help the caller book.", "firstMessage": "Hello, Acme Dental.",
+            "tools": [{
+                "name": "lookupHours", "type": "function", "description": "Opening hours for a day",
+                "url": format!("http://{}/fn/lookupHours", fake.addr),
+                "parameters": {"type": "object", "properties": {"day": {"type": "string"}}, "required": ["day"]}
+            }]},
         "llm": {"baseUrl": fake.base_url(), "model": "fake-llm"},
         "asr": {"baseUrl": fake.base_url(), "model": "fake-asr"},
         "tts": {"baseUrl": fake.base_url(), "model": "fake-tts"}
@@ -252,7 +261,7 @@ async fn the_page_hears_transcripts_and_latencies_on_its_data_channel() {
     std::fs::write(&agent_path, agent.to_string()).expect("agent");
     let server = start(
         vec!["--agent".into(), agent_path.display().to_string()],
-        vec![],
+        vec![("VOX__TOOLS__ALLOW_PRIVATE_NETWORKS".into(), "true".into())],
     )
     .await;
     let (client, offer) = WebRtcClient::offer().await.expect("offer");
@@ -305,6 +314,24 @@ async fn the_page_hears_transcripts_and_latencies_on_its_data_channel() {
             && e["role"] == "caller"
             && e["text"] == "I would like to book a cleaning."),
         "the caller's words: {events:?}"
+    );
+    let called = events
+        .iter()
+        .find(|e| e["type"] == "tool" && e["phase"] == "called")
+        .unwrap_or_else(|| panic!("a tool call: {events:?}"));
+    assert_eq!(
+        (&called["name"], &called["arguments"]["day"]),
+        (&json!("lookupHours"), &json!("monday")),
+        "{called}"
+    );
+    assert!(
+        has(&events, &|e| e["type"] == "tool"
+            && e["phase"] == "result"
+            && e["id"] == called["id"]
+            && e["result"]
+                .as_str()
+                .is_some_and(|r| r.contains("9 to 5"))),
+        "its result: {events:?}"
     );
     let latency = events
         .iter()

@@ -78,6 +78,10 @@ pub trait CallObserver: Send + Sync {
     fn ended(&self, summary: Option<&CallSummary>);
     /// A turn's latency milestones are complete.
     fn latency(&self, _turn: &TurnLatency) {}
+    /// The agent called a tool.
+    fn tool_called(&self, _call: &vox_core::ToolCall) {}
+    /// A tool call (by the model's id for it) came back with this result.
+    fn tool_result(&self, _id: &str, _result: &str) {}
 }
 
 impl std::fmt::Debug for CallServices {
@@ -495,6 +499,9 @@ impl CallActor {
                     self.conversation.handle_input(now_std(), Input::EdgeScores { turn, scores });
                 }
                 Some((turn, call_id, outcome)) = self.tool_rx.recv() => {
+                    if let Some(o) = &self.services.observer {
+                        o.tool_result(&call_id, &outcome.content);
+                    }
                     self.conversation.handle_input(now_std(), Input::ToolResult { turn, call_id, content: outcome.content, end_call: outcome.end_call });
                 }
                 () = sleep_until(wake) => {
@@ -709,6 +716,9 @@ impl CallActor {
                 Action::RunTool { turn, call } => {
                     let token = self.turn_token(turn);
                     tracing::info!(call = %self.call_id, %turn, tool = %call.name, "running tool");
+                    if let Some(o) = &self.services.observer {
+                        o.tool_called(&call);
+                    }
                     match self.services.tools.clone() {
                         Some(runner) => spawn_tool(
                             runner,

@@ -5,6 +5,8 @@
 //! - `{"type":"transcript","role":"caller"|"agent","text":..,"interrupted":bool,"turn":n|null,"atMs":n}`
 //! - `{"type":"latency","turn":n,"endOfTurnMs":..,"asrFinalMs":..,"firstTokenMs":..,"firstTtsAudioMs":..,"firstAudioSentMs":..}`
 //!   (ms after the caller's end of speech; null when a milestone did not happen)
+//! - `{"type":"tool","phase":"called","id":..,"name":..,"arguments":{..}}` and
+//!   `{"type":"tool","phase":"result","id":..,"result":..}` (the result's first 500 characters)
 //! - `{"type":"ended","reason":..}`
 
 use std::sync::Arc;
@@ -64,6 +66,23 @@ impl CallObserver for PageEvents {
         self.send(&latency_event(turn));
         if let Some(o) = &self.inner {
             o.latency(turn);
+        }
+    }
+
+    fn tool_called(&self, call: &vox_core::ToolCall) {
+        let arguments: Value =
+            serde_json::from_str(&call.arguments).unwrap_or_else(|_| json!(call.arguments));
+        self.send(&json!({"type": "tool", "phase": "called", "id": call.id, "name": call.name, "arguments": arguments}));
+        if let Some(o) = &self.inner {
+            o.tool_called(call);
+        }
+    }
+
+    fn tool_result(&self, id: &str, result: &str) {
+        let shown: String = result.chars().take(500).collect();
+        self.send(&json!({"type": "tool", "phase": "result", "id": id, "result": shown}));
+        if let Some(o) = &self.inner {
+            o.tool_result(id, result);
         }
     }
 
