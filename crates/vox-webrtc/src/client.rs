@@ -25,7 +25,7 @@ use tokio::sync::{mpsc, watch};
 use vox_core::{AudioFrame, FRAME_DURATION};
 
 use crate::opus_codec::{OpusIn, OpusOut, RTP_TICKS_PER_FRAME};
-use crate::peer::{agent_track, interceptors, random_u32};
+use crate::peer::{interceptors, opus_track, random_u32};
 use crate::server::opus_codec_params;
 
 /// The label of the data channel the client opens (the console page uses the same).
@@ -111,7 +111,7 @@ impl WebRtcClient {
             .build(Instant::now())
             .map_err(cerr)?;
         let ssrc = random_u32();
-        let sender = pc.add_track(agent_track(ssrc)).map_err(cerr)?;
+        let sender = pc.add_track(opus_track(ssrc, "caller")).map_err(cerr)?;
         pc.create_data_channel(EVENTS_CHANNEL, None).map_err(cerr)?;
         let candidate = CandidateHostConfig {
             base_config: CandidateConfig {

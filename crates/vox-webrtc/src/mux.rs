@@ -21,7 +21,8 @@ use crate::stun;
 pub(crate) struct Datagram {
     pub(crate) from: SocketAddr,
     pub(crate) at: Instant,
-    pub(crate) data: Vec<u8>,
+    /// The bytes, in the buffer type the connection takes (copied once, off the socket).
+    pub(crate) data: bytes::BytesMut,
 }
 
 /// Datagrams a call has not taken yet; past this, new ones are dropped (the call's task is
@@ -158,7 +159,7 @@ impl UdpMux {
         let d = Datagram {
             from,
             at: Instant::now(),
-            data: data.to_vec(),
+            data: bytes::BytesMut::from(data),
         };
         if tx.try_send(d).is_err() {
             self.dropped.fetch_add(1, Ordering::Relaxed);

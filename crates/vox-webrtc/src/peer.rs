@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use rtc::interceptor::Registry;
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::RTCPeerConnection;
@@ -141,8 +141,8 @@ impl Peer {
         let mut pacer = Pacer {
             queue: VecDeque::new(),
             next: None,
-            seq: rand_u16(),
-            timestamp: rand_u32(),
+            seq: (random_u32() >> 16) as u16,
+            timestamp: random_u32(),
             last_sent: None,
             pending_marks: VecDeque::new(),
             payload_type: None,
@@ -250,7 +250,7 @@ impl Peer {
                             ecn: None,
                             transport_protocol: TransportProtocol::UDP,
                         },
-                        message: BytesMut::from(&d.data[..]),
+                        message: d.data,
                     });
                 }
                 c = self.commands.recv() => match c {
@@ -361,13 +361,13 @@ impl Peer {
     }
 }
 
-/// The agent's track: Opus, one SSRC.
-pub(crate) fn agent_track(ssrc: u32) -> MediaStreamTrack {
+/// An outgoing Opus track with one SSRC: the agent's (server) or the caller's (client).
+pub(crate) fn opus_track(ssrc: u32, label: &str) -> MediaStreamTrack {
     use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodingParameters, RTCRtpEncodingParameters};
     MediaStreamTrack::new(
         "vox".to_owned(),
-        "vox-agent".to_owned(),
-        "agent".to_owned(),
+        format!("vox-{label}"),
+        label.to_owned(),
         RtpCodecKind::Audio,
         vec![RTCRtpEncodingParameters {
             rtp_coding_parameters: RTCRtpCodingParameters {
@@ -390,15 +390,8 @@ pub(crate) fn interceptors(
     )
 }
 
-fn rand_u32() -> u32 {
+/// A random 32-bit value (SSRCs, initial sequence numbers and timestamps, ICE credentials).
+pub(crate) fn random_u32() -> u32 {
     let b = uuid::Uuid::new_v4().into_bytes();
     u32::from_be_bytes([b[0], b[1], b[2], b[3]])
-}
-
-fn rand_u16() -> u16 {
-    (rand_u32() >> 16) as u16
-}
-
-pub(crate) fn random_u32() -> u32 {
-    rand_u32()
 }

@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 
 use crate::mux::UdpMux;
 use crate::opus_codec::{OpusIn, OpusOut};
-use crate::peer::{Command, Inbound, Peer, agent_track, interceptors, random_u32};
+use crate::peer::{Command, Inbound, Peer, interceptors, opus_track, random_u32};
 
 /// How browser calls are served.
 #[derive(Debug, Clone)]
@@ -183,7 +183,7 @@ impl WebRtcServer {
             .build(Instant::now())
             .map_err(neg)?;
         let ssrc = random_u32();
-        let sender = pc.add_track(agent_track(ssrc)).map_err(neg)?;
+        let sender = pc.add_track(opus_track(ssrc, "agent")).map_err(neg)?;
         pc.set_remote_description(Instant::now(), offer)
             .map_err(|e| OfferError::BadSdp(e.to_string()))?;
         let candidate = CandidateHostConfig {
