@@ -219,7 +219,11 @@ fn background_work_goes_through_the_tracked_spawner() {
         ),
         (
             "crates/vox-media/src/stream.rs",
-            "a connection's actor and writer, awaited by the connection",
+            "a connection's writer, awaited by the connection",
+        ),
+        (
+            "crates/vox-media/src/lib.rs",
+            "start_call: a call's actor, awaited by its transport (stream or browser)",
         ),
         (
             "crates/vox-media/src/whip.rs",
@@ -227,7 +231,7 @@ fn background_work_goes_through_the_tracked_spawner() {
         ),
         (
             "crates/vox-media/src/browser.rs",
-            "a browser call's actor and writer, awaited by the call",
+            "a browser call's writer, ended with the call",
         ),
         (
             "crates/vox-providers/src/segmented.rs",

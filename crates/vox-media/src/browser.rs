@@ -3,10 +3,7 @@
 
 use tokio::sync::mpsc;
 use tracing::{Instrument as _, info};
-use vox_call::{
-    Admission, AgentSession, CallActor, CallConfig, CallIo, CallerFrame, OutboundMsg,
-    TransportEvent, audio_queue,
-};
+use vox_call::{Admission, AgentSession, CallerFrame, OutboundMsg, TransportEvent};
 use vox_core::CallId;
 use vox_webrtc::{BrowserCall, Command, EndReason, Inbound};
 
@@ -56,28 +53,18 @@ pub(crate) async fn run(
             inner: session.services.observer.take(),
         }));
     session.services.observer = observer.clone();
-    let (audio_tx, audio_rx) = audio_queue(cfg.audio_queue_frames);
-    let (events_tx, events_rx) = mpsc::channel(64);
-    let (out_tx, mut out_rx) = mpsc::channel(64);
-    let io = CallIo {
-        audio: audio_rx,
-        events: events_rx,
-        outbound: out_tx,
-    };
-    let call_cfg = CallConfig {
-        send_ahead: cfg.send_ahead,
-        tool_timeout: cfg.tool_timeout,
-        mark_timeout: cfg.mark_timeout,
-    };
-    let actor = CallActor::new(
+    let crate::StartedCall {
+        audio: audio_tx,
+        events: events_tx,
+        outbound: mut out_rx,
+        task: actor_task,
+    } = crate::start_call(
         call_id,
-        call_cfg,
-        session.conversation,
-        session.services,
-        io,
+        session,
+        cfg,
+        cfg.send_ahead,
         admission.cancel.clone(),
     );
-    let actor_task = tokio::spawn(actor.run().in_current_span());
     let commands = call.commands.clone();
     // the actor's output, into the browser call
     let writer = tokio::spawn(

@@ -155,6 +155,59 @@ pub fn describe_metrics() {
     );
 }
 
+/// A call's actor, started: the transport's ends of its channels and its task.
+pub(crate) struct StartedCall {
+    /// Caller frames in (drop-oldest).
+    pub(crate) audio: vox_call::AudioSender,
+    /// Marks, key presses, stop (the sender waits for room: they must not be lost).
+    pub(crate) events: tokio::sync::mpsc::Sender<vox_call::TransportEvent>,
+    /// What the actor asks the transport to send.
+    pub(crate) outbound: tokio::sync::mpsc::Receiver<vox_call::OutboundMsg>,
+    /// The actor, ending with the call's summary.
+    pub(crate) task: tokio::task::JoinHandle<vox_call::CallSummary>,
+}
+
+/// Starts the actor of one call (carrier stream or browser) on `session`, with the media
+/// settings and the transport's `send_ahead`, under the call's cancellation token.
+pub(crate) fn start_call(
+    call_id: vox_core::CallId,
+    session: AgentSession,
+    config: &MediaConfig,
+    send_ahead: Duration,
+    cancel: tokio_util::sync::CancellationToken,
+) -> StartedCall {
+    use tracing::Instrument as _;
+    let (audio, audio_rx) = vox_call::audio_queue(config.audio_queue_frames);
+    // control events are few and must not be lost: the reader waits for room
+    let (events, events_rx) = tokio::sync::mpsc::channel(64);
+    // the actor waits for room too: playout pacing bounds what is in flight anyway
+    let (out_tx, outbound) = tokio::sync::mpsc::channel(64);
+    let io = vox_call::CallIo {
+        audio: audio_rx,
+        events: events_rx,
+        outbound: out_tx,
+    };
+    let cfg = vox_call::CallConfig {
+        send_ahead,
+        tool_timeout: config.tool_timeout,
+        mark_timeout: config.mark_timeout,
+    };
+    let actor = vox_call::CallActor::new(
+        call_id,
+        cfg,
+        session.conversation,
+        session.services,
+        io,
+        cancel,
+    );
+    StartedCall {
+        audio,
+        events,
+        outbound,
+        task: tokio::spawn(actor.run().in_current_span()),
+    }
+}
+
 /// The media routes' state: the shared parts and the per-address count of streams that
 /// have not sent `start` yet.
 #[derive(Clone, Debug)]

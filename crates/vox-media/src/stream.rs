@@ -12,10 +12,7 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{Instrument, info, warn};
 use vox_audio::{Codec, Egress, Ingress};
-use vox_call::{
-    CallActor, CallConfig, CallIo, CallerFrame, OpenCallError, OutboundMsg, TransportEvent,
-    Unresponsive, audio_queue,
-};
+use vox_call::{CallerFrame, OpenCallError, OutboundMsg, TransportEvent, Unresponsive};
 use vox_core::{CallId, SampleRate};
 use vox_telephony::{
     Dialect, Encoding, MediaEvent, Outbound, ProtocolError, StreamCodec, StreamEncoder,
@@ -300,31 +297,19 @@ async fn run_call(
         .send_ahead
         .max(Duration::from_millis(encoder.min_send_ahead_ms()));
 
-    let (audio_tx, audio_rx) = audio_queue(cfg.audio_queue_frames);
-    // Control events are few and must not be lost: the reader waits for room.
-    let (events_tx, events_rx) = mpsc::channel(64);
-    // The actor waits for room too: playout pacing bounds what is in flight anyway.
-    let (out_tx, out_rx) = mpsc::channel(64);
     let (close_tx, close_rx) = oneshot::channel::<Message>();
-    let io = CallIo {
-        audio: audio_rx,
-        events: events_rx,
-        outbound: out_tx,
-    };
-    let call_cfg = CallConfig {
-        send_ahead,
-        tool_timeout: cfg.tool_timeout,
-        mark_timeout: cfg.mark_timeout,
-    };
-    let actor = CallActor::new(
+    let crate::StartedCall {
+        audio: audio_tx,
+        events: events_tx,
+        outbound: out_rx,
+        task: actor_task,
+    } = crate::start_call(
         call_id.clone(),
-        call_cfg,
-        session.conversation,
-        session.services,
-        io,
+        session,
+        cfg,
+        send_ahead,
         admission.cancel.clone(),
     );
-    let actor_task = tokio::spawn(actor.run().in_current_span());
     let liveness = Liveness::default();
     let writer_task = tokio::spawn(
         Writer {
