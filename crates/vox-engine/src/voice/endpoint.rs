@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use vox_core::{ChatMessage, Role};
 
-use super::state::{AgentState, Caller, Phase, TurnKind};
+use super::state::{AgentState, Caller, CallerTurnEnd, Phase, TurnKind};
 use super::{Mode, VoiceAgent};
 use crate::io::{Action, DropReason};
 use crate::text::{looks_unfinished, meaningful_words};
@@ -162,6 +162,11 @@ impl VoiceAgent {
     /// The caller's turn is over: their words go to the model (or the workflow), and the
     /// agent answers.
     pub(super) fn user_turn(&mut self, now: Instant, speech_end: Instant) {
+        let end = CallerTurnEnd {
+            speech_end,
+            decided: now,
+            asr_final: self.words.final_at.filter(|a| *a >= speech_end),
+        };
         let text = std::mem::take(&mut self.words.text);
         let new = text.get(self.words.shown..).unwrap_or("").to_owned();
         self.words.shown = 0;
@@ -176,10 +181,10 @@ impl VoiceAgent {
             .map(str::to_owned);
         let moved = always.map(|next| self.enter_node(&next));
         match (self.mode, moved) {
-            (Mode::WorkflowByEmbedding, Some(outcome)) => self.after_move(now, outcome),
-            (Mode::WorkflowByEmbedding, None) => self.workflow_turn(now, text),
+            (Mode::WorkflowByEmbedding, Some(outcome)) => self.after_move(now, outcome, Some(end)),
+            (Mode::WorkflowByEmbedding, None) => self.workflow_turn(now, text, end),
             (Mode::Llm, outcome) => {
-                self.answer_with_llm(now, speech_end);
+                self.answer_with_llm(end);
                 if let (Some(super::graph::NodeOutcome::EndCall(reason)), Some(t)) =
                     (outcome, self.state.turn_mut())
                 {
@@ -218,20 +223,14 @@ impl VoiceAgent {
     }
 
     /// Answers the caller's words with the model: a new turn, anchored at their end of speech.
-    fn answer_with_llm(&mut self, now: Instant, speech_end: Instant) {
+    fn answer_with_llm(&mut self, end: CallerTurnEnd) {
         let id = self.next_turn_id();
         let mut t = super::state::AgentTurn::new(
             id,
             TurnKind::LlmAnswer,
             Phase::Generating { attempts: 0 },
         );
-        t.anchor = Some(speech_end);
-        t.latency.end_of_turn_ms = t.ms(now);
-        t.latency.asr_final_ms = self
-            .words
-            .final_at
-            .filter(|a| *a >= speech_end)
-            .and_then(|a| t.ms(a));
+        t.answering(end);
         self.state = AgentState::Responding(t);
         self.start_llm();
     }

@@ -7,7 +7,7 @@ use std::time::Instant;
 use vox_core::ToolCall;
 
 use super::VoiceAgent;
-use super::state::{After, AgentState, AgentTurn, Phase, TurnKind};
+use super::state::{After, AgentState, AgentTurn, CallerTurnEnd, Phase, TurnKind};
 use crate::io::Action;
 use crate::workflow::NodeType;
 
@@ -58,18 +58,28 @@ impl VoiceAgent {
     }
 
     /// After a move without a model: an endCall node says goodbye and hangs up; any other
-    /// node speaks.
-    pub(super) fn after_move(&mut self, now: Instant, outcome: NodeOutcome) {
+    /// node speaks. `answers`: the caller's turn that made the move, if one did (the reply
+    /// is timed from it).
+    pub(super) fn after_move(
+        &mut self,
+        now: Instant,
+        outcome: NodeOutcome,
+        answers: Option<CallerTurnEnd>,
+    ) {
         match outcome {
-            NodeOutcome::EndCall(reason) => {
-                self.say(now, "Goodbye!", TurnKind::Prompt, After::HangUp(reason))
-            }
-            NodeOutcome::Stay => self.speak_node(now),
+            NodeOutcome::EndCall(reason) => self.say_answering(
+                now,
+                "Goodbye!",
+                TurnKind::Prompt,
+                After::HangUp(reason),
+                answers,
+            ),
+            NodeOutcome::Stay => self.speak_node(now, answers),
         }
     }
 
     /// Says what the current node says when entered without a model.
-    fn speak_node(&mut self, now: Instant) {
+    fn speak_node(&mut self, now: Instant, answers: Option<CallerTurnEnd>) {
         let Some(node) = self
             .node
             .as_deref()
@@ -81,15 +91,21 @@ impl VoiceAgent {
             .first_message
             .clone()
             .unwrap_or_else(|| node.prompt.clone());
-        self.say(now, &text, TurnKind::Prompt, After::Listen);
+        self.say_answering(now, &text, TurnKind::Prompt, After::Listen, answers);
     }
 
     /// Without a model: the caller's words are scored against the node's edges (the turn
     /// waits for the scores; more words before they come are answered together).
-    pub(super) fn workflow_turn(&mut self, now: Instant, text: String) {
+    pub(super) fn workflow_turn(&mut self, now: Instant, text: String, end: CallerTurnEnd) {
         let Some(node) = self.node.clone() else {
             let msg = self.cfg.no_match_message.clone();
-            self.say(now, &msg, TurnKind::ScriptedAnswer, After::Listen);
+            self.say_answering(
+                now,
+                &msg,
+                TurnKind::ScriptedAnswer,
+                After::Listen,
+                Some(end),
+            );
             return;
         };
         let choices = self
@@ -100,7 +116,7 @@ impl VoiceAgent {
             .unwrap_or_default();
         if choices.is_empty() {
             // nothing to choose: the node speaks again
-            self.speak_node(now);
+            self.speak_node(now, Some(end));
             return;
         }
         let (targets, options): (Vec<String>, Vec<String>) = choices
@@ -108,11 +124,13 @@ impl VoiceAgent {
             .map(|(to, when)| (to, crate::text::caller_view(&when)))
             .unzip();
         let id = self.next_turn_id();
-        self.state = AgentState::Responding(AgentTurn::new(
+        let mut choosing = AgentTurn::new(
             id,
             TurnKind::ScriptedAnswer,
             Phase::ChoosingEdge { targets },
-        ));
+        );
+        choosing.answering(end);
+        self.state = AgentState::Responding(choosing);
         self.emit(Action::ChooseEdge {
             turn: id,
             text,
@@ -134,16 +152,17 @@ impl VoiceAgent {
             Some((i, score)) if score >= self.cfg.edge_threshold => Some(targets[i].clone()),
             _ => None,
         };
+        let answers = self.state.turn().and_then(|t| t.answers);
         self.state = AgentState::Listening { since: now };
         match target {
             Some(target) => {
                 let outcome = self.enter_node(&target);
-                self.after_move(now, outcome);
+                self.after_move(now, outcome, answers);
             }
             None => {
                 // the node did not change: more words may still find an edge
                 let msg = self.cfg.no_match_message.clone();
-                self.say(now, &msg, TurnKind::ScriptedAnswer, After::Listen);
+                self.say_answering(now, &msg, TurnKind::ScriptedAnswer, After::Listen, answers);
             }
         }
     }

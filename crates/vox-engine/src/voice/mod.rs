@@ -154,9 +154,25 @@ impl VoiceAgent {
 
     /// Says fixed text as a turn of its own, then does `then`.
     fn say(&mut self, now: Instant, text: &str, kind: TurnKind, then: After) {
+        self.say_answering(now, text, kind, then, None);
+    }
+
+    /// [`say`](Self::say) in answer to the caller's turn that ended as `answers` says, if it
+    /// answers one: its latency milestones count from their end of speech.
+    fn say_answering(
+        &mut self,
+        now: Instant,
+        text: &str,
+        kind: TurnKind,
+        then: After,
+        answers: Option<state::CallerTurnEnd>,
+    ) {
         let id = self.next_turn_id();
         let mut turn = AgentTurn::new(id, kind, Phase::Delivering);
         turn.then = then;
+        if let Some(end) = answers {
+            turn.answering(end);
+        }
         let mut seg = Segmenter::default();
         let mut parts = seg.push(text);
         parts.extend(seg.flush());
@@ -291,7 +307,9 @@ impl Conversation for VoiceAgent {
                     return;
                 };
                 t.started_playing = true;
-                if t.kind == TurnKind::LlmAnswer && !t.metrics_sent && t.anchor.is_some() {
+                // a reply to the caller's words (by the model or the workflow), not a prompt
+                // on the agent's own initiative
+                if !t.metrics_sent && t.anchor.is_some() {
                     t.latency.first_audio_sent_ms = t.ms(now);
                     t.metrics_sent = true;
                     let m = t.latency.clone();

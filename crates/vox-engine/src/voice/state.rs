@@ -201,8 +201,19 @@ pub(crate) struct AgentTurn {
     pub played: Duration,
     /// The caller's end of speech this turn answers (latency milestones count from it).
     pub anchor: Option<Instant>,
+    /// The caller's turn this one answers, if it answers one.
+    pub answers: Option<CallerTurnEnd>,
     pub latency: TurnLatency,
     pub metrics_sent: bool,
+}
+
+/// Where the reply to a caller's turn is timed from: their end of speech, when the engine
+/// decided their turn was over, and when the final transcript came.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct CallerTurnEnd {
+    pub speech_end: Instant,
+    pub decided: Instant,
+    pub asr_final: Option<Instant>,
 }
 
 impl AgentTurn {
@@ -220,12 +231,22 @@ impl AgentTurn {
             started_playing: false,
             played: Duration::ZERO,
             anchor: None,
+            answers: None,
             latency: TurnLatency {
                 turn: id.0,
                 ..TurnLatency::default()
             },
             metrics_sent: false,
         }
+    }
+
+    /// This turn answers the caller's turn that ended as `end` says: its latency milestones
+    /// count from their end of speech.
+    pub fn answering(&mut self, end: CallerTurnEnd) {
+        self.anchor = Some(end.speech_end);
+        self.answers = Some(end);
+        self.latency.end_of_turn_ms = self.ms(end.decided);
+        self.latency.asr_final_ms = end.asr_final.and_then(|a| self.ms(a));
     }
 
     /// Milliseconds from the anchor to `now` (one decimal).

@@ -249,8 +249,32 @@ fn without_an_llm_the_workflow_follows_the_most_similar_edge() {
         turn,
         scores: vec![0.81, 0.30, 0.10],
     });
-    assert_eq!(spoken(&t.take()), vec!["We are open nine to five."]);
+    let a = t.take();
+    assert_eq!(spoken(&a), vec!["We are open nine to five."]);
     assert_eq!(t.e.current_node(), Some("hours"));
+    // the workflow's reply is timed as the model's is: from the caller's end of speech
+    let reply = a
+        .iter()
+        .find_map(|x| match x {
+            Action::EndOfSpeech { turn } => Some(*turn),
+            _ => None,
+        })
+        .expect("the reply's turn");
+    t.input(Input::PlaybackStarted { turn: reply });
+    let m = t
+        .take()
+        .into_iter()
+        .find_map(|x| match x {
+            Action::TurnMetrics(m) => Some(m),
+            _ => None,
+        })
+        .expect("the reply's latency milestones");
+    assert_eq!(m.turn, reply.0);
+    assert!(m.first_llm_token_ms.is_none(), "{m:?}");
+    assert!(
+        matches!((m.end_of_turn_ms, m.first_audio_sent_ms), (Some(d), Some(s)) if d > 0.0 && s >= d),
+        "{m:?}"
+    );
     t.input(Input::PlaybackFinished { turn });
     // nothing similar enough: ask again, stay
     let (turn, _, _) = ask(&mut t, "Purple elephants").expect("scored");
