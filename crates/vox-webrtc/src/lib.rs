@@ -14,7 +14,9 @@
 //!   in-band FEC or concealing it, so the caller's timeline stays continuous;
 //! - [`OpusOut`] encodes agent frames as 20 ms packets, sent one per 20 ms of RTP clock;
 //! - marks are echoed when the audio before them has played at the browser, estimated as
-//!   the time it was sent plus [`PLAYOUT_DELAY`].
+//!   the time it was sent plus the playout delay ([`playout_delay`]: half the RTCP round
+//!   trip plus a jitter buffer sized from the reported jitter; [`PLAYOUT_DELAY`] until the
+//!   browser's first receiver report).
 //!
 //! Opus decodes to, and encodes from, 16 kHz itself, so no resampler runs on this path.
 
@@ -23,6 +25,7 @@ mod jitter;
 mod mux;
 mod opus_codec;
 mod peer;
+mod playout;
 mod server;
 mod settings;
 mod stun;
@@ -30,6 +33,7 @@ mod stun;
 pub use client::{ClientCall, ClientError, ClientState, EVENTS_CHANNEL, Heard, WebRtcClient};
 pub use jitter::{JitterBuffer, JitterStats, Slot};
 pub use opus_codec::{OpusError, OpusIn, OpusOut, RTP_CLOCK_HZ, RTP_TICKS_PER_FRAME};
-pub use peer::{Command, EndReason, Inbound, PLAYOUT_DELAY};
+pub use peer::{Command, EndReason, Inbound};
+pub use playout::{PLAYOUT_DELAY, playout_delay};
 pub use server::{BrowserCall, OfferError, WebRtcConfig, WebRtcServer, check_offer};
 pub use settings::WebRtcSettings;

@@ -17,11 +17,13 @@ use rtc::peer_connection::state::RTCPeerConnectionState;
 use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use rtc::sansio::Protocol as _;
 use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
+use rtc::statistics::StatsSelector;
 use tokio::sync::mpsc;
 use vox_core::{AudioFrame, FRAME_DURATION};
 
 use crate::mux::{Datagram, Registration, UdpMux};
 use crate::opus_codec::{OpusIn, OpusOut, RTP_TICKS_PER_FRAME};
+use crate::playout::{self, PLAYOUT_DELAY};
 
 /// What a browser call hands the call runtime. Frames travel inline (640 bytes) on purpose,
 /// as in vox-call's channels: a copy through a bounded channel, no allocation per frame.
@@ -33,7 +35,7 @@ pub enum Inbound {
     /// 20 ms of the caller's audio.
     Audio(AudioFrame),
     /// The audio sent before this mark has played at the browser (estimated: see
-    /// [`PLAYOUT_DELAY`]).
+    /// [`crate::playout_delay`]).
     Mark(String),
     /// A text message from the page's data channel.
     Message(String),
@@ -82,13 +84,6 @@ impl EndReason {
     }
 }
 
-/// How long agent audio takes from being sent to being heard, for echoing marks: one-way
-/// network time plus the browser's jitter buffer and output. On loopback and a LAN the
-/// browser's jitter buffer dominates: Chrome's NetEq holds ~20-80 ms of a steady stream. A
-/// fixed estimate in the middle; its error is the spread of that range (about ±40 ms),
-/// which is within one "what was heard" word at 60 ms a character.
-pub const PLAYOUT_DELAY: Duration = Duration::from_millis(60);
-
 /// At most this much late audio is sent in a burst to catch up after a stall; past it the
 /// clock skips ahead (the browser would drop it anyway).
 const MAX_CATCH_UP_FRAMES: u32 = 5;
@@ -130,7 +125,14 @@ struct Pacer {
     /// Marks waiting for their audio to play, with when that will be.
     pending_marks: VecDeque<(Instant, String)>,
     payload_type: Option<u8>,
+    /// Sent to heard, from the browser's receiver reports (`playout.rs`).
+    playout_delay: Duration,
+    /// When the receiver reports are next read.
+    next_stats: Instant,
 }
+
+/// How often the playout delay is re-estimated (browsers report about every second).
+const STATS_INTERVAL: Duration = Duration::from_secs(1);
 
 impl Peer {
     /// Runs the call until it ends; the registration is dropped on return.
@@ -146,6 +148,8 @@ impl Peer {
             last_sent: None,
             pending_marks: VecDeque::new(),
             payload_type: None,
+            playout_delay: PLAYOUT_DELAY,
+            next_stats: started + STATS_INTERVAL,
         };
         let mut buf_frames = Vec::new();
         let end = 'call: loop {
@@ -218,6 +222,13 @@ impl Peer {
                 break EndReason::ConnectTimeout;
             }
             if connected {
+                if now >= pacer.next_stats {
+                    pacer.next_stats = now + STATS_INTERVAL;
+                    let stats = self.pc.get_stats(now, StatsSelector::Sender(self.sender));
+                    if let Some(d) = playout::from_stats(&stats) {
+                        pacer.playout_delay = d;
+                    }
+                }
                 self.pace(&mut pacer, now);
             }
             while pacer
@@ -282,7 +293,7 @@ impl Peer {
     }
 
     /// Sends the frames that are due, one per 20 ms of RTP clock; a mark met on the way is
-    /// echoed [`PLAYOUT_DELAY`] after the audio before it went out.
+    /// echoed the playout delay after the audio before it went out.
     fn pace(&mut self, p: &mut Pacer, now: Instant) {
         if p.next.is_none() && !p.queue.is_empty() {
             p.next = Some(now);
@@ -292,7 +303,7 @@ impl Peer {
             let mut frame = None;
             while let Some(item) = p.queue.pop_front() {
                 match item {
-                    Out::Mark(name) => p.pending_marks.push_back((due + PLAYOUT_DELAY, name)),
+                    Out::Mark(name) => p.pending_marks.push_back((due + p.playout_delay, name)),
                     Out::Frame(f) => {
                         frame = Some(f);
                         break;
