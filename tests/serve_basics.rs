@@ -326,17 +326,19 @@ fn configured_secrets_never_show() {
     let llm_key = "sk-llm-key-4f1e9a2b7c";
     let twilio_token = "twilio-token-9d8c7b6a5f";
     let plivo_token = "plivo-token-1a2b3c4d5e";
+    let turn_credential = "turn-credential-5e4d3c2b1a";
     std::fs::write(
         &config,
         format!(
             "[[telephony.pools]]\ncarrier = \"twilio\"\nnumbers = [\"+15125550100\"]\naccount_sid = \"AC1\"\nauth_token = \"env:VOX_TEST_TWILIO_TOKEN\"\n\
              [[telephony.pools]]\ncarrier = \"plivo\"\nnumbers = [\"+15125550101\"]\naccount_sid = \"MA1\"\nauth_token = \"{plivo_token}\"\n\
-             [voice_agents]\nllm = {{ baseUrl = \"http://127.0.0.1:9/v1\", apiKey = \"{llm_key}\", model = \"m\" }}\n"
+             [voice_agents]\nllm = {{ baseUrl = \"http://127.0.0.1:9/v1\", apiKey = \"{llm_key}\", model = \"m\" }}\n\
+             [[webrtc.ice_servers]]\nurls = [\"turn:turn.example.org:3478\"]\nusername = \"vox\"\ncredential = \"{turn_credential}\"\n"
         ),
     )
     .expect("config");
     let config = config.display().to_string();
-    let secrets = [llm_key, twilio_token, plivo_token];
+    let secrets = [llm_key, twilio_token, plivo_token, turn_credential];
     let out = Command::new(BIN)
         .args(["serve", "--print-config", "--config", &config])
         .env("VOX_TEST_TWILIO_TOKEN", twilio_token)

@@ -64,6 +64,8 @@ pub struct ApiState {
     pub dialer: Option<std::sync::Arc<dyn Dialer>>,
     /// Mints browser calls' tokens (none: web calls answer 503).
     pub web_calls: Option<std::sync::Arc<dyn WebCallTokens>>,
+    /// The STUN/TURN servers a web call's browser is given (`iceServers`; `webrtc.ice_servers`).
+    pub web_ice_servers: serde_json::Value,
     /// Where uploaded files' bytes are kept.
     pub files_dir: std::path::PathBuf,
     /// The largest file upload accepted.

@@ -65,7 +65,7 @@ pub(crate) async fn create(
         StatusCode::CREATED,
         Json(json!({
             "callId": record.id, "whipUrl": grant.whip_url, "token": grant.token,
-            "expiresAt": rfc3339(grant.expires_at),
+            "expiresAt": rfc3339(grant.expires_at), "iceServers": state.web_ice_servers,
         })),
     ))
 }

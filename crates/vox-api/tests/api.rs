@@ -117,6 +117,7 @@ async fn fixture_with(sharing: Option<vox_tools::calendar::CalendarSharing>) -> 
         voices: std::sync::Arc::new(voices),
         dialer: Some(std::sync::Arc::new(FakeDialer::default())),
         web_calls: Some(std::sync::Arc::new(FakeWebCalls)),
+        web_ice_servers: serde_json::json!([{"urls": ["stun:stun.example.org:3478"]}]),
         files_dir: dir.join("files"),
         max_upload_bytes: 1 << 20,
         recordings_dir: dir.join("recordings"),
@@ -2385,6 +2386,11 @@ async fn web_calls_are_minted_for_the_business_agents_only() {
         format!("https://vox.example/whip/{id}?callId={call_id}")
     );
     assert_eq!(grant["token"], format!("tok-{call_id}"));
+    // the browser's STUN/TURN servers come with the grant (webrtc.ice_servers)
+    assert_eq!(
+        grant["iceServers"][0]["urls"][0], "stun:stun.example.org:3478",
+        "{grant}"
+    );
     assert!(
         grant["expiresAt"]
             .as_str()

@@ -56,6 +56,8 @@ pub struct MediaConfig {
     pub mark_timeout: Duration,
     /// Streams one address may hold open before their `start`.
     pub max_pending_per_source: usize,
+    /// The STUN/TURN servers the console page gets (`webrtc.ice_servers`).
+    pub ice_servers: Vec<vox_webrtc::IceServer>,
 }
 
 impl Default for MediaConfig {
@@ -72,6 +74,7 @@ impl Default for MediaConfig {
             ping_interval: Duration::from_secs(10),
             mark_timeout: Duration::from_secs(10),
             max_pending_per_source: 32,
+            ice_servers: Vec::new(),
         }
     }
 }
@@ -307,6 +310,7 @@ impl MediaSettings {
             ping_interval: Duration::from_secs(self.ping_interval_secs),
             mark_timeout: Duration::from_secs(self.mark_timeout_secs),
             max_pending_per_source: self.max_pending_per_source,
+            ice_servers: Vec::new(),
         }
     }
 }

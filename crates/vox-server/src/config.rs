@@ -352,6 +352,9 @@ impl Config {
             .google_service_account_key
             .iter_mut()
             .for_each(hide);
+        for server in &mut shown.webrtc.ice_servers {
+            hide(&mut server.credential);
+        }
         for (_, key) in shown.voice_agents.api_keys_mut() {
             let mut text = key.expose().to_owned();
             hide(&mut text);

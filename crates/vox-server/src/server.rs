@@ -198,7 +198,10 @@ impl Server {
         let media = MediaState {
             vad,
             registry: registry.clone(),
-            config: Arc::new(cfg.media.config(cfg.tools.timeout())),
+            config: Arc::new(vox_media::MediaConfig {
+                ice_servers: cfg.webrtc.ice_servers.clone(),
+                ..cfg.media.config(cfg.tools.timeout())
+            }),
             agents,
             placed: Some(Arc::new(carriers.clone())),
             webrtc,
@@ -225,6 +228,7 @@ impl Server {
                 .webrtc
                 .enabled
                 .then(|| Arc::new(carriers.clone()) as Arc<dyn vox_api::WebCallTokens>),
+            web_ice_servers: cfg.webrtc.browser_ice_servers(),
             files_dir: cfg.api.files_dir.clone(),
             max_upload_bytes: cfg.api.max_upload_bytes,
             recordings_dir: cfg.api.recordings_dir.clone(),

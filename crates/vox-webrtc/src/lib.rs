@@ -36,4 +36,4 @@ pub use opus_codec::{OpusError, OpusIn, OpusOut, RTP_CLOCK_HZ, RTP_TICKS_PER_FRA
 pub use peer::{Command, EndReason, Inbound};
 pub use playout::{PLAYOUT_DELAY, playout_delay};
 pub use server::{BrowserCall, OfferError, WebRtcConfig, WebRtcServer, check_offer};
-pub use settings::WebRtcSettings;
+pub use settings::{IceServer, WebRtcSettings};
