@@ -82,6 +82,9 @@ pub trait CallObserver: Send + Sync {
     fn tool_called(&self, _call: &vox_core::ToolCall) {}
     /// A tool call (by the model's id for it) came back with this result.
     fn tool_result(&self, _id: &str, _result: &str) {}
+    /// The agent is about to say `text`, segment `segment` of turn `turn` (what it means to
+    /// say; the transcript line at the turn's end is what was heard of it).
+    fn speaking(&self, _turn: TurnId, _segment: u32, _text: &str) {}
 }
 
 impl std::fmt::Debug for CallServices {
@@ -643,6 +646,9 @@ impl CallActor {
                     text,
                 } => {
                     let token = self.turn_token(turn);
+                    if let Some(o) = &self.services.observer {
+                        o.speaking(turn, segment, &text);
+                    }
                     let Some(tts) = self.services.tts.clone() else {
                         tracing::warn!(call = %self.call_id, "agent has text to say but no TTS provider");
                         continue;

@@ -3,6 +3,8 @@
 //! latency milestones, and how the call ended. JSON text messages, one event each:
 //!
 //! - `{"type":"transcript","role":"caller"|"agent","text":..,"interrupted":bool,"turn":n|null,"atMs":n}`
+//! - `{"type":"speaking","turn":n,"segment":k,"text":..}`: what the agent is about to say, a
+//!   sentence at a time; the turn's `transcript` line then says what of it was heard
 //! - `{"type":"latency","turn":n,"endOfTurnMs":..,"asrFinalMs":..,"firstTokenMs":..,"firstTtsAudioMs":..,"firstAudioSentMs":..}`
 //!   (ms after the caller's end of speech; null when a milestone did not happen)
 //! - `{"type":"tool","phase":"called","id":..,"name":..,"arguments":{..}}` and
@@ -83,6 +85,13 @@ impl CallObserver for PageEvents {
         self.send(&json!({"type": "tool", "phase": "result", "id": id, "result": shown}));
         if let Some(o) = &self.inner {
             o.tool_result(id, result);
+        }
+    }
+
+    fn speaking(&self, turn: vox_core::TurnId, segment: u32, text: &str) {
+        self.send(&json!({"type": "speaking", "turn": turn.0, "segment": segment, "text": text}));
+        if let Some(o) = &self.inner {
+            o.speaking(turn, segment, text);
         }
     }
 
