@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
-use vox_call::{AgentCatalog, AgentSession, CallServices};
+use vox_call::{AgentCatalog, AgentListing, AgentSession, CallServices};
 use vox_engine::{AgentSpec, EchoAgent, EchoConfig, EngineConfig, VoiceAgent};
 use vox_tools::AgentTools;
 
@@ -186,6 +186,22 @@ impl AgentCatalog for FileAgents {
             services: a.services.clone(),
         })
     }
+
+    fn listing(&self) -> Vec<AgentListing> {
+        let mut all: Vec<AgentListing> = self
+            .agents
+            .values()
+            .map(|a| AgentListing {
+                id: a.spec.id.clone(),
+                name: a.spec.name.clone(),
+            })
+            .collect();
+        all.push(AgentListing {
+            id: "echo".into(),
+            name: "Echo (repeats what it hears)".into(),
+        });
+        all
+    }
 }
 
 #[cfg(test)]
@@ -221,6 +237,8 @@ mod tests {
             },
         );
         assert_eq!(agents.ids(), vec!["echo".to_owned()]);
+        let listed: Vec<String> = agents.listing().into_iter().map(|a| a.id).collect();
+        assert_eq!(listed, agents.ids());
         assert!(agents.create("echo").is_some());
         assert!(agents.create("plumbing").is_none());
     }

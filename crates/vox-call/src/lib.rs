@@ -31,4 +31,4 @@ pub use audio_queue::{AudioReceiver, AudioSender, CallerFrame, audio_queue};
 pub use background::Tasks;
 pub use playout::{Playout, PlayoutEvent};
 pub use registry::{Admission, AdmitError, CallRegistry};
-pub use session::{AgentCatalog, AgentSession, OpenCallError};
+pub use session::{AgentCatalog, AgentListing, AgentSession, OpenCallError};

@@ -17,6 +17,20 @@ pub struct AgentSession {
 pub trait AgentCatalog: Send + Sync + 'static {
     /// A new session for `agent_id`, or `None` if there is no such agent.
     fn create(&self, agent_id: &str) -> Option<AgentSession>;
+
+    /// The agents a caller may pick (the console's list); none by default.
+    fn listing(&self) -> Vec<AgentListing> {
+        Vec::new()
+    }
+}
+
+/// An agent as a picker shows it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AgentListing {
+    /// What a call names it by.
+    pub id: String,
+    /// Its display name.
+    pub name: String,
 }
 
 /// Why a stream that claims to be a call set up by the control plane (its parameters carry a

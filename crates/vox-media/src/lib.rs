@@ -11,10 +11,12 @@
 //! Routes: `GET /media/{dialect}` for twilio, telnyx, plivo, vonage and exotel; browser calls
 //! by WHIP (RFC 9725): `POST /whip/{agentId}` (an SDP offer in, the answer out, file agents
 //! from `trusted_sources`) and `DELETE /whip/sessions/{id}` (hang up), bridged to the same
-//! call actor by `browser.rs`.
+//! call actor by `browser.rs`; `GET /console`, the page that places such calls and shows
+//! them as they happen (`console.rs`).
 
 mod admission;
 mod browser;
+mod console;
 mod liveness;
 mod page_events;
 mod stream;
@@ -228,6 +230,10 @@ pub fn router(state: MediaState) -> Router {
         .route("/media/{dialect}", get(stream::upgrade))
         .route("/whip/{agent_id}", axum::routing::post(whip::offer))
         .route("/whip/sessions/{id}", axum::routing::delete(whip::hangup))
+        .route("/console", get(console::page))
+        .route("/console/console.js", get(console::script))
+        .route("/console/console.css", get(console::style))
+        .route("/console/agents", get(console::agents))
         .with_state(Endpoint {
             state,
             pending: admission::PendingBySource::default(),

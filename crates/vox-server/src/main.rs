@@ -215,8 +215,8 @@ fn prepare_demo(cfg: &Config) -> anyhow::Result<PathBuf> {
     std::fs::write(&path, DEMO_AGENT)
         .with_context(|| format!("cannot write {}", path.display()))?;
     eprintln!(
-        "demo agent ready: call it with the simulated caller, e.g.\n  ./vox sim --url ws://127.0.0.1:{}/media/twilio --script tests/data/scripts/demo-local.toml --record /tmp/vox-demo",
-        cfg.server.port
+        "demo agent ready: call it from a browser on this machine at http://127.0.0.1:{port}/console,\nor with the simulated caller, e.g.\n  ./vox sim --url ws://127.0.0.1:{port}/media/twilio --script tests/data/scripts/demo-local.toml --record /tmp/vox-demo",
+        port = cfg.server.port
     );
     Ok(path)
 }

@@ -16,12 +16,16 @@
 //! - [`FakeCarrier`]: the same for Telnyx, Plivo, Vonage and Exotel, each with its own REST
 //!   API, authentication, signed webhooks and media dialect.
 //!
+//! - [`Chromium`]: headless Chromium with a WAV file as its microphone, read and
+//!   photographed through the DevTools protocol.
+//!
 //! - [`FakeGoogleCalendar`]: Google Calendar's events list/insert/delete with bearer auth.
 //!
 //! Fakes of things outside the project speak their real wire protocols over loopback.
 
 mod api_client;
 pub mod audio;
+mod chromium;
 pub mod fake_carriers;
 pub mod fake_google_calendar;
 pub mod fake_openai;
@@ -30,6 +34,7 @@ mod http;
 mod server;
 
 pub use api_client::ApiClient;
+pub use chromium::Chromium;
 pub use fake_carriers::{CarrierKind, FakeCarrier, Replays};
 pub use fake_google_calendar::FakeGoogleCalendar;
 pub use fake_openai::{ChatReply, FakeOpenAi, FakeTiming};
