@@ -499,3 +499,64 @@ async fn an_api_agent_takes_a_web_call_with_a_minted_token() {
         "{ended}"
     );
 }
+
+/// `vox sim --webrtc`: the scripted caller as a browser (WHIP, Opus, DTLS-SRTP), reported
+/// like a carrier's call: the echo heard back, then a barge-in that silences it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vox_sim_calls_as_a_browser_and_reports_the_turns() {
+    let server = start(vec![], vec![]).await;
+    let dir = scratch_dir("e2e-sim-webrtc");
+    let report = dir.join("report.json");
+    let out = tokio::process::Command::new(BIN)
+        .args([
+            "sim",
+            "--webrtc",
+            "--quiet",
+            "--url",
+            &format!("http://{}/whip/echo", server.addr),
+            "--script",
+        ])
+        .arg(repo_root().join("tests/data/scripts/demo.toml"))
+        .arg("--report")
+        .arg(&report)
+        .output()
+        .await
+        .expect("run vox sim");
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).expect("report")).expect("JSON");
+    let call = &r["calls"][0];
+    assert_eq!(call["errors"], json!([]), "{call}");
+    let turns = call["turns"].as_array().expect("turns");
+    assert_eq!(turns.len(), 2, "{call}");
+    // the question came back over WebRTC (heard until the next turn talked over it, 1 s in)
+    let latency = turns[0]["response_latency_ms"]
+        .as_f64()
+        .unwrap_or_else(|| panic!("no echo heard: {call}"));
+    assert!(latency < 3000.0, "echo after {latency} ms");
+    let echoed = turns[0]["reply_audio_ms"].as_f64().unwrap_or(0.0);
+    assert!(echoed >= 900.0, "only {echoed} ms echoed: {call}");
+    // the second turn talked over the echo, and the echo stopped
+    assert_eq!(turns[1]["barged_in"], true, "{call}");
+    let silent = turns[1]["barge_in_to_silence_ms"]
+        .as_f64()
+        .unwrap_or_else(|| panic!("the echo did not stop: {call}"));
+    assert!(silent < 1500.0, "silent {silent} ms after the barge-in");
+    // the caller hung up with DELETE: no call is left
+    let (_, metrics) = http_get(server.addr, "/metrics").expect("metrics");
+    let mut active = metrics;
+    for _ in 0..50 {
+        if active.contains("vox_calls_active 0") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        active = http_get(server.addr, "/metrics").expect("metrics").1;
+    }
+    assert!(active.contains("vox_calls_active 0"), "{active}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

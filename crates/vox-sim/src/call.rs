@@ -13,7 +13,7 @@ use crate::dialect::{Carrier, FromAgent, SimCodec, SimDialect};
 use crate::report::{CallReport, ReplyTrace, TurnReport};
 use crate::{Script, SimArgs};
 
-const TICK: Duration = Duration::from_millis(20);
+pub(crate) const TICK: Duration = Duration::from_millis(20);
 /// A DTMF turn: this many 20 ms ticks per key (160 ms).
 const DTMF_TICKS: usize = 8;
 /// A frame louder than this is speech when locating speech in a caller WAV.
@@ -24,13 +24,13 @@ const REPLY_SETTLE: Duration = Duration::from_millis(400);
 /// Everything shared by all calls of a run: decoded audio and settings.
 #[derive(Debug)]
 pub(crate) struct Plan {
-    url: String,
+    pub(crate) url: String,
     dialect: SimDialect,
     codec: Option<SimCodec>,
     rate: u32,
     /// Telnyx: deliver some caller frames out of order, as Telnyx may.
     reorder: bool,
-    params: BTreeMap<String, String>,
+    pub(crate) params: BTreeMap<String, String>,
     lead_in: Duration,
     greeting: bool,
     tail: Duration,
@@ -38,6 +38,11 @@ pub(crate) struct Plan {
     record: Option<PathBuf>,
     send_ahead: Duration,
     reply_timeout: Duration,
+    /// Call as a browser does, over WebRTC (WHIP at `url`), instead of as a carrier.
+    webrtc: bool,
+    /// What the caller buffers before playing a reply (a browser's jitter buffer), against
+    /// which late frames are counted.
+    playout_buffer: Duration,
 }
 
 #[derive(Debug)]
@@ -54,14 +59,23 @@ struct PlannedTurn {
 
 impl Plan {
     pub(crate) fn new(script: &Script, args: &SimArgs) -> anyhow::Result<Self> {
+        // WebRTC audio is decoded to 16 kHz linear frames: the frame format of the L16 dialects
+        let (dialect, codec, rate) = if args.webrtc {
+            (SimDialect::Vonage, Some(SimCodec::L16), Some(16_000))
+        } else {
+            (args.dialect, args.codec, args.rate)
+        };
         // the format is checked here, once, for every call of the run
-        let rate = Carrier::new(args.dialect, args.codec, args.rate)?.rate;
+        let rate = Carrier::new(dialect, codec, rate)?.rate;
         let frame = rate as usize / 50;
         let mut turns = Vec::new();
         for t in &script.turns {
             let pause = Duration::from_millis(t.pause_ms);
             let interrupt_after = t.interrupt_after_ms.map(Duration::from_millis);
             if let Some(keys) = &t.dtmf {
+                if args.webrtc {
+                    anyhow::bail!("a WebRTC call cannot press keys (the script has a dtmf turn)");
+                }
                 let frames = vec![vec![0i16; frame]; DTMF_TICKS * keys.chars().count()];
                 let dtmf = keys
                     .chars()
@@ -115,13 +129,20 @@ impl Plan {
         if let Some(agent) = &script.agent_id {
             params.insert("agentId".into(), agent.clone());
         }
+        let url = match (&args.url, args.webrtc) {
+            (Some(url), _) => url.clone(),
+            (None, false) => format!("ws://127.0.0.1:8080/media/{}", args.dialect.name()),
+            (None, true) => {
+                let agent = params.get("agentId").context(
+                    "a WebRTC call names its agent: --agent-id, the script's agent_id, or --url .../whip/AGENT",
+                )?;
+                format!("http://127.0.0.1:8080/whip/{agent}")
+            }
+        };
         Ok(Self {
-            url: args
-                .url
-                .clone()
-                .unwrap_or_else(|| format!("ws://127.0.0.1:8080/media/{}", args.dialect.name())),
-            dialect: args.dialect,
-            codec: args.codec,
+            url,
+            dialect,
+            codec,
             rate,
             reorder: args.reorder,
             params,
@@ -130,8 +151,19 @@ impl Plan {
             tail: Duration::from_millis(script.tail_ms),
             turns,
             record: args.record.clone(),
-            send_ahead: Duration::from_millis(args.send_ahead_ms),
+            // a browser call is paced in real time, with nothing sent ahead
+            send_ahead: if args.webrtc {
+                Duration::ZERO
+            } else {
+                Duration::from_millis(args.send_ahead_ms)
+            },
             reply_timeout: Duration::from_millis(args.reply_timeout_ms),
+            webrtc: args.webrtc,
+            playout_buffer: if args.webrtc {
+                vox_webrtc::PLAYOUT_DELAY
+            } else {
+                Duration::ZERO
+            },
         })
     }
 }
@@ -155,7 +187,7 @@ enum Phase {
     Done,
 }
 
-struct CallState<'p> {
+pub(crate) struct CallState<'p> {
     plan: &'p Plan,
     started: Instant,
     phase: Phase,
@@ -174,6 +206,8 @@ struct CallState<'p> {
     /// Agent audio played since the last caller turn ended (for interrupt_after).
     reply_played: Duration,
     last_agent_play: Option<Instant>,
+    /// When the buffer last went from empty to holding audio (a browser's talkspurt start).
+    buffered_since: Option<Instant>,
     /// First agent audio before the caller's first turn (the greeting), if any.
     greeting_audio: Option<Instant>,
     /// Barge-in being measured: (turn, onset).
@@ -236,6 +270,7 @@ impl<'p> CallState<'p> {
             reply_played: Duration::ZERO,
             greeting_audio: None,
             last_agent_play: None,
+            buffered_since: None,
             barge_in: None,
             marks_received: 0,
             marks_echoed: 0,
@@ -262,6 +297,9 @@ impl<'p> CallState<'p> {
 
     /// Runs the call; returns the server's close frame, if it sent one.
     async fn run(&mut self) -> anyhow::Result<Option<(u16, String)>> {
+        if self.plan.webrtc {
+            return crate::browser::run(self).await;
+        }
         // disable_nagle: a carrier sends small real-time messages and does the same.
         let (ws, _) = tokio_tungstenite::connect_async_with_config(&self.plan.url, None, true)
             .await
@@ -346,12 +384,7 @@ impl<'p> CallState<'p> {
             // answer the server's close, as a carrier does (the closing handshake)
             let _ = sink.close().await;
             // After the caller's last turn, the agent hanging up (1000) is how a call ends.
-            let script_done = match self.phase {
-                Phase::Done => true,
-                Phase::Waiting { next, .. } => next == self.plan.turns.len(),
-                Phase::Speaking { .. } => false,
-            };
-            if !(script_done && *code == 1000) {
+            if !(self.script_done() && *code == 1000) {
                 self.errors
                     .push(format!("server closed the stream early: {code} {reason}"));
             }
@@ -359,14 +392,93 @@ impl<'p> CallState<'p> {
         Ok(server_close)
     }
 
+    /// Whether the caller has said all their turns.
+    pub(crate) fn script_done(&self) -> bool {
+        match self.phase {
+            Phase::Done => true,
+            Phase::Waiting { next, .. } => next == self.plan.turns.len(),
+            Phase::Speaking { .. } => false,
+        }
+    }
+
+    /// Whether the caller hangs up now.
+    pub(crate) fn hanging_up(&self) -> bool {
+        matches!(self.phase, Phase::Done)
+    }
+
+    /// The call's media begins now (ticks and times count from here).
+    pub(crate) fn begin(&mut self) -> Instant {
+        self.started = Instant::now();
+        self.started
+    }
+
+    /// A tick that came later than its 20 ms.
+    pub(crate) fn late_tick(&mut self) {
+        self.sim_late_ticks += 1;
+    }
+
+    /// Something went wrong with the call.
+    pub(crate) fn error(&mut self, what: String) {
+        self.errors.push(what);
+    }
+
+    /// The run's plan.
+    pub(crate) fn plan(&self) -> &'p Plan {
+        self.plan
+    }
+
     /// One 20 ms tick: play agent audio, echo marks that are reached, send caller audio.
     fn on_tick(&mut self, at: Instant) -> Vec<Message> {
+        let mut out = self.play(at);
+        let (samples, keys) = self.caller_frame(at);
+        self.caller_rec.extend_from_slice(&samples);
+        self.outgoing.extend_from_slice(&samples);
+        self.ticks += 1;
+        if self
+            .ticks
+            .is_multiple_of(self.carrier.frames_per_message() as u64)
+        {
+            let chunk = std::mem::take(&mut self.outgoing);
+            let m = self.carrier.media(&chunk);
+            // Telnyx does not promise order: every 7th message overtakes the one before it
+            if self.plan.reorder && self.carrier.dialect == SimDialect::Telnyx {
+                match self.held.take() {
+                    Some(h) => {
+                        out.push(m);
+                        out.push(h);
+                    }
+                    None if self.ticks.is_multiple_of(7) => self.held = Some(m),
+                    None => out.push(m),
+                }
+            } else {
+                out.push(m);
+            }
+        }
+        for d in keys {
+            out.push(self.carrier.dtmf(d));
+        }
+        out
+    }
+
+    /// A browser's 20 ms tick: play what arrived of the agent's audio; the caller's frame to
+    /// send.
+    pub(crate) fn on_browser_tick(&mut self, at: Instant) -> Vec<i16> {
+        // a browser call has no marks, so playing yields no messages
+        let _ = self.play(at);
+        let (samples, _) = self.caller_frame(at);
+        self.caller_rec.extend_from_slice(&samples);
+        self.ticks += 1;
+        samples
+    }
+
+    /// Plays 20 ms of the agent's audio from the buffer; the marks that were reached.
+    fn play(&mut self, at: Instant) -> Vec<Message> {
         let mut out = Vec::new();
         let frame = self.frame_samples();
-        // 1. Playback of the agent's audio: 20 ms from the buffer.
         let mut played = 0usize;
         let mut agent = vec![0i16; frame];
-        while played < frame {
+        let held = self.filling_buffer(at);
+        while played < frame && !held {
             match self.buffer.front() {
                 Some(Queued::Mark(_)) => {
                     if let Some(Queued::Mark(name)) = self.buffer.pop_front() {
@@ -405,35 +517,6 @@ impl<'p> CallState<'p> {
             self.barge_in = None;
         }
         self.agent_rec.extend_from_slice(&agent);
-
-        // 2. The caller's side.
-        let (samples, keys) = self.caller_frame(at);
-        self.caller_rec.extend_from_slice(&samples);
-        self.outgoing.extend_from_slice(&samples);
-        self.ticks += 1;
-        if self
-            .ticks
-            .is_multiple_of(self.carrier.frames_per_message() as u64)
-        {
-            let chunk = std::mem::take(&mut self.outgoing);
-            let m = self.carrier.media(&chunk);
-            // Telnyx does not promise order: every 7th message overtakes the one before it
-            if self.plan.reorder && self.carrier.dialect == SimDialect::Telnyx {
-                match self.held.take() {
-                    Some(h) => {
-                        out.push(m);
-                        out.push(h);
-                    }
-                    None if self.ticks.is_multiple_of(7) => self.held = Some(m),
-                    None => out.push(m),
-                }
-            } else {
-                out.push(m);
-            }
-        }
-        for d in keys {
-            out.push(self.carrier.dtmf(d));
-        }
         out
     }
 
@@ -447,7 +530,7 @@ impl<'p> CallState<'p> {
                     let t = &self.plan.turns[turn];
                     if pos == t.speech.0 {
                         self.turns[turn].onset_ms = Some(ms(at - self.started));
-                        if t.interrupt_after.is_some() && self.agent_is_playing() {
+                        if t.interrupt_after.is_some() && self.agent_is_playing(at) {
                             self.barge_in = Some((turn, at));
                             self.turns[turn].barged_in = true;
                         }
@@ -508,8 +591,25 @@ impl<'p> CallState<'p> {
         }
     }
 
-    fn agent_is_playing(&self) -> bool {
-        self.buffered > 0
+    /// Whether the agent is heard at `at`: this tick played its audio, or more is buffered.
+    fn agent_is_playing(&self, at: Instant) -> bool {
+        self.buffered > 0 || self.last_agent_play.is_some_and(|t| t > at)
+    }
+
+    /// A browser holds a talkspurt's first audio until its jitter buffer has filled (or the
+    /// audio has waited that long), then plays on without a gap while packets keep coming.
+    fn filling_buffer(&self, at: Instant) -> bool {
+        let buffer = self.plan.playout_buffer;
+        let mid_talkspurt = self.last_agent_play.is_some_and(|t| t >= at);
+        if buffer.is_zero() || self.buffered == 0 || mid_talkspurt {
+            return false;
+        }
+        let enough =
+            self.buffered as u128 >= u128::from(self.plan.rate) * buffer.as_millis() / 1000;
+        let waited = self
+            .buffered_since
+            .is_some_and(|t| at.saturating_duration_since(t) >= buffer);
+        !(enough || waited)
     }
 
     /// When turn `next` may start (or the call may end), if its condition is met at `at`.
@@ -570,32 +670,38 @@ impl<'p> CallState<'p> {
         if let Some((turn, trace)) = self.reply.take()
             && let Some(r) = self.turns.get_mut(turn)
         {
-            r.apply_reply(&trace, self.plan.send_ahead);
+            r.apply_reply(&trace, self.plan.send_ahead, self.plan.playout_buffer);
         }
+    }
+
+    /// Agent audio arrived: traced, and queued to play.
+    pub(crate) fn on_agent_audio(&mut self, samples: Vec<i16>, now: Instant) {
+        let dur = self.samples_duration(samples.len());
+        if let Some((_, trace)) = self.reply.as_mut() {
+            trace.arrivals.push((now, dur));
+            trace.first_audio.get_or_insert(now);
+        } else if self.turns.is_empty() {
+            self.greeting_audio.get_or_insert(now);
+        }
+        // Agent audio arriving after a clear while the caller is still talking over it
+        // is audio that should have been cancelled.
+        if let Phase::Speaking { turn, .. } = self.phase
+            && self.turns[turn].clear_ms.is_some()
+        {
+            self.turns[turn].frames_after_clear += 1;
+        }
+        if self.buffered == 0 {
+            self.buffered_since = Some(now);
+        }
+        self.buffered += samples.len();
+        self.buffer.push_back(Queued::Audio(samples));
     }
 
     fn on_message(&mut self, msg: &Message, now: Instant) -> anyhow::Result<Vec<Message>> {
         let mut out = Vec::new();
         match self.carrier.parse(msg)? {
             None => {}
-            Some(FromAgent::Audio(samples)) => {
-                let dur = self.samples_duration(samples.len());
-                if let Some((_, trace)) = self.reply.as_mut() {
-                    trace.arrivals.push((now, dur));
-                    trace.first_audio.get_or_insert(now);
-                } else if self.turns.is_empty() {
-                    self.greeting_audio.get_or_insert(now);
-                }
-                // Agent audio arriving after a clear while the caller is still talking over it
-                // is audio that should have been cancelled.
-                if let Phase::Speaking { turn, .. } = self.phase
-                    && self.turns[turn].clear_ms.is_some()
-                {
-                    self.turns[turn].frames_after_clear += 1;
-                }
-                self.buffered += samples.len();
-                self.buffer.push_back(Queued::Audio(samples));
-            }
+            Some(FromAgent::Audio(samples)) => self.on_agent_audio(samples, now),
             Some(FromAgent::Mark(name)) => {
                 self.marks_received += 1;
                 if let Some(seq) = name

@@ -15,9 +15,14 @@
 //! turn the response latency and barge-in-to-silence time, and per call jitter, late and
 //! missing frames.
 //!
+//! With `--webrtc` it calls as a browser instead: a WHIP offer (RFC 9725) to `--url`, then
+//! Opus over DTLS-SRTP (vox-webrtc's client), the same script, the same report (no marks or
+//! clears: the agent's audio stops when the server stops sending it).
+//!
 //! Deliberately absent: any knowledge of Vox internals. It speaks only the wire protocols
 //! (written from the carriers' documents in `dialect`), so it can be pointed at any server.
 
+mod browser;
 mod call;
 mod dialect;
 mod report;
@@ -37,9 +42,14 @@ pub use script::{Script, Turn};
 /// Command-line arguments of `vox sim`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct SimArgs {
-    /// The media WebSocket URL to call (default ws://127.0.0.1:8080/media/DIALECT).
+    /// The media WebSocket URL to call (default ws://127.0.0.1:8080/media/DIALECT); with
+    /// --webrtc, the WHIP URL (default http://127.0.0.1:8080/whip/AGENT).
     #[arg(long)]
     pub url: Option<String>,
+    /// Call as a browser over WebRTC (WHIP, Opus, DTLS-SRTP) instead of as a carrier. An API
+    /// agent's web call: --param callId=ID --param token=TOKEN from `POST .../web-call`.
+    #[arg(long, conflicts_with_all = ["dialect", "codec", "rate", "reorder"])]
+    pub webrtc: bool,
     /// The carrier dialect to speak.
     #[arg(long, value_enum, default_value_t = SimDialect::Twilio)]
     pub dialect: SimDialect,
@@ -82,7 +92,8 @@ pub struct SimArgs {
     /// Also write the whole JSON report (calls and summary) to this file.
     #[arg(long)]
     pub report: Option<PathBuf>,
-    /// The server's send-ahead in ms, to compute pacing jitter against the ideal schedule.
+    /// The server's send-ahead in ms, to compute pacing jitter against the ideal schedule
+    /// (a carrier call's; a WebRTC call is paced with none).
     #[arg(long, default_value_t = 200)]
     pub send_ahead_ms: u64,
     /// Longest wait for the agent to answer a turn before it is counted as unanswered.
@@ -99,6 +110,7 @@ impl SimArgs {
     pub fn new(url: &str, script: &std::path::Path) -> Self {
         Self {
             url: Some(url.to_owned()),
+            webrtc: false,
             dialect: SimDialect::Twilio,
             codec: None,
             rate: None,

@@ -88,7 +88,14 @@ impl TurnReport {
     /// one frame per frame duration, so frame k (starting `c_k` into the reply, lasting
     /// `d_k`) ideally arrives `max(0, c_k + d_k - S)` after the first. The deviation from
     /// that, less the smallest deviation of the reply, is the frame's jitter.
-    pub(crate) fn apply_reply(&mut self, trace: &ReplyTrace, send_ahead: Duration) {
+    /// `buffer`: how much the caller holds before playing a reply's first frame (a browser's
+    /// jitter buffer; nothing for a carrier, which the server feeds ahead of time).
+    pub(crate) fn apply_reply(
+        &mut self,
+        trace: &ReplyTrace,
+        send_ahead: Duration,
+        buffer: Duration,
+    ) {
         let Some(&(a0, _)) = trace.arrivals.first() else {
             return;
         };
@@ -97,7 +104,7 @@ impl TurnReport {
             .map(|f| ms(f.saturating_duration_since(trace.speech_end)));
         let mut offset = Duration::ZERO;
         let mut deviations = Vec::with_capacity(trace.arrivals.len());
-        let mut play_end = a0;
+        let mut play_end = a0 + buffer;
         for (k, &(at, dur)) in trace.arrivals.iter().enumerate() {
             let ideal = (offset + dur).saturating_sub(send_ahead);
             deviations.push(
@@ -333,7 +340,7 @@ mod tests {
         }
         trace.first_audio = Some(trace.arrivals[0].0);
         let mut t = TurnReport::new(0);
-        t.apply_reply(&trace, Duration::from_millis(200));
+        t.apply_reply(&trace, Duration::from_millis(200), Duration::ZERO);
         assert_eq!(t.response_latency_ms, Some(500.0));
         assert_eq!(t.jitter_max_ms, 0.0);
         assert_eq!(t.late_frames, 0);
@@ -353,10 +360,34 @@ mod tests {
             ));
         }
         let mut t = TurnReport::new(0);
-        t.apply_reply(&trace, Duration::from_millis(20));
+        t.apply_reply(&trace, Duration::from_millis(20), Duration::ZERO);
         assert_eq!(t.jitter_max_ms, 50.0);
         assert_eq!(t.late_frames, 1);
         assert_eq!(t.underrun_ms, 50.0);
         assert_eq!(t.underrun_at_ms, [100.0], "after five frames of audio");
+    }
+
+    #[test]
+    fn a_browser_buffer_absorbs_a_stall_shorter_than_itself() {
+        let t0 = Instant::now();
+        let trace = |stall: u64| {
+            let mut trace = ReplyTrace::new(t0);
+            for k in 0..10u64 {
+                let extra = if k >= 5 { stall } else { 0 };
+                trace.arrivals.push((
+                    t0 + Duration::from_millis(20 * k + extra),
+                    Duration::from_millis(20),
+                ));
+            }
+            trace
+        };
+        let buffer = Duration::from_millis(60);
+        let mut t = TurnReport::new(0);
+        t.apply_reply(&trace(50), Duration::ZERO, buffer);
+        assert_eq!(t.late_frames, 0);
+        let mut t = TurnReport::new(0);
+        t.apply_reply(&trace(70), Duration::ZERO, buffer);
+        assert_eq!(t.late_frames, 1);
+        assert_eq!(t.underrun_ms, 10.0);
     }
 }
