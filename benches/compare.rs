@@ -12,7 +12,12 @@
 //! call whose turns barge in; then a concurrency sweep (1, 2, 4, ... calls at once) until the
 //! voice-to-voice p95 is more than 20% above the sweep's single-call p95 or a call fails.
 //!
-//! Flags (after `--`): `--out DIR` (default `bench-report`), `--only vox|pipecat`,
+//! A fourth runtime, `vox-webrtc`, is the same Vox server called as a browser (`vox sim
+//! --webrtc`: WHIP, Opus, DTLS-SRTP), so browser calls are measured against the Twilio
+//! WebSocket path in the same run; the report has a section for it.
+//!
+//! Flags (after `--`): `--out DIR` (default `bench-report`), `--only NAME[,NAME...]` (vox,
+//! pipecat, vox-energy-vad, vox-webrtc),
 //! `--max-level N` (largest concurrency tried, default 256), `--turns N` (single-call turns,
 //! default 12). Pipecat needs `VOX_BENCH_PYTHON` (the venv's python) and the bot at
 //! benches/peers/pipecat/bot.py.
@@ -24,6 +29,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use vox_testkit::{ChatReply, FakeOpenAi, FakeTiming, repo_root};
+
+#[path = "compare/report.rs"]
+mod report;
+use report::markdown;
 
 const BIN: &str = env!("CARGO_BIN_EXE_vox");
 
@@ -55,6 +64,9 @@ enum Runtime {
     /// Vox with its default energy VAD instead of Silero: latency phases only, to show how
     /// much of the voice-to-voice time is the VAD model's.
     VoxEnergy,
+    /// The same Vox server called as a browser: WHIP, Opus over DTLS-SRTP (`vox sim
+    /// --webrtc`), every phase.
+    VoxWebRtc,
 }
 
 impl Runtime {
@@ -63,6 +75,7 @@ impl Runtime {
             Runtime::Vox => "vox",
             Runtime::Pipecat => "pipecat",
             Runtime::VoxEnergy => "vox-energy-vad",
+            Runtime::VoxWebRtc => "vox-webrtc",
         }
     }
 }
@@ -104,6 +117,8 @@ fn opts() -> Opts {
 struct Proc {
     child: Child,
     port: u16,
+    /// Called over WebRTC (WHIP) rather than the Twilio WebSocket.
+    webrtc: bool,
 }
 
 impl Drop for Proc {
@@ -128,8 +143,13 @@ impl Proc {
         self.child.id()
     }
 
+    /// What `vox sim` calls: the Twilio media WebSocket, or the bench agent's WHIP URL.
     fn url(&self) -> String {
-        format!("ws://127.0.0.1:{}/media/twilio", self.port)
+        if self.webrtc {
+            format!("http://127.0.0.1:{}/whip/bench", self.port)
+        } else {
+            format!("ws://127.0.0.1:{}/media/twilio", self.port)
+        }
     }
 }
 
@@ -167,8 +187,8 @@ fn start(rt: Runtime, fake: &FakeOpenAi, dir: &Path, silero: bool) -> Proc {
     let log_path = dir.join(format!("{}.log", rt.name()));
     let log = std::fs::File::create(&log_path).expect("log file");
     let mut cmd = match rt {
-        Runtime::Vox | Runtime::VoxEnergy => {
-            let silero = silero && rt == Runtime::Vox;
+        Runtime::Vox | Runtime::VoxEnergy | Runtime::VoxWebRtc => {
+            let silero = silero && rt != Runtime::VoxEnergy;
             let agent = json!({
                 "agent": {"id": "bench", "name": "Bench", "conversationFlow": "Help the caller book a dental appointment.", "firstMessage": GREETING},
                 "llm": {"baseUrl": fake.base_url(), "model": "fake-llm"},
@@ -238,7 +258,11 @@ fn start(rt: Runtime, fake: &FakeOpenAi, dir: &Path, silero: bool) -> Proc {
         .stdout(log.try_clone().expect("log"))
         .stderr(log);
     let child = cmd.spawn().expect("spawn runtime");
-    let mut p = Proc { child, port };
+    let mut p = Proc {
+        child,
+        port,
+        webrtc: rt == Runtime::VoxWebRtc,
+    };
     wait_healthy(
         &mut p,
         if rt == Runtime::Pipecat {
@@ -307,6 +331,8 @@ fn script(dir: &Path, name: &str, turns: usize, interrupt: Option<u64>) -> PathB
 
 async fn sim(url: &str, script: &Path, calls: usize, report: &Path) -> Value {
     let args = vox_sim::SimArgs {
+        // a WHIP URL is a browser call
+        webrtc: url.starts_with("http://"),
         calls,
         concurrency: calls,
         report: Some(report.to_owned()),
@@ -549,204 +575,6 @@ async fn measure(
     })
 }
 
-fn f(v: &Value) -> Option<f64> {
-    v.as_f64()
-}
-
-fn fmt(v: Option<f64>, unit: &str) -> String {
-    v.map_or("n/a".into(), |x| {
-        if unit == "ms" {
-            format!("{x:.0} ms")
-        } else {
-            format!("{x:.2}{unit}")
-        }
-    })
-}
-
-fn ratio(a: Option<f64>, b: Option<f64>) -> String {
-    match (a, b) {
-        (Some(a), Some(b)) if b.abs() > 1e-9 => format!("{:.2}", a / b),
-        _ => "n/a".into(),
-    }
-}
-
-#[allow(clippy::too_many_lines)]
-fn markdown(report: &Value) -> String {
-    let rts = report["runtimes"].as_array().cloned().unwrap_or_default();
-    let get = |name: &str| {
-        rts.iter()
-            .find(|r| r["runtime"] == name)
-            .cloned()
-            .unwrap_or(Value::Null)
-    };
-    let (v, p) = (get("vox"), get("pipecat"));
-    let floor = report["floor_ms"].as_f64().unwrap_or(0.0);
-    let over = |r: &Value, q: &str| f(&r["voice_to_voice_ms"][q]).map(|x| x - floor);
-    let mut md = String::new();
-    md.push_str(&format!(
-        "# Vox vs Pipecat ({})\n\n",
-        report["date"].as_str().unwrap_or_default()
-    ));
-    md.push_str(&format!("Machine: {}. Pipecat {}. Fake models: ASR {ASR_MS} ms, LLM first token {TTFT_MS} ms then {TOKENS_PER_SEC} tokens/s, TTS first byte {TTS_TTFB_MS} ms. Endpointing on both: {} speech threshold {VAD_THRESHOLD}, VAD start {VAD_START_MS} ms / stop {VAD_STOP_MS} ms, then {SILENCE_WAIT_MS} ms of silence; ASR once per VAD segment.\n\n",
-        report["machine"].as_str().unwrap_or_default(), report["pipecat_version"].as_str().unwrap_or("?"), report["vad"].as_str().unwrap_or_default()));
-    md.push_str(&format!("Floor (waits + model latencies on the critical path): VAD stop {VAD_STOP_MS} + max(silence wait {SILENCE_WAIT_MS}, ASR {ASR_MS}) + first token {TTFT_MS} + TTS first byte {TTS_TTFB_MS} = **{floor:.0} ms**.\n\n"));
-    md.push_str("| measure (caller's side) | Vox | Pipecat | Vox / Pipecat |\n| --- | ---: | ---: | ---: |\n");
-    let row = |md: &mut String, name: &str, a: Option<f64>, b: Option<f64>, unit: &str| {
-        md.push_str(&format!(
-            "| {name} | {} | {} | {} |\n",
-            fmt(a, unit),
-            fmt(b, unit),
-            ratio(a, b)
-        ))
-    };
-    row(
-        &mut md,
-        "voice-to-voice p50",
-        f(&v["voice_to_voice_ms"]["p50"]),
-        f(&p["voice_to_voice_ms"]["p50"]),
-        "ms",
-    );
-    row(
-        &mut md,
-        "voice-to-voice p95",
-        f(&v["voice_to_voice_ms"]["p95"]),
-        f(&p["voice_to_voice_ms"]["p95"]),
-        "ms",
-    );
-    row(
-        &mut md,
-        "overhead above the floor, p50",
-        over(&v, "p50"),
-        over(&p, "p50"),
-        "ms",
-    );
-    row(
-        &mut md,
-        "overhead above the floor, p95",
-        over(&v, "p95"),
-        over(&p, "p95"),
-        "ms",
-    );
-    row(
-        &mut md,
-        "greeting (call start -> first audio)",
-        f(&v["greeting_ms"]["p50"]),
-        f(&p["greeting_ms"]["p50"]),
-        "ms",
-    );
-    row(
-        &mut md,
-        "barge-in onset -> agent audio stops, p50",
-        f(&v["barge_in_to_silence_ms"]["p50"]),
-        f(&p["barge_in_to_silence_ms"]["p50"]),
-        "ms",
-    );
-    row(
-        &mut md,
-        "barge-in onset -> agent audio stops, p95",
-        f(&v["barge_in_to_silence_ms"]["p95"]),
-        f(&p["barge_in_to_silence_ms"]["p95"]),
-        "ms",
-    );
-    row(
-        &mut md,
-        "CPU-seconds per call-minute",
-        f(&v["cpu_seconds_per_call_minute"]),
-        f(&p["cpu_seconds_per_call_minute"]),
-        "",
-    );
-    row(
-        &mut md,
-        "memory per call (MB)",
-        f(&v["memory_per_call_mb"]),
-        f(&p["memory_per_call_mb"]),
-        "",
-    );
-    row(
-        &mut md,
-        "idle memory (MB)",
-        f(&v["idle_rss_mb"]),
-        f(&p["idle_rss_mb"]),
-        "",
-    );
-    row(
-        &mut md,
-        "most concurrent calls, p95 within 20% of one call",
-        f(&v["max_concurrent_calls_within_20pct"]),
-        f(&p["max_concurrent_calls_within_20pct"]),
-        "",
-    );
-    // the same load for both: the largest level both runtimes held
-    let level_of = |r: &Value, n: u64| {
-        r["sweep"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|l| l["calls"].as_u64() == Some(n) && l["within_limit"] == true)
-            .cloned()
-    };
-    let common = v["sweep"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|l| l["calls"].as_u64())
-        .filter(|n| level_of(&v, *n).is_some() && level_of(&p, *n).is_some())
-        .max();
-    if let Some(n) = common {
-        let (lv, lp) = (
-            level_of(&v, n).unwrap_or_default(),
-            level_of(&p, n).unwrap_or_default(),
-        );
-        row(
-            &mut md,
-            &format!("CPU-seconds per call-minute, both at {n} calls"),
-            f(&lv["cpu_seconds_per_call_minute"]),
-            f(&lp["cpu_seconds_per_call_minute"]),
-            "",
-        );
-        row(
-            &mut md,
-            &format!("memory per call (MB), both at {n} calls"),
-            f(&lv["memory_per_call_mb"]),
-            f(&lp["memory_per_call_mb"]),
-            "",
-        );
-    }
-    let e = get("vox-energy-vad");
-    if !e.is_null() {
-        md.push_str(&format!(
-            "\nVox with its default energy VAD instead of Silero (same run, one call): voice-to-voice p50 {} / p95 {} (overhead above the floor {} / {}), barge-in to silence p50 {}. The difference to the Silero rows is the VAD model's own end-of-speech and onset lag, which the Silero rows include for both runtimes.\n",
-            fmt(f(&e["voice_to_voice_ms"]["p50"]), "ms"),
-            fmt(f(&e["voice_to_voice_ms"]["p95"]), "ms"),
-            fmt(over(&e, "p50"), "ms"),
-            fmt(over(&e, "p95"), "ms"),
-            fmt(f(&e["barge_in_to_silence_ms"]["p50"]), "ms"),
-        ));
-    }
-    md.push_str(&format!(
-        "\nCPU per call-minute is taken at the largest concurrency within the limit (Vox: {} calls, Pipecat: {} calls), memory per call (peak RSS growth during a level / its calls) at the largest such level that was larger than every level before it (Vox: {}, Pipecat: {}). Ratios below 1 favour Vox except for the concurrency row.\n",
-        v["cost_measured_at_calls"], p["cost_measured_at_calls"], v["memory_measured_at_calls"], p["memory_measured_at_calls"]
-    ));
-    md.push_str("\n## Concurrency sweep\n\n| runtime | calls | v2v p50 | v2v p95 | failed | late frames | simulator late ticks | CPU s / call-min | MB / call |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
-    for r in [&v, &p] {
-        for l in r["sweep"].as_array().into_iter().flatten() {
-            md.push_str(&format!(
-                "| {} | {} | {} | {} | {} | {} | {} | {:.2} | {} |\n",
-                r["runtime"].as_str().unwrap_or_default(),
-                l["calls"],
-                fmt(f(&l["v2v_p50_ms"]), "ms"),
-                fmt(f(&l["v2v_p95_ms"]), "ms"),
-                l["calls_failed"],
-                l["late_frames"],
-                l["sim_late_ticks"],
-                f(&l["cpu_seconds_per_call_minute"]).unwrap_or(0.0),
-                f(&l["memory_per_call_mb"]).map_or("-".into(), |m| format!("{m:.1}"))
-            ));
-        }
-    }
-    md
-}
-
 fn main() {
     let o = opts();
     let dir = std::env::temp_dir().join(format!("vox-compare-{}", std::process::id()));
@@ -778,8 +606,17 @@ fn main() {
         })
         .await;
         let mut runtimes = Vec::new();
-        for r in [Runtime::Vox, Runtime::Pipecat, Runtime::VoxEnergy] {
-            if o.only.as_deref().is_some_and(|x| x != r.name()) {
+        for r in [
+            Runtime::Vox,
+            Runtime::Pipecat,
+            Runtime::VoxEnergy,
+            Runtime::VoxWebRtc,
+        ] {
+            if o
+                .only
+                .as_deref()
+                .is_some_and(|x| !x.split(',').any(|n| n == r.name()))
+            {
                 continue;
             }
             runtimes.push(measure(r, &fake, &dir, &o, silero, tck).await);

@@ -12,7 +12,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-COLOURS = {"vox": "#1f77b4", "pipecat": "#ff7f0e"}
+COLOURS = {"vox": "#1f77b4", "pipecat": "#ff7f0e", "vox-webrtc": "#2ca02c"}
 
 
 def main(path):
