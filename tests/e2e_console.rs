@@ -16,6 +16,18 @@ use vox_testkit::{Chromium, VoxServer, repo_root, scratch_dir};
 
 const BIN: &str = env!("CARGO_BIN_EXE_vox");
 
+/// `GET /console/agents` as `client`'s address sees it.
+async fn agents_seen_by(client: &reqwest::Client, base: &str) -> Value {
+    client
+        .get(format!("{base}/console/agents"))
+        .send()
+        .await
+        .expect("GET /console/agents")
+        .json()
+        .await
+        .expect("JSON")
+}
+
 /// The page's files and its agent list, to a trusted and to an untrusted address.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_console_is_served_and_lists_file_agents_to_trusted_addresses_only() {
@@ -62,14 +74,7 @@ async fn the_console_is_served_and_lists_file_agents_to_trusted_addresses_only()
             "{path} refers to another origin (the console must work offline)"
         );
     }
-    let trusted: Value = client
-        .get(format!("{base}/console/agents"))
-        .send()
-        .await
-        .expect("GET")
-        .json()
-        .await
-        .expect("JSON");
+    let trusted = agents_seen_by(&client, &base).await;
     assert_eq!(trusted["fileAgents"], true, "{trusted}");
     assert_eq!(trusted["webrtc"], true, "{trusted}");
     assert!(
@@ -82,14 +87,7 @@ async fn the_console_is_served_and_lists_file_agents_to_trusted_addresses_only()
         .local_address("127.0.0.2".parse::<IpAddr>().ok())
         .build()
         .expect("client");
-    let untrusted: Value = outsider
-        .get(format!("{base}/console/agents"))
-        .send()
-        .await
-        .expect("GET")
-        .json()
-        .await
-        .expect("JSON");
+    let untrusted = agents_seen_by(&outsider, &base).await;
     assert_eq!(untrusted["fileAgents"], false, "{untrusted}");
     assert_eq!(untrusted["agents"], serde_json::json!([]), "{untrusted}");
     assert_eq!(
@@ -207,10 +205,11 @@ async fn chromium_calls_the_demo_from_the_console_and_barges_in() {
     })
     .await
     .expect("server");
-    // The microphone is a clean recording, as through headphones: Chromium's echo
-    // cancellation, noise suppression and gain control, with no room to work on, garbled it
-    // for Whisper ("what can you open in our mom's house") where the same WAV over vox-webrtc's
-    // own client is heard right.
+    // The microphone is a clean recording, as through headphones: no echo cancellation,
+    // noise suppression or gain control. Either way Whisper tiny mishears Chromium's audio of
+    // the question (no packet lost, late or concealed on Vox's side; the same WAV over
+    // vox-webrtc's own client is heard right), so the checks are on the answer the agent
+    // chose, not on the caller's words.
     let url = format!(
         "http://{}/console?agent=demo&autocall=1&processing=0",
         server.addr
