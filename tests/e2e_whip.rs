@@ -102,6 +102,7 @@ async fn a_browser_call_to_the_echo_agent_hears_itself_and_hangs_up() {
     // the caller asks, then is quiet; the echo agent plays the question back
     let question = frames_of(&repo_root().join("tests/data/audio/book-1.wav"));
     let spoken = question.iter().filter(|f| loud(f)).count();
+    let sent = question.len();
     for f in question {
         call.speak.send(f).await.expect("speak");
     }
@@ -132,6 +133,26 @@ async fn a_browser_call_to_the_echo_agent_hears_itself_and_hangs_up() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(active.contains("vox_calls_active 0"), "{active}");
+    // what became of the caller's packets is counted: all of them arrived, none dropped
+    let mut received = None;
+    for _ in 0..50 {
+        let (_, m) = http_get(server.addr, "/metrics").expect("metrics");
+        received = counter(&m, "vox_webrtc_inbound_packets_total{outcome=\"received\"}");
+        if received.is_some() {
+            assert_eq!(
+                counter(&m, "vox_webrtc_inbound_packets_total{outcome=\"late\"}"),
+                None,
+                "{m}"
+            );
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let received = received.expect("the caller's packets counted");
+    assert!(
+        received >= sent as u64,
+        "{received} packets counted, {sent} sent"
+    );
     // for the call, the page's DELETE is the caller hanging up
     server.terminate();
     let (_, log) = tokio::task::spawn_blocking(move || server.wait(Duration::from_secs(20)))
@@ -559,4 +580,13 @@ async fn vox_sim_calls_as_a_browser_and_reports_the_turns() {
     }
     assert!(active.contains("vox_calls_active 0"), "{active}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A counter's value in Prometheus text, if the series is there.
+fn counter(metrics: &str, series: &str) -> Option<u64> {
+    metrics.lines().find_map(|l| {
+        l.strip_prefix(series)
+            .and_then(|rest| rest.trim().parse::<f64>().ok())
+            .map(|v| v as u64)
+    })
 }

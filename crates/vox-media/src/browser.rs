@@ -137,5 +137,37 @@ pub(crate) async fn run(
     // whatever ended it, the browser is hung up (after the page heard how it ended)
     let _ = call.commands.send(Command::Hangup).await;
     writer.abort();
+    // the peer's last counts are in once its channel closes (it closes at once on hang-up)
+    let closed = tokio::time::timeout(PEER_CLOSE_WAIT, async {
+        while call.inbound.recv().await.is_some() {}
+    })
+    .await;
+    if closed.is_err() {
+        tracing::warn!("the browser call's peer did not close in time");
+    }
+    record_received(&call.received.borrow());
     drop(admission);
+}
+
+/// How long a hung-up browser call's peer may take to close (it sends DTLS close alerts).
+const PEER_CLOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// What became of the caller's packets, into the log and metrics: the audio the recognizer
+/// heard is only as good as these counts.
+fn record_received(stats: &vox_webrtc::ReceiveStats) {
+    info!(
+        packets = stats.received,
+        late = stats.late,
+        duplicate = stats.duplicate,
+        recovered = stats.recovered,
+        concealed = stats.concealed,
+        corrupt = stats.corrupt,
+        "the caller's packets"
+    );
+    for (outcome, n) in stats.by_outcome() {
+        if n > 0 {
+            metrics::counter!("vox_webrtc_inbound_packets_total", "outcome" => outcome)
+                .increment(n);
+        }
+    }
 }

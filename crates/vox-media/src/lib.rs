@@ -127,6 +127,10 @@ pub fn describe_metrics() {
         "Browser calls answered whose browser never connected, or hung up first, by reason."
     );
     describe_counter!(
+        "vox_webrtc_inbound_packets_total",
+        "Browser callers' RTP packets, by outcome: received; late and duplicate (dropped); lost and recovered from FEC, or concealed; corrupt (concealed)."
+    );
+    describe_counter!(
         "vox_protocol_errors_total",
         "Carrier messages rejected, by dialect and kind; each closed its stream."
     );

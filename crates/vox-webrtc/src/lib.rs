@@ -32,7 +32,7 @@ mod stun;
 
 pub use client::{ClientCall, ClientError, ClientState, EVENTS_CHANNEL, Heard, WebRtcClient};
 pub use jitter::{JitterBuffer, JitterStats, Slot};
-pub use opus_codec::{OpusError, OpusIn, OpusOut, RTP_CLOCK_HZ, RTP_TICKS_PER_FRAME};
+pub use opus_codec::{OpusError, OpusIn, OpusOut, RTP_CLOCK_HZ, RTP_TICKS_PER_FRAME, ReceiveStats};
 pub use peer::{Command, EndReason, Inbound};
 pub use playout::{PLAYOUT_DELAY, playout_delay};
 pub use server::{BrowserCall, OfferError, WebRtcConfig, WebRtcServer, check_offer};

@@ -27,6 +27,37 @@ fn err(what: &'static str) -> impl FnOnce(opus::Error) -> OpusError {
     move |source| OpusError { what, source }
 }
 
+/// What became of a call's incoming packets: the counts behind its audio quality.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReceiveStats {
+    /// RTP packets taken in.
+    pub received: u64,
+    /// Packets that came after their place was given up as lost (dropped).
+    pub late: u64,
+    /// Packets seen twice (dropped).
+    pub duplicate: u64,
+    /// Lost packets rebuilt from the next packet's in-band FEC.
+    pub recovered: u64,
+    /// Lost packets concealed by Opus without FEC (its guess from the audio before).
+    pub concealed: u64,
+    /// Packets Opus could not decode (concealed instead).
+    pub corrupt: u64,
+}
+
+impl ReceiveStats {
+    /// Each count with a stable label, for metrics.
+    pub fn by_outcome(&self) -> [(&'static str, u64); 6] {
+        [
+            ("received", self.received),
+            ("late", self.late),
+            ("duplicate", self.duplicate),
+            ("recovered", self.recovered),
+            ("concealed", self.concealed),
+            ("corrupt", self.corrupt),
+        ]
+    }
+}
+
 /// The caller's side: RTP packets of Opus in, 20 ms frames at 16 kHz out, in order, with
 /// lost packets concealed.
 #[derive(Debug)]
@@ -61,19 +92,17 @@ impl OpusIn {
         })
     }
 
-    /// The jitter buffer's counts.
-    pub fn jitter_stats(&self) -> crate::JitterStats {
-        self.jitter.stats()
-    }
-
-    /// Lost packets rebuilt from the next packet's FEC, and concealed without it.
-    pub fn losses(&self) -> (u64, u64) {
-        (self.recovered, self.concealed)
-    }
-
-    /// Packets Opus could not decode (replaced by concealment).
-    pub fn corrupt(&self) -> u64 {
-        self.corrupt
+    /// What became of the packets so far.
+    pub fn stats(&self) -> ReceiveStats {
+        let jitter = self.jitter.stats();
+        ReceiveStats {
+            received: jitter.received,
+            late: jitter.late,
+            duplicate: jitter.duplicate,
+            recovered: self.recovered,
+            concealed: self.concealed,
+            corrupt: self.corrupt,
+        }
     }
 
     /// Takes in one RTP packet's sequence number, timestamp and payload; `out` receives the
@@ -286,14 +315,14 @@ mod tests {
             );
         }
         assert_eq!(got.len(), 40, "the lost packet's 20 ms is filled in");
-        let (recovered, concealed) = dec.losses();
-        assert_eq!(recovered + concealed, 1);
+        let stats = dec.stats();
+        assert_eq!(stats.recovered + stats.concealed, 1);
         assert!(
             rms(&got[20..21]) > 1000.0,
             "filled with sound, not silence: {}",
             rms(&got[20..21])
         );
-        assert_eq!(dec.jitter_stats().lost, 1);
+        assert_eq!((stats.received, stats.late), (39, 0));
     }
 
     #[test]
@@ -317,6 +346,6 @@ mod tests {
         let mut dec = OpusIn::new(3).expect("decoder");
         let mut got = 0;
         dec.push(0, 0, vec![0xFF; 3], |_| got += 1);
-        assert_eq!((got, dec.corrupt()), (1, 1));
+        assert_eq!((got, dec.stats().corrupt), (1, 1));
     }
 }

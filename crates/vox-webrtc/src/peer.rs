@@ -18,11 +18,11 @@ use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use rtc::sansio::Protocol as _;
 use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
 use rtc::statistics::StatsSelector;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use vox_core::{AudioFrame, FRAME_DURATION};
 
 use crate::mux::{Datagram, Registration, UdpMux};
-use crate::opus_codec::{OpusIn, OpusOut, RTP_TICKS_PER_FRAME};
+use crate::opus_codec::{OpusIn, OpusOut, RTP_TICKS_PER_FRAME, ReceiveStats};
 use crate::playout::{self, PLAYOUT_DELAY};
 
 /// What a browser call hands the call runtime. Frames travel inline (640 bytes) on purpose,
@@ -108,6 +108,7 @@ pub(crate) struct Peer {
     pub(crate) sender: rtc::rtp_transceiver::RTCRtpSenderId,
     pub(crate) ssrc: u32,
     pub(crate) opus_in: OpusIn,
+    pub(crate) received: watch::Sender<ReceiveStats>,
     pub(crate) opus_out: OpusOut,
     pub(crate) connect_timeout: Duration,
 }
@@ -224,6 +225,7 @@ impl Peer {
             if connected {
                 if now >= pacer.next_stats {
                     pacer.next_stats = now + STATS_INTERVAL;
+                    self.received.send_replace(self.opus_in.stats());
                     let stats = self.pc.get_stats(now, StatsSelector::Sender(self.sender));
                     if let Some(d) = playout::from_stats(&stats) {
                         pacer.playout_delay = d;
@@ -289,6 +291,7 @@ impl Peer {
                 .await;
         }
         drop(self.registration);
+        self.received.send_replace(self.opus_in.stats());
         let _ = self.inbound.send(Inbound::Ended(end)).await;
     }
 

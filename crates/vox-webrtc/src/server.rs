@@ -12,10 +12,10 @@ use rtc::peer_connection::sdp::RTCSessionDescription;
 use rtc::peer_connection::transport::{CandidateConfig, CandidateHostConfig, RTCIceCandidate};
 use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodec, RTCRtpCodecParameters, RtpCodecKind};
 use tokio::net::UdpSocket;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use crate::mux::UdpMux;
-use crate::opus_codec::{OpusIn, OpusOut};
+use crate::opus_codec::{OpusIn, OpusOut, ReceiveStats};
 use crate::peer::{Command, Inbound, Peer, interceptors, opus_track, random_u32};
 
 /// How browser calls are served.
@@ -70,6 +70,9 @@ pub struct BrowserCall {
     pub inbound: mpsc::Receiver<Inbound>,
     /// Agent audio, marks, clear, data-channel text, hang-up.
     pub commands: mpsc::Sender<Command>,
+    /// What became of the caller's packets: updated every second, final once `inbound`
+    /// has closed.
+    pub received: watch::Receiver<ReceiveStats>,
 }
 
 /// Serves browser calls on one UDP socket.
@@ -214,6 +217,7 @@ impl WebRtcServer {
         let (registration, datagrams) = self.mux.register(ufrag);
         let (in_tx, in_rx) = mpsc::channel(256);
         let (cmd_tx, cmd_rx) = mpsc::channel(256);
+        let (received_tx, received_rx) = watch::channel(ReceiveStats::default());
         let peer = Peer {
             pc,
             mux: self.mux.clone(),
@@ -225,6 +229,7 @@ impl WebRtcServer {
             sender,
             ssrc,
             opus_in,
+            received: received_tx,
             opus_out,
             connect_timeout: self.config.connect_timeout,
         };
@@ -234,6 +239,7 @@ impl WebRtcServer {
             BrowserCall {
                 inbound: in_rx,
                 commands: cmd_tx,
+                received: received_rx,
             },
         ))
     }
