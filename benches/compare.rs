@@ -19,7 +19,8 @@
 //! Flags (after `--`): `--out DIR` (default `bench-report`), `--only NAME[,NAME...]` (vox,
 //! pipecat, vox-energy-vad, vox-webrtc),
 //! `--max-level N` (largest concurrency tried, default 256), `--turns N` (single-call turns,
-//! default 12). Pipecat needs `VOX_BENCH_PYTHON` (the venv's python) and the bot at
+//! default 12), `--split-cores` (each runtime on CPU 0 alone and this process on CPU 1, so a
+//! concurrency limit is the runtime's on one core, not the simulator's). Pipecat needs `VOX_BENCH_PYTHON` (the venv's python) and the bot at
 //! benches/peers/pipecat/bot.py.
 
 use std::io::Write as _;
@@ -85,6 +86,8 @@ struct Opts {
     only: Option<String>,
     max_level: usize,
     turns: usize,
+    /// The runtime on CPU 0, this process (simulator, fake models) on CPU 1.
+    split_cores: bool,
 }
 
 fn opts() -> Opts {
@@ -93,6 +96,7 @@ fn opts() -> Opts {
         only: None,
         max_level: 256,
         turns: 12,
+        split_cores: false,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -103,6 +107,11 @@ fn opts() -> Opts {
             "--only" => o.only = Some(val()),
             "--max-level" => o.max_level = val().parse().expect("--max-level N"),
             "--turns" => o.turns = val().parse().expect("--turns N"),
+            "--split-cores" => {
+                o.split_cores = true;
+                i += 1;
+                continue;
+            }
             _ => {
                 i += 1;
                 continue;
@@ -182,7 +191,32 @@ fn wait_healthy(proc: &mut Proc, path: &str, log: &Path) {
     }
 }
 
-fn start(rt: Runtime, fake: &FakeOpenAi, dir: &Path, silero: bool) -> Proc {
+/// `cmd` run on the given CPUs only (`taskset` execs it: the pid stays the program's).
+fn pinned(cmd: &Command, cpus: &str) -> Command {
+    let mut c = Command::new("taskset");
+    c.args(["-c", cpus])
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => c.env(k, v),
+            None => c.env_remove(k),
+        };
+    }
+    c
+}
+
+/// Pins every thread of this process to `cpus` (threads started later inherit it).
+fn pin_self(cpus: &str) {
+    let ok = Command::new("taskset")
+        .args(["-a", "-p", "-c", cpus, &std::process::id().to_string()])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "taskset could not pin the bench to CPU {cpus}");
+}
+
+fn start(rt: Runtime, fake: &FakeOpenAi, dir: &Path, silero: bool, split: bool) -> Proc {
     let port = free_port();
     let log_path = dir.join(format!("{}.log", rt.name()));
     let log = std::fs::File::create(&log_path).expect("log file");
@@ -254,6 +288,9 @@ fn start(rt: Runtime, fake: &FakeOpenAi, dir: &Path, silero: bool) -> Proc {
             c
         }
     };
+    if split {
+        cmd = pinned(&cmd, "0");
+    }
     cmd.stdin(Stdio::null())
         .stdout(log.try_clone().expect("log"))
         .stderr(log);
@@ -392,7 +429,7 @@ async fn measure(
 ) -> Value {
     let rdir = dir.join(rt.name());
     std::fs::create_dir_all(&rdir).expect("dir");
-    let proc = start(rt, fake, &rdir, silero);
+    let proc = start(rt, fake, &rdir, silero, o.split_cores);
     let pid = proc.pid();
     say(&format!(
         "[{}] started (pid {pid}, RSS {:.0} MB)",
@@ -591,6 +628,11 @@ fn main() {
         );
     }
     let tck = clock_ticks();
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    if o.split_cores {
+        assert!(cores >= 2, "--split-cores needs two CPUs");
+        pin_self("1");
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -627,13 +669,16 @@ fn main() {
             .and_then(|py| Command::new(py).args(["-c", "import importlib.metadata as m; print(m.version('pipecat-ai'))"]).output().ok())
             .and_then(|o| String::from_utf8(o.stdout).ok())
             .map(|s| s.trim().to_owned());
-        let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
         let mem = std::fs::read_to_string("/proc/meminfo").ok().and_then(|m| m.lines().next().map(|l| l.split_whitespace().nth(1).unwrap_or("0").parse::<f64>().unwrap_or(0.0) / 1_048_576.0)).unwrap_or(0.0);
         let date = Command::new("date").arg("+%Y-%m-%d %H:%M").output().ok().and_then(|o| String::from_utf8(o.stdout).ok()).unwrap_or_default();
         let commit = Command::new("git").args(["-C", &repo_root().display().to_string(), "rev-parse", "--short", "HEAD"]).output().ok().and_then(|o| String::from_utf8(o.stdout).ok()).unwrap_or_default();
         json!({
             "date": date.trim(), "commit": commit.trim(),
-            "machine": format!("{cores} cores, {mem:.0} GiB; runtimes, simulator and fake models on the same machine"),
+            "machine": if o.split_cores {
+                format!("{cores} cores, {mem:.0} GiB; each runtime pinned to CPU 0, the simulator and fake models to CPU 1 (--split-cores)")
+            } else {
+                format!("{cores} cores, {mem:.0} GiB; runtimes, simulator and fake models on the same machine")
+            },
             "pipecat_version": pipecat_version,
             "vad": if silero { "Silero VAD on both;" } else { "Vox energy VAD, Pipecat Silero VAD (models absent);" },
             "fake_models": {"asr_ms": ASR_MS, "ttft_ms": TTFT_MS, "tokens_per_sec": TOKENS_PER_SEC, "tts_ttfb_ms": TTS_TTFB_MS},

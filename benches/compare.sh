@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Vox vs Pipecat, side by side, from scratch: one command.
 #
-#   bash benches/compare.sh [--out DIR] [--only vox|pipecat] [--max-level N] [--turns N]
+#   bash benches/compare.sh [--out DIR] [--only NAME,...] [--max-level N] [--turns N]
+#                           [--split-cores]
+#
+# NAME: vox, pipecat, vox-energy-vad, vox-webrtc. --split-cores pins each runtime to CPU 0 and
+# the simulator to CPU 1, so a concurrency limit is the runtime's on one core.
 #
 # Prepares Pipecat (pipecat-ai from PyPI, pinned, into a venv under ~/.cache/vox), makes sure
 # the local models are fetched (Silero VAD for Vox, so both run the same VAD model), runs
