@@ -91,6 +91,7 @@ impl Call {
                 vad: VadOutput {
                     probability: if speaking { 0.9 } else { 0.05 },
                     speaking,
+                    quiet: !speaking,
                     event: if i == 0 { first } else { None },
                 },
             });
@@ -163,6 +164,7 @@ fn main() {
             black_box(VadOutput {
                 probability: black_box(i as f32),
                 speaking: false,
+                quiet: true,
                 event: None,
             });
         }

@@ -118,12 +118,12 @@ impl Vad for EnergyVad {
         let lo = self.cfg.stop_dbfs - 10.0;
         let hi = self.cfg.start_dbfs + 10.0;
         let probability = ((db - lo) / (hi - lo)).clamp(0.0, 1.0);
-        let (speaking, event) = self
-            .hysteresis
-            .update(db > self.cfg.start_dbfs, db < self.cfg.stop_dbfs);
+        let quiet = db < self.cfg.stop_dbfs;
+        let (speaking, event) = self.hysteresis.update(db > self.cfg.start_dbfs, quiet);
         VadOutput {
             probability,
             speaking,
+            quiet,
             event,
         }
     }

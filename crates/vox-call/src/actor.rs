@@ -935,6 +935,7 @@ mod tests {
             vad: VadOutput {
                 probability: 0.0,
                 speaking,
+                quiet: !speaking,
                 event,
             },
         }

@@ -139,6 +139,7 @@ mod tests {
             vad: VadOutput {
                 probability: 0.0,
                 speaking: false,
+                quiet: true,
                 event: None,
             },
         }

@@ -14,6 +14,10 @@ pub struct VadOutput {
     pub probability: f32,
     /// The smoothed decision after hysteresis: is the caller speaking now?
     pub speaking: bool,
+    /// This frame counted toward silence (below the release threshold): while `speaking`, a
+    /// run of quiet frames is the pause that ends speech when it lasts the release time, so
+    /// its first frame is when the caller stopped, as the VAD sees it.
+    pub quiet: bool,
     /// Set on the frame where the smoothed decision changed.
     pub event: Option<VadEvent>,
 }

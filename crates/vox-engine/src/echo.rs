@@ -175,6 +175,7 @@ mod tests {
                 let vad = VadOutput {
                     probability: 0.0,
                     speaking,
+                    quiet: !speaking,
                     event,
                 };
                 self.agent.handle_input(
@@ -282,6 +283,7 @@ mod tests {
         let vad = |event, speaking| VadOutput {
             probability: 0.0,
             speaking,
+            quiet: !speaking,
             event,
         };
         agent.handle_input(

@@ -152,12 +152,12 @@ impl Vad for SileroVad {
             }
         }
         let p = self.probability;
-        let (speaking, event) = self
-            .hysteresis
-            .update(p > self.cfg.threshold, p < self.cfg.neg_threshold);
+        let quiet = p < self.cfg.neg_threshold;
+        let (speaking, event) = self.hysteresis.update(p > self.cfg.threshold, quiet);
         VadOutput {
             probability: p,
             speaking,
+            quiet,
             event,
         }
     }

@@ -129,6 +129,7 @@ mod tests {
         VadOutput {
             probability: 0.9,
             speaking: event != Some(VadEvent::SpeechEnd),
+            quiet: event == Some(VadEvent::SpeechEnd),
             event,
         }
     }

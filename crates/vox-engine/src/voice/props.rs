@@ -339,6 +339,7 @@ impl Harness {
                 vad: VadOutput {
                     probability: 0.0,
                     speaking,
+                    quiet: !speaking,
                     event,
                 },
             })?;

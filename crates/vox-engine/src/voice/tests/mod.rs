@@ -66,6 +66,7 @@ impl Tape {
                 vad: VadOutput {
                     probability: 0.0,
                     speaking,
+                    quiet: !speaking,
                     event,
                 },
             });
