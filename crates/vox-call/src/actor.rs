@@ -85,6 +85,8 @@ pub trait CallObserver: Send + Sync {
     /// The agent is about to say `text`, segment `segment` of turn `turn` (what it means to
     /// say; the transcript line at the turn's end is what was heard of it).
     fn speaking(&self, _turn: TurnId, _segment: u32, _text: &str) {}
+    /// The recognizer's words so far of what the caller is saying (streaming recognizers).
+    fn interim(&self, _text: &str) {}
 }
 
 impl std::fmt::Debug for CallServices {
@@ -469,7 +471,12 @@ impl CallActor {
                 Some(ev) = recv_opt(&mut self.asr_events) => {
                     tracing::debug!(call = %self.call_id, event = ?std::mem::discriminant(&ev), chars = match &ev { AsrEvent::Final(t) | AsrEvent::Interim(t) => t.len(), AsrEvent::Error(_) => 0 }, "asr event");
                     let input = match ev {
-                        AsrEvent::Interim(text) => Input::AsrInterim { text },
+                        AsrEvent::Interim(text) => {
+                            if let Some(o) = &self.services.observer {
+                                o.interim(&text);
+                            }
+                            Input::AsrInterim { text }
+                        }
                         AsrEvent::Final(text) => Input::AsrFinal { text },
                         AsrEvent::Error(e) => {
                             tracing::warn!(error = %e, "speech recognition failed on a segment");

@@ -250,6 +250,9 @@
       case 'speaking':
         onSpeaking(ev);
         break;
+      case 'interim':
+        onInterim(ev);
+        break;
       case 'transcript':
         onTranscript(ev);
         break;
@@ -300,8 +303,24 @@
     return p.startsWith(h) ? p.slice(h.length).trim() : '';
   }
 
+  // The caller's words while they speak (from a streaming recognizer): one line in
+  // progress, replaced by their transcript line when the turn is taken.
+  let interimLine = null;
+
+  function onInterim(ev) {
+    if (!interimLine) {
+      interimLine = addLine('caller', 'You', '');
+      interimLine.classList.add('speaking');
+    }
+    interimLine.querySelector('.said').textContent = ev.text;
+  }
+
   function onTranscript(ev) {
     if (ev.role === 'caller') {
+      if (interimLine) {
+        interimLine.remove();
+        interimLine = null;
+      }
       addLine('caller', 'You', ev.text).dataset.final = 'true';
       return;
     }
@@ -400,6 +419,7 @@
     $('tools').replaceChildren();
     $('record').replaceChildren(el('p', 'hint', 'After the call.'));
     speakingLines.clear();
+    interimLine = null;
     toolItems.clear();
     awaitingPlay = null;
     lastOnset = null;

@@ -3,6 +3,8 @@
 //! latency milestones, and how the call ended. JSON text messages, one event each:
 //!
 //! - `{"type":"transcript","role":"caller"|"agent","text":..,"interrupted":bool,"turn":n|null,"atMs":n}`
+//! - `{"type":"interim","text":..}`: the caller's words so far while they speak (streaming
+//!   recognizers only); their `transcript` line follows when the turn is taken
 //! - `{"type":"speaking","turn":n,"segment":k,"text":..}`: what the agent is about to say, a
 //!   sentence at a time; the turn's `transcript` line then says what of it was heard
 //! - `{"type":"latency","turn":n,"endOfTurnMs":..,"asrFinalMs":..,"firstTokenMs":..,"firstTtsAudioMs":..,"firstAudioSentMs":..}`
@@ -85,6 +87,13 @@ impl CallObserver for PageEvents {
         self.send(&json!({"type": "tool", "phase": "result", "id": id, "result": shown}));
         if let Some(o) = &self.inner {
             o.tool_result(id, result);
+        }
+    }
+
+    fn interim(&self, text: &str) {
+        self.send(&json!({"type": "interim", "text": text}));
+        if let Some(o) = &self.inner {
+            o.interim(text);
         }
     }
 
