@@ -238,6 +238,10 @@ fn background_work_goes_through_the_tracked_spawner() {
             "an ASR session, ending with its input",
         ),
         (
+            "crates/vox-providers/src/live/mod.rs",
+            "a streaming ASR session, ending with its input",
+        ),
+        (
             "crates/vox-webrtc/src/mux.rs",
             "the shared UDP socket's reader, aborted when the socket's last user drops it",
         ),

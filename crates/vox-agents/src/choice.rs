@@ -6,7 +6,7 @@
 
 use serde::de::{self, Deserializer};
 use serde::{Deserialize, Serialize, Serializer};
-use vox_providers::OpenAiEndpoint;
+use vox_providers::{LiveProtocol, OpenAiEndpoint};
 
 /// A choice read as a name or as a table, before it is checked.
 #[derive(Deserialize)]
@@ -62,8 +62,11 @@ pub enum LlmChoice {
 pub enum AsrChoice {
     /// A local Whisper on whisper.cpp.
     Local(LocalAsr),
-    /// An OpenAI-compatible transcription server.
+    /// An OpenAI-compatible transcription server, one request per VAD segment.
     Endpoint(OpenAiEndpoint),
+    /// A hosted streaming recognizer (`protocol = "deepgram"` or `"openai-realtime"` in the
+    /// endpoint table): audio streamed while the caller speaks, interim words back.
+    Streaming(LiveProtocol, OpenAiEndpoint),
 }
 
 /// The local recognizers.
@@ -116,11 +119,48 @@ impl<'de> Deserialize<'de> for LlmChoice {
     }
 }
 
+/// How an ASR endpoint is spoken to: the `protocol` of its table.
+#[derive(Deserialize)]
+#[serde(rename_all = "kebab-case")]
+enum AsrProtocol {
+    /// `POST /audio/transcriptions` per segment (the default).
+    Openai,
+    Deepgram,
+    OpenaiRealtime,
+}
+
+const ASR_FIELDS: &str =
+    "protocol (\"openai\", \"deepgram\" or \"openai-realtime\"), baseUrl, apiKey, model";
+
 impl<'de> Deserialize<'de> for AsrChoice {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Ok(match choose(d, "asr", ASR_NAMES, FIELDS)? {
-            Ok(local) => Self::Local(local),
-            Err(e) => Self::Endpoint(e),
+        // the protocol is the ASR's own field: taken out before the endpoint is read
+        let mut value = serde_json::Value::deserialize(d)?;
+        let protocol = match value.as_object_mut().and_then(|m| m.remove("protocol")) {
+            None => AsrProtocol::Openai,
+            Some(p) => serde_json::from_value(p).map_err(|_| {
+                de::Error::custom(
+                    "asr protocol must be \"openai\", \"deepgram\" or \"openai-realtime\"",
+                )
+            })?,
+        };
+        // a hosted recognizer's public URL when none is given
+        let default_url = match protocol {
+            AsrProtocol::Openai => None,
+            AsrProtocol::Deepgram => Some(LiveProtocol::Deepgram.default_url()),
+            AsrProtocol::OpenaiRealtime => Some(LiveProtocol::OpenaiRealtime.default_url()),
+        };
+        if let (Some(url), Some(m)) = (default_url, value.as_object_mut()) {
+            m.entry("baseUrl").or_insert_with(|| url.into());
+        }
+        let choice = choose(value, "asr", ASR_NAMES, ASR_FIELDS).map_err(de::Error::custom)?;
+        Ok(match (choice, protocol) {
+            (Ok(local), _) => Self::Local(local),
+            (Err(e), AsrProtocol::Openai) => Self::Endpoint(e),
+            (Err(e), AsrProtocol::Deepgram) => Self::Streaming(LiveProtocol::Deepgram, e),
+            (Err(e), AsrProtocol::OpenaiRealtime) => {
+                Self::Streaming(LiveProtocol::OpenaiRealtime, e)
+            }
         })
     }
 }
@@ -177,6 +217,13 @@ impl Serialize for AsrChoice {
         match self {
             Self::Local(l) => s.serialize_str(l.name()),
             Self::Endpoint(e) => e.serialize(s),
+            Self::Streaming(protocol, e) => {
+                let mut v = serde_json::to_value(e).map_err(serde::ser::Error::custom)?;
+                if let Some(m) = v.as_object_mut() {
+                    m.insert("protocol".into(), protocol.name().into());
+                }
+                v.serialize(s)
+            }
         }
     }
 }
@@ -209,7 +256,7 @@ impl ProviderChoices {
         if let LlmChoice::Endpoint(e) = &mut self.llm {
             out.push(("llm.apiKey", &mut e.api_key));
         }
-        if let AsrChoice::Endpoint(e) = &mut self.asr {
+        if let AsrChoice::Endpoint(e) | AsrChoice::Streaming(_, e) = &mut self.asr {
             out.push(("asr.apiKey", &mut e.api_key));
         }
         if let TtsChoice::Endpoint(e) = &mut self.tts {
@@ -248,6 +295,46 @@ mod tests {
         // and back: what is printed parses to the same
         let back = toml::to_string(&c).expect("serialize");
         assert_eq!(parse(&back).expect("round trip"), c);
+    }
+
+    #[test]
+    fn a_streaming_recognizer_is_an_endpoint_with_a_protocol() {
+        let c = parse(
+            "llm = \"none\"\nasr = { protocol = \"deepgram\", apiKey = \"k\", model = \"nova-3\" }\ntts = \"piper-joe\"\n",
+        )
+        .expect("deepgram");
+        let AsrChoice::Streaming(LiveProtocol::Deepgram, e) = &c.asr else {
+            panic!("{:?}", c.asr);
+        };
+        assert_eq!(
+            (e.base_url.as_str(), e.model.as_str()),
+            ("wss://api.deepgram.com/v1/listen", "nova-3")
+        );
+        let back = toml::to_string(&c).expect("serialize");
+        assert_eq!(parse(&back).expect("round trip"), c);
+        let c = parse(
+            "llm = \"none\"\nasr = { protocol = \"openai-realtime\", baseUrl = \"ws://127.0.0.1:9/v1/realtime\", model = \"m\" }\ntts = \"piper-joe\"\n",
+        )
+        .expect("realtime");
+        assert!(
+            matches!(c.asr, AsrChoice::Streaming(LiveProtocol::OpenaiRealtime, ref e) if e.base_url.starts_with("ws://127"))
+        );
+        let back = toml::to_string(&c).expect("serialize");
+        assert_eq!(parse(&back).expect("round trip"), c);
+        // the default protocol is the per-segment transcription API
+        let c = parse(
+            "llm = \"none\"\nasr = { protocol = \"openai\", baseUrl = \"http://x/v1\", model = \"w\" }\ntts = \"piper-joe\"\n",
+        )
+        .expect("openai");
+        assert!(matches!(c.asr, AsrChoice::Endpoint(_)));
+        let e = parse(
+            "llm = \"none\"\nasr = { protocol = \"vosk\", model = \"m\" }\ntts = \"piper-joe\"\n",
+        )
+        .expect_err("unknown protocol");
+        assert!(
+            e.contains("\"deepgram\"") && e.contains("\"openai-realtime\""),
+            "{e}"
+        );
     }
 
     #[test]

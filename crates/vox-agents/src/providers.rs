@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use vox_call::CallServices;
 use vox_models::{Models, WhisperModel};
 use vox_providers::{
-    AsrProvider, Embedder, EndOfTurnModel, LlmProvider, OpenAiAsr, OpenAiLlm, OpenAiTts,
+    AsrProvider, Embedder, EndOfTurnModel, LiveAsr, LlmProvider, OpenAiAsr, OpenAiLlm, OpenAiTts,
     SegmentedAsr, TtsProvider,
 };
 
@@ -136,6 +136,7 @@ impl Providers {
         };
         let asr: Arc<dyn AsrProvider> = match &choices.asr {
             AsrChoice::Endpoint(e) => Arc::new(SegmentedAsr::new(Arc::new(OpenAiAsr::new(e)))),
+            AsrChoice::Streaming(protocol, e) => Arc::new(LiveAsr::new(*protocol, e)),
             AsrChoice::Local(which) => {
                 let mut loaded = self.loaded();
                 match loaded.whisper.get(which) {

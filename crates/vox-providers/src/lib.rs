@@ -3,7 +3,9 @@
 //! faster-whisper-server, ...).
 //!
 //! - [`AsrProvider`]: a session per call; caller frames (with the VAD's verdict) in,
-//!   [`AsrEvent`]s out.
+//!   [`AsrEvent`]s out: per VAD segment ([`SegmentedAsr`], over `/audio/transcriptions` or a
+//!   local model) or streamed while the caller speaks ([`LiveAsr`]: Deepgram's live API,
+//!   OpenAI Realtime transcription).
 //! - [`LlmProvider`]: messages + tools in, a stream of text and tool-call deltas out.
 //! - [`TtsProvider`]: text in, a stream of 16 kHz audio out.
 //!
@@ -13,11 +15,13 @@
 //! anything about carriers or calls.
 
 mod error;
+mod live;
 mod openai;
 mod segmented;
 mod traits;
 
 pub use error::ProviderError;
+pub use live::{LiveAsr, LiveProtocol};
 pub use openai::{OpenAiAsr, OpenAiEndpoint, OpenAiLlm, OpenAiTts, Secret};
 pub use segmented::{SegmentTranscriber, SegmentedAsr};
 pub use traits::{

@@ -1,0 +1,210 @@
+//! Streaming speech recognition through each hosted protocol, end to end: `vox serve` with an
+//! agent whose `asr` is a Deepgram-style or OpenAI-Realtime endpoint (vox-testkit's fakes,
+//! speaking those protocols over a real WebSocket on loopback), called as a browser. The
+//! caller's words must reach the call while they are still speaking (interim events on the
+//! page's data channel), the final must come within its budget of the end of speech, and the
+//! agent must answer it.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::time::{Instant, timeout};
+use vox_core::{AudioFrame, FRAME_SAMPLES};
+use vox_testkit::{
+    ChatReply, FakeLiveAsr, FakeOpenAi, FakeTiming, VoxServer, repo_root, scratch_dir,
+};
+use vox_webrtc::{ClientState, WebRtcClient};
+
+const BIN: &str = env!("CARGO_BIN_EXE_vox");
+/// The fake recognizers' time from a segment's flush to its final words.
+const FINAL_LATENCY: Duration = Duration::from_millis(60);
+/// End of speech (the VAD's) to the final transcript, as the engine measures it: the fake's
+/// latency plus the flush's round trip, with room for a loaded debug build.
+const FINAL_BUDGET_MS: f64 = 300.0;
+const SAID: &str = "I would like to book a cleaning for next Tuesday please";
+
+/// A mono WAV as 16 kHz frames (8 kHz recordings doubled by linear interpolation).
+fn frames_of(path: &Path) -> Vec<AudioFrame> {
+    let mut r = hound::WavReader::open(path).expect("wav");
+    let rate = r.spec().sample_rate;
+    let s: Vec<i16> = r.samples::<i16>().map(|x| x.expect("sample")).collect();
+    let s16: Vec<i16> = if rate == 8_000 {
+        s.windows(2)
+            .flat_map(|w| [w[0], ((i32::from(w[0]) + i32::from(w[1])) / 2) as i16])
+            .collect()
+    } else {
+        s
+    };
+    s16.chunks_exact(FRAME_SAMPLES)
+        .filter_map(AudioFrame::from_slice)
+        .collect()
+}
+
+fn loud(f: &AudioFrame) -> bool {
+    let e: f64 = f
+        .samples()
+        .iter()
+        .map(|&x| f64::from(x) * f64::from(x))
+        .sum::<f64>()
+        / FRAME_SAMPLES as f64;
+    e.sqrt() > 300.0
+}
+
+/// One call to an agent on `protocol` at `url`; returns the page's events with their arrival
+/// times, and when the caller's last loud frame went out.
+async fn call(protocol: &str, url: &str) -> (Vec<(Instant, Value)>, Instant) {
+    let fake = FakeOpenAi::start(FakeTiming::default()).await;
+    fake.set_defaults("unused", ChatReply::text("Tuesday works. What time?"));
+    let dir = scratch_dir(&format!("streaming-asr-{protocol}"));
+    let agent = json!({
+        "agent": {"id": "desk", "name": "Desk", "conversationFlow": "Help the caller book.", "firstMessage": "Hello."},
+        "llm": {"baseUrl": fake.base_url(), "model": "fake-llm"},
+        "asr": {"protocol": protocol, "baseUrl": url, "apiKey": "test-key", "model": "fake-live"},
+        "tts": {"baseUrl": fake.base_url(), "model": "fake-tts"}
+    });
+    let agent_path = dir.join("agent.json");
+    std::fs::write(&agent_path, agent.to_string()).expect("agent");
+    let path = agent_path.display().to_string();
+    let server = tokio::task::spawn_blocking(move || {
+        VoxServer::start(PathBuf::from(BIN).as_path(), &["--agent", &path], &[])
+    })
+    .await
+    .expect("server");
+    let (client, offer) = WebRtcClient::offer().await.expect("offer");
+    let res = reqwest::Client::new()
+        .post(format!("http://{}/whip/desk", server.addr))
+        .header("content-type", "application/sdp")
+        .body(offer)
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(res.status(), reqwest::StatusCode::CREATED);
+    let mut call = client
+        .start(&res.text().await.expect("answer"))
+        .expect("start");
+    timeout(
+        Duration::from_secs(10),
+        call.state.wait_for(|s| *s == ClientState::Connected),
+    )
+    .await
+    .expect("connects")
+    .expect("state");
+    tokio::time::sleep(Duration::from_secs(1)).await; // the greeting
+    let question = frames_of(&repo_root().join("tests/data/audio/book-1.wav"));
+    let last_loud = question.iter().rposition(loud).expect("speech");
+    // the client sends one queued frame per 20 ms from now
+    let started = Instant::now();
+    for f in question {
+        call.speak.send(f).await.expect("speak");
+    }
+    let speech_end = started + Duration::from_millis(20 * (last_loud as u64 + 1));
+    let mut events = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let answered = |events: &[(Instant, Value)]| {
+        events.iter().any(|(_, e)| e["type"] == "latency")
+            && events.iter().any(|(_, e)| {
+                e["role"] == "agent" && e["text"].as_str().is_some_and(|t| t.starts_with("Tuesday"))
+            })
+    };
+    while !answered(&events) {
+        match tokio::time::timeout_at(deadline, call.messages.recv()).await {
+            Ok(Some(text)) => events.push((
+                Instant::now(),
+                serde_json::from_str(&text).expect("JSON event"),
+            )),
+            other => panic!("events so far {events:?}; then {other:?}"),
+        }
+    }
+    (events, speech_end)
+}
+
+/// The checks both protocols must pass.
+fn check(events: &[(Instant, Value)], speech_end: Instant) {
+    let first_interim = events
+        .iter()
+        .find(|(_, e)| e["type"] == "interim")
+        .unwrap_or_else(|| panic!("no interim words: {events:?}"));
+    let ahead = speech_end.saturating_duration_since(first_interim.0);
+    eprintln!(
+        "first interim {:?} ({} ms before the end of speech)",
+        first_interim.1["text"],
+        ahead.as_millis()
+    );
+    assert!(
+        first_interim.0 < speech_end,
+        "the first interim came after the caller stopped talking"
+    );
+    let interims: Vec<&str> = events
+        .iter()
+        .filter(|(_, e)| e["type"] == "interim")
+        .filter_map(|(_, e)| e["text"].as_str())
+        .collect();
+    assert!(
+        interims.iter().all(|t| SAID.starts_with(t)),
+        "interims are the words so far: {interims:?}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|(_, e)| e["type"] == "transcript" && e["role"] == "caller" && e["text"] == SAID),
+        "the caller's final words: {events:?}"
+    );
+    let latency = &events
+        .iter()
+        .find(|(_, e)| e["type"] == "latency")
+        .expect("latency")
+        .1;
+    let final_ms = latency["asrFinalMs"]
+        .as_f64()
+        .unwrap_or_else(|| panic!("no final transcript milestone: {latency}"));
+    eprintln!("end of speech -> final transcript: {final_ms} ms");
+    assert!(
+        final_ms <= FINAL_BUDGET_MS,
+        "final {final_ms} ms after the end of speech, budget {FINAL_BUDGET_MS}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deepgram_streams_interims_and_flushes_the_final_at_the_end_of_speech() {
+    let asr = FakeLiveAsr::start(FINAL_LATENCY).await;
+    asr.set_default(SAID);
+    let (events, speech_end) = call("deepgram", &asr.deepgram_url()).await;
+    check(&events, speech_end);
+    let log = asr.log();
+    assert!(
+        log.iter()
+            .any(|l| l
+                .starts_with("GET /v1/listen?model=fake-live&encoding=linear16&sample_rate=16000")),
+        "{log:?}"
+    );
+    assert!(log.contains(&"auth Token test-key".to_owned()), "{log:?}");
+    assert!(log.contains(&"Finalize".to_owned()), "{log:?}");
+    // only speech is streamed (with its pre-roll), not the whole call
+    assert!(
+        asr.audio_ms() < 8_000,
+        "{} ms of audio sent",
+        asr.audio_ms()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openai_realtime_streams_interims_and_commits_at_the_end_of_speech() {
+    let asr = FakeLiveAsr::start(FINAL_LATENCY).await;
+    asr.set_default(SAID);
+    let (events, speech_end) = call("openai-realtime", &asr.realtime_url()).await;
+    check(&events, speech_end);
+    let log = asr.log();
+    assert!(
+        log.contains(&"GET /v1/realtime?intent=transcription".to_owned()),
+        "{log:?}"
+    );
+    assert!(log.contains(&"auth Bearer test-key".to_owned()), "{log:?}");
+    assert!(
+        log.iter().any(|l| l.starts_with("session.update")
+            && l.contains("fake-live")
+            && l.contains("24000")),
+        "{log:?}"
+    );
+    assert!(log.contains(&"commit".to_owned()), "{log:?}");
+}
