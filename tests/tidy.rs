@@ -242,6 +242,10 @@ fn background_work_goes_through_the_tracked_spawner() {
             "a streaming ASR session, ending with its input",
         ),
         (
+            "crates/vox-providers/src/incremental.rs",
+            "a streaming Whisper session, ending with its input",
+        ),
+        (
             "crates/vox-webrtc/src/mux.rs",
             "the shared UDP socket's reader, aborted when the socket's last user drops it",
         ),

@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 use vox_call::CallServices;
 use vox_models::{Models, WhisperModel};
 use vox_providers::{
-    AsrProvider, Embedder, EndOfTurnModel, LiveAsr, LlmProvider, OpenAiAsr, OpenAiLlm, OpenAiTts,
-    SegmentedAsr, TtsProvider,
+    AsrProvider, Embedder, EndOfTurnModel, IncrementalAsr, LiveAsr, LlmProvider, OpenAiAsr,
+    OpenAiLlm, OpenAiTts, SegmentedAsr, TtsProvider,
 };
 
 use crate::AgentsError;
@@ -32,6 +32,12 @@ pub struct LocalModelOptions {
     /// Piper samples its noise (natural variation) rather than speaking a text the same way
     /// every time.
     pub tts_noise: bool,
+    /// Local Whisper transcribes while the caller speaks ([`IncrementalAsr`]) rather than
+    /// once per segment after it ends.
+    pub whisper_streaming: bool,
+    /// With streaming, speech between interim passes (`None`: no interims, only the passes
+    /// at pauses that make finals early).
+    pub whisper_interim: Option<std::time::Duration>,
 }
 
 /// Builds providers from choices; owns the local models. Cheap to share (`Arc`).
@@ -152,7 +158,14 @@ impl Providers {
                         let local =
                             vox_models::WhisperLocal::load_model(&self.models, model, 1, 1, true)
                                 .map_err(|e| model_error(&format!("asr = {:?}", which.name()), e))?;
-                        let w: Arc<dyn AsrProvider> = Arc::new(SegmentedAsr::new(Arc::new(local)));
+                        let w: Arc<dyn AsrProvider> = if self.options.whisper_streaming {
+                            Arc::new(IncrementalAsr::new(
+                                Arc::new(local),
+                                self.options.whisper_interim,
+                            ))
+                        } else {
+                            Arc::new(SegmentedAsr::new(Arc::new(local)))
+                        };
                         loaded.whisper.insert(*which, w.clone());
                         w
                     }

@@ -189,4 +189,8 @@ impl SegmentTranscriber for WhisperLocal {
         self.workers
             .run("asr", move |w| run(&mut w.state, &audio, threads, reduced))
     }
+
+    fn busy(&self) -> bool {
+        self.workers.busy()
+    }
 }

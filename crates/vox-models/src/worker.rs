@@ -2,6 +2,7 @@
 //! fed through one bounded queue. A full queue answers "busy" at once (callers fall back)
 //! instead of queueing without bound.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
 
@@ -18,6 +19,9 @@ type Job<S> = Box<dyn FnOnce(&mut S) + Send>;
 pub(crate) struct Workers<S> {
     jobs: SyncSender<Job<S>>,
     name: &'static str,
+    /// Jobs queued or running.
+    load: Arc<AtomicUsize>,
+    threads: usize,
 }
 
 impl<S> Clone for Workers<S> {
@@ -25,6 +29,8 @@ impl<S> Clone for Workers<S> {
         Self {
             jobs: self.jobs.clone(),
             name: self.name,
+            load: self.load.clone(),
+            threads: self.threads,
         }
     }
 }
@@ -38,8 +44,11 @@ impl<S: Send + 'static> Workers<S> {
     ) -> Result<Self, ModelError> {
         let (tx, rx) = sync_channel::<Job<S>>(queue);
         let rx: Arc<Mutex<Receiver<Job<S>>>> = Arc::new(Mutex::new(rx));
+        let load = Arc::new(AtomicUsize::new(0));
+        let threads = states.len();
         for (i, mut state) in states.into_iter().enumerate() {
             let rx = rx.clone();
+            let load = load.clone();
             std::thread::Builder::new()
                 .name(format!("{name}-{i}"))
                 .spawn(move || {
@@ -49,14 +58,35 @@ impl<S: Send + 'static> Workers<S> {
                             Err(_) => return,
                         };
                         match job {
-                            Ok(job) => job(&mut state),
+                            Ok(job) => {
+                                job(&mut state);
+                                load.fetch_sub(1, Ordering::SeqCst);
+                            }
                             Err(_) => return, // every handle is gone
                         }
                     }
                 })
                 .map_err(|e| ModelError::Runtime(format!("cannot start a {name} worker: {e}")))?;
         }
-        Ok(Self { jobs: tx, name })
+        Ok(Self {
+            jobs: tx,
+            name,
+            load,
+            threads,
+        })
+    }
+
+    /// Whether every worker has a job (a new one would wait).
+    pub(crate) fn busy(&self) -> bool {
+        self.load.load(Ordering::SeqCst) >= self.threads
+    }
+
+    /// Queues `job`, counting it until a worker has run it.
+    fn submit(&self, job: Job<S>) -> Result<(), TrySendError<Job<S>>> {
+        self.load.fetch_add(1, Ordering::SeqCst);
+        self.jobs.try_send(job).inspect_err(|_| {
+            self.load.fetch_sub(1, Ordering::SeqCst);
+        })
     }
 
     /// Runs `f` on a worker, waiting for a place in the queue and for the result.
@@ -65,11 +95,15 @@ impl<S: Send + 'static> Workers<S> {
         f: impl FnOnce(&mut S) -> Result<R, ModelError> + Send + 'static,
     ) -> Result<R, ModelError> {
         let (tx, rx) = sync_channel(1); // one reply
+        self.load.fetch_add(1, Ordering::SeqCst);
         self.jobs
             .send(Box::new(move |s| {
                 let _ = tx.send(f(s));
             }))
-            .map_err(|_| ModelError::Runtime(format!("{} workers stopped", self.name)))?;
+            .map_err(|_| {
+                self.load.fetch_sub(1, Ordering::SeqCst);
+                ModelError::Runtime(format!("{} workers stopped", self.name))
+            })?;
         rx.recv()
             .map_err(|_| ModelError::Runtime(format!("a {} worker died", self.name)))?
     }
@@ -86,7 +120,7 @@ impl<S: Send + 'static> Workers<S> {
         let job: Job<S> = Box::new(move |s| {
             let _ = tx.send(f(s));
         });
-        match self.jobs.try_send(job) {
+        match self.submit(job) {
             Ok(()) => async move {
                 rx.await
                     .map_err(|_| {

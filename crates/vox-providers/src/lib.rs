@@ -15,12 +15,14 @@
 //! anything about carriers or calls.
 
 mod error;
+mod incremental;
 mod live;
 mod openai;
 mod segmented;
 mod traits;
 
 pub use error::ProviderError;
+pub use incremental::IncrementalAsr;
 pub use live::{LiveAsr, LiveProtocol};
 pub use openai::{OpenAiAsr, OpenAiEndpoint, OpenAiLlm, OpenAiTts, Secret};
 pub use segmented::{SegmentTranscriber, SegmentedAsr};

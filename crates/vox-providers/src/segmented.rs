@@ -13,7 +13,7 @@ use vox_core::{AudioFrame, VadEvent, VadOutput};
 use crate::{AsrEvent, AsrProvider, AsrSession, ProviderError};
 
 /// Frames kept from before the VAD's onset decision, so a segment includes its start.
-const PREROLL_FRAMES: usize = 10;
+pub(crate) const PREROLL_FRAMES: usize = 10;
 /// A segment longer than this is sent even while speech continues (30 s).
 const MAX_SEGMENT_FRAMES: usize = 1500;
 /// Segments being transcribed at once per call. At the limit the session stops taking
@@ -28,6 +28,12 @@ pub trait SegmentTranscriber: Send + Sync + std::fmt::Debug + 'static {
         &self,
         frames: Vec<AudioFrame>,
     ) -> BoxFuture<'static, Result<String, ProviderError>>;
+
+    /// Whether a request made now would wait behind others (then [`crate::IncrementalAsr`]
+    /// skips its optional interim passes).
+    fn busy(&self) -> bool {
+        false
+    }
 }
 
 /// An [`AsrProvider`] that cuts the caller's audio at the VAD's decisions (with a short

@@ -56,6 +56,10 @@ pub struct ModelsConfig {
     pub local_llm_tool_calls: bool,
     /// Piper samples its noise (false: a text is spoken the same way every time).
     pub tts_noise: bool,
+    /// Local Whisper transcribes while the caller speaks (finals at the end of speech).
+    pub whisper_streaming: bool,
+    /// Speech between Whisper's interim passes, in ms (0: no interims).
+    pub whisper_interim_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]

@@ -96,6 +96,9 @@ impl Server {
             vox_agents::LocalModelOptions {
                 llm_tool_calls: cfg.models.local_llm_tool_calls,
                 tts_noise: cfg.models.tts_noise,
+                whisper_streaming: cfg.models.whisper_streaming,
+                whisper_interim: (cfg.models.whisper_interim_ms > 0)
+                    .then(|| std::time::Duration::from_millis(cfg.models.whisper_interim_ms)),
             },
             eot,
         ));
