@@ -154,6 +154,14 @@ impl<'de> Deserialize<'de> for AsrChoice {
             m.entry("baseUrl").or_insert_with(|| url.into());
         }
         let choice = choose(value, "asr", ASR_NAMES, ASR_FIELDS).map_err(de::Error::custom)?;
+        if let (Err(e), AsrProtocol::Deepgram | AsrProtocol::OpenaiRealtime) = (&choice, &protocol)
+            && !(e.base_url.starts_with("ws://") || e.base_url.starts_with("wss://"))
+        {
+            return Err(de::Error::custom(format!(
+                "asr baseUrl {:?}: a streaming protocol needs a ws:// or wss:// URL",
+                e.base_url
+            )));
+        }
         Ok(match (choice, protocol) {
             (Ok(local), _) => Self::Local(local),
             (Err(e), AsrProtocol::Openai) => Self::Endpoint(e),
@@ -335,6 +343,11 @@ mod tests {
             e.contains("\"deepgram\"") && e.contains("\"openai-realtime\""),
             "{e}"
         );
+        let e = parse(
+            "llm = \"none\"\nasr = { protocol = \"deepgram\", baseUrl = \"https://api.deepgram.com/v1/listen\", model = \"m\" }\ntts = \"piper-joe\"\n",
+        )
+        .expect_err("not a WebSocket URL");
+        assert!(e.contains("ws:// or wss://"), "{e}");
     }
 
     #[test]
