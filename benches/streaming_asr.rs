@@ -22,30 +22,9 @@ use vox_core::{AudioFrame, FRAME_SAMPLES, VadEvent};
 use vox_models::{Models, SileroConfig, SileroModel, SileroVads, WhisperLocal};
 use vox_providers::{AsrEvent, AsrProvider, IncrementalAsr, SegmentedAsr};
 
-fn words(s: &str) -> Vec<String> {
-    s.split_whitespace()
-        .map(|w| {
-            w.trim_matches(|c: char| !c.is_alphanumeric() && c != '\'')
-                .to_lowercase()
-        })
-        .filter(|w| !w.is_empty())
-        .collect()
-}
-
-/// Word-level edit distance.
-fn edits(a: &[String], b: &[String]) -> usize {
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, x) in a.iter().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, y) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(x != y))
-                .min(prev[j + 1] + 1)
-                .min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
-}
+#[path = "common/wer.rs"]
+mod wer;
+use wer::{edits, words};
 
 fn quantile(v: &[f64], q: f64) -> f64 {
     let mut v = v.to_vec();

@@ -5,12 +5,12 @@
 //! page's data channel), the final must come within its budget of the end of speech, and the
 //! agent must answer it.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use tokio::time::{Instant, timeout};
-use vox_core::{AudioFrame, FRAME_SAMPLES};
+use vox_testkit::audio::{loud, wav_frames};
 use vox_testkit::{
     ChatReply, FakeLiveAsr, FakeOpenAi, FakeTiming, VoxServer, repo_root, scratch_dir,
 };
@@ -23,33 +23,6 @@ const FINAL_LATENCY: Duration = Duration::from_millis(60);
 /// latency plus the flush's round trip, with room for a loaded debug build.
 const FINAL_BUDGET_MS: f64 = 300.0;
 const SAID: &str = "I would like to book a cleaning for next Tuesday please";
-
-/// A mono WAV as 16 kHz frames (8 kHz recordings doubled by linear interpolation).
-fn frames_of(path: &Path) -> Vec<AudioFrame> {
-    let mut r = hound::WavReader::open(path).expect("wav");
-    let rate = r.spec().sample_rate;
-    let s: Vec<i16> = r.samples::<i16>().map(|x| x.expect("sample")).collect();
-    let s16: Vec<i16> = if rate == 8_000 {
-        s.windows(2)
-            .flat_map(|w| [w[0], ((i32::from(w[0]) + i32::from(w[1])) / 2) as i16])
-            .collect()
-    } else {
-        s
-    };
-    s16.chunks_exact(FRAME_SAMPLES)
-        .filter_map(AudioFrame::from_slice)
-        .collect()
-}
-
-fn loud(f: &AudioFrame) -> bool {
-    let e: f64 = f
-        .samples()
-        .iter()
-        .map(|&x| f64::from(x) * f64::from(x))
-        .sum::<f64>()
-        / FRAME_SAMPLES as f64;
-    e.sqrt() > 300.0
-}
 
 /// One call to an agent on `protocol` at `url`; returns the page's events with their arrival
 /// times, and when the caller's last loud frame went out.
@@ -91,7 +64,7 @@ async fn call(protocol: &str, url: &str) -> (Vec<(Instant, Value)>, Instant) {
     .expect("connects")
     .expect("state");
     tokio::time::sleep(Duration::from_secs(1)).await; // the greeting
-    let question = frames_of(&repo_root().join("tests/data/audio/book-1.wav"));
+    let question = wav_frames(&repo_root().join("tests/data/audio/book-1.wav"));
     let last_loud = question.iter().rposition(loud).expect("speech");
     // the client sends one queued frame per 20 ms from now
     let started = Instant::now();

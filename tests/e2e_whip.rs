@@ -9,7 +9,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio::time::timeout;
-use vox_core::{AudioFrame, FRAME_SAMPLES};
+use vox_testkit::audio::{loud, wav_frames};
 use vox_testkit::{
     ApiClient, ChatReply, FakeOpenAi, FakeTiming, VoxServer, admin_create, http_get, repo_root,
     scratch_dir,
@@ -26,34 +26,6 @@ async fn start(args: Vec<String>, env: Vec<(String, String)>) -> VoxServer {
     })
     .await
     .expect("server")
-}
-
-/// A mono WAV as 16 kHz frames (8 kHz recordings doubled by linear interpolation).
-fn frames_of(path: &Path) -> Vec<AudioFrame> {
-    let mut r = hound::WavReader::open(path).expect("wav");
-    let rate = r.spec().sample_rate;
-    let s: Vec<i16> = r.samples::<i16>().map(|x| x.expect("sample")).collect();
-    let s16: Vec<i16> = if rate == 8_000 {
-        s.windows(2)
-            .flat_map(|w| [w[0], ((i32::from(w[0]) + i32::from(w[1])) / 2) as i16])
-            .collect()
-    } else {
-        assert_eq!(rate, 16_000, "{}", path.display());
-        s
-    };
-    s16.chunks_exact(FRAME_SAMPLES)
-        .filter_map(AudioFrame::from_slice)
-        .collect()
-}
-
-fn loud(f: &AudioFrame) -> bool {
-    let e: f64 = f
-        .samples()
-        .iter()
-        .map(|&x| f64::from(x) * f64::from(x))
-        .sum::<f64>()
-        / FRAME_SAMPLES as f64;
-    e.sqrt() > 300.0
 }
 
 async fn post_offer(
@@ -100,7 +72,7 @@ async fn a_browser_call_to_the_echo_agent_hears_itself_and_hangs_up() {
     .expect("state");
 
     // the caller asks, then is quiet; the echo agent plays the question back
-    let question = frames_of(&repo_root().join("tests/data/audio/book-1.wav"));
+    let question = wav_frames(&repo_root().join("tests/data/audio/book-1.wav"));
     let spoken = question.iter().filter(|f| loud(f)).count();
     let sent = question.len();
     for f in question {
@@ -306,7 +278,7 @@ async fn the_page_hears_transcripts_and_latencies_on_its_data_channel() {
     .expect("state");
     // after the greeting, the caller asks
     tokio::time::sleep(Duration::from_secs(2)).await;
-    for f in frames_of(&repo_root().join("tests/data/audio/book-1.wav")) {
+    for f in wav_frames(&repo_root().join("tests/data/audio/book-1.wav")) {
         call.speak.send(f).await.expect("speak");
     }
     let mut events: Vec<Value> = Vec::new();

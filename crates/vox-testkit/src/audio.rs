@@ -16,6 +16,24 @@ pub fn read_stereo(path: &Path) -> (Vec<i16>, Vec<i16>, u32) {
 /// RMS level in dBFS (-100 for digital silence or an empty slice).
 pub use vox_core::dbfs;
 
+/// A mono WAV as Vox's internal frames (16 kHz, 20 ms), resampled as Vox's own reader does;
+/// a partial last frame is dropped.
+pub fn wav_frames(path: &Path) -> Vec<vox_core::AudioFrame> {
+    let samples = vox_audio::wav::read_mono_at(path, vox_core::INTERNAL_RATE)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    samples
+        .chunks_exact(vox_core::FRAME_SAMPLES)
+        .filter_map(vox_core::AudioFrame::from_slice)
+        .collect()
+}
+
+/// Whether a frame is clearly sound: RMS above 300 (about -41 dBFS).
+pub fn loud(frame: &vox_core::AudioFrame) -> bool {
+    let s = frame.samples();
+    let energy = s.iter().map(|&x| f64::from(x) * f64::from(x)).sum::<f64>() / s.len() as f64;
+    energy.sqrt() > 300.0
+}
+
 /// Finds where `needle` best matches inside `haystack`: returns (offset, normalised
 /// correlation in -1..=1). Exhaustive search; keep inputs to a few seconds at 8 kHz.
 pub fn best_match(needle: &[i16], haystack: &[i16]) -> (usize, f64) {

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use tokio_tungstenite::tungstenite::Message;
 use vox_core::{AudioFrame, INTERNAL_RATE};
 
-use super::{Heard, Wire};
+use super::{Heard, Wire, authorization, stream_url};
 use crate::{OpenAiEndpoint, ProviderError};
 
 /// The public endpoint, when the configuration gives none.
@@ -28,17 +28,12 @@ pub(super) struct Deepgram {
 
 impl Deepgram {
     pub(super) fn new(endpoint: &OpenAiEndpoint) -> Self {
-        let base = if endpoint.base_url.is_empty() {
-            DEFAULT_URL
-        } else {
-            endpoint.base_url.as_str()
-        };
-        let sep = if base.contains('?') { '&' } else { '?' };
-        let url = format!(
-            "{base}{sep}model={}&encoding=linear16&sample_rate={}&channels=1&interim_results=true&punctuate=true&endpointing=false",
+        let query = format!(
+            "model={}&encoding=linear16&sample_rate={}&channels=1&interim_results=true&punctuate=true&endpointing=false",
             endpoint.model,
             INTERNAL_RATE.hz()
         );
+        let url = stream_url(endpoint, DEFAULT_URL, &query);
         Self {
             url,
             key: endpoint.api_key.expose().to_owned(),
@@ -88,12 +83,7 @@ fn join(a: &str, b: &str) -> String {
 
 impl Wire for Deepgram {
     fn request(&self) -> (String, Vec<(&'static str, String)>) {
-        let headers = if self.key.is_empty() {
-            vec![]
-        } else {
-            vec![("authorization", format!("Token {}", self.key))]
-        };
-        (self.url.clone(), headers)
+        (self.url.clone(), authorization("Token", &self.key))
     }
 
     fn opening(&mut self) -> Vec<Message> {

@@ -73,6 +73,26 @@ impl LiveProtocol {
     }
 }
 
+/// The endpoint's URL (the vendor's public one if it gives none) with `query` appended.
+fn stream_url(endpoint: &OpenAiEndpoint, default: &str, query: &str) -> String {
+    let base = if endpoint.base_url.is_empty() {
+        default
+    } else {
+        endpoint.base_url.as_str()
+    };
+    let sep = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{sep}{query}")
+}
+
+/// The `authorization` header for `key` under `scheme` (none without a key).
+fn authorization(scheme: &str, key: &str) -> Vec<(&'static str, String)> {
+    if key.is_empty() {
+        vec![]
+    } else {
+        vec![("authorization", format!("{scheme} {key}"))]
+    }
+}
+
 /// What the vendor said, in the terms of Vox's segments.
 #[derive(Debug, Clone, PartialEq)]
 enum Heard {

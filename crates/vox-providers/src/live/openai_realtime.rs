@@ -19,7 +19,7 @@ use tokio_tungstenite::tungstenite::Message;
 use vox_audio::StreamResampler;
 use vox_core::{AudioFrame, INTERNAL_RATE, SampleRate};
 
-use super::{Heard, Wire};
+use super::{Heard, Wire, authorization, stream_url};
 use crate::{OpenAiEndpoint, ProviderError};
 
 /// The public endpoint, when the configuration gives none.
@@ -53,14 +53,8 @@ pub(super) struct Realtime {
 
 impl Realtime {
     pub(super) fn new(endpoint: &OpenAiEndpoint) -> Self {
-        let base = if endpoint.base_url.is_empty() {
-            DEFAULT_URL
-        } else {
-            endpoint.base_url.as_str()
-        };
-        let sep = if base.contains('?') { '&' } else { '?' };
         Self {
-            url: format!("{base}{sep}intent=transcription"),
+            url: stream_url(endpoint, DEFAULT_URL, "intent=transcription"),
             key: endpoint.api_key.expose().to_owned(),
             model: endpoint.model.clone(),
             resampler: StreamResampler::new(INTERNAL_RATE, RATE).ok(),
@@ -119,12 +113,7 @@ struct ErrorBody {
 
 impl Wire for Realtime {
     fn request(&self) -> (String, Vec<(&'static str, String)>) {
-        let headers = if self.key.is_empty() {
-            vec![]
-        } else {
-            vec![("authorization", format!("Bearer {}", self.key))]
-        };
-        (self.url.clone(), headers)
+        (self.url.clone(), authorization("Bearer", &self.key))
     }
 
     fn opening(&mut self) -> Vec<Message> {
