@@ -38,6 +38,8 @@ pub struct LocalModelOptions {
     /// With streaming, speech between interim passes (`None`: no interims, only the passes
     /// at pauses that make finals early).
     pub whisper_interim: Option<std::time::Duration>,
+    /// Compute threads a Whisper pass may use when it runs alone on an idle machine.
+    pub whisper_idle_threads: u32,
 }
 
 /// Builds providers from choices; owns the local models. Cheap to share (`Arc`).
@@ -152,12 +154,16 @@ impl Providers {
                             LocalAsr::WhisperBase => WhisperModel::Base,
                             LocalAsr::WhisperTinyEn => WhisperModel::TinyEn,
                         };
-                        // One worker, one compute thread: ggml's threads spin at barriers,
-                        // and on two cores shared with live audio two threads measured
-                        // 3.06 s per 5 s turn against 1.03 s with one.
+                        // One worker, one compute thread, more only for a lone pass on an
+                        // idle machine: ggml's threads spin at barriers, and on two cores
+                        // shared with live audio two threads measured 3.06 s per 5 s turn
+                        // against 1.03 s with one.
                         let local =
                             vox_models::WhisperLocal::load_model(&self.models, model, 1, 1, true)
-                                .map_err(|e| model_error(&format!("asr = {:?}", which.name()), e))?;
+                                .map_err(|e| model_error(&format!("asr = {:?}", which.name()), e))?
+                                .with_idle_threads(
+                                    i32::try_from(self.options.whisper_idle_threads).unwrap_or(1),
+                                );
                         let w: Arc<dyn AsrProvider> = if self.options.whisper_streaming {
                             Arc::new(IncrementalAsr::new(
                                 Arc::new(local),

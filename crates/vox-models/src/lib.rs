@@ -20,6 +20,7 @@ pub mod ct2ggml;
 pub mod embed;
 pub mod fetch;
 pub mod grammar;
+pub mod idle;
 mod llm;
 mod piper;
 pub mod runtime;

@@ -81,6 +81,11 @@ impl<S: Send + 'static> Workers<S> {
         self.load.load(Ordering::SeqCst) >= self.threads
     }
 
+    /// Jobs queued or running, as it changes (a running job counts itself).
+    pub(crate) fn load_counter(&self) -> Arc<AtomicUsize> {
+        self.load.clone()
+    }
+
     /// Queues `job`, counting it until a worker has run it.
     fn submit(&self, job: Job<S>) -> Result<(), TrySendError<Job<S>>> {
         self.load.fetch_add(1, Ordering::SeqCst);

@@ -60,6 +60,9 @@ pub struct ModelsConfig {
     pub whisper_streaming: bool,
     /// Speech between Whisper's interim passes, in ms (0: no interims).
     pub whisper_interim_ms: u64,
+    /// Compute threads a Whisper pass may use when it runs alone on an idle machine (1: one
+    /// thread always).
+    pub whisper_idle_threads: u32,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -256,6 +259,12 @@ impl Config {
         vox_api::DialPolicy::new(&self.api.dial_area_codes)?;
         if self.api.outbound_calls_per_minute == 0 {
             return Err("api.outbound_calls_per_minute must be at least 1".into());
+        }
+        if !(1..=64).contains(&self.models.whisper_idle_threads) {
+            return Err(format!(
+                "models.whisper_idle_threads must be 1 to 64 (got {})",
+                self.models.whisper_idle_threads
+            ));
         }
         self.media.check()?;
         self.webrtc.check()?;

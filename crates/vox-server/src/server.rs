@@ -99,6 +99,7 @@ impl Server {
                 whisper_streaming: cfg.models.whisper_streaming,
                 whisper_interim: (cfg.models.whisper_interim_ms > 0)
                     .then(|| std::time::Duration::from_millis(cfg.models.whisper_interim_ms)),
+                whisper_idle_threads: cfg.models.whisper_idle_threads,
             },
             eot,
         ));
