@@ -181,3 +181,77 @@ async fn openai_realtime_streams_interims_and_commits_at_the_end_of_speech() {
     );
     assert!(log.contains(&"commit".to_owned()), "{log:?}");
 }
+
+/// A recognizer whose finals are slow: the agent answers the caller's interim words once
+/// the final is `interim_answer_after_ms` late, instead of waiting for it. The caller says
+/// one phrase (one VAD segment); the fake reveals a word of its transcript per 300 ms of
+/// speech, and the transcript is longer than the phrase, so interims come until the caller
+/// stops.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_final_is_answered_on_the_interim_words() {
+    const SLOW: Duration = Duration::from_millis(2500);
+    const LONG: &str = "you are currently the only person in this conference and nobody else has joined it yet so please wait for the others to arrive";
+    let asr = FakeLiveAsr::start(SLOW).await;
+    asr.set_default(LONG);
+    let fake = FakeOpenAi::start(FakeTiming::default()).await;
+    fake.set_defaults("unused", ChatReply::text("Tuesday works. What time?"));
+    let dir = scratch_dir("streaming-asr-slow-final");
+    let agent = json!({
+        "agent": {"id": "desk", "name": "Desk", "conversationFlow": "Help the caller book."},
+        "llm": {"baseUrl": fake.base_url(), "model": "fake-llm"},
+        "asr": {"protocol": "deepgram", "baseUrl": asr.deepgram_url(), "apiKey": "k", "model": "fake-live"},
+        "tts": {"baseUrl": fake.base_url(), "model": "fake-tts"}
+    });
+    let agent_path = dir.join("agent.json");
+    std::fs::write(&agent_path, agent.to_string()).expect("agent");
+    let script = format!(
+        "agent_id = \"desk\"\nlead_in_ms = 300\ntail_ms = 3000\n\n[[turn]]\nwav = {:?}\n",
+        repo_root()
+            .join("tests/data/speech/conf-onlyperson.wav")
+            .display()
+            .to_string()
+    );
+    let script_path = dir.join("script.toml");
+    std::fs::write(&script_path, script).expect("script");
+    let path = agent_path.display().to_string();
+    let server = tokio::task::spawn_blocking(move || {
+        VoxServer::start(PathBuf::from(BIN).as_path(), &["--agent", &path], &[])
+    })
+    .await
+    .expect("server");
+    let report = dir.join("report.json");
+    let out = tokio::process::Command::new(BIN)
+        .args(["sim", "--quiet", "--url", &server.twilio_url(), "--script"])
+        .arg(&script_path)
+        .arg("--report")
+        .arg(&report)
+        .output()
+        .await
+        .expect("sim");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let r: Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).expect("report")).expect("json");
+    let latency = r["calls"][0]["turns"][0]["response_latency_ms"]
+        .as_f64()
+        .unwrap_or_else(|| panic!("the turn was not answered: {r}"));
+    eprintln!("caller's end of speech -> first agent audio: {latency} ms");
+    assert!(
+        latency < SLOW.as_millis() as f64,
+        "answered {latency} ms after the end of speech: it waited for the final"
+    );
+    let chats = fake.requests("/v1/chat/completions");
+    let first = chats.first().expect("a chat request");
+    let heard = first["messages"]
+        .as_array()
+        .and_then(|m| m.iter().rev().find(|m| m["role"] == "user"))
+        .and_then(|m| m["content"].as_str())
+        .unwrap_or_else(|| panic!("no caller message: {first}"));
+    assert!(
+        !heard.is_empty() && LONG.starts_with(heard) && heard != LONG,
+        "answered on the interim words so far: {heard:?}"
+    );
+}

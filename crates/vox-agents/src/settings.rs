@@ -23,6 +23,8 @@ pub struct ConversationSettings {
     pub end_of_turn_model: EndOfTurnModel,
     /// Its probability below which the caller is taken as not done.
     pub end_of_turn_threshold: f32,
+    /// A final still missing this long after the endpointing wait: answer the interim.
+    pub interim_answer_after_ms: u64,
     /// Caller speech over the agent for this long is an interruption.
     pub min_interrupt_ms: u64,
     /// ... as are this many words that are not backchannels.
@@ -85,6 +87,7 @@ impl ConversationSettings {
             silence_timeout: Duration::from_secs(self.silence_timeout_secs),
             max_duration: Duration::from_secs(self.max_duration_secs),
             end_of_turn_threshold: self.end_of_turn_threshold,
+            interim_answer_after: Duration::from_millis(self.interim_answer_after_ms),
             ..EngineConfig::default()
         }
     }

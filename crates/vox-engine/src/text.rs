@@ -225,6 +225,18 @@ pub fn meaningful_words(text: &str) -> usize {
         .count()
 }
 
+/// The words of `text` without case or punctuation, to tell whether two transcripts say the
+/// same thing ("Tuesday, at ten." and "tuesday at ten").
+pub fn words_of(text: &str) -> Vec<String> {
+    text.split_whitespace()
+        .map(|w| {
+            w.trim_matches(|c: char| !c.is_alphanumeric() && c != '\'')
+                .to_lowercase()
+        })
+        .filter(|w| !w.is_empty())
+        .collect()
+}
+
 /// Whether a transcript looks unfinished (a number being dictated, a trailing conjunction),
 /// in which case end-of-turn waits for the longest endpointing window.
 pub fn looks_unfinished(text: &str) -> bool {

@@ -14,6 +14,11 @@ pub struct EngineConfig {
     pub end_of_turn_threshold: f32,
     /// Longest wait for the transcript after speech ends.
     pub asr_final_timeout: Duration,
+    /// A turn whose last segment's final is still missing this long after the endpointing
+    /// wait is answered on that segment's interim transcript, if there is one; the final
+    /// then confirms it, or corrects it (the answer is taken back and made again if none of
+    /// it was heard). At `asr_final_timeout` or more the final is waited for.
+    pub interim_answer_after: Duration,
     /// Caller speech over the agent for this long is an interruption.
     pub min_interrupt: Duration,
     /// ...as are this many words that are not backchannels ("mm-hm", "okay").
@@ -53,6 +58,7 @@ impl Default for EngineConfig {
             max_endpointing: Duration::from_millis(1500),
             end_of_turn_threshold: 0.5,
             asr_final_timeout: Duration::from_secs(3),
+            interim_answer_after: Duration::from_millis(200),
             min_interrupt: Duration::from_millis(500),
             min_interrupt_words: 1,
             false_interrupt_timeout: Duration::from_millis(800),

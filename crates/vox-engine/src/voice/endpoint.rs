@@ -12,12 +12,17 @@ use vox_core::{ChatMessage, Role};
 use super::state::{AgentState, Caller, CallerTurnEnd, Phase, TurnKind};
 use super::{Mode, VoiceAgent};
 use crate::io::{Action, DropReason};
-use crate::text::{looks_unfinished, meaningful_words};
+use crate::text::{looks_unfinished, meaningful_words, words_of};
+
+/// An interim older than this at the end of speech does not stand for the segment's final.
+const INTERIM_BEFORE_END: Duration = Duration::from_millis(500);
 
 impl VoiceAgent {
     pub(super) fn on_speech_start(&mut self, now: Instant) {
         self.caller = Caller::Speaking;
         self.words.eot = None;
+        // interims from here on are of the new segment
+        self.words.interim = None;
         self.last_caller_activity = Some(now);
         self.reminders = 0;
         if matches!(self.state, AgentState::Listening { .. }) {
@@ -44,10 +49,37 @@ impl VoiceAgent {
         }
     }
 
-    pub(super) fn on_final(&mut self, now: Instant, text: &str) {
-        self.words.pending = self.words.pending.saturating_sub(1);
-        self.words.final_at = Some(now);
+    /// An interim transcript: the words so far of the segment being transcribed (those of a
+    /// segment already answered on its interim are not).
+    pub(super) fn on_interim_words(&mut self, now: Instant, text: &str) {
         let text = text.trim();
+        if !text.is_empty() && (self.words.guess.is_none() || self.caller == Caller::Speaking) {
+            self.words.interim = Some((text.to_owned(), now));
+        }
+    }
+
+    /// The interim of the last segment, if it may stand for its final: only that final is
+    /// missing, and the interim came no more than [`INTERIM_BEFORE_END`] before the end of
+    /// speech (an older one misses the words said since).
+    fn usable_interim(&self) -> Option<&str> {
+        let (text, at) = self.words.interim.as_ref()?;
+        let end = self.words.last_end?;
+        (self.words.pending == 1 && self.words.guess.is_none() && *at + INTERIM_BEFORE_END >= end)
+            .then_some(text.as_str())
+    }
+
+    pub(super) fn on_final(&mut self, now: Instant, text: &str) {
+        self.words.final_at = Some(now);
+        self.words.interim = None;
+        let text = text.trim();
+        if let Some(guess) = self.words.guess.take() {
+            // its segment was counted out when it was answered on the interim
+            if self.settle_guess(now, guess, text) {
+                return;
+            }
+        } else {
+            self.words.pending = self.words.pending.saturating_sub(1);
+        }
         if matches!(self.state, AgentState::PausedForPossibleInterrupt { .. }) {
             if meaningful_words(text) >= self.cfg.min_interrupt_words {
                 // theirs before the interruption, so they are answered (or, if it ends the
@@ -87,6 +119,34 @@ impl VoiceAgent {
         }
     }
 
+    /// The final of words answered on their interim came: the same words leave the answer
+    /// as it is; other words replace them where they are, and an answer nothing of which was
+    /// heard yet is made again. Either way the final is what the transcript shows. Whether
+    /// it is settled (if the interim's words are nowhere to be found, the final is handled
+    /// as any other).
+    fn settle_guess(&mut self, now: Instant, guess: String, text: &str) -> bool {
+        let same = words_of(&guess) == words_of(text);
+        let Some(msg) = self
+            .history
+            .iter_mut()
+            .rev()
+            .find(|m| m.role == Role::User && m.content.ends_with(&guess))
+        else {
+            return false;
+        };
+        let keep = msg.content.len() - guess.len();
+        msg.content.truncate(keep);
+        msg.content.push_str(text);
+        self.transcript(Role::User, text, false, None);
+        if !same && self.take_back_answer(now) {
+            // every word of it is in the transcript now
+            self.words.shown = self.words.text.len();
+            let end = self.words.last_end.unwrap_or(now);
+            self.user_turn(now, end);
+        }
+        true
+    }
+
     /// Drops the answer being prepared to the caller's last words, if nothing of it has been
     /// played or committed, and puts those words back in front of what waits. Whether it did.
     pub(super) fn take_back_answer(&mut self, now: Instant) -> bool {
@@ -100,7 +160,18 @@ impl VoiceAgent {
         self.state = AgentState::Listening { since: now };
         self.emit(Action::StopSpeaking { turn });
         if self.history.last().is_some_and(|m| m.role == Role::User) {
-            let before = self.history.pop().map(|m| m.content).unwrap_or_default();
+            let mut before = self.history.pop().map(|m| m.content).unwrap_or_default();
+            if let Some(rest) = self
+                .words
+                .guess
+                .take()
+                .and_then(|g| before.strip_suffix(g.as_str()).map(str::to_owned))
+            {
+                // answered on an interim whose final has not come: the final brings those
+                // words again, as for any segment still being transcribed
+                before = rest.trim_end().to_owned();
+                self.words.pending += 1;
+            }
             let after = std::mem::take(&mut self.words.text);
             self.words.text = before;
             self.words.shown = self.words.text.len();
@@ -109,9 +180,18 @@ impl VoiceAgent {
         true
     }
 
+    /// The words the decision weighs: those transcribed, and the interim words of a segment
+    /// whose final has not come.
+    fn words_so_far(&self) -> std::borrow::Cow<'_, str> {
+        match self.usable_interim() {
+            Some(i) => format!("{} {i}", self.words.text).into(),
+            None => self.words.text.as_str().into(),
+        }
+    }
+
     /// How long to wait after the end of speech before answering.
     pub(super) fn endpoint_wait(&self) -> Duration {
-        let unfinished = looks_unfinished(&self.words.text)
+        let unfinished = looks_unfinished(&self.words_so_far())
             || self
                 .words
                 .eot
@@ -131,11 +211,14 @@ impl VoiceAgent {
             return None;
         };
         let wait = self.endpoint_wait();
+        let until_final = wait.max(self.cfg.asr_final_timeout);
         Some(
-            end + if self.words.pending > 0 {
-                wait.max(self.cfg.asr_final_timeout)
-            } else {
-                wait
+            end + match self.words.pending {
+                0 => wait,
+                1 if self.usable_interim().is_some() => {
+                    (wait + self.cfg.interim_answer_after).min(until_final)
+                }
+                _ => until_final,
             },
         )
     }
@@ -150,6 +233,13 @@ impl VoiceAgent {
             return false;
         }
         self.caller = Caller::Silent;
+        if let Some(interim) = self.usable_interim().map(str::to_owned) {
+            // the last segment's final is late: its interim is answered, and the final will
+            // confirm or correct it
+            self.words.interim = None;
+            self.words.push(&interim);
+            self.words.guess = Some(interim);
+        }
         // a transcript still missing (past the timeout) makes a turn of its own when it comes
         self.words.pending = 0;
         if self.words.text.is_empty() {
@@ -168,7 +258,12 @@ impl VoiceAgent {
             asr_final: self.words.final_at.filter(|a| *a >= speech_end),
         };
         let text = std::mem::take(&mut self.words.text);
-        let new = text.get(self.words.shown..).unwrap_or("").to_owned();
+        // words answered on their interim are shown once their final comes
+        let held = match &self.words.guess {
+            Some(g) => text.len().saturating_sub(g.len()),
+            None => text.len(),
+        };
+        let new = text.get(self.words.shown..held).unwrap_or("").to_owned();
         self.words.shown = 0;
         self.words.eot = None;
         self.history

@@ -264,7 +264,10 @@ impl Conversation for VoiceAgent {
                     self.interrupt_if_long(now);
                 }
             }
-            Input::AsrInterim { text } => self.on_interim(now, &text),
+            Input::AsrInterim { text } => {
+                self.on_interim_words(now, &text);
+                self.on_interim(now, &text)
+            }
             Input::AsrFinal { text } => self.on_final(now, &text),
             Input::EndOfTurn { probability } => self.words.eot = Some(probability),
             Input::Llm { turn, event } if self.state.is_current(turn) => {

@@ -43,6 +43,12 @@ pub(crate) struct Words {
     pub eot: Option<f32>,
     /// When the last transcript arrived.
     pub final_at: Option<Instant>,
+    /// The latest interim transcript since the last final, and when it came: the words so
+    /// far of the segment being transcribed.
+    pub interim: Option<(String, Instant)>,
+    /// The words of a segment answered before its final came (its interim), at the end of
+    /// the last caller message of the history: the final confirms or corrects them.
+    pub guess: Option<String>,
 }
 
 impl Words {

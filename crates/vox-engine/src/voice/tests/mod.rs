@@ -1,7 +1,9 @@
 //! Input tapes in virtual time: each test drives the engine the way the call actor does.
 //! The harness is here; the tests are by concern: turn-taking and barge-in (`turns.rs`),
-//! tools, workflows, keys and timers (`tools.rs`).
+//! answering on interim transcripts (`interims.rs`), tools, workflows, keys and timers
+//! (`tools.rs`).
 
+mod interims;
 mod tools;
 mod turns;
 
