@@ -4,8 +4,9 @@
 //!
 //! Each prompt is played as a call would deliver it: 16 kHz frames in real time (0.5 s of
 //! silence before, 1 s after), through Silero VAD with the server's default settings, into
-//! one recognizer session with the server's Whisper (tiny.en, one worker, one compute
-//! thread, reduced audio context). Per mode:
+//! one recognizer session with the server's Whisper (tiny.en, one worker, reduced audio
+//! context, one compute thread or, as the server does by default, two for a pass that runs
+//! alone on an idle machine). Per mode:
 //!
 //! - the VAD's end of speech -> the segment's final transcript (what the engine's
 //!   `asr_final` milestone measures), median and p90, over every segment;
@@ -105,7 +106,15 @@ async fn run(asr: &dyn AsrProvider, vads: &SileroVads, clips: &[Clip]) -> Outcom
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
         let mut first_interim: Option<f64> = None;
         for f in all {
-            tick.tick().await;
+            // events are timed as they arrive, not at the next frame's tick
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => break,
+                    Some(e) = session.events.recv() => {
+                        record(e, onset, &mut out, &mut finals, &mut first_interim);
+                    }
+                }
+            }
             let v = vad.process(f);
             let now = Instant::now();
             match v.event {
@@ -189,11 +198,13 @@ fn main() {
             })
         })
         .collect();
-    let (silero, whisper) = match (
+    // the server's Whisper: one worker, one compute thread, two for a lone pass on an idle
+    // machine (`models.whisper_idle_threads`); and the same with one thread always
+    let (silero, one, idle) = match (
         SileroModel::load(&models, 1),
         WhisperLocal::load(&models, 1, 1, true),
     ) {
-        (Ok(s), Ok(w)) => (s, Arc::new(w)),
+        (Ok(s), Ok(w)) => (s, Arc::new(w.clone()), Arc::new(w.with_idle_threads(2))),
         (Err(e), _) | (_, Err(e)) => {
             println!("not measured: {e} (run `vox models fetch`)");
             return;
@@ -211,23 +222,31 @@ fn main() {
     let only = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     let modes: Vec<(&str, Box<dyn AsrProvider>)> = vec![
         (
-            "per segment (before)",
-            Box::new(SegmentedAsr::new(whisper.clone())),
+            "per segment, one thread (before)",
+            Box::new(SegmentedAsr::new(one.clone())),
         ),
         (
-            "streaming, pause passes only (default)",
-            Box::new(IncrementalAsr::new(whisper.clone(), None)),
+            "per segment, idle threads",
+            Box::new(SegmentedAsr::new(idle.clone())),
         ),
         (
-            "streaming, interims every 1 s",
+            "streaming, one thread",
+            Box::new(IncrementalAsr::new(one.clone(), None)),
+        ),
+        (
+            "streaming, idle threads (default)",
+            Box::new(IncrementalAsr::new(idle.clone(), None)),
+        ),
+        (
+            "streaming, idle threads, interims every 1 s",
             Box::new(IncrementalAsr::new(
-                whisper.clone(),
+                idle.clone(),
                 Some(Duration::from_secs(1)),
             )),
         ),
     ];
     println!(
-        "{} prompts, real time, Silero VAD (stop 200 ms), Whisper tiny.en (1 worker, 1 thread)",
+        "{} prompts, real time, Silero VAD (stop 200 ms), Whisper tiny.en (1 worker; 1 thread, or 2 when idle)",
         clips.len()
     );
     let mut rows = Vec::new();
