@@ -99,22 +99,7 @@ async fn measure(asr: Value, env: &[(&str, &str)]) -> Row {
     })
     .await
     .expect("server");
-    let report = dir.join("report.json");
-    let out = tokio::process::Command::new(BIN)
-        .args(["sim", "--quiet", "--url", &server.twilio_url(), "--script"])
-        .arg(&script_path)
-        .arg("--report")
-        .arg(&report)
-        .output()
-        .await
-        .expect("sim");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    let r: Value =
-        serde_json::from_str(&std::fs::read_to_string(&report).expect("report")).expect("json");
+    let r = vox_testkit::sim_report(Path::new(BIN), &server.twilio_url(), &script_path).await;
     let mut v2v: Vec<f64> = r["calls"][0]["turns"]
         .as_array()
         .expect("turns")

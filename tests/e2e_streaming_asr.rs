@@ -219,22 +219,7 @@ async fn a_slow_final_is_answered_on_the_interim_words() {
     })
     .await
     .expect("server");
-    let report = dir.join("report.json");
-    let out = tokio::process::Command::new(BIN)
-        .args(["sim", "--quiet", "--url", &server.twilio_url(), "--script"])
-        .arg(&script_path)
-        .arg("--report")
-        .arg(&report)
-        .output()
-        .await
-        .expect("sim");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    let r: Value =
-        serde_json::from_str(&std::fs::read_to_string(&report).expect("report")).expect("json");
+    let r = vox_testkit::sim_report(BIN.as_ref(), &server.twilio_url(), &script_path).await;
     let latency = r["calls"][0]["turns"][0]["response_latency_ms"]
         .as_f64()
         .unwrap_or_else(|| panic!("the turn was not answered: {r}"));

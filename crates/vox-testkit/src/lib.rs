@@ -151,6 +151,33 @@ pub fn scratch_dir(label: &str) -> std::path::PathBuf {
     dir
 }
 
+/// Runs `vox sim --quiet --url URL --script SCRIPT` to the end and returns its JSON report
+/// (written beside the script); panics with the simulator's output if it fails.
+pub async fn sim_report(
+    bin: &std::path::Path,
+    url: &str,
+    script: &std::path::Path,
+) -> serde_json::Value {
+    let report = script.with_extension("report.json");
+    let out = tokio::process::Command::new(bin)
+        .args(["sim", "--quiet", "--url", url, "--script"])
+        .arg(script)
+        .arg("--report")
+        .arg(&report)
+        .output()
+        .await
+        .unwrap_or_else(|e| panic!("running {}: {e}", bin.display()));
+    assert!(
+        out.status.success(),
+        "vox sim failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&report)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", report.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("the report is not JSON ({e}): {text}"))
+}
+
 /// The repository root (for test data paths).
 pub fn repo_root() -> std::path::PathBuf {
     // At run time first: cargo sets it for every test process to the package under test
