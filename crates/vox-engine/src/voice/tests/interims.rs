@@ -171,3 +171,35 @@ fn a_final_in_time_is_answered_and_the_interim_is_not_used() {
     assert_eq!(last_user(&call), Some("What are your hours?"));
     assert_eq!(user_lines(&a), vec!["What are your hours?".to_owned()]);
 }
+
+#[test]
+fn the_caller_going_on_before_the_final_waits_for_it_again() {
+    let mut t = Tape::new(agent(json!({})), fast());
+    speak_with_interim(&mut t, "What are your");
+    t.quiet(600);
+    let (first, _) = last_llm(&t.take()).expect("answered on the interim");
+    // they go on before anything was heard: the answer is taken back, and the interim's
+    // words wait for their final again, ahead of the new segment's
+    t.speak(500);
+    t.stop_speaking();
+    assert!(t.take().contains(&Action::StopSpeaking { turn: first }));
+    t.input(Input::AsrFinal {
+        text: "What are your hours?".into(),
+    });
+    t.quiet(400);
+    assert!(
+        last_llm(&t.take()).is_none(),
+        "the second segment's final is still missing"
+    );
+    t.input(Input::AsrFinal {
+        text: "On Sunday.".into(),
+    });
+    t.quiet(20);
+    let a = t.take();
+    let (_, call) = last_llm(&a).expect("answered on both finals");
+    assert_eq!(last_user(&call), Some("What are your hours? On Sunday."));
+    assert_eq!(
+        user_lines(&a),
+        vec!["What are your hours? On Sunday.".to_owned()]
+    );
+}
