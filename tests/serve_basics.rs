@@ -269,10 +269,13 @@ fn slow_and_excess_http_clients_are_cut_off() {
         &[],
         &[
             ("VOX__SERVER__MAX_CONNECTIONS", "3"),
-            ("VOX__SERVER__HEADER_READ_TIMEOUT_SECS", "1"),
-            ("VOX__SERVER__REQUEST_TIMEOUT_SECS", "1"),
+            ("VOX__SERVER__HEADER_READ_TIMEOUT_SECS", "3"),
+            ("VOX__SERVER__REQUEST_TIMEOUT_SECS", "3"),
         ],
     );
+    // The deadlines are 3 s, not 1, so that a test thread descheduled for a second on a
+    // loaded machine (CI runs this file's servers side by side on 2 cores) does not see
+    // one of the three freed before the fourth connects.
     // headers that never finish (slowloris), and a connection that never says anything
     let mut slow = TcpStream::connect(s.addr).expect("connect");
     slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
@@ -290,18 +293,18 @@ fn slow_and_excess_http_clients_are_cut_off() {
     let (waited, answer) = read_until_closed(&mut excess);
     assert!(answer.is_empty(), "over the cap: {answer:?}");
     assert!(
-        waited < Duration::from_millis(900),
-        "closed at once: {waited:?}"
+        waited < Duration::from_millis(2000),
+        "closed at once, well before a deadline: {waited:?}"
     );
     // the deadlines free the three
     let (waited, answer) = read_until_closed(&mut trickle);
     assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
     assert!(answer.contains("request_timeout_secs"), "{answer}");
-    assert!(waited < Duration::from_secs(3), "{waited:?}");
+    assert!(waited < Duration::from_secs(6), "{waited:?}");
     for (what, conn) in [("slow headers", &mut slow), ("idle", &mut idle)] {
         let (waited, _) = read_until_closed(conn);
         assert!(
-            waited < Duration::from_secs(3),
+            waited < Duration::from_secs(6),
             "{what}: closed after {waited:?}"
         );
     }
