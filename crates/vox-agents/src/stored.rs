@@ -375,6 +375,12 @@ fn spec_from_record(a: &AgentRecord) -> Result<AgentSpec, StoreError> {
         "firstMessage",
         "voiceId",
         "collectFields",
+        "businessName",
+        "language",
+        "maxCallDuration",
+        "sendUserIdleReminders",
+        "reminderAfterIdleTimeSeconds",
+        "patienceLevel",
     ] {
         if let Some(v) = doc.get(k).filter(|v| !v.is_null()) {
             spec[k] = v.clone();
@@ -402,4 +408,38 @@ async fn agent_tools(a: &AgentRecord, store: &Store) -> Result<Vec<ToolRecord>, 
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_agents_call_settings_reach_the_engine() {
+        let record = AgentRecord {
+            id: "agent_1".into(),
+            business_id: "biz_1".into(),
+            name: "Front Desk".into(),
+            kind: "INBOUND".into(),
+            document: json!({"name": "Front Desk", "type": "INBOUND", "conversationFlow": "Help.",
+                "maxCallDuration": 240, "sendUserIdleReminders": false,
+                "reminderAfterIdleTimeSeconds": 5, "patienceLevel": "low",
+                "businessName": "Acme Plumbing", "language": "en-US",
+                "numberPoolId": "twilio", "translation": {"enabled": false}}),
+            phone_number: None,
+            on_duty: None,
+            created_at: 0,
+            updated_at: 0,
+        };
+        let spec = spec_from_record(&record).expect("spec");
+        let engine = EngineConfig::default().for_agent(&spec);
+        assert_eq!(engine.max_duration, Duration::from_secs(240));
+        assert_eq!(engine.max_reminders, 0);
+        assert_eq!(engine.idle_reminder_after, Duration::from_secs(5));
+        assert!(engine.min_endpointing < EngineConfig::default().min_endpointing);
+        assert!(
+            spec.system_prompt(None, &[]).contains("for Acme Plumbing"),
+            "the business it speaks for"
+        );
+    }
 }

@@ -130,6 +130,39 @@ pub struct AgentSpec {
     /// Data to collect from the caller.
     #[serde(default)]
     pub collect_fields: Vec<String>,
+    /// The business the agent speaks for.
+    #[serde(default)]
+    pub business_name: Option<String>,
+    /// The language calls are held in (BCP 47, or `multi`: the caller's); English if absent.
+    #[serde(default)]
+    pub language: Option<String>,
+    /// The longest call, in seconds (the server's `[conversation]` default when absent).
+    #[serde(default)]
+    pub max_call_duration: Option<u32>,
+    /// Whether a silent caller is reminded (default: as the server is configured).
+    #[serde(default)]
+    pub send_user_idle_reminders: Option<bool>,
+    /// Seconds of caller silence before a reminder.
+    #[serde(default)]
+    pub reminder_after_idle_time_seconds: Option<u32>,
+    /// How long the agent waits for a caller who pauses ([`Patience`]).
+    #[serde(default)]
+    pub patience_level: Option<Patience>,
+}
+
+/// How long an agent waits for a caller who pauses before answering: the endpointing waits
+/// of the server's `[conversation]` section, scaled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Patience {
+    /// Answers soon: half the configured wait after a complete-sounding turn, two thirds
+    /// of the longest.
+    Low,
+    /// The configured waits.
+    Medium,
+    /// Lets the caller think: twice the wait after a complete-sounding turn, one and a half
+    /// times the longest.
+    High,
 }
 
 /// Why an agent definition is unusable.
@@ -193,9 +226,18 @@ impl AgentSpec {
         transitions: &[(String, String)],
     ) -> String {
         let mut p = format!(
-            "You are {}, a voice agent speaking with a caller on the phone.",
+            "You are {}, a voice agent speaking with a caller on the phone",
             self.name
         );
+        match &self.business_name {
+            Some(b) => p.push_str(&format!(" for {b}.")),
+            None => p.push('.'),
+        }
+        match self.language.as_deref() {
+            None | Some("en-US") => {}
+            Some("multi") => p.push_str(" Answer in the language the caller speaks."),
+            Some(lang) => p.push_str(&format!(" Speak only {lang} (BCP 47) with the caller.")),
+        }
         if let Some(per) = &self.personality {
             let mut traits = Vec::new();
             if let Some(t) = &per.tone {

@@ -61,7 +61,7 @@ pub mod text;
 mod voice;
 pub mod workflow;
 
-pub use agent::{AgentError, AgentSpec, AgentType, Personality, ToolDef, ToolKind};
+pub use agent::{AgentError, AgentSpec, AgentType, Patience, Personality, ToolDef, ToolKind};
 pub use echo::{EchoAgent, EchoConfig};
 pub use io::{Action, Conversation, DropReason, Input, LlmCall, LlmEvent, TranscriptEntry};
 pub use voice::{EngineConfig, VoiceAgent};

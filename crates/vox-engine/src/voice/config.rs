@@ -79,3 +79,36 @@ impl Default for EngineConfig {
         }
     }
 }
+
+impl EngineConfig {
+    /// These settings with the agent's own call settings applied (its maximum duration, idle
+    /// reminders and patience).
+    pub fn for_agent(&self, agent: &crate::AgentSpec) -> Self {
+        let mut cfg = self.clone();
+        if let Some(secs) = agent.max_call_duration {
+            cfg.max_duration = Duration::from_secs(u64::from(secs));
+        }
+        match agent.send_user_idle_reminders {
+            Some(false) => cfg.max_reminders = 0,
+            Some(true) if cfg.max_reminders == 0 => cfg.max_reminders = 1,
+            _ => {}
+        }
+        if let Some(secs) = agent.reminder_after_idle_time_seconds {
+            cfg.idle_reminder_after = Duration::from_secs(u64::from(secs));
+        }
+        match agent.patience_level {
+            Some(crate::agent::Patience::Low) => {
+                cfg.min_endpointing /= 2;
+                cfg.max_endpointing = cfg.max_endpointing * 2 / 3;
+            }
+            Some(crate::agent::Patience::High) => {
+                cfg.min_endpointing *= 2;
+                cfg.max_endpointing = cfg.max_endpointing * 3 / 2;
+            }
+            Some(crate::agent::Patience::Medium) | None => {}
+        }
+        // a caller who pauses is never waited for longer than the longest wait
+        cfg.max_endpointing = cfg.max_endpointing.max(cfg.min_endpointing);
+        cfg
+    }
+}

@@ -75,6 +75,7 @@ impl VoiceAgent {
     }
 
     fn with_mode(agent: AgentSpec, cfg: EngineConfig, mode: Mode) -> Self {
+        let cfg = cfg.for_agent(&agent);
         let node = agent.workflow.as_ref().map(|w| w.start_node.clone());
         Self {
             cfg,

@@ -4,6 +4,7 @@
 //! (`tools.rs`).
 
 mod interims;
+mod settings;
 mod tools;
 mod turns;
 
