@@ -277,6 +277,15 @@ impl ProviderChoices {
     pub fn without_llm(&self) -> bool {
         self.llm == LlmChoice::None
     }
+
+    /// Whether calls on these providers can only be held in English: a local English-only
+    /// recognizer (Whisper tiny.en), voice (Piper Joe) or model (SmolLM2-135M, or none: a
+    /// workflow's English sentences).
+    pub fn english_only(&self) -> bool {
+        matches!(self.asr, AsrChoice::Local(LocalAsr::WhisperTinyEn))
+            || self.tts == TtsChoice::PiperJoe
+            || matches!(self.llm, LlmChoice::None | LlmChoice::Smollm2)
+    }
 }
 
 #[cfg(test)]

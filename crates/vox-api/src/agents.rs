@@ -12,6 +12,7 @@ use axum::http::StatusCode;
 use serde_json::{Map, Value, json};
 use vox_store::{AgentRecord, Business, ToolRecord, rfc3339};
 
+use crate::agent_settings;
 use crate::tools::business;
 use crate::validate::{self, join};
 use crate::{ApiError, ApiState, Auth, PageQuery};
@@ -32,6 +33,16 @@ const FIELDS: &[&str] = &[
     "collectFields",
     "activatedHours",
 ];
+
+/// Rejects fields that are neither seed 002's nor the model's call settings.
+fn known_fields(m: &Map<String, Value>) -> Result<(), ApiError> {
+    let all: Vec<&str> = FIELDS
+        .iter()
+        .chain(agent_settings::FIELDS)
+        .copied()
+        .collect();
+    validate::known(m, "", &all)
+}
 
 fn string_list(m: &Map<String, Value>, key: &str) -> Result<Vec<String>, ApiError> {
     validate::opt_array(m, "", key)?
@@ -140,12 +151,12 @@ fn graph_of(flow: &str) -> Value {
 }
 
 /// Validates a whole agent body into its document (without ids and automatic tools).
-async fn document(
+pub(crate) async fn document(
     state: &ApiState,
     business: &Business,
     m: &Map<String, Value>,
 ) -> Result<Map<String, Value>, ApiError> {
-    validate::known(m, "", FIELDS)?;
+    known_fields(m)?;
     let name = validate::req_str(m, "", "name")?;
     let len = name.chars().count();
     if !(1..=40).contains(&len) {
@@ -326,6 +337,7 @@ async fn document(
         }
         None => {}
     }
+    agent_settings::apply(state, m, &mut doc)?;
     Ok(doc)
 }
 
@@ -571,7 +583,7 @@ pub(crate) async fn update(
         .await?
         .ok_or_else(|| ApiError::not_found("voice agent"))?;
     let patch = validate::object(&body)?;
-    validate::known(&patch, "", FIELDS)?;
+    known_fields(&patch)?;
     let mut merged = a.document.as_object().cloned().unwrap_or_default();
     // a new flow or graph replaces both (the other is derived again)
     if patch.contains_key("workflow") || patch.contains_key("conversationFlow") {

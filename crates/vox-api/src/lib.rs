@@ -6,6 +6,7 @@
 //! [`ApiError`] shape.
 
 pub mod admin;
+mod agent_settings;
 mod agents;
 pub mod auth;
 mod calls;
@@ -28,6 +29,7 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use vox_store::Store;
 
+pub use agent_settings::{CallDefaults, SpeechLanguages};
 pub use auth::{ALL_SCOPES, Auth};
 pub use calls::{DialError, DialRequest, Dialer};
 pub use dial_policy::DialPolicy;
@@ -81,6 +83,10 @@ pub struct ApiState {
     /// Shares businesses' Google Calendars with Vox's Google account (`tools.calendar =
     /// "google"`); none: the integration only records the calendar id (built-in calendar).
     pub calendar_sharing: Option<vox_tools::calendar::CalendarSharing>,
+    /// The languages the voice agents' speech stack can hold a call in.
+    pub speech_languages: SpeechLanguages,
+    /// What agents' calls run by where an agent sets nothing (`[conversation]`).
+    pub call_defaults: CallDefaults,
 }
 
 /// `page` / `page_size` of list routes (seed 002: default 1 and 10, at most 100).

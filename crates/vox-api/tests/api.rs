@@ -1,183 +1,13 @@
 //! The API through `Router::oneshot` on a real SQLite database.
 
+mod support;
+
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use serde_json::Value;
+use support::*;
 use tower::ServiceExt as _;
-use vox_api::{ALL_SCOPES, ApiState, Voice, router};
-use vox_store::Store;
-
-/// Web-call credentials of a recognizable shape.
-#[derive(Debug)]
-struct FakeWebCalls;
-
-impl vox_api::WebCallTokens for FakeWebCalls {
-    fn grant(&self, call_id: &str, agent_id: &str) -> vox_api::WebCallGrant {
-        vox_api::WebCallGrant {
-            whip_url: format!("https://vox.example/whip/{agent_id}?callId={call_id}"),
-            token: format!("tok-{call_id}"),
-            expires_at: 4_102_444_800_000,
-        }
-    }
-}
-
-/// A carrier that "rings" any number but +15559999999 (which it refuses).
-#[derive(Debug, Default)]
-struct FakeDialer {
-    placed: std::sync::Mutex<Vec<vox_api::DialRequest>>,
-}
-
-impl vox_api::Dialer for FakeDialer {
-    fn dial(
-        &self,
-        request: vox_api::DialRequest,
-    ) -> futures::future::BoxFuture<'static, Result<String, vox_api::DialError>> {
-        let refused = request.to == "+15559999999";
-        let sid = format!("CA{}", request.call_id);
-        self.placed.lock().expect("lock").push(request);
-        Box::pin(async move {
-            if refused {
-                Err(vox_api::DialError::Carrier("number unreachable".into()))
-            } else {
-                Ok(sid)
-            }
-        })
-    }
-}
-
-/// The fixture's outbound calls per minute per business.
-const OUTBOUND_PER_MINUTE: u32 = 20;
-
-struct Fixture {
-    app: axum::Router,
-    client_id: String,
-    client_secret: String,
-    narrow_id: String,
-    narrow_secret: String,
-    biz: String,
-    foreign_biz: String,
-    foreign_org: String,
-    org: String,
-    store: Store,
-}
-
-async fn fixture() -> Fixture {
-    fixture_with(None).await
-}
-
-/// The fixture, sharing Google Calendars through `sharing`.
-async fn fixture_with(sharing: Option<vox_tools::calendar::CalendarSharing>) -> Fixture {
-    let dir = std::env::temp_dir().join(format!(
-        "vox-api-{}-{:?}",
-        std::process::id(),
-        std::thread::current().id()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    let store = Store::connect(&format!("sqlite://{}/vox.db", dir.display()))
-        .await
-        .expect("store");
-    let org = store.create_organization("Acme").await.expect("org");
-    let all: Vec<String> = ALL_SCOPES.iter().map(|s| s.to_string()).collect();
-    let client = store
-        .create_client(&org.id, "all", &all)
-        .await
-        .expect("client");
-    let narrow = store
-        .create_client(&org.id, "narrow", &["calls:read".to_owned()])
-        .await
-        .expect("client");
-    let biz = store
-        .create_business(&org.id, "Acme Plumbing", Some("+15125550100"))
-        .await
-        .expect("biz")
-        .id;
-    let globex = store.create_organization("Globex").await.expect("org");
-    let foreign_biz = store
-        .create_business(&globex.id, "Globex Dental", None)
-        .await
-        .expect("biz")
-        .id;
-    store
-        .sync_numbers(&[
-            ("twilio".into(), "+12125550111".into()),
-            ("twilio".into(), "+15125550122".into()),
-        ])
-        .await
-        .expect("numbers");
-    let voices = vec![Voice {
-        id: "piper-joe".into(),
-        name: "Joe".into(),
-        category: "conversational".into(),
-        description: "US English".into(),
-        preview_url: None,
-    }];
-    let app = router(ApiState {
-        store: store.clone(),
-        token_ttl_s: 3600,
-        voices: std::sync::Arc::new(voices),
-        dialer: Some(std::sync::Arc::new(FakeDialer::default())),
-        web_calls: Some(std::sync::Arc::new(FakeWebCalls)),
-        web_ice_servers: serde_json::json!([{"urls": ["stun:stun.example.org:3478"]}]),
-        files_dir: dir.join("files"),
-        max_upload_bytes: 1 << 20,
-        recordings_dir: dir.join("recordings"),
-        tasks: vox_call::Tasks::default(),
-        dial_policy: std::sync::Arc::new(vox_api::DialPolicy::default()),
-        outbound_rate: std::sync::Arc::new(vox_api::OutboundRate::new(OUTBOUND_PER_MINUTE)),
-        calendar_sharing: sharing,
-    });
-    Fixture {
-        app,
-        client_id: client.client_id,
-        client_secret: client.client_secret,
-        narrow_id: narrow.client_id,
-        narrow_secret: narrow.client_secret,
-        biz,
-        foreign_biz,
-        foreign_org: globex.id.clone(),
-        org: org.id.clone(),
-        store,
-    }
-}
-
-async fn call(app: &axum::Router, req: Request<Body>) -> (StatusCode, Value) {
-    let res = app.clone().oneshot(req).await.expect("response");
-    let status = res.status();
-    let bytes = axum::body::to_bytes(res.into_body(), 1 << 20)
-        .await
-        .expect("body");
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
-}
-
-fn form(body: &str) -> Request<Body> {
-    Request::post("/v1/oauth/token")
-        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .body(Body::from(body.to_owned()))
-        .expect("request")
-}
-
-fn get(path: &str, token: Option<&str>) -> Request<Body> {
-    let mut r = Request::get(path);
-    if let Some(t) = token {
-        r = r.header(header::AUTHORIZATION, format!("Bearer {t}"));
-    }
-    r.body(Body::empty()).expect("request")
-}
-
-async fn token(f: &Fixture, id: &str, secret: &str) -> String {
-    let (status, body) = call(
-        &f.app,
-        form(&format!(
-            "grant_type=client_credentials&client_id={id}&client_secret={secret}"
-        )),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    body["access_token"].as_str().expect("token").to_owned()
-}
+use vox_api::ALL_SCOPES;
 
 #[tokio::test]
 async fn client_credentials_issue_scoped_tokens() {
@@ -2472,4 +2302,54 @@ async fn web_calls_are_minted_for_the_business_agents_only() {
         (record["status"].as_str(), record["endedReason"].as_str()),
         (Some("FAILED"), Some("expired"))
     );
+}
+
+#[tokio::test]
+async fn agents_take_the_models_call_settings() {
+    let f = fixture().await;
+    let t = token(&f, &f.client_id, &f.client_secret).await;
+    let base = format!("/v1/businesses/{}/voice-agents", f.biz);
+    let agent = |extra: Value| {
+        let mut body =
+            serde_json::json!({"name": "Desk", "type": "INBOUND", "conversationFlow": "Help."});
+        if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+            b.extend(e.clone());
+        }
+        body
+    };
+    let (status, a) = call(
+        &f.app,
+        send(
+            "POST",
+            &base,
+            &t,
+            &agent(serde_json::json!({"patienceLevel": "low", "maxCallDuration": 600, "sendUserIdleReminders": false})),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{a}");
+    assert_eq!(
+        (
+            a["patienceLevel"].as_str(),
+            a["maxCallDuration"].as_i64(),
+            a["sendUserIdleReminders"].as_bool()
+        ),
+        (Some("low"), Some(600), Some(false))
+    );
+    for (extra, field) in [
+        (
+            serde_json::json!({"maxCallDuration": 60}),
+            "maxCallDuration",
+        ),
+        (serde_json::json!({"patienceLevel": "zen"}), "patienceLevel"),
+        (serde_json::json!({"language": "es"}), "language"),
+        (
+            serde_json::json!({"reminderAfterIdleTimeSeconds": 30}),
+            "reminderAfterIdleTimeSeconds",
+        ),
+    ] {
+        let (status, e) = call(&f.app, send("POST", &base, &t, &agent(extra.clone()))).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{extra}: {e}");
+        assert_eq!(e["error"]["field"], field, "{extra}: {e}");
+    }
 }

@@ -244,6 +244,16 @@ impl Server {
                 cfg.api.outbound_calls_per_minute,
             )),
             calendar_sharing,
+            speech_languages: if cfg.voice_agents.english_only() {
+                vox_api::SpeechLanguages::English
+            } else {
+                vox_api::SpeechLanguages::Any
+            },
+            call_defaults: vox_api::CallDefaults {
+                max_call_duration_secs: cfg.conversation.max_duration_secs,
+                idle_reminder_after_secs: cfg.conversation.idle_reminder_after_secs,
+                idle_reminders: cfg.conversation.max_reminders > 0,
+            },
         };
         let metrics = crate::telemetry::metrics()?;
         // Histogram summaries need periodic upkeep.
