@@ -1,5 +1,6 @@
-//! `vox admin create`: an organization, a business in it and an API client with every scope,
-//! made straight in the database (the API needs a client before anything else exists).
+//! `vox admin create`: an organization, a business in it and an API client with every scope
+//! (or those asked for), made straight in the database (the API needs a client before
+//! anything else exists).
 
 use serde::Serialize;
 use vox_store::Store;
@@ -31,12 +32,14 @@ pub struct Created {
     pub scopes: String,
 }
 
-/// Creates them; names are trimmed and must be 1 to 200 characters.
+/// Creates them; names are trimmed and must be 1 to 200 characters. The client may request
+/// `scopes` (space-separated, each one of [`ALL_SCOPES`](crate::ALL_SCOPES)), or every scope.
 pub async fn create(
     store: &Store,
     org: &str,
     business: &str,
     phone: Option<&str>,
+    scopes: Option<&str>,
 ) -> Result<Created, AdminError> {
     for (field, value) in [("org", org), ("business", business)] {
         if value.trim().is_empty() || value.trim().chars().count() > 200 {
@@ -49,9 +52,27 @@ pub async fn create(
         crate::validate::us_phone("phone", p)
             .map_err(|e| AdminError::Invalid(format!("--phone: {}", e.message)))?;
     }
+    let scopes: Vec<String> = match scopes {
+        None => crate::ALL_SCOPES.iter().map(|s| s.to_string()).collect(),
+        Some(list) => {
+            let asked: Vec<String> = list.split_whitespace().map(str::to_owned).collect();
+            if asked.is_empty() {
+                return Err(AdminError::Invalid("--scopes names no scope".into()));
+            }
+            if let Some(bad) = asked
+                .iter()
+                .find(|s| !crate::ALL_SCOPES.contains(&s.as_str()))
+            {
+                return Err(AdminError::Invalid(format!(
+                    "--scopes: no scope {bad:?}; the scopes are: {}",
+                    crate::ALL_SCOPES.join(" ")
+                )));
+            }
+            asked
+        }
+    };
     let o = store.create_organization(org.trim()).await?;
     let b = store.create_business(&o.id, business.trim(), phone).await?;
-    let scopes: Vec<String> = crate::ALL_SCOPES.iter().map(|s| s.to_string()).collect();
     let c = store.create_client(&o.id, "admin", &scopes).await?;
     Ok(Created {
         organization_id: o.id,

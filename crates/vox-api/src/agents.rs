@@ -362,7 +362,7 @@ fn model_names(t: &ToolRecord) -> Vec<String> {
 }
 
 /// Adds the automatic tools to the document's `toolIds`.
-async fn auto_tools(
+pub(crate) async fn auto_tools(
     state: &ApiState,
     business: &Business,
     doc: &mut Map<String, Value>,

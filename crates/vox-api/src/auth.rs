@@ -11,8 +11,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::{ApiError, ApiState};
 
-/// Every scope of seed 002.
+/// Every scope a token may carry: seed 002's, then each compatibility API's own names.
 pub const ALL_SCOPES: &[&str] = &[
+    // seed 002, the Partner API
     "voice-agents:create",
     "voice-agents:read",
     "voice-agents:update",
@@ -30,6 +31,15 @@ pub const ALL_SCOPES: &[&str] = &[
     "integrations:update",
     "integrations:delete",
     "calls:read",
+    // seed 000, the Voice AI API
+    "voice-ai-agents.readonly",
+    "voice-ai-agents.write",
+    "voice-ai-dashboard.readonly",
+    "voice-ai-agent-goals.readonly",
+    "voice-ai-agent-goals.write",
+    // seed 004, the Voice Calls API
+    "voice:read",
+    "audio:download",
 ];
 
 /// The caller of a route: an organization, through a token with scopes.

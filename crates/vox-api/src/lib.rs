@@ -10,6 +10,7 @@ mod agent_settings;
 mod agents;
 pub mod auth;
 mod calls;
+mod compat;
 mod dial_policy;
 mod error;
 pub mod extract;
@@ -20,6 +21,7 @@ pub mod schedule;
 mod templates;
 mod tools;
 mod validate;
+mod voice_ai;
 mod web_calls;
 mod webhooks;
 
@@ -262,6 +264,7 @@ pub fn router(state: ApiState) -> Router {
                 .put(webhooks::put)
                 .delete(webhooks::delete),
         )
+        .merge(voice_ai::routes())
         .fallback(|| async { ApiError::not_found("route") })
         .with_state(state)
 }

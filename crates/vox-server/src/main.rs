@@ -85,6 +85,10 @@ enum AdminCommand {
         /// The business's main phone number (E.164), used for area-code matching.
         #[arg(long)]
         phone: Option<String>,
+        /// The scopes the client may request, space-separated (default: every scope, of the
+        /// Partner API and of the compatibility APIs).
+        #[arg(long)]
+        scopes: Option<String>,
         /// A TOML file layered over the defaults (for store.url).
         #[arg(long, short)]
         config: Option<PathBuf>,
@@ -116,9 +120,16 @@ fn main() -> ExitCode {
                     org,
                     business,
                     phone,
+                    scopes,
                     config,
                 },
-        } => admin_create(config.as_deref(), &org, &business, phone.as_deref()),
+        } => admin_create(
+            config.as_deref(),
+            &org,
+            &business,
+            phone.as_deref(),
+            scopes.as_deref(),
+        ),
         Command::Models {
             command: ModelsCommand::Fetch(args),
         } => fetch_models(&args.dir, args.cache),
@@ -183,6 +194,7 @@ fn admin_create(
     org: &str,
     business: &str,
     phone: Option<&str>,
+    scopes: Option<&str>,
 ) -> anyhow::Result<()> {
     let cfg = Config::load(config, &Overrides::default())?;
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -192,7 +204,7 @@ fn admin_create(
         let store = vox_store::Store::connect(&cfg.store.url)
             .await
             .with_context(|| format!("store.url {}", cfg.store.redacted_url()))?;
-        anyhow::Ok(vox_api::admin::create(&store, org, business, phone).await?)
+        anyhow::Ok(vox_api::admin::create(&store, org, business, phone, scopes).await?)
     })?;
     #[allow(clippy::print_stdout)]
     {

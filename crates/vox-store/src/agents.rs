@@ -100,6 +100,46 @@ impl Store {
         Ok((rows.iter().map(agent).collect::<Result<_, _>>()?, total))
     }
 
+    /// A page of a business's agents whose name contains `query` (any case; `%` and `_`
+    /// match themselves), oldest first, and how many match.
+    pub async fn search_agents(
+        &self,
+        business_id: &str,
+        query: &str,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(Vec<AgentRecord>, i64), StoreError> {
+        let escaped: String = query
+            .to_lowercase()
+            .chars()
+            .flat_map(|c| match c {
+                '%' | '_' | '\\' => vec!['\\', c],
+                c => vec![c],
+            })
+            .collect();
+        let pattern = format!("%{escaped}%");
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM agents WHERE business_id = $1 AND LOWER(name) LIKE $2 ESCAPE '\\' ORDER BY created_at, id LIMIT $3 OFFSET $4"
+        ))
+        .bind(business_id)
+        .bind(&pattern)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(self.pool())
+        .await?;
+        let total: i64 = sqlx::query(
+            "SELECT COUNT(*) AS n FROM agents WHERE business_id = $1 AND LOWER(name) LIKE $2 ESCAPE '\\'",
+        )
+        .bind(business_id)
+        .bind(&pattern)
+        .fetch_one(self.pool())
+        .await?
+        .try_get("n")?;
+        Ok((rows.iter().map(agent).collect::<Result<_, _>>()?, total))
+    }
+
     /// One of a business's agents.
     pub async fn agent(
         &self,

@@ -29,6 +29,7 @@ pub use call_state::{CallChannel, CallKind, CallStatus, EndedReason};
 pub use calls::{CallFilter, CallRecord, OrderBy};
 pub use file_calls::FileCallSetup;
 pub use files::{Chunk, FileRecord};
+pub use numbers::NumberClaim;
 pub use tools::{CalendarIntegration, ToolRecord};
 pub use webhooks::{Delivery, Webhook};
 
