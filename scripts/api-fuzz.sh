@@ -25,16 +25,19 @@ for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && 
 base="http://127.0.0.1:$port"
 read -r biz id secret < <(python3 -c 'import json,sys; c=json.loads(sys.argv[1]); print(c["businessId"], c["clientId"], c["clientSecret"])' "$creds")
 token=$(curl -sf -d grant_type=client_credentials -d "client_id=$id" -d "client_secret=$secret" "$base/v1/oauth/token" | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
-# the document with the real business as the example of business_id, so generated requests
-# reach the handlers behind the tenant check, not only the 404 in front of it
+# the document with the real business as the only business_id and locationId, so generated
+# requests reach the handlers behind the tenant check, not only the 404/403 in front of it
 curl -sf "$base/openapi.json" | python3 -c '
 import json, sys
 doc = json.load(sys.stdin)
 for ops in doc["paths"].values():
     for op in ops.values():
         for p in op.get("parameters", []):
-            if p["name"] == "business_id":
+            if p["name"] in ("business_id", "locationId"):
                 p["schema"] = {"type": "string", "enum": [sys.argv[1]]}
+        body = op.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema", {})
+        if "locationId" in body.get("properties", {}):
+            body["properties"]["locationId"] = {"type": "string", "enum": [sys.argv[1]]}
 json.dump(doc, open(sys.argv[2], "w"))' "$biz" "$work/openapi.json"
 status=0
 # from the temp dir: schemathesis keeps a cache (.schemathesis/) in its working directory

@@ -733,3 +733,43 @@ async fn admin_create_grants_the_scopes_asked_for() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_openapi_document_describes_the_seeds_dialect() {
+    let f = fixture().await;
+    let (status, doc) = call(&f.app, get("/openapi.json", None)).await;
+    assert_eq!(status, StatusCode::OK);
+    let list = &doc["paths"]["/voice-ai/agents"]["get"];
+    assert_eq!(list["operationId"], "get-agents");
+    let param = |name: &str| {
+        list["parameters"]
+            .as_array()
+            .and_then(|ps| ps.iter().find(|p| p["name"] == name))
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    assert_eq!(param("Version")["in"], "header");
+    assert_eq!(param("Version")["required"], true);
+    assert_eq!(param("Version")["schema"]["enum"], json!([VERSION]));
+    assert_eq!(param("locationId")["required"], true);
+    assert_eq!(param("pageSize")["schema"]["maximum"], 50);
+    assert_eq!(
+        list["responses"]["422"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/LeadConnectorError"
+    );
+    assert_eq!(
+        list["security"],
+        json!([{"bearer": ["voice-ai-agents.readonly"]}])
+    );
+    // seed 002's routes keep their own shape
+    let partner = &doc["paths"]["/v1/businesses/{business_id}/voice-agents"]["get"];
+    assert_eq!(
+        partner["responses"]["400"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/Error"
+    );
+    assert!(
+        partner["parameters"]
+            .as_array()
+            .is_some_and(|ps| ps.iter().all(|p| p["name"] != "Version"))
+    );
+}
