@@ -48,6 +48,8 @@ pub(crate) fn all() -> Vec<Value> {
                     "slotDurationMinutes": {"type": "integer", "minimum": 10, "maximum": 300, "default": 60},
                     "slotBufferMinutes": {"type": "integer", "minimum": 0, "maximum": 120, "default": 0},
                     "advanceNoticeMinutes": {"type": "integer", "minimum": 0, "maximum": 14400, "default": 1440},
+                    "offerDays": {"type": "integer", "minimum": 1, "maximum": 14, "default": 14, "description": "days ahead whose slots the agent offers"},
+                    "offerSlotsPerDay": {"type": "integer", "minimum": 1, "maximum": 12, "description": "slots offered per day (default: all)"},
                     "hoursJson": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "object", "properties": {"openTime": {"type": "string"}, "closeTime": {"type": "string"}}}}}
                 }}}
             }),

@@ -280,9 +280,13 @@ async fn check_override(
                         "hoursJson",
                         "timezone",
                         "appointmentsOfAnyCaller",
+                        "offerDays",
+                        "offerSlotsPerDay",
                     ],
                 )?;
                 validate::opt_bool(a, path, "appointmentsOfAnyCaller")?;
+                validate::opt_int(a, path, "offerDays", 1, 14)?;
+                validate::opt_int(a, path, "offerSlotsPerDay", 1, 12)?;
                 validate::opt_int(a, path, "slotDurationMinutes", 10, 300)?;
                 validate::opt_int(a, path, "slotBufferMinutes", 0, 120)?;
                 validate::opt_int(a, path, "advanceNoticeMinutes", 0, 14400)?;

@@ -470,7 +470,7 @@ impl CallTools {
                 return Some("The calendar could not be read: apologise and offer to call back if the caller wants an appointment.".into());
             }
         };
-        let slots = cfg.open_slots(&busy, now_ms, HORIZON_DAYS, SLOTS_IN_PROMPT);
+        let slots = cfg.offered_slots(&busy, now_ms, SLOTS_IN_PROMPT);
         if slots.is_empty() {
             return Some("There are no open appointment slots in the next two weeks.".into());
         }

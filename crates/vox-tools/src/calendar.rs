@@ -52,6 +52,11 @@ pub struct AppointmentConfig {
     /// Whether a call may find and cancel appointments booked for other phone numbers
     /// (`appointmentsOfAnyCaller`, default false: only the caller's own).
     pub any_caller: bool,
+    /// Days ahead whose slots are offered to the caller (`offerDays`, 1-14, default 14;
+    /// seed 000's `daysOfOfferingDates`).
+    pub offer_days: i64,
+    /// Slots offered per day (`offerSlotsPerDay`; seed 000's `slotsPerDay`), all if absent.
+    pub offer_per_day: Option<usize>,
 }
 
 fn hhmm(s: &str) -> Option<i64> {
@@ -114,7 +119,40 @@ impl AppointmentConfig {
                 .and_then(|v| v.get("appointmentsOfAnyCaller"))
                 .and_then(Value::as_bool)
                 .unwrap_or(false),
+            offer_days: get("offerDays", HORIZON_DAYS).clamp(1, HORIZON_DAYS),
+            offer_per_day: v
+                .and_then(|v| v.get("offerSlotsPerDay"))
+                .and_then(Value::as_u64)
+                .and_then(|n| usize::try_from(n).ok())
+                .filter(|n| *n > 0),
         })
+    }
+
+    /// The slots to offer the caller: open slots over the offering days, at most
+    /// `offer_per_day` a day (the earliest), at most `limit` in all.
+    pub fn offered_slots(&self, busy: &[(i64, i64)], now_ms: i64, limit: usize) -> Vec<i64> {
+        let open = self.open_slots(busy, now_ms, self.offer_days, usize::MAX);
+        let mut out: Vec<i64> = Vec::new();
+        let mut day: Option<(Date, usize)> = None;
+        for start in open {
+            let Ok(t) = Timestamp::from_millisecond(start) else {
+                continue;
+            };
+            let date = t.to_zoned(self.tz.clone()).date();
+            let taken = match day {
+                Some((d, n)) if d == date => n,
+                _ => 0,
+            };
+            if self.offer_per_day.is_some_and(|max| taken >= max) {
+                continue;
+            }
+            day = Some((date, taken + 1));
+            out.push(start);
+            if out.len() >= limit {
+                break;
+            }
+        }
+        out
     }
 
     /// The buffer in ms.
@@ -454,6 +492,38 @@ mod tests {
             .expect("zoned")
             .timestamp()
             .as_millisecond()
+    }
+
+    #[test]
+    fn offered_slots_keep_to_the_offering_days_and_per_day_count() {
+        let cfg = AppointmentConfig::from_json(Some(&json!({
+            "advanceNoticeMinutes": 0, "timezone": "America/Chicago",
+            "offerDays": 2, "offerSlotsPerDay": 3
+        })))
+        .expect("config");
+        // Monday 2026-11-23 07:00 Chicago: hours 09:00-17:00, hourly slots
+        let now = ms("2026-11-23T07:00", "America/Chicago");
+        let offered: Vec<String> = cfg
+            .offered_slots(&[], now, 12)
+            .into_iter()
+            .map(|s| cfg.local(s))
+            .collect();
+        assert_eq!(
+            offered,
+            [
+                "2026-11-23T09:00",
+                "2026-11-23T10:00",
+                "2026-11-23T11:00",
+                "2026-11-24T09:00",
+                "2026-11-24T10:00",
+                "2026-11-24T11:00"
+            ]
+        );
+        // without the settings: every slot of the horizon, up to the limit
+        let all = AppointmentConfig::from_json(Some(&json!({"advanceNoticeMinutes": 0})))
+            .expect("config");
+        assert_eq!(all.offered_slots(&[], now, 12).len(), 12);
+        assert_eq!((all.offer_days, all.offer_per_day), (HORIZON_DAYS, None));
     }
 
     #[test]
