@@ -14,6 +14,7 @@ mod file_calls;
 mod files;
 mod numbers;
 mod secrets;
+mod tool_runs;
 mod tools;
 mod webhooks;
 
@@ -30,6 +31,7 @@ pub use calls::{CallFilter, CallRecord, OrderBy};
 pub use file_calls::FileCallSetup;
 pub use files::{Chunk, FileRecord};
 pub use numbers::NumberClaim;
+pub use tool_runs::ToolRun;
 pub use tools::{CalendarIntegration, ToolRecord};
 pub use webhooks::{Delivery, Webhook};
 

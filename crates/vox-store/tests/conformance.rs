@@ -1313,3 +1313,168 @@ async fn secrets_are_sealed_at_rest() {
         assert!(err.to_string().contains("secrets_key"), "{err}");
     }
 }
+
+#[tokio::test]
+async fn numbers_are_claimed_once_and_agents_found_by_name() {
+    for (store, _) in stores().await {
+        let which = store.backend();
+        let org = store.create_organization("Acme").await.expect("org");
+        let biz = store
+            .create_business(&org.id, "Acme", None)
+            .await
+            .expect("biz");
+        let other = store
+            .create_business(&org.id, "Other", None)
+            .await
+            .expect("biz");
+        store
+            .sync_numbers(&[
+                ("twilio".into(), "+15125550101".into()),
+                ("telnyx".into(), "+15125550102".into()),
+                ("telnyx".into(), "+15125550103".into()),
+            ])
+            .await
+            .expect("numbers");
+        assert_eq!(
+            store.number_pools().await.expect("pools"),
+            ["telnyx", "twilio"],
+            "{which:?}"
+        );
+        let agent = |name: &str, b: &str| vox_store::AgentRecord {
+            id: String::new(),
+            business_id: b.to_owned(),
+            name: name.to_owned(),
+            kind: "INBOUND".into(),
+            document: serde_json::json!({}),
+            phone_number: None,
+            on_duty: None,
+            created_at: 0,
+            updated_at: 0,
+        };
+        let a = store
+            .create_agent(agent("Sales_Desk 100%", &biz.id))
+            .await
+            .expect("a");
+        let b = store
+            .create_agent(agent("Support", &other.id))
+            .await
+            .expect("b");
+        use vox_store::NumberClaim::{Claimed, NotInPool, Taken};
+        assert_eq!(
+            store
+                .claim_number(&biz.id, &a.id, "+15125550101")
+                .await
+                .expect("claim"),
+            Claimed,
+            "{which:?}"
+        );
+        assert_eq!(
+            store
+                .claim_number(&other.id, &b.id, "+15125550101")
+                .await
+                .expect("claim"),
+            Taken,
+            "{which:?}"
+        );
+        assert_eq!(
+            store
+                .claim_number(&other.id, &b.id, "+15125550999")
+                .await
+                .expect("claim"),
+            NotInPool,
+            "{which:?}"
+        );
+        // a pool number: the agent gives back the one it held
+        let n = store
+            .claim_pool_number(&biz.id, &a.id, "telnyx")
+            .await
+            .expect("pool");
+        assert_eq!(n.as_deref(), Some("+15125550102"), "{which:?}");
+        assert_eq!(
+            store
+                .claim_number(&other.id, &b.id, "+15125550101")
+                .await
+                .expect("claim"),
+            Taken,
+            "still the business's"
+        );
+        let n = store
+            .claim_pool_number(&other.id, &b.id, "telnyx")
+            .await
+            .expect("pool");
+        assert_eq!(n.as_deref(), Some("+15125550103"), "{which:?}");
+        assert_eq!(
+            store
+                .claim_pool_number(&other.id, &b.id, "twilio")
+                .await
+                .expect("pool"),
+            None,
+            "the other business's number: {which:?}"
+        );
+        // names: any case, % and _ match only themselves
+        for (q, n) in [("sales", 1), ("%", 1), ("_", 1), ("x%", 0), ("", 1)] {
+            let (found, total) = store
+                .search_agents(&biz.id, q, 0, 10)
+                .await
+                .expect("search");
+            assert_eq!((found.len() as i64, total), (n, n), "{which:?} {q:?}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_calls_tool_runs_and_data_are_kept() {
+    for (store, _) in stores().await {
+        let which = store.backend();
+        let org = store.create_organization("Acme").await.expect("org");
+        let biz = store
+            .create_business(&org.id, "Acme", None)
+            .await
+            .expect("biz");
+        let c = store
+            .create_call(vox_store::CallRecord::new(
+                &biz.id,
+                vox_store::CallKind::Inbound,
+            ))
+            .await
+            .expect("call");
+        for (i, name) in ["save_email", "transferCall"].iter().enumerate() {
+            store
+                .add_tool_run(&vox_store::ToolRun {
+                    call_id: c.id.clone(),
+                    tool_id: Some(format!("tool_{i}")),
+                    name: (*name).into(),
+                    action: (i == 1).then(
+                        || serde_json::json!({"actionType": "CALL_TRANSFER", "name": "Manager"}),
+                    ),
+                    arguments: serde_json::json!({"i": i}),
+                    result: "ok".into(),
+                    started_at: 1000 + i as i64,
+                    finished_at: 1010 + i as i64,
+                })
+                .await
+                .expect("run");
+        }
+        let runs = store.tool_runs(&c.id).await.expect("runs");
+        assert_eq!(runs.len(), 2, "{which:?}");
+        assert_eq!(runs[0].name, "save_email");
+        assert_eq!(
+            runs[1].action.as_ref().map(|a| a["actionType"].clone()),
+            Some(serde_json::json!("CALL_TRANSFER"))
+        );
+        assert_eq!(runs[1].arguments, serde_json::json!({"i": 1}));
+        store
+            .set_call_data(
+                &c.id,
+                &serde_json::json!({"field_email": "dana@example.com"}),
+            )
+            .await
+            .expect("data");
+        let c = store.call_by_id(&c.id).await.expect("read").expect("call");
+        assert_eq!(
+            c.structured_data,
+            Some(serde_json::json!({"field_email": "dana@example.com"})),
+            "{which:?}"
+        );
+    }
+}
