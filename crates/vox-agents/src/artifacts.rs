@@ -60,20 +60,53 @@ fn json_object(text: &str) -> Option<serde_json::Map<String, Value>> {
         .cloned()
 }
 
+/// A field extracted after a call: a `collectFields` name, or a seed-000 DATA_EXTRACTION
+/// action's field with what it is and the action it came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Field {
+    /// The key in the call's data.
+    pub key: String,
+    /// What it is, with examples of its form, for the model.
+    pub hint: Option<String>,
+    /// The tool record and action snapshot it came from (logged as run when found).
+    pub action: Option<(String, Value)>,
+}
+
+impl Field {
+    /// A `collectFields` name.
+    pub fn named(key: &str) -> Self {
+        Self {
+            key: key.to_owned(),
+            hint: None,
+            action: None,
+        }
+    }
+}
+
 /// `fields` extracted from `transcript`: an object with exactly those keys, `null` for what
 /// was not said.
 pub async fn extract(
     llm: &Arc<dyn LlmProvider>,
     transcript: &str,
-    fields: &[String],
+    fields: &[Field],
 ) -> Option<Value> {
     if fields.is_empty() || transcript.trim().is_empty() {
         return None;
     }
+    let keys: Vec<&str> = fields.iter().map(|f| f.key.as_str()).collect();
+    let hints: String = fields
+        .iter()
+        .filter_map(|f| Some(format!("\n- {}: {}", f.key, f.hint.as_deref()?)))
+        .collect();
+    let hints = if hints.is_empty() {
+        String::new()
+    } else {
+        format!("\nWhat the keys are:{hints}")
+    };
     let reply = ask(
         llm,
         "You extract data from phone-call transcripts. Reply with one JSON object and nothing else.",
-        format!("From the transcript below, extract these fields as one JSON object with exactly these keys: {}. Use null for anything the caller did not say; never invent values.\n\n{transcript}", serde_json::to_string(fields).unwrap_or_default()),
+        format!("From the transcript below, extract these fields as one JSON object with exactly these keys: {}. Use null for anything the caller did not say; never invent values.{hints}\n\n{transcript}", serde_json::to_string(&keys).unwrap_or_default()),
     )
     .await?;
     let found = json_object(&reply);
@@ -87,14 +120,54 @@ pub async fn extract(
     Some(Value::Object(
         fields
             .iter()
-            .map(|f| (f.clone(), found.get(f).cloned().unwrap_or(Value::Null)))
+            .map(|f| {
+                (
+                    f.key.clone(),
+                    found.get(&f.key).cloned().unwrap_or(Value::Null),
+                )
+            })
             .collect(),
     ))
+}
+
+/// The call's data: what its tools kept during the call (`during`, the record's data so far)
+/// with the post-call extraction (`after`) added; a value kept during the call is what the
+/// caller gave and stays, unless it is null.
+pub fn merge_data(during: Option<&Value>, after: Option<Value>) -> Option<Value> {
+    let Some(Value::Object(during)) = during.filter(|d| d.is_object()) else {
+        return after;
+    };
+    let mut out = match after {
+        Some(Value::Object(a)) => a,
+        _ => serde_json::Map::new(),
+    };
+    for (k, v) in during {
+        if !v.is_null() {
+            out.insert(k.clone(), v.clone());
+        }
+    }
+    Some(Value::Object(out))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn data_kept_during_the_call_stays_over_the_extraction() {
+        let during = serde_json::json!({"email": "dana@example.com", "zip": null});
+        let after =
+            serde_json::json!({"email": "wrong@example.com", "name": "Dana", "zip": "78701"});
+        assert_eq!(
+            merge_data(Some(&during), Some(after.clone())),
+            Some(serde_json::json!({"email": "dana@example.com", "name": "Dana", "zip": "78701"}))
+        );
+        assert_eq!(merge_data(None, Some(after.clone())), Some(after));
+        assert_eq!(
+            merge_data(Some(&during), None),
+            Some(serde_json::json!({"email": "dana@example.com"}))
+        );
+    }
 
     #[test]
     fn extraction_finds_the_json_in_a_chatty_reply() {

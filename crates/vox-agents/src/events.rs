@@ -32,6 +32,9 @@ pub enum EventKind {
     TransferFailed,
     /// The call is over and its record final.
     CallEnded,
+    /// The agent started one of the developer's workflows (a seed-000 WORKFLOW_TRIGGER
+    /// action).
+    WorkflowTriggered,
 }
 
 impl EventKind {
@@ -43,6 +46,7 @@ impl EventKind {
             Self::Transferred => "call.transferred",
             Self::TransferFailed => "call.transfer_failed",
             Self::CallEnded => "call.ended",
+            Self::WorkflowTriggered => "workflow.triggered",
         }
     }
 }

@@ -19,7 +19,7 @@ use vox_providers::LlmProvider;
 use vox_store::{CallRecord, EndedReason, Store, now_ms};
 use vox_tools::api::CallTools;
 
-use crate::artifacts;
+use crate::artifacts::{self, Field};
 use crate::events::{EventKind, Events};
 
 /// The calls whose media stream is connected. Their record is ended by the stream's own
@@ -55,7 +55,7 @@ pub(crate) struct RecordWriter {
     pub events: Events,
     pub live: LiveCalls,
     pub llm: Option<Arc<dyn LlmProvider>>,
-    pub collect: Vec<String>,
+    pub collect: Vec<Field>,
     pub tools: Arc<CallTools>,
     /// Prefix of the recording's URL (`telephony.public_url`; may be empty).
     pub public_url: String,
@@ -85,6 +85,37 @@ impl CallObserver for Observer {
 }
 
 impl RecordWriter {
+    /// Logs each post-call extraction action that found its field as a run of the call.
+    async fn log_extractions(&self, call_id: &str, extracted: Option<&Value>) {
+        let now = now_ms();
+        for f in &self.collect {
+            let (Some((tool_id, action)), Some(value)) = (
+                &f.action,
+                extracted
+                    .and_then(|d| d.get(&f.key))
+                    .filter(|v| !v.is_null()),
+            ) else {
+                continue;
+            };
+            let run = vox_store::ToolRun {
+                call_id: call_id.to_owned(),
+                tool_id: Some(tool_id.clone()),
+                name: "postCallExtraction".into(),
+                action: Some(action.clone()),
+                arguments: serde_json::json!({"key": f.key}),
+                result: match value {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                },
+                started_at: now,
+                finished_at: now,
+            };
+            if let Err(e) = self.store.add_tool_run(&run).await {
+                warn!(error = %e, call = %call_id, "logging a post-call extraction");
+            }
+        }
+    }
+
     /// Starts the writer of `record` in `tasks`; the observer to hand the call.
     pub fn start(self, tasks: &Tasks, record: CallRecord) -> Arc<dyn CallObserver> {
         let (transcript_tx, transcript_rx) = watch::channel(Vec::new());
@@ -104,10 +135,17 @@ impl RecordWriter {
         mut ended: oneshot::Receiver<Option<CallSummary>>,
     ) {
         let call_id = record.id.clone();
+        let mut captured = self.tools.captured_updates();
         let summary = loop {
             tokio::select! {
                 biased;
                 end = &mut ended => break end.ok(),
+                Ok(()) = captured.changed() => {
+                    let data = Value::Object(captured.borrow_and_update().clone());
+                    if let Err(e) = self.store.set_call_data(&call_id, &data).await {
+                        warn!(error = %e, call = %call_id, "keeping the call's data");
+                    }
+                }
                 changed = transcript.changed() => {
                     if changed.is_err() {
                         // the observer is gone without an ending; wait for it below
@@ -171,11 +209,16 @@ impl RecordWriter {
                     self.public_url, record.business_id, call_id
                 )
             });
-        let (mut text_summary, mut data) = (None, None);
+        let (mut text_summary, mut extracted) = (None, None);
         if let Some(llm) = &self.llm {
             text_summary = artifacts::summarize(llm, &text).await;
-            data = artifacts::extract(llm, &text, &self.collect).await;
+            extracted = artifacts::extract(llm, &text, &self.collect).await;
         }
+        self.log_extractions(call_id, extracted.as_ref()).await;
+        // what the call's tools kept, with the extraction added
+        let captured = self.tools.captured();
+        let during = (!captured.is_empty()).then_some(Value::Object(captured));
+        let data = artifacts::merge_data(during.as_ref(), extracted);
         // the artifacts and call.ended in one transaction: a process dying before it leaves
         // both to crash recovery, after it both are stored
         let ended = match self.store.call_by_id(call_id).await {

@@ -13,14 +13,17 @@ use serde_json::{Value, json};
 use tracing::{info, warn};
 use vox_call::{AgentSession, CallControl, OpenCallError, Tasks};
 use vox_engine::{AgentSpec, EngineConfig, VoiceAgent};
-use vox_store::{AgentRecord, CallRecord, Store, StoreError, ToolRecord, now_ms};
+use vox_store::{AgentRecord, CallRecord, Store, StoreError, ToolRecord, ToolRun, now_ms};
 use vox_tools::HttpGuard;
-use vox_tools::api::{ApiTool, CalendarFactory, CallContext, CallTools, ToolEnv, ToolEvents};
+use vox_tools::api::{
+    ApiTool, CalendarFactory, CallContext, CallTools, Effect, ToolEnv, ToolEvent, ToolEvents,
+};
 use vox_tools::calendar::{
     BuiltinCalendar, CalendarBackend, GoogleAccount, GoogleCalendar, NoCalendar,
 };
 use vox_tools::knowledge::KnowledgeBases;
 
+use crate::artifacts::Field;
 use crate::choice::ProviderChoices;
 use crate::events::{EventKind, Events};
 use crate::providers::Providers;
@@ -227,15 +230,7 @@ impl StoredAgents {
                 .map(|c| c.calendar_id),
         };
         let records = agent_tools(&agent, store).await.map_err(internal)?;
-        let events = self.0.events.clone();
-        let (biz, cid) = (record.business_id.clone(), call_id.to_owned());
-        let on_tool: ToolEvents = Arc::new(move |name: &str, args: &Value, result: &str| {
-            events.emit(
-                &biz,
-                EventKind::ToolCalled,
-                json!({"callId": cid, "tool": name, "arguments": args, "result": result}),
-            );
-        });
+        let on_tool = self.tool_events(&record, agent_id);
         let tools = Arc::new(CallTools::new(
             runtime.tools.clone(),
             ctx,
@@ -260,7 +255,7 @@ impl StoredAgents {
         services.tools = Some(Arc::new(tools.clone()));
         services.control = control.control(&record, tools.clone());
         services.recording = self.recording_path(&record);
-        let collect = collect_fields(&agent.document);
+        let collect = collect_fields(&agent.document, &records);
         let writer = RecordWriter {
             store: store.clone(),
             events: self.0.events.clone(),
@@ -280,6 +275,53 @@ impl StoredAgents {
         Ok(AgentSession {
             conversation,
             services,
+        })
+    }
+
+    /// What a call's tool runs do beyond answering the model: the `call.tool_called` event
+    /// (and `workflow.triggered` for a workflow action), and a line in the call's log of
+    /// runs, written as each run ends.
+    fn tool_events(&self, record: &CallRecord, agent_id: &str) -> ToolEvents {
+        let (events, store, tasks) = (
+            self.0.events.clone(),
+            self.0.store.clone(),
+            self.0.tasks.clone(),
+        );
+        let (biz, cid, aid) = (
+            record.business_id.clone(),
+            record.id.clone(),
+            agent_id.to_owned(),
+        );
+        let customer = record.customer_number.clone();
+        Arc::new(move |e: &ToolEvent<'_>| {
+            events.emit(
+                &biz,
+                EventKind::ToolCalled,
+                json!({"callId": cid, "tool": e.name, "arguments": e.arguments, "result": e.result}),
+            );
+            if let Some(Effect::WorkflowTriggered { workflow_id }) = e.effect {
+                events.emit(
+                    &biz,
+                    EventKind::WorkflowTriggered,
+                    json!({"workflowId": workflow_id, "callId": cid, "agentId": aid, "customerNumber": customer, "arguments": e.arguments}),
+                );
+            }
+            let run = ToolRun {
+                call_id: cid.clone(),
+                tool_id: e.source.map(|s| s.tool_id.clone()),
+                name: e.name.to_owned(),
+                action: e.source.and_then(|s| s.action.clone()),
+                arguments: e.arguments.clone(),
+                result: e.result.to_owned(),
+                started_at: e.started_ms,
+                finished_at: e.finished_ms,
+            };
+            let store = store.clone();
+            tasks.spawn_to_completion("tool run log", async move {
+                if let Err(err) = store.add_tool_run(&run).await {
+                    warn!(error = %err, call = %run.call_id, "logging a tool run");
+                }
+            });
         })
     }
 
@@ -353,15 +395,42 @@ impl StoredAgents {
 
 /// The stored agent as the engine's [`AgentSpec`]: the seed's fields it knows (tools are
 /// added from the call's [`CallTools`]).
-/// The fields an agent collects (`collectFields`), extracted after each call.
-fn collect_fields(document: &Value) -> Vec<String> {
-    document["collectFields"]
+/// The fields extracted after an agent's calls: its `collectFields`, and the fields of its
+/// post-call extraction records (seed 000's DATA_EXTRACTION actions).
+fn collect_fields(document: &Value, records: &[ToolRecord]) -> Vec<Field> {
+    let mut out: Vec<Field> = document["collectFields"]
         .as_array()
         .into_iter()
         .flatten()
         .filter_map(Value::as_str)
-        .map(str::to_owned)
-        .collect()
+        .map(Field::named)
+        .collect();
+    for r in records
+        .iter()
+        .filter(|r| r.enabled && r.name == "postCallExtraction")
+    {
+        let o = &r.config_override;
+        let Some(key) = o["key"].as_str().filter(|k| !k.is_empty()) else {
+            continue;
+        };
+        let examples: Vec<&str> = o["examples"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        let mut hint = o["description"].as_str().unwrap_or(key).to_owned();
+        if !examples.is_empty() {
+            hint.push_str(&format!(" (e.g. {})", examples.join(", ")));
+        }
+        out.retain(|f| f.key != key);
+        out.push(Field {
+            key: key.to_owned(),
+            hint: Some(hint),
+            action: o.get("action").map(|a| (r.id.clone(), a.clone())),
+        });
+    }
+    out
 }
 
 fn spec_from_record(a: &AgentRecord) -> Result<AgentSpec, StoreError> {

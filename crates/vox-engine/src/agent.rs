@@ -55,6 +55,10 @@ pub enum ToolKind {
     KnowledgeBase,
     /// A templated HTTP request (carried out by the tool runtime).
     ApiRequest,
+    /// Keeps what the caller said in the call's data (carried out by the tool runtime).
+    CaptureData,
+    /// Starts the developer's workflow (an event, sent by the tool runtime).
+    TriggerWorkflow,
 }
 
 /// A tool the agent may call.

@@ -5,7 +5,8 @@
 //! - `POST /v1/audio/transcriptions`: scripted transcripts after a latency.
 //! - `POST /v1/audio/speech`: raw 24 kHz 16-bit PCM (a tone as long as the text would take to
 //!   say) after a time-to-first-byte.
-//! - `POST /fn/{name}`: a developer's function-tool endpoint, answering scripted JSON.
+//! - `POST /fn/{name}`: a developer's function-tool endpoint, answering scripted JSON; `GET`
+//!   too, its query logged as a JSON object of strings.
 //!
 //! Every request is logged (path and JSON body, or byte count for audio uploads).
 
@@ -157,7 +158,7 @@ impl FakeOpenAi {
             .route("/v1/chat/completions", post(chat))
             .route("/v1/audio/transcriptions", post(transcribe))
             .route("/v1/audio/speech", post(speech))
-            .route("/fn/{name}", post(function))
+            .route("/fn/{name}", post(function).get(function_get))
             .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -363,6 +364,19 @@ async fn speech(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
         .header(header::CONTENT_TYPE, "application/octet-stream")
         .body(Body::from_stream(stream))
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+async fn function_get(
+    State(shared): State<Arc<Shared>>,
+    Path(name): Path<String>,
+    axum::extract::Query(query): axum::extract::Query<BTreeMap<String, String>>,
+) -> Response {
+    function(
+        State(shared),
+        Path(name),
+        Bytes::from(serde_json::to_vec(&query).unwrap_or_default()),
+    )
+    .await
 }
 
 async fn function(

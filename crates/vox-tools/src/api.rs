@@ -3,8 +3,9 @@
 //! [`ApiTool::from_records`] (`api/tool.rs`) turns the stored tool instances into what runs;
 //! [`CallTools`] is the per-call runner: it knows the call (ids, numbers) and carries out
 //! transfers (by recording the order the carrier side executes once the agent has spoken),
-//! calendar bookings, knowledge-base queries, and the developer's `function` and
-//! `apiRequest` endpoints.
+//! calendar bookings, knowledge-base queries, the developer's `function` and `apiRequest`
+//! endpoints, data the caller gives kept with the call (`captureData`), and workflow
+//! triggers (an event). Each run is told to [`ToolEvents`] with the record it came from.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -22,10 +23,11 @@ use crate::knowledge::KnowledgeBases;
 use crate::template;
 use crate::{ToolOutcome, ToolRunner};
 
+mod actions;
 mod calendar_ops;
 mod tool;
 
-pub use tool::{ApiTool, Destination};
+pub use tool::{ApiTool, Destination, LoadedTool, POST_CALL_RECORDS, Source};
 
 /// Longest tool result handed to the model.
 const MAX_RESULT_CHARS: usize = 4000;
@@ -52,7 +54,7 @@ pub struct CallContext {
 }
 
 /// A transfer the tool accepted, for the carrier side to carry out after the agent spoke.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TransferOrder {
     /// Where.
     pub destination: Destination,
@@ -62,8 +64,44 @@ pub struct TransferOrder {
     pub hold_audio: Option<String>,
 }
 
-/// Told of each tool call (for call-event webhooks): `(tool name, arguments, result)`.
-pub type ToolEvents = Arc<dyn Fn(&str, &Value, &str) + Send + Sync>;
+/// What a tool run did beyond its answer to the model.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// The developer's workflow is to start (`workflow.triggered`).
+    WorkflowTriggered {
+        /// Which.
+        workflow_id: String,
+    },
+    /// A value the caller gave was kept in the call's data.
+    DataCaptured {
+        /// Under which key.
+        key: String,
+        /// What.
+        value: String,
+    },
+}
+
+/// One tool run, as it is told to [`ToolEvents`].
+#[derive(Debug)]
+pub struct ToolEvent<'a> {
+    /// The name the model called.
+    pub name: &'a str,
+    /// Its arguments.
+    pub arguments: &'a Value,
+    /// What the model was answered.
+    pub result: &'a str,
+    /// The record it came from (`None`: no such tool).
+    pub source: Option<&'a Source>,
+    /// What it did beyond its answer.
+    pub effect: Option<&'a Effect>,
+    /// When the model asked for it, Unix ms.
+    pub started_ms: i64,
+    /// When it was done, Unix ms.
+    pub finished_ms: i64,
+}
+
+/// Told of each tool run (call-event webhooks, the call's log of actions).
+pub type ToolEvents = Arc<dyn Fn(&ToolEvent<'_>) + Send + Sync>;
 
 /// Where the built-in and Google calendars come from.
 pub type CalendarFactory = Arc<dyn Fn(&CallContext) -> Arc<dyn CalendarBackend> + Send + Sync>;
@@ -94,10 +132,27 @@ impl std::fmt::Debug for ToolEnv {
 pub struct CallTools {
     env: ToolEnv,
     ctx: CallContext,
-    tools: Vec<ApiTool>,
+    tools: Vec<LoadedTool>,
     calendar: Option<(AppointmentConfig, Arc<dyn CalendarBackend>)>,
     transfer: Mutex<Option<TransferOrder>>,
+    captured: tokio::sync::watch::Sender<serde_json::Map<String, Value>>,
     events: Option<ToolEvents>,
+}
+
+/// An outbound request of a tool.
+struct Request<'a> {
+    method: &'a str,
+    url: &'a str,
+    headers: &'a [(String, String)],
+    body: Option<&'a Value>,
+    timeout: Option<Duration>,
+}
+
+/// What one run did: the answer, the record it came from, and its effect.
+struct Ran {
+    outcome: ToolOutcome,
+    source: Option<Source>,
+    effect: Option<Effect>,
 }
 
 impl std::fmt::Debug for CallTools {
@@ -125,10 +180,10 @@ impl CallTools {
     pub fn new(
         env: ToolEnv,
         ctx: CallContext,
-        tools: Vec<ApiTool>,
+        tools: Vec<LoadedTool>,
         events: Option<ToolEvents>,
     ) -> Self {
-        let calendar = tools.iter().find_map(|t| match t {
+        let calendar = tools.iter().find_map(|t| match &t.tool {
             ApiTool::Calendar { config } => Some(config.clone()),
             _ => None,
         });
@@ -139,8 +194,36 @@ impl CallTools {
             tools,
             calendar,
             transfer: Mutex::new(None),
+            captured: tokio::sync::watch::Sender::new(serde_json::Map::new()),
             events,
         }
+    }
+
+    /// The runner for tools without records (tests, file agents' calendars).
+    pub fn of_tools(
+        env: ToolEnv,
+        ctx: CallContext,
+        tools: Vec<ApiTool>,
+        events: Option<ToolEvents>,
+    ) -> Self {
+        let loaded = tools
+            .into_iter()
+            .map(|tool| LoadedTool {
+                tool,
+                sources: Vec::new(),
+            })
+            .collect();
+        Self::new(env, ctx, loaded, events)
+    }
+
+    /// What the caller's words kept in the call's data so far (`captureData` tools).
+    pub fn captured(&self) -> serde_json::Map<String, Value> {
+        self.captured.borrow().clone()
+    }
+
+    /// Each change of [`captured`](Self::captured), latest first (for the call's record).
+    pub fn captured_updates(&self) -> tokio::sync::watch::Receiver<serde_json::Map<String, Value>> {
+        self.captured.subscribe()
     }
 
     /// Every definition for the engine, without duplicate names (the first wins).
@@ -148,7 +231,7 @@ impl CallTools {
         let mut seen = std::collections::BTreeSet::new();
         self.tools
             .iter()
-            .flat_map(ApiTool::defs)
+            .flat_map(|t| t.tool.defs())
             .filter(|d| seen.insert(d.name.clone()))
             .collect()
     }
@@ -164,7 +247,7 @@ impl CallTools {
         let me = self.clone();
         async move {
             for t in &me.tools {
-                if let ApiTool::Knowledge { file_ids } = t
+                if let ApiTool::Knowledge { file_ids } = &t.tool
                     && let Err(e) = me.env.knowledge.index(&me.ctx.business_id, file_ids).await
                 {
                     tracing::warn!(error = %e, "indexing the knowledge base");
@@ -220,44 +303,65 @@ impl CallTools {
         vars
     }
 
-    async fn run_named(&self, name: &str, args: &Value) -> ToolOutcome {
+    async fn run_named(&self, name: &str, args: &Value) -> Ran {
         // the first tool of a name, as in `defs`
-        let tool = self.tools.iter().find(|t| t.answers_to(name));
-        match tool {
-            None => ToolOutcome::text(format!("Error: there is no tool named {name:?}.")),
-            Some(ApiTool::EndCall { .. }) => ToolOutcome::text("Ending the call."),
-            Some(ApiTool::Transfer {
+        let Some(loaded) = self.tools.iter().find(|t| t.tool.answers_to(name)) else {
+            return Ran {
+                outcome: ToolOutcome::text(format!("Error: there is no tool named {name:?}.")),
+                source: None,
+                effect: None,
+            };
+        };
+        let first = loaded.sources.first().cloned();
+        let text = |outcome: String| Ran {
+            outcome: ToolOutcome::text(outcome),
+            source: first.clone(),
+            effect: None,
+        };
+        match &loaded.tool {
+            ApiTool::EndCall { .. } => text("Ending the call.".into()),
+            ApiTool::Transfer {
                 destinations,
                 hold_audio,
                 ..
-            }) => self.transfer(destinations, hold_audio.clone(), args),
-            Some(ApiTool::Calendar { .. }) => ToolOutcome::text(self.calendar_op(name, args).await),
-            Some(ApiTool::Knowledge { file_ids }) => {
-                ToolOutcome::text(self.knowledge(file_ids, args).await)
+            } => {
+                let (outcome, source) = self.transfer(destinations, hold_audio.clone(), args);
+                Ran {
+                    outcome,
+                    source: source.or(first),
+                    effect: None,
+                }
             }
-            Some(ApiTool::Function {
+            ApiTool::Calendar { .. } => text(self.calendar_op(name, args).await),
+            ApiTool::Knowledge { file_ids } => text(self.knowledge(file_ids, args).await),
+            ApiTool::Function {
                 name, url, timeout, ..
-            }) => {
+            } => {
                 let body = json!({
                     "call": {"id": self.ctx.call_id, "agentId": self.ctx.agent_id, "businessId": self.ctx.business_id, "customerNumber": self.ctx.customer_number, "phoneNumber": self.ctx.phone_number},
                     "tool": name,
                     "arguments": args,
                 });
                 let headers = [("content-type".to_owned(), "application/json".to_owned())];
-                ToolOutcome::text(
-                    self.http(name, "POST", url, &headers, Some(&body), *timeout)
-                        .await,
-                )
+                let req = Request {
+                    method: "POST",
+                    url,
+                    headers: &headers,
+                    body: Some(&body),
+                    timeout: *timeout,
+                };
+                text(self.http(name, req, &[]).await)
             }
-            Some(ApiTool::ApiRequest {
+            ApiTool::ApiRequest {
                 name,
                 method,
                 url,
                 headers,
                 body,
                 timeout,
+                selected_paths,
                 ..
-            }) => {
+            } => {
                 let vars = self.variables(args);
                 let url = template::render(url, &vars, true);
                 let headers: Vec<(String, String)> = headers
@@ -270,38 +374,50 @@ impl CallTools {
                     })
                     .collect();
                 let body = body.as_ref().map(|b| template::render_json(b, &vars));
-                ToolOutcome::text(
-                    self.http(name, method, &url, &headers, body.as_ref(), *timeout)
-                        .await,
-                )
+                let req = Request {
+                    method,
+                    url: &url,
+                    headers: &headers,
+                    body: body.as_ref(),
+                    timeout: *timeout,
+                };
+                text(self.http(name, req, selected_paths).await)
             }
+            ApiTool::CaptureData { key, overwrite, .. } => {
+                let (answer, effect) = actions::capture(&self.captured, key, *overwrite, args);
+                Ran {
+                    outcome: ToolOutcome::text(answer),
+                    source: first,
+                    effect,
+                }
+            }
+            ApiTool::TriggerWorkflow { workflow_id, .. } => Ran {
+                outcome: ToolOutcome::text("Done: the workflow has been started."),
+                source: first,
+                effect: Some(Effect::WorkflowTriggered {
+                    workflow_id: workflow_id.clone(),
+                }),
+            },
         }
     }
 
-    async fn http(
-        &self,
-        name: &str,
-        method: &str,
-        url: &str,
-        headers: &[(String, String)],
-        body: Option<&Value>,
-        timeout: Option<Duration>,
-    ) -> String {
+    async fn http(&self, name: &str, req: Request<'_>, select: &[String]) -> String {
         match self
             .env
             .http
             .send(
-                method,
-                url,
-                headers,
-                body,
-                timeout.unwrap_or(self.env.timeout),
+                req.method,
+                req.url,
+                req.headers,
+                req.body,
+                req.timeout.unwrap_or(self.env.timeout),
             )
             .await
         {
             Ok(r) if (200..300).contains(&r.status) => {
                 // a JSON reply with a `result` is the function-tool convention; anything else is passed on
                 let text = match serde_json::from_str::<Value>(&r.body) {
+                    Ok(v) if !select.is_empty() => actions::select(&v, select).to_string(),
                     Ok(v) if v.get("result").is_some() => match &v["result"] {
                         Value::String(s) => s.clone(),
                         other => other.to_string(),
@@ -330,10 +446,13 @@ impl CallTools {
         destinations: &[Destination],
         hold_audio: Option<String>,
         args: &Value,
-    ) -> ToolOutcome {
+    ) -> (ToolOutcome, Option<Source>) {
         if !self.ctx.can_transfer {
-            return ToolOutcome::text(
-                "Error: this call cannot be transferred (no carrier call control); offer to take a message instead.",
+            return (
+                ToolOutcome::text(
+                    "Error: this call cannot be transferred (no carrier call control); offer to take a message instead.",
+                ),
+                None,
             );
         }
         let wanted = args["destination"].as_str().unwrap_or_default().trim();
@@ -343,9 +462,12 @@ impl CallTools {
             .or_else(|| (destinations.len() == 1 && wanted.is_empty()).then(|| &destinations[0]));
         let Some(d) = found else {
             let names: Vec<&str> = destinations.iter().map(|d| d.name.as_str()).collect();
-            return ToolOutcome::text(format!(
-                "Error: {wanted:?} is not a destination; choose one of {names:?}."
-            ));
+            return (
+                ToolOutcome::text(format!(
+                    "Error: {wanted:?} is not a destination; choose one of {names:?}."
+                )),
+                None,
+            );
         };
         let summary = args["summary"]
             .as_str()
@@ -359,10 +481,13 @@ impl CallTools {
                 hold_audio,
             });
         }
-        ToolOutcome {
-            content: format!("Transferring the caller to {} now.", d.name),
-            end_call: Some(format!("transfer to {}", d.name)),
-        }
+        (
+            ToolOutcome {
+                content: format!("Transferring the caller to {} now.", d.name),
+                end_call: Some(format!("transfer to {}", d.name)),
+            },
+            Some(d.source.clone()),
+        )
     }
 
     async fn knowledge(&self, file_ids: &[String], args: &Value) -> String {
@@ -399,12 +524,21 @@ impl ToolRunner for Arc<CallTools> {
                 Ok(v @ Value::Object(_)) => v,
                 _ => return ToolOutcome::text(format!("Error: the arguments of {} must be a JSON object.", call.name)),
             };
-            let outcome = me.run_named(&call.name, &args).await;
-            tracing::info!(call = %me.ctx.call_id, tool = %call.name, ok = !outcome.content.starts_with("Error"), "tool call");
+            let started_ms = vox_store::now_ms();
+            let ran = me.run_named(&call.name, &args).await;
+            tracing::info!(call = %me.ctx.call_id, tool = %call.name, ok = !ran.outcome.content.starts_with("Error"), "tool call");
             if let Some(events) = &me.events {
-                events(&call.name, &args, &outcome.content);
+                events(&ToolEvent {
+                    name: &call.name,
+                    arguments: &args,
+                    result: &ran.outcome.content,
+                    source: ran.source.as_ref(),
+                    effect: ran.effect.as_ref(),
+                    started_ms,
+                    finished_ms: vox_store::now_ms(),
+                });
             }
-            outcome
+            ran.outcome
         }
         .boxed()
     }

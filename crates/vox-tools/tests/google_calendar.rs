@@ -82,7 +82,7 @@ async fn tools_for(
     ))
     .expect("config");
     (
-        Arc::new(CallTools::new(
+        Arc::new(CallTools::of_tools(
             env,
             ctx,
             vec![ApiTool::Calendar {

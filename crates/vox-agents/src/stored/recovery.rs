@@ -14,7 +14,7 @@
 use tracing::{info, warn};
 use vox_store::{CallRecord, CallStatus, EndedReason, StoreError, now_ms};
 
-use super::{StoredAgents, collect_fields};
+use super::{StoredAgents, agent_tools, collect_fields};
 use crate::artifacts;
 use crate::events::{EventKind, body, call_ended_data};
 
@@ -62,18 +62,18 @@ impl StoredAgents {
             return Ok((None, None));
         };
         let collect = match call.agent_id.as_deref() {
-            Some(agent) => self
-                .0
-                .store
-                .agent(&call.business_id, agent)
-                .await?
-                .map(|a| collect_fields(&a.document))
-                .unwrap_or_default(),
+            Some(agent) => match self.0.store.agent(&call.business_id, agent).await? {
+                Some(a) => collect_fields(&a.document, &agent_tools(&a, &self.0.store).await?),
+                None => Vec::new(),
+            },
             None => Vec::new(),
         };
         Ok((
             artifacts::summarize(llm, &transcript).await,
-            artifacts::extract(llm, &transcript, &collect).await,
+            artifacts::merge_data(
+                call.structured_data.as_ref(),
+                artifacts::extract(llm, &transcript, &collect).await,
+            ),
         ))
     }
 

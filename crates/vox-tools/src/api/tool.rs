@@ -10,8 +10,31 @@ use vox_store::ToolRecord;
 use crate::calendar::AppointmentConfig;
 use crate::template::{self, CALL_VARIABLES};
 
+/// The stored tool record a tool (or a transfer destination) came from: what a call's log
+/// names when it runs.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Source {
+    /// The record's id.
+    pub tool_id: String,
+    /// The seed-000 action the record is (`{actionType, name, actionParameters}`), if it is one.
+    pub action: Option<Value>,
+}
+
+impl Source {
+    fn of(r: &ToolRecord) -> Self {
+        Self {
+            tool_id: r.id.clone(),
+            action: r
+                .config_override
+                .get("action")
+                .filter(|a| a.is_object())
+                .cloned(),
+        }
+    }
+}
+
 /// A transfer destination.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Destination {
     /// Its name ("Sales Team").
     pub name: String,
@@ -21,6 +44,18 @@ pub struct Destination {
     pub description: Option<String>,
     /// Check it answers and brief it before connecting.
     pub warm: bool,
+    /// The record that named it.
+    pub source: Source,
+}
+
+/// A tool of the call and the records it was made from (transfers and knowledge-base
+/// queries are one tool however many records bring destinations or files).
+#[derive(Debug, Clone)]
+pub struct LoadedTool {
+    /// What it does.
+    pub tool: ApiTool,
+    /// Its records, in order.
+    pub sources: Vec<Source>,
 }
 
 /// What a tool instance does.
@@ -85,8 +120,41 @@ pub enum ApiTool {
         timeout: Option<Duration>,
         /// Said while it runs.
         message: Option<String>,
+        /// Only these dotted paths of a JSON reply are handed to the model (`data.id`,
+        /// `items.0.name`); all of it when empty.
+        selected_paths: Vec<String>,
+        /// What each argument is, for the model.
+        argument_docs: std::collections::BTreeMap<String, String>,
+    },
+    /// Keeps what the caller says in the call's data, under `key`, as soon as it is said.
+    CaptureData {
+        /// Name the model calls.
+        name: String,
+        /// Where it goes in the call's data.
+        key: String,
+        /// What to listen for.
+        description: String,
+        /// Examples of its form.
+        examples: Vec<String>,
+        /// Replace a value already kept.
+        overwrite: bool,
+    },
+    /// Starts the developer's workflow: a signed `workflow.triggered` event.
+    TriggerWorkflow {
+        /// Name the model calls.
+        name: String,
+        /// The developer's workflow.
+        workflow_id: String,
+        /// When to call it, for the model.
+        description: String,
+        /// Said while it runs.
+        message: Option<String>,
     },
 }
+
+/// Record names the runtime knows but offers no tool for: a post-call extraction is done
+/// after the call (its records are read there).
+pub const POST_CALL_RECORDS: &[&str] = &["postCallExtraction"];
 
 fn str_of(v: &Value, k: &str) -> Option<String> {
     v.get(k).and_then(Value::as_str).map(str::to_owned)
@@ -102,9 +170,12 @@ impl ApiTool {
     /// The enabled tools among `records`, in order. A record that does not describe a
     /// usable tool (the API validates them, so only an old or hand-edited row) is skipped
     /// with a warning.
-    pub fn from_records(records: &[ToolRecord]) -> Vec<ApiTool> {
-        let mut out = Vec::new();
-        for r in records.iter().filter(|r| r.enabled) {
+    pub fn from_records(records: &[ToolRecord]) -> Vec<LoadedTool> {
+        let mut out: Vec<LoadedTool> = Vec::new();
+        for r in records
+            .iter()
+            .filter(|r| r.enabled && !POST_CALL_RECORDS.contains(&r.name.as_str()))
+        {
             let o = &r.config_override;
             let tool = match r.name.as_str() {
                 "endCall" => Ok(ApiTool::EndCall {
@@ -121,6 +192,7 @@ impl ApiTool {
                                 phone_number: str_of(d, "phoneNumber")?,
                                 description: str_of(d, "description"),
                                 warm: d["warmTransferEnabled"].as_bool().unwrap_or(false),
+                                source: Source::of(r),
                             })
                         })
                         .collect();
@@ -191,7 +263,22 @@ impl ApiTool {
                             template::names_in(b, &mut names);
                         }
                         let name = str_of(o, "name").unwrap_or_else(|| "apiRequest".to_owned());
+                        let selected_paths = o["selectedPaths"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .filter_map(Value::as_str)
+                            .map(str::to_owned)
+                            .collect();
+                        let argument_docs = o["argumentDescriptions"]
+                            .as_object()
+                            .into_iter()
+                            .flatten()
+                            .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+                            .collect();
                         Ok(ApiTool::ApiRequest {
+                            selected_paths,
+                            argument_docs,
                             description: str_of(o, "description")
                                 .unwrap_or_else(|| format!("Calls {name}.")),
                             arguments: names
@@ -209,10 +296,30 @@ impl ApiTool {
                     }
                     _ => Err("needs url and method".to_owned()),
                 },
+                "captureData" => match (str_of(o, "name"), str_of(o, "key")) {
+                    (Some(name), Some(key)) => Ok(ApiTool::CaptureData {
+                        description: str_of(o, "description").unwrap_or_else(|| key.clone()),
+                        examples: strings_of(o, "examples"),
+                        overwrite: o["overwrite"].as_bool().unwrap_or(false),
+                        name,
+                        key,
+                    }),
+                    _ => Err("needs name and key".to_owned()),
+                },
+                "triggerWorkflow" => match (str_of(o, "name"), str_of(o, "workflowId")) {
+                    (Some(name), Some(workflow_id)) => Ok(ApiTool::TriggerWorkflow {
+                        description: str_of(o, "description")
+                            .unwrap_or_else(|| format!("Starts the {name} workflow.")),
+                        message: r.message.clone(),
+                        name,
+                        workflow_id,
+                    }),
+                    _ => Err("needs name and workflowId".to_owned()),
+                },
                 other => Err(format!("unknown tool {other:?}")),
             };
             match tool {
-                Ok(t) => out.push(t),
+                Ok(t) => merge(&mut out, t, Source::of(r)),
                 Err(e) => tracing::warn!(tool = %r.id, error = %e, "stored tool skipped"),
             }
         }
@@ -229,7 +336,10 @@ impl ApiTool {
                 "scheduleAppointment" | "searchAppointments" | "cancelAppointment"
             ),
             ApiTool::Knowledge { .. } => name == "knowledgeBaseQuery",
-            ApiTool::Function { name: n, .. } | ApiTool::ApiRequest { name: n, .. } => n == name,
+            ApiTool::Function { name: n, .. }
+            | ApiTool::ApiRequest { name: n, .. }
+            | ApiTool::CaptureData { name: n, .. }
+            | ApiTool::TriggerWorkflow { name: n, .. } => n == name,
         }
     }
 
@@ -287,10 +397,75 @@ impl ApiTool {
                 "query": {"type": "string", "description": "The question, in the caller's words"}
             }, "required": ["query"]}), None, None)],
             ApiTool::Function { name, url, description, parameters, message, .. } => vec![def(name, ToolKind::Function, description.clone(), parameters.clone(), message.clone(), Some(url.clone()))],
-            ApiTool::ApiRequest { name, description, arguments, message, .. } => {
-                let props: serde_json::Map<String, Value> = arguments.iter().map(|a| (a.clone(), json!({"type": "string"}))).collect();
+            ApiTool::ApiRequest { name, description, arguments, message, argument_docs, .. } => {
+                let props: serde_json::Map<String, Value> = arguments.iter().map(|a| {
+                    let mut p = json!({"type": "string"});
+                    if let Some(d) = argument_docs.get(a) {
+                        p["description"] = json!(d);
+                    }
+                    (a.clone(), p)
+                }).collect();
                 vec![def(name, ToolKind::ApiRequest, description.clone(), json!({"type": "object", "properties": props, "required": arguments}), message.clone(), None)]
             }
+            ApiTool::CaptureData { name, description, examples, .. } => {
+                let hint = if examples.is_empty() { String::new() } else { format!(" Examples of its form: {}.", examples.join(", ")) };
+                vec![def(name, ToolKind::CaptureData, format!("Save the caller's {description} as soon as they say it (it is kept with the call).{hint}"), json!({"type": "object", "properties": {
+                    "value": {"type": "string", "description": format!("The caller's {description}, as they gave it")}
+                }, "required": ["value"]}), None, None)]
+            }
+            ApiTool::TriggerWorkflow { name, description, message, .. } => vec![def(name, ToolKind::TriggerWorkflow, description.clone(), json!({"type": "object", "properties": {
+                "details": {"type": "string", "description": "What the workflow needs to know, in one sentence"}
+            }}), message.clone(), None)],
         }
     }
+}
+
+fn strings_of(v: &Value, k: &str) -> Vec<String> {
+    v[k].as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Adds `tool` to `out`: a transfer's destinations join the call's transfer tool, and a
+/// knowledge base's files its knowledge tool (the model sees one of each); other tools are
+/// their own.
+fn merge(out: &mut Vec<LoadedTool>, tool: ApiTool, source: Source) {
+    for loaded in out.iter_mut() {
+        match (&mut loaded.tool, &tool) {
+            (
+                ApiTool::Transfer { destinations, .. },
+                ApiTool::Transfer {
+                    destinations: more, ..
+                },
+            ) => {
+                for d in more {
+                    if !destinations
+                        .iter()
+                        .any(|x| x.name.eq_ignore_ascii_case(&d.name))
+                    {
+                        destinations.push(d.clone());
+                    }
+                }
+                loaded.sources.push(source);
+                return;
+            }
+            (ApiTool::Knowledge { file_ids }, ApiTool::Knowledge { file_ids: more }) => {
+                for f in more {
+                    if !file_ids.contains(f) {
+                        file_ids.push(f.clone());
+                    }
+                }
+                loaded.sources.push(source);
+                return;
+            }
+            _ => {}
+        }
+    }
+    out.push(LoadedTool {
+        tool,
+        sources: vec![source],
+    });
 }
