@@ -312,11 +312,16 @@ pub(crate) async fn document(
             continue;
         }
         for name in model_names(&tool) {
+            // several transfer or knowledge-base tools are one to the model (their
+            // destinations and files together)
+            if name == "transferCall" || name == "knowledgeBaseQuery" {
+                continue;
+            }
             if let Some((_, j)) = names.iter().find(|(n, _)| *n == name) {
                 return Err(ApiError::invalid(
                     &format!("toolIds[{i}]"),
                     format!(
-                        "tool {id} is called {name:?} by the model, as is toolIds[{j}]; an agent's tools need distinct names (one tool of each built-in kind, distinct function/apiRequest names)"
+                        "tool {id} is called {name:?} by the model, as is toolIds[{j}]; an agent's tools need distinct names (one calendar and one end-call tool, distinct function, apiRequest and action names; transfers and knowledge bases may repeat: they are merged)"
                     ),
                 ));
             }
@@ -351,12 +356,14 @@ fn model_names(t: &ToolRecord) -> Vec<String> {
         ]
         .map(str::to_owned)
         .to_vec(),
-        "function" | "apiRequest" => vec![
+        "function" | "apiRequest" | "captureData" | "triggerWorkflow" => vec![
             t.config_override["name"]
                 .as_str()
                 .unwrap_or(&t.name)
                 .to_owned(),
         ],
+        // run after the call: the model never calls it
+        "postCallExtraction" => Vec::new(),
         other => vec![other.to_owned()],
     }
 }
@@ -438,6 +445,7 @@ pub(crate) async fn auto_tools(
     for id in &ids {
         if let Some(t) = state.store.tool(&business.id, id).await?
             && t.name == "knowledgeBaseQuery"
+            && t.config_override["auto"] == json!(true)
         {
             kb_tool = Some(t);
             break;

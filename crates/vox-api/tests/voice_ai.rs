@@ -8,42 +8,6 @@ use axum::http::{Request, StatusCode, header};
 use serde_json::{Value, json};
 use support::*;
 
-const VERSION: &str = "2021-04-15";
-
-fn seed(method: &str, path: &str, token: &str, body: Option<&Value>) -> Request<Body> {
-    let r = Request::builder()
-        .method(method)
-        .uri(path)
-        .header(header::AUTHORIZATION, format!("Bearer {token}"))
-        .header("Version", VERSION);
-    match body {
-        Some(b) => r
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(Body::from(b.to_string())),
-        None => r.body(Body::empty()),
-    }
-    .expect("request")
-}
-
-fn partner(method: &str, path: &str, token: &str, body: &Value) -> Request<Body> {
-    Request::builder()
-        .method(method)
-        .uri(path)
-        .header(header::AUTHORIZATION, format!("Bearer {token}"))
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(Body::from(body.to_string()))
-        .expect("request")
-}
-
-/// Asserts a 422 in the seed's shape whose message names `field`.
-fn assert_invalid(status: StatusCode, body: &Value, field: &str, what: &str) {
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{what}: {body}");
-    assert_eq!(body["statusCode"], 422, "{what}: {body}");
-    assert_eq!(body["error"], "Unprocessable Entity", "{what}: {body}");
-    let message = body["message"][0].as_str().unwrap_or_default();
-    assert!(message.contains(field), "{what}: {message:?} names {field}");
-}
-
 #[tokio::test]
 async fn an_agent_made_through_000_is_the_agent_002_reads() {
     let f = fixture().await;

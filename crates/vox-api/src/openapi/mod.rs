@@ -40,7 +40,8 @@ pub struct Operation {
     pub summary: &'static str,
     /// Scope the bearer token needs (`None`: the token endpoint).
     pub scope: Option<&'static str>,
-    /// Query parameters (name, description), in groups shared between operations.
+    /// Query parameters (name, description; a description starting `required: ` marks a
+    /// required one), in groups shared between operations.
     pub query: &'static [&'static [(&'static str, &'static str)]],
     /// Body.
     pub body: Body,
@@ -100,7 +101,8 @@ impl Api {
         }
     }
 
-    /// A query parameter's schema and whether it is required.
+    /// A query parameter's schema and whether it is required (also when its description
+    /// starts with `required: `).
     fn query_param(self, name: &str) -> (Value, bool) {
         match (self, name) {
             (Self::Partner, "page") => (json!({"type": "integer", "minimum": 1}), false),
@@ -116,7 +118,6 @@ impl Api {
                 json!({"type": "integer", "minimum": 1, "maximum": 50}),
                 false,
             ),
-            (Self::VoiceAi, "locationId") => (json!({"type": "string"}), true),
             _ => (json!({"type": "string"}), false),
         }
     }
@@ -165,6 +166,10 @@ pub fn document() -> Value {
             .collect();
         params.extend(op.query.iter().copied().flatten().map(|(name, d)| {
             let (schema, required) = api.query_param(name);
+            let (d, required) = match d.strip_prefix("required: ") {
+                Some(rest) => (rest, true),
+                None => (*d, required),
+            };
             json!({"name": name, "in": "query", "required": required, "description": d, "schema": schema})
         }));
         params.extend(api.headers());

@@ -6,7 +6,7 @@ use super::{Body, Operation};
 
 const LOCATION: &[(&str, &str)] = &[(
     "locationId",
-    "the location: a business of the token's organization",
+    "required: the location, a business of the token's organization",
 )];
 const PAGE: &[(&str, &str)] = &[
     ("page", "1-based page number, 1-5000 (default 1)"),
@@ -59,6 +59,21 @@ fn agent_patch() -> Value {
     json!({"type": "object", "properties": agent_fields(), "additionalProperties": false})
 }
 
+const DELETE_ACTION: &[(&str, &str)] =
+    &[("agentId", "required: the agent the action is attached to")];
+
+/// A seed-000 action: its type, name and per-type parameters.
+fn action() -> Value {
+    json!({"type": "object", "required": ["agentId", "locationId", "actionType", "name", "actionParameters"], "additionalProperties": false, "properties": {
+        "agentId": {"type": "string"},
+        "locationId": {"type": "string"},
+        "actionType": {"enum": ["CALL_TRANSFER", "DATA_EXTRACTION", "IN_CALL_DATA_EXTRACTION", "WORKFLOW_TRIGGER", "SMS", "APPOINTMENT_BOOKING", "CUSTOM_ACTION", "KNOWLEDGE_BASE"],
+            "description": "SMS is refused (422): Vox sends no text messages yet"},
+        "name": {"type": "string", "minLength": 1, "maxLength": 100},
+        "actionParameters": {"type": "object", "description": "per actionType: CALL_TRANSFER {triggerPrompt, transferToType: number, transferToValue (+ and 10-15 digits, dialable), triggerMessage, hearWhisperMessage?}; DATA_EXTRACTION and IN_CALL_DATA_EXTRACTION {contactFieldId, description, examples (1-5), overwriteExistingValue?}; WORKFLOW_TRIGGER {triggerPrompt, triggerMessage, workflowId}; APPOINTMENT_BOOKING {calendarId (the location's), daysOfOfferingDates 1-14, slotsPerDay 1-12, hoursBetweenSlots 1/6-5}; CUSTOM_ACTION {triggerPrompt, triggerMessage, apiDetails {url, method GET|POST, authenticationRequired?, authenticationValue?, headers [{key, value}]?, parameters [{name, description?, type?, example?}]?}, selectedPaths (GET: at least one; POST: none)}; KNOWLEDGE_BASE {triggerPrompt, knowledgeBaseId (a ready file)}"}
+    }})
+}
+
 /// Every operation under `/voice-ai`.
 pub const OPERATIONS: &[Operation] = &[
     op!(
@@ -108,6 +123,46 @@ pub const OPERATIONS: &[Operation] = &[
         "Delete an agent; its number goes back to the location",
         Some("voice-ai-agents.write"),
         &[LOCATION],
+        Body::None,
+        204
+    ),
+    op!(
+        "post",
+        "/voice-ai/actions",
+        "create-action",
+        "Attach an action to an agent: a tool it uses during its calls",
+        Some("voice-ai-agent-goals.write"),
+        &[],
+        Body::Json(action),
+        201
+    ),
+    op!(
+        "get",
+        "/voice-ai/actions/{action_id}",
+        "get-action",
+        "One action with its parameters (secrets masked)",
+        Some("voice-ai-agent-goals.readonly"),
+        &[LOCATION],
+        Body::None,
+        200
+    ),
+    op!(
+        "put",
+        "/voice-ai/actions/{action_id}",
+        "update-action",
+        "Replace an action (on the agent named: moved if another had it)",
+        Some("voice-ai-agent-goals.write"),
+        &[],
+        Body::Json(action),
+        200
+    ),
+    op!(
+        "delete",
+        "/voice-ai/actions/{action_id}",
+        "delete-action",
+        "Take an action off its agent and delete it",
+        Some("voice-ai-agent-goals.write"),
+        &[LOCATION, DELETE_ACTION],
         Body::None,
         204
     ),

@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 use vox_store::{AgentRecord, Business, NumberClaim};
 
 use super::map::{self, InboundNumber};
-use super::{Error, VoiceAiAuth, location, required};
+use super::{Error, VoiceAiAuth, actions, location, required};
 use crate::compat::Paging;
 use crate::{ApiError, ApiState, agents, schedule, validate};
 
@@ -58,7 +58,10 @@ pub(crate) async fn create(
             return Err(e);
         }
     };
-    Ok((StatusCode::CREATED, Json(view(&state, &business, &record))))
+    Ok((
+        StatusCode::CREATED,
+        Json(view(&state, &business, &record).await?),
+    ))
 }
 
 /// `GET /voice-ai/agents?locationId=&page=&pageSize=&query=`
@@ -79,11 +82,15 @@ pub(crate) async fn list(
             paging.limit(),
         )
         .await?;
+    let mut shown = Vec::with_capacity(agents.len());
+    for a in &agents {
+        shown.push(view(&state, &business, a).await?);
+    }
     Ok(Json(json!({
         "total": total,
         "page": paging.page,
         "pageSize": paging.size,
-        "agents": agents.iter().map(|a| view(&state, &business, a)).collect::<Vec<_>>(),
+        "agents": shown,
     })))
 }
 
@@ -97,7 +104,7 @@ pub(crate) async fn get(
     auth.require("voice-ai-agents.readonly")?;
     let business = location(&state, &auth, required(&q, "locationId")?).await?;
     let a = agent(&state, &business, &id).await?;
-    Ok(Json(view(&state, &business, &a)))
+    Ok(Json(view(&state, &business, &a).await?))
 }
 
 /// `PATCH /voice-ai/agents/{agentId}?locationId=`: the given fields replace the stored ones
@@ -135,7 +142,7 @@ pub(crate) async fn update(
     a.document = Value::Object(doc);
     let a = state.store.update_agent(&a).await?;
     let a = place(&state, a, inbound).await?;
-    Ok(Json(view(&state, &business, &a)))
+    Ok(Json(view(&state, &business, &a).await?))
 }
 
 /// `DELETE /voice-ai/agents/{agentId}?locationId=`
@@ -147,10 +154,12 @@ pub(crate) async fn delete(
 ) -> Result<StatusCode, Error> {
     auth.require("voice-ai-agents.write")?;
     let business = location(&state, &auth, required(&q, "locationId")?).await?;
+    let a = agent(&state, &business, &id).await?;
     if !state.store.delete_agent(&business.id, &id).await? {
         return Err(ApiError::not_found("agent").into());
     }
     state.store.release_agent_number(&id).await?;
+    actions::delete_of_agent(&state, &a).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -162,8 +171,9 @@ async fn agent(state: &ApiState, business: &Business, id: &str) -> Result<AgentR
         .ok_or_else(|| ApiError::not_found("agent").into())
 }
 
-fn view(state: &ApiState, business: &Business, a: &AgentRecord) -> Value {
-    map::to_seed(a, business, state.call_defaults, Vec::new())
+async fn view(state: &ApiState, business: &Business, a: &AgentRecord) -> Result<Value, Error> {
+    let actions = actions::of_agent(state, a).await?;
+    Ok(map::to_seed(a, business, state.call_defaults, actions))
 }
 
 /// `numberPoolId` must name a pool of this server (the carrier whose numbers it holds).

@@ -5,6 +5,8 @@
 //! is refused alike: 403). Errors are the seed's `{statusCode, message, error}`, invalid
 //! input 422 ([`LeadConnector`]). `map.rs` is where seed names meet the model's.
 
+mod action_map;
+mod actions;
 mod agents;
 mod map;
 
@@ -29,6 +31,13 @@ pub(crate) fn routes() -> Router<ApiState> {
             get(agents::get)
                 .patch(agents::update)
                 .delete(agents::delete),
+        )
+        .route("/voice-ai/actions", axum::routing::post(actions::create))
+        .route(
+            "/voice-ai/actions/{action_id}",
+            get(actions::get)
+                .put(actions::update)
+                .delete(actions::delete),
         )
 }
 

@@ -190,3 +190,41 @@ pub async fn token(f: &Fixture, id: &str, secret: &str) -> String {
     assert_eq!(status, StatusCode::OK, "{body}");
     body["access_token"].as_str().expect("token").to_owned()
 }
+
+// Seed 000 (Voice AI) requests: its Version header, and its 422 body.
+
+pub const VERSION: &str = "2021-04-15";
+
+pub fn seed(method: &str, path: &str, token: &str, body: Option<&Value>) -> Request<Body> {
+    let r = Request::builder()
+        .method(method)
+        .uri(path)
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .header("Version", VERSION);
+    match body {
+        Some(b) => r
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(b.to_string())),
+        None => r.body(Body::empty()),
+    }
+    .expect("request")
+}
+
+pub fn partner(method: &str, path: &str, token: &str, body: &Value) -> Request<Body> {
+    Request::builder()
+        .method(method)
+        .uri(path)
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.to_string()))
+        .expect("request")
+}
+
+/// Asserts a 422 in the seed's shape whose message names `field`.
+pub fn assert_invalid(status: StatusCode, body: &Value, field: &str, what: &str) {
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{what}: {body}");
+    assert_eq!(body["statusCode"], 422, "{what}: {body}");
+    assert_eq!(body["error"], "Unprocessable Entity", "{what}: {body}");
+    let message = body["message"][0].as_str().unwrap_or_default();
+    assert!(message.contains(field), "{what}: {message:?} names {field}");
+}
