@@ -123,6 +123,33 @@ pub enum OrderBy {
     DurationMs,
 }
 
+/// A business's calls as seed 000's call logs filter them.
+#[derive(Debug, Clone, Default)]
+pub struct CallLogFilter {
+    /// The business (always set).
+    pub business_id: String,
+    /// Only this agent's.
+    pub agent_id: Option<String>,
+    /// Only calls about these leads (seed 000's contacts); any when empty.
+    pub lead_ids: Vec<String>,
+    /// Only calls of this channel (a browser call is a trial call).
+    pub channel: Option<CallChannel>,
+    /// Created at or after (Unix ms).
+    pub created_from: Option<i64>,
+    /// Created at or before (Unix ms).
+    pub created_to: Option<i64>,
+    /// Only calls that ran an action of one of these types; any when empty.
+    pub action_types: Vec<String>,
+    /// Sort by duration (else by creation).
+    pub by_duration: bool,
+    /// Ascending (else newest or longest first).
+    pub ascending: bool,
+    /// Rows to skip.
+    pub offset: i64,
+    /// Rows to return.
+    pub limit: i64,
+}
+
 /// Queues `event` for the business's endpoint inside `tx`, if it has one.
 async fn queue_in(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
@@ -541,6 +568,74 @@ impl Store {
             .await?;
         let total: i64 = bind(sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT COUNT(*) AS n {WHERE}"
+        ))))
+        .fetch_one(self.pool())
+        .await?
+        .try_get("n")?;
+        Ok((rows.iter().map(call).collect::<Result<_, _>>()?, total))
+    }
+
+    /// A page of a business's calls under seed 000's call-log filters, and how many match.
+    pub async fn list_call_logs(
+        &self,
+        f: &CallLogFilter,
+    ) -> Result<(Vec<CallRecord>, i64), StoreError> {
+        // Only fixed fragments and numbered placeholders are put together here; every value
+        // is a bound parameter.
+        let mut sql = String::from(
+            " FROM calls c WHERE c.business_id = $1 AND ($2 IS NULL OR c.agent_id = $2) AND ($3 IS NULL OR c.channel = $3) AND ($4 IS NULL OR c.created_at >= $4) AND ($5 IS NULL OR c.created_at <= $5)",
+        );
+        let mut n = 5;
+        let mut list = |values: &[String], clause: &str, sql: &mut String| {
+            if values.is_empty() {
+                return;
+            }
+            let marks: Vec<String> = values
+                .iter()
+                .map(|_| {
+                    n += 1;
+                    format!("${n}")
+                })
+                .collect();
+            sql.push_str(&clause.replace("{}", &marks.join(", ")));
+        };
+        list(&f.lead_ids, " AND c.lead_id IN ({})", &mut sql);
+        list(
+            &f.action_types,
+            " AND EXISTS (SELECT 1 FROM call_tool_runs r WHERE r.call_id = c.id AND r.action_type IN ({}))",
+            &mut sql,
+        );
+        let column = if f.by_duration {
+            "COALESCE(c.duration_ms, 0)"
+        } else {
+            "c.created_at"
+        };
+        let direction = if f.ascending { "ASC" } else { "DESC" };
+        let bind = |q: sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments>| {
+            let mut q = q
+                .bind(f.business_id.clone())
+                .bind(f.agent_id.clone())
+                .bind(f.channel.map(CallChannel::as_str))
+                .bind(f.created_from)
+                .bind(f.created_to);
+            for v in f.lead_ids.iter().chain(&f.action_types) {
+                q = q.bind(v.clone());
+            }
+            q
+        };
+        let page = format!(
+            "SELECT {} {sql} ORDER BY {column} {direction}, c.id {direction} LIMIT ${} OFFSET ${}",
+            columns!(),
+            n + 1,
+            n + 2
+        );
+        let rows = bind(sqlx::query(sqlx::AssertSqlSafe(page)))
+            .bind(f.limit)
+            .bind(f.offset)
+            .fetch_all(self.pool())
+            .await?;
+        let total: i64 = bind(sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT COUNT(*) AS n {sql}"
         ))))
         .fetch_one(self.pool())
         .await?

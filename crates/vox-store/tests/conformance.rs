@@ -1470,6 +1470,37 @@ async fn a_calls_tool_runs_and_data_are_kept() {
             )
             .await
             .expect("data");
+        // seed 000's call-log filters: action types, leads, channel, dates, sorting
+        let logs = |f: vox_store::CallLogFilter| {
+            let store = store.clone();
+            async move {
+                let (calls, total) = store.list_call_logs(&f).await.expect("logs");
+                (calls.into_iter().map(|c| c.id).collect::<Vec<_>>(), total)
+            }
+        };
+        let base = vox_store::CallLogFilter {
+            business_id: biz.id.clone(),
+            limit: 10,
+            ..Default::default()
+        };
+        let one = (vec![c.id.clone()], 1);
+        assert_eq!(logs(base.clone()).await, one, "{which:?}");
+        let by_action = vox_store::CallLogFilter {
+            action_types: vec!["SMS".into(), "CALL_TRANSFER".into()],
+            ..base.clone()
+        };
+        assert_eq!(logs(by_action).await, one, "{which:?}");
+        let none = vox_store::CallLogFilter {
+            action_types: vec!["SMS".into()],
+            lead_ids: vec!["lead_1".into()],
+            channel: Some(vox_store::CallChannel::Web),
+            created_from: Some(0),
+            created_to: Some(1),
+            by_duration: true,
+            ascending: true,
+            ..base.clone()
+        };
+        assert_eq!(logs(none).await, (vec![], 0), "{which:?}");
         let c = store.call_by_id(&c.id).await.expect("read").expect("call");
         assert_eq!(
             c.structured_data,

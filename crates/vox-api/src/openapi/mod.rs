@@ -118,6 +118,12 @@ impl Api {
                 json!({"type": "integer", "minimum": 1, "maximum": 50}),
                 false,
             ),
+            (Self::VoiceAi, "startDate" | "endDate") => {
+                (json!({"type": "number", "minimum": 0}), false)
+            }
+            (Self::VoiceAi, "callType") => (json!({"enum": ["LIVE", "TRIAL"]}), false),
+            (Self::VoiceAi, "sortBy") => (json!({"enum": ["duration", "createdAt"]}), false),
+            (Self::VoiceAi, "sort") => (json!({"enum": ["ascend", "descend"]}), false),
             _ => (json!({"type": "string"}), false),
         }
     }

@@ -59,6 +59,32 @@ fn agent_patch() -> Value {
     json!({"type": "object", "properties": agent_fields(), "additionalProperties": false})
 }
 
+const CALL_LOG_FILTERS: &[(&str, &str)] = &[
+    ("agentId", "only this agent's calls"),
+    (
+        "contactId",
+        "only calls about these contacts (comma-separated; Vox's leadIds)",
+    ),
+    ("callType", "LIVE (phone) or TRIAL (a browser call)"),
+    (
+        "startDate",
+        "created at or after this Unix time (seconds or milliseconds); with endDate",
+    ),
+    (
+        "endDate",
+        "created at or before this Unix time; with startDate, after it",
+    ),
+    (
+        "actionType",
+        "only calls that ran an action of these types (comma-separated)",
+    ),
+    ("sortBy", "duration or createdAt (default: newest first)"),
+    ("sort", "ascend or descend, with sortBy"),
+];
+const CALL_LOG_PAGE: &[(&str, &str)] = &[
+    ("page", "1-based page number (default 1)"),
+    ("pageSize", "items per page, 1-50 (default 10)"),
+];
 const DELETE_ACTION: &[(&str, &str)] =
     &[("agentId", "required: the agent the action is attached to")];
 
@@ -125,6 +151,26 @@ pub const OPERATIONS: &[Operation] = &[
         &[LOCATION],
         Body::None,
         204
+    ),
+    op!(
+        "get",
+        "/voice-ai/dashboard/call-logs",
+        "get-call-logs",
+        "The location's calls with the actions each ran, summary, transcript and data",
+        Some("voice-ai-dashboard.readonly"),
+        &[LOCATION, CALL_LOG_FILTERS, CALL_LOG_PAGE],
+        Body::None,
+        200
+    ),
+    op!(
+        "get",
+        "/voice-ai/dashboard/call-logs/{call_id}",
+        "getCallLog",
+        "One call log",
+        Some("voice-ai-dashboard.readonly"),
+        &[LOCATION],
+        Body::None,
+        200
     ),
     op!(
         "post",

@@ -8,6 +8,7 @@
 mod action_map;
 mod actions;
 mod agents;
+mod call_logs;
 mod map;
 
 use axum::Router;
@@ -31,6 +32,11 @@ pub(crate) fn routes() -> Router<ApiState> {
             get(agents::get)
                 .patch(agents::update)
                 .delete(agents::delete),
+        )
+        .route("/voice-ai/dashboard/call-logs", get(call_logs::list_logs))
+        .route(
+            "/voice-ai/dashboard/call-logs/{call_id}",
+            get(call_logs::get_log),
         )
         .route("/voice-ai/actions", axum::routing::post(actions::create))
         .route(
