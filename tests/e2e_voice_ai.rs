@@ -1,0 +1,306 @@
+//! Seed 000 end to end over loopback: an agent made through the Voice AI API and read through
+//! seed 002's, deployed on a pool number by `inboundNumber`, with three actions (data kept
+//! during the call, a workflow trigger, data extracted after it); the fake Twilio rings it and
+//! plays a caller, the fake OpenAI decides which actions to run. Then the call log through
+//! seed 000: the actions that ran, the data, the transcript; and the signed
+//! `workflow.triggered` webhook.
+
+use std::sync::{Arc, Mutex};
+
+use axum::routing::post;
+use reqwest::Method;
+use serde_json::{Value, json};
+use vox_testkit::{
+    ApiClient, CallerScript, ChatReply, FakeOpenAi, FakeTiming, FakeTwilio, VoxServer, repo_root,
+    scratch_dir,
+};
+
+const BIN: &str = env!("CARGO_BIN_EXE_vox");
+const NUMBER: &str = "+15125550122";
+
+/// A seed-000 request (its `Version` header).
+async fn voice_ai(
+    api: &ApiClient,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut req = api
+        .http
+        .request(method, format!("{}{path}", api.base))
+        .bearer_auth(&api.token)
+        .header("Version", "2021-04-15");
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let res = req.send().await.expect("request");
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_made_through_000_takes_a_call_and_logs_its_actions() {
+    let fake_ai = FakeOpenAi::start(FakeTiming::default()).await;
+    let audio = repo_root().join("tests/data/audio");
+    let twilio = FakeTwilio::start(CallerScript {
+        wavs: vec![audio.join("book-1.wav"), audio.join("kb-1.wav")],
+        greeting: true,
+        record_dir: None,
+    })
+    .await;
+    // the developer's webhook receiver
+    let hooks: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let seen = hooks.clone();
+    let app = axum::Router::new().route(
+        "/hooks",
+        post(move |body: String| async move {
+            seen.lock()
+                .expect("hooks")
+                .push(serde_json::from_str(&body).unwrap_or(Value::Null));
+            "ok"
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let dev = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+
+    let dir = scratch_dir("e2e-voice-ai");
+    let config = dir.join("vox.toml");
+    let ai = fake_ai.base_url();
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[tools]
+allow_private_networks = true
+
+[api]
+webhook_retry_secs = 1
+
+[telephony]
+[[telephony.pools]]
+carrier = "twilio"
+numbers = ["{NUMBER}"]
+account_sid = "{sid}"
+auth_token = "{token}"
+api_base = "{api}"
+
+[voice_agents]
+llm = {{ baseUrl = "{ai}", apiKey = "sk-test-secret", model = "fake-llm" }}
+asr = {{ baseUrl = "{ai}", model = "fake-asr" }}
+tts = {{ baseUrl = "{ai}", model = "fake-tts", voice = "v1" }}
+"#,
+            sid = twilio.account_sid(),
+            token = twilio.auth_token(),
+            api = twilio.api_base()
+        ),
+    )
+    .expect("config");
+    let db = format!("sqlite://{}/vox.db", dir.display());
+    let out = std::process::Command::new(BIN)
+        .args([
+            "admin",
+            "create",
+            "--org",
+            "Acme",
+            "--business",
+            "Acme Plumbing",
+            "--config",
+        ])
+        .arg(&config)
+        .env("VOX__STORE__URL", &db)
+        .output()
+        .expect("vox admin create");
+    let creds: Value = serde_json::from_slice(&out.stdout).expect("admin create prints JSON");
+    let biz = creds["businessId"].as_str().expect("businessId").to_owned();
+    let config_arg = config.display().to_string();
+    let db2 = db.clone();
+    let rec = dir.join("recordings").display().to_string();
+    let server = tokio::task::spawn_blocking(move || {
+        VoxServer::start(
+            std::path::Path::new(BIN),
+            &["--config", &config_arg],
+            &[
+                ("VOX__STORE__URL", db2.as_str()),
+                ("VOX__API__RECORDINGS_DIR", rec.as_str()),
+                ("VOX__VAD__STOP_MS", "400"),
+            ],
+        )
+    })
+    .await
+    .expect("server");
+    let base = format!("http://{}", server.addr);
+    let api = ApiClient::login(
+        &base,
+        creds["clientId"].as_str().expect("id"),
+        creds["clientSecret"].as_str().expect("secret"),
+    )
+    .await;
+    let (status, hook) = api
+        .send(
+            Method::PUT,
+            &format!("/v1/businesses/{biz}/webhook"),
+            Some(json!({"url": format!("{dev}/hooks")})),
+        )
+        .await;
+    assert_eq!(status, 200, "{hook}");
+
+    // the agent, through seed 000, answering on the pool's number
+    let (status, agent) = voice_ai(
+        &api,
+        Method::POST,
+        "/voice-ai/agents",
+        Some(json!({"locationId": biz, "agentName": "Front Desk", "inboundNumber": NUMBER,
+            "agentPrompt": "Take the caller's e-mail address and start a quote when they ask for one.",
+            "welcomeMessage": "Hi, this is Acme Plumbing.", "maxCallDuration": 300})),
+    )
+    .await;
+    assert_eq!(status, 201, "{agent}");
+    let agent_id = agent["id"].as_str().expect("id").to_owned();
+    assert_eq!(agent["inboundNumber"], NUMBER);
+    // the same agent through seed 002
+    let (status, same) = api
+        .send(
+            Method::GET,
+            &format!("/v1/businesses/{biz}/voice-agents/{agent_id}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{same}");
+    assert_eq!(
+        (
+            same["name"].as_str(),
+            same["phoneNumber"].as_str(),
+            same["onDuty"].as_bool()
+        ),
+        (Some("Front Desk"), Some(NUMBER), Some(true))
+    );
+    for (ty, name, params) in [
+        (
+            "IN_CALL_DATA_EXTRACTION",
+            "Caller email",
+            json!({"contactFieldId": "field_email", "description": "e-mail address", "examples": ["dana@example.com"]}),
+        ),
+        (
+            "WORKFLOW_TRIGGER",
+            "Start quote",
+            json!({"triggerPrompt": "When the caller wants a quote", "triggerMessage": "I'll start that now.", "workflowId": "wf_42"}),
+        ),
+        (
+            "DATA_EXTRACTION",
+            "Budget",
+            json!({"contactFieldId": "field_budget", "description": "the caller's budget", "examples": ["500 dollars"]}),
+        ),
+    ] {
+        let (status, a) = voice_ai(
+            &api,
+            Method::POST,
+            "/voice-ai/actions",
+            Some(json!({"agentId": agent_id, "locationId": biz, "actionType": ty, "name": name, "actionParameters": params})),
+        )
+        .await;
+        assert_eq!(status, 201, "{ty}: {a}");
+    }
+
+    // the call: the caller gives an e-mail address, then asks for a quote
+    fake_ai.set_extraction(json!({"field_budget": "500 dollars"}));
+    fake_ai.push_transcript("My e-mail is dana at example dot com.");
+    fake_ai.push_transcript("Can you send me a quote? About 500 dollars.");
+    fake_ai.push_chat(ChatReply::tool(
+        "caller_email",
+        json!({"value": "dana@example.com"}),
+    ));
+    fake_ai.push_chat(ChatReply::text("Thanks, I have your e-mail."));
+    fake_ai.push_chat(ChatReply::tool(
+        "start_quote",
+        json!({"details": "a quote around 500 dollars"}),
+    ));
+    fake_ai.push_chat(ChatReply {
+        text: "Your quote is on its way. Goodbye!".into(),
+        tool_calls: vec![("endCall".into(), json!({}))],
+    });
+    let (status, fake_call) = twilio.ring(&base, "+14155550123", NUMBER).await;
+    assert_eq!(status, 200);
+    assert!(fake_call.finished, "{fake_call:?}");
+    let (_, calls) = api
+        .send(Method::GET, &format!("/v1/businesses/{biz}/calls"), None)
+        .await;
+    let call_id = calls["items"][0]["id"].as_str().expect("a call").to_owned();
+    let record = api.ended_call(&biz, &call_id, true).await;
+    assert_eq!(record["agentId"], agent_id.as_str());
+
+    // the call log through seed 000
+    let (status, logs) = voice_ai(
+        &api,
+        Method::GET,
+        &format!("/voice-ai/dashboard/call-logs?locationId={biz}&agentId={agent_id}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{logs}");
+    assert_eq!(logs["total"], 1, "{logs}");
+    let log = &logs["callLogs"][0];
+    assert_eq!(log["id"], call_id.as_str());
+    assert_eq!(log["fromNumber"], "+14155550123");
+    assert_eq!(log["trialCall"], false);
+    let ran: Vec<&str> = log["executedCallActions"]
+        .as_array()
+        .expect("actions")
+        .iter()
+        .filter_map(|a| a["actionType"].as_str())
+        .collect();
+    assert_eq!(
+        ran,
+        [
+            "IN_CALL_DATA_EXTRACTION",
+            "WORKFLOW_TRIGGER",
+            "DATA_EXTRACTION"
+        ],
+        "{log}"
+    );
+    assert_eq!(
+        log["extractedData"],
+        json!({"field_email": "dana@example.com", "field_budget": "500 dollars"}),
+        "kept during the call, and extracted after it"
+    );
+    assert!(
+        log["transcript"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("bot: Hi, this is Acme Plumbing.")
+                && t.contains("human: My e-mail")),
+        "{log}"
+    );
+    // filtered by an action type it ran, and by one it did not
+    for (ty, n) in [("WORKFLOW_TRIGGER", 1), ("CALL_TRANSFER", 0)] {
+        let (_, page) = voice_ai(
+            &api,
+            Method::GET,
+            &format!("/voice-ai/dashboard/call-logs?locationId={biz}&actionType={ty}"),
+            None,
+        )
+        .await;
+        assert_eq!(page["total"], n, "{ty}: {page}");
+    }
+    // the signed workflow event reached the developer
+    let mut workflow = None;
+    for _ in 0..100 {
+        workflow = hooks
+            .lock()
+            .expect("hooks")
+            .iter()
+            .find(|h| h["type"] == "workflow.triggered")
+            .cloned();
+        if workflow.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let workflow = workflow.expect("a workflow.triggered event");
+    assert_eq!(workflow["data"]["workflowId"], "wf_42", "{workflow}");
+    assert_eq!(workflow["data"]["callId"], call_id.as_str());
+    assert_eq!(workflow["data"]["customerNumber"], "+14155550123");
+}
