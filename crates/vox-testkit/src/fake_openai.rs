@@ -148,6 +148,13 @@ impl FakeOpenAi {
 
     /// Starts on a free loopback port (inside a tokio runtime).
     pub async fn start(timing: FakeTiming) -> Self {
+        Self::start_on(SocketAddr::from(([127, 0, 0, 1], 0)), timing)
+            .await
+            .expect("bind fake server")
+    }
+
+    /// Starts on `addr` (the `vox-fake openai` command).
+    pub async fn start_on(addr: SocketAddr, timing: FakeTiming) -> std::io::Result<Self> {
         let shared = Arc::new(Shared {
             timing: Mutex::new(timing),
             script: Mutex::new(Script::default()),
@@ -160,14 +167,12 @@ impl FakeOpenAi {
             .route("/v1/audio/speech", post(speech))
             .route("/fn/{name}", post(function).get(function_get))
             .with_state(shared.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind fake server");
-        let addr = listener.local_addr().expect("addr");
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        Self { addr, shared, task }
+        Ok(Self { addr, shared, task })
     }
 
     /// Base URL for OpenAI clients (`http://127.0.0.1:PORT/v1`).

@@ -142,6 +142,7 @@ impl FakeTwilio {
                 "/2010-04-01/Accounts/{account}/Calls/{sid}",
                 post(update_call),
             )
+            .route("/fake/ring", post(ring_route))
             .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
@@ -186,8 +187,39 @@ impl FakeTwilio {
     /// The webhook's HTTP status and the finished call.
     pub async fn ring(&self, vox_base: &str, from: &str, to: &str) -> (u16, FakeCall) {
         let sid = format!("CA{}", uuid::Uuid::new_v4().simple());
+        ring(self.shared.clone(), sid, vox_base, from, to).await
+    }
+}
+
+/// `POST /fake/ring` `{voxBase, from, to}`: an inbound call, for scripts (`vox-fake`); answered
+/// 202 with its `callSid` at once, the call runs on.
+async fn ring_route(State(shared): State<Arc<Shared>>, Json(body): Json<Value>) -> Response {
+    let (Some(base), Some(from), Some(to)) = (
+        body["voxBase"].as_str().map(str::to_owned),
+        body["from"].as_str().map(str::to_owned),
+        body["to"].as_str().map(str::to_owned),
+    ) else {
+        return (StatusCode::BAD_REQUEST, "voxBase, from and to are required").into_response();
+    };
+    let sid = format!("CA{}", uuid::Uuid::new_v4().simple());
+    let call_sid = sid.clone();
+    tokio::spawn(async move {
+        ring(shared, sid, &base, &from, &to).await;
+    });
+    (StatusCode::ACCEPTED, Json(json!({"callSid": call_sid}))).into_response()
+}
+
+/// An inbound call `sid` (see [`FakeTwilio::ring`]).
+async fn ring(
+    shared: Arc<Shared>,
+    sid: String,
+    vox_base: &str,
+    from: &str,
+    to: &str,
+) -> (u16, FakeCall) {
+    {
         let params = vec![
-            ("AccountSid".to_owned(), self.shared.account_sid.clone()),
+            ("AccountSid".to_owned(), shared.account_sid.clone()),
             ("CallSid".to_owned(), sid.clone()),
             ("CallStatus".to_owned(), "ringing".to_owned()),
             ("Direction".to_owned(), "inbound".to_owned()),
@@ -195,23 +227,23 @@ impl FakeTwilio {
             ("To".to_owned(), to.to_owned()),
         ];
         let url = format!("{vox_base}/twilio/voice");
-        let (status, twiml) = post_signed(&self.shared, &url, &params).await;
+        let (status, twiml) = post_signed(&shared, &url, &params).await;
         let call = FakeCall {
             sid: sid.clone(),
             to: to.into(),
             from: from.into(),
             ..Default::default()
         };
-        lock(&self.shared.calls).push(call);
+        lock(&shared.calls).push(call);
         if status == 200 {
-            run_twiml(self.shared.clone(), sid.clone(), twiml, None).await;
+            run_twiml(shared.clone(), sid.clone(), twiml, None).await;
         } else {
-            update(&self.shared, &sid, |c| c.finished = true);
+            update(&shared, &sid, |c| c.finished = true);
         }
-        let call = self
-            .calls()
-            .into_iter()
+        let call = lock(&shared.calls)
+            .iter()
             .find(|c| c.sid == sid)
+            .cloned()
             .unwrap_or_default();
         (status, call)
     }
