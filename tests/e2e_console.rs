@@ -229,16 +229,22 @@ async fn chromium_calls_the_demo_from_the_console_and_barges_in() {
             .await;
         panic!("the console did not connect: {state}");
     }
-    // the answer to the question, in the page (planned words included while it is spoken)
+    // the answer to the question, in the page (planned words included while it is spoken):
+    // a node of the demo's graph, chosen from what Whisper heard. Mostly the offer of
+    // appointments; on a loaded machine Chromium's microphone can come out rougher and
+    // Whisper tiny hear "welcome pointsments for next, to make and in the morning" (seen in
+    // CI), which the graph answers with its opening hours. Either shows the words reached
+    // the agent; the no-match apology would not.
+    const ANSWERS: &str = "/tuesday at ten|nine to five/i";
     let answered = page
         .wait_for(
-            "[...document.querySelectorAll('#transcript li.agent .said')].some(s => /tuesday at ten/i.test(s.textContent))",
+            &format!("[...document.querySelectorAll('#transcript li.agent .said')].some(s => {ANSWERS}.test(s.textContent))"),
             Duration::from_secs(30),
         )
         .await;
     assert!(
         answered.is_some(),
-        "no offer of appointments in the page: {:?}",
+        "no answer from the demo's graph in the page: {:?}",
         transcript(&mut page).await
     );
     // the barge-in: a line cut off by the caller
@@ -259,13 +265,13 @@ async fn chromium_calls_the_demo_from_the_console_and_barges_in() {
     assert!(
         lines
             .iter()
-            .any(|(role, text, _)| role == "caller" && text.contains("appointment")),
+            .any(|(role, text, _)| role == "caller" && text.contains("morning")),
         "the caller's question is not in the page: {lines:?}"
     );
     assert!(
-        lines
-            .iter()
-            .any(|(role, text, cut)| role == "agent" && *cut && text.contains("tuesday at ten")),
+        lines.iter().any(|(role, text, cut)| role == "agent"
+            && *cut
+            && (text.contains("tuesday at ten") || text.contains("nine to five"))),
         "the cut-off line is not the answer: {lines:?}"
     );
     // what the page heard: the answer after the question, then silence soon after the
