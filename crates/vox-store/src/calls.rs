@@ -123,17 +123,28 @@ pub enum OrderBy {
     DurationMs,
 }
 
-/// A business's calls as seed 000's call logs filter them.
+/// Calls as the compatibility APIs search them (seed 000's call logs, seed 004's voice
+/// calls): an organization's, narrowed by any of these.
 #[derive(Debug, Clone, Default)]
-pub struct CallLogFilter {
-    /// The business (always set).
-    pub business_id: String,
+pub struct CallSearch {
+    /// The organization (always set).
+    pub organization_id: String,
+    /// Only this business's.
+    pub business_id: Option<String>,
     /// Only this agent's.
     pub agent_id: Option<String>,
     /// Only calls about these leads (seed 000's contacts); any when empty.
     pub lead_ids: Vec<String>,
     /// Only calls of this channel (a browser call is a trial call).
     pub channel: Option<CallChannel>,
+    /// Only calls in this direction.
+    pub kind: Option<CallKind>,
+    /// Only calls where they stand so.
+    pub status: Option<CallStatus>,
+    /// Only calls that ended for one of these reasons; any when empty.
+    pub ended_reasons: Vec<EndedReason>,
+    /// Never calls that ended for one of these reasons.
+    pub not_ended_reasons: Vec<EndedReason>,
     /// Created at or after (Unix ms).
     pub created_from: Option<i64>,
     /// Created at or before (Unix ms).
@@ -575,23 +586,19 @@ impl Store {
         Ok((rows.iter().map(call).collect::<Result<_, _>>()?, total))
     }
 
-    /// A page of a business's calls under seed 000's call-log filters, and how many match.
-    pub async fn list_call_logs(
-        &self,
-        f: &CallLogFilter,
-    ) -> Result<(Vec<CallRecord>, i64), StoreError> {
+    /// A page of the calls a [`CallSearch`] finds, and how many there are.
+    pub async fn search_calls(&self, f: &CallSearch) -> Result<(Vec<CallRecord>, i64), StoreError> {
         // Only fixed fragments and numbered placeholders are put together here; every value
         // is a bound parameter.
         let mut sql = String::from(
-            " FROM calls c WHERE c.business_id = $1 AND ($2 IS NULL OR c.agent_id = $2) AND ($3 IS NULL OR c.channel = $3) AND ($4 IS NULL OR c.created_at >= $4) AND ($5 IS NULL OR c.created_at <= $5)",
+            " FROM calls c JOIN businesses b ON b.id = c.business_id WHERE b.organization_id = $1 AND ($2 IS NULL OR c.business_id = $2) AND ($3 IS NULL OR c.agent_id = $3) AND ($4 IS NULL OR c.channel = $4) AND ($5 IS NULL OR c.created_at >= $5) AND ($6 IS NULL OR c.created_at <= $6) AND ($7 IS NULL OR c.kind = $7) AND ($8 IS NULL OR c.status = $8)",
         );
-        let mut n = 5;
-        let mut list = |values: &[String], clause: &str, sql: &mut String| {
-            if values.is_empty() {
+        let mut n = 8;
+        let mut list = |count: usize, clause: &str, sql: &mut String| {
+            if count == 0 {
                 return;
             }
-            let marks: Vec<String> = values
-                .iter()
+            let marks: Vec<String> = (0..count)
                 .map(|_| {
                     n += 1;
                     format!("${n}")
@@ -599,10 +606,20 @@ impl Store {
                 .collect();
             sql.push_str(&clause.replace("{}", &marks.join(", ")));
         };
-        list(&f.lead_ids, " AND c.lead_id IN ({})", &mut sql);
+        list(f.lead_ids.len(), " AND c.lead_id IN ({})", &mut sql);
         list(
-            &f.action_types,
+            f.action_types.len(),
             " AND EXISTS (SELECT 1 FROM call_tool_runs r WHERE r.call_id = c.id AND r.action_type IN ({}))",
+            &mut sql,
+        );
+        list(
+            f.ended_reasons.len(),
+            " AND c.ended_reason IN ({})",
+            &mut sql,
+        );
+        list(
+            f.not_ended_reasons.len(),
+            " AND (c.ended_reason IS NULL OR c.ended_reason NOT IN ({}))",
             &mut sql,
         );
         let column = if f.by_duration {
@@ -613,13 +630,19 @@ impl Store {
         let direction = if f.ascending { "ASC" } else { "DESC" };
         let bind = |q: sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments>| {
             let mut q = q
+                .bind(f.organization_id.clone())
                 .bind(f.business_id.clone())
                 .bind(f.agent_id.clone())
                 .bind(f.channel.map(CallChannel::as_str))
                 .bind(f.created_from)
-                .bind(f.created_to);
+                .bind(f.created_to)
+                .bind(f.kind.map(CallKind::as_str))
+                .bind(f.status.map(CallStatus::as_str));
             for v in f.lead_ids.iter().chain(&f.action_types) {
                 q = q.bind(v.clone());
+            }
+            for r in f.ended_reasons.iter().chain(&f.not_ended_reasons) {
+                q = q.bind(r.as_str());
             }
             q
         };

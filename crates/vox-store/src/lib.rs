@@ -27,7 +27,7 @@ use sqlx::{AnyPool, Row};
 pub use agents::AgentRecord;
 pub use appointments::Appointment;
 pub use call_state::{CallChannel, CallKind, CallStatus, EndedReason};
-pub use calls::{CallFilter, CallLogFilter, CallRecord, OrderBy};
+pub use calls::{CallFilter, CallRecord, CallSearch, OrderBy};
 pub use file_calls::FileCallSetup;
 pub use files::{Chunk, FileRecord};
 pub use numbers::NumberClaim;

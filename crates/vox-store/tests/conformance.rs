@@ -1471,26 +1471,27 @@ async fn a_calls_tool_runs_and_data_are_kept() {
             .await
             .expect("data");
         // seed 000's call-log filters: action types, leads, channel, dates, sorting
-        let logs = |f: vox_store::CallLogFilter| {
+        let logs = |f: vox_store::CallSearch| {
             let store = store.clone();
             async move {
-                let (calls, total) = store.list_call_logs(&f).await.expect("logs");
+                let (calls, total) = store.search_calls(&f).await.expect("logs");
                 (calls.into_iter().map(|c| c.id).collect::<Vec<_>>(), total)
             }
         };
-        let base = vox_store::CallLogFilter {
-            business_id: biz.id.clone(),
+        let base = vox_store::CallSearch {
+            organization_id: org.id.clone(),
+            business_id: Some(biz.id.clone()),
             limit: 10,
             ..Default::default()
         };
         let one = (vec![c.id.clone()], 1);
         assert_eq!(logs(base.clone()).await, one, "{which:?}");
-        let by_action = vox_store::CallLogFilter {
+        let by_action = vox_store::CallSearch {
             action_types: vec!["SMS".into(), "CALL_TRANSFER".into()],
             ..base.clone()
         };
         assert_eq!(logs(by_action).await, one, "{which:?}");
-        let none = vox_store::CallLogFilter {
+        let none = vox_store::CallSearch {
             action_types: vec!["SMS".into()],
             lead_ids: vec!["lead_1".into()],
             channel: Some(vox_store::CallChannel::Web),
@@ -1501,6 +1502,25 @@ async fn a_calls_tool_runs_and_data_are_kept() {
             ..base.clone()
         };
         assert_eq!(logs(none).await, (vec![], 0), "{which:?}");
+        // seed 004's: direction, status and ending reasons
+        let scheduled = vox_store::CallSearch {
+            kind: Some(vox_store::CallKind::Inbound),
+            status: Some(vox_store::CallStatus::Scheduled),
+            not_ended_reasons: vec![vox_store::EndedReason::CustomerBusy],
+            ..base.clone()
+        };
+        assert_eq!(logs(scheduled).await, one, "{which:?}");
+        let busy = vox_store::CallSearch {
+            ended_reasons: vec![vox_store::EndedReason::CustomerBusy],
+            ..base.clone()
+        };
+        assert_eq!(logs(busy).await, (vec![], 0), "{which:?}");
+        let other_org = vox_store::CallSearch {
+            organization_id: "org_other".into(),
+            business_id: None,
+            ..base.clone()
+        };
+        assert_eq!(logs(other_org).await, (vec![], 0), "{which:?}");
         let c = store.call_by_id(&c.id).await.expect("read").expect("call");
         assert_eq!(
             c.structured_data,

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use serde_json::{Value, json};
-use vox_store::{Business, CallChannel, CallLogFilter, CallRecord, rfc3339};
+use vox_store::{Business, CallChannel, CallRecord, CallSearch, rfc3339};
 
 use super::action_map::ACTION_TYPES;
 use super::{Error, VoiceAiAuth, location, required};
@@ -53,7 +53,7 @@ fn filter(
     q: &HashMap<String, String>,
     business: &Business,
     paging: Paging,
-) -> Result<CallLogFilter, ApiError> {
+) -> Result<CallSearch, ApiError> {
     let channel = match q.get("callType").map(String::as_str) {
         None => None,
         Some("LIVE") => Some(CallChannel::Phone),
@@ -120,8 +120,9 @@ fn filter(
         (Some(_), Some("ascend")) => true,
         _ => false,
     };
-    Ok(CallLogFilter {
-        business_id: business.id.clone(),
+    Ok(CallSearch {
+        organization_id: business.organization_id.clone(),
+        business_id: Some(business.id.clone()),
         agent_id: q.get("agentId").filter(|a| !a.trim().is_empty()).cloned(),
         lead_ids: list(q, "contactId"),
         channel,
@@ -132,6 +133,7 @@ fn filter(
         ascending,
         offset: paging.offset(),
         limit: paging.limit(),
+        ..CallSearch::default()
     })
 }
 
@@ -145,7 +147,7 @@ pub(crate) async fn list_logs(
     let business = location(&state, &auth, required(&q, "locationId")?).await?;
     let paging = Paging::from_query(&q, 10, 50, u32::MAX)?;
     let f = filter(&q, &business, paging)?;
-    let (calls, total) = state.store.list_call_logs(&f).await?;
+    let (calls, total) = state.store.search_calls(&f).await?;
     let mut agents: HashMap<String, bool> = HashMap::new();
     let mut logs = Vec::with_capacity(calls.len());
     for c in &calls {
