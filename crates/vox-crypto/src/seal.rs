@@ -38,10 +38,29 @@ impl std::fmt::Display for OpenError {
 
 impl std::error::Error for OpenError {}
 
+/// A key from its text: 32 bytes in base64 (44 characters) or hex (64).
+pub fn key_from_text(text: &str) -> Result<[u8; KEY_LEN], String> {
+    let text = text.trim();
+    let bytes = if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        (0..32)
+            .map(|i| u8::from_str_radix(&text[2 * i..2 * i + 2], 16))
+            .collect::<Result<Vec<u8>, _>>()
+            .map_err(|_| "not hex".to_owned())?
+    } else {
+        B64.decode(text)
+            .map_err(|_| "not base64 or hex".to_owned())?
+    };
+    bytes
+        .try_into()
+        .map_err(|b: Vec<u8>| format!("{} bytes, not {KEY_LEN}", b.len()))
+}
+
 /// Seals and opens values under one key (share it behind an `Arc`).
 pub struct Sealer {
     key: LessSafeKey,
     rng: SystemRandom,
+    /// Derives keys for other purposes (HMAC-SHA256 under the sealing key).
+    derive: aws_lc_rs::hmac::Key,
 }
 
 impl std::fmt::Debug for Sealer {
@@ -53,29 +72,28 @@ impl std::fmt::Debug for Sealer {
 impl Sealer {
     /// From 32 key bytes.
     pub fn new(key: &[u8; KEY_LEN]) -> Self {
+        let derive = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, key);
         let key = UnboundKey::new(&AES_256_GCM, key).expect("AES-256 takes 32-byte keys");
         Self {
             key: LessSafeKey::new(key),
             rng: SystemRandom::new(),
+            derive,
         }
+    }
+
+    /// A 32-byte key for another purpose, named by `label`, derived from this one (HMAC-SHA256
+    /// of the label under it): whoever shares this key shares the derived one, and the
+    /// derived key tells nothing of this one.
+    pub fn derive(&self, label: &str) -> [u8; KEY_LEN] {
+        let tag = aws_lc_rs::hmac::sign(&self.derive, label.as_bytes());
+        let mut out = [0u8; KEY_LEN];
+        out.copy_from_slice(&tag.as_ref()[..KEY_LEN]);
+        out
     }
 
     /// From the text of a key: 32 bytes in base64 (44 characters) or hex (64).
     pub fn from_text(text: &str) -> Result<Self, String> {
-        let text = text.trim();
-        let bytes = if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
-            (0..32)
-                .map(|i| u8::from_str_radix(&text[2 * i..2 * i + 2], 16))
-                .collect::<Result<Vec<u8>, _>>()
-                .map_err(|_| "not hex".to_owned())?
-        } else {
-            B64.decode(text)
-                .map_err(|_| "not base64 or hex".to_owned())?
-        };
-        let key: [u8; KEY_LEN] = bytes
-            .try_into()
-            .map_err(|b: Vec<u8>| format!("{} bytes, not {KEY_LEN}", b.len()))?;
-        Ok(Self::new(&key))
+        Ok(Self::new(&key_from_text(text)?))
     }
 
     /// A new random key, as text for a key file (base64).
@@ -170,6 +188,21 @@ mod tests {
         );
         assert_eq!(s.open("vox:v1:AAAA", "x"), Err(OpenError::Rejected));
         assert_eq!(s.open(&s.seal("", "x"), "x").as_deref(), Ok(""));
+    }
+
+    #[test]
+    fn derived_keys_are_stable_per_label_and_apart() {
+        let a = Sealer::new(&[1u8; KEY_LEN]);
+        let b = Sealer::new(&[2u8; KEY_LEN]);
+        assert_eq!(
+            a.derive("links"),
+            Sealer::new(&[1u8; KEY_LEN]).derive("links")
+        );
+        assert_ne!(a.derive("links"), a.derive("other"));
+        assert_ne!(a.derive("links"), b.derive("links"));
+        assert_ne!(a.derive("links"), [1u8; KEY_LEN]);
+        assert_eq!(key_from_text(&"01".repeat(32)), Ok([1u8; KEY_LEN]));
+        assert!(key_from_text("short").is_err());
     }
 
     #[test]
