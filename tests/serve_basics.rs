@@ -330,18 +330,26 @@ fn configured_secrets_never_show() {
     let twilio_token = "twilio-token-9d8c7b6a5f";
     let plivo_token = "plivo-token-1a2b3c4d5e";
     let turn_credential = "turn-credential-5e4d3c2b1a";
+    let links_key = "c2lnbmVkLWxpbmtzLWtleS0wMTIzNDU2Nzg5YWJjZGU=";
     std::fs::write(
         &config,
         format!(
             "[[telephony.pools]]\ncarrier = \"twilio\"\nnumbers = [\"+15125550100\"]\naccount_sid = \"AC1\"\nauth_token = \"env:VOX_TEST_TWILIO_TOKEN\"\n\
              [[telephony.pools]]\ncarrier = \"plivo\"\nnumbers = [\"+15125550101\"]\naccount_sid = \"MA1\"\nauth_token = \"{plivo_token}\"\n\
              [voice_agents]\nllm = {{ baseUrl = \"http://127.0.0.1:9/v1\", apiKey = \"{llm_key}\", model = \"m\" }}\n\
-             [[webrtc.ice_servers]]\nurls = [\"turn:turn.example.org:3478\"]\nusername = \"vox\"\ncredential = \"{turn_credential}\"\n"
+             [[webrtc.ice_servers]]\nurls = [\"turn:turn.example.org:3478\"]\nusername = \"vox\"\ncredential = \"{turn_credential}\"\n\
+             [api]\nsigned_links_key = \"{links_key}\"\n"
         ),
     )
     .expect("config");
     let config = config.display().to_string();
-    let secrets = [llm_key, twilio_token, plivo_token, turn_credential];
+    let secrets = [
+        llm_key,
+        twilio_token,
+        plivo_token,
+        turn_credential,
+        links_key,
+    ];
     let out = Command::new(BIN)
         .args(["serve", "--print-config", "--config", &config])
         .env("VOX_TEST_TWILIO_TOKEN", twilio_token)

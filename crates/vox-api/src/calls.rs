@@ -222,7 +222,6 @@ pub(crate) async fn recording(
     State(state): State<ApiState>,
     Path((biz, id)): Path<(String, String)>,
 ) -> Result<axum::response::Response, ApiError> {
-    use axum::response::IntoResponse as _;
     auth.require("calls:read")?;
     let business = business(&state, &auth, &biz).await?;
     let c = state
@@ -233,13 +232,23 @@ pub(crate) async fn recording(
     if c.recording_url.is_none() {
         return Err(ApiError::not_found("recording"));
     }
-    // ids are ours (checked above through the store), so the path stays inside the directory
-    let path = state
+    wav(&recording_path(&state, &c)).await
+}
+
+/// Where a call's recording is. Ids are ours (the record was read from the store), so the
+/// path stays inside the directory.
+pub(crate) fn recording_path(state: &ApiState, c: &vox_store::CallRecord) -> std::path::PathBuf {
+    state
         .recordings_dir
         .join(&c.business_id)
-        .join(format!("{}.wav", c.id));
-    // streamed from the file: a long call's recording is never held in memory whole
-    let file = tokio::fs::File::open(&path)
+        .join(format!("{}.wav", c.id))
+}
+
+/// A recording as the response, streamed from its file: a long call's recording is never held
+/// in memory whole.
+pub(crate) async fn wav(path: &std::path::Path) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse as _;
+    let file = tokio::fs::File::open(path)
         .await
         .map_err(|_| ApiError::not_found("recording"))?;
     let len = file

@@ -22,6 +22,7 @@ mod templates;
 mod tools;
 mod validate;
 mod voice_ai;
+mod voice_calls;
 mod web_calls;
 mod webhooks;
 
@@ -89,6 +90,11 @@ pub struct ApiState {
     pub speech_languages: SpeechLanguages,
     /// What agents' calls run by where an agent sets nothing (`[conversation]`).
     pub call_defaults: CallDefaults,
+    /// Signs and checks links that open without a token (seed 004's recordings).
+    pub links: std::sync::Arc<vox_crypto::link::LinkSigner>,
+    /// The base URL this server is reached at (`telephony.public_url`; empty: the request's
+    /// host).
+    pub public_url: String,
 }
 
 /// `page` / `page_size` of list routes (seed 002: default 1 and 10, at most 100).
@@ -265,6 +271,7 @@ pub fn router(state: ApiState) -> Router {
                 .delete(webhooks::delete),
         )
         .merge(voice_ai::routes())
+        .merge(voice_calls::routes())
         .fallback(|| async { ApiError::not_found("route") })
         .with_state(state)
 }

@@ -160,6 +160,30 @@ pub struct ApiConfig {
     pub dial_area_codes: Vec<String>,
     /// Outbound calls each business may start per minute.
     pub outbound_calls_per_minute: u32,
+    /// The key of links that open without a token (seed 004's recording links); empty:
+    /// derived from the secrets key.
+    pub signed_links_key: String,
+}
+
+impl ApiConfig {
+    /// The signer of links that open without a token: `signed_links_key`, else a key derived
+    /// from the one that seals the database's secrets (nodes sharing a database share it).
+    pub fn link_signer(
+        &self,
+        sealer: &vox_crypto::seal::Sealer,
+    ) -> anyhow::Result<vox_crypto::link::LinkSigner> {
+        if self.signed_links_key.trim().is_empty() {
+            return Ok(vox_crypto::link::LinkSigner::new(
+                &sealer.derive("vox signed links v1"),
+            ));
+        }
+        let text = resolve_secret(&self.signed_links_key)
+            .map_err(|e| anyhow::anyhow!("api.signed_links_key {e}"))?;
+        let key = vox_crypto::seal::key_from_text(&text).map_err(|e| {
+            anyhow::anyhow!("api.signed_links_key: {e} (make one with `openssl rand -base64 32`)")
+        })?;
+        Ok(vox_crypto::link::LinkSigner::new(&key))
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -353,6 +377,7 @@ impl Config {
             }
         };
         hide(&mut shown.store.secrets_key);
+        hide(&mut shown.api.signed_links_key);
         shown
             .telephony
             .pools

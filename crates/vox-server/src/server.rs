@@ -134,10 +134,12 @@ impl Server {
         let vad = cfg.vad.factory(&models).context("vad.kind is \"silero\"")?;
         info!(vad = ?cfg.vad.kind, "voice activity detection");
 
+        let sealer = Arc::new(cfg.store.sealer()?);
+        let links = Arc::new(cfg.api.link_signer(&sealer)?);
         let store = vox_store::Store::connect(&cfg.store.url)
             .await
             .with_context(|| format!("store.url {}", cfg.store.redacted_url()))?
-            .with_sealer(Arc::new(cfg.store.sealer()?));
+            .with_sealer(sealer);
         match store
             .seal_stored_secrets()
             .await
@@ -249,6 +251,8 @@ impl Server {
             } else {
                 vox_api::SpeechLanguages::Any
             },
+            links,
+            public_url: cfg.telephony.public_base().to_owned(),
             call_defaults: vox_api::CallDefaults {
                 max_call_duration_secs: cfg.conversation.max_duration_secs,
                 idle_reminder_after_secs: cfg.conversation.idle_reminder_after_secs,

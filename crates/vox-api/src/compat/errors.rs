@@ -100,3 +100,32 @@ impl ErrorStyle for LeadConnector {
         }
     }
 }
+
+/// The dialect of seed 004 (an ASP.NET Core service, by its SAS recording links and PascalCase
+/// states): errors as RFC 9457 problem details, `application/problem+json` with `type`,
+/// `title`, `status` and `detail`, and for invalid input ASP.NET's `errors` map from the field
+/// to its messages.
+#[derive(Debug)]
+pub(crate) struct ProblemDetails;
+
+impl ErrorStyle for ProblemDetails {
+    fn render(e: &ApiError) -> Response {
+        let status = e.status;
+        let mut body = json!({
+            "type": format!("https://httpstatuses.io/{}", status.as_u16()),
+            "title": status.canonical_reason().unwrap_or("Error"),
+            "status": status.as_u16(),
+            "detail": e.message,
+        });
+        if let Some(f) = &e.field {
+            body["title"] = json!("One or more validation errors occurred.");
+            body["errors"] = json!({ f: [e.message] });
+        }
+        let mut res = (status, axum::Json(body)).into_response();
+        res.headers_mut().insert(
+            header::CONTENT_TYPE,
+            header::HeaderValue::from_static("application/problem+json"),
+        );
+        res
+    }
+}

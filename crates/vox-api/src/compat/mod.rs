@@ -18,7 +18,7 @@ mod paging;
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
 
-pub(crate) use errors::{ErrorStyle, LeadConnector, SeedError};
+pub(crate) use errors::{ErrorStyle, LeadConnector, ProblemDetails, SeedError};
 pub(crate) use paging::Paging;
 
 use crate::{ApiState, Auth};

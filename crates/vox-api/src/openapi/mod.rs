@@ -56,6 +56,8 @@ pub enum Api {
     Partner,
     /// Seed 000, the Voice AI API (`/voice-ai`).
     VoiceAi,
+    /// Seed 004, the Voice Calls API (`/api/v1/voice-calls`).
+    VoiceCalls,
 }
 
 impl Api {
@@ -64,6 +66,7 @@ impl Api {
         match self {
             Self::Partner => partner::OPERATIONS,
             Self::VoiceAi => voice_ai::OPERATIONS,
+            Self::VoiceCalls => voice_calls::OPERATIONS,
         }
     }
 
@@ -72,6 +75,7 @@ impl Api {
         match self {
             Self::Partner => "Partner API (seed 002)",
             Self::VoiceAi => "Voice AI API (seed 000)",
+            Self::VoiceCalls => "Voice Calls API (seed 004)",
         }
     }
 
@@ -80,13 +84,14 @@ impl Api {
         match self {
             Self::Partner => "Error",
             Self::VoiceAi => "LeadConnectorError",
+            Self::VoiceCalls => "ProblemDetails",
         }
     }
 
     /// The status of invalid input.
     fn invalid_status(self) -> &'static str {
         match self {
-            Self::Partner => "400",
+            Self::Partner | Self::VoiceCalls => "400",
             Self::VoiceAi => "422",
         }
     }
@@ -94,7 +99,7 @@ impl Api {
     /// Headers every operation takes.
     fn headers(self) -> Vec<Value> {
         match self {
-            Self::Partner => Vec::new(),
+            Self::Partner | Self::VoiceCalls => Vec::new(),
             Self::VoiceAi => vec![
                 json!({"name": "Version", "in": "header", "required": true, "description": "the API version", "schema": {"type": "string", "enum": [crate::compat::errors::LEADCONNECTOR_VERSION]}}),
             ],
@@ -124,13 +129,20 @@ impl Api {
             (Self::VoiceAi, "callType") => (json!({"enum": ["LIVE", "TRIAL"]}), false),
             (Self::VoiceAi, "sortBy") => (json!({"enum": ["duration", "createdAt"]}), false),
             (Self::VoiceAi, "sort") => (json!({"enum": ["ascend", "descend"]}), false),
+            (Self::VoiceCalls, "page") => (json!({"type": "integer", "minimum": 1}), false),
+            (Self::VoiceCalls, "pageSize") => (
+                json!({"type": "integer", "minimum": 1, "maximum": 100}),
+                false,
+            ),
+            (Self::VoiceCalls, "dateFrom" | "dateTo") => (json!({"type": "string"}), false),
+            (Self::VoiceCalls, "se") => (json!({"type": "integer"}), false),
             _ => (json!({"type": "string"}), false),
         }
     }
 }
 
 /// Every API.
-pub const APIS: &[Api] = &[Api::Partner, Api::VoiceAi];
+pub const APIS: &[Api] = &[Api::Partner, Api::VoiceAi, Api::VoiceCalls];
 
 /// Every operation of every API.
 pub fn operations() -> impl Iterator<Item = (Api, &'static Operation)> {
@@ -155,6 +167,7 @@ macro_rules! op {
 
 mod partner;
 mod voice_ai;
+mod voice_calls;
 
 fn error_response(api: Api, description: &str) -> Value {
     json!({"description": description, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{}", api.error_schema())}}}})
@@ -208,7 +221,7 @@ pub fn document() -> Value {
         if op.scope.is_some() {
             responses.insert("401".into(), error_response(api, "no valid bearer token"));
             let forbidden = match api {
-                Api::Partner => "the token lacks the scope",
+                Api::Partner | Api::VoiceCalls => "the token lacks the scope",
                 Api::VoiceAi => "the token lacks the scope, or has no access to the location",
             };
             responses.insert("403".into(), error_response(api, forbidden));
@@ -247,13 +260,14 @@ pub fn document() -> Value {
     }
     json!({
         "openapi": "3.1.0",
-        "info": {"title": "Vox control plane", "version": env!("CARGO_PKG_VERSION"), "description": "The Partner API (seed 002: agents, tools, knowledge-base files, deployment, calls) and the compatibility APIs over the same agents and calls (seed 000: Voice AI). Get a token from POST /v1/oauth/token and send it as `Authorization: Bearer TOKEN`."},
+        "info": {"title": "Vox control plane", "version": env!("CARGO_PKG_VERSION"), "description": "The Partner API (seed 002: agents, tools, knowledge-base files, deployment, calls) and the compatibility APIs over the same agents and calls (seed 000: Voice AI; seed 004: Voice Calls). Get a token from POST /v1/oauth/token and send it as `Authorization: Bearer TOKEN`."},
         "tags": APIS.iter().map(|a| json!({"name": a.tag()})).collect::<Vec<_>>(),
         "paths": paths,
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "a token from POST /v1/oauth/token"}},
             "schemas": {
                 "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "object", "required": ["code", "message"], "properties": {"code": {"type": "string"}, "message": {"type": "string"}, "field": {"type": "string"}}}}},
+                "ProblemDetails": {"type": "object", "description": "RFC 9457, application/problem+json", "properties": {"type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"}, "detail": {"type": "string"}, "errors": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}, "description": "invalid input: the field, its messages"}}},
                 "LeadConnectorError": {"type": "object", "required": ["statusCode", "message"], "properties": {"statusCode": {"type": "integer"}, "message": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}], "description": "422: a list, each naming its field"}, "error": {"type": "string"}}}
             }
         }

@@ -50,6 +50,9 @@ impl vox_api::Dialer for FakeDialer {
 /// The fixture's outbound calls per minute per business.
 pub const OUTBOUND_PER_MINUTE: u32 = 20;
 
+/// The fixture's key for links that open without a token.
+pub const LINK_KEY: [u8; 32] = [9; 32];
+
 pub struct Fixture {
     pub app: axum::Router,
     pub client_id: String,
@@ -61,6 +64,8 @@ pub struct Fixture {
     pub foreign_org: String,
     pub org: String,
     pub store: Store,
+    /// Where the API reads call recordings (`{dir}/{businessId}/{callId}.wav`).
+    pub recordings_dir: std::path::PathBuf,
 }
 
 pub async fn fixture() -> Fixture {
@@ -136,6 +141,8 @@ pub async fn fixture_full(
         outbound_rate: std::sync::Arc::new(vox_api::OutboundRate::new(OUTBOUND_PER_MINUTE)),
         calendar_sharing: sharing,
         speech_languages: speech,
+        links: std::sync::Arc::new(vox_crypto::link::LinkSigner::new(&LINK_KEY)),
+        public_url: String::new(),
         call_defaults: vox_api::CallDefaults::default(),
     });
     Fixture {
@@ -149,6 +156,7 @@ pub async fn fixture_full(
         foreign_org: globex.id.clone(),
         org: org.id.clone(),
         store,
+        recordings_dir: dir.join("recordings"),
     }
 }
 
