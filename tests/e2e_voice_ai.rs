@@ -156,7 +156,8 @@ tts = {{ baseUrl = "{ai}", model = "fake-tts", voice = "v1" }}
         "/voice-ai/agents",
         Some(json!({"locationId": biz, "agentName": "Front Desk", "inboundNumber": NUMBER,
             "agentPrompt": "Take the caller's e-mail address and start a quote when they ask for one.",
-            "welcomeMessage": "Hi, this is Acme Plumbing.", "maxCallDuration": 300})),
+            "welcomeMessage": "Hi, this is Acme Plumbing.", "maxCallDuration": 300,
+            "callEndWorkflowIds": ["wf_follow_up"]})),
     )
     .await;
     assert_eq!(status, 201, "{agent}");
@@ -285,22 +286,32 @@ tts = {{ baseUrl = "{ai}", model = "fake-tts", voice = "v1" }}
         .await;
         assert_eq!(page["total"], n, "{ty}: {page}");
     }
-    // the signed workflow event reached the developer
-    let mut workflow = None;
-    for _ in 0..100 {
-        workflow = hooks
+    // the signed workflow events reached the developer: the action's, during the call, and
+    // the agent's callEndWorkflowIds, once the call was over
+    let workflow = |id: &str| {
+        hooks
             .lock()
             .expect("hooks")
             .iter()
-            .find(|h| h["type"] == "workflow.triggered")
-            .cloned();
-        if workflow.is_some() {
+            .find(|h| h["type"] == "workflow.triggered" && h["data"]["workflowId"] == id)
+            .cloned()
+    };
+    for _ in 0..100 {
+        if workflow("wf_42").is_some() && workflow("wf_follow_up").is_some() {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    let workflow = workflow.expect("a workflow.triggered event");
-    assert_eq!(workflow["data"]["workflowId"], "wf_42", "{workflow}");
-    assert_eq!(workflow["data"]["callId"], call_id.as_str());
-    assert_eq!(workflow["data"]["customerNumber"], "+14155550123");
+    let during = workflow("wf_42").expect("the action's workflow.triggered");
+    assert_eq!(during["data"]["callId"], call_id.as_str());
+    assert_eq!(during["data"]["customerNumber"], "+14155550123");
+    let after = workflow("wf_follow_up").expect("the call's end workflow.triggered");
+    assert_eq!(
+        (
+            after["data"]["trigger"].as_str(),
+            after["data"]["callId"].as_str()
+        ),
+        (Some("call.ended"), Some(call_id.as_str()))
+    );
+    assert_eq!(after["data"]["endedReason"], "assistant-ended-call");
 }

@@ -51,6 +51,34 @@ impl EventKind {
     }
 }
 
+/// The `workflow.triggered` events of a call's end: one per workflow the agent names in
+/// `callEndWorkflowIds` (seed 000), queued once the call's record is final.
+pub(crate) fn call_end_workflows(
+    events: &Events,
+    record: &vox_store::CallRecord,
+    workflows: &[String],
+) {
+    for id in workflows {
+        events.emit(
+            &record.business_id,
+            EventKind::WorkflowTriggered,
+            json!({"workflowId": id, "trigger": "call.ended", "callId": record.id, "agentId": record.agent_id,
+                   "customerNumber": record.customer_number, "endedReason": record.ended_reason}),
+        );
+    }
+}
+
+/// The workflows an agent's document names for the end of its calls.
+pub(crate) fn workflows_of(document: &Value) -> Vec<String> {
+    document["callEndWorkflowIds"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(str::to_owned)
+        .collect()
+}
+
 /// Queues and delivers call-event webhooks. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Events {

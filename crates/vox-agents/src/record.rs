@@ -57,6 +57,8 @@ pub(crate) struct RecordWriter {
     pub llm: Option<Arc<dyn LlmProvider>>,
     pub collect: Vec<Field>,
     pub tools: Arc<CallTools>,
+    /// The workflows to trigger when the call is over (`callEndWorkflowIds`).
+    pub end_workflows: Vec<String>,
     /// Prefix of the recording's URL (`telephony.public_url`; may be empty).
     pub public_url: String,
 }
@@ -251,7 +253,10 @@ impl RecordWriter {
             )
             .await
         {
-            Ok(true) => self.events.queued(),
+            Ok(true) => {
+                self.events.queued();
+                crate::events::call_end_workflows(&self.events, &finished, &self.end_workflows);
+            }
             Ok(false) => {}
             Err(e) => {
                 warn!(error = %e, call = %call_id, "saving the call's artifacts; the next start tries again")

@@ -263,6 +263,7 @@ impl StoredAgents {
             llm: runtime.services.llm.clone(),
             collect,
             tools,
+            end_workflows: crate::events::workflows_of(&agent.document),
             public_url: self.0.cfg.public_url.clone(),
         };
         services.observer = Some(writer.start(&self.0.tasks, record.clone()));

@@ -110,7 +110,22 @@ impl StoredAgents {
             .await?
         {
             self.0.events.queued();
+            self.end_workflows(&finished).await?;
             info!(call = %call.id, "stored the artifacts and call.ended of a call that ended before the last process died");
+        }
+        Ok(())
+    }
+
+    /// The agent's `callEndWorkflowIds` events for a call whose ending was just stored.
+    async fn end_workflows(&self, finished: &CallRecord) -> Result<(), StoreError> {
+        if let Some(agent) = finished.agent_id.as_deref()
+            && let Some(a) = self.0.store.agent(&finished.business_id, agent).await?
+        {
+            crate::events::call_end_workflows(
+                &self.0.events,
+                finished,
+                &crate::events::workflows_of(&a.document),
+            );
         }
         Ok(())
     }
@@ -175,6 +190,7 @@ impl StoredAgents {
             .await?;
         if ended {
             self.0.events.queued();
+            self.end_workflows(&finished).await?;
             info!(call = %call.id, reason = %reason, recording = recording_url.is_some(), "ended a call a previous process left unfinished");
         }
         Ok(())
