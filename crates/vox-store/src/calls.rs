@@ -53,6 +53,8 @@ pub struct CallRecord {
     /// The transcript as messages (`[{role, text, atMs, interrupted}]`), times from the
     /// call's start.
     pub messages: Option<serde_json::Value>,
+    /// The campaign it was placed for.
+    pub campaign_id: Option<String>,
 }
 
 impl CallRecord {
@@ -80,6 +82,7 @@ impl CallRecord {
             ended_at: None,
             created_at: 0,
             messages: None,
+            campaign_id: None,
         }
     }
 }
@@ -137,6 +140,8 @@ pub struct CallSearch {
     pub lead_ids: Vec<String>,
     /// Only calls of this channel (a browser call is a trial call).
     pub channel: Option<CallChannel>,
+    /// Only calls placed for this campaign.
+    pub campaign_id: Option<String>,
     /// Only calls in this direction.
     pub kind: Option<CallKind>,
     /// Only calls where they stand so.
@@ -189,7 +194,7 @@ async fn queue_in(
 
 macro_rules! columns {
     () => {
-        "c.id, c.business_id, c.agent_id, c.lead_id, c.kind, c.phone_number, c.customer_number, c.status, c.ended_reason, c.summary, c.transcript, c.recording_url, c.duration_ms, c.structured_data, c.lead_context, c.carrier_call_id, c.started_at, c.ended_at, c.created_at, c.messages, c.channel"
+        "c.id, c.business_id, c.agent_id, c.lead_id, c.kind, c.phone_number, c.customer_number, c.status, c.ended_reason, c.summary, c.transcript, c.recording_url, c.duration_ms, c.structured_data, c.lead_context, c.carrier_call_id, c.started_at, c.ended_at, c.created_at, c.messages, c.channel, c.campaign_id"
     };
 }
 
@@ -224,6 +229,7 @@ fn call(r: &AnyRow) -> Result<CallRecord, StoreError> {
         ended_at: r.try_get("ended_at")?,
         created_at: r.try_get("created_at")?,
         messages: json_col(r, "messages")?,
+        campaign_id: r.try_get("campaign_id")?,
     })
 }
 
@@ -243,9 +249,9 @@ impl Store {
 
     async fn write_call(&self, c: &CallRecord, insert: bool) -> Result<(), StoreError> {
         let sql = if insert {
-            "INSERT INTO calls (business_id, agent_id, lead_id, kind, phone_number, customer_number, status, ended_reason, summary, transcript, recording_url, duration_ms, structured_data, lead_context, carrier_call_id, started_at, ended_at, created_at, channel, id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
+            "INSERT INTO calls (business_id, agent_id, lead_id, kind, phone_number, customer_number, status, ended_reason, summary, transcript, recording_url, duration_ms, structured_data, lead_context, carrier_call_id, started_at, ended_at, created_at, channel, campaign_id, id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)"
         } else {
-            "UPDATE calls SET business_id = $1, agent_id = $2, lead_id = $3, kind = $4, phone_number = $5, customer_number = $6, status = $7, ended_reason = $8, summary = $9, transcript = $10, recording_url = $11, duration_ms = $12, structured_data = $13, lead_context = $14, carrier_call_id = $15, started_at = $16, ended_at = $17, created_at = $18, channel = $19 WHERE id = $20"
+            "UPDATE calls SET business_id = $1, agent_id = $2, lead_id = $3, kind = $4, phone_number = $5, customer_number = $6, status = $7, ended_reason = $8, summary = $9, transcript = $10, recording_url = $11, duration_ms = $12, structured_data = $13, lead_context = $14, carrier_call_id = $15, started_at = $16, ended_at = $17, created_at = $18, channel = $19, campaign_id = $20 WHERE id = $21"
         };
         let done = sqlx::query(sql)
             .bind(&c.business_id)
@@ -267,6 +273,7 @@ impl Store {
             .bind(c.ended_at)
             .bind(c.created_at)
             .bind(c.channel.as_str())
+            .bind(&c.campaign_id)
             .bind(&c.id)
             .execute(self.pool())
             .await?;
@@ -591,9 +598,9 @@ impl Store {
         // Only fixed fragments and numbered placeholders are put together here; every value
         // is a bound parameter.
         let mut sql = String::from(
-            " FROM calls c JOIN businesses b ON b.id = c.business_id WHERE b.organization_id = $1 AND ($2 IS NULL OR c.business_id = $2) AND ($3 IS NULL OR c.agent_id = $3) AND ($4 IS NULL OR c.channel = $4) AND ($5 IS NULL OR c.created_at >= $5) AND ($6 IS NULL OR c.created_at <= $6) AND ($7 IS NULL OR c.kind = $7) AND ($8 IS NULL OR c.status = $8)",
+            " FROM calls c JOIN businesses b ON b.id = c.business_id WHERE b.organization_id = $1 AND ($2 IS NULL OR c.business_id = $2) AND ($3 IS NULL OR c.agent_id = $3) AND ($4 IS NULL OR c.channel = $4) AND ($5 IS NULL OR c.created_at >= $5) AND ($6 IS NULL OR c.created_at <= $6) AND ($7 IS NULL OR c.kind = $7) AND ($8 IS NULL OR c.status = $8) AND ($9 IS NULL OR c.campaign_id = $9)",
         );
-        let mut n = 8;
+        let mut n = 9;
         let mut list = |count: usize, clause: &str, sql: &mut String| {
             if count == 0 {
                 return;
@@ -637,7 +644,8 @@ impl Store {
                 .bind(f.created_from)
                 .bind(f.created_to)
                 .bind(f.kind.map(CallKind::as_str))
-                .bind(f.status.map(CallStatus::as_str));
+                .bind(f.status.map(CallStatus::as_str))
+                .bind(f.campaign_id.clone());
             for v in f.lead_ids.iter().chain(&f.action_types) {
                 q = q.bind(v.clone());
             }

@@ -1529,3 +1529,129 @@ async fn a_calls_tool_runs_and_data_are_kept() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_campaigns_contacts_are_claimed_once_and_settled() {
+    use vox_store::{Campaign, CampaignState, ContactState, NewContact};
+    for (store, _) in stores().await {
+        let which = store.backend();
+        let org = store.create_organization("Acme").await.expect("org");
+        let biz = store
+            .create_business(&org.id, "Acme", None)
+            .await
+            .expect("biz");
+        let contact = |n: &str| NewContact {
+            phone_number: n.into(),
+            name: None,
+            timezone: Some("America/Chicago".into()),
+        };
+        let c = store
+            .create_campaign(
+                Campaign {
+                    id: String::new(),
+                    business_id: biz.id.clone(),
+                    agent_id: "agent_1".into(),
+                    name: "C".into(),
+                    state: CampaignState::Running,
+                    settings: serde_json::json!({"concurrency": 1}),
+                    created_at: 0,
+                    updated_at: 0,
+                },
+                &[contact("+15552345670"), contact("+15552345671")],
+            )
+            .await
+            .expect("campaign");
+        let ks = store.campaign_contacts(&c.id).await.expect("contacts");
+        assert_eq!(ks.len(), 2, "{which:?}");
+        assert_eq!(ks[1].timezone.as_deref(), Some("America/Chicago"));
+        assert!(
+            store.claim_contact(&ks[0]).await.expect("claim"),
+            "{which:?}"
+        );
+        assert!(
+            !store.claim_contact(&ks[0]).await.expect("claim"),
+            "claimed once: {which:?}"
+        );
+        store
+            .contact_called(&ks[0].id, "call_1")
+            .await
+            .expect("called");
+        store
+            .settle_contact(
+                &ks[0].id,
+                ContactState::Retry,
+                Some(5),
+                Some("customer-busy"),
+            )
+            .await
+            .expect("settle");
+        let k = &store.campaign_contacts(&c.id).await.expect("contacts")[0];
+        assert_eq!(
+            (
+                k.state,
+                k.attempts,
+                k.next_attempt_at,
+                k.last_call_id.as_deref(),
+                k.last_outcome.as_deref()
+            ),
+            (
+                ContactState::Retry,
+                1,
+                Some(5),
+                Some("call_1"),
+                Some("customer-busy")
+            ),
+            "{which:?}"
+        );
+        let p = store.campaign_progress(&c.id).await.expect("progress");
+        assert_eq!((p.total, p.pending, p.retry), (2, 1, 1), "{which:?}");
+        assert_eq!(store.running_campaigns().await.expect("running").len(), 1);
+        assert!(
+            store
+                .set_campaign_state(&c.id, &[CampaignState::Running], CampaignState::Paused)
+                .await
+                .expect("pause")
+        );
+        assert!(
+            !store
+                .set_campaign_state(&c.id, &[CampaignState::Running], CampaignState::Stopped)
+                .await
+                .expect("not running")
+        );
+        assert!(
+            store.running_campaigns().await.expect("running").is_empty(),
+            "{which:?}"
+        );
+        let (list, total) = store.list_campaigns(&biz.id, 0, 10).await.expect("list");
+        assert_eq!(
+            (list.len(), total, list[0].state),
+            (1, 1, CampaignState::Paused)
+        );
+        // a call tagged with it
+        let call = store
+            .create_call(vox_store::CallRecord {
+                campaign_id: Some(c.id.clone()),
+                ..vox_store::CallRecord::new(&biz.id, vox_store::CallKind::Outbound)
+            })
+            .await
+            .expect("call");
+        assert_eq!(
+            store
+                .call_by_id(&call.id)
+                .await
+                .expect("read")
+                .and_then(|c| c.campaign_id),
+            Some(c.id.clone())
+        );
+        let found = store
+            .search_calls(&vox_store::CallSearch {
+                organization_id: org.id.clone(),
+                campaign_id: Some(c.id.clone()),
+                limit: 10,
+                ..Default::default()
+            })
+            .await
+            .expect("search");
+        assert_eq!(found.1, 1, "{which:?}");
+    }
+}
