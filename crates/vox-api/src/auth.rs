@@ -31,6 +31,9 @@ pub const ALL_SCOPES: &[&str] = &[
     "integrations:update",
     "integrations:delete",
     "calls:read",
+    // Vox's own: campaigns (seed 004's calls belong to them; the seed makes none)
+    "campaigns:read",
+    "campaigns:write",
     // seed 000, the Voice AI API
     "voice-ai-agents.readonly",
     "voice-ai-agents.write",

@@ -10,6 +10,7 @@ mod agent_settings;
 mod agents;
 pub mod auth;
 mod calls;
+pub mod campaigns;
 mod compat;
 mod dial_policy;
 mod error;
@@ -269,6 +270,30 @@ pub fn router(state: ApiState) -> Router {
             get(webhooks::get)
                 .put(webhooks::put)
                 .delete(webhooks::delete),
+        )
+        .route(
+            "/v1/businesses/{business_id}/campaigns",
+            get(campaigns::list).post(campaigns::create),
+        )
+        .route(
+            "/v1/businesses/{business_id}/campaigns/{campaign_id}",
+            get(campaigns::get),
+        )
+        .route(
+            "/v1/businesses/{business_id}/campaigns/{campaign_id}/contacts",
+            get(campaigns::contacts_of),
+        )
+        .route(
+            "/v1/businesses/{business_id}/campaigns/{campaign_id}/pause",
+            post(campaigns::pause),
+        )
+        .route(
+            "/v1/businesses/{business_id}/campaigns/{campaign_id}/resume",
+            post(campaigns::resume),
+        )
+        .route(
+            "/v1/businesses/{business_id}/campaigns/{campaign_id}/stop",
+            post(campaigns::stop),
         )
         .merge(voice_ai::routes())
         .merge(voice_calls::routes())

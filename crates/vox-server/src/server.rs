@@ -269,6 +269,8 @@ impl Server {
                 upkeep.run_upkeep();
             }
         });
+        // outbound campaigns: calls placed through the same dialer as the API's
+        vox_api::campaigns::dispatch::start(api.clone());
         let app = Router::new()
             .route("/healthz", get(|| async { "ok\n" }))
             .route("/readyz", get(readyz))

@@ -75,6 +75,23 @@ fn agent_update() -> Value {
     agent(false)
 }
 
+fn campaign() -> Value {
+    json!({"type": "object", "required": ["name", "agentId", "contacts"], "additionalProperties": false, "properties": {
+        "name": {"type": "string", "minLength": 1, "maxLength": 100},
+        "agentId": {"type": "string", "description": "an OUTBOUND, deployed voice agent"},
+        "contacts": {"type": "array", "minItems": 1, "maxItems": 1000, "items": {"type": "object", "required": ["phoneNumber"], "properties": {
+            "phoneNumber": {"type": "string", "description": "E.164, a number Vox may dial"}, "name": {"type": "string"},
+            "timezone": {"type": "string", "description": "the callee's IANA zone: the calling window is theirs"}}}},
+        "callingWindow": {"type": "object", "properties": {"days": {"type": "array", "items": {"enum": ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]}},
+            "startTime": {"type": "string", "description": "HH:MM (default 09:00)"}, "endTime": {"type": "string", "description": "HH:MM, up to 24:00 (default 17:00)"},
+            "timezone": {"type": "string", "description": "for contacts without one (default UTC)"}}},
+        "concurrency": {"type": "integer", "minimum": 1, "maximum": 20, "default": 2},
+        "callsPerMinute": {"type": "integer", "minimum": 1, "maximum": 60, "default": 10},
+        "maxAttempts": {"type": "integer", "minimum": 1, "maximum": 5, "default": 3},
+        "retryAfterSecs": {"type": "integer", "minimum": 1, "maximum": 86400, "default": 600, "description": "after busy or no answer; doubling with each attempt"}
+    }})
+}
+
 fn outbound_call() -> Value {
     json!({"type": "object", "required": ["phoneNumber"], "properties": {
         "phoneNumber": {"type": "string", "description": "E.164 US number to call"},
@@ -420,6 +437,76 @@ pub const OPERATIONS: &[Operation] = &[
         "getOrganizationCall",
         "One call of the organization",
         Some("calls:read"),
+        &[],
+        Body::None,
+        200
+    ),
+    op!(
+        "post",
+        "/v1/businesses/{business_id}/campaigns",
+        "createCampaign",
+        "An outbound campaign (Vox's own; seed 004's calls belong to campaigns): made running",
+        Some("campaigns:write"),
+        &[],
+        Body::Json(campaign),
+        201
+    ),
+    op!(
+        "get",
+        "/v1/businesses/{business_id}/campaigns",
+        "listCampaigns",
+        "The business's campaigns with their progress, newest first",
+        Some("campaigns:read"),
+        &[PAGE],
+        Body::None,
+        200
+    ),
+    op!(
+        "get",
+        "/v1/businesses/{business_id}/campaigns/{campaign_id}",
+        "getCampaign",
+        "A campaign: settings, state and progress",
+        Some("campaigns:read"),
+        &[],
+        Body::None,
+        200
+    ),
+    op!(
+        "get",
+        "/v1/businesses/{business_id}/campaigns/{campaign_id}/contacts",
+        "listCampaignContacts",
+        "A campaign's contacts: state, attempts, next attempt, last call and outcome",
+        Some("campaigns:read"),
+        &[],
+        Body::None,
+        200
+    ),
+    op!(
+        "post",
+        "/v1/businesses/{business_id}/campaigns/{campaign_id}/pause",
+        "pauseCampaign",
+        "No new calls until resumed (calls up go on)",
+        Some("campaigns:write"),
+        &[],
+        Body::None,
+        200
+    ),
+    op!(
+        "post",
+        "/v1/businesses/{business_id}/campaigns/{campaign_id}/resume",
+        "resumeCampaign",
+        "Call again (409 unless paused)",
+        Some("campaigns:write"),
+        &[],
+        Body::None,
+        200
+    ),
+    op!(
+        "post",
+        "/v1/businesses/{business_id}/campaigns/{campaign_id}/stop",
+        "stopCampaign",
+        "Stop for good (409 once stopped or completed)",
+        Some("campaigns:write"),
         &[],
         Body::None,
         200

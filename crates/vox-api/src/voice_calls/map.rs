@@ -148,7 +148,7 @@ pub(crate) fn to_seed(c: &CallRecord, full: bool, epa: Option<Value>) -> Value {
     let seconds = |ms: Option<i64>| ms.map_or(0, |ms| (ms.max(0) + 500) / 1000);
     let mut v = json!({
         "id": seed_id(&c.id),
-        "campaignId": Value::Null,
+        "campaignId": c.campaign_id,
         "direction": match c.kind { CallKind::Inbound => "Inbound", CallKind::Outbound => "Outbound" },
         "state": State::of(c).as_str(),
         "startTime": at(c.started_at),

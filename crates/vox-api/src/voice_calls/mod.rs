@@ -128,12 +128,11 @@ async fn list(
             .into());
         }
     };
-    let (calls, total) = if q.get("campaignId").is_some_and(|c| !c.trim().is_empty()) {
-        // no campaign has calls yet
-        (Vec::new(), 0)
-    } else {
-        state.store.search_calls(&search).await?
-    };
+    search.campaign_id = q
+        .get("campaignId")
+        .map(|c| c.trim().to_owned())
+        .filter(|c| !c.is_empty());
+    let (calls, total) = state.store.search_calls(&search).await?;
     Ok(Json(json!({
         "items": calls.iter().map(|c| map::to_seed(c, false, None)).collect::<Vec<_>>(),
         "page": page,

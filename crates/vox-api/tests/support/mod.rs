@@ -66,6 +66,10 @@ pub struct Fixture {
     pub store: Store,
     /// Where the API reads call recordings (`{dir}/{businessId}/{callId}.wav`).
     pub recordings_dir: std::path::PathBuf,
+    /// What the router runs on (for background passes: the campaign dispatcher).
+    pub state: ApiState,
+    /// The carrier the API dials through.
+    pub dialer: std::sync::Arc<FakeDialer>,
 }
 
 pub async fn fixture() -> Fixture {
@@ -119,6 +123,7 @@ pub async fn fixture_full(
         ])
         .await
         .expect("numbers");
+    let dialer = std::sync::Arc::new(FakeDialer::default());
     let voices = vec![Voice {
         id: "piper-joe".into(),
         name: "Joe".into(),
@@ -126,11 +131,11 @@ pub async fn fixture_full(
         description: "US English".into(),
         preview_url: None,
     }];
-    let app = router(ApiState {
+    let state = ApiState {
         store: store.clone(),
         token_ttl_s: 3600,
         voices: std::sync::Arc::new(voices),
-        dialer: Some(std::sync::Arc::new(FakeDialer::default())),
+        dialer: Some(dialer.clone()),
         web_calls: Some(std::sync::Arc::new(FakeWebCalls)),
         web_ice_servers: serde_json::json!([{"urls": ["stun:stun.example.org:3478"]}]),
         files_dir: dir.join("files"),
@@ -144,7 +149,8 @@ pub async fn fixture_full(
         links: std::sync::Arc::new(vox_crypto::link::LinkSigner::new(&LINK_KEY)),
         public_url: String::new(),
         call_defaults: vox_api::CallDefaults::default(),
-    });
+    };
+    let app = router(state.clone());
     Fixture {
         app,
         client_id: client.client_id,
@@ -157,6 +163,8 @@ pub async fn fixture_full(
         org: org.id.clone(),
         store,
         recordings_dir: dir.join("recordings"),
+        state,
+        dialer,
     }
 }
 
