@@ -147,7 +147,7 @@ pub(crate) fn apply(
     if m.contains_key("callEndWorkflowIds") {
         doc.insert(
             "callEndWorkflowIds".into(),
-            json!(strings(m, "callEndWorkflowIds")?),
+            json!(validate::strings(m, "", "callEndWorkflowIds")?),
         );
     }
     if let Some(n) = validate::opt_object(m, "", "sendPostCallNotificationTo")? {
@@ -160,26 +160,6 @@ pub(crate) fn apply(
         doc.insert("translation".into(), translation(t, lang)?);
     }
     Ok(())
-}
-
-/// A list of non-empty strings.
-fn strings(m: &Map<String, Value>, key: &str) -> Result<Vec<String>, ApiError> {
-    validate::opt_array(m, "", key)?
-        .into_iter()
-        .flatten()
-        .enumerate()
-        .map(|(i, v)| {
-            v.as_str()
-                .filter(|s| !s.trim().is_empty())
-                .map(str::to_owned)
-                .ok_or_else(|| {
-                    ApiError::invalid(
-                        &format!("{key}[{i}]"),
-                        format!("{key}[{i}] must be a non-empty string"),
-                    )
-                })
-        })
-        .collect()
 }
 
 /// `sendPostCallNotificationTo`: who hears of a call's end (kept; Vox sends no e-mail yet).
@@ -199,8 +179,8 @@ fn notification(n: &Map<String, Value>) -> Result<Value, ApiError> {
     let flag = |k: &str, default: bool| -> Result<bool, ApiError> {
         Ok(validate::opt_bool(n, p, k)?.unwrap_or(default))
     };
-    let users = strings_at(n, p, "specificUsers")?;
-    let emails = strings_at(n, p, "customEmails")?;
+    let users = validate::strings(n, p, "specificUsers")?;
+    let emails = validate::strings(n, p, "customEmails")?;
     for (i, e) in emails.iter().enumerate() {
         let ok = e
             .split_once('@')
@@ -219,26 +199,6 @@ fn notification(n: &Map<String, Value>) -> Result<Value, ApiError> {
         "specificUsers": users,
         "customEmails": emails,
     }))
-}
-
-fn strings_at(m: &Map<String, Value>, path: &str, key: &str) -> Result<Vec<String>, ApiError> {
-    let field = validate::join(path, key);
-    validate::opt_array(m, path, key)?
-        .into_iter()
-        .flatten()
-        .enumerate()
-        .map(|(i, v)| {
-            v.as_str()
-                .filter(|s| !s.trim().is_empty())
-                .map(str::to_owned)
-                .ok_or_else(|| {
-                    ApiError::invalid(
-                        &format!("{field}[{i}]"),
-                        format!("{field}[{i}] must be a non-empty string"),
-                    )
-                })
-        })
-        .collect()
 }
 
 /// `translation`, under seed 000's three rules, for an agent speaking `language`.

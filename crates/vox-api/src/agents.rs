@@ -44,25 +44,6 @@ fn known_fields(m: &Map<String, Value>) -> Result<(), ApiError> {
     validate::known(m, "", &all)
 }
 
-fn string_list(m: &Map<String, Value>, key: &str) -> Result<Vec<String>, ApiError> {
-    validate::opt_array(m, "", key)?
-        .into_iter()
-        .flatten()
-        .enumerate()
-        .map(|(i, v)| {
-            v.as_str()
-                .filter(|s| !s.trim().is_empty())
-                .map(str::to_owned)
-                .ok_or_else(|| {
-                    ApiError::invalid(
-                        &format!("{key}[{i}]"),
-                        format!("{key}[{i}] must be a non-empty string"),
-                    )
-                })
-        })
-        .collect()
-}
-
 /// `activatedHours`: a valid IANA zone, known days, HH:MM ranges with start before end (or
 /// both CLOSED, which are dropped).
 fn activated_hours(v: &Map<String, Value>) -> Result<Value, ApiError> {
@@ -262,9 +243,9 @@ pub(crate) async fn document(
     }
     doc.insert(
         "collectFields".into(),
-        json!(string_list(m, "collectFields")?),
+        json!(validate::strings(m, "", "collectFields")?),
     );
-    let mut kb = string_list(m, "knowledgeBaseDocumentIds")?;
+    let mut kb = validate::strings(m, "", "knowledgeBaseDocumentIds")?;
     let mut seen = std::collections::HashSet::new();
     kb.retain(|id| seen.insert(id.clone()));
     for (i, id) in kb.iter().enumerate() {
@@ -298,7 +279,7 @@ pub(crate) async fn document(
     let mut tool_ids = Vec::new();
     // the names the model will call the tools by, with the index that brought each
     let mut names: Vec<(String, usize)> = Vec::new();
-    for (i, id) in string_list(m, "toolIds")?.into_iter().enumerate() {
+    for (i, id) in validate::strings(m, "", "toolIds")?.into_iter().enumerate() {
         let Some(tool) = state.store.tool(&business.id, &id).await? else {
             return Err(ApiError::invalid(
                 &format!("toolIds[{i}]"),

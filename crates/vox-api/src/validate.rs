@@ -137,6 +137,31 @@ pub(crate) fn opt_array<'a>(
     }
 }
 
+/// An optional array of non-empty strings (absent: none), each error naming its index.
+pub(crate) fn strings(
+    m: &Map<String, Value>,
+    path: &str,
+    key: &str,
+) -> Result<Vec<String>, ApiError> {
+    let field = join(path, key);
+    opt_array(m, path, key)?
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .map(|(i, v)| {
+            v.as_str()
+                .filter(|s| !s.trim().is_empty())
+                .map(str::to_owned)
+                .ok_or_else(|| {
+                    ApiError::invalid(
+                        &format!("{field}[{i}]"),
+                        format!("{field}[{i}] must be a non-empty string"),
+                    )
+                })
+        })
+        .collect()
+}
+
 /// A US number in E.164: `+1`, then an area code and an exchange not starting with 0 or 1
 /// (where it may be dialled is [`DialPolicy`](crate::DialPolicy)'s to say).
 pub(crate) fn us_phone(field: &str, s: &str) -> Result<(), ApiError> {

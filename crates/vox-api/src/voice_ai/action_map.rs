@@ -59,28 +59,17 @@ fn req<'a>(p: &'a Map<String, Value>, key: &str) -> Result<&'a str, ApiError> {
 
 fn examples(p: &Map<String, Value>) -> Result<Vec<String>, ApiError> {
     let field = format!("{P}.examples");
-    let list = validate::opt_array(p, P, "examples")?
-        .ok_or_else(|| ApiError::invalid(&field, format!("{field} is required")))?;
+    if validate::opt_array(p, P, "examples")?.is_none() {
+        return Err(ApiError::invalid(&field, format!("{field} is required")));
+    }
+    let list = validate::strings(p, P, "examples")?;
     if !(1..=5).contains(&list.len()) {
         return Err(ApiError::invalid(
             &field,
             format!("{field} needs 1 to 5 examples, got {}", list.len()),
         ));
     }
-    list.iter()
-        .enumerate()
-        .map(|(i, v)| {
-            v.as_str()
-                .filter(|s| !s.trim().is_empty())
-                .map(str::to_owned)
-                .ok_or_else(|| {
-                    ApiError::invalid(
-                        &format!("{field}[{i}]"),
-                        format!("{field}[{i}] must be a non-empty string"),
-                    )
-                })
-        })
-        .collect()
+    Ok(list)
 }
 
 /// A number as the seed writes it: `+`, the country code and digits, 11-16 characters.
@@ -444,22 +433,7 @@ fn custom_action(
         docs.insert(n.to_owned(), json!(doc));
         arguments.push(n.to_owned());
     }
-    let paths: Vec<String> = validate::opt_array(params, P, "selectedPaths")?
-        .into_iter()
-        .flatten()
-        .enumerate()
-        .map(|(i, v)| {
-            v.as_str()
-                .filter(|s| !s.trim().is_empty())
-                .map(str::to_owned)
-                .ok_or_else(|| {
-                    ApiError::invalid(
-                        &format!("{P}.selectedPaths[{i}]"),
-                        format!("{P}.selectedPaths[{i}] must be a non-empty string"),
-                    )
-                })
-        })
-        .collect::<Result<_, _>>()?;
+    let paths = validate::strings(params, P, "selectedPaths")?;
     match (method, paths.is_empty()) {
         ("GET", true) => {
             return Err(ApiError::invalid(
