@@ -1,6 +1,6 @@
 //! Seed 000 end to end over loopback: an agent made through the Voice AI API and read through
-//! seed 002's, deployed on a pool number by `inboundNumber`, with three actions (data kept
-//! during the call, a workflow trigger, data extracted after it); the fake Twilio rings it and
+//! seed 002's, deployed on a pool number by `inboundNumber`, with four actions (data kept
+//! during the call, a text message, a workflow trigger, data extracted after it); the fake Twilio rings it and
 //! plays a caller, the fake OpenAI decides which actions to run. Then the call log through
 //! seed 000: the actions that ran, the data, the transcript; and the signed
 //! `workflow.triggered` webhook.
@@ -196,6 +196,11 @@ tts = {{ baseUrl = "{ai}", model = "fake-tts", voice = "v1" }}
             "Budget",
             json!({"contactFieldId": "field_budget", "description": "the caller's budget", "examples": ["500 dollars"]}),
         ),
+        (
+            "SMS",
+            "Text the address",
+            json!({"triggerPrompt": "When the caller asks where we are", "triggerMessage": "I'll text you our address.", "messageBody": "Acme Plumbing, 12 Oak Street."}),
+        ),
     ] {
         let (status, a) = voice_ai(
             &api,
@@ -216,6 +221,7 @@ tts = {{ baseUrl = "{ai}", model = "fake-tts", voice = "v1" }}
         json!({"value": "dana@example.com"}),
     ));
     fake_ai.push_chat(ChatReply::text("Thanks, I have your e-mail."));
+    fake_ai.push_chat(ChatReply::tool("text_the_address", json!({})));
     fake_ai.push_chat(ChatReply::tool(
         "start_quote",
         json!({"details": "a quote around 500 dollars"}),
@@ -258,10 +264,20 @@ tts = {{ baseUrl = "{ai}", model = "fake-tts", voice = "v1" }}
         ran,
         [
             "IN_CALL_DATA_EXTRACTION",
+            "SMS",
             "WORKFLOW_TRIGGER",
             "DATA_EXTRACTION"
         ],
         "{log}"
+    );
+    // the text message went out through the carrier, from the agent's number to the caller
+    assert_eq!(
+        twilio.messages(),
+        [(
+            NUMBER.to_owned(),
+            "+14155550123".to_owned(),
+            "Acme Plumbing, 12 Oak Street.".to_owned()
+        )]
     );
     assert_eq!(
         log["extractedData"],

@@ -16,7 +16,8 @@ use vox_engine::{AgentSpec, EngineConfig, VoiceAgent};
 use vox_store::{AgentRecord, CallRecord, Store, StoreError, ToolRecord, ToolRun, now_ms};
 use vox_tools::HttpGuard;
 use vox_tools::api::{
-    ApiTool, CalendarFactory, CallContext, CallTools, Effect, ToolEnv, ToolEvent, ToolEvents,
+    ApiTool, CalendarFactory, CallContext, CallTools, Effect, Messenger, ToolEnv, ToolEvent,
+    ToolEvents,
 };
 use vox_tools::calendar::{
     BuiltinCalendar, CalendarBackend, GoogleAccount, GoogleCalendar, NoCalendar,
@@ -121,6 +122,10 @@ pub trait ControlFactory: Sync {
     fn controls(&self, record: &CallRecord) -> bool;
     /// The call's control, once its tools exist (a transfer is ordered through them).
     fn control(&self, record: &CallRecord, tools: Arc<CallTools>) -> Option<Arc<dyn CallControl>>;
+    /// Text messages through the carrier of the call's number (none: it cannot send them).
+    fn messenger(&self, _record: &CallRecord) -> Option<Arc<dyn Messenger>> {
+        None
+    }
 }
 
 impl StoredAgents {
@@ -228,6 +233,7 @@ impl StoredAgents {
                 .await
                 .map_err(internal)?
                 .map(|c| c.calendar_id),
+            messenger: control.messenger(&record),
         };
         let records = agent_tools(&agent, store).await.map_err(internal)?;
         let on_tool = self.tool_events(&record, agent_id);

@@ -337,7 +337,7 @@ fn model_names(t: &ToolRecord) -> Vec<String> {
         ]
         .map(str::to_owned)
         .to_vec(),
-        "function" | "apiRequest" | "captureData" | "triggerWorkflow" => vec![
+        "function" | "apiRequest" | "captureData" | "triggerWorkflow" | "sendSms" => vec![
             t.config_override["name"]
                 .as_str()
                 .unwrap_or(&t.name)

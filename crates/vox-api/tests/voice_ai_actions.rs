@@ -81,6 +81,10 @@ fn params(action_type: &str, s: &Setup) -> Value {
         "KNOWLEDGE_BASE" => {
             json!({"triggerPrompt": "When the caller asks about prices", "knowledgeBaseId": s.file})
         }
+        "SMS" => {
+            json!({"triggerPrompt": "When the caller wants the address", "triggerMessage": "I'll text it to you.",
+            "messageBody": "Acme Plumbing, 12 Oak Street, Austin."})
+        }
         other => panic!("{other}"),
     }
 }
@@ -98,6 +102,7 @@ async fn every_action_type_becomes_a_tool_of_the_agent() {
         ("APPOINTMENT_BOOKING", "Book a visit"),
         ("CUSTOM_ACTION", "Check order"),
         ("KNOWLEDGE_BASE", "Prices"),
+        ("SMS", "Text the address"),
     ] {
         let (status, a) = call(
             &f.app,
@@ -137,7 +142,7 @@ async fn every_action_type_becomes_a_tool_of_the_agent() {
         .iter()
         .filter_map(|a| a["name"].as_str())
         .collect();
-    assert_eq!(shown.len(), 7, "{agent}");
+    assert_eq!(shown.len(), 8, "{agent}");
     let (_, p) = call(
         &f.app,
         get(
@@ -185,6 +190,19 @@ async fn every_action_type_becomes_a_tool_of_the_agent() {
     assert_eq!(
         calendar.config_override["appointmentConfig"],
         json!({"slotDurationMinutes": 60, "offerDays": 3, "offerSlotsPerDay": 2})
+    );
+    let sms = tool(&made[7]["id"]).await;
+    assert_eq!(
+        (
+            sms.name.as_str(),
+            sms.config_override["name"].as_str(),
+            sms.message.as_deref()
+        ),
+        (
+            "sendSms",
+            Some("text_the_address"),
+            Some("I'll text it to you.")
+        )
     );
     let api = tool(&made[5]["id"]).await;
     assert_eq!(
@@ -258,7 +276,7 @@ async fn every_action_type_becomes_a_tool_of_the_agent() {
         ),
     )
     .await;
-    assert_eq!(agent["actions"].as_array().map(Vec::len), Some(6));
+    assert_eq!(agent["actions"].as_array().map(Vec::len), Some(7));
     // deleting the agent deletes its actions
     let (status, _) = call(
         &f.app,
@@ -378,15 +396,6 @@ async fn every_action_rule_is_enforced() {
             "agentId",
         ),
         (action(&s, "TELEPORT", "x", json!({})), "actionType"),
-        (
-            action(
-                &s,
-                "SMS",
-                "x",
-                json!({"triggerPrompt": "a", "triggerMessage": "b", "messageBody": "c"}),
-            ),
-            "actionType",
-        ),
     ];
     for (ty, change, field) in [
         (
@@ -527,6 +536,13 @@ async fn every_action_rule_is_enforced() {
             "triggerPrompt",
         ),
         ("KNOWLEDGE_BASE", json!({"surprise": 1}), "surprise"),
+        ("SMS", json!({"messageBody": null}), "messageBody"),
+        (
+            "SMS",
+            json!({"messageBody": "x".repeat(1601)}),
+            "messageBody",
+        ),
+        ("SMS", json!({"triggerMessage": null}), "triggerMessage"),
     ] {
         cases.push((with(ty, change), field));
     }

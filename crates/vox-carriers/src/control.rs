@@ -10,10 +10,41 @@ use tracing::{info, warn};
 use vox_agents::{ControlFactory, EventKind};
 use vox_call::CallControl;
 use vox_store::CallRecord;
-use vox_tools::api::CallTools;
+use vox_tools::api::{CallTools, Messenger};
 
 use crate::Carriers;
 use crate::pool::{Carrier, LiveCall, Transfer};
+
+impl Messenger for Carriers {
+    fn send_sms(
+        &self,
+        from: &str,
+        to: &str,
+        body: &str,
+    ) -> BoxFuture<'static, Result<String, String>> {
+        let (c, from, to, body) = (
+            self.clone(),
+            from.to_owned(),
+            to.to_owned(),
+            body.to_owned(),
+        );
+        Box::pin(async move {
+            let account = c
+                .account_for_number(&from)
+                .ok_or_else(|| format!("no pool holds {from}"))?;
+            let sent = account
+                .carrier()
+                .send_sms(&c, &from, &to, &body)
+                .await
+                .map_err(|e| e.to_string());
+            match &sent {
+                Ok(sid) => info!(message = %sid, "text message sent"),
+                Err(e) => warn!(error = %e, "text message not sent"),
+            }
+            sent
+        })
+    }
+}
 
 impl Carriers {
     /// The index of the account holding the record's number.
@@ -29,6 +60,11 @@ impl Carriers {
 impl ControlFactory for Carriers {
     fn controls(&self, record: &CallRecord) -> bool {
         self.account_of(record).is_some() && record.carrier_call_id.is_some()
+    }
+
+    fn messenger(&self, record: &CallRecord) -> Option<Arc<dyn Messenger>> {
+        self.account_of(record)
+            .map(|_| Arc::new(self.clone()) as Arc<dyn Messenger>)
     }
 
     fn control(&self, record: &CallRecord, tools: Arc<CallTools>) -> Option<Arc<dyn CallControl>> {

@@ -59,6 +59,8 @@ pub enum ToolKind {
     CaptureData,
     /// Starts the developer's workflow (an event, sent by the tool runtime).
     TriggerWorkflow,
+    /// Sends the caller a text message (through the carrier, by the tool runtime).
+    SendSms,
 }
 
 /// A tool the agent may call.

@@ -72,6 +72,8 @@ struct Shared {
     script: Mutex<CallerScript>,
     calls: Mutex<Vec<FakeCall>>,
     unanswered: Mutex<Vec<String>>,
+    /// Text messages sent through the Messages API: (from, to, body).
+    messages: Mutex<Vec<(String, String, String)>>,
     http: reqwest::Client,
 }
 
@@ -131,6 +133,7 @@ impl FakeTwilio {
             script: Mutex::new(script),
             calls: Mutex::new(Vec::new()),
             unanswered: Mutex::new(Vec::new()),
+            messages: Mutex::new(Vec::new()),
             http: crate::http_client(),
         });
         let app = Router::new()
@@ -142,6 +145,10 @@ impl FakeTwilio {
                 "/2010-04-01/Accounts/{account}/Calls/{sid}",
                 post(update_call),
             )
+            .route(
+                "/2010-04-01/Accounts/{account}/Messages.json",
+                post(create_message),
+            )
             .route("/fake/ring", post(ring_route))
             .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind(addr).await?;
@@ -150,6 +157,11 @@ impl FakeTwilio {
             let _ = axum::serve(listener, app).await;
         });
         Ok(Self { addr, shared, task })
+    }
+
+    /// The text messages sent through it: (from, to, body), in order.
+    pub fn messages(&self) -> Vec<(String, String, String)> {
+        lock(&self.shared.messages).clone()
     }
 
     /// The account SID.
@@ -366,6 +378,36 @@ async fn update_call(
     (
         StatusCode::OK,
         Json(json!({"sid": sid, "account_sid": shared.account_sid, "status": "in-progress"})),
+    )
+        .into_response()
+}
+
+/// `POST Messages.json`: a text message (kept, not delivered anywhere).
+async fn create_message(
+    State(shared): State<Arc<Shared>>,
+    Path(account): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    if !authenticated(&shared, &account, &headers) {
+        return twilio_error(StatusCode::UNAUTHORIZED, 20003, "Authenticate");
+    }
+    let Ok(params) = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body) else {
+        return twilio_error(StatusCode::BAD_REQUEST, 20001, "Malformed form body");
+    };
+    let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    let (Some(to), Some(from), Some(text)) = (get("To"), get("From"), get("Body")) else {
+        return twilio_error(
+            StatusCode::BAD_REQUEST,
+            21602,
+            "A 'To', 'From' and 'Body' are required",
+        );
+    };
+    lock(&shared.messages).push((from, to, text));
+    let sid = format!("SM{}", uuid::Uuid::new_v4().simple());
+    (
+        StatusCode::CREATED,
+        Json(json!({"sid": sid, "status": "queued"})),
     )
         .into_response()
 }

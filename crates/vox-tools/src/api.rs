@@ -34,6 +34,18 @@ const MAX_RESULT_CHARS: usize = 4000;
 /// Open slots offered to the model at call start.
 pub const SLOTS_IN_PROMPT: usize = 12;
 
+/// Sends text messages through the carrier of a number (the carriers' side implements it).
+pub trait Messenger: Send + Sync + std::fmt::Debug {
+    /// Sends `body` from our number `from` to `to`; the carrier's id for the message, or why
+    /// it was not sent.
+    fn send_sms(
+        &self,
+        from: &str,
+        to: &str,
+        body: &str,
+    ) -> BoxFuture<'static, Result<String, String>>;
+}
+
 /// Who and what the call is.
 #[derive(Debug, Clone, Default)]
 pub struct CallContext {
@@ -51,6 +63,8 @@ pub struct CallContext {
     pub can_transfer: bool,
     /// The business's Google Calendar id (its integration), for the Google backend.
     pub calendar_id: Option<String>,
+    /// Text messages through the call's carrier (none: the carrier cannot send them).
+    pub messenger: Option<Arc<dyn Messenger>>,
 }
 
 /// A transfer the tool accepted, for the carrier side to carry out after the agent spoke.
@@ -391,6 +405,7 @@ impl CallTools {
                     effect,
                 }
             }
+            ApiTool::SendSms { body, .. } => text(self.send_sms(body).await),
             ApiTool::TriggerWorkflow { workflow_id, .. } => Ran {
                 outcome: ToolOutcome::text("Done: the workflow has been started."),
                 source: first,
@@ -488,6 +503,24 @@ impl CallTools {
             },
             Some(d.source.clone()),
         )
+    }
+
+    /// Texts `body` to the caller from the agent's number.
+    async fn send_sms(&self, body: &str) -> String {
+        let (Some(m), Some(from), Some(to)) = (
+            &self.ctx.messenger,
+            &self.ctx.phone_number,
+            &self.ctx.customer_number,
+        ) else {
+            return "Error: a text message cannot be sent on this call (no carrier messaging or no caller number); tell the caller.".into();
+        };
+        match m.send_sms(from, to, body).await {
+            Ok(_) => "Sent: the caller has the text message.".into(),
+            Err(e) => {
+                tracing::warn!(call = %self.ctx.call_id, error = %e, "sending a text message");
+                format!("Error: the text message could not be sent ({e}); tell the caller.")
+            }
+        }
     }
 
     async fn knowledge(&self, file_ids: &[String], args: &Value) -> String {

@@ -10,7 +10,7 @@ use vox_core::ToolCall;
 use vox_store::{Store, ToolRecord};
 use vox_testkit::FakeOpenAi;
 use vox_tools::ToolRunner;
-use vox_tools::api::{ApiTool, CallContext, CallTools, Effect, ToolEnv, ToolEvent};
+use vox_tools::api::{ApiTool, CallContext, CallTools, Effect, Messenger, ToolEnv, ToolEvent};
 use vox_tools::calendar::{CalendarBackend, NoCalendar};
 use vox_tools::http::HttpGuard;
 use vox_tools::knowledge::KnowledgeBases;
@@ -41,7 +41,43 @@ struct Seen {
     result: String,
 }
 
+/// A carrier's messaging that keeps what it is asked to send, and refuses one number.
+#[derive(Debug, Default)]
+struct Texts(Mutex<Vec<(String, String, String)>>);
+
+impl Messenger for Texts {
+    fn send_sms(
+        &self,
+        from: &str,
+        to: &str,
+        body: &str,
+    ) -> futures::future::BoxFuture<'static, Result<String, String>> {
+        let refused = to == "+15559999999";
+        if !refused {
+            self.0
+                .lock()
+                .expect("texts")
+                .push((from.into(), to.into(), body.into()));
+        }
+        Box::pin(async move {
+            if refused {
+                Err("the carrier refused it".into())
+            } else {
+                Ok("SM1".into())
+            }
+        })
+    }
+}
+
 async fn call_tools(records: &[ToolRecord]) -> (Arc<CallTools>, Arc<Mutex<Vec<Seen>>>) {
+    call_tools_with(records, None, "+14155550123").await
+}
+
+async fn call_tools_with(
+    records: &[ToolRecord],
+    messenger: Option<Arc<dyn Messenger>>,
+    caller: &str,
+) -> (Arc<CallTools>, Arc<Mutex<Vec<Seen>>>) {
     let dir = vox_testkit::scratch_dir(&vox_store::new_id("actions"));
     let store = Store::connect(&format!("sqlite://{}/vox.db", dir.display()))
         .await
@@ -59,8 +95,10 @@ async fn call_tools(records: &[ToolRecord]) -> (Arc<CallTools>, Arc<Mutex<Vec<Se
         call_id: "call_1".into(),
         business_id: "biz_1".into(),
         agent_id: "agent_1".into(),
-        customer_number: Some("+14155550123".into()),
+        customer_number: Some(caller.into()),
+        phone_number: Some("+15125550122".into()),
         can_transfer: true,
+        messenger,
         ..Default::default()
     };
     let seen = Arc::new(Mutex::new(Vec::new()));
@@ -279,4 +317,57 @@ async fn a_get_action_answers_only_its_selected_paths() {
         vec![json!({"orderId": "ORD 7"})]
     );
     assert_eq!(seen.lock().expect("lock")[0].result, said);
+}
+
+#[tokio::test]
+async fn a_text_message_goes_to_the_caller_through_the_carrier() {
+    let records = [record(
+        "tool_sms",
+        "sendSms",
+        json!({"name": "text_address", "messageBody": "12 Oak Street", "description": "When the caller asks where we are."}),
+        Some("I'll text it to you."),
+    )];
+    let texts = Arc::new(Texts::default());
+    let (tools, seen) = call_tools_with(&records, Some(texts.clone()), "+14155550123").await;
+    let def = tools
+        .defs()
+        .into_iter()
+        .find(|d| d.name == "text_address")
+        .expect("def");
+    assert!(
+        def.description.contains("12 Oak Street"),
+        "{}",
+        def.description
+    );
+    assert!(
+        run(&tools, "text_address", json!({}))
+            .await
+            .starts_with("Sent")
+    );
+    assert_eq!(
+        texts.0.lock().expect("texts").clone(),
+        [(
+            "+15125550122".to_owned(),
+            "+14155550123".to_owned(),
+            "12 Oak Street".to_owned()
+        )]
+    );
+    assert_eq!(
+        seen.lock().expect("seen")[0].tool_id.as_deref(),
+        Some("tool_sms")
+    );
+    // refused by the carrier, and a call without carrier messaging: the model is told
+    let (tools, _) = call_tools_with(&records, Some(texts.clone()), "+15559999999").await;
+    assert!(
+        run(&tools, "text_address", json!({}))
+            .await
+            .contains("refused")
+    );
+    let (tools, _) = call_tools_with(&records, None, "+14155550123").await;
+    assert!(
+        run(&tools, "text_address", json!({}))
+            .await
+            .starts_with("Error")
+    );
+    assert_eq!(texts.0.lock().expect("texts").len(), 1);
 }

@@ -94,9 +94,9 @@ fn action() -> Value {
         "agentId": {"type": "string"},
         "locationId": {"type": "string"},
         "actionType": {"enum": ["CALL_TRANSFER", "DATA_EXTRACTION", "IN_CALL_DATA_EXTRACTION", "WORKFLOW_TRIGGER", "SMS", "APPOINTMENT_BOOKING", "CUSTOM_ACTION", "KNOWLEDGE_BASE"],
-            "description": "SMS is refused (422): Vox sends no text messages yet"},
+            "description": "SMS texts the caller through the carrier (Twilio's Messages API)"},
         "name": {"type": "string", "minLength": 1, "maxLength": 100},
-        "actionParameters": {"type": "object", "description": "per actionType: CALL_TRANSFER {triggerPrompt, transferToType: number, transferToValue (+ and 10-15 digits, dialable), triggerMessage, hearWhisperMessage?}; DATA_EXTRACTION and IN_CALL_DATA_EXTRACTION {contactFieldId, description, examples (1-5), overwriteExistingValue?}; WORKFLOW_TRIGGER {triggerPrompt, triggerMessage, workflowId}; APPOINTMENT_BOOKING {calendarId (the location's), daysOfOfferingDates 1-14, slotsPerDay 1-12, hoursBetweenSlots 1/6-5}; CUSTOM_ACTION {triggerPrompt, triggerMessage, apiDetails {url, method GET|POST, authenticationRequired?, authenticationValue?, headers [{key, value}]?, parameters [{name, description?, type?, example?}]?}, selectedPaths (GET: at least one; POST: none)}; KNOWLEDGE_BASE {triggerPrompt, knowledgeBaseId (a ready file)}"}
+        "actionParameters": {"type": "object", "description": "per actionType: CALL_TRANSFER {triggerPrompt, transferToType: number, transferToValue (+ and 10-15 digits, dialable), triggerMessage, hearWhisperMessage?}; DATA_EXTRACTION and IN_CALL_DATA_EXTRACTION {contactFieldId, description, examples (1-5), overwriteExistingValue?}; WORKFLOW_TRIGGER {triggerPrompt, triggerMessage, workflowId}; APPOINTMENT_BOOKING {calendarId (the location's), daysOfOfferingDates 1-14, slotsPerDay 1-12, hoursBetweenSlots 1/6-5}; CUSTOM_ACTION {triggerPrompt, triggerMessage, apiDetails {url, method GET|POST, authenticationRequired?, authenticationValue?, headers [{key, value}]?, parameters [{name, description?, type?, example?}]?}, selectedPaths (GET: at least one; POST: none)}; KNOWLEDGE_BASE {triggerPrompt, knowledgeBaseId (a ready file)}; SMS {triggerPrompt, triggerMessage, messageBody (up to 1600 characters)}"}
     }})
 }
 

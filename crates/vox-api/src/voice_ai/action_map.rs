@@ -11,7 +11,7 @@
 //! | DATA_EXTRACTION | `postCallExtraction` | after the call, into the call's data |
 //! | IN_CALL_DATA_EXTRACTION | `captureData` | kept as soon as said |
 //! | WORKFLOW_TRIGGER | `triggerWorkflow` | a signed `workflow.triggered` event |
-//! | SMS | refused: Vox sends no text messages yet | |
+//! | SMS | `sendSms` | the message texted to the caller through the carrier (Twilio) |
 
 use serde_json::{Map, Value, json};
 use vox_store::{Business, ToolRecord};
@@ -185,10 +185,25 @@ pub(crate) async fn to_record(
             )
         }
         "SMS" => {
-            return Err(ApiError::invalid(
-                "actionType",
-                "actionType SMS is not supported yet: Vox sends no text messages (no carrier messaging); the other action types are",
-            ));
+            validate::known(
+                params,
+                P,
+                &["triggerPrompt", "triggerMessage", "messageBody"],
+            )?;
+            let prompt = req(params, "triggerPrompt")?;
+            message = Some(req(params, "triggerMessage")?.to_owned());
+            let body = req(params, "messageBody")?;
+            if body.chars().count() > 1600 {
+                return Err(ApiError::invalid(
+                    "actionParameters.messageBody",
+                    "actionParameters.messageBody must be at most 1600 characters (10 SMS segments)",
+                ));
+            }
+            (
+                "voice-ai-action",
+                "sendSms",
+                json!({"name": tool_name(name, action_type), "messageBody": body, "description": prompt}),
+            )
         }
         "APPOINTMENT_BOOKING" => {
             validate::known(

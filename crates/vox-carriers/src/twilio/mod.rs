@@ -469,6 +469,32 @@ impl Carrier for Account {
         })
     }
 
+    /// A text message through the REST Messages API.
+    fn send_sms<'a>(
+        &'a self,
+        c: &'a Carriers,
+        from: &'a str,
+        to: &'a str,
+        body: &'a str,
+    ) -> BoxFuture<'a, Result<String, CarrierError>> {
+        Box::pin(async move {
+            let url = format!(
+                "{}/2010-04-01/Accounts/{}/Messages.json",
+                self.api_base, self.account_sid
+            );
+            let form = [("To", to), ("From", from), ("Body", body)];
+            let sent =
+                c.0.http
+                    .post(&url)
+                    .basic_auth(&self.account_sid, Some(&self.auth_token))
+                    .form(&form)
+                    .send()
+                    .await;
+            let reply = carrier_reply(Dialect::Twilio, sent).await?;
+            field(Dialect::Twilio, &reply, &["/sid"], "message sid")
+        })
+    }
+
     fn transfer<'a>(
         &'a self,
         c: &'a Carriers,

@@ -139,6 +139,17 @@ pub enum ApiTool {
         /// Replace a value already kept.
         overwrite: bool,
     },
+    /// Texts the caller a fixed message from the agent's number.
+    SendSms {
+        /// Name the model calls.
+        name: String,
+        /// The message.
+        body: String,
+        /// When to send it, for the model.
+        description: String,
+        /// Said while it runs.
+        message: Option<String>,
+    },
     /// Starts the developer's workflow: a signed `workflow.triggered` event.
     TriggerWorkflow {
         /// Name the model calls.
@@ -306,6 +317,16 @@ impl ApiTool {
                     }),
                     _ => Err("needs name and key".to_owned()),
                 },
+                "sendSms" => match (str_of(o, "name"), str_of(o, "messageBody")) {
+                    (Some(name), Some(body)) => Ok(ApiTool::SendSms {
+                        description: str_of(o, "description")
+                            .unwrap_or_else(|| format!("Texts the caller ({name}).")),
+                        message: r.message.clone(),
+                        name,
+                        body,
+                    }),
+                    _ => Err("needs name and messageBody".to_owned()),
+                },
                 "triggerWorkflow" => match (str_of(o, "name"), str_of(o, "workflowId")) {
                     (Some(name), Some(workflow_id)) => Ok(ApiTool::TriggerWorkflow {
                         description: str_of(o, "description")
@@ -339,6 +360,7 @@ impl ApiTool {
             ApiTool::Function { name: n, .. }
             | ApiTool::ApiRequest { name: n, .. }
             | ApiTool::CaptureData { name: n, .. }
+            | ApiTool::SendSms { name: n, .. }
             | ApiTool::TriggerWorkflow { name: n, .. } => n == name,
         }
     }
@@ -413,6 +435,7 @@ impl ApiTool {
                     "value": {"type": "string", "description": format!("The caller's {description}, as they gave it")}
                 }, "required": ["value"]}), None, None)]
             }
+            ApiTool::SendSms { name, description, message, body } => vec![def(name, ToolKind::SendSms, format!("{description} Texts the caller this message: {body:?}."), json!({"type": "object", "properties": {}}), message.clone(), None)],
             ApiTool::TriggerWorkflow { name, description, message, .. } => vec![def(name, ToolKind::TriggerWorkflow, description.clone(), json!({"type": "object", "properties": {
                 "details": {"type": "string", "description": "What the workflow needs to know, in one sentence"}
             }}), message.clone(), None)],
