@@ -12,7 +12,8 @@
 //!   A `<Conference waitUrl>` in such TwiML is followed as Twilio does: a signed GET of the
 //!   wait URL, whose answer is recorded on the call (the on-hold audio).
 //! - Numbers marked [`FakeTwilio::unanswered`] do not pick up: their calls run no TwiML and
-//!   report `no-answer` to the status callback after a short ring.
+//!   report `no-answer` to the status callback after a short ring; a number marked
+//!   [`FakeTwilio::busy_once`] reports `busy` once, then answers.
 //! - [`FakeTwilio::ring`]: an inbound call: the signed voice webhook to a Vox number, then the
 //!   same stream handling.
 
@@ -72,6 +73,8 @@ struct Shared {
     script: Mutex<CallerScript>,
     calls: Mutex<Vec<FakeCall>>,
     unanswered: Mutex<Vec<String>>,
+    /// Numbers whose next call is busy (once each).
+    busy_once: Mutex<Vec<String>>,
     /// Text messages sent through the Messages API: (from, to, body).
     messages: Mutex<Vec<(String, String, String)>>,
     http: reqwest::Client,
@@ -133,6 +136,7 @@ impl FakeTwilio {
             script: Mutex::new(script),
             calls: Mutex::new(Vec::new()),
             unanswered: Mutex::new(Vec::new()),
+            busy_once: Mutex::new(Vec::new()),
             messages: Mutex::new(Vec::new()),
             http: crate::http_client(),
         });
@@ -182,6 +186,11 @@ impl FakeTwilio {
     /// Calls placed to `number` from now on are not answered.
     pub fn unanswered(&self, number: &str) {
         lock(&self.shared.unanswered).push(number.to_owned());
+    }
+
+    /// The next call placed to `number` is busy; the ones after it are answered.
+    pub fn busy_once(&self, number: &str) {
+        lock(&self.shared.busy_once).push(number.to_owned());
     }
 
     /// Calls so far.
@@ -459,9 +468,22 @@ async fn create_call(
         ..Default::default()
     });
     let callback = get("StatusCallback");
-    if lock(&shared.unanswered).contains(&to) {
+    let busy = {
+        let mut once = lock(&shared.busy_once);
+        let found = once.iter().position(|n| *n == to);
+        found.map(|i| once.remove(i)).is_some()
+    };
+    if busy {
         update(&shared, &sid, |c| c.twiml = twiml);
-        tokio::spawn(no_answer(shared.clone(), sid.clone(), callback));
+        tokio::spawn(not_answered(shared.clone(), sid.clone(), callback, "busy"));
+    } else if lock(&shared.unanswered).contains(&to) {
+        update(&shared, &sid, |c| c.twiml = twiml);
+        tokio::spawn(not_answered(
+            shared.clone(),
+            sid.clone(),
+            callback,
+            "no-answer",
+        ));
     } else {
         tokio::spawn(run_twiml(shared.clone(), sid.clone(), twiml, callback));
     }
@@ -515,10 +537,10 @@ async fn run_twiml(shared: Arc<Shared>, sid: String, twiml: String, callback: Op
     report_status(&shared, &sid, callback, "completed").await;
 }
 
-/// A call nobody picks up: it rings a while, then `no-answer`.
-async fn no_answer(shared: Arc<Shared>, sid: String, callback: Option<String>) {
+/// A call nobody picks up: it rings a while, then `no-answer` (or `busy`).
+async fn not_answered(shared: Arc<Shared>, sid: String, callback: Option<String>, status: &str) {
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    report_status(&shared, &sid, callback, "no-answer").await;
+    report_status(&shared, &sid, callback, status).await;
 }
 
 /// The final status callback (when one was asked for); the call is finished then.

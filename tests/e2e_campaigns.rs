@@ -1,0 +1,185 @@
+//! A campaign end to end over loopback: `vox serve`'s own dispatcher calls three contacts
+//! through the fake Twilio (one answers, one is busy and answers when called again, one never
+//! answers and is given up after its last attempt); the campaign completes, and seed 004
+//! lists its calls under it with their states.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use vox_testkit::{
+    ApiClient, CallerScript, FakeOpenAi, FakeTiming, FakeTwilio, VoxServer, repo_root, scratch_dir,
+};
+
+const BIN: &str = env!("CARGO_BIN_EXE_vox");
+const NUMBER: &str = "+15125550122";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_campaign_calls_retries_and_completes_through_the_carrier() {
+    let fake_ai = FakeOpenAi::start(FakeTiming::default()).await;
+    let audio = repo_root().join("tests/data/audio");
+    let twilio = FakeTwilio::start(CallerScript {
+        wavs: vec![audio.join("bye-1.wav")],
+        greeting: true,
+        record_dir: None,
+    })
+    .await;
+    twilio.busy_once("+15552345671");
+    twilio.unanswered("+15552345672");
+    let dir = scratch_dir("e2e-campaigns");
+    let config = dir.join("vox.toml");
+    let ai = fake_ai.base_url();
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[telephony]
+[[telephony.pools]]
+carrier = "twilio"
+numbers = ["{NUMBER}"]
+account_sid = "{sid}"
+auth_token = "{token}"
+api_base = "{api}"
+
+[voice_agents]
+llm = {{ baseUrl = "{ai}", apiKey = "sk-test-secret", model = "fake-llm" }}
+asr = {{ baseUrl = "{ai}", model = "fake-asr" }}
+tts = {{ baseUrl = "{ai}", model = "fake-tts", voice = "v1" }}
+"#,
+            sid = twilio.account_sid(),
+            token = twilio.auth_token(),
+            api = twilio.api_base()
+        ),
+    )
+    .expect("config");
+    let db = format!("sqlite://{}/vox.db", dir.display());
+    let out = std::process::Command::new(BIN)
+        .args([
+            "admin",
+            "create",
+            "--org",
+            "Acme",
+            "--business",
+            "Acme Plumbing",
+            "--config",
+        ])
+        .arg(&config)
+        .env("VOX__STORE__URL", &db)
+        .output()
+        .expect("vox admin create");
+    let creds: Value = serde_json::from_slice(&out.stdout).expect("admin create prints JSON");
+    let biz = creds["businessId"].as_str().expect("businessId").to_owned();
+    let config_arg = config.display().to_string();
+    let db2 = db.clone();
+    let server = tokio::task::spawn_blocking(move || {
+        VoxServer::start(
+            std::path::Path::new(BIN),
+            &["--config", &config_arg],
+            &[
+                ("VOX__STORE__URL", db2.as_str()),
+                ("VOX__VAD__STOP_MS", "400"),
+            ],
+        )
+    })
+    .await
+    .expect("server");
+    let base = format!("http://{}", server.addr);
+    let api = ApiClient::login(
+        &base,
+        creds["clientId"].as_str().expect("id"),
+        creds["clientSecret"].as_str().expect("secret"),
+    )
+    .await;
+    let agents = format!("/v1/businesses/{biz}/voice-agents");
+    let (status, agent) = api
+        .send(
+            Method::POST,
+            &agents,
+            Some(json!({"name": "Follow-up", "type": "OUTBOUND", "conversationFlow": "Ask how the visit went.",
+                "firstMessage": "Hi, this is Acme Plumbing following up."})),
+        )
+        .await;
+    assert_eq!(status, 201, "{agent}");
+    let agent_id = agent["id"].as_str().expect("id").to_owned();
+    let (status, d) = api
+        .send(Method::POST, &format!("{agents}/{agent_id}/deploy"), None)
+        .await;
+    assert_eq!(status, 200, "{d}");
+    let (status, campaign) = api
+        .send(
+            Method::POST,
+            &format!("/v1/businesses/{biz}/campaigns"),
+            Some(json!({"name": "Visit follow-ups", "agentId": agent_id, "concurrency": 2, "callsPerMinute": 60,
+                "maxAttempts": 2, "retryAfterSecs": 1, "callingWindow": {"startTime": "00:00", "endTime": "24:00"},
+                "contacts": [{"phoneNumber": "+15552345670", "name": "Ann"}, {"phoneNumber": "+15552345671", "name": "Bo"},
+                             {"phoneNumber": "+15552345672", "name": "Cy"}]})),
+        )
+        .await;
+    assert_eq!(status, 201, "{campaign}");
+    let id = campaign["id"].as_str().expect("id").to_owned();
+    let one = format!("/v1/businesses/{biz}/campaigns/{id}");
+    let mut last = Value::Null;
+    for _ in 0..900 {
+        last = api.send(Method::GET, &one, None).await.1;
+        if last["state"] == "completed" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(last["state"], "completed", "{last}");
+    assert_eq!(
+        last["progress"],
+        json!({"total": 3, "pending": 0, "dialing": 0, "retry": 0, "done": 2, "failed": 1}),
+        "{last}"
+    );
+    let (_, contacts) = api
+        .send(Method::GET, &format!("{one}/contacts"), None)
+        .await;
+    let seen: Vec<(String, i64, String)> = contacts["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|k| {
+            (
+                k["state"].as_str().unwrap_or_default().to_owned(),
+                k["attempts"].as_i64().unwrap_or_default(),
+                k["lastOutcome"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("done".to_owned(), 1, "customer-ended-call".to_owned()),
+            ("done".to_owned(), 2, "customer-ended-call".to_owned()),
+            ("failed".to_owned(), 2, "customer-did-not-answer".to_owned()),
+        ],
+        "{contacts}"
+    );
+    // seed 004: the campaign's five calls with their states
+    let (status, page) = api
+        .send(
+            Method::GET,
+            &format!("/api/v1/voice-calls?campaignId={id}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{page}");
+    let mut states: Vec<&str> = page["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|c| c["state"].as_str())
+        .collect();
+    states.sort_unstable();
+    assert_eq!(
+        states,
+        ["Busy", "Completed", "Completed", "NoAnswer", "NoAnswer"],
+        "{page}"
+    );
+    assert!(
+        page["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .all(|c| c["campaignId"] == id.as_str())
+    );
+}
