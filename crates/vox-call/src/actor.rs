@@ -87,6 +87,8 @@ pub trait CallObserver: Send + Sync {
     fn speaking(&self, _turn: TurnId, _segment: u32, _text: &str) {}
     /// The recognizer's words so far of what the caller is saying (streaming recognizers).
     fn interim(&self, _text: &str) {}
+    /// The post-call survey's result as it stands.
+    fn survey(&self, _result: &vox_engine::survey::SurveyResult) {}
 }
 
 impl std::fmt::Debug for CallServices {
@@ -796,6 +798,12 @@ impl CallActor {
                         o.latency(&m);
                     }
                     self.summary.latencies.push(m);
+                }
+                Action::Survey(result) => {
+                    tracing::info!(call = %self.call_id, state = result.state, answered = result.questions_answered, "post-call survey");
+                    if let Some(o) = &self.services.observer {
+                        o.survey(&result);
+                    }
                 }
                 Action::Hangup { reason } => {
                     if let Some(control) = self.services.control.clone()

@@ -218,6 +218,8 @@ pub enum Action {
         /// Why.
         reason: DropReason,
     },
+    /// The post-call survey's result as it stands (after each answer, and at its end).
+    Survey(crate::survey::SurveyResult),
     /// End the call.
     Hangup {
         /// Why, for the call record.

@@ -57,6 +57,7 @@
 mod agent;
 mod echo;
 mod io;
+pub mod survey;
 pub mod text;
 mod voice;
 pub mod workflow;
