@@ -183,3 +183,173 @@ tts = {{ baseUrl = "{ai}", model = "fake-tts", voice = "v1" }}
             .all(|c| c["campaignId"] == id.as_str())
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_campaign_call_ends_with_its_survey_answered_by_voice() {
+    let fake_ai = FakeOpenAi::start(FakeTiming::default()).await;
+    let audio = repo_root().join("tests/data/audio");
+    // the caller's turns: one to the agent, then an answer to each survey question
+    let twilio = FakeTwilio::start(CallerScript {
+        wavs: vec![
+            audio.join("bye-1.wav"),
+            audio.join("book-1.wav"),
+            audio.join("kb-1.wav"),
+        ],
+        greeting: true,
+        record_dir: None,
+    })
+    .await;
+    fake_ai.push_transcript("That is all I needed. Bye.");
+    fake_ai.push_transcript("Four.");
+    fake_ai.push_transcript("I'd say nine.");
+    fake_ai.push_chat(vox_testkit::ChatReply {
+        text: "Thanks for your time.".into(),
+        tool_calls: vec![("endCall".into(), json!({}))],
+    });
+    let dir = scratch_dir("e2e-campaign-survey");
+    let config = dir.join("vox.toml");
+    let ai = fake_ai.base_url();
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[telephony]
+[[telephony.pools]]
+carrier = "twilio"
+numbers = ["{NUMBER}"]
+account_sid = "{sid}"
+auth_token = "{token}"
+api_base = "{api}"
+
+[voice_agents]
+llm = {{ baseUrl = "{ai}", apiKey = "sk-test-secret", model = "fake-llm" }}
+asr = {{ baseUrl = "{ai}", model = "fake-asr" }}
+tts = {{ baseUrl = "{ai}", model = "fake-tts", voice = "v1" }}
+"#,
+            sid = twilio.account_sid(),
+            token = twilio.auth_token(),
+            api = twilio.api_base()
+        ),
+    )
+    .expect("config");
+    let db = format!("sqlite://{}/vox.db", dir.display());
+    let out = std::process::Command::new(BIN)
+        .args([
+            "admin",
+            "create",
+            "--org",
+            "Acme",
+            "--business",
+            "Acme Plumbing",
+            "--config",
+        ])
+        .arg(&config)
+        .env("VOX__STORE__URL", &db)
+        .output()
+        .expect("vox admin create");
+    let creds: Value = serde_json::from_slice(&out.stdout).expect("admin create prints JSON");
+    let biz = creds["businessId"].as_str().expect("businessId").to_owned();
+    let config_arg = config.display().to_string();
+    let server = tokio::task::spawn_blocking(move || {
+        VoxServer::start(
+            std::path::Path::new(BIN),
+            &["--config", &config_arg],
+            &[
+                ("VOX__STORE__URL", db.as_str()),
+                ("VOX__VAD__STOP_MS", "400"),
+            ],
+        )
+    })
+    .await
+    .expect("server");
+    let base = format!("http://{}", server.addr);
+    let api = ApiClient::login(
+        &base,
+        creds["clientId"].as_str().expect("id"),
+        creds["clientSecret"].as_str().expect("secret"),
+    )
+    .await;
+    let agents = format!("/v1/businesses/{biz}/voice-agents");
+    let (status, agent) = api
+        .send(
+            Method::POST,
+            &agents,
+            Some(json!({"name": "Follow-up", "type": "OUTBOUND", "conversationFlow": "Ask how the visit went.",
+                "firstMessage": "Hi, this is Acme Plumbing."})),
+        )
+        .await;
+    assert_eq!(status, 201, "{agent}");
+    let agent_id = agent["id"].as_str().expect("id").to_owned();
+    let (status, _) = api
+        .send(Method::POST, &format!("{agents}/{agent_id}/deploy"), None)
+        .await;
+    assert_eq!(status, 200);
+    let (status, campaign) = api
+        .send(
+            Method::POST,
+            &format!("/v1/businesses/{biz}/campaigns"),
+            Some(json!({"name": "Satisfaction", "agentId": agent_id, "callsPerMinute": 60,
+                "callingWindow": {"startTime": "00:00", "endTime": "24:00"},
+                "contacts": [{"phoneNumber": "+15552345670"}],
+                "survey": {"questions": [
+                    {"text": "How satisfied were you?", "answerType": "voice", "maxScore": 5},
+                    {"text": "How likely are you to recommend us?", "answerType": "voice", "maxScore": 9}],
+                    "questionTimeoutSecs": 20}})),
+        )
+        .await;
+    assert_eq!(status, 201, "{campaign}");
+    let id = campaign["id"].as_str().expect("id").to_owned();
+    let one = format!("/v1/businesses/{biz}/campaigns/{id}");
+    let mut last = Value::Null;
+    for _ in 0..900 {
+        last = api.send(Method::GET, &one, None).await.1;
+        if last["state"] == "completed" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(last["state"], "completed", "{last}");
+    let (_, page) = api
+        .send(
+            Method::GET,
+            &format!("/api/v1/voice-calls?campaignId={id}"),
+            None,
+        )
+        .await;
+    let call = page["items"][0]["id"].as_str().expect("a call").to_owned();
+    let (status, epa) = api
+        .send(
+            Method::GET,
+            &format!("/api/v1/voice-calls/{call}/epa-results"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{epa}");
+    assert_eq!(
+        (
+            epa["state"].as_str(),
+            epa["completionReason"].as_str(),
+            epa["questionsAnswered"].as_i64()
+        ),
+        (Some("Completed"), Some("AllAnswered"), Some(2)),
+        "{epa}"
+    );
+    // 4/5 and 9/9
+    assert_eq!(epa["calculatedScore"], 90.0, "{epa}");
+    assert_eq!(epa["responses"][1]["answer"], "I'd say nine.");
+    let (_, one_call) = api
+        .send(Method::GET, &format!("/api/v1/voice-calls/{call}"), None)
+        .await;
+    assert_eq!(one_call["epaResults"], epa, "inline too");
+    let said: Vec<&str> = one_call["transcript"]
+        .as_array()
+        .expect("transcript")
+        .iter()
+        .filter_map(|l| l["text"].as_str())
+        .collect();
+    assert!(
+        said.iter()
+            .any(|t| t.starts_with("How satisfied were you?")),
+        "the questions are in the transcript: {said:?}"
+    );
+}

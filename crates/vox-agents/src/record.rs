@@ -66,12 +66,17 @@ pub(crate) struct RecordWriter {
 /// The [`CallObserver`] the actor tells.
 struct Observer {
     transcript: watch::Sender<Vec<TranscriptEntry>>,
+    survey: watch::Sender<Option<Value>>,
     ended: Mutex<Option<oneshot::Sender<Option<CallSummary>>>>,
 }
 
 impl CallObserver for Observer {
     fn transcript(&self, all: &[TranscriptEntry]) {
         self.transcript.send_replace(all.to_vec());
+    }
+
+    fn survey(&self, result: &vox_engine::survey::SurveyResult) {
+        self.survey.send_replace(serde_json::to_value(result).ok());
     }
 
     fn ended(&self, summary: Option<&CallSummary>) {
@@ -121,11 +126,16 @@ impl RecordWriter {
     /// Starts the writer of `record` in `tasks`; the observer to hand the call.
     pub fn start(self, tasks: &Tasks, record: CallRecord) -> Arc<dyn CallObserver> {
         let (transcript_tx, transcript_rx) = watch::channel(Vec::new());
+        let (survey_tx, survey_rx) = watch::channel(None);
         let (ended_tx, ended_rx) = oneshot::channel();
         self.live.insert(&record.id);
-        tasks.spawn_to_completion("call record", self.run(record, transcript_rx, ended_rx));
+        tasks.spawn_to_completion(
+            "call record",
+            self.run(record, transcript_rx, survey_rx, ended_rx),
+        );
         Arc::new(Observer {
             transcript: transcript_tx,
+            survey: survey_tx,
             ended: Mutex::new(Some(ended_tx)),
         })
     }
@@ -134,6 +144,7 @@ impl RecordWriter {
         self,
         record: CallRecord,
         mut transcript: watch::Receiver<Vec<TranscriptEntry>>,
+        mut survey: watch::Receiver<Option<Value>>,
         mut ended: oneshot::Receiver<Option<CallSummary>>,
     ) {
         let call_id = record.id.clone();
@@ -142,6 +153,14 @@ impl RecordWriter {
             tokio::select! {
                 biased;
                 end = &mut ended => break end.ok(),
+                Ok(()) = survey.changed() => {
+                    let result = survey.borrow_and_update().clone();
+                    if let Some(r) = result
+                        && let Err(e) = self.store.set_call_survey(&call_id, &r).await
+                    {
+                        warn!(error = %e, call = %call_id, "keeping the call's survey");
+                    }
+                }
                 Ok(()) = captured.changed() => {
                     let data = Value::Object(captured.borrow_and_update().clone());
                     if let Err(e) = self.store.set_call_data(&call_id, &data).await {
@@ -160,6 +179,17 @@ impl RecordWriter {
                 }
             }
         };
+        // the survey's last word can come just before the ending
+        let last = if survey.has_changed().unwrap_or(false) {
+            survey.borrow_and_update().clone()
+        } else {
+            None
+        };
+        if let Some(r) = last
+            && let Err(e) = self.store.set_call_survey(&call_id, &r).await
+        {
+            warn!(error = %e, call = %call_id, "keeping the call's survey");
+        }
         match summary {
             Some(summary) => self.finish(&record, summary).await,
             // dropped without an ending (the stream never ran): the carrier's callback ends it

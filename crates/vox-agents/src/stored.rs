@@ -252,12 +252,22 @@ impl StoredAgents {
         }
         spec.tools = tools.defs();
         let mut services = runtime.services.clone();
-        let conversation: Box<dyn vox_engine::Conversation> =
+        let mut conversation: Box<dyn vox_engine::Conversation> =
             if runtime.without_llm && spec.workflow.is_some() {
                 Box::new(VoiceAgent::without_llm(spec, self.0.cfg.engine.clone()))
             } else {
                 Box::new(VoiceAgent::new(spec, self.0.cfg.engine.clone()))
             };
+        // a campaign's post-call survey, asked when the agent ends the call
+        if let Some(campaign) = record.campaign_id.as_deref()
+            && let Some(c) = store
+                .campaign(&record.business_id, campaign)
+                .await
+                .map_err(internal)?
+            && let Some(survey) = survey_of(&c.settings)
+        {
+            conversation = Box::new(vox_engine::survey::Surveyed::new(conversation, survey));
+        }
         services.tools = Some(Arc::new(tools.clone()));
         services.control = control.control(&record, tools.clone());
         services.recording = self.recording_path(&record);
@@ -402,6 +412,18 @@ impl StoredAgents {
 
 /// The stored agent as the engine's [`AgentSpec`]: the seed's fields it knows (tools are
 /// added from the call's [`CallTools`]).
+/// A campaign's survey setting (`{questions: [{text, answerType, maxScore}],
+/// questionTimeoutSecs}`, as the API validated it), if it has one.
+fn survey_of(settings: &Value) -> Option<vox_engine::survey::Survey> {
+    let s = settings.get("survey").filter(|s| s.is_object())?;
+    let questions: Vec<vox_engine::survey::Question> =
+        serde_json::from_value(s["questions"].clone()).ok()?;
+    (!questions.is_empty()).then(|| vox_engine::survey::Survey {
+        questions,
+        timeout: Duration::from_secs(s["questionTimeoutSecs"].as_u64().unwrap_or(8)),
+    })
+}
+
 /// The fields extracted after an agent's calls: its `collectFields`, and the fields of its
 /// post-call extraction records (seed 000's DATA_EXTRACTION actions).
 fn collect_fields(document: &Value, records: &[ToolRecord]) -> Vec<Field> {

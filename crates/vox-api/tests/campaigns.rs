@@ -390,6 +390,32 @@ async fn campaign_rules_are_enforced() {
         (with("maxAttempts", json!(6)), "maxAttempts"),
         (with("retryAfterSecs", json!(0)), "retryAfterSecs"),
         (with("surprise", json!(1)), "surprise"),
+        (with("survey", json!({"questions": []})), "survey.questions"),
+        (
+            with(
+                "survey",
+                json!({"questions": [{"text": "Happy?", "answerType": "smoke"}]}),
+            ),
+            "survey.questions[0].answerType",
+        ),
+        (
+            with(
+                "survey",
+                json!({"questions": [{"text": "Happy?", "maxScore": 10}]}),
+            ),
+            "survey.questions[0].maxScore",
+        ),
+        (
+            with("survey", json!({"questions": [{"answerType": "voice"}]})),
+            "survey.questions[0].text",
+        ),
+        (
+            with(
+                "survey",
+                json!({"questions": [{"text": "Happy?"}], "questionTimeoutSecs": 1}),
+            ),
+            "survey.questionTimeoutSecs",
+        ),
     ] {
         let (status, e) = call(&f.app, send("POST", &base, &t, &body)).await;
         assert_eq!(

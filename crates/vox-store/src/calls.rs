@@ -55,6 +55,8 @@ pub struct CallRecord {
     pub messages: Option<serde_json::Value>,
     /// The campaign it was placed for.
     pub campaign_id: Option<String>,
+    /// Its post-call survey's result (JSON), once one ran.
+    pub epa_results: Option<serde_json::Value>,
 }
 
 impl CallRecord {
@@ -83,6 +85,7 @@ impl CallRecord {
             created_at: 0,
             messages: None,
             campaign_id: None,
+            epa_results: None,
         }
     }
 }
@@ -194,7 +197,7 @@ async fn queue_in(
 
 macro_rules! columns {
     () => {
-        "c.id, c.business_id, c.agent_id, c.lead_id, c.kind, c.phone_number, c.customer_number, c.status, c.ended_reason, c.summary, c.transcript, c.recording_url, c.duration_ms, c.structured_data, c.lead_context, c.carrier_call_id, c.started_at, c.ended_at, c.created_at, c.messages, c.channel, c.campaign_id"
+        "c.id, c.business_id, c.agent_id, c.lead_id, c.kind, c.phone_number, c.customer_number, c.status, c.ended_reason, c.summary, c.transcript, c.recording_url, c.duration_ms, c.structured_data, c.lead_context, c.carrier_call_id, c.started_at, c.ended_at, c.created_at, c.messages, c.channel, c.campaign_id, c.epa_results"
     };
 }
 
@@ -230,6 +233,7 @@ fn call(r: &AnyRow) -> Result<CallRecord, StoreError> {
         created_at: r.try_get("created_at")?,
         messages: json_col(r, "messages")?,
         campaign_id: r.try_get("campaign_id")?,
+        epa_results: json_col(r, "epa_results")?,
     })
 }
 
@@ -470,6 +474,20 @@ impl Store {
     pub async fn call_started(&self, id: &str, at: i64) -> Result<bool, StoreError> {
         let done = sqlx::query("UPDATE calls SET status = 'IN_PROGRESS', started_at = $1 WHERE id = $2 AND status = 'SCHEDULED'").bind(at).bind(id).execute(self.pool()).await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    /// The post-call survey's result as it stands.
+    pub async fn set_call_survey(
+        &self,
+        id: &str,
+        result: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE calls SET epa_results = $1 WHERE id = $2")
+            .bind(result.to_string())
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
     }
 
     /// The transcript so far, as text and as messages.

@@ -1464,6 +1464,13 @@ async fn a_calls_tool_runs_and_data_are_kept() {
         );
         assert_eq!(runs[1].arguments, serde_json::json!({"i": 1}));
         store
+            .set_call_survey(
+                &c.id,
+                &serde_json::json!({"state": "Partial", "questionsAnswered": 1}),
+            )
+            .await
+            .expect("survey");
+        store
             .set_call_data(
                 &c.id,
                 &serde_json::json!({"field_email": "dana@example.com"}),
@@ -1522,6 +1529,11 @@ async fn a_calls_tool_runs_and_data_are_kept() {
         };
         assert_eq!(logs(other_org).await, (vec![], 0), "{which:?}");
         let c = store.call_by_id(&c.id).await.expect("read").expect("call");
+        assert_eq!(
+            c.epa_results,
+            Some(serde_json::json!({"state": "Partial", "questionsAnswered": 1})),
+            "{which:?}"
+        );
         assert_eq!(
             c.structured_data,
             Some(serde_json::json!({"field_email": "dana@example.com"})),

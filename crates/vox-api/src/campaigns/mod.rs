@@ -28,6 +28,7 @@ const FIELDS: &[&str] = &[
     "callsPerMinute",
     "maxAttempts",
     "retryAfterSecs",
+    "survey",
 ];
 
 /// The most contacts a campaign takes in one request.
@@ -82,6 +83,53 @@ fn window(m: &Map<String, Value>) -> Result<Value, ApiError> {
         ));
     }
     Ok(json!({"days": days, "startTime": start, "endTime": end, "timezone": tz}))
+}
+
+/// The post-call survey (seed 004's EPA): 1-10 questions answered by keypad or voice.
+fn survey(m: &Map<String, Value>) -> Result<Option<Value>, ApiError> {
+    let Some(s) = validate::opt_object(m, "", "survey")? else {
+        return Ok(None);
+    };
+    validate::known(s, "survey", &["questions", "questionTimeoutSecs"])?;
+    let list = validate::opt_array(s, "survey", "questions")?
+        .ok_or_else(|| ApiError::invalid("survey.questions", "survey.questions is required"))?;
+    if !(1..=10).contains(&list.len()) {
+        return Err(ApiError::invalid(
+            "survey.questions",
+            format!(
+                "survey.questions must hold 1 to 10 questions, got {}",
+                list.len()
+            ),
+        ));
+    }
+    let mut questions = Vec::new();
+    for (i, q) in list.iter().enumerate() {
+        let p = format!("survey.questions[{i}]");
+        let q = q
+            .as_object()
+            .ok_or_else(|| ApiError::invalid(&p, format!("{p} must be an object")))?;
+        validate::known(q, &p, &["text", "answerType", "maxScore"])?;
+        let text = validate::req_str(q, &p, "text")?;
+        if text.chars().count() > 300 {
+            return Err(ApiError::invalid(
+                &format!("{p}.text"),
+                format!("{p}.text must be at most 300 characters"),
+            ));
+        }
+        let kind = validate::opt_str(q, &p, "answerType")?.unwrap_or("keypad");
+        if kind != "keypad" && kind != "voice" {
+            return Err(ApiError::invalid(
+                &format!("{p}.answerType"),
+                format!("{p}.answerType must be keypad or voice, got {kind:?}"),
+            ));
+        }
+        let max = validate::opt_int(q, &p, "maxScore", 2, 9)?.unwrap_or(5);
+        questions.push(json!({"text": text, "answerType": kind, "maxScore": max}));
+    }
+    let timeout = validate::opt_int(s, "survey", "questionTimeoutSecs", 3, 60)?.unwrap_or(8);
+    Ok(Some(
+        json!({"questions": questions, "questionTimeoutSecs": timeout}),
+    ))
 }
 
 /// The contacts, each phone a number Vox may dial.
@@ -191,6 +239,7 @@ pub(crate) async fn create(
         "callsPerMinute": validate::opt_int(&m, "", "callsPerMinute", 1, 60)?.unwrap_or(10),
         "maxAttempts": validate::opt_int(&m, "", "maxAttempts", 1, 5)?.unwrap_or(3),
         "retryAfterSecs": validate::opt_int(&m, "", "retryAfterSecs", 1, 86_400)?.unwrap_or(600),
+        "survey": survey(&m)?,
     });
     let list = contacts(&state, &m)?;
     let c = state

@@ -88,7 +88,12 @@ fn campaign() -> Value {
         "concurrency": {"type": "integer", "minimum": 1, "maximum": 20, "default": 2},
         "callsPerMinute": {"type": "integer", "minimum": 1, "maximum": 60, "default": 10},
         "maxAttempts": {"type": "integer", "minimum": 1, "maximum": 5, "default": 3},
-        "retryAfterSecs": {"type": "integer", "minimum": 1, "maximum": 86400, "default": 600, "description": "after busy or no answer; doubling with each attempt"}
+        "retryAfterSecs": {"type": "integer", "minimum": 1, "maximum": 86400, "default": 600, "description": "after busy or no answer; doubling with each attempt"},
+        "survey": {"type": "object", "description": "asked when the agent ends a call (seed 004's EPA)", "required": ["questions"], "properties": {
+            "questions": {"type": "array", "minItems": 1, "maxItems": 10, "items": {"type": "object", "required": ["text"], "properties": {
+                "text": {"type": "string", "maxLength": 300}, "answerType": {"enum": ["keypad", "voice"], "default": "keypad"},
+                "maxScore": {"type": "integer", "minimum": 2, "maximum": 9, "default": 5}}}},
+            "questionTimeoutSecs": {"type": "integer", "minimum": 3, "maximum": 60, "default": 8}}}
     }})
 }
 

@@ -142,9 +142,9 @@ fn transcript(c: &CallRecord) -> Value {
     )
 }
 
-/// A call record as seed 004's voice call; `full` adds the transcript. `epa` is the call's
-/// post-call survey result, if one ran.
-pub(crate) fn to_seed(c: &CallRecord, full: bool, epa: Option<Value>) -> Value {
+/// A call record as seed 004's voice call (with its post-call survey's result, if one ran);
+/// `full` adds the transcript.
+pub(crate) fn to_seed(c: &CallRecord, full: bool) -> Value {
     let seconds = |ms: Option<i64>| ms.map_or(0, |ms| (ms.max(0) + 500) / 1000);
     let mut v = json!({
         "id": seed_id(&c.id),
@@ -157,7 +157,7 @@ pub(crate) fn to_seed(c: &CallRecord, full: bool, epa: Option<Value>) -> Value {
         "durationSeconds": seconds(c.ended_at.map(|e| e - c.created_at)),
         "talkTimeSeconds": seconds(c.duration_ms),
         "outcome": outcome(c),
-        "epaResults": epa.unwrap_or(Value::Null),
+        "epaResults": c.epa_results.clone().unwrap_or(Value::Null),
         "createdAt": at(Some(c.created_at)),
     });
     if full {

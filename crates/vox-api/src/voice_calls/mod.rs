@@ -134,7 +134,7 @@ async fn list(
         .filter(|c| !c.is_empty());
     let (calls, total) = state.store.search_calls(&search).await?;
     Ok(Json(json!({
-        "items": calls.iter().map(|c| map::to_seed(c, false, None)).collect::<Vec<_>>(),
+        "items": calls.iter().map(|c| map::to_seed(c, false)).collect::<Vec<_>>(),
         "page": page,
         "pageSize": size,
         "totalCount": total,
@@ -162,7 +162,7 @@ async fn one(
 ) -> Result<Json<Value>, Error> {
     auth.require("voice:read")?;
     let c = call(&state, &auth, &id).await?;
-    Ok(Json(map::to_seed(&c, true, None)))
+    Ok(Json(map::to_seed(&c, true)))
 }
 
 /// `GET /api/v1/voice-calls/{id}/epa-results`
@@ -172,8 +172,10 @@ async fn epa_results(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, Error> {
     auth.require("voice:read")?;
-    call(&state, &auth, &id).await?;
-    Err(ApiError::not_found("post-call survey result (no survey ran for this call)").into())
+    let c = call(&state, &auth, &id).await?;
+    c.epa_results.map(Json).ok_or_else(|| {
+        ApiError::not_found("post-call survey result (no survey ran for this call)").into()
+    })
 }
 
 /// The base URL links are made under: `telephony.public_url`, else the request's host.
