@@ -5,9 +5,7 @@
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use vox_testkit::{
-    ApiClient, CallerScript, FakeOpenAi, FakeTiming, FakeTwilio, VoxServer, repo_root, scratch_dir,
-};
+use vox_testkit::{CallerScript, FakeOpenAi, FakeTiming, FakeTwilio, repo_root, serve_with_fakes};
 
 const BIN: &str = env!("CARGO_BIN_EXE_vox");
 const NUMBER: &str = "+15125550122";
@@ -24,70 +22,17 @@ async fn a_campaign_calls_retries_and_completes_through_the_carrier() {
     .await;
     twilio.busy_once("+15552345671");
     twilio.unanswered("+15552345672");
-    let dir = scratch_dir("e2e-campaigns");
-    let config = dir.join("vox.toml");
-    let ai = fake_ai.base_url();
-    std::fs::write(
-        &config,
-        format!(
-            r#"
-[telephony]
-[[telephony.pools]]
-carrier = "twilio"
-numbers = ["{NUMBER}"]
-account_sid = "{sid}"
-auth_token = "{token}"
-api_base = "{api}"
-
-[voice_agents]
-llm = {{ baseUrl = "{ai}", apiKey = "sk-test-secret", model = "fake-llm" }}
-asr = {{ baseUrl = "{ai}", model = "fake-asr" }}
-tts = {{ baseUrl = "{ai}", model = "fake-tts", voice = "v1" }}
-"#,
-            sid = twilio.account_sid(),
-            token = twilio.auth_token(),
-            api = twilio.api_base()
-        ),
-    )
-    .expect("config");
-    let db = format!("sqlite://{}/vox.db", dir.display());
-    let out = std::process::Command::new(BIN)
-        .args([
-            "admin",
-            "create",
-            "--org",
-            "Acme",
-            "--business",
-            "Acme Plumbing",
-            "--config",
-        ])
-        .arg(&config)
-        .env("VOX__STORE__URL", &db)
-        .output()
-        .expect("vox admin create");
-    let creds: Value = serde_json::from_slice(&out.stdout).expect("admin create prints JSON");
-    let biz = creds["businessId"].as_str().expect("businessId").to_owned();
-    let config_arg = config.display().to_string();
-    let db2 = db.clone();
-    let server = tokio::task::spawn_blocking(move || {
-        VoxServer::start(
-            std::path::Path::new(BIN),
-            &["--config", &config_arg],
-            &[
-                ("VOX__STORE__URL", db2.as_str()),
-                ("VOX__VAD__STOP_MS", "400"),
-            ],
-        )
-    })
-    .await
-    .expect("server");
-    let base = format!("http://{}", server.addr);
-    let api = ApiClient::login(
-        &base,
-        creds["clientId"].as_str().expect("id"),
-        creds["clientSecret"].as_str().expect("secret"),
+    let served = serve_with_fakes(
+        std::path::Path::new(BIN),
+        "e2e-campaigns",
+        &twilio,
+        &fake_ai,
+        NUMBER,
+        "",
+        &[("VOX__VAD__STOP_MS", "400")],
     )
     .await;
+    let (api, biz) = (&served.api, served.business_id.as_str());
     let agents = format!("/v1/businesses/{biz}/voice-agents");
     let (status, agent) = api
         .send(
@@ -206,69 +151,17 @@ async fn a_campaign_call_ends_with_its_survey_answered_by_voice() {
         text: "Thanks for your time.".into(),
         tool_calls: vec![("endCall".into(), json!({}))],
     });
-    let dir = scratch_dir("e2e-campaign-survey");
-    let config = dir.join("vox.toml");
-    let ai = fake_ai.base_url();
-    std::fs::write(
-        &config,
-        format!(
-            r#"
-[telephony]
-[[telephony.pools]]
-carrier = "twilio"
-numbers = ["{NUMBER}"]
-account_sid = "{sid}"
-auth_token = "{token}"
-api_base = "{api}"
-
-[voice_agents]
-llm = {{ baseUrl = "{ai}", apiKey = "sk-test-secret", model = "fake-llm" }}
-asr = {{ baseUrl = "{ai}", model = "fake-asr" }}
-tts = {{ baseUrl = "{ai}", model = "fake-tts", voice = "v1" }}
-"#,
-            sid = twilio.account_sid(),
-            token = twilio.auth_token(),
-            api = twilio.api_base()
-        ),
-    )
-    .expect("config");
-    let db = format!("sqlite://{}/vox.db", dir.display());
-    let out = std::process::Command::new(BIN)
-        .args([
-            "admin",
-            "create",
-            "--org",
-            "Acme",
-            "--business",
-            "Acme Plumbing",
-            "--config",
-        ])
-        .arg(&config)
-        .env("VOX__STORE__URL", &db)
-        .output()
-        .expect("vox admin create");
-    let creds: Value = serde_json::from_slice(&out.stdout).expect("admin create prints JSON");
-    let biz = creds["businessId"].as_str().expect("businessId").to_owned();
-    let config_arg = config.display().to_string();
-    let server = tokio::task::spawn_blocking(move || {
-        VoxServer::start(
-            std::path::Path::new(BIN),
-            &["--config", &config_arg],
-            &[
-                ("VOX__STORE__URL", db.as_str()),
-                ("VOX__VAD__STOP_MS", "400"),
-            ],
-        )
-    })
-    .await
-    .expect("server");
-    let base = format!("http://{}", server.addr);
-    let api = ApiClient::login(
-        &base,
-        creds["clientId"].as_str().expect("id"),
-        creds["clientSecret"].as_str().expect("secret"),
+    let served = serve_with_fakes(
+        std::path::Path::new(BIN),
+        "e2e-campaign-survey",
+        &twilio,
+        &fake_ai,
+        NUMBER,
+        "",
+        &[("VOX__VAD__STOP_MS", "400")],
     )
     .await;
+    let (api, biz) = (&served.api, served.business_id.as_str());
     let agents = format!("/v1/businesses/{biz}/voice-agents");
     let (status, agent) = api
         .send(

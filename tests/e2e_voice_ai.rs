@@ -11,8 +11,8 @@ use axum::routing::post;
 use reqwest::Method;
 use serde_json::{Value, json};
 use vox_testkit::{
-    ApiClient, CallerScript, ChatReply, FakeOpenAi, FakeTiming, FakeTwilio, VoxServer, repo_root,
-    scratch_dir,
+    ApiClient, CallerScript, ChatReply, FakeOpenAi, FakeTiming, FakeTwilio, repo_root,
+    serve_with_fakes,
 };
 
 const BIN: &str = env!("CARGO_BIN_EXE_vox");
@@ -68,78 +68,17 @@ async fn an_agent_made_through_000_takes_a_call_and_logs_its_actions() {
         let _ = axum::serve(listener, app).await;
     });
 
-    let dir = scratch_dir("e2e-voice-ai");
-    let config = dir.join("vox.toml");
-    let ai = fake_ai.base_url();
-    std::fs::write(
-        &config,
-        format!(
-            r#"
-[tools]
-allow_private_networks = true
-
-[api]
-webhook_retry_secs = 1
-
-[telephony]
-[[telephony.pools]]
-carrier = "twilio"
-numbers = ["{NUMBER}"]
-account_sid = "{sid}"
-auth_token = "{token}"
-api_base = "{api}"
-
-[voice_agents]
-llm = {{ baseUrl = "{ai}", apiKey = "sk-test-secret", model = "fake-llm" }}
-asr = {{ baseUrl = "{ai}", model = "fake-asr" }}
-tts = {{ baseUrl = "{ai}", model = "fake-tts", voice = "v1" }}
-"#,
-            sid = twilio.account_sid(),
-            token = twilio.auth_token(),
-            api = twilio.api_base()
-        ),
-    )
-    .expect("config");
-    let db = format!("sqlite://{}/vox.db", dir.display());
-    let out = std::process::Command::new(BIN)
-        .args([
-            "admin",
-            "create",
-            "--org",
-            "Acme",
-            "--business",
-            "Acme Plumbing",
-            "--config",
-        ])
-        .arg(&config)
-        .env("VOX__STORE__URL", &db)
-        .output()
-        .expect("vox admin create");
-    let creds: Value = serde_json::from_slice(&out.stdout).expect("admin create prints JSON");
-    let biz = creds["businessId"].as_str().expect("businessId").to_owned();
-    let config_arg = config.display().to_string();
-    let db2 = db.clone();
-    let rec = dir.join("recordings").display().to_string();
-    let server = tokio::task::spawn_blocking(move || {
-        VoxServer::start(
-            std::path::Path::new(BIN),
-            &["--config", &config_arg],
-            &[
-                ("VOX__STORE__URL", db2.as_str()),
-                ("VOX__API__RECORDINGS_DIR", rec.as_str()),
-                ("VOX__VAD__STOP_MS", "400"),
-            ],
-        )
-    })
-    .await
-    .expect("server");
-    let base = format!("http://{}", server.addr);
-    let api = ApiClient::login(
-        &base,
-        creds["clientId"].as_str().expect("id"),
-        creds["clientSecret"].as_str().expect("secret"),
+    let served = serve_with_fakes(
+        std::path::Path::new(BIN),
+        "e2e-voice-ai",
+        &twilio,
+        &fake_ai,
+        NUMBER,
+        "[tools]\nallow_private_networks = true\n[api]\nwebhook_retry_secs = 1\n",
+        &[("VOX__VAD__STOP_MS", "400")],
     )
     .await;
+    let (api, biz) = (&served.api, served.business_id.as_str());
     let (status, hook) = api
         .send(
             Method::PUT,
@@ -151,7 +90,7 @@ tts = {{ baseUrl = "{ai}", model = "fake-tts", voice = "v1" }}
 
     // the agent, through seed 000, answering on the pool's number
     let (status, agent) = voice_ai(
-        &api,
+        api,
         Method::POST,
         "/voice-ai/agents",
         Some(json!({"locationId": biz, "agentName": "Front Desk", "inboundNumber": NUMBER,
@@ -203,7 +142,7 @@ tts = {{ baseUrl = "{ai}", model = "fake-tts", voice = "v1" }}
         ),
     ] {
         let (status, a) = voice_ai(
-            &api,
+            api,
             Method::POST,
             "/voice-ai/actions",
             Some(json!({"agentId": agent_id, "locationId": biz, "actionType": ty, "name": name, "actionParameters": params})),
@@ -230,19 +169,19 @@ tts = {{ baseUrl = "{ai}", model = "fake-tts", voice = "v1" }}
         text: "Your quote is on its way. Goodbye!".into(),
         tool_calls: vec![("endCall".into(), json!({}))],
     });
-    let (status, fake_call) = twilio.ring(&base, "+14155550123", NUMBER).await;
+    let (status, fake_call) = twilio.ring(&served.base, "+14155550123", NUMBER).await;
     assert_eq!(status, 200);
     assert!(fake_call.finished, "{fake_call:?}");
     let (_, calls) = api
         .send(Method::GET, &format!("/v1/businesses/{biz}/calls"), None)
         .await;
     let call_id = calls["items"][0]["id"].as_str().expect("a call").to_owned();
-    let record = api.ended_call(&biz, &call_id, true).await;
+    let record = api.ended_call(biz, &call_id, true).await;
     assert_eq!(record["agentId"], agent_id.as_str());
 
     // the call log through seed 000
     let (status, logs) = voice_ai(
-        &api,
+        api,
         Method::GET,
         &format!("/voice-ai/dashboard/call-logs?locationId={biz}&agentId={agent_id}"),
         None,
@@ -294,7 +233,7 @@ tts = {{ baseUrl = "{ai}", model = "fake-tts", voice = "v1" }}
     // filtered by an action type it ran, and by one it did not
     for (ty, n) in [("WORKFLOW_TRIGGER", 1), ("CALL_TRANSFER", 0)] {
         let (_, page) = voice_ai(
-            &api,
+            api,
             Method::GET,
             &format!("/voice-ai/dashboard/call-logs?locationId={biz}&actionType={ty}"),
             None,

@@ -33,6 +33,7 @@ pub mod fake_openai;
 pub mod fake_twilio;
 mod http;
 mod server;
+mod with_fakes;
 
 pub use api_client::ApiClient;
 pub use chromium::Chromium;
@@ -43,6 +44,7 @@ pub use fake_openai::{ChatReply, FakeOpenAi, FakeTiming};
 pub use fake_twilio::{CallerScript, FakeCall, FakeTwilio};
 pub use http::{Ws, close_of, http_get};
 pub use server::{VoxServer, admin_create};
+pub use with_fakes::{ServedWithFakes, serve_with_fakes};
 
 /// An HTTP client as the fakes and tests use it: pooled connections are dropped after 5 s
 /// idle, well before Vox closes an idle kept-alive connection
