@@ -1,8 +1,9 @@
 //! The OpenAPI 3.1 document of the control plane (`GET /openapi.json`) and a docs page
 //! rendered from it (`GET /docs`, plain HTML, no scripts, nothing from a CDN).
 //!
-//! One table per API ([`Api`]: seed 002's Partner API in `partner.rs`, seed 000's Voice AI
-//! API in `voice_ai.rs`) describes every route: method, path, scope, summary, query
+//! One table per API ([`Api`]: seed 002's Partner API and Vox's campaigns in `partner.rs`,
+//! seed 000's Voice AI API in `voice_ai.rs`, seed 004's Voice Calls API in
+//! `voice_calls.rs`) describes every route: method, path, scope, summary, query
 //! parameters, body and success status; [`operations`] walks them all. The document is
 //! generated from them, and a test requests every operation from the router (none may hit
 //! the fallback), so the document cannot list a route that does not exist. We write the
