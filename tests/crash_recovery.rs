@@ -74,11 +74,7 @@ impl Rig {
         let audio = repo_root().join("tests/data/audio");
         let carrier = FakeCarrier::start(
             CarrierKind::Telnyx,
-            CallerScript {
-                wavs: vec![audio.join("book-1.wav"); caller_turns],
-                greeting: true,
-                record_dir: None,
-            },
+            CallerScript::saying(vec![audio.join("book-1.wav"); caller_turns]),
         )
         .await;
         let (hook_url, seen) = webhook_receiver().await;

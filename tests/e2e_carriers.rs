@@ -21,15 +21,7 @@ async fn carrier_calls(kind: CarrierKind) {
     let name = kind.name();
     let fake_ai = FakeOpenAi::start(FakeTiming::default()).await;
     let audio = repo_root().join("tests/data/audio");
-    let carrier = FakeCarrier::start(
-        kind,
-        CallerScript {
-            wavs: vec![audio.join("book-1.wav")],
-            greeting: true,
-            record_dir: None,
-        },
-    )
-    .await;
+    let carrier = FakeCarrier::start(kind, CallerScript::saying([audio.join("book-1.wav")])).await;
     let dir = scratch_dir(&format!("e2e-carrier-{name}"));
     let config = dir.join("vox.toml");
     let ai = fake_ai.base_url();

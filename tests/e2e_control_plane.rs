@@ -20,11 +20,10 @@ const BIN: &str = env!("CARGO_BIN_EXE_vox");
 async fn the_seed_walkthrough_from_token_to_call_history() {
     let fake_ai = FakeOpenAi::start(FakeTiming::default()).await;
     let audio = repo_root().join("tests/data/audio");
-    let twilio = FakeTwilio::start(CallerScript {
-        wavs: vec![audio.join("book-1.wav"), audio.join("bye-1.wav")],
-        greeting: true,
-        record_dir: None,
-    })
+    let twilio = FakeTwilio::start(CallerScript::saying([
+        audio.join("book-1.wav"),
+        audio.join("bye-1.wav"),
+    ]))
     .await;
 
     let dir = scratch_dir("e2e-cp");

@@ -105,11 +105,10 @@ fn rms(samples: &[i16]) -> f64 {
 async fn tools_act_and_calls_leave_a_record() {
     let fake_ai = FakeOpenAi::start(FakeTiming::default()).await;
     let audio = repo_root().join("tests/data/audio");
-    let twilio = FakeTwilio::start(CallerScript {
-        wavs: vec![audio.join("book-1.wav"), audio.join("kb-1.wav")],
-        greeting: true,
-        record_dir: None,
-    })
+    let twilio = FakeTwilio::start(CallerScript::saying([
+        audio.join("book-1.wav"),
+        audio.join("kb-1.wav"),
+    ]))
     .await;
     let (dev, seen) = developer_server().await;
 

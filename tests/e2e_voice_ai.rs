@@ -42,11 +42,10 @@ async fn voice_ai(
 async fn an_agent_made_through_000_takes_a_call_and_logs_its_actions() {
     let fake_ai = FakeOpenAi::start(FakeTiming::default()).await;
     let audio = repo_root().join("tests/data/audio");
-    let twilio = FakeTwilio::start(CallerScript {
-        wavs: vec![audio.join("book-1.wav"), audio.join("kb-1.wav")],
-        greeting: true,
-        record_dir: None,
-    })
+    let twilio = FakeTwilio::start(CallerScript::saying([
+        audio.join("book-1.wav"),
+        audio.join("kb-1.wav"),
+    ]))
     .await;
     // the developer's webhook receiver
     let hooks: Arc<Mutex<Vec<Value>>> = Arc::default();

@@ -135,11 +135,7 @@ async fn abusive_sockets_are_closed_by_deadlines_while_a_signed_call_gets_in() {
     let audio = repo_root().join("tests/data/audio");
     let carrier = FakeCarrier::start(
         CarrierKind::Telnyx,
-        CallerScript {
-            wavs: vec![audio.join("book-1.wav")],
-            greeting: true,
-            record_dir: None,
-        },
+        CallerScript::saying([audio.join("book-1.wav")]),
     )
     .await;
     let dir = scratch_dir("admission-abuse");
@@ -391,11 +387,7 @@ async fn a_file_agent_on_a_pool_number_answers_through_the_signed_set_up() {
     let audio = repo_root().join("tests/data/audio");
     let carrier = FakeCarrier::start(
         CarrierKind::Telnyx,
-        CallerScript {
-            wavs: vec![audio.join("book-1.wav")],
-            greeting: true,
-            record_dir: None,
-        },
+        CallerScript::saying([audio.join("book-1.wav")]),
     )
     .await;
     let dir = scratch_dir("admission-file-agent");

@@ -29,11 +29,26 @@ use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
+/// One turn of a fake caller: speech, or keys pressed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallerTurn {
+    /// Says what is in the WAV file.
+    Say(PathBuf),
+    /// Presses the keys (`0-9`, `*`, `#`, `A-D`), as the carrier's DTMF events.
+    Press(String),
+}
+
+impl From<PathBuf> for CallerTurn {
+    fn from(wav: PathBuf) -> Self {
+        Self::Say(wav)
+    }
+}
+
 /// What the fake's callers say.
 #[derive(Debug, Clone, Default)]
 pub struct CallerScript {
-    /// The caller's turns (WAV files), in order.
-    pub wavs: Vec<PathBuf>,
+    /// The caller's turns, in order; each waits for the agent's reply to the one before.
+    pub turns: Vec<CallerTurn>,
     /// Wait for the agent's greeting before the first turn.
     pub greeting: bool,
     /// Where to write each call's stereo recording (left caller, right agent).
@@ -67,10 +82,24 @@ pub struct FakeCall {
     pub final_status: Option<String>,
 }
 
+impl CallerScript {
+    /// A caller who waits for the greeting, then says each WAV in turn.
+    pub fn saying(wavs: impl IntoIterator<Item = PathBuf>) -> Self {
+        Self {
+            turns: wavs.into_iter().map(CallerTurn::Say).collect(),
+            greeting: true,
+            record_dir: None,
+        }
+    }
+}
+
 struct Shared {
     account_sid: String,
     auth_token: String,
     script: Mutex<CallerScript>,
+    /// Scripts of particular numbers (the callee of an outbound call, the caller of an inbound
+    /// one), instead of `script`.
+    scripts: Mutex<BTreeMap<String, CallerScript>>,
     calls: Mutex<Vec<FakeCall>>,
     unanswered: Mutex<Vec<String>>,
     /// Numbers whose next call is busy (once each).
@@ -134,6 +163,7 @@ impl FakeTwilio {
             account_sid: account_sid.to_owned(),
             auth_token: auth_token.to_owned(),
             script: Mutex::new(script),
+            scripts: Mutex::new(BTreeMap::new()),
             calls: Mutex::new(Vec::new()),
             unanswered: Mutex::new(Vec::new()),
             busy_once: Mutex::new(Vec::new()),
@@ -191,6 +221,11 @@ impl FakeTwilio {
     /// The next call placed to `number` is busy; the ones after it are answered.
     pub fn busy_once(&self, number: &str) {
         lock(&self.shared.busy_once).push(number.to_owned());
+    }
+
+    /// Calls to (or, rung inbound, from) `number` follow `script` instead of the fake's own.
+    pub fn script_for(&self, number: &str, script: CallerScript) {
+        lock(&self.shared.scripts).insert(number.to_owned(), script);
     }
 
     /// Calls so far.
@@ -257,7 +292,7 @@ async fn ring(
         };
         lock(&shared.calls).push(call);
         if status == 200 {
-            run_twiml(shared.clone(), sid.clone(), twiml, None).await;
+            run_twiml(shared.clone(), sid.clone(), twiml, None, from.to_owned()).await;
         } else {
             update(&shared, &sid, |c| c.finished = true);
         }
@@ -485,7 +520,13 @@ async fn create_call(
             "no-answer",
         ));
     } else {
-        tokio::spawn(run_twiml(shared.clone(), sid.clone(), twiml, callback));
+        tokio::spawn(run_twiml(
+            shared.clone(),
+            sid.clone(),
+            twiml,
+            callback,
+            to.clone(),
+        ));
     }
     (StatusCode::CREATED, Json(json!({"sid": sid, "account_sid": shared.account_sid, "to": to, "from": from, "status": "queued", "direction": "outbound-api"}))).into_response()
 }
@@ -523,14 +564,24 @@ pub fn parse_stream(twiml: &str) -> Option<(String, BTreeMap<String, String>)> {
     url.map(|u| (u, params))
 }
 
-async fn run_twiml(shared: Arc<Shared>, sid: String, twiml: String, callback: Option<String>) {
+/// Runs the TwiML of call `sid`, whose far end is `party` (whose script is played).
+async fn run_twiml(
+    shared: Arc<Shared>,
+    sid: String,
+    twiml: String,
+    callback: Option<String>,
+    party: String,
+) {
     let stream = parse_stream(&twiml);
     update(&shared, &sid, |c| {
         c.twiml = twiml.clone();
         c.stream = stream.clone();
     });
     if let Some((url, params)) = stream {
-        let script = lock(&shared.script).clone();
+        let script = lock(&shared.scripts)
+            .get(&party)
+            .cloned()
+            .unwrap_or_else(|| lock(&shared.script).clone());
         let report = play(&sid, &url, &params, &script, vox_sim::SimDialect::Twilio).await;
         update(&shared, &sid, |c| c.report = Some(report));
     }
@@ -623,8 +674,13 @@ pub(crate) async fn play(
     for (k, v) in params {
         toml.push_str(&format!("{k:?} = {v:?}\n"));
     }
-    for w in &script.wavs {
-        toml.push_str(&format!("[[turn]]\nwav = {:?}\n", w.display().to_string()));
+    for t in &script.turns {
+        match t {
+            CallerTurn::Say(w) => {
+                toml.push_str(&format!("[[turn]]\nwav = {:?}\n", w.display().to_string()));
+            }
+            CallerTurn::Press(keys) => toml.push_str(&format!("[[turn]]\ndtmf = {keys:?}\n")),
+        }
     }
     let script_path = dir.join("script.toml");
     let report_path = dir.join("report.json");

@@ -41,7 +41,7 @@ pub use fake_carriers::{CarrierKind, FakeCarrier, Replays};
 pub use fake_google_calendar::FakeGoogleCalendar;
 pub use fake_live_asr::FakeLiveAsr;
 pub use fake_openai::{ChatReply, FakeOpenAi, FakeTiming};
-pub use fake_twilio::{CallerScript, FakeCall, FakeTwilio};
+pub use fake_twilio::{CallerScript, CallerTurn, FakeCall, FakeTwilio};
 pub use http::{Ws, close_of, http_get};
 pub use server::{VoxServer, admin_create};
 pub use with_fakes::{ServedWithFakes, serve_with_fakes};
