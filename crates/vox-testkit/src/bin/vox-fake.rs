@@ -3,10 +3,12 @@
 //! `vox-fake openai`, a model server with scripted replies (`scripts/voice-ai-walkthrough.sh`:
 //! the agent's decisions are the same every run).
 //!
-//! `vox-fake twilio --port 9010 --wav caller-turn.wav ...` serves Twilio's REST Calls API on
-//! loopback; every call Vox places through it is answered: the TwiML's media stream is
-//! opened and the caller turns are played on it (as `vox sim` plays them), then the signed
-//! status callback is posted. `POST /fake/ring` with `{voxBase, from, to}` makes an inbound
+//! `vox-fake twilio --port 9010 --turn caller-turn.wav --turn press:4 ...` serves Twilio's
+//! REST Calls API on loopback; every call Vox places through it is answered: the TwiML's media
+//! stream is opened and the caller turns are played on it (as `vox sim` plays them: speech
+//! from a WAV file, or `press:KEYS` as DTMF events), then the signed status callback is
+//! posted. `--callee NUMBER=TURN,TURN` gives one number turns of its own; `--busy-once NUMBER`
+//! and `--unanswered NUMBER` make a number busy on its first call, or never answer. `POST /fake/ring` with `{voxBase, from, to}` makes an inbound
 //! call instead: Twilio's signed voice webhook to `{voxBase}/twilio/voice`, then the same. It
 //! prints one JSON line with its account when it is ready, then one line per finished call.
 
@@ -18,9 +20,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use serde_json::json;
-use vox_testkit::{CallerScript, ChatReply, FakeOpenAi, FakeTiming, FakeTwilio};
+use vox_testkit::{CallerScript, CallerTurn, ChatReply, FakeOpenAi, FakeTiming, FakeTwilio};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -49,26 +51,44 @@ enum CarrierCmd {
         extraction: String,
     },
     /// Twilio: the REST Calls API (Basic auth) and, for each call, its media stream.
-    Twilio {
-        /// Port to listen on (127.0.0.1).
-        #[arg(long, default_value_t = 9010)]
-        port: u16,
-        /// The account SID Vox must authenticate with (its pool's `account_sid`).
-        #[arg(long, default_value = "AC00000000000000000000000000000001")]
-        account_sid: String,
-        /// The auth token (the pool's `auth_token`): checks Vox's requests, signs callbacks.
-        #[arg(long, default_value = "fake-twilio-auth-token")]
-        auth_token: String,
-        /// The callee's turns (WAV files), in order.
-        #[arg(long = "wav", required = true)]
-        wavs: Vec<PathBuf>,
-        /// Start talking at once instead of waiting for the agent's greeting.
-        #[arg(long)]
-        no_greeting: bool,
-        /// Write each call's stereo recording (left: callee, right: agent) here.
-        #[arg(long)]
-        record: Option<PathBuf>,
-    },
+    Twilio(TwilioArgs),
+}
+
+/// `vox-fake twilio`'s options.
+#[derive(Args, Debug)]
+struct TwilioArgs {
+    /// Port to listen on (127.0.0.1).
+    #[arg(long, default_value_t = 9010)]
+    port: u16,
+    /// The account SID Vox must authenticate with (its pool's `account_sid`).
+    #[arg(long, default_value = "AC00000000000000000000000000000001")]
+    account_sid: String,
+    /// The auth token (the pool's `auth_token`): checks Vox's requests, signs callbacks.
+    #[arg(long, default_value = "fake-twilio-auth-token")]
+    auth_token: String,
+    /// A callee's turn, in order: a WAV file to say, or `press:KEYS` (0-9, *, #, A-D).
+    #[arg(
+        long = "turn",
+        visible_alias = "wav",
+        value_name = "TURN",
+        required = true
+    )]
+    turns: Vec<String>,
+    /// `NUMBER=TURN,TURN,...`: what the callee at NUMBER says instead (repeatable).
+    #[arg(long = "callee", value_name = "NUMBER=TURNS")]
+    callees: Vec<String>,
+    /// The first call to NUMBER is busy; the later ones are answered (repeatable).
+    #[arg(long = "busy-once", value_name = "NUMBER")]
+    busy_once: Vec<String>,
+    /// Calls to NUMBER ring until no-answer (repeatable).
+    #[arg(long = "unanswered", value_name = "NUMBER")]
+    unanswered: Vec<String>,
+    /// Start talking at once instead of waiting for the agent's greeting.
+    #[arg(long)]
+    no_greeting: bool,
+    /// Write each call's stereo recording (left: callee, right: agent) here.
+    #[arg(long)]
+    record: Option<PathBuf>,
 }
 
 /// Serves the scripted model until interrupted.
@@ -113,48 +133,87 @@ async fn openai(port: u16, replies: &std::path::Path, extraction: &str) -> std::
     std::process::ExitCode::SUCCESS
 }
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
-    let (port, account_sid, auth_token, wavs, no_greeting, record) = match cli.carrier {
-        CarrierCmd::Openai {
-            port,
-            replies,
-            extraction,
-        } => return openai(port, &replies, &extraction).await,
-        CarrierCmd::Twilio {
-            port,
-            account_sid,
-            auth_token,
-            wavs,
-            no_greeting,
-            record,
-        } => (port, account_sid, auth_token, wavs, no_greeting, record),
-    };
-    let mut turns = Vec::new();
-    for w in &wavs {
-        match std::fs::canonicalize(w) {
-            Ok(p) if p.is_file() => turns.push(p),
-            _ => {
-                eprintln!("vox-fake: no such WAV file: {}", w.display());
-                return std::process::ExitCode::from(2);
-            }
+/// A caller turn from the command line: `press:KEYS`, or a WAV file's path.
+fn turn(arg: &str) -> Result<CallerTurn, String> {
+    if let Some(keys) = arg.strip_prefix("press:") {
+        let valid = |c: char| c.is_ascii_digit() || matches!(c, '*' | '#' | 'A'..='D');
+        if keys.is_empty() || !keys.chars().all(valid) {
+            return Err(format!("{arg:?}: keys must be 0-9, *, #, A-D"));
         }
+        return Ok(CallerTurn::Press(keys.to_owned()));
     }
-    let wavs = turns;
-    let script = CallerScript {
-        wavs,
+    match std::fs::canonicalize(arg) {
+        Ok(p) if p.is_file() => Ok(CallerTurn::Say(p)),
+        _ => Err(format!("no such WAV file: {arg}")),
+    }
+}
+
+/// The turns of a script: each argument a turn.
+fn turns<'a>(args: impl IntoIterator<Item = &'a str>) -> Result<Vec<CallerTurn>, String> {
+    args.into_iter().map(turn).collect()
+}
+
+/// `NUMBER=TURN,TURN,...`
+fn callee(arg: &str) -> Result<(String, Vec<CallerTurn>), String> {
+    let Some((number, list)) = arg.split_once('=') else {
+        return Err(format!("--callee {arg:?}: expected NUMBER=TURN,TURN,..."));
+    };
+    let turns = turns(list.split(','))?;
+    Ok((number.to_owned(), turns))
+}
+
+/// Serves the fake Twilio until interrupted, printing each finished call.
+async fn twilio(args: TwilioArgs) -> std::process::ExitCode {
+    let TwilioArgs {
+        port,
+        account_sid,
+        auth_token,
+        turns: default_turns,
+        callees,
+        busy_once,
+        unanswered,
+        no_greeting,
+        record,
+    } = args;
+    let script = |turns| CallerScript {
+        turns,
         greeting: !no_greeting,
-        record_dir: record,
+        record_dir: record.clone(),
+    };
+    let parsed = turns(default_turns.iter().map(String::as_str)).and_then(|t| {
+        Ok((
+            t,
+            callees
+                .iter()
+                .map(|c| callee(c))
+                .collect::<Result<Vec<_>, _>>()?,
+        ))
+    });
+    let (default_turns, callees) = match parsed {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("vox-fake: {e}");
+            return std::process::ExitCode::from(2);
+        }
     };
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let twilio = match FakeTwilio::start_on(addr, &account_sid, &auth_token, script).await {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("vox-fake: cannot listen on {addr}: {e}");
-            return std::process::ExitCode::FAILURE;
-        }
-    };
+    let twilio =
+        match FakeTwilio::start_on(addr, &account_sid, &auth_token, script(default_turns)).await {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("vox-fake: cannot listen on {addr}: {e}");
+                return std::process::ExitCode::FAILURE;
+            }
+        };
+    for (number, turns) in callees {
+        twilio.script_for(&number, script(turns));
+    }
+    for n in &busy_once {
+        twilio.busy_once(n);
+    }
+    for n in &unanswered {
+        twilio.unanswered(n);
+    }
     println!(
         "{}",
         json!({"carrier": "twilio", "apiBase": twilio.api_base(), "accountSid": twilio.account_sid(), "authToken": twilio.auth_token()})
@@ -181,5 +240,17 @@ async fn main() -> std::process::ExitCode {
                 );
             }
         }
+    }
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    match Cli::parse().carrier {
+        CarrierCmd::Openai {
+            port,
+            replies,
+            extraction,
+        } => openai(port, &replies, &extraction).await,
+        CarrierCmd::Twilio(args) => twilio(args).await,
     }
 }
