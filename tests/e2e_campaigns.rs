@@ -1,11 +1,14 @@
 //! A campaign end to end over loopback: `vox serve`'s own dispatcher calls three contacts
 //! through the fake Twilio (one answers, one is busy and answers when called again, one never
 //! answers and is given up after its last attempt); the campaign completes, and seed 004
-//! lists its calls under it with their states.
+//! lists its calls under it with their states. Then surveys at the end of a campaign call,
+//! answered by voice and on the keypad.
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use vox_testkit::{CallerScript, FakeOpenAi, FakeTiming, FakeTwilio, repo_root, serve_with_fakes};
+use vox_testkit::{
+    CallerScript, CallerTurn, FakeOpenAi, FakeTiming, FakeTwilio, repo_root, serve_with_fakes,
+};
 
 const BIN: &str = env!("CARGO_BIN_EXE_vox");
 const NUMBER: &str = "+15125550122";
@@ -14,12 +17,7 @@ const NUMBER: &str = "+15125550122";
 async fn a_campaign_calls_retries_and_completes_through_the_carrier() {
     let fake_ai = FakeOpenAi::start(FakeTiming::default()).await;
     let audio = repo_root().join("tests/data/audio");
-    let twilio = FakeTwilio::start(CallerScript {
-        wavs: vec![audio.join("bye-1.wav")],
-        greeting: true,
-        record_dir: None,
-    })
-    .await;
+    let twilio = FakeTwilio::start(CallerScript::saying([audio.join("bye-1.wav")])).await;
     twilio.busy_once("+15552345671");
     twilio.unanswered("+15552345672");
     let served = serve_with_fakes(
@@ -129,21 +127,20 @@ async fn a_campaign_calls_retries_and_completes_through_the_carrier() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_campaign_call_ends_with_its_survey_answered_by_voice() {
+/// A one-contact campaign whose callee follows `turns` (the first one to the agent, which then
+/// ends the call) and whose survey asks `questions`; the call's seed 004 record and its
+/// `/epa-results`, once the campaign has completed.
+async fn surveyed_call(name: &str, turns: Vec<CallerTurn>, questions: Value) -> (Value, Value) {
     let fake_ai = FakeOpenAi::start(FakeTiming::default()).await;
     let audio = repo_root().join("tests/data/audio");
-    // the caller's turns: one to the agent, then an answer to each survey question
-    let twilio = FakeTwilio::start(CallerScript {
-        wavs: vec![
-            audio.join("bye-1.wav"),
-            audio.join("book-1.wav"),
-            audio.join("kb-1.wav"),
-        ],
-        greeting: true,
-        record_dir: None,
-    })
-    .await;
+    let twilio = FakeTwilio::start(CallerScript::saying([audio.join("bye-1.wav")])).await;
+    twilio.script_for(
+        "+15552345670",
+        CallerScript {
+            turns,
+            ..CallerScript::default()
+        },
+    );
     fake_ai.push_transcript("That is all I needed. Bye.");
     fake_ai.push_transcript("Four.");
     fake_ai.push_transcript("I'd say nine.");
@@ -153,7 +150,7 @@ async fn a_campaign_call_ends_with_its_survey_answered_by_voice() {
     });
     let served = serve_with_fakes(
         std::path::Path::new(BIN),
-        "e2e-campaign-survey",
+        name,
         &twilio,
         &fake_ai,
         NUMBER,
@@ -181,13 +178,12 @@ async fn a_campaign_call_ends_with_its_survey_answered_by_voice() {
         .send(
             Method::POST,
             &format!("/v1/businesses/{biz}/campaigns"),
-            Some(json!({"name": "Satisfaction", "agentId": agent_id, "callsPerMinute": 60,
+            Some(
+                json!({"name": "Satisfaction", "agentId": agent_id, "callsPerMinute": 60,
                 "callingWindow": {"startTime": "00:00", "endTime": "24:00"},
                 "contacts": [{"phoneNumber": "+15552345670"}],
-                "survey": {"questions": [
-                    {"text": "How satisfied were you?", "answerType": "voice", "maxScore": 5},
-                    {"text": "How likely are you to recommend us?", "answerType": "voice", "maxScore": 9}],
-                    "questionTimeoutSecs": 20}})),
+                "survey": {"questions": questions, "questionTimeoutSecs": 20}}),
+            ),
         )
         .await;
     assert_eq!(status, 201, "{campaign}");
@@ -218,6 +214,26 @@ async fn a_campaign_call_ends_with_its_survey_answered_by_voice() {
         )
         .await;
     assert_eq!(status, 200, "{epa}");
+    let (_, one_call) = api
+        .send(Method::GET, &format!("/api/v1/voice-calls/{call}"), None)
+        .await;
+    (one_call, epa)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_campaign_call_ends_with_its_survey_answered_by_voice() {
+    let audio = repo_root().join("tests/data/audio");
+    // the callee's turns: one to the agent, then an answer to each survey question
+    let turns = ["bye-1.wav", "book-1.wav", "kb-1.wav"]
+        .map(|w| CallerTurn::Say(audio.join(w)))
+        .to_vec();
+    let (one_call, epa) = surveyed_call(
+        "e2e-campaign-survey",
+        turns,
+        json!([{"text": "How satisfied were you?", "answerType": "voice", "maxScore": 5},
+               {"text": "How likely are you to recommend us?", "answerType": "voice", "maxScore": 9}]),
+    )
+    .await;
     assert_eq!(
         (
             epa["state"].as_str(),
@@ -230,9 +246,6 @@ async fn a_campaign_call_ends_with_its_survey_answered_by_voice() {
     // 4/5 and 9/9
     assert_eq!(epa["calculatedScore"], 90.0, "{epa}");
     assert_eq!(epa["responses"][1]["answer"], "I'd say nine.");
-    let (_, one_call) = api
-        .send(Method::GET, &format!("/api/v1/voice-calls/{call}"), None)
-        .await;
     assert_eq!(one_call["epaResults"], epa, "inline too");
     let said: Vec<&str> = one_call["transcript"]
         .as_array()
@@ -245,4 +258,41 @@ async fn a_campaign_call_ends_with_its_survey_answered_by_voice() {
             .any(|t| t.starts_with("How satisfied were you?")),
         "the questions are in the transcript: {said:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_campaign_survey_is_answered_on_the_keypad_through_the_carrier() {
+    let audio = repo_root().join("tests/data/audio");
+    // after the agent, keys pressed: DTMF events on the Twilio media stream
+    let turns = vec![
+        CallerTurn::Say(audio.join("bye-1.wav")),
+        CallerTurn::Press("3".into()),
+        CallerTurn::Press("2".into()),
+    ];
+    let (one_call, epa) = surveyed_call(
+        "e2e-campaign-keypad",
+        turns,
+        json!([{"text": "How was the technician?", "answerType": "keypad", "maxScore": 4},
+               {"text": "Was the problem fixed? One for no, two for yes.", "answerType": "keypad", "maxScore": 2}]),
+    )
+    .await;
+    assert_eq!(
+        (
+            epa["state"].as_str(),
+            epa["completionReason"].as_str(),
+            epa["questionsAnswered"].as_i64()
+        ),
+        (Some("Completed"), Some("AllAnswered"), Some(2)),
+        "{epa}"
+    );
+    let answers: Vec<&str> = epa["responses"]
+        .as_array()
+        .expect("responses")
+        .iter()
+        .filter_map(|r| r["answer"].as_str())
+        .collect();
+    assert_eq!(answers, ["3", "2"], "{epa}");
+    // 3/4 and 2/2
+    assert_eq!(epa["calculatedScore"], 87.5, "{epa}");
+    assert_eq!(one_call["epaResults"], epa, "inline too");
 }
