@@ -191,7 +191,7 @@ impl Surveyed {
         let q = &self.survey.questions[index];
         let how = match q.answer_type {
             AnswerType::Keypad => format!("Press a key from 1 to {}.", q.max_score),
-            AnswerType::Voice => format!("Say a number from 1 to {}.", q.max_score),
+            AnswerType::Voice => format!("Say or press a number from 1 to {}.", q.max_score),
         };
         let text = format!("{} {how}", q.text.trim());
         let turn = self.say(text);
