@@ -248,6 +248,18 @@ fn configuration_errors_name_the_problem() {
             .to_lowercase()
             .contains("vad.start_ms")
     );
+    // a value out of its range is refused with the range
+    let out = Command::new(BIN)
+        .args(["serve"])
+        .env("VOX__API__SIGNED_LINK_TTL_SECS", "0")
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("api.signed_link_ttl_secs must be from 1 to 604800"),
+        "{err}"
+    );
 }
 
 /// Reads from `s` until EOF or error; how long that took, and what was read.

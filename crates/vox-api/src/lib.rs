@@ -93,6 +93,8 @@ pub struct ApiState {
     pub call_defaults: CallDefaults,
     /// Signs and checks links that open without a token (seed 004's recordings).
     pub links: std::sync::Arc<vox_crypto::link::LinkSigner>,
+    /// How long such a link opens after it is handed out.
+    pub link_ttl: std::time::Duration,
     /// The base URL this server is reached at (`telephony.public_url`; empty: the request's
     /// host).
     pub public_url: String,

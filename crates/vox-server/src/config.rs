@@ -163,6 +163,8 @@ pub struct ApiConfig {
     /// The key of links that open without a token (seed 004's recording links); empty:
     /// derived from the secrets key.
     pub signed_links_key: String,
+    /// How long such a link opens after it is handed out (seconds; the seed says 15 minutes).
+    pub signed_link_ttl_secs: u64,
 }
 
 impl ApiConfig {
@@ -281,6 +283,9 @@ impl Config {
             }
         }
         vox_api::DialPolicy::new(&self.api.dial_area_codes)?;
+        if !(1..=7 * 24 * 3600).contains(&self.api.signed_link_ttl_secs) {
+            return Err("api.signed_link_ttl_secs must be from 1 to 604800 (7 days)".into());
+        }
         if self.api.outbound_calls_per_minute == 0 {
             return Err("api.outbound_calls_per_minute must be at least 1".into());
         }

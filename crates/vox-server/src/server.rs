@@ -252,6 +252,7 @@ impl Server {
                 vox_api::SpeechLanguages::Any
             },
             links,
+            link_ttl: std::time::Duration::from_secs(cfg.api.signed_link_ttl_secs),
             public_url: cfg.telephony.public_base().to_owned(),
             call_defaults: vox_api::CallDefaults {
                 max_call_duration_secs: cfg.conversation.max_duration_secs,

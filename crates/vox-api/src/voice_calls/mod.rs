@@ -26,9 +26,6 @@ type Error = SeedError<ProblemDetails>;
 /// A seed-004 route's token.
 type VoiceCallsAuth = SeedAuth<ProblemDetails>;
 
-/// How long a recording link opens.
-pub(crate) const LINK_TTL_SECS: i64 = 15 * 60;
-
 /// The `/api/v1/voice-calls` routes, and the recording links'.
 pub(crate) fn routes() -> Router<ApiState> {
     Router::new()
@@ -203,7 +200,8 @@ async fn recording_url(
     if c.recording_url.is_none() || !calls::recording_path(&state, &c).is_file() {
         return Err(ApiError::not_found("recording (this call has none)").into());
     }
-    let expires = vox_store::now_ms() / 1000 + LINK_TTL_SECS;
+    let ttl = i64::try_from(state.link_ttl.as_secs()).unwrap_or(i64::MAX / 2);
+    let expires = vox_store::now_ms() / 1000 + ttl;
     let path = format!("/api/v1/recordings/{}.wav", map::seed_id(&c.id));
     let sig = state.links.sign(&path, expires);
     Ok(Json(json!({

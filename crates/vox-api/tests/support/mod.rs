@@ -147,6 +147,7 @@ pub async fn fixture_full(
         calendar_sharing: sharing,
         speech_languages: speech,
         links: std::sync::Arc::new(vox_crypto::link::LinkSigner::new(&LINK_KEY)),
+        link_ttl: std::time::Duration::from_secs(15 * 60),
         public_url: String::new(),
         call_defaults: vox_api::CallDefaults::default(),
     };
