@@ -43,9 +43,12 @@ enum CarrierCmd {
         #[arg(long, default_value_t = 9020)]
         port: u16,
         /// A JSON file: the chat replies in order, each `{"text", "toolCalls": [{"name",
-        /// "arguments"}]}`; then "Okay." to every request.
+        /// "arguments"}]}`; then `--otherwise` to every request.
         #[arg(long)]
-        replies: PathBuf,
+        replies: Option<PathBuf>,
+        /// The chat reply once the scripted ones are used up, in the same JSON form.
+        #[arg(long, default_value = r#"{"text": "Okay."}"#)]
+        otherwise: String,
         /// The JSON object post-call extraction requests get.
         #[arg(long, default_value = "{}")]
         extraction: String,
@@ -91,20 +94,46 @@ struct TwilioArgs {
     record: Option<PathBuf>,
 }
 
-/// Serves the scripted model until interrupted.
-async fn openai(port: u16, replies: &std::path::Path, extraction: &str) -> std::process::ExitCode {
-    let script: Vec<serde_json::Value> = match std::fs::read_to_string(replies)
-        .map_err(|e| e.to_string())
-        .and_then(|t| serde_json::from_str(&t).map_err(|e| e.to_string()))
-    {
-        Ok(v) => v,
-        Err(e) => {
-            eprintln!("vox-fake: {}: {e}", replies.display());
+/// A scripted chat reply: `{"text", "toolCalls": [{"name", "arguments"}]}`.
+fn chat_reply(r: &serde_json::Value) -> ChatReply {
+    let tool_calls = r["toolCalls"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| Some((c["name"].as_str()?.to_owned(), c["arguments"].clone())))
+        .collect();
+    ChatReply {
+        text: r["text"].as_str().unwrap_or_default().to_owned(),
+        tool_calls,
+    }
+}
+
+/// Serves the scripted model until interrupted (see `CarrierCmd::Openai`).
+async fn openai(
+    port: u16,
+    replies: Option<&std::path::Path>,
+    otherwise: &str,
+    extraction: &str,
+) -> std::process::ExitCode {
+    let script: Vec<serde_json::Value> = match replies.map(|replies| {
+        std::fs::read_to_string(replies)
+            .map_err(|e| e.to_string())
+            .and_then(|t| serde_json::from_str(&t).map_err(|e| e.to_string()))
+            .map_err(|e| format!("{}: {e}", replies.display()))
+    }) {
+        None => Vec::new(),
+        Some(Ok(v)) => v,
+        Some(Err(e)) => {
+            eprintln!("vox-fake: {e}");
             return std::process::ExitCode::from(2);
         }
     };
     let Ok(extraction) = serde_json::from_str::<serde_json::Value>(extraction) else {
         eprintln!("vox-fake: --extraction is not JSON");
+        return std::process::ExitCode::from(2);
+    };
+    let Ok(otherwise) = serde_json::from_str::<serde_json::Value>(otherwise) else {
+        eprintln!("vox-fake: --otherwise is not JSON");
         return std::process::ExitCode::from(2);
     };
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
@@ -116,17 +145,9 @@ async fn openai(port: u16, replies: &std::path::Path, extraction: &str) -> std::
         }
     };
     ai.set_extraction(extraction);
+    ai.set_defaults("", chat_reply(&otherwise));
     for r in &script {
-        let tool_calls = r["toolCalls"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|c| Some((c["name"].as_str()?.to_owned(), c["arguments"].clone())))
-            .collect();
-        ai.push_chat(ChatReply {
-            text: r["text"].as_str().unwrap_or_default().to_owned(),
-            tool_calls,
-        });
+        ai.push_chat(chat_reply(r));
     }
     println!("{}", json!({"model": "openai", "baseUrl": ai.base_url()}));
     let _ = tokio::signal::ctrl_c().await;
@@ -249,8 +270,9 @@ async fn main() -> std::process::ExitCode {
         CarrierCmd::Openai {
             port,
             replies,
+            otherwise,
             extraction,
-        } => openai(port, &replies, &extraction).await,
+        } => openai(port, replies.as_deref(), &otherwise, &extraction).await,
         CarrierCmd::Twilio(args) => twilio(args).await,
     }
 }
