@@ -102,6 +102,10 @@ pub struct SimArgs {
     /// Print only the summary line, not one line per call.
     #[arg(long)]
     pub quiet: bool,
+    /// Print nothing: the caller embeds the simulator and reads `report` (the fake carriers,
+    /// whose own stdout is their interface).
+    #[arg(skip)]
+    pub silent: bool,
 }
 
 impl SimArgs {
@@ -128,11 +132,13 @@ impl SimArgs {
             send_ahead_ms: 200,
             reply_timeout_ms: 10_000,
             quiet: true,
+            silent: false,
         }
     }
 }
 
-/// Runs the simulation; prints one JSON line per call and a summary line to stdout.
+/// Runs the simulation; prints one JSON line per call and a summary line to stdout (unless
+/// `quiet`: the summary only; `silent`: nothing).
 /// Returns whether every call succeeded.
 pub async fn run(args: SimArgs) -> anyhow::Result<bool> {
     let mut script = match (&args.script, args.wavs.is_empty()) {
@@ -181,16 +187,18 @@ pub async fn run(args: SimArgs) -> anyhow::Result<bool> {
     let mut reports = Vec::with_capacity(args.calls);
     while let Some(r) = tasks.join_next().await {
         let r = r.context("a simulated call panicked")?;
-        if !args.quiet {
+        if !args.quiet && !args.silent {
             print_line(&serde_json::to_string(&r)?);
         }
         reports.push(r);
     }
     reports.sort_by_key(|r| r.call);
     let summary = Summary::from_calls(&reports);
-    print_line(&serde_json::to_string(
-        &serde_json::json!({ "summary": summary }),
-    )?);
+    if !args.silent {
+        print_line(&serde_json::to_string(
+            &serde_json::json!({ "summary": summary }),
+        )?);
+    }
     if let Some(path) = &args.report {
         let doc = serde_json::json!({ "calls": reports, "summary": summary });
         std::fs::write(path, serde_json::to_string_pretty(&doc)?)

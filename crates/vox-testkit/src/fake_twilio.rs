@@ -693,6 +693,7 @@ pub(crate) async fn play(
         record: script.record_dir.clone(),
         report: Some(report_path.clone()),
         reply_timeout_ms: 15_000,
+        silent: true,
         ..vox_sim::SimArgs::new(url, &script_path)
     };
     match vox_sim::run(args).await {
