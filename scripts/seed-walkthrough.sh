@@ -8,55 +8,11 @@
 #
 # Usage: scripts/seed-walkthrough.sh [--release]   (CI runs it after the tests)
 # Every request is printed with its answer; the script fails on the first unexpected one.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-root="$PWD"
-profile=debug
-cargo_flags=(--locked -q)
-if [ "${1:-}" = "--release" ]; then profile=release; cargo_flags+=(--release); fi
-need() { command -v "$1" >/dev/null || { echo "seed-walkthrough: needs $1 ($2)"; exit 2; }; }
-need curl "apt-get install curl"
-need python3 "apt-get install python3"
-cargo build "${cargo_flags[@]}" -p vox-server -p vox-testkit --bin vox --bin vox-fake
-target="${CARGO_TARGET_DIR:-$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')}"
-vox="$target/$profile/vox"
-fake="$target/$profile/vox-fake"
-# the agent runs on the local models (idempotent: only checks hashes once they are there)
-"$vox" models fetch >/dev/null
-
-work="$(mktemp -d)"
-pids=()
-cleanup() {
-  local status=$?
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  if [ "$status" != 0 ]; then
-    for f in server.log twilio.out twilio.err; do [ -s "$work/$f" ] && { echo "--- $f (last lines)"; tail -25 "$work/$f"; }; done
-  fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-# json FILE EXPR: a value out of a JSON file (EXPR over `d`, in Python)
-json() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); v=eval(sys.argv[2]); print(v if isinstance(v,str) else json.dumps(v))' "$1" "$2"; }
-step() { printf '\n== %s\n' "$*"; }
-# api METHOD PATH [curl args...]: prints the request and the answer (kept in $work/last.json);
-# the HTTP status is in $code
-api() {
-  local method=$1 path=$2; shift 2
-  printf '$ curl -X %s %s%s %s\n' "$method" "$base" "$path" "$*"
-  code=$(curl -g -s -o "$work/last.json" -w '%{http_code}' -X "$method" -H "Authorization: Bearer $token" "$@" "$base$path")
-  printf '%s ' "$code"; head -c 600 "$work/last.json"; echo
-}
-expect() { [ "$code" = "$1" ] || { echo "seed-walkthrough: expected HTTP $1, got $code"; exit 1; }; }
+walkthrough=seed-walkthrough
+. "$(dirname "$0")/walkthrough-lib.sh"
 
 # the carrier: a fake Twilio whose callee waits for the greeting, asks to book, says goodbye
-twilio_port=$(free_port)
-"$fake" twilio --port "$twilio_port" --wav tests/data/audio/book-1.wav --wav tests/data/audio/bye-1.wav --record "$work/recordings" >"$work/twilio.out" 2>"$work/twilio.err" &
-pids+=($!)
-for _ in $(seq 100); do [ -s "$work/twilio.out" ] && break; sleep 0.1; done
-head -1 "$work/twilio.out" >"$work/twilio.json"
-sid=$(json "$work/twilio.json" 'd["accountSid"]'); auth=$(json "$work/twilio.json" 'd["authToken"]')
+fake_twilio --turn tests/data/audio/book-1.wav --turn tests/data/audio/bye-1.wav --record "$work/recordings"
 
 port=$(free_port)
 cat >"$work/vox.toml" <<EOF
@@ -80,17 +36,10 @@ EOF
 step "vox admin create: an organization, a business and an API client"
 "$vox" admin create --config "$work/vox.toml" --org Acme --business "Acme Plumbing" --phone +15125550100 | tee "$work/creds.json"
 biz=$(json "$work/creds.json" 'd["businessId"]')
-"$vox" serve --config "$work/vox.toml" >"$work/server.log" 2>&1 &
-pids+=($!)
-base="http://127.0.0.1:$port"
-for _ in $(seq 300); do curl -sf "$base/healthz" >/dev/null && break; sleep 0.2; done
-curl -sf "$base/healthz" >/dev/null || { echo "vox serve did not start:"; tail -20 "$work/server.log"; exit 1; }
+serve
 
 step "Prerequisites: a token (client credentials)"
-printf '$ curl -d grant_type=client_credentials -d client_id=... -d client_secret=... %s/v1/oauth/token\n' "$base"
-curl -sf -d grant_type=client_credentials -d "client_id=$(json "$work/creds.json" 'd["clientId"]')" -d "client_secret=$(json "$work/creds.json" 'd["clientSecret"]')" "$base/v1/oauth/token" >"$work/token.json"
-token=$(json "$work/token.json" 'd["access_token"]')
-echo "200 {\"access_token\": \"…\", \"scope\": \"$(json "$work/token.json" 'd["scope"]' | cut -c1-60)…\"}"
+token
 
 step "Step 2.1: the tool library"
 api GET /v1/tools; expect 200

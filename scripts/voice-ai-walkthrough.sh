@@ -8,48 +8,14 @@
 #
 # Usage: scripts/voice-ai-walkthrough.sh   (CI runs it after the tests)
 # Every request is printed with its answer; the script fails on the first unexpected one.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-root="$PWD"
-need() { command -v "$1" >/dev/null || { echo "voice-ai-walkthrough: needs $1 ($2)"; exit 2; }; }
-need curl "apt-get install curl"
-need python3 "apt-get install python3"
-cargo build --locked -q -p vox-server -p vox-testkit --bin vox --bin vox-fake
-target="${CARGO_TARGET_DIR:-$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')}"
-vox="$target/debug/vox"
-fake="$target/debug/vox-fake"
-"$vox" models fetch >/dev/null
-
-work="$(mktemp -d)"
-pids=()
-cleanup() {
-  local status=$?
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  if [ "$status" != 0 ]; then
-    for f in server.log twilio.out twilio.err openai.err; do [ -s "$work/$f" ] && { echo "--- $f (last lines)"; tail -25 "$work/$f"; }; done
-  fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-json() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); v=eval(sys.argv[2]); print(v if isinstance(v,str) else json.dumps(v))' "$1" "$2"; }
-step() { printf '\n== %s\n' "$*"; }
-# api METHOD PATH [curl args...]: a seed-000 request (its Version header); the answer is in
-# $work/last.json, the HTTP status in $code
-api() {
-  local method=$1 path=$2; shift 2
-  printf '$ curl -X %s %s%s -H "Version: 2021-04-15" %s\n' "$method" "$base" "$path" "$*"
-  code=$(curl -g -s -o "$work/last.json" -w '%{http_code}' -X "$method" -H "Authorization: Bearer $token" -H "Version: 2021-04-15" "$@" "$base$path")
-  printf '%s ' "$code"; head -c 700 "$work/last.json"; echo
-}
-expect() { [ "$code" = "$1" ] || { echo "voice-ai-walkthrough: expected HTTP $1, got $code"; exit 1; }; }
+walkthrough=voice-ai-walkthrough
+. "$(dirname "$0")/walkthrough-lib.sh"
+# seed 000 requires its Version header
+api_headers=(-H "Version: 2021-04-15")
 number="+15125550122"
 
 # the carrier: a fake Twilio whose caller waits for the greeting, then speaks two turns
-twilio_port=$(free_port)
-"$fake" twilio --port "$twilio_port" --wav tests/data/audio/book-1.wav --wav tests/data/audio/bye-1.wav >"$work/twilio.out" 2>"$work/twilio.err" &
-pids+=($!)
+fake_twilio --turn tests/data/audio/book-1.wav --turn tests/data/audio/bye-1.wav
 # the language model: save the caller's e-mail, start the quote workflow, say goodbye
 cat >"$work/replies.json" <<'EOF'
 [{"toolCalls": [{"name": "caller_email", "arguments": {"value": "dana@example.com"}}]},
@@ -57,12 +23,7 @@ cat >"$work/replies.json" <<'EOF'
  {"toolCalls": [{"name": "start_quote", "arguments": {"details": "a drain cleaning quote"}}]},
  {"text": "Your quote is on its way. Goodbye!", "toolCalls": [{"name": "endCall", "arguments": {}}]}]
 EOF
-ai_port=$(free_port)
-"$fake" openai --port "$ai_port" --replies "$work/replies.json" --extraction '{"field_budget": "500 dollars"}' >"$work/openai.out" 2>"$work/openai.err" &
-pids+=($!)
-for _ in $(seq 100); do [ -s "$work/twilio.out" ] && [ -s "$work/openai.out" ] && break; sleep 0.1; done
-head -1 "$work/twilio.out" >"$work/twilio.json"
-sid=$(json "$work/twilio.json" 'd["accountSid"]'); auth=$(json "$work/twilio.json" 'd["authToken"]')
+fake_openai --replies "$work/replies.json" --extraction '{"field_budget": "500 dollars"}'
 
 port=$(free_port)
 cat >"$work/vox.toml" <<EOF
@@ -88,18 +49,10 @@ EOF
 step "vox admin create: an organization, a location (business) and an API client"
 "$vox" admin create --config "$work/vox.toml" --org Acme --business "Acme Plumbing" | tee "$work/creds.json"
 biz=$(json "$work/creds.json" 'd["businessId"]')
-"$vox" serve --config "$work/vox.toml" >"$work/server.log" 2>&1 &
-pids+=($!)
-base="http://127.0.0.1:$port"
-for _ in $(seq 300); do curl -sf "$base/healthz" >/dev/null && break; sleep 0.2; done
-curl -sf "$base/healthz" >/dev/null || { echo "vox serve did not start:"; tail -20 "$work/server.log"; exit 1; }
+serve
 
 step "A token with seed 000's scopes"
-curl -sf -d grant_type=client_credentials -d "client_id=$(json "$work/creds.json" 'd["clientId"]')" -d "client_secret=$(json "$work/creds.json" 'd["clientSecret"]')" \
-  -d "scope=voice-ai-agents.readonly voice-ai-agents.write voice-ai-agent-goals.readonly voice-ai-agent-goals.write voice-ai-dashboard.readonly voice-agents:read" \
-  "$base/v1/oauth/token" >"$work/token.json"
-token=$(json "$work/token.json" 'd["access_token"]')
-echo "scope: $(json "$work/token.json" 'd["scope"]')"
+token "voice-ai-agents.readonly voice-ai-agents.write voice-ai-agent-goals.readonly voice-ai-agent-goals.write voice-ai-dashboard.readonly voice-agents:read"
 
 step "POST /voice-ai/agents: an agent answering on a pool number"
 api POST /voice-ai/agents -H 'Content-Type: application/json' -d "{\"locationId\": \"$biz\", \"agentName\": \"Front Desk\",
