@@ -259,6 +259,74 @@ async fn a_campaign_calls_its_contacts_retries_the_busy_and_completes() {
     assert_eq!(busy["totalCount"], 2, "{busy}");
 }
 
+/// A restarted process has a new dispatcher with no memory: everything it needs is in the
+/// database. A contact claimed by a process that died before placing its call has spent that
+/// attempt and is called again; a contact whose call is under way is left to it.
+#[tokio::test]
+async fn a_new_dispatcher_takes_up_where_the_last_one_stopped() {
+    let f = fixture().await;
+    let t = token(&f, &f.client_id, &f.client_secret).await;
+    let agent = outbound_agent(&f, &t).await;
+    let base = format!("/v1/businesses/{}/campaigns", f.biz);
+    let (status, c) = call(
+        &f.app,
+        send(
+            "POST",
+            &base,
+            &t,
+            &json!({"name": "Follow-ups", "agentId": agent, "contacts": contacts(2),
+            "callingWindow": {"startTime": "00:00", "endTime": "24:00"},
+            "concurrency": 2, "callsPerMinute": 60, "maxAttempts": 2}),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{c}");
+    let id = c["id"].as_str().expect("id").to_owned();
+    let now = jiff::Timestamp::now();
+    // the first process: contact 0's call is placed, then it claims contact 1 and dies
+    assert_eq!(
+        pass(&f.state, &mut Pacing::new(), now).await.expect("pass"),
+        1
+    );
+    let contacts = f.store.campaign_contacts(&id).await.expect("contacts");
+    assert!(f.store.claim_contact(&contacts[1]).await.expect("claim"));
+    // the next process
+    let mut pacing = Pacing::new();
+    assert_eq!(
+        pass(&f.state, &mut pacing, now).await.expect("pass"),
+        1,
+        "contact 1 again"
+    );
+    let dialed: Vec<String> = f
+        .dialer
+        .placed
+        .lock()
+        .expect("placed")
+        .iter()
+        .map(|r| r.to.clone())
+        .collect();
+    assert_eq!(dialed, ["+15552345670", "+15552345671"], "nobody twice");
+    let after: Vec<(String, i64)> = f
+        .store
+        .campaign_contacts(&id)
+        .await
+        .expect("contacts")
+        .into_iter()
+        .map(|k| (k.state.as_str().to_owned(), k.attempts))
+        .collect();
+    assert_eq!(
+        after,
+        [("dialing".to_owned(), 1), ("dialing".to_owned(), 2)],
+        "the lost attempt counts"
+    );
+    tokio::time::sleep(Duration::from_millis(1050)).await;
+    assert_eq!(
+        pass(&f.state, &mut pacing, now).await.expect("pass"),
+        0,
+        "both calls under way"
+    );
+}
+
 #[tokio::test]
 async fn a_campaign_completes_and_keeps_to_its_window() {
     let f = fixture().await;
