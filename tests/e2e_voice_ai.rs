@@ -11,32 +11,11 @@ use axum::routing::post;
 use reqwest::Method;
 use serde_json::{Value, json};
 use vox_testkit::{
-    ApiClient, CallerScript, ChatReply, FakeOpenAi, FakeTiming, FakeTwilio, repo_root,
-    serve_with_fakes,
+    CallerScript, ChatReply, FakeOpenAi, FakeTiming, FakeTwilio, repo_root, serve_with_fakes,
 };
 
 const BIN: &str = env!("CARGO_BIN_EXE_vox");
 const NUMBER: &str = "+15125550122";
-
-/// A seed-000 request (its `Version` header).
-async fn voice_ai(
-    api: &ApiClient,
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut req = api
-        .http
-        .request(method, format!("{}{path}", api.base))
-        .bearer_auth(&api.token)
-        .header("Version", "2021-04-15");
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let res = req.send().await.expect("request");
-    let status = res.status().as_u16();
-    (status, res.json().await.unwrap_or(Value::Null))
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agent_made_through_000_takes_a_call_and_logs_its_actions() {
@@ -88,16 +67,16 @@ async fn an_agent_made_through_000_takes_a_call_and_logs_its_actions() {
     assert_eq!(status, 200, "{hook}");
 
     // the agent, through seed 000, answering on the pool's number
-    let (status, agent) = voice_ai(
-        api,
-        Method::POST,
-        "/voice-ai/agents",
-        Some(json!({"locationId": biz, "agentName": "Front Desk", "inboundNumber": NUMBER,
-            "agentPrompt": "Take the caller's e-mail address and start a quote when they ask for one.",
-            "welcomeMessage": "Hi, this is Acme Plumbing.", "maxCallDuration": 300,
-            "callEndWorkflowIds": ["wf_follow_up"]})),
-    )
-    .await;
+    let (status, agent) = api
+        .send_versioned(
+            Method::POST,
+            "/voice-ai/agents",
+            Some(json!({"locationId": biz, "agentName": "Front Desk", "inboundNumber": NUMBER,
+                "agentPrompt": "Take the caller's e-mail address and start a quote when they ask for one.",
+                "welcomeMessage": "Hi, this is Acme Plumbing.", "maxCallDuration": 300,
+                "callEndWorkflowIds": ["wf_follow_up"]})),
+        )
+        .await;
     assert_eq!(status, 201, "{agent}");
     let agent_id = agent["id"].as_str().expect("id").to_owned();
     assert_eq!(agent["inboundNumber"], NUMBER);
@@ -140,13 +119,13 @@ async fn an_agent_made_through_000_takes_a_call_and_logs_its_actions() {
             json!({"triggerPrompt": "When the caller asks where we are", "triggerMessage": "I'll text you our address.", "messageBody": "Acme Plumbing, 12 Oak Street."}),
         ),
     ] {
-        let (status, a) = voice_ai(
-            api,
-            Method::POST,
-            "/voice-ai/actions",
-            Some(json!({"agentId": agent_id, "locationId": biz, "actionType": ty, "name": name, "actionParameters": params})),
-        )
-        .await;
+        let (status, a) = api
+            .send_versioned(
+                Method::POST,
+                "/voice-ai/actions",
+                Some(json!({"agentId": agent_id, "locationId": biz, "actionType": ty, "name": name, "actionParameters": params})),
+            )
+            .await;
         assert_eq!(status, 201, "{ty}: {a}");
     }
 
@@ -179,13 +158,13 @@ async fn an_agent_made_through_000_takes_a_call_and_logs_its_actions() {
     assert_eq!(record["agentId"], agent_id.as_str());
 
     // the call log through seed 000
-    let (status, logs) = voice_ai(
-        api,
-        Method::GET,
-        &format!("/voice-ai/dashboard/call-logs?locationId={biz}&agentId={agent_id}"),
-        None,
-    )
-    .await;
+    let (status, logs) = api
+        .send_versioned(
+            Method::GET,
+            &format!("/voice-ai/dashboard/call-logs?locationId={biz}&agentId={agent_id}"),
+            None,
+        )
+        .await;
     assert_eq!(status, 200, "{logs}");
     assert_eq!(logs["total"], 1, "{logs}");
     let log = &logs["callLogs"][0];
@@ -231,13 +210,13 @@ async fn an_agent_made_through_000_takes_a_call_and_logs_its_actions() {
     );
     // filtered by an action type it ran, and by one it did not
     for (ty, n) in [("WORKFLOW_TRIGGER", 1), ("CALL_TRANSFER", 0)] {
-        let (_, page) = voice_ai(
-            api,
-            Method::GET,
-            &format!("/voice-ai/dashboard/call-logs?locationId={biz}&actionType={ty}"),
-            None,
-        )
-        .await;
+        let (_, page) = api
+            .send_versioned(
+                Method::GET,
+                &format!("/voice-ai/dashboard/call-logs?locationId={biz}&actionType={ty}"),
+                None,
+            )
+            .await;
         assert_eq!(page["total"], n, "{ty}: {page}");
     }
     // the signed workflow events reached the developer: the action's, during the call, and

@@ -53,10 +53,34 @@ impl ApiClient {
         path: &str,
         body: Option<Value>,
     ) -> (u16, Value) {
+        self.send_with(method, path, body, &[]).await
+    }
+
+    /// [`send`](Self::send) with seed 000's (and 001's) `Version: 2021-04-15` header.
+    pub async fn send_versioned(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        self.send_with(method, path, body, &[("Version", "2021-04-15")])
+            .await
+    }
+
+    async fn send_with(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> (u16, Value) {
         let mut req = self
             .http
             .request(method, format!("{}{path}", self.base))
             .bearer_auth(&self.token);
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
         if let Some(b) = body {
             req = req.json(&b);
         }
