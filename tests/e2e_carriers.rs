@@ -2,10 +2,11 @@
 //! vox-testkit speaking the real protocol: a pool of the carrier's numbers in the config; an
 //! OUTBOUND agent's call dialed through the carrier's REST API (its authentication checked by
 //! the fake), streamed in the carrier's dialect, conducted by the agent and hung up through
-//! the carrier's call control; an INBOUND call set up through the carrier's signed webhook
-//! and transferred through its call control (Exotel: through the flow's Connect applet);
-//! forged webhooks refused; set-up webhooks replayed, tampered with or late refused or made
-//! no-ops. The records follow the calls.
+//! the carrier's call control, texting the callee through its messaging API on the way; an
+//! INBOUND call set up through the carrier's signed webhook and transferred through its call
+//! control (Exotel: through the flow's Connect applet); forged webhooks refused; set-up
+//! webhooks replayed, tampered with or late refused or made no-ops. The records follow the
+//! calls.
 
 use std::time::Duration;
 
@@ -116,8 +117,22 @@ async fn carrier_calls(kind: CarrierKind) {
     assert_eq!(status, 200, "{d}");
     let our_number = d["phoneNumber"].as_str().expect("number").to_owned();
 
-    // outbound: dialed through the carrier; the agent answers, then hangs up through it
+    // a seed-000 SMS action: its text goes through the carrier's messaging API
+    let (status, sms) = api
+        .send_versioned(
+            Method::POST,
+            "/voice-ai/actions",
+            Some(json!({"agentId": out_id, "locationId": biz, "actionType": "SMS", "name": "Text the booking",
+                "actionParameters": {"triggerPrompt": "When a visit is booked", "triggerMessage": "I'll text you the details.",
+                    "messageBody": "Acme Plumbing: your visit is booked."}})),
+        )
+        .await;
+    assert_eq!(status, 201, "{sms}");
+
+    // outbound: dialed through the carrier; the agent answers, texts the callee, then hangs up
+    // through it
     fake_ai.push_transcript("I would like to book an appointment for next Tuesday.");
+    fake_ai.push_chat(ChatReply::tool("text_the_booking", json!({})));
     fake_ai.push_chat(ChatReply {
         text: "You are booked for Tuesday at ten. Goodbye!".into(),
         tool_calls: vec![("endCall".into(), json!({}))],
@@ -155,6 +170,22 @@ async fn carrier_calls(kind: CarrierKind) {
         (call["status"].as_str(), call["endedReason"].as_str()),
         (Some("COMPLETED"), Some("assistant-ended-call")),
         "{name}: {call}"
+    );
+    let plus = |n: &str| {
+        if kind == CarrierKind::Vonage {
+            n.trim_start_matches('+').to_owned()
+        } else {
+            n.to_owned()
+        }
+    };
+    assert_eq!(
+        carrier.messages(),
+        [(
+            plus(&our_number),
+            plus("+15552345678"),
+            "Acme Plumbing: your visit is booked.".to_owned()
+        )],
+        "{name}: the text went out through the carrier"
     );
     let transcript = call["transcript"].as_str().unwrap_or_default();
     assert!(

@@ -165,23 +165,15 @@ pub(crate) trait Carrier: Send + Sync + std::fmt::Debug {
         call: &'a LiveCall,
         order: &'a TransferOrder,
     ) -> BoxFuture<'a, Result<Transfer, CarrierError>>;
-    /// Texts `body` from `from` (one of this account's numbers) to `to`; the carrier's id for
-    /// the message. Only carriers whose messaging API Vox speaks override it.
+    /// Texts `body` from `from` (one of this account's numbers) to `to` through the carrier's
+    /// messaging API; the carrier's id for the message.
     fn send_sms<'a>(
         &'a self,
-        _c: &'a Carriers,
-        _from: &'a str,
-        _to: &'a str,
-        _body: &'a str,
-    ) -> BoxFuture<'a, Result<String, CarrierError>> {
-        let carrier = self.dialect();
-        Box::pin(async move {
-            Err(CarrierError::Unconfigured {
-                carrier,
-                problem: "Vox does not send text messages through this carrier yet".into(),
-            })
-        })
-    }
+        c: &'a Carriers,
+        from: &'a str,
+        to: &'a str,
+        body: &'a str,
+    ) -> BoxFuture<'a, Result<String, CarrierError>>;
 }
 
 #[cfg(test)]

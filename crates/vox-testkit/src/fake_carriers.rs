@@ -14,6 +14,8 @@
 //!   signed JWT; `completed` goes to the event URL.
 //! - Exotel: `POST /v1/accounts/{sid}/calls/connect` (Basic auth) streams to `streamurl` and
 //!   posts `statuscallback`; inbound rings ask `/exotel/voicebot` (Basic auth) for the URL.
+//!
+//! Each also serves its carrier's messaging API (`messages.rs`).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -37,6 +39,7 @@ use vox_sim::SimDialect;
 
 use crate::fake_twilio::play;
 
+mod messages;
 mod replays;
 use crate::{CallerScript, FakeCall};
 pub use replays::Replays;
@@ -89,6 +92,8 @@ struct Shared {
     vonage_public_der: Vec<u8>,
     script: CallerScript,
     calls: Mutex<Vec<FakeCall>>,
+    /// Text messages sent through its messaging API: (from, to, text), as sent.
+    messages: Mutex<Vec<(String, String, String)>>,
     /// Telnyx inbound rings waiting for Vox's `actions/answer`: call id -> Vox's base URL.
     ringing: Mutex<BTreeMap<String, String>>,
     http: reqwest::Client,
@@ -160,6 +165,7 @@ impl FakeCarrier {
             vonage_public_der,
             script,
             calls: Mutex::new(Vec::new()),
+            messages: Mutex::new(Vec::new()),
             ringing: Mutex::new(BTreeMap::new()),
             http: crate::http_client(),
         });
@@ -180,6 +186,7 @@ impl FakeCarrier {
                 Router::new().route("/v1/accounts/{account}/calls/connect", post(exotel_create))
             }
         }
+        .merge(messages::routes(kind))
         .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -226,6 +233,12 @@ impl FakeCarrier {
     /// Calls so far.
     pub fn calls(&self) -> Vec<FakeCall> {
         lock(&self.shared.calls).clone()
+    }
+
+    /// The text messages sent through its messaging API: (from, to, text) as sent (Vonage's
+    /// numbers without the `+`), in order.
+    pub fn messages(&self) -> Vec<(String, String, String)> {
+        lock(&self.shared.messages).clone()
     }
 
     /// Waits until `n` calls have finished (or `timeout` passes); the calls.

@@ -306,6 +306,32 @@ impl Carrier for Account {
         Box::pin(async { Ok(()) })
     }
 
+    /// A text message through the SMS API (`POST .../Sms/send.json`, Basic auth).
+    fn send_sms<'a>(
+        &'a self,
+        c: &'a Carriers,
+        from: &'a str,
+        to: &'a str,
+        body: &'a str,
+    ) -> BoxFuture<'a, Result<String, CarrierError>> {
+        Box::pin(async move {
+            let url = format!(
+                "{}/v1/Accounts/{}/Sms/send.json",
+                self.api_base,
+                percent_encode(&self.account_sid)
+            );
+            let sent =
+                c.0.http
+                    .post(url)
+                    .basic_auth(&self.api_key, Some(&self.auth_token))
+                    .form(&[("From", from), ("To", to), ("Body", body)])
+                    .send()
+                    .await;
+            let reply = carrier_reply(Dialect::Exotel, sent).await?;
+            field(Dialect::Exotel, &reply, &["/SMSMessage/Sid"], "message Sid")
+        })
+    }
+
     /// Remembered for the flow's Connect applet, which asks once the stream has closed.
     fn transfer<'a>(
         &'a self,

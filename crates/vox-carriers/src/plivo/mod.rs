@@ -328,6 +328,27 @@ impl Carrier for Account {
         })
     }
 
+    /// A text message through the Message API (`POST .../Message/`).
+    fn send_sms<'a>(
+        &'a self,
+        c: &'a Carriers,
+        from: &'a str,
+        to: &'a str,
+        body: &'a str,
+    ) -> BoxFuture<'a, Result<String, CarrierError>> {
+        Box::pin(async move {
+            let sent =
+                c.0.http
+                    .post(self.url("Message/"))
+                    .basic_auth(&self.auth_id, Some(&self.auth_token))
+                    .json(&json!({"src": from, "dst": to, "text": body}))
+                    .send()
+                    .await;
+            let reply = carrier_reply(Dialect::Plivo, sent).await?;
+            field(Dialect::Plivo, &reply, &["/message_uuid/0"], "message uuid")
+        })
+    }
+
     fn transfer<'a>(
         &'a self,
         c: &'a Carriers,

@@ -284,6 +284,27 @@ impl Carrier for Account {
         Box::pin(self.command(c, &call.carrier_call_id, "hangup", json!({})))
     }
 
+    /// A text message through the Messaging API (`POST /v2/messages`).
+    fn send_sms<'a>(
+        &'a self,
+        c: &'a Carriers,
+        from: &'a str,
+        to: &'a str,
+        body: &'a str,
+    ) -> BoxFuture<'a, Result<String, CarrierError>> {
+        Box::pin(async move {
+            let sent =
+                c.0.http
+                    .post(format!("{}/v2/messages", self.api_base))
+                    .bearer_auth(&self.api_key)
+                    .json(&json!({"from": from, "to": to, "text": body}))
+                    .send()
+                    .await;
+            let reply = carrier_reply(Dialect::Telnyx, sent).await?;
+            field(Dialect::Telnyx, &reply, &["/data/id"], "message id")
+        })
+    }
+
     fn transfer<'a>(
         &'a self,
         c: &'a Carriers,

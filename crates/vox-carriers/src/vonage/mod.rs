@@ -321,6 +321,30 @@ impl Carrier for Account {
         Box::pin(self.modify(c, &call.carrier_call_id, json!({"action": "hangup"})))
     }
 
+    /// A text message through the Messages API (`POST /v1/messages`, the application's JWT;
+    /// numbers without the `+`).
+    fn send_sms<'a>(
+        &'a self,
+        c: &'a Carriers,
+        from: &'a str,
+        to: &'a str,
+        body: &'a str,
+    ) -> BoxFuture<'a, Result<String, CarrierError>> {
+        Box::pin(async move {
+            let message = json!({"message_type": "text", "channel": "sms",
+                "from": wire::digits(from), "to": wire::digits(to), "text": body});
+            let sent =
+                c.0.http
+                    .post(format!("{}/v1/messages", self.api_base))
+                    .bearer_auth(self.token()?)
+                    .json(&message)
+                    .send()
+                    .await;
+            let reply = carrier_reply(Dialect::Vonage, sent).await?;
+            field(Dialect::Vonage, &reply, &["/message_uuid"], "message uuid")
+        })
+    }
+
     fn transfer<'a>(
         &'a self,
         c: &'a Carriers,
