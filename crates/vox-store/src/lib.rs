@@ -7,10 +7,13 @@
 //! strings kept as their SHA-256 (a slow password hash buys nothing at that entropy).
 
 mod agents;
+mod api_keys;
 mod appointments;
 mod call_state;
 mod calls;
 mod campaigns;
+mod contacts;
+mod custom_fields;
 mod file_calls;
 mod files;
 mod numbers;
@@ -26,10 +29,18 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 
 pub use agents::AgentRecord;
+pub use api_keys::{API_KEY_PREFIX, ApiKey, NewApiKey};
 pub use appointments::Appointment;
 pub use call_state::{CallChannel, CallKind, CallStatus, EndedReason};
 pub use calls::{CallFilter, CallRecord, CallSearch, OrderBy};
 pub use campaigns::{Campaign, CampaignContact, CampaignState, ContactState, NewContact, Progress};
+pub use contacts::{
+    Address, ChannelType, Contact, ContactField, ContactFields, ContactQuery, Filter, FilterValue,
+    Op,
+};
+pub use custom_fields::{
+    EntityType, FieldChange, FieldDefinition, FieldOption, FieldType, Order, StoredValue, Window,
+};
 pub use file_calls::FileCallSetup;
 pub use files::{Chunk, FileRecord};
 pub use numbers::NumberClaim;
@@ -304,6 +315,19 @@ impl Store {
             })
         })
         .transpose()
+    }
+
+    /// The ids of an organization's businesses, oldest first.
+    pub async fn business_ids(&self, organization_id: &str) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id FROM businesses WHERE organization_id = $1 ORDER BY created_at, id",
+        )
+        .bind(organization_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| r.try_get("id").map_err(StoreError::from))
+            .collect()
     }
 
     /// Creates an API client for an organization with the given scopes.
