@@ -56,6 +56,17 @@ impl ApiError {
         }
     }
 
+    /// 409: the change conflicts with what is stored.
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::CONFLICT,
+            code: "CONFLICT",
+            message: message.into(),
+            field: None,
+            retry_after: None,
+        }
+    }
+
     /// 404 for a kind of thing.
     pub fn not_found(what: &str) -> Self {
         Self {
@@ -128,6 +139,7 @@ impl From<vox_store::StoreError> for ApiError {
     fn from(e: vox_store::StoreError) -> Self {
         match e {
             vox_store::StoreError::NotFound(what) => Self::not_found(what),
+            vox_store::StoreError::Conflict(why) => Self::conflict(why),
             other => Self::internal(&other),
         }
     }
