@@ -1,6 +1,6 @@
-//! `vox admin create`: an organization, a business in it and an API client with every scope
-//! (or those asked for), made straight in the database (the API needs a client before
-//! anything else exists).
+//! `vox admin create`: an organization, a business in it, an API client with every scope (or
+//! those asked for) and an API key bound to the business, made straight in the database (the
+//! API needs a credential before anything else exists).
 
 use serde::Serialize;
 use vox_store::Store;
@@ -30,6 +30,9 @@ pub struct Created {
     pub client_secret: String,
     /// Its scopes, space-separated.
     pub scopes: String,
+    /// An API key bound to the business, with the same scopes (seed 003's `X-API-Key`);
+    /// shown only this once.
+    pub api_key: String,
 }
 
 /// Creates them; names are trimmed and must be 1 to 200 characters. The client may request
@@ -74,11 +77,13 @@ pub async fn create(
     let o = store.create_organization(org.trim()).await?;
     let b = store.create_business(&o.id, business.trim(), phone).await?;
     let c = store.create_client(&o.id, "admin", &scopes).await?;
+    let k = store.create_api_key(&b.id, "admin", &scopes).await?;
     Ok(Created {
         organization_id: o.id,
         business_id: b.id,
         client_id: c.client_id,
         client_secret: c.client_secret,
         scopes: c.scopes.join(" "),
+        api_key: k.key,
     })
 }

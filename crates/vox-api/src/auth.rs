@@ -43,6 +43,11 @@ pub const ALL_SCOPES: &[&str] = &[
     // seed 004, the Voice Calls API
     "voice:read",
     "audio:download",
+    // seed 003, the agent-call and CRM API
+    "contacts:read",
+    "contacts:write",
+    "custom-fields:read",
+    "custom-fields:write",
 ];
 
 /// The caller of a route: an organization, through a token with scopes.
@@ -54,6 +59,11 @@ pub struct Auth {
 }
 
 impl Auth {
+    /// The token's scopes.
+    pub fn scopes(&self) -> &[String] {
+        &self.scopes
+    }
+
     /// Ok if the token carries `scope`, else 403.
     pub fn require(&self, scope: &str) -> Result<(), ApiError> {
         if self.scopes.iter().any(|s| s == scope) {

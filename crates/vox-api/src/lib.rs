@@ -12,6 +12,7 @@ pub mod auth;
 mod calls;
 pub mod campaigns;
 mod compat;
+mod crm;
 mod dial_policy;
 mod error;
 pub mod extract;
@@ -299,6 +300,7 @@ pub fn router(state: ApiState) -> Router {
         )
         .merge(voice_ai::routes())
         .merge(voice_calls::routes())
+        .merge(crm::routes())
         .fallback(|| async { ApiError::not_found("route") })
         .with_state(state)
 }

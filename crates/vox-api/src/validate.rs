@@ -192,6 +192,21 @@ pub(crate) fn nanp_phone(field: &str, s: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// A number in E.164 (any country): `+`, then 8 to 15 digits, the first not 0.
+pub(crate) fn e164(field: &str, s: &str) -> Result<(), ApiError> {
+    let ok = s.strip_prefix('+').is_some_and(|d| {
+        (8..=15).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()) && !d.starts_with('0')
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(
+            field,
+            format!("{field} must be in E.164 format (e.g. +56912345678), got {s:?}"),
+        ))
+    }
+}
+
 /// An http(s) URL.
 pub(crate) fn url(field: &str, s: &str) -> Result<(), ApiError> {
     let rest = s

@@ -73,8 +73,9 @@ struct ServeArgs {
 
 #[derive(Subcommand, Debug)]
 enum AdminCommand {
-    /// Create an organization, a business in it and an API client with every scope; prints
-    /// the ids and the client's credentials as JSON (the secret is shown only this once).
+    /// Create an organization, a business in it, an API client with every scope and an API key
+    /// bound to the business; prints the ids and the credentials as JSON (the secrets are
+    /// shown only this once).
     Create {
         /// Organization name.
         #[arg(long)]

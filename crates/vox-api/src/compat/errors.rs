@@ -129,3 +129,23 @@ impl ErrorStyle for ProblemDetails {
         res
     }
 }
+
+/// The dialect of seed 003 (a TSOA service on Express): errors as `{code, error, message,
+/// details}`, `code` the HTTP status, `error` a stable code (`BAD_REQUEST`, `NOT_FOUND`,
+/// `CONFLICT`, ...), and for invalid input `details.field` naming the field at fault.
+#[derive(Debug)]
+pub(crate) struct Tsoa;
+
+impl ErrorStyle for Tsoa {
+    fn render(e: &ApiError) -> Response {
+        let details = match &e.field {
+            Some(f) => json!({ "field": f }),
+            None => json!({}),
+        };
+        (
+            e.status,
+            axum::Json(json!({"code": e.status.as_u16(), "error": e.code, "message": e.message, "details": details})),
+        )
+            .into_response()
+    }
+}

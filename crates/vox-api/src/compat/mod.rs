@@ -9,17 +9,24 @@
 //!   seed's shape ([`ErrorStyle`]): the same status decisions everywhere, one body per seed.
 //! - **Names**: each seed's module has one `map.rs` that turns its names into the model's and
 //!   back; handlers never write the model's document by hand.
-//! - **Paging and ids**: each seed's own query names and limits ([`Paging`]); ids are Vox's
-//!   (opaque strings to every seed so far).
+//! - **Tenants**: seeds whose paths name no business (003, 001) act for the business of the
+//!   credential ([`TenantAuth`]: an API key bound to one, or a token and `X-Tenant-Id`).
+//! - **Paging and ids**: each seed's own query names and limits ([`Paging`], and opaque page
+//!   tokens: [`TokenPaging`]); ids are Vox's opaque strings, or integers where the seed shows
+//!   numbers (seed 003's contacts and custom fields).
 
 pub(crate) mod errors;
+mod page_token;
 mod paging;
+mod tenant;
 
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
 
-pub(crate) use errors::{ErrorStyle, LeadConnector, ProblemDetails, SeedError};
+pub(crate) use errors::{ErrorStyle, LeadConnector, ProblemDetails, SeedError, Tsoa};
+pub(crate) use page_token::TokenPaging;
 pub(crate) use paging::Paging;
+pub(crate) use tenant::TenantAuth;
 
 use crate::{ApiState, Auth};
 

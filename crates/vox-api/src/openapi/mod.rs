@@ -3,7 +3,7 @@
 //!
 //! One table per API ([`Api`]: seed 002's Partner API and Vox's campaigns in `partner.rs`,
 //! seed 000's Voice AI API in `voice_ai.rs`, seed 004's Voice Calls API in
-//! `voice_calls.rs`) describes every route: method, path, scope, summary, query
+//! `voice_calls.rs`, seed 003's agent-call and CRM API in `crm.rs`) describes every route: method, path, scope, summary, query
 //! parameters, body and success status; [`operations`] walks them all. The document is
 //! generated from them, and a test requests every operation from the router (none may hit
 //! the fallback), so the document cannot list a route that does not exist. We write the
@@ -59,6 +59,8 @@ pub enum Api {
     VoiceAi,
     /// Seed 004, the Voice Calls API (`/api/v1/voice-calls`).
     VoiceCalls,
+    /// Seed 003, the agent-call and CRM API (`/api/v1/contacts`, `/api/v1/custom-fields`).
+    Crm,
 }
 
 impl Api {
@@ -68,6 +70,7 @@ impl Api {
             Self::Partner => partner::OPERATIONS,
             Self::VoiceAi => voice_ai::OPERATIONS,
             Self::VoiceCalls => voice_calls::OPERATIONS,
+            Self::Crm => crm::OPERATIONS,
         }
     }
 
@@ -77,6 +80,7 @@ impl Api {
             Self::Partner => "Partner API (seed 002)",
             Self::VoiceAi => "Voice AI API (seed 000)",
             Self::VoiceCalls => "Voice Calls API (seed 004)",
+            Self::Crm => "Agent-call and CRM API (seed 003)",
         }
     }
 
@@ -86,13 +90,14 @@ impl Api {
             Self::Partner => "Error",
             Self::VoiceAi => "LeadConnectorError",
             Self::VoiceCalls => "ProblemDetails",
+            Self::Crm => "TsoaError",
         }
     }
 
     /// The status of invalid input.
     fn invalid_status(self) -> &'static str {
         match self {
-            Self::Partner | Self::VoiceCalls => "400",
+            Self::Partner | Self::VoiceCalls | Self::Crm => "400",
             Self::VoiceAi => "422",
         }
     }
@@ -101,6 +106,9 @@ impl Api {
     fn headers(self) -> Vec<Value> {
         match self {
             Self::Partner | Self::VoiceCalls => Vec::new(),
+            Self::Crm => vec![
+                json!({"name": "X-Tenant-Id", "in": "header", "required": false, "description": "with a token: the business it acts for (not needed when the organization has one, or with an API key)", "schema": {"type": "string"}}),
+            ],
             Self::VoiceAi => vec![
                 json!({"name": "Version", "in": "header", "required": true, "description": "the API version", "schema": {"type": "string", "enum": [crate::compat::errors::LEADCONNECTOR_VERSION]}}),
             ],
@@ -137,13 +145,19 @@ impl Api {
             ),
             (Self::VoiceCalls, "dateFrom" | "dateTo") => (json!({"type": "string"}), false),
             (Self::VoiceCalls, "se") => (json!({"type": "integer"}), false),
+            (Self::Crm, "page") => (json!({"type": "integer", "minimum": 1}), false),
+            (Self::Crm, "pageSize") => (
+                json!({"type": "integer", "minimum": 1, "maximum": 100}),
+                false,
+            ),
+            (Self::Crm, "force") => (json!({"type": "boolean"}), false),
             _ => (json!({"type": "string"}), false),
         }
     }
 }
 
 /// Every API.
-pub const APIS: &[Api] = &[Api::Partner, Api::VoiceAi, Api::VoiceCalls];
+pub const APIS: &[Api] = &[Api::Partner, Api::VoiceAi, Api::VoiceCalls, Api::Crm];
 
 /// Every operation of every API.
 pub fn operations() -> impl Iterator<Item = (Api, &'static Operation)> {
@@ -166,6 +180,7 @@ macro_rules! op {
     };
 }
 
+mod crm;
 mod partner;
 mod voice_ai;
 mod voice_calls;
@@ -222,7 +237,7 @@ pub fn document() -> Value {
         if op.scope.is_some() {
             responses.insert("401".into(), error_response(api, "no valid bearer token"));
             let forbidden = match api {
-                Api::Partner | Api::VoiceCalls => "the token lacks the scope",
+                Api::Partner | Api::VoiceCalls | Api::Crm => "the token lacks the scope",
                 Api::VoiceAi => "the token lacks the scope, or has no access to the location",
             };
             responses.insert("403".into(), error_response(api, forbidden));
@@ -234,8 +249,18 @@ pub fn document() -> Value {
                 ),
             );
         }
+        if api == Api::Crm && op.method != "get" && op.id != "SearchContacts" {
+            responses.insert(
+                "409".into(),
+                error_response(api, "a key or value taken, or a field in use"),
+            );
+        }
         let mut o = json!({"operationId": op.id, "summary": op.summary, "tags": [api.tag()], "parameters": params, "responses": responses});
         match op.scope {
+            Some(scope) if api == Api::Crm => {
+                o["security"] = json!([{"bearer": [scope]}, {"apiKey": []}]);
+                o["description"] = json!(format!("Scope: `{scope}`."));
+            }
             Some(scope) => {
                 o["security"] = json!([{"bearer": [scope]}]);
                 o["description"] = json!(format!("Scope: `{scope}`."));
@@ -261,14 +286,15 @@ pub fn document() -> Value {
     }
     json!({
         "openapi": "3.1.0",
-        "info": {"title": "Vox control plane", "version": env!("CARGO_PKG_VERSION"), "description": "The Partner API (seed 002: agents, tools, knowledge-base files, deployment, calls) and the compatibility APIs over the same agents and calls (seed 000: Voice AI; seed 004: Voice Calls). Get a token from POST /v1/oauth/token and send it as `Authorization: Bearer TOKEN`."},
+        "info": {"title": "Vox control plane", "version": env!("CARGO_PKG_VERSION"), "description": "The Partner API (seed 002: agents, tools, knowledge-base files, deployment, calls) and the compatibility APIs over the same agents and calls (seed 000: Voice AI; seed 004: Voice Calls; seed 003: contacts and custom fields, with an `X-API-Key` bound to one business or a token). Get a token from POST /v1/oauth/token and send it as `Authorization: Bearer TOKEN`."},
         "tags": APIS.iter().map(|a| json!({"name": a.tag()})).collect::<Vec<_>>(),
         "paths": paths,
         "components": {
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "a token from POST /v1/oauth/token"}},
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "a token from POST /v1/oauth/token"}, "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key", "description": "seed 003: a key bound to one business (vox admin create prints one)"}},
             "schemas": {
                 "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "object", "required": ["code", "message"], "properties": {"code": {"type": "string"}, "message": {"type": "string"}, "field": {"type": "string"}}}}},
                 "ProblemDetails": {"type": "object", "description": "RFC 9457, application/problem+json", "properties": {"type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"}, "detail": {"type": "string"}, "errors": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}, "description": "invalid input: the field, its messages"}}},
+                "TsoaError": {"type": "object", "required": ["code", "error", "message"], "properties": {"code": {"type": "integer", "description": "the HTTP status"}, "error": {"type": "string"}, "message": {"type": "string"}, "details": {"type": "object", "properties": {"field": {"type": "string"}}}}},
                 "LeadConnectorError": {"type": "object", "required": ["statusCode", "message"], "properties": {"statusCode": {"type": "integer"}, "message": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}], "description": "422: a list, each naming its field"}, "error": {"type": "string"}}}
             }
         }
@@ -331,7 +357,7 @@ pub(crate) async fn docs() -> Html<String> {
     }
     Html(format!(
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>Vox API</title><style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:72em}}table{{border-collapse:collapse}}td,th{{border-bottom:1px solid #ddd;padding:.4em .6em;text-align:left;vertical-align:top}}pre{{font-size:.85em}}</style></head><body>\
-<h1>Vox control plane API</h1><p>Get a token: <code>curl -d grant_type=client_credentials -d client_id=ID -d client_secret=SECRET /v1/oauth/token</code>, then send <code>Authorization: Bearer TOKEN</code>. Errors are <code>{{\"error\": {{\"code\", \"message\", \"field\"}}}}</code>. The Voice AI routes (seed 000) also need the header <code>Version: 2021-04-15</code>; their errors are <code>{{\"statusCode\", \"message\", \"error\"}}</code>, invalid input 422 with a list of messages. The machine-readable document: <a href=\"/openapi.json\">/openapi.json</a>.</p>\
+<h1>Vox control plane API</h1><p>Get a token: <code>curl -d grant_type=client_credentials -d client_id=ID -d client_secret=SECRET /v1/oauth/token</code>, then send <code>Authorization: Bearer TOKEN</code>. Errors are <code>{{\"error\": {{\"code\", \"message\", \"field\"}}}}</code>. The Voice AI routes (seed 000) also need the header <code>Version: 2021-04-15</code>; their errors are <code>{{\"statusCode\", \"message\", \"error\"}}</code>, invalid input 422 with a list of messages. Seed 003's routes take an <code>X-API-Key</code> bound to one business (or a token, and <code>X-Tenant-Id</code> when the organization has more than one business); their errors are <code>{{\"code\", \"error\", \"message\", \"details\"}}</code>. The machine-readable document: <a href=\"/openapi.json\">/openapi.json</a>.</p>\
 <table><tr><th>method</th><th>path</th><th>what</th><th>scope</th><th>success</th></tr>\n{rows}</table></body></html>"
     ))
 }

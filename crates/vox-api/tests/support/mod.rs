@@ -245,3 +245,42 @@ pub fn assert_invalid(status: StatusCode, body: &Value, field: &str, what: &str)
     let message = body["message"][0].as_str().unwrap_or_default();
     assert!(message.contains(field), "{what}: {message:?} names {field}");
 }
+
+// Seed 003 (CRM) requests: an API key, and its 400 body.
+
+/// A seed-003 request with an API key (`X-API-Key`).
+pub fn keyed(method: &str, path: &str, key: &str, body: Option<&Value>) -> Request<Body> {
+    let r = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("X-API-Key", key);
+    match body {
+        Some(b) => r
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(b.to_string())),
+        None => r.body(Body::empty()),
+    }
+    .expect("request")
+}
+
+/// An API key with every scope for the fixture's business.
+pub async fn api_key(f: &Fixture) -> String {
+    let all: Vec<String> = ALL_SCOPES.iter().map(|s| s.to_string()).collect();
+    f.store
+        .create_api_key(&f.biz, "test", &all)
+        .await
+        .expect("key")
+        .key
+}
+
+/// Asserts a 400 in seed 003's shape naming `field`.
+pub fn assert_bad(status: StatusCode, body: &Value, field: &str, what: &str) {
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{what}: {body}");
+    assert_eq!(body["code"], 400, "{what}: {body}");
+    assert_eq!(body["error"], "BAD_REQUEST", "{what}: {body}");
+    assert_eq!(body["details"]["field"], field, "{what}: {body}");
+    assert!(
+        body["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{what}: {body}"
+    );
+}

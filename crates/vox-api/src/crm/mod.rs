@@ -1,0 +1,87 @@
+//! Seed 003, the agent-call and CRM API (`/api/v1/...`), over the model: its contacts are a
+//! business's contacts with addresses per channel and custom fields. The tenant is the
+//! business of the credential ([`TenantAuth`]: an `X-API-Key` bound to one business, or a
+//! token and `X-Tenant-Id`); ids the seed shows as numbers are integers; errors are the
+//! seed's `{code, error, message, details}` ([`Tsoa`]). `map.rs` is where the seed's names
+//! meet the model's, `query.rs` its filter, search and sort parameters.
+
+mod contacts;
+mod custom_fields;
+mod map;
+mod query;
+
+use axum::Router;
+use axum::routing::{get, post};
+use serde_json::{Map, Value};
+
+use crate::compat::{SeedError, TenantAuth, Tsoa};
+use crate::{ApiError, ApiState};
+
+/// A seed-003 route's error.
+type Error = SeedError<Tsoa>;
+/// A seed-003 route's tenant and scopes.
+type CrmAuth = TenantAuth<Tsoa>;
+
+/// The seed-003 routes.
+pub(crate) fn routes() -> Router<ApiState> {
+    Router::new()
+        .route(
+            "/api/v1/contacts",
+            get(contacts::list).post(contacts::create),
+        )
+        .route("/api/v1/contacts/search", post(contacts::search))
+        .route(
+            "/api/v1/contacts/{id}",
+            get(contacts::get)
+                .put(contacts::update)
+                .delete(contacts::delete),
+        )
+        .route(
+            "/api/v1/custom-fields/definitions",
+            get(custom_fields::list).post(custom_fields::create),
+        )
+        .route(
+            "/api/v1/custom-fields/definitions/{id}",
+            get(custom_fields::get)
+                .put(custom_fields::update)
+                .delete(custom_fields::delete),
+        )
+        .route(
+            "/api/v1/custom-fields/definitions/{id}/options",
+            get(custom_fields::options).post(custom_fields::create_option),
+        )
+        .route(
+            "/api/v1/custom-fields/definitions/{id}/options/{option_id}",
+            get(custom_fields::get_option)
+                .put(custom_fields::update_option)
+                .delete(custom_fields::delete_option),
+        )
+}
+
+/// The read-only fields an update body may echo back (`id`, `tenantId`, `createdAt`,
+/// `updatedAt`): ignored when they match, refused when they name another record or tenant.
+fn read_only(m: &Map<String, Value>, id: Option<i64>, tenant: &str) -> Result<(), ApiError> {
+    match (m.get("id"), id) {
+        (None | Some(Value::Null), _) => {}
+        (Some(v), Some(id))
+            if v.as_f64() == Some(id as f64) || v.as_str() == Some(&id.to_string()) => {}
+        (Some(v), Some(id)) => {
+            return Err(ApiError::invalid(
+                "id",
+                format!("id {v} does not match the path's {id}"),
+            ));
+        }
+        (Some(_), None) => return Err(ApiError::invalid("id", "id is set by the server")),
+    }
+    match m.get("tenantId") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(t)) if t == tenant => {}
+        Some(v) => {
+            return Err(ApiError::invalid(
+                "tenantId",
+                format!("tenantId {v} is not the tenant of these credentials"),
+            ));
+        }
+    }
+    Ok(())
+}

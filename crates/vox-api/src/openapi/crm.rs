@@ -1,0 +1,251 @@
+//! Seed 003's operations (the agent-call and CRM API, under `/api/v1`), by the seed's
+//! operation names.
+
+use serde_json::{Value, json};
+
+use super::{Body, Operation};
+
+const LIST: &[(&str, &str)] = &[
+    ("filterBy", "field:value pairs separated by ; (equality)"),
+    ("searchBy", "free text"),
+    ("sortBy", "field=asc|desc (or field:dir), comma-separated"),
+    ("page", "1-based page number"),
+    ("pageSize", "items per page, 1-100 (default 20)"),
+    ("pageToken", "the nextPageToken of the previous page"),
+];
+const TENANT: &[(&str, &str)] = &[("tenantId", "if given, the credentials' tenant")];
+const FORCE: &[(&str, &str)] = &[("force", "true: delete the field's values too")];
+
+fn text() -> Value {
+    json!({"type": ["string", "null"]})
+}
+
+fn contact_body() -> Value {
+    json!({"type": "object", "properties": {
+        "firstName": text(), "lastName": text(), "nationalId": text(), "providerId": text(),
+        "providerName": text(), "companyPosition": text(),
+        "email": {"type": ["string", "null"], "format": "email", "deprecated": true},
+        "phone": {"type": ["string", "null"], "description": "E.164", "deprecated": true},
+        "userId": {"type": ["number", "null"], "minimum": 0},
+        "contactCompanyId": {"type": ["number", "null"], "minimum": 0},
+        "metadata": {},
+        "createdAt": {"type": "string", "format": "date-time"},
+        "customFields": {"type": "object", "description": "fieldKey: value, per the CONTACT definitions (null clears)"},
+        "addresses": {"type": "array", "maxItems": 20, "items": {"type": "object", "required": ["channelType", "address"], "properties": {
+            "channelType": {"enum": ["PHONE", "WHATSAPP", "SMS", "EMAIL"]},
+            "address": {"type": "string", "description": "E.164 for PHONE, WHATSAPP and SMS"}}}}
+    }})
+}
+
+fn search_body() -> Value {
+    json!({"type": "object", "properties": {
+        "search": {"type": "string"},
+        "filters": {"type": "array", "maxItems": 20, "items": {"type": "object", "required": ["field", "value"], "properties": {
+            "field": {"type": "string", "description": "firstName, lastName, email, phone, ..., addresses.address, addresses.channelType, customFields.<key>"},
+            "operator": {"enum": ["eq", "neq", "contains", "startsWith", "gt", "gte", "lt", "lte"]},
+            "value": {"type": ["string", "number", "boolean"]},
+            "or": {"type": "boolean", "description": "joined to the filter before with OR"}}}},
+        "sort": {"type": "array", "items": {"type": "object", "required": ["field"], "properties": {
+            "field": {"enum": ["id", "createdAt", "updatedAt", "firstName", "lastName", "email"]},
+            "direction": {"enum": ["asc", "desc"]}}}},
+        "size": {"type": "integer", "minimum": 1, "maximum": 100},
+        "pageToken": {"type": "string"},
+        "includeArchived": {"type": "boolean"},
+        "includeTotalCount": {"type": ["boolean", "string"]}
+    }})
+}
+
+fn definition_body() -> Value {
+    json!({"type": "object", "required": ["entityType", "fieldKey", "fieldType"], "properties": {
+        "entityType": {"enum": ["CONTACT", "COMPANY", "FUNNEL_CONVERSATION", "FUNNEL_CHANNEL_SESSION", "PRODUCT"]},
+        "fieldKey": {"type": "string", "pattern": "^[A-Za-z][A-Za-z0-9_]{0,63}$"},
+        "fieldLabel": {"type": ["string", "null"], "maxLength": 200},
+        "fieldType": {"enum": ["STRING", "NUMBER", "DATE", "BOOLEAN", "LIST", "FILE"]},
+        "description": {"type": ["string", "null"], "maxLength": 2000}
+    }})
+}
+
+fn definition_update() -> Value {
+    let mut v = definition_body();
+    v["required"] = json!([]);
+    v
+}
+
+fn option_body() -> Value {
+    json!({"type": "object", "required": ["definitionId", "value"], "properties": {
+        "definitionId": {"type": "number"},
+        "value": {"type": "string", "minLength": 1, "maxLength": 200},
+        "label": {"type": ["string", "null"], "maxLength": 200},
+        "description": {"type": ["string", "null"]}
+    }})
+}
+
+fn option_update() -> Value {
+    let mut v = option_body();
+    v["required"] = json!([]);
+    v
+}
+
+/// Every operation of seed 003 built so far.
+pub const OPERATIONS: &[Operation] = &[
+    op!(
+        "get",
+        "/api/v1/contacts",
+        "GetContacts",
+        "The tenant's contacts: {items, nextPageToken, totalCount}",
+        Some("contacts:read"),
+        &[LIST],
+        Body::None,
+        200
+    ),
+    op!(
+        "post",
+        "/api/v1/contacts",
+        "CreateContact",
+        "A new contact with its addresses and custom fields",
+        Some("contacts:write"),
+        &[],
+        Body::Json(contact_body),
+        200
+    ),
+    op!(
+        "post",
+        "/api/v1/contacts/search",
+        "SearchContacts",
+        "Contacts by filters with operators, free text and sorts",
+        Some("contacts:read"),
+        &[],
+        Body::Json(search_body),
+        200
+    ),
+    op!(
+        "get",
+        "/api/v1/contacts/{id}",
+        "GetContact",
+        "A contact",
+        Some("contacts:read"),
+        &[],
+        Body::None,
+        200
+    ),
+    op!(
+        "put",
+        "/api/v1/contacts/{id}",
+        "UpdateContact",
+        "The fields given replace the contact's (null clears)",
+        Some("contacts:write"),
+        &[],
+        Body::Json(contact_body),
+        200
+    ),
+    op!(
+        "delete",
+        "/api/v1/contacts/{id}",
+        "DeleteContact",
+        "Deletes a contact with its addresses and custom fields; the contact as it was",
+        Some("contacts:write"),
+        &[],
+        Body::None,
+        200
+    ),
+    op!(
+        "get",
+        "/api/v1/custom-fields/definitions",
+        "GetCustomFieldDefinitions",
+        "The tenant's custom field definitions (filterBy=entityType:CONTACT)",
+        Some("custom-fields:read"),
+        &[LIST, TENANT],
+        Body::None,
+        200
+    ),
+    op!(
+        "post",
+        "/api/v1/custom-fields/definitions",
+        "CreateCustomFieldDefinition",
+        "A new definition (409 when the key is taken for the entity type)",
+        Some("custom-fields:write"),
+        &[],
+        Body::Json(definition_body),
+        200
+    ),
+    op!(
+        "get",
+        "/api/v1/custom-fields/definitions/{id}",
+        "GetCustomFieldDefinition",
+        "A definition",
+        Some("custom-fields:read"),
+        &[],
+        Body::None,
+        200
+    ),
+    op!(
+        "put",
+        "/api/v1/custom-fields/definitions/{id}",
+        "UpdateCustomFieldDefinition",
+        "Changes a definition (409 for the type of a field holding values)",
+        Some("custom-fields:write"),
+        &[],
+        Body::Json(definition_update),
+        200
+    ),
+    op!(
+        "delete",
+        "/api/v1/custom-fields/definitions/{id}",
+        "DeleteCustomFieldDefinition",
+        "Deletes a definition (409 while it holds values, unless force=true)",
+        Some("custom-fields:write"),
+        &[FORCE],
+        Body::None,
+        200
+    ),
+    op!(
+        "get",
+        "/api/v1/custom-fields/definitions/{id}/options",
+        "GetCustomFieldListOptions",
+        "A LIST field's options",
+        Some("custom-fields:read"),
+        &[LIST, TENANT],
+        Body::None,
+        200
+    ),
+    op!(
+        "post",
+        "/api/v1/custom-fields/definitions/{id}/options",
+        "CreateCustomFieldListOption",
+        "A new option of a LIST field (409 when the value is taken)",
+        Some("custom-fields:write"),
+        &[],
+        Body::Json(option_body),
+        200
+    ),
+    op!(
+        "get",
+        "/api/v1/custom-fields/definitions/{id}/options/{option_id}",
+        "GetCustomFieldListOption",
+        "An option",
+        Some("custom-fields:read"),
+        &[],
+        Body::None,
+        200
+    ),
+    op!(
+        "put",
+        "/api/v1/custom-fields/definitions/{id}/options/{option_id}",
+        "UpdateCustomFieldListOption",
+        "Changes an option; values holding it follow a new value",
+        Some("custom-fields:write"),
+        &[],
+        Body::Json(option_update),
+        200
+    ),
+    op!(
+        "delete",
+        "/api/v1/custom-fields/definitions/{id}/options/{option_id}",
+        "DeleteCustomFieldListOption",
+        "Deletes an option and clears the values holding it",
+        Some("custom-fields:write"),
+        &[],
+        Body::None,
+        200
+    ),
+];
