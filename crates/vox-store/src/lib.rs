@@ -18,6 +18,7 @@ mod file_calls;
 mod files;
 mod numbers;
 mod secrets;
+mod tasks;
 mod tool_runs;
 mod tools;
 mod webhooks;
@@ -44,6 +45,7 @@ pub use custom_fields::{
 pub use file_calls::FileCallSetup;
 pub use files::{Chunk, FileRecord};
 pub use numbers::NumberClaim;
+pub use tasks::{PartyType, Task, TaskQuery, TaskStatus};
 pub use tool_runs::ToolRun;
 pub use tools::{CalendarIntegration, ToolRecord};
 pub use webhooks::{Delivery, Webhook};

@@ -334,3 +334,99 @@ async fn contacts_custom_fields_and_keys() {
         );
     }
 }
+
+#[tokio::test]
+async fn tasks_are_searched_by_status_due_date_and_assignee() {
+    use vox_store::{PartyType, Task, TaskQuery, TaskStatus};
+    for (store, _) in stores().await {
+        let which = store.backend();
+        let org = store.create_organization("Acme").await.expect("org");
+        let biz = store
+            .create_business(&org.id, "Acme", None)
+            .await
+            .expect("biz")
+            .id;
+        let now = vox_store::now_ms();
+        let task = |objective: &str, due: Option<i64>, ai: bool| Task {
+            id: String::new(),
+            business_id: biz.clone(),
+            conversation_id: Some(7),
+            objective: objective.into(),
+            created_by: (PartyType::User, "u1".into()),
+            assigned_to: if ai {
+                (PartyType::AiEmployee, "agent_1".into())
+            } else {
+                (PartyType::User, "u1".into())
+            },
+            status: TaskStatus::Scheduled,
+            due_date: due,
+            published_at: None,
+            completed_at: None,
+            cancelled_at: None,
+            cancellation_reason: None,
+            call_id: None,
+            outcome: None,
+            created_at: 0,
+            updated_at: 0,
+        };
+        let late = store
+            .create_task(task("late", Some(now - 60_000), false))
+            .await
+            .expect("late");
+        store
+            .create_task(task("soon", Some(now + 60_000), true))
+            .await
+            .expect("soon");
+        store
+            .create_task(task("undated", None, false))
+            .await
+            .expect("undated");
+        let window = Window {
+            offset: 0,
+            limit: 10,
+        };
+        let find = |status: Option<TaskStatus>, ai: bool| TaskQuery {
+            business_id: biz.clone(),
+            status,
+            assigned_to_type: ai.then_some(PartyType::AiEmployee),
+            now,
+            ..TaskQuery::default()
+        };
+        let objectives = |found: (Vec<Task>, i64)| -> Vec<String> {
+            found.0.into_iter().map(|t| t.objective).collect()
+        };
+        for (q, want) in [
+            (find(None, false), vec!["late", "soon", "undated"]),
+            (find(Some(TaskStatus::Overdue), false), vec!["late"]),
+            (
+                find(Some(TaskStatus::Scheduled), false),
+                vec!["soon", "undated"],
+            ),
+            (find(None, true), vec!["soon"]),
+        ] {
+            let got = objectives(store.search_tasks(&q, window).await.expect("search"));
+            assert_eq!(got, want, "{which:?}: {:?}", q.status);
+        }
+        assert_eq!(late.status_at(now), TaskStatus::Overdue);
+        let mut done = late.clone();
+        done.status = TaskStatus::Completed;
+        done.completed_at = Some(now);
+        store.update_task(done).await.expect("update");
+        let got = objectives(
+            store
+                .search_tasks(&find(Some(TaskStatus::Completed), false), window)
+                .await
+                .expect("search"),
+        );
+        assert_eq!(got, ["late"], "{which:?}");
+        assert_eq!(
+            store
+                .delete_task(&biz, &late.id)
+                .await
+                .expect("delete")
+                .map(|t| t.id),
+            Some(late.id.clone())
+        );
+        assert_eq!(store.task(&biz, &late.id).await.expect("get"), None);
+    }
+}
