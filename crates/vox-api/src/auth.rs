@@ -48,6 +48,8 @@ pub const ALL_SCOPES: &[&str] = &[
     "contacts:write",
     "custom-fields:read",
     "custom-fields:write",
+    "tasks:read",
+    "tasks:write",
 ];
 
 /// The caller of a route: an organization, through a token with scopes.

@@ -188,7 +188,7 @@ pub(crate) async fn update(
     let current = found(&state, &auth, &id).await?;
     let m = validate::object(&body)?;
     validate::known(&m, "", map::CONTACT_FIELDS)?;
-    read_only(&m, Some(current.id), &auth.business_id)?;
+    read_only(&m, Some(&current.id.to_string()), &auth.business_id)?;
     let fields = map::contact_fields(&m, &current.fields)?;
     let had: Vec<_> = current
         .addresses

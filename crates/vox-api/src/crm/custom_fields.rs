@@ -177,7 +177,7 @@ pub(crate) async fn update(
     auth.require("custom-fields:write")?;
     let current = found(&state, &auth, "id", &id).await?;
     let m = validate::object(&body)?;
-    read_only(&m, Some(current.id), &auth.business_id)?;
+    read_only(&m, Some(&current.id.to_string()), &auth.business_id)?;
     let d = map::definition_fields(&m, current.clone(), false)?;
     if d.field_type != current.field_type || d.entity_type != current.entity_type {
         let used = state.store.field_values_count(d.id).await?;
@@ -351,7 +351,7 @@ pub(crate) async fn update_option(
     auth.require("custom-fields:write")?;
     let current = found_option(&state, &auth, &definition, &option).await?;
     let m = validate::object(&body)?;
-    read_only(&m, Some(current.id), &auth.business_id)?;
+    read_only(&m, Some(&current.id.to_string()), &auth.business_id)?;
     let o = map::option_fields(&m, current.clone(), false)?;
     let o = state.store.update_field_option(o, &current.value).await?;
     Ok(Json(map::option(&o, &auth.business_id)))

@@ -1,5 +1,6 @@
 //! Seed 003, the agent-call and CRM API (`/api/v1/...`), over the model: its contacts are a
-//! business's contacts with addresses per channel and custom fields. The tenant is the
+//! business's contacts with addresses per channel and custom fields; its tasks are assigned
+//! to users or to AI employees (the business's agents). The tenant is the
 //! business of the credential ([`TenantAuth`]: an `X-API-Key` bound to one business, or a
 //! token and `X-Tenant-Id`); ids the seed shows as numbers are integers; errors are the
 //! seed's `{code, error, message, details}` ([`Tsoa`]). `map.rs` is where the seed's names
@@ -9,6 +10,7 @@ mod contacts;
 mod custom_fields;
 mod map;
 mod query;
+mod tasks;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -36,6 +38,11 @@ pub(crate) fn routes() -> Router<ApiState> {
                 .put(contacts::update)
                 .delete(contacts::delete),
         )
+        .route("/api/v1/tasks", get(tasks::list).post(tasks::create))
+        .route(
+            "/api/v1/tasks/{task_id}",
+            get(tasks::get).put(tasks::update).delete(tasks::delete),
+        )
         .route(
             "/api/v1/custom-fields/definitions",
             get(custom_fields::list).post(custom_fields::create),
@@ -60,11 +67,18 @@ pub(crate) fn routes() -> Router<ApiState> {
 
 /// The read-only fields an update body may echo back (`id`, `tenantId`, `createdAt`,
 /// `updatedAt`): ignored when they match, refused when they name another record or tenant.
-fn read_only(m: &Map<String, Value>, id: Option<i64>, tenant: &str) -> Result<(), ApiError> {
+/// `id` is the record's (a number or a string, as the seed shows it), none on create.
+fn read_only(m: &Map<String, Value>, id: Option<&str>, tenant: &str) -> Result<(), ApiError> {
+    let same = |v: &Value, id: &str| match v {
+        Value::String(s) => s == id,
+        Value::Number(n) => n
+            .as_f64()
+            .is_some_and(|n| n.fract() == 0.0 && format!("{}", n as i64) == id),
+        _ => false,
+    };
     match (m.get("id"), id) {
         (None | Some(Value::Null), _) => {}
-        (Some(v), Some(id))
-            if v.as_f64() == Some(id as f64) || v.as_str() == Some(&id.to_string()) => {}
+        (Some(v), Some(id)) if same(v, id) => {}
         (Some(v), Some(id)) => {
             return Err(ApiError::invalid(
                 "id",

@@ -14,6 +14,19 @@ const LIST: &[(&str, &str)] = &[
     ("pageToken", "the nextPageToken of the previous page"),
 ];
 const TENANT: &[(&str, &str)] = &[("tenantId", "if given, the credentials' tenant")];
+const TASKS: &[(&str, &str)] = &[
+    ("limit", "items per page, 1-100 (default 20)"),
+    ("pageToken", "the nextPageToken of the previous page"),
+    (
+        "status",
+        "completed, cancelled, scheduled or overdue (scheduled and past its dueDate)",
+    ),
+    ("dueBefore", "due before this ISO 8601 date-time"),
+    ("dueAfter", "due after this ISO 8601 date-time"),
+    ("conversationId", "of this conversation"),
+    ("assignedToType", "user or ai_employee"),
+    ("assignedToId", "assigned to this id"),
+];
 const FORCE: &[(&str, &str)] = &[("force", "true: delete the field's values too")];
 
 fn text() -> Value {
@@ -55,6 +68,33 @@ fn search_body() -> Value {
     }})
 }
 
+fn party() -> Value {
+    json!({"type": "object", "required": ["id", "type"], "properties": {
+        "id": {"type": "string", "minLength": 1, "description": "a user's id, or an ai_employee's: one of the business's voice agents"},
+        "type": {"enum": ["user", "ai_employee"]}}})
+}
+
+fn task_body() -> Value {
+    json!({"type": "object", "required": ["context", "objective", "createdBy", "assignedTo"], "properties": {
+        "context": {"type": "object", "properties": {"conversationId": {"type": ["number", "null"], "minimum": 1}}},
+        "objective": {"type": "string", "minLength": 1, "maxLength": 2000},
+        "createdBy": party(),
+        "assignedTo": party(),
+        "dueDate": {"type": ["string", "null"], "format": "date-time"},
+        "status": {"enum": ["completed", "cancelled", "scheduled"]}
+    }})
+}
+
+fn task_update() -> Value {
+    let mut v = task_body();
+    v["required"] = json!([]);
+    for key in ["publishedAt", "completedAt", "cancelledAt"] {
+        v["properties"][key] = json!({"type": ["string", "null"], "format": "date-time"});
+    }
+    v["properties"]["cancellationReason"] = json!({"type": ["string", "null"]});
+    v
+}
+
 fn definition_body() -> Value {
     json!({"type": "object", "required": ["entityType", "fieldKey", "fieldType"], "properties": {
         "entityType": {"enum": ["CONTACT", "COMPANY", "FUNNEL_CONVERSATION", "FUNNEL_CHANNEL_SESSION", "PRODUCT"]},
@@ -88,6 +128,56 @@ fn option_update() -> Value {
 
 /// Every operation of seed 003 built so far.
 pub const OPERATIONS: &[Operation] = &[
+    op!(
+        "get",
+        "/api/v1/tasks",
+        "GetTasks",
+        "The tenant's tasks, soonest due first: {nextPageToken, totalCount, items}",
+        Some("tasks:read"),
+        &[TASKS],
+        Body::None,
+        200
+    ),
+    op!(
+        "post",
+        "/api/v1/tasks",
+        "CreateTask",
+        "A new task for a user or an AI employee (one of the business's voice agents)",
+        Some("tasks:write"),
+        &[],
+        Body::Json(task_body),
+        200
+    ),
+    op!(
+        "get",
+        "/api/v1/tasks/{task_id}",
+        "GetTask",
+        "A task",
+        Some("tasks:read"),
+        &[],
+        Body::None,
+        200
+    ),
+    op!(
+        "put",
+        "/api/v1/tasks/{task_id}",
+        "UpdateTask",
+        "The fields given replace the task's; completing or cancelling it stamps the time",
+        Some("tasks:write"),
+        &[],
+        Body::Json(task_update),
+        200
+    ),
+    op!(
+        "delete",
+        "/api/v1/tasks/{task_id}",
+        "DeleteTask",
+        "Deletes a task; the task as it was",
+        Some("tasks:write"),
+        &[],
+        Body::None,
+        200
+    ),
     op!(
         "get",
         "/api/v1/contacts",

@@ -59,7 +59,8 @@ pub enum Api {
     VoiceAi,
     /// Seed 004, the Voice Calls API (`/api/v1/voice-calls`).
     VoiceCalls,
-    /// Seed 003, the agent-call and CRM API (`/api/v1/contacts`, `/api/v1/custom-fields`).
+    /// Seed 003, the agent-call and CRM API (`/api/v1/contacts`, `/api/v1/custom-fields`,
+    /// `/api/v1/tasks`).
     Crm,
 }
 
@@ -151,6 +152,15 @@ impl Api {
                 false,
             ),
             (Self::Crm, "force") => (json!({"type": "boolean"}), false),
+            (Self::Crm, "limit") => (
+                json!({"type": "integer", "minimum": 1, "maximum": 100}),
+                false,
+            ),
+            (Self::Crm, "status") => (
+                json!({"enum": ["completed", "cancelled", "scheduled", "overdue"]}),
+                false,
+            ),
+            (Self::Crm, "assignedToType") => (json!({"enum": ["user", "ai_employee"]}), false),
             _ => (json!({"type": "string"}), false),
         }
     }
