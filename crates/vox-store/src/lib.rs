@@ -13,6 +13,7 @@ mod call_state;
 mod calls;
 mod campaigns;
 mod contacts;
+mod crm_calls;
 mod custom_fields;
 mod file_calls;
 mod files;
@@ -39,6 +40,7 @@ pub use contacts::{
     Address, ChannelType, Contact, ContactField, ContactFields, ContactQuery, Filter, FilterValue,
     Op,
 };
+pub use crm_calls::CrmCall;
 pub use custom_fields::{
     EntityType, FieldChange, FieldDefinition, FieldOption, FieldType, Order, StoredValue, Window,
 };
