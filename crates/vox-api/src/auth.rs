@@ -50,6 +50,7 @@ pub const ALL_SCOPES: &[&str] = &[
     "custom-fields:write",
     "tasks:read",
     "tasks:write",
+    "calls:write",
 ];
 
 /// The caller of a route: an organization, through a token with scopes.

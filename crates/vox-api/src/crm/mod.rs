@@ -6,6 +6,7 @@
 //! seed's `{code, error, message, details}` ([`Tsoa`]). `map.rs` is where the seed's names
 //! meet the model's, `query.rs` its filter, search and sort parameters.
 
+mod calls;
 mod contacts;
 mod custom_fields;
 mod map;
@@ -37,6 +38,13 @@ pub(crate) fn routes() -> Router<ApiState> {
             get(contacts::get)
                 .put(contacts::update)
                 .delete(contacts::delete),
+        )
+        .route("/api/v1/calls", post(calls::create))
+        .route("/api/v1/calls/{call_id}", get(calls::get))
+        .route("/api/v1/calls/{call_id}/recording", get(calls::recording))
+        .route(
+            "/api/v1/calls/{call_id}/transcription",
+            get(calls::transcription),
         )
         .route("/api/v1/tasks", get(tasks::list).post(tasks::create))
         .route(

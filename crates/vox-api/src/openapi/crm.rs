@@ -95,6 +95,21 @@ fn task_update() -> Value {
     v
 }
 
+fn external_call() -> Value {
+    let id = json!({"type": ["number", "null"], "minimum": 1});
+    json!({"type": "object", "required": ["status", "userId", "metadata", "from", "to", "duration", "direction", "startTime"], "properties": {
+        "status": {"enum": ["completed", "busy", "no-answer", "canceled", "failed"]},
+        "userId": id, "teamId": id, "sessionId": id, "funnelConversationId": id,
+        "metadata": {}, "customData": {},
+        "providerId": {"type": "string"}, "providerName": {"type": "string"},
+        "from": {"type": "string", "description": "E.164"}, "to": {"type": "string", "description": "E.164"},
+        "redirectedTo": {"type": ["string", "null"]},
+        "duration": {"type": ["number", "null"], "minimum": 0, "maximum": 86400, "description": "seconds"},
+        "direction": {"enum": ["incoming", "outgoing"]},
+        "startTime": {"type": "string", "format": "date-time"}
+    }})
+}
+
 fn definition_body() -> Value {
     json!({"type": "object", "required": ["entityType", "fieldKey", "fieldType"], "properties": {
         "entityType": {"enum": ["CONTACT", "COMPANY", "FUNNEL_CONVERSATION", "FUNNEL_CHANNEL_SESSION", "PRODUCT"]},
@@ -128,6 +143,46 @@ fn option_update() -> Value {
 
 /// Every operation of seed 003 built so far.
 pub const OPERATIONS: &[Operation] = &[
+    op!(
+        "post",
+        "/api/v1/calls",
+        "CreateCall",
+        "Logs a call made elsewhere (one that has ended); the call by its number",
+        Some("calls:write"),
+        &[],
+        Body::Json(external_call),
+        200
+    ),
+    op!(
+        "get",
+        "/api/v1/calls/{call_id}",
+        "GetCall",
+        "A call by its number, with the contact it reached",
+        Some("calls:read"),
+        &[],
+        Body::None,
+        200
+    ),
+    op!(
+        "get",
+        "/api/v1/calls/{call_id}/recording",
+        "GetCallRecording",
+        "The call's recording: a url that opens without a token until it expires",
+        Some("calls:read"),
+        &[],
+        Body::None,
+        200
+    ),
+    op!(
+        "get",
+        "/api/v1/calls/{call_id}/transcription",
+        "GetCallTranscription",
+        "The call's transcript as text",
+        Some("calls:read"),
+        &[],
+        Body::None,
+        200
+    ),
     op!(
         "get",
         "/api/v1/tasks",

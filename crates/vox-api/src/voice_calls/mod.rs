@@ -197,17 +197,32 @@ async fn recording_url(
 ) -> Result<Json<Value>, Error> {
     auth.require("audio:download")?;
     let c = call(&state, &auth, &id).await?;
-    if c.recording_url.is_none() || !calls::recording_path(&state, &c).is_file() {
-        return Err(ApiError::not_found("recording (this call has none)").into());
+    let (url, expires) = recording_link(&state, &headers, &c)
+        .ok_or_else(|| ApiError::not_found("recording (this call has none)"))?;
+    Ok(Json(json!({
+        "recordingUrl": url,
+        "expiresAt": vox_store::rfc3339(expires * 1000),
+    })))
+}
+
+/// A link to the call's recording that opens without a token until it expires (Unix
+/// seconds, `api.signed_link_ttl_secs` from now), if the call has a recording.
+pub(crate) fn recording_link(
+    state: &ApiState,
+    headers: &HeaderMap,
+    c: &vox_store::CallRecord,
+) -> Option<(String, i64)> {
+    if c.recording_url.is_none() || !calls::recording_path(state, c).is_file() {
+        return None;
     }
     let ttl = i64::try_from(state.link_ttl.as_secs()).unwrap_or(i64::MAX / 2);
     let expires = vox_store::now_ms() / 1000 + ttl;
     let path = format!("/api/v1/recordings/{}.wav", map::seed_id(&c.id));
     let sig = state.links.sign(&path, expires);
-    Ok(Json(json!({
-        "recordingUrl": format!("{}{path}?se={expires}&sig={sig}", base_url(&state, &headers)),
-        "expiresAt": vox_store::rfc3339(expires * 1000),
-    })))
+    Some((
+        format!("{}{path}?se={expires}&sig={sig}", base_url(state, headers)),
+        expires,
+    ))
 }
 
 /// `GET /api/v1/recordings/{vc_id}.wav?se=&sig=`: no token; the link's signature and expiry
