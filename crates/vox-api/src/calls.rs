@@ -349,19 +349,6 @@ pub(crate) async fn outbound(
             "voice agent {agent_id} is off duty: PATCH .../voice-agents/{agent_id}/on first"
         )));
     }
-    if let Err(secs) = state
-        .outbound_rate
-        .take(&business.id, std::time::Instant::now())
-    {
-        tracing::info!(business = %business.id, "outbound call refused: over api.outbound_calls_per_minute");
-        return Err(ApiError::rate_limited(
-            format!(
-                "this business may start {} outbound calls a minute (api.outbound_calls_per_minute); try again in {secs} s",
-                state.outbound_rate.per_minute()
-            ),
-            secs,
-        ));
-    }
     let mut lead_context = json!({
         "context": context.map(str::to_owned).unwrap_or_else(|| format!("An outbound call on behalf of {}.", business.name)),
         "generatedFromLeadId": null,
@@ -375,25 +362,55 @@ pub(crate) async fn outbound(
     if !images.is_empty() {
         lead_context["imageUrls"] = json!(images);
     }
+    let record = place(&state, &business.id, &agent.id, &from, to, lead_context).await?;
+    Ok(Json(
+        json!({"success": true, "callId": record.id, "phoneNumber": to, "status": "initiated"}),
+    ))
+}
+
+/// Places an outbound call of agent `agent_id` from `from` to `to` (numbers the caller has
+/// checked): taken from the business's outbound rate, recorded with `lead_context`, dialed.
+/// A dial the carrier refuses ends the record (`dial-failed`).
+pub(crate) async fn place(
+    state: &ApiState,
+    business_id: &str,
+    agent_id: &str,
+    from: &str,
+    to: &str,
+    lead_context: Value,
+) -> Result<CallRecord, ApiError> {
+    if let Err(secs) = state
+        .outbound_rate
+        .take(business_id, std::time::Instant::now())
+    {
+        tracing::info!(business = %business_id, "outbound call refused: over api.outbound_calls_per_minute");
+        return Err(ApiError::rate_limited(
+            format!(
+                "this business may start {} outbound calls a minute (api.outbound_calls_per_minute); try again in {secs} s",
+                state.outbound_rate.per_minute()
+            ),
+            secs,
+        ));
+    }
     let Some(dialer) = state.dialer.clone() else {
         return Err(ApiError { status: StatusCode::INTERNAL_SERVER_ERROR, code: "INTERNAL_ERROR", message: "Failed to initiate call: no outbound dialer is configured for this server's telephony".into(), field: None, retry_after: None });
     };
     let record = state
         .store
         .create_call(CallRecord {
-            agent_id: Some(agent.id.clone()),
-            phone_number: Some(from.clone()),
+            agent_id: Some(agent_id.to_owned()),
+            phone_number: Some(from.to_owned()),
             customer_number: Some(to.to_owned()),
             lead_context: Some(lead_context),
-            ..CallRecord::new(&business.id, CallKind::Outbound)
+            ..CallRecord::new(business_id, CallKind::Outbound)
         })
         .await?;
     match dialer
         .dial(DialRequest {
             call_id: record.id.clone(),
-            agent_id: agent.id.clone(),
-            business_id: business.id.clone(),
-            from,
+            agent_id: agent_id.to_owned(),
+            business_id: business_id.to_owned(),
+            from: from.to_owned(),
             to: to.to_owned(),
         })
         .await
@@ -404,9 +421,7 @@ pub(crate) async fn outbound(
                 .store
                 .set_call_carrier_id_if_unset(&record.id, &carrier_id)
                 .await?;
-            Ok(Json(
-                json!({"success": true, "callId": record.id, "phoneNumber": to, "status": "initiated"}),
-            ))
+            Ok(record)
         }
         Err(why) => {
             tracing::warn!(call = %record.id, error = %why, "outbound dial failed");
