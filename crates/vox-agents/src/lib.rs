@@ -9,13 +9,15 @@
 //! - [`StoredAgents`]: calls of agents made through the API, opened when their stream
 //!   connects: tools, call control, recording, and a record writer ([`record`]) that keeps
 //!   the call record current; after the call a summary and the extracted fields
-//!   ([`artifacts`]); call-event webhooks through a durable outbox ([`events`]).
+//!   ([`artifacts`]); call-event webhooks through a durable outbox ([`events`]). The agent
+//!   is told about the call it is placed on ([`brief`]).
 //!
 //! Deliberately absent: carriers (vox-carriers opens stored agents' calls when a carrier's
 //! stream proves it was set up by us), reading files or the environment (the binary reads
 //! agent files and hands their text over).
 
 pub mod artifacts;
+pub mod brief;
 mod catalog;
 pub mod choice;
 mod error;

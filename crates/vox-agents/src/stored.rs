@@ -192,6 +192,7 @@ impl StoredAgents {
             .map_err(internal)?
             .ok_or(OpenCallError::AgentDeleted)?;
         let mut spec = spec_from_record(&agent).map_err(internal)?;
+        crate::brief::apply(&mut spec, record.lead_context.as_ref());
         // once: a second stream with the same token finds the call already in progress
         if !store
             .call_started(call_id, now_ms())

@@ -1,0 +1,137 @@
+//! What an agent is told about the call it is placed on: the call's lead context (the Partner
+//! API's `context`, `name` and `additionalInfo`; seed 003's `contextVariables`) as lines added
+//! to its instructions, and `{{variable}}` in its prompt, instructions and greeting filled from
+//! the context variables.
+
+use serde_json::Value;
+use vox_engine::AgentSpec;
+
+/// Longest brief, in characters (the rest is cut: a prompt is not a database).
+const MAX_BRIEF: usize = 8000;
+
+fn text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// `{{ key }}` in `s` replaced by the variable's value (unknown keys are left as written).
+fn fill(s: &str, vars: &serde_json::Map<String, Value>) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(start) = rest.find("{{") {
+        let Some(len) = rest[start + 2..].find("}}") else {
+            break;
+        };
+        let key = rest[start + 2..start + 2 + len].trim();
+        out.push_str(&rest[..start]);
+        match vars.get(key).and_then(text) {
+            Some(v) => out.push_str(&v),
+            None => out.push_str(&rest[start..start + len + 4]),
+        }
+        rest = &rest[start + len + 4..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Tells `spec` about its call (see the module docs).
+pub fn apply(spec: &mut AgentSpec, lead_context: Option<&Value>) {
+    let Some(ctx) = lead_context.and_then(Value::as_object) else {
+        return;
+    };
+    let empty = serde_json::Map::new();
+    let vars = ctx
+        .get("contextVariables")
+        .and_then(Value::as_object)
+        .unwrap_or(&empty);
+    for s in [
+        &mut spec.conversation_flow,
+        &mut spec.custom_instructions,
+        &mut spec.first_message,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        *s = fill(s, vars);
+    }
+    let mut lines = Vec::new();
+    for (key, label) in [
+        ("context", "Context"),
+        ("name", "The person's name"),
+        ("additionalInfo", "Additional information"),
+    ] {
+        if let Some(v) = ctx.get(key).and_then(text) {
+            lines.push(format!("- {label}: {v}"));
+        }
+    }
+    for (k, v) in vars {
+        if let Some(v) = text(v) {
+            lines.push(format!("- {k}: {v}"));
+        }
+    }
+    if lines.is_empty() {
+        return;
+    }
+    let mut brief = format!("About this call:\n{}", lines.join("\n"));
+    if brief.chars().count() > MAX_BRIEF {
+        brief = brief.chars().take(MAX_BRIEF).collect();
+    }
+    spec.custom_instructions = Some(match spec.custom_instructions.take() {
+        Some(c) => format!("{c}\n\n{brief}"),
+        None => brief,
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn spec() -> AgentSpec {
+        serde_json::from_value(json!({"id": "a", "name": "A", "type": "OUTBOUND",
+            "conversationFlow": "Confirm the visit with {{customerFirstName}} {{ customerLastName }}.",
+            "firstMessage": "Hi {{customerFirstName}}, this is Acme about {{unknown}}."}))
+        .expect("spec")
+    }
+
+    #[test]
+    fn variables_fill_the_prompt_and_the_call_is_briefed() {
+        let mut s = spec();
+        apply(
+            &mut s,
+            Some(
+                &json!({"context": "A follow-up on the quote.", "name": "Pedro",
+                "contextVariables": {"customerFirstName": "Pedro", "customerLastName": "Gomez", "visits": 3}}),
+            ),
+        );
+        assert_eq!(
+            s.conversation_flow.as_deref(),
+            Some("Confirm the visit with Pedro Gomez.")
+        );
+        assert_eq!(
+            s.first_message.as_deref(),
+            Some("Hi Pedro, this is Acme about {{unknown}}."),
+            "an unknown variable is left as written"
+        );
+        let brief = s.custom_instructions.expect("briefed");
+        assert!(
+            brief.starts_with(
+                "About this call:\n- Context: A follow-up on the quote.\n- The person's name: Pedro"
+            ),
+            "{brief}"
+        );
+        assert!(brief.contains("- visits: 3"), "{brief}");
+    }
+
+    #[test]
+    fn no_context_changes_nothing() {
+        let mut s = spec();
+        apply(&mut s, None);
+        apply(&mut s, Some(&json!({"generatedFromLeadId": null})));
+        assert_eq!(s, spec());
+    }
+}
