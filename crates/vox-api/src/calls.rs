@@ -421,6 +421,8 @@ pub(crate) async fn place(
                 .store
                 .set_call_carrier_id_if_unset(&record.id, &carrier_id)
                 .await?;
+            let mut record = record;
+            record.carrier_call_id.get_or_insert(carrier_id);
             Ok(record)
         }
         Err(why) => {
