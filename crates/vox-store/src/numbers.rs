@@ -105,6 +105,22 @@ impl Store {
         Ok((done.rows_affected() == 1).then_some(number))
     }
 
+    /// Whether `number` is one of the business's numbers.
+    pub async fn business_has_number(
+        &self,
+        business_id: &str,
+        number: &str,
+    ) -> Result<bool, StoreError> {
+        Ok(
+            sqlx::query("SELECT number FROM phone_numbers WHERE business_id = $1 AND number = $2")
+                .bind(business_id)
+                .bind(number)
+                .fetch_optional(self.pool())
+                .await?
+                .is_some(),
+        )
+    }
+
     /// Gives an INBOUND agent exactly `number` (seed 000's `inboundNumber`): a pool number
     /// that is free or its business's and held by no other agent. The number it held before,
     /// if another, goes back to the business.

@@ -22,6 +22,8 @@ pub(crate) const TENANT_HEADER: &str = "x-tenant-id";
 /// A request's tenant and scopes, refused in the seed's error shape.
 #[derive(Debug, Clone)]
 pub(crate) struct TenantAuth<S> {
+    /// The organization.
+    pub organization_id: String,
     /// The business (the seed's `tenantId`).
     pub business_id: String,
     scopes: Vec<String>,
@@ -71,6 +73,7 @@ where
                 .await?
                 .ok_or_else(|| ApiError::unauthorized("the API key is not valid"))?;
             return Ok(Self {
+                organization_id: k.organization_id,
                 business_id: k.business_id,
                 scopes: k.scopes,
                 style: PhantomData,
@@ -107,6 +110,7 @@ where
             }
         };
         Ok(Self {
+            organization_id: auth.organization_id.clone(),
             business_id,
             scopes: auth.scopes().to_vec(),
             style: PhantomData,

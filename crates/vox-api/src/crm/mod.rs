@@ -6,6 +6,7 @@
 //! seed's `{code, error, message, details}` ([`Tsoa`]). `map.rs` is where the seed's names
 //! meet the model's, `query.rs` its filter, search and sort parameters.
 
+mod agent_calls;
 mod calls;
 mod contacts;
 mod custom_fields;
@@ -40,6 +41,8 @@ pub(crate) fn routes() -> Router<ApiState> {
                 .delete(contacts::delete),
         )
         .route("/api/v1/calls", post(calls::create))
+        .route("/api/v1/calls/agent", post(agent_calls::by_agent))
+        .route("/api/v2/calls", post(agent_calls::ad_hoc))
         .route("/api/v1/calls/{call_id}", get(calls::get))
         .route("/api/v1/calls/{call_id}/recording", get(calls::recording))
         .route(

@@ -95,6 +95,35 @@ fn task_update() -> Value {
     v
 }
 
+fn agent_call() -> Value {
+    json!({"type": "object", "required": ["voiceAgentId", "to", "contextVariables"], "properties": {
+        "voiceAgentId": {"type": "string", "description": "the voice agent's id as the Partner API shows it (Vox's ids are strings)"},
+        "to": {"type": "string", "description": "E.164"},
+        "contextVariables": {"type": "object", "additionalProperties": {"type": ["string", "number", "boolean", "null"]}, "description": "fill {{name}} in the agent's prompt and greeting, and brief it"},
+        "customData": {"type": "object"}
+    }})
+}
+
+fn ad_hoc_call() -> Value {
+    let strings = |max: u64| json!({"type": "array", "maxItems": max, "items": {"type": "string", "minLength": 1, "maxLength": 500}});
+    json!({"type": "object", "required": ["toPhoneNumber", "objectives"], "properties": {
+        "toPhoneNumber": {"type": "string", "description": "E.164"},
+        "fromPhoneNumber": {"type": "string", "description": "one of the business's numbers (default: the business's)"},
+        "objectives": {"type": "array", "minItems": 1, "maxItems": 10, "items": {"type": "string", "minLength": 1, "maxLength": 500}},
+        "constraints": strings(20), "taskSteps": strings(20),
+        "userId": {"type": ["number", "null"], "minimum": 1},
+        "personality": {"type": "object", "properties": {"name": {"type": "string"}, "communicationStyle": {"type": "string"}, "customTraits": {"type": "string"}}},
+        "localization": {"enum": ["CL", "MX", "CO", "PE", "US"], "description": "CL, MX, CO, PE: Spanish, refused when the speech stack speaks English only"},
+        "contactInfo": {"type": "object", "properties": {"firstName": {"type": "string"}, "lastName": {"type": "string"}, "company": {"type": "string"}, "additionalInfo": {"type": "object", "additionalProperties": {"type": "string"}}}},
+        "knowledgeBase": {"type": "string", "maxLength": 20000},
+        "maxDurationSeconds": {"type": "integer", "minimum": 180, "maximum": 900},
+        "silenceTimeoutSeconds": {"type": "integer", "minimum": 1, "maximum": 20},
+        "customData": {"type": "object"},
+        "provider": {"const": "vapi"},
+        "providerConfig": {"type": "object", "description": "not used: the server's [voice_agents] speak; named in metadata.ignored", "properties": {"model": {}, "voice": {}, "transcriber": {}}}
+    }})
+}
+
 fn external_call() -> Value {
     let id = json!({"type": ["number", "null"], "minimum": 1});
     json!({"type": "object", "required": ["status", "userId", "metadata", "from", "to", "duration", "direction", "startTime"], "properties": {
@@ -143,6 +172,26 @@ fn option_update() -> Value {
 
 /// Every operation of seed 003 built so far.
 pub const OPERATIONS: &[Operation] = &[
+    op!(
+        "post",
+        "/api/v2/calls",
+        "StartAgentCall",
+        "An agent made for this call from its objectives calls toPhoneNumber; after the call, objective_1..n say which were met",
+        Some("calls:write"),
+        &[],
+        Body::Json(ad_hoc_call),
+        200
+    ),
+    op!(
+        "post",
+        "/api/v1/calls/agent",
+        "StartAgentCallByAgent",
+        "A deployed OUTBOUND voice agent calls `to`, its prompt filled from contextVariables",
+        Some("calls:write"),
+        &[],
+        Body::Json(agent_call),
+        200
+    ),
     op!(
         "post",
         "/api/v1/calls",
