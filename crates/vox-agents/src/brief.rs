@@ -1,7 +1,7 @@
 //! What an agent is told about the call it is placed on: the call's lead context (the Partner
 //! API's `context`, `name` and `additionalInfo`; seed 003's `contextVariables`) as lines added
-//! to its instructions, and `{{variable}}` in its prompt, instructions and greeting filled from
-//! the context variables.
+//! to its instructions, and `{{variable}}` in its prompt (flow or workflow steps), instructions
+//! and greeting filled from the context variables.
 
 use serde_json::Value;
 use vox_engine::AgentSpec;
@@ -38,6 +38,16 @@ fn fill(s: &str, vars: &serde_json::Map<String, Value>) -> String {
     out
 }
 
+/// Every string in `v` filled.
+fn fill_strings(v: &mut Value, vars: &serde_json::Map<String, Value>) {
+    match v {
+        Value::String(s) => *s = fill(s, vars),
+        Value::Array(a) => a.iter_mut().for_each(|x| fill_strings(x, vars)),
+        Value::Object(o) => o.values_mut().for_each(|x| fill_strings(x, vars)),
+        _ => {}
+    }
+}
+
 /// Tells `spec` about its call (see the module docs).
 pub fn apply(spec: &mut AgentSpec, lead_context: Option<&Value>) {
     let Some(ctx) = lead_context.and_then(Value::as_object) else {
@@ -57,6 +67,21 @@ pub fn apply(spec: &mut AgentSpec, lead_context: Option<&Value>) {
     .flatten()
     {
         *s = fill(s, vars);
+    }
+    // a workflow's steps carry the prompt too (a flow is made into one when stored)
+    if !vars.is_empty()
+        && let Some(w) = spec.workflow.take()
+    {
+        spec.workflow = Some(
+            serde_json::to_value(&w)
+                .ok()
+                .map(|mut v| {
+                    fill_strings(&mut v, vars);
+                    v
+                })
+                .and_then(|v| serde_json::from_value(v).ok())
+                .unwrap_or(w),
+        );
     }
     let mut lines = Vec::new();
     for (key, label) in [
@@ -125,6 +150,20 @@ mod tests {
             "{brief}"
         );
         assert!(brief.contains("- visits: 3"), "{brief}");
+    }
+
+    #[test]
+    fn a_workflows_steps_are_filled_too() {
+        let mut s: AgentSpec = serde_json::from_value(json!({"id": "a", "name": "A", "type": "OUTBOUND",
+            "workflow": {"nodes": [{"id": "start", "type": "conversation", "prompt": "Remind {{name}}."}],
+                "edges": [], "startNode": "start"}}))
+        .expect("spec");
+        apply(
+            &mut s,
+            Some(&json!({"contextVariables": {"name": "Pedro"}})),
+        );
+        let w = serde_json::to_value(s.workflow.expect("workflow")).expect("json");
+        assert!(w.to_string().contains("Remind Pedro."), "{w}");
     }
 
     #[test]
