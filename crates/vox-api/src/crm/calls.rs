@@ -34,6 +34,19 @@ fn status(c: &CallRecord) -> &'static str {
     }
 }
 
+/// Whether an extracted value says yes: true, "true", "yes" (null when it says neither).
+fn met(v: &Value) -> Option<bool> {
+    match v {
+        Value::Bool(b) => Some(*b),
+        Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
+            "true" | "yes" | "met" => Some(true),
+            "false" | "no" | "not met" => Some(false),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 /// The seed's call object.
 pub(crate) async fn view(state: &ApiState, c: &CallRecord, m: &CrmCall) -> Result<Value, Error> {
     let d = &m.data;
@@ -53,6 +66,26 @@ pub(crate) async fn view(state: &ApiState, c: &CallRecord, m: &CrmCall) -> Resul
         None => None,
     };
     let updated = c.ended_at.or(c.started_at).unwrap_or(c.created_at);
+    let mut metadata = d.get("metadata").cloned().unwrap_or(Value::Null);
+    // an ad hoc call's objectives, and after the call whether each was met
+    if let Some(objectives) = metadata
+        .get("objectives")
+        .and_then(Value::as_array)
+        .cloned()
+    {
+        let results: Vec<Value> = objectives
+            .iter()
+            .enumerate()
+            .map(|(i, o)| {
+                let said = c
+                    .structured_data
+                    .as_ref()
+                    .and_then(|s| s.get(format!("objective_{}", i + 1)));
+                json!({"objective": o, "met": said.and_then(met)})
+            })
+            .collect();
+        metadata["results"] = json!(results);
+    }
     Ok(json!({
         "id": m.number,
         "tenantId": c.business_id,
@@ -72,7 +105,7 @@ pub(crate) async fn view(state: &ApiState, c: &CallRecord, m: &CrmCall) -> Resul
         "direction": direction(c.kind),
         "status": status(c),
         "startTime": c.started_at.map(rfc3339),
-        "metadata": d.get("metadata"),
+        "metadata": metadata,
         "customData": d.get("customData"),
         "agentScore": null,
         "category": null,

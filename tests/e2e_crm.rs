@@ -1,0 +1,186 @@
+//! Seed 003's agent calls end to end over loopback: `vox serve` places them through the fake
+//! Twilio, the callee speaks, the fake model answers and extracts. An ad hoc call's agent is
+//! made from its objectives and the call object then says which were met, with its
+//! transcription and recording; a stored agent's call gets its context variables into the
+//! prompt the model is sent.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use vox_testkit::{
+    CallerScript, ChatReply, FakeOpenAi, FakeTiming, FakeTwilio, repo_root, serve_with_fakes,
+};
+
+const BIN: &str = env!("CARGO_BIN_EXE_vox");
+const NUMBER: &str = "+15125550122";
+
+/// Polls seed 003's call `n` until `done` says so (a minute at most).
+async fn until(api: &vox_testkit::ApiClient, n: i64, done: impl Fn(&Value) -> bool) -> Value {
+    let mut last = Value::Null;
+    for _ in 0..600 {
+        last = api
+            .send(Method::GET, &format!("/api/v1/calls/{n}"), None)
+            .await
+            .1;
+        if done(&last) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    last
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ad_hoc_call_says_which_objectives_were_met() {
+    let fake_ai = FakeOpenAi::start(FakeTiming::default()).await;
+    let audio = repo_root().join("tests/data/audio");
+    let twilio = FakeTwilio::start(CallerScript::saying([audio.join("bye-1.wav")])).await;
+    fake_ai.push_transcript("Yes, Tuesday works for me.");
+    fake_ai.push_chat(ChatReply {
+        text: "Thank you Pedro, see you on Tuesday. Goodbye!".into(),
+        tool_calls: vec![("endCall".into(), json!({}))],
+    });
+    fake_ai.set_extraction(json!({"objective_1": true, "objective_2": "false"}));
+    let served = serve_with_fakes(
+        std::path::Path::new(BIN),
+        "e2e-crm-ad-hoc",
+        &twilio,
+        &fake_ai,
+        NUMBER,
+        "",
+        &[("VOX__VAD__STOP_MS", "400")],
+    )
+    .await;
+    let api = &served.api;
+    let (status, c) = api
+        .send(
+            Method::POST,
+            "/api/v2/calls",
+            Some(json!({"toPhoneNumber": "+15552345678",
+                "objectives": ["Confirm the visit on Tuesday", "Get the gate code"],
+                "contactInfo": {"firstName": "Pedro"}, "personality": {"name": "Ana"},
+                "providerConfig": {"voice": {"provider": "11labs", "voiceId": "x"}}})),
+        )
+        .await;
+    assert_eq!(status, 200, "{c}");
+    let n = c["id"].as_i64().expect("a numeric id");
+    assert_eq!(
+        (c["from"].as_str(), c["status"].as_str()),
+        (Some(NUMBER), Some("queued"))
+    );
+    let done = until(api, n, |c| {
+        c["status"] == "completed" && !c["metadata"]["results"][0]["met"].is_null()
+    })
+    .await;
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(
+        done["metadata"]["results"],
+        json!([{"objective": "Confirm the visit on Tuesday", "met": true},
+               {"objective": "Get the gate code", "met": false}]),
+        "{done}"
+    );
+    assert_eq!(done["metadata"]["ignored"], json!(["providerConfig.voice"]));
+    assert!(done["duration"].as_f64().is_some_and(|d| d > 0.0), "{done}");
+    let legs = twilio.finished(1, std::time::Duration::from_secs(5)).await;
+    assert_eq!(legs[0].to, "+15552345678");
+    let (status, text) = api
+        .send(
+            Method::GET,
+            &format!("/api/v1/calls/{n}/transcription"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{text}");
+    let text = text["text"].as_str().unwrap_or_default();
+    assert!(
+        text.contains("Hello Pedro, this is Ana") && text.contains("Tuesday works"),
+        "{text}"
+    );
+    let (status, rec) = api
+        .send(Method::GET, &format!("/api/v1/calls/{n}/recording"), None)
+        .await;
+    assert_eq!(status, 200, "{rec}");
+    let wav = reqwest::get(rec["url"].as_str().expect("url"))
+        .await
+        .expect("download");
+    assert_eq!(wav.status(), 200, "the link opens without a token");
+    assert!(wav.bytes().await.expect("body").starts_with(b"RIFF"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stored_agents_call_is_briefed_with_its_context_variables() {
+    let fake_ai = FakeOpenAi::start(FakeTiming::default()).await;
+    let audio = repo_root().join("tests/data/audio");
+    let twilio = FakeTwilio::start(CallerScript::saying([audio.join("bye-1.wav")])).await;
+    fake_ai.push_transcript("Thanks, bye.");
+    fake_ai.push_chat(ChatReply {
+        text: "Goodbye!".into(),
+        tool_calls: vec![("endCall".into(), json!({}))],
+    });
+    let served = serve_with_fakes(
+        std::path::Path::new(BIN),
+        "e2e-crm-by-agent",
+        &twilio,
+        &fake_ai,
+        NUMBER,
+        "",
+        &[("VOX__VAD__STOP_MS", "400")],
+    )
+    .await;
+    let (api, biz) = (&served.api, served.business_id.as_str());
+    let agents = format!("/v1/businesses/{biz}/voice-agents");
+    let (status, agent) = api
+        .send(
+            Method::POST,
+            &agents,
+            Some(json!({"name": "Reminder", "type": "OUTBOUND",
+                "conversationFlow": "Remind {{customerFirstName}} of the visit on {{day}}.",
+                "firstMessage": "Hi {{customerFirstName}}, this is Acme."})),
+        )
+        .await;
+    assert_eq!(status, 201, "{agent}");
+    let id = agent["id"].as_str().expect("id").to_owned();
+    let (status, _) = api
+        .send(Method::POST, &format!("{agents}/{id}/deploy"), None)
+        .await;
+    assert_eq!(status, 200);
+    let (status, c) = api
+        .send(
+            Method::POST,
+            "/api/v1/calls/agent",
+            Some(json!({"voiceAgentId": id, "to": "+15552345678",
+                "contextVariables": {"customerFirstName": "Pedro", "day": "Tuesday"}})),
+        )
+        .await;
+    assert_eq!(status, 200, "{c}");
+    let n = c["id"].as_i64().expect("id");
+    let done = until(api, n, |c| c["status"] == "completed").await;
+    assert_eq!(done["status"], "completed", "{done}");
+    // what the model was told
+    let asked = fake_ai.requests("/v1/chat/completions");
+    let system = asked
+        .iter()
+        .filter_map(|r| r["messages"][0]["content"].as_str())
+        .find(|s| s.contains("Remind"))
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        system.contains("Remind Pedro of the visit on Tuesday.")
+            && system.contains("About this call")
+            && system.contains("customerFirstName: Pedro"),
+        "{system}"
+    );
+    let (_, text) = api
+        .send(
+            Method::GET,
+            &format!("/api/v1/calls/{n}/transcription"),
+            None,
+        )
+        .await;
+    assert!(
+        text["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Hi Pedro, this is Acme."),
+        "the greeting filled: {text}"
+    );
+}
