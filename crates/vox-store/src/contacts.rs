@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::custom_fields::{FieldChange, Order, Window, contains_pattern};
+use crate::custom_fields::{
+    EntityType, FieldChange, FieldType, Order, StoredValue, Window, contains_pattern,
+};
 use crate::{Store, StoreError, now_ms};
 
 crate::call_state::string_enum! {
@@ -244,6 +246,30 @@ impl Where {
                 )
             }
         }
+    }
+}
+
+/// An extracted value (text, as a model says it) read for a field's type: a number or a
+/// yes/no from its words.
+fn from_text(ty: FieldType, v: &serde_json::Value) -> serde_json::Value {
+    let Some(s) = v.as_str().map(str::trim) else {
+        return v.clone();
+    };
+    match ty {
+        FieldType::Number => match s.parse::<i64>() {
+            Ok(n) => serde_json::Value::from(n),
+            Err(_) => s
+                .parse::<f64>()
+                .ok()
+                .and_then(serde_json::Number::from_f64)
+                .map_or_else(|| v.clone(), serde_json::Value::Number),
+        },
+        FieldType::Boolean => match s.to_ascii_lowercase().as_str() {
+            "true" | "yes" => serde_json::Value::Bool(true),
+            "false" | "no" => serde_json::Value::Bool(false),
+            _ => v.clone(),
+        },
+        _ => v.clone(),
     }
 }
 
@@ -532,6 +558,63 @@ impl Store {
             .await?;
         let list = rows.iter().map(contact).collect::<Result<Vec<_>, _>>()?;
         self.complete(business_id, list).await
+    }
+
+    /// Writes the values of `data` (a call's extracted data) whose keys are CONTACT custom
+    /// fields of the business into the first contact with `address`: values that do not fit
+    /// their field are left out, nulls ignored. The keys written.
+    pub async fn write_contact_data(
+        &self,
+        business_id: &str,
+        address: &str,
+        data: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Vec<String>, StoreError> {
+        let Some(contact) = self
+            .contacts_at(business_id, address)
+            .await?
+            .into_iter()
+            .next()
+        else {
+            return Ok(Vec::new());
+        };
+        let definitions = self
+            .field_definitions_by_key(business_id, EntityType::Contact)
+            .await?;
+        let (mut changes, mut keys) = (Vec::new(), Vec::new());
+        for (key, v) in data {
+            let Some(d) = definitions.get(key).filter(|_| !v.is_null()) else {
+                continue;
+            };
+            let options = if d.field_type == FieldType::List {
+                self.field_option_values(d.id).await?
+            } else {
+                Vec::new()
+            };
+            match StoredValue::for_field(d, &from_text(d.field_type, v), &options) {
+                Ok(value) => {
+                    changes.push(FieldChange {
+                        definition_id: d.id,
+                        value: Some(value),
+                    });
+                    keys.push(key.clone());
+                }
+                Err(why) => {
+                    tracing::info!(field = %key, %why, "an extracted value does not fit its contact field")
+                }
+            }
+        }
+        if changes.is_empty() {
+            return Ok(keys);
+        }
+        let mut tx = self.pool().begin().await?;
+        write_fields(&mut tx, contact.id, &changes).await?;
+        sqlx::query("UPDATE contacts SET updated_at = $1 WHERE id = $2")
+            .bind(now_ms())
+            .bind(contact.id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(keys)
     }
 
     /// A page of the contacts `q` finds, and how many there are.

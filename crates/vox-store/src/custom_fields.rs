@@ -97,6 +97,67 @@ pub struct StoredValue {
     pub num: Option<f64>,
 }
 
+/// Longest STRING value, in characters.
+pub const MAX_TEXT: usize = 2000;
+
+impl StoredValue {
+    /// `v` as a value of field `d` (a LIST field's value one of `options`); why not, in
+    /// words that follow "a {type} field: ".
+    pub fn for_field(
+        d: &FieldDefinition,
+        v: &serde_json::Value,
+        options: &[String],
+    ) -> Result<Self, String> {
+        use serde_json::Value;
+        let text_of = |s: &str| StoredValue {
+            json: Value::String(s.to_owned()),
+            text: s.to_owned(),
+            num: None,
+        };
+        match d.field_type {
+            FieldType::String => match v.as_str() {
+                Some(s) if s.chars().count() <= MAX_TEXT => Ok(text_of(s)),
+                Some(_) => Err(format!("at most {MAX_TEXT} characters")),
+                None => Err("give a string".into()),
+            },
+            FieldType::Number => match v.as_f64() {
+                Some(n) if n.is_finite() => Ok(StoredValue {
+                    json: v.clone(),
+                    text: v.to_string(),
+                    num: Some(n),
+                }),
+                _ => Err("give a number".into()),
+            },
+            FieldType::Boolean => match v.as_bool() {
+                Some(b) => Ok(StoredValue {
+                    json: Value::Bool(b),
+                    text: b.to_string(),
+                    num: None,
+                }),
+                None => Err("give true or false".into()),
+            },
+            FieldType::Date => match v.as_str() {
+                Some(s)
+                    if s.parse::<jiff::Timestamp>().is_ok()
+                        || s.parse::<jiff::civil::Date>().is_ok() =>
+                {
+                    Ok(text_of(s))
+                }
+                _ => Err("give an ISO 8601 date (2024-02-15) or date-time".into()),
+            },
+            FieldType::List => match v.as_str() {
+                Some(s) if options.iter().any(|o| o == s) => Ok(text_of(s)),
+                Some(_) => Err(format!("give one of its options ({})", options.join(", "))),
+                None => Err("give one of its options' values".into()),
+            },
+            FieldType::File => match v.as_str() {
+                Some(s) if !s.trim().is_empty() && s.len() <= 200 => Ok(text_of(s.trim())),
+                _ => Err("give a file id".into()),
+            },
+        }
+    }
+}
+
 /// A change to one field of an entity: set it, or (None) clear it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FieldChange {

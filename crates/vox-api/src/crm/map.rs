@@ -370,61 +370,12 @@ fn stored(
     v: &Value,
     options: &[String],
 ) -> Result<StoredValue, ApiError> {
-    let bad = |what: &str| {
+    StoredValue::for_field(d, v, options).map_err(|what| {
         ApiError::invalid(
             field,
             format!("{field} is a {} field: {what}, got {v}", d.field_type),
         )
-    };
-    let text_of = |s: &str| StoredValue {
-        json: Value::String(s.to_owned()),
-        text: s.to_owned(),
-        num: None,
-    };
-    match d.field_type {
-        FieldType::String => match v.as_str() {
-            Some(s) if s.chars().count() <= LONG => Ok(text_of(s)),
-            Some(_) => Err(bad(&format!("at most {LONG} characters"))),
-            None => Err(bad("give a string")),
-        },
-        FieldType::Number => match v.as_f64() {
-            Some(n) if n.is_finite() => Ok(StoredValue {
-                json: v.clone(),
-                text: v.to_string(),
-                num: Some(n),
-            }),
-            _ => Err(bad("give a number")),
-        },
-        FieldType::Boolean => match v.as_bool() {
-            Some(b) => Ok(StoredValue {
-                json: Value::Bool(b),
-                text: b.to_string(),
-                num: None,
-            }),
-            None => Err(bad("give true or false")),
-        },
-        FieldType::Date => match v.as_str() {
-            Some(s)
-                if s.parse::<jiff::Timestamp>().is_ok()
-                    || s.parse::<jiff::civil::Date>().is_ok() =>
-            {
-                Ok(text_of(s))
-            }
-            _ => Err(bad("give an ISO 8601 date (2024-02-15) or date-time")),
-        },
-        FieldType::List => match v.as_str() {
-            Some(s) if options.iter().any(|o| o == s) => Ok(text_of(s)),
-            Some(_) => Err(bad(&format!(
-                "give one of its options ({})",
-                options.join(", ")
-            ))),
-            None => Err(bad("give one of its options' values")),
-        },
-        FieldType::File => match v.as_str() {
-            Some(s) if !s.trim().is_empty() && s.len() <= SHORT => Ok(text_of(s.trim())),
-            _ => Err(bad("give a file id")),
-        },
-    }
+    })
 }
 
 /// The fields of a definition body.
