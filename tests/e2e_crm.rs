@@ -2,7 +2,8 @@
 //! Twilio, the callee speaks, the fake model answers and extracts. An ad hoc call's agent is
 //! made from its objectives and the call object then says which were met, with its
 //! transcription and recording; a stored agent's call gets its context variables into the
-//! prompt the model is sent.
+//! prompt the model is sent. A contact who calls is known to the agent, and keeps what the
+//! call's extraction found in their custom fields.
 
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -182,5 +183,95 @@ async fn a_stored_agents_call_is_briefed_with_its_context_variables() {
             .unwrap_or_default()
             .contains("Hi Pedro, this is Acme."),
         "the greeting filled: {text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_contact_who_calls_is_known_and_keeps_what_was_extracted() {
+    let fake_ai = FakeOpenAi::start(FakeTiming::default()).await;
+    let audio = repo_root().join("tests/data/audio");
+    let twilio = FakeTwilio::start(CallerScript::saying([audio.join("bye-1.wav")])).await;
+    fake_ai.push_transcript("My budget is about 500 dollars. Bye.");
+    fake_ai.push_chat(ChatReply {
+        text: "Thanks Dana, goodbye!".into(),
+        tool_calls: vec![("endCall".into(), json!({}))],
+    });
+    fake_ai.set_extraction(json!({"budget": "500"}));
+    let served = serve_with_fakes(
+        std::path::Path::new(BIN),
+        "e2e-crm-contact",
+        &twilio,
+        &fake_ai,
+        NUMBER,
+        "",
+        &[("VOX__VAD__STOP_MS", "400")],
+    )
+    .await;
+    let (api, biz) = (&served.api, served.business_id.as_str());
+    for def in [
+        json!({"entityType": "CONTACT", "fieldKey": "budget", "fieldType": "NUMBER"}),
+        json!({"entityType": "CONTACT", "fieldKey": "tier", "fieldType": "STRING"}),
+    ] {
+        let (status, d) = api
+            .send(Method::POST, "/api/v1/custom-fields/definitions", Some(def))
+            .await;
+        assert_eq!(status, 200, "{d}");
+    }
+    let (status, dana) = api
+        .send(
+            Method::POST,
+            "/api/v1/contacts",
+            Some(
+                json!({"firstName": "Dana", "lastName": "Lee", "customFields": {"tier": "gold"},
+                "addresses": [{"channelType": "PHONE", "address": "+14155550123"}]}),
+            ),
+        )
+        .await;
+    assert_eq!(status, 200, "{dana}");
+    let agents = format!("/v1/businesses/{biz}/voice-agents");
+    let (status, agent) = api
+        .send(
+            Method::POST,
+            &agents,
+            Some(json!({"name": "Front desk", "type": "INBOUND", "conversationFlow": "Ask the caller's budget.",
+                "collectFields": ["budget"]})),
+        )
+        .await;
+    assert_eq!(status, 201, "{agent}");
+    let id = agent["id"].as_str().expect("id");
+    let (status, d) = api
+        .send(Method::POST, &format!("{agents}/{id}/deploy"), None)
+        .await;
+    assert_eq!(status, 200, "{d}");
+    let (status, leg) = twilio.ring(&served.base, "+14155550123", NUMBER).await;
+    assert_eq!(status, 200);
+    assert!(leg.finished, "{leg:?}");
+    // the agent was told who is calling
+    let system = fake_ai
+        .requests("/v1/chat/completions")
+        .iter()
+        .filter_map(|r| r["messages"][0]["content"].as_str().map(str::to_owned))
+        .find(|s| s.contains("budget"))
+        .unwrap_or_default();
+    assert!(
+        system.contains("contact of the business")
+            && system.contains("Name: Dana Lee")
+            && system.contains("tier: gold"),
+        "{system}"
+    );
+    // after the call the contact has the extracted budget, as a number
+    let one = format!("/api/v1/contacts/{}", dana["id"]);
+    let mut now = Value::Null;
+    for _ in 0..300 {
+        now = api.send(Method::GET, &one, None).await.1;
+        if !now["customFields"]["budget"].is_null() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        now["customFields"],
+        json!({"budget": 500, "tier": "gold"}),
+        "{now}"
     );
 }

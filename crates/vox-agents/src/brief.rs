@@ -1,4 +1,5 @@
-//! What an agent is told about the call it is placed on: the call's lead context (the Partner
+//! What an agent is told about its call: the contact of the business it speaks with (their
+//! name, addresses and custom fields), and the call's lead context (the Partner
 //! API's `context`, `name` and `additionalInfo`; seed 003's `contextVariables`) as lines added
 //! to its instructions, and `{{variable}}` in its prompt (flow or workflow steps), instructions
 //! and greeting filled from the context variables.
@@ -48,8 +49,52 @@ fn fill_strings(v: &mut Value, vars: &serde_json::Map<String, Value>) {
     }
 }
 
-/// Tells `spec` about its call (see the module docs).
-pub fn apply(spec: &mut AgentSpec, lead_context: Option<&Value>) {
+/// The lines that tell the agent who the contact is.
+fn contact_lines(c: &vox_store::Contact) -> Vec<String> {
+    let f = &c.fields;
+    let mut out = Vec::new();
+    let name = [f.first_name.as_deref(), f.last_name.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" ");
+    if !name.is_empty() {
+        out.push(format!("- Name: {name}"));
+    }
+    if let Some(p) = &f.company_position {
+        out.push(format!("- Position: {p}"));
+    }
+    for a in &c.addresses {
+        out.push(format!("- {}: {}", a.channel_type, a.address));
+    }
+    for (k, v) in &c.custom_fields {
+        if let Some(v) = text(v) {
+            out.push(format!("- {k}: {v}"));
+        }
+    }
+    out
+}
+
+/// Tells `spec` about its call (see the module docs) and, if the other party is a contact of
+/// the business, about them.
+pub fn apply(
+    spec: &mut AgentSpec,
+    lead_context: Option<&Value>,
+    contact: Option<&vox_store::Contact>,
+) {
+    if let Some(c) = contact {
+        let lines = contact_lines(c);
+        if !lines.is_empty() {
+            let about = format!(
+                "The person on this call is a contact of the business:\n{}",
+                lines.join("\n")
+            );
+            spec.custom_instructions = Some(match spec.custom_instructions.take() {
+                Some(i) => format!("{i}\n\n{about}"),
+                None => about,
+            });
+        }
+    }
     let Some(ctx) = lead_context.and_then(Value::as_object) else {
         return;
     };
@@ -132,6 +177,7 @@ mod tests {
                 &json!({"context": "A follow-up on the quote.", "name": "Pedro",
                 "contextVariables": {"customerFirstName": "Pedro", "customerLastName": "Gomez", "visits": 3}}),
             ),
+            None,
         );
         assert_eq!(
             s.conversation_flow.as_deref(),
@@ -161,6 +207,7 @@ mod tests {
         apply(
             &mut s,
             Some(&json!({"contextVariables": {"name": "Pedro"}})),
+            None,
         );
         let w = serde_json::to_value(s.workflow.expect("workflow")).expect("json");
         assert!(w.to_string().contains("Remind Pedro."), "{w}");
@@ -169,8 +216,40 @@ mod tests {
     #[test]
     fn no_context_changes_nothing() {
         let mut s = spec();
-        apply(&mut s, None);
-        apply(&mut s, Some(&json!({"generatedFromLeadId": null})));
+        apply(&mut s, None, None);
+        apply(&mut s, Some(&json!({"generatedFromLeadId": null})), None);
         assert_eq!(s, spec());
+    }
+
+    #[test]
+    fn a_contacts_record_is_told() {
+        let mut s = spec();
+        let contact = vox_store::Contact {
+            id: 7,
+            business_id: "biz".into(),
+            fields: vox_store::ContactFields {
+                first_name: Some("Pedro".into()),
+                last_name: Some("Gomez".into()),
+                ..Default::default()
+            },
+            created_at: 0,
+            updated_at: 0,
+            addresses: vec![vox_store::Address {
+                id: 1,
+                contact_id: 7,
+                channel_type: vox_store::ChannelType::Phone,
+                address: "+56912345678".into(),
+                created_at: 0,
+                updated_at: 0,
+            }],
+            custom_fields: [("tier".to_owned(), json!("gold"))].into_iter().collect(),
+        };
+        apply(&mut s, None, Some(&contact));
+        assert_eq!(
+            s.custom_instructions.as_deref(),
+            Some(
+                "The person on this call is a contact of the business:\n- Name: Pedro Gomez\n- PHONE: +56912345678\n- tier: gold"
+            )
+        );
     }
 }

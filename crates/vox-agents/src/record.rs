@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
 use tokio::sync::{oneshot, watch};
-use tracing::warn;
+use tracing::{info, warn};
 use vox_call::{CallEnd, CallObserver, CallSummary, Tasks};
 use vox_engine::TranscriptEntry;
 use vox_providers::LlmProvider;
@@ -290,6 +290,22 @@ impl RecordWriter {
             Ok(false) => {}
             Err(e) => {
                 warn!(error = %e, call = %call_id, "saving the call's artifacts; the next start tries again")
+            }
+        }
+        // the contact the call reached keeps what was extracted into its custom fields
+        if let (Some(Value::Object(d)), Some(address)) = (&data, &finished.customer_number) {
+            match self
+                .store
+                .write_contact_data(&finished.business_id, address, d)
+                .await
+            {
+                Ok(keys) if !keys.is_empty() => {
+                    info!(call = %call_id, ?keys, "extracted data written to the contact")
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    warn!(error = %e, call = %call_id, "writing extracted data to the contact")
+                }
             }
         }
     }

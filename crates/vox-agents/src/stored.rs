@@ -192,7 +192,21 @@ impl StoredAgents {
             .map_err(internal)?
             .ok_or(OpenCallError::AgentDeleted)?;
         let mut spec = spec_from_record(&agent).map_err(internal)?;
-        crate::brief::apply(&mut spec, record.lead_context.as_ref());
+        // the contact the call is with: the Partner API's leadId, else the other party's number
+        let contact = match (&record.lead_id, &record.customer_number) {
+            (Some(lead), _) if lead.parse::<i64>().is_ok() => store
+                .contact(&record.business_id, lead.parse().unwrap_or_default())
+                .await
+                .map_err(internal)?,
+            (_, Some(number)) => store
+                .contacts_at(&record.business_id, number)
+                .await
+                .map_err(internal)?
+                .into_iter()
+                .next(),
+            _ => None,
+        };
+        crate::brief::apply(&mut spec, record.lead_context.as_ref(), contact.as_ref());
         // once: a second stream with the same token finds the call already in progress
         if !store
             .call_started(call_id, now_ms())
