@@ -329,10 +329,23 @@ pub(crate) async fn outbound(
         .agent(&business.id, &agent_id)
         .await?
         .ok_or_else(|| ApiError::not_found("voice agent"))?;
-    if let Some(lead) = validate::opt_str(&m, "", "leadId")? {
-        // Vox keeps no lead records: a lead id cannot be resolved to context
-        return Err(ApiError::not_found(&format!("lead {lead:?}")));
-    }
+    // a lead is a contact of the business (seed 003's): the agent is told their record
+    let lead = match validate::opt_str(&m, "", "leadId")? {
+        Some(raw) => {
+            let id = raw.trim().parse::<i64>().ok().filter(|n| *n >= 1);
+            let found = match id {
+                Some(id) => state.store.contact(&business.id, id).await?,
+                None => None,
+            };
+            let c = found.ok_or_else(|| {
+                ApiError::not_found(&format!(
+                    "lead {raw:?} (a lead is a contact's id, as /api/v1/contacts shows it)"
+                ))
+            })?;
+            Some(c.id.to_string())
+        }
+        None => None,
+    };
     if agent.kind != "OUTBOUND" {
         return Err(ApiError::bad_request(format!(
             "voice agent {agent_id} is {}, not OUTBOUND: only OUTBOUND agents place calls",
@@ -351,7 +364,7 @@ pub(crate) async fn outbound(
     }
     let mut lead_context = json!({
         "context": context.map(str::to_owned).unwrap_or_else(|| format!("An outbound call on behalf of {}.", business.name)),
-        "generatedFromLeadId": null,
+        "generatedFromLeadId": lead,
     });
     if let Some(a) = additional {
         lead_context["additionalInfo"] = json!(a);
@@ -362,22 +375,31 @@ pub(crate) async fn outbound(
     if !images.is_empty() {
         lead_context["imageUrls"] = json!(images);
     }
-    let record = place(&state, &business.id, &agent.id, &from, to, lead_context).await?;
+    let record = place(
+        &state,
+        &business.id,
+        &agent.id,
+        (&from, to),
+        lead_context,
+        lead.as_deref(),
+    )
+    .await?;
     Ok(Json(
         json!({"success": true, "callId": record.id, "phoneNumber": to, "status": "initiated"}),
     ))
 }
 
 /// Places an outbound call of agent `agent_id` from `from` to `to` (numbers the caller has
-/// checked): taken from the business's outbound rate, recorded with `lead_context`, dialed.
-/// A dial the carrier refuses ends the record (`dial-failed`).
+/// checked): taken from the business's outbound rate, recorded with `lead_context` (and the
+/// contact it is for, `lead_id`), dialed. A dial the carrier refuses ends the record
+/// (`dial-failed`).
 pub(crate) async fn place(
     state: &ApiState,
     business_id: &str,
     agent_id: &str,
-    from: &str,
-    to: &str,
+    (from, to): (&str, &str),
     lead_context: Value,
+    lead_id: Option<&str>,
 ) -> Result<CallRecord, ApiError> {
     if let Err(secs) = state
         .outbound_rate
@@ -402,6 +424,7 @@ pub(crate) async fn place(
             phone_number: Some(from.to_owned()),
             customer_number: Some(to.to_owned()),
             lead_context: Some(lead_context),
+            lead_id: lead_id.map(str::to_owned),
             ..CallRecord::new(business_id, CallKind::Outbound)
         })
         .await?;

@@ -325,3 +325,59 @@ async fn every_agent_call_rule_is_enforced() {
         "nothing was dialed"
     );
 }
+
+#[tokio::test]
+async fn a_partner_api_call_for_a_lead_is_for_that_contact() {
+    let f = fixture().await;
+    let key = api_key(&f).await;
+    let (agent, _) = deployed(&f, "OUTBOUND").await;
+    let (_, contact) = call(
+        &f.app,
+        keyed(
+            "POST",
+            "/api/v1/contacts",
+            &key,
+            Some(&json!({"firstName": "Pedro", "phone": "+15552345678"})),
+        ),
+    )
+    .await;
+    let lead = contact["id"].as_i64().expect("id").to_string();
+    let t = token(&f, &f.client_id, &f.client_secret).await;
+    let dial = format!("/v1/businesses/{}/voice-agents/{agent}/call", f.biz);
+    let (status, placed) = call(
+        &f.app,
+        partner(
+            "POST",
+            &dial,
+            &t,
+            &json!({"phoneNumber": "+15552345678", "leadId": lead}),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{placed}");
+    let record = f
+        .store
+        .call_by_id(placed["callId"].as_str().expect("callId"))
+        .await
+        .expect("read")
+        .expect("call");
+    assert_eq!(record.lead_id.as_deref(), Some(lead.as_str()));
+    assert_eq!(
+        record.lead_context.expect("context")["generatedFromLeadId"],
+        lead.as_str()
+    );
+    // another business's contact, or no contact, is no lead
+    for missing in ["999999", "lead-123"] {
+        let (status, _) = call(
+            &f.app,
+            partner(
+                "POST",
+                &dial,
+                &t,
+                &json!({"phoneNumber": "+15552345678", "leadId": missing}),
+            ),
+        )
+        .await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{missing}");
+    }
+}

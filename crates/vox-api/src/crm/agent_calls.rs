@@ -49,8 +49,15 @@ async fn start(
     lead_context: Value,
     data: Value,
 ) -> Result<Json<Value>, Error> {
-    let record =
-        crate::calls::place(state, &business.id, &agent.id, from, to, lead_context).await?;
+    let record = crate::calls::place(
+        state,
+        &business.id,
+        &agent.id,
+        (from, to),
+        lead_context,
+        None,
+    )
+    .await?;
     let m = state.store.crm_call(&record.id, &data).await?;
     Ok(Json(calls::view(state, &record, &m).await?))
 }
