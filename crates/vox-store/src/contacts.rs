@@ -334,8 +334,8 @@ fn contact(r: &AnyRow) -> Result<Contact, StoreError> {
     })
 }
 
-/// Writes a contact's custom-field changes in `tx`.
-async fn write_fields(
+/// Writes an entity's custom-field changes in `tx`.
+pub(crate) async fn write_fields(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     contact_id: i64,
     changes: &[FieldChange],
@@ -496,7 +496,8 @@ impl Store {
         self.contact(business_id, id).await
     }
 
-    /// Deletes a contact with its addresses and custom-field values; the contact as it was.
+    /// Deletes a contact with its addresses, custom-field values and conversations; the
+    /// contact as it was.
     pub async fn delete_contact(
         &self,
         business_id: &str,
@@ -506,6 +507,7 @@ impl Store {
             return Ok(None);
         };
         let mut tx = self.pool().begin().await?;
+        Store::delete_conversations_of(&mut tx, business_id, id).await?;
         sqlx::query("DELETE FROM custom_field_values WHERE entity_id = $1 AND definition_id IN (SELECT id FROM custom_field_definitions WHERE business_id = $2 AND entity_type = 'CONTACT')")
             .bind(id)
             .bind(business_id)

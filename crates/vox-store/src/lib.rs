@@ -13,6 +13,7 @@ mod call_state;
 mod calls;
 mod campaigns;
 mod contacts;
+mod conversations;
 mod crm_calls;
 mod custom_fields;
 mod file_calls;
@@ -40,6 +41,7 @@ pub use contacts::{
     Address, ChannelType, Contact, ContactField, ContactFields, ContactQuery, Filter, FilterValue,
     Op,
 };
+pub use conversations::{ChannelSession, Conversation};
 pub use crm_calls::CrmCall;
 pub use custom_fields::{
     EntityType, FieldChange, FieldDefinition, FieldOption, FieldType, Order, StoredValue, Window,

@@ -430,3 +430,87 @@ async fn tasks_are_searched_by_status_due_date_and_assignee() {
         assert_eq!(store.task(&biz, &late.id).await.expect("get"), None);
     }
 }
+
+#[tokio::test]
+async fn conversations_belong_to_a_contact_and_go_with_it() {
+    use vox_store::Conversation;
+    for (store, _) in stores().await {
+        let which = store.backend();
+        let org = store.create_organization("Acme").await.expect("org");
+        let biz = store
+            .create_business(&org.id, "Acme", None)
+            .await
+            .expect("biz")
+            .id;
+        let pedro = store
+            .create_contact(
+                &biz,
+                &ContactFields::default(),
+                None,
+                &[(ChannelType::Phone, "+56912345678".into())],
+                &[],
+            )
+            .await
+            .expect("contact");
+        let stage = store
+            .create_field_definition(FieldDefinition {
+                entity_type: EntityType::FunnelConversation,
+                ..def(&biz, "stage", FieldType::String)
+            })
+            .await
+            .expect("def");
+        let c = store
+            .create_conversation(
+                Conversation {
+                    id: 0,
+                    business_id: biz.clone(),
+                    contact_id: pedro.id,
+                    user_id: Some(3),
+                    funnel_id: 9,
+                    funnel_status_id: None,
+                    archived_at: None,
+                    created_at: 0,
+                    updated_at: 0,
+                    sessions: Vec::new(),
+                    custom_fields: Default::default(),
+                },
+                &[FieldChange {
+                    definition_id: stage.id,
+                    value: Some(text("new")),
+                }],
+            )
+            .await
+            .expect("conversation");
+        assert_eq!(c.custom_fields["stage"], "new", "{which:?}");
+        assert_eq!(
+            store
+                .open_conversation(&biz, pedro.id, 9)
+                .await
+                .expect("open"),
+            Some(c.id)
+        );
+        let mut archived = c.clone();
+        archived.archived_at = Some(1);
+        store
+            .update_conversation(&archived, &[])
+            .await
+            .expect("archive");
+        assert_eq!(
+            store
+                .open_conversation(&biz, pedro.id, 9)
+                .await
+                .expect("open"),
+            None
+        );
+        store
+            .delete_contact(&biz, pedro.id)
+            .await
+            .expect("delete")
+            .expect("was there");
+        assert_eq!(
+            store.conversation(&biz, c.id).await.expect("get"),
+            None,
+            "{which:?}"
+        );
+    }
+}
