@@ -51,6 +51,8 @@ pub const ALL_SCOPES: &[&str] = &[
     "tasks:read",
     "tasks:write",
     "calls:write",
+    "conversations:read",
+    "conversations:write",
 ];
 
 /// The caller of a route: an organization, through a token with scopes.

@@ -9,6 +9,7 @@
 mod agent_calls;
 mod calls;
 mod contacts;
+mod conversations;
 mod custom_fields;
 mod map;
 mod query;
@@ -49,6 +50,12 @@ pub(crate) fn routes() -> Router<ApiState> {
             "/api/v1/calls/{call_id}/transcription",
             get(calls::transcription),
         )
+        .route("/api/v1/conversations", post(conversations::create))
+        .route(
+            "/api/v1/conversations/bulk",
+            post(conversations::bulk_create).put(conversations::bulk_update),
+        )
+        .route("/api/v1/conversations/{id}", get(conversations::get))
         .route("/api/v1/tasks", get(tasks::list).post(tasks::create))
         .route(
             "/api/v1/tasks/{task_id}",

@@ -124,6 +124,42 @@ fn ad_hoc_call() -> Value {
     }})
 }
 
+fn conversation_contact() -> Value {
+    json!({"type": "object", "properties": {
+        "id": {"type": "number", "minimum": 1},
+        "firstName": {"type": "string"}, "lastName": {"type": "string"},
+        "phones": {"type": "array", "items": {"type": "string", "description": "E.164"}},
+        "emails": {"type": "array", "items": {"type": "string", "format": "email"}},
+        "nationalId": {"type": "string"}, "companyPosition": {"type": "string"},
+        "customFields": {"type": "object"}, "userId": {"type": ["number", "null"], "minimum": 1}
+    }})
+}
+
+fn conversation() -> Value {
+    let id = json!({"type": ["number", "null"], "minimum": 1});
+    json!({"type": "object", "required": ["funnelId"], "properties": {
+        "funnelId": {"type": "number", "minimum": 1}, "funnelStatusId": id, "userId": id,
+        "contactId": {"type": "number", "minimum": 1, "description": "either this or contact"},
+        "contact": conversation_contact(),
+        "createdAt": {"type": "string", "format": "date-time"},
+        "archivedAt": {"type": ["string", "null"], "format": "date-time"},
+        "customFields": {"type": "object", "description": "per the FUNNEL_CONVERSATION definitions"}
+    }})
+}
+
+fn bulk_create() -> Value {
+    json!({"type": "object", "required": ["conversations"], "properties": {
+        "conversations": {"type": "array", "minItems": 1, "maxItems": 100, "items": conversation()}}})
+}
+
+fn bulk_update() -> Value {
+    let mut item = conversation();
+    item["required"] = json!(["id"]);
+    item["properties"]["id"] = json!({"type": "number", "minimum": 1});
+    json!({"type": "object", "required": ["conversations"], "properties": {
+        "conversations": {"type": "array", "minItems": 1, "maxItems": 100, "items": item}}})
+}
+
 fn external_call() -> Value {
     let id = json!({"type": ["number", "null"], "minimum": 1});
     json!({"type": "object", "required": ["status", "userId", "metadata", "from", "to", "duration", "direction", "startTime"], "properties": {
@@ -172,6 +208,46 @@ fn option_update() -> Value {
 
 /// Every operation of seed 003 built so far.
 pub const OPERATIONS: &[Operation] = &[
+    op!(
+        "post",
+        "/api/v1/conversations",
+        "Create",
+        "A conversation; its contact by contactId, or found by the contact's phones and e-mails and updated, or created (409 when the contact has an open one in the funnel)",
+        Some("conversations:write"),
+        &[],
+        Body::Json(conversation),
+        200
+    ),
+    op!(
+        "post",
+        "/api/v1/conversations/bulk",
+        "BulkCreate",
+        "Up to 100 conversations, each on its own: {message, operationId, report}",
+        Some("conversations:write"),
+        &[],
+        Body::Json(bulk_create),
+        200
+    ),
+    op!(
+        "put",
+        "/api/v1/conversations/bulk",
+        "BulkUpdate",
+        "Up to 100 conversations by id, each on its own: the same report",
+        Some("conversations:write"),
+        &[],
+        Body::Json(bulk_update),
+        200
+    ),
+    op!(
+        "get",
+        "/api/v1/conversations/{id}",
+        "GetConversation",
+        "A conversation with its channel sessions and contact",
+        Some("conversations:read"),
+        &[],
+        Body::None,
+        200
+    ),
     op!(
         "post",
         "/api/v2/calls",
