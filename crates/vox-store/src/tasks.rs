@@ -179,6 +179,47 @@ impl Store {
         Ok(())
     }
 
+    /// The AI employees' tasks due by `now` whose call is not placed yet, in every business.
+    pub async fn due_ai_tasks(&self, now: i64) -> Result<Vec<Task>, StoreError> {
+        let sql = format!(
+            "SELECT {TASK} FROM tasks WHERE status = 'scheduled' AND assigned_to_type = 'ai_employee' AND due_date IS NOT NULL AND due_date <= $1 AND call_id IS NULL ORDER BY due_date, id LIMIT 100"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(now)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(task).collect()
+    }
+
+    /// Claims a due task for its call (the call not placed yet: `call_id` empty), once: false
+    /// when another claimed it first. A claim older than `stale_before` (a process that died
+    /// before dialing) is given up, so the task is claimed again.
+    pub async fn claim_task(&self, id: &str, stale_before: i64) -> Result<bool, StoreError> {
+        sqlx::query("UPDATE tasks SET call_id = NULL WHERE call_id = '' AND updated_at < $1")
+            .bind(stale_before)
+            .execute(self.pool())
+            .await?;
+        let done = sqlx::query(
+            "UPDATE tasks SET call_id = '', updated_at = $1 WHERE id = $2 AND call_id IS NULL",
+        )
+        .bind(now_ms())
+        .bind(id)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// The AI employees' tasks whose call was placed and not yet settled.
+    pub async fn tasks_in_calls(&self) -> Result<Vec<Task>, StoreError> {
+        let sql = format!(
+            "SELECT {TASK} FROM tasks WHERE status = 'scheduled' AND call_id IS NOT NULL AND call_id <> '' ORDER BY due_date, id LIMIT 500"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(task).collect()
+    }
+
     /// One of a business's tasks.
     pub async fn task(&self, business_id: &str, id: &str) -> Result<Option<Task>, StoreError> {
         let sql = format!("SELECT {TASK} FROM tasks WHERE business_id = $1 AND id = $2");

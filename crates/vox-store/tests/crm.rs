@@ -419,6 +419,40 @@ async fn tasks_are_searched_by_status_due_date_and_assignee() {
                 .expect("search"),
         );
         assert_eq!(got, ["late"], "{which:?}");
+        // the AI employee's due task is claimed once; a stale claim is taken again
+        let due = store.due_ai_tasks(now + 120_000).await.expect("due");
+        assert_eq!(
+            due.iter().map(|t| t.objective.as_str()).collect::<Vec<_>>(),
+            ["soon"],
+            "{which:?}"
+        );
+        assert!(store.claim_task(&due[0].id, 0).await.expect("claim"));
+        assert!(
+            !store.claim_task(&due[0].id, 0).await.expect("claim"),
+            "once"
+        );
+        assert!(
+            store
+                .due_ai_tasks(now + 120_000)
+                .await
+                .expect("due")
+                .is_empty()
+        );
+        assert!(
+            store
+                .claim_task(&due[0].id, now + 60_000)
+                .await
+                .expect("stale"),
+            "{which:?}"
+        );
+        let mut placed = store
+            .task(&biz, &due[0].id)
+            .await
+            .expect("get")
+            .expect("task");
+        placed.call_id = Some("call_1".into());
+        store.update_task(placed).await.expect("placed");
+        assert_eq!(store.tasks_in_calls().await.expect("in calls").len(), 1);
         assert_eq!(
             store
                 .delete_task(&biz, &late.id)
