@@ -12,7 +12,7 @@ pub mod auth;
 mod calls;
 pub mod campaigns;
 mod compat;
-mod crm;
+pub mod crm;
 mod dial_policy;
 mod error;
 pub mod extract;

@@ -272,6 +272,7 @@ impl Server {
         });
         // outbound campaigns: calls placed through the same dialer as the API's
         vox_api::campaigns::dispatch::start(api.clone());
+        vox_api::crm::task_calls::start(api.clone());
         let app = Router::new()
             .route("/healthz", get(|| async { "ok\n" }))
             .route("/readyz", get(readyz))

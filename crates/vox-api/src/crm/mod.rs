@@ -13,6 +13,7 @@ mod conversations;
 mod custom_fields;
 mod map;
 mod query;
+pub mod task_calls;
 mod tasks;
 
 use axum::Router;

@@ -30,10 +30,15 @@ const FIELDS: &[&str] = &[
     "updatedAt",
 ];
 
-/// The seed's task object, its status as of now.
-fn view(t: &Task) -> Value {
+/// The seed's task object, its status as of now; an AI employee's task adds the call it
+/// placed (`callId`, its number) and how that went (`outcome`).
+async fn view(state: &ApiState, t: &Task) -> Result<Value, Error> {
     let at = |ms: Option<i64>| ms.map(rfc3339);
-    json!({
+    let call = match t.call_id.as_deref().filter(|c| !c.is_empty()) {
+        Some(c) => Some(state.store.crm_call(c, &json!({})).await?.number),
+        None => None,
+    };
+    Ok(json!({
         "id": t.id,
         "tenantId": t.business_id,
         "createdAt": rfc3339(t.created_at),
@@ -48,7 +53,9 @@ fn view(t: &Task) -> Value {
         "cancelledAt": at(t.cancelled_at),
         "cancellationReason": t.cancellation_reason,
         "status": t.status_at(now_ms()),
-    })
+        "callId": call,
+        "outcome": t.outcome,
+    }))
 }
 
 /// `{id, type}` of a party.
@@ -236,7 +243,7 @@ pub(crate) async fn create(
     apply(&m, &mut t)?;
     check_assignee(&state, &auth, &t.assigned_to).await?;
     let t = state.store.create_task(t).await?;
-    Ok(Json(view(&t)))
+    Ok(Json(view(&state, &t).await?))
 }
 
 /// `GET /api/v1/tasks?limit=&pageToken=&status=&dueBefore=&dueAfter=&conversationId=&assignedToType=&assignedToId=`
@@ -290,10 +297,14 @@ pub(crate) async fn list(
             },
         )
         .await?;
+    let mut shown = Vec::with_capacity(items.len());
+    for t in &items {
+        shown.push(view(&state, t).await?);
+    }
     Ok(Json(json!({
         "nextPageToken": paging.next(total),
         "totalCount": total,
-        "items": items.iter().map(view).collect::<Vec<_>>(),
+        "items": shown,
     })))
 }
 
@@ -312,7 +323,8 @@ pub(crate) async fn get(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, Error> {
     auth.require("tasks:read")?;
-    Ok(Json(view(&found(&state, &auth, &id).await?)))
+    let t = found(&state, &auth, &id).await?;
+    Ok(Json(view(&state, &t).await?))
 }
 
 /// `PUT /api/v1/tasks/{taskId}`: only the fields given change.
@@ -333,7 +345,7 @@ pub(crate) async fn update(
     apply(&m, &mut t)?;
     check_assignee(&state, &auth, &t.assigned_to).await?;
     let t = state.store.update_task(t).await?;
-    Ok(Json(view(&t)))
+    Ok(Json(view(&state, &t).await?))
 }
 
 /// `DELETE /api/v1/tasks/{taskId}`: the task as it was.
@@ -348,5 +360,5 @@ pub(crate) async fn delete(
         .delete_task(&auth.business_id, &id)
         .await?
         .ok_or_else(|| ApiError::not_found("task"))?;
-    Ok(Json(view(&t)))
+    Ok(Json(view(&state, &t).await?))
 }
