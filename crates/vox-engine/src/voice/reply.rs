@@ -15,6 +15,9 @@ use crate::io::{Action, LlmCall, LlmEvent};
 use crate::text::Segmenter;
 use crate::workflow::TRANSITION_TOOL;
 
+/// The most rounds of tool calls and replies the model gets in one turn.
+pub(super) const MAX_ROUNDS: u32 = 8;
+
 impl VoiceAgent {
     fn llm_call(&self) -> LlmCall {
         let workflow = self.agent.workflow.as_ref();
@@ -252,13 +255,18 @@ impl VoiceAgent {
     /// Once every tool call of the round has its result: the next round of the reply, or, if
     /// the call is ending, only what is queued is said.
     fn after_tools(&mut self, now: Instant) {
-        let Some(t) = self.state.turn() else { return };
+        let Some(t) = self.state.turn_mut() else {
+            return;
+        };
         if let Phase::AwaitingTools { pending } = &t.phase
             && !pending.is_empty()
         {
             return;
         }
-        if matches!(t.then, After::HangUp(_)) {
+        t.rounds += 1;
+        if matches!(t.then, After::HangUp(_)) || t.rounds >= MAX_ROUNDS {
+            // a model that keeps calling tools (one that does not exist, say) is not asked
+            // again and again: the turn ends with what it has said
             self.end_speech(now);
         } else {
             self.start_llm();

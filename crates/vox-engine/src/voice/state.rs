@@ -201,6 +201,8 @@ pub(crate) struct AgentTurn {
     pub segmenter: crate::text::Segmenter,
     /// Tool calls being streamed by the model this round, by index.
     pub tool_calls: BTreeMap<usize, ToolCall>,
+    /// Rounds of the model's reply that ended with tool calls, so far.
+    pub rounds: u32,
     /// The first of its audio was sent.
     pub started_playing: bool,
     /// Its audio the marks prove was played.
@@ -234,6 +236,7 @@ impl AgentTurn {
             round_start: 0,
             segmenter: crate::text::Segmenter::default(),
             tool_calls: BTreeMap::new(),
+            rounds: 0,
             started_playing: false,
             played: Duration::ZERO,
             anchor: None,

@@ -79,6 +79,35 @@ fn a_tool_call_mid_reply_runs_and_its_result_continues_the_reply() {
 }
 
 #[test]
+fn a_model_calling_tools_without_end_is_stopped_after_max_rounds() {
+    let mut t = Tape::new(agent(json!({})), fast());
+    let (turn, _) = ask(&mut t, "That's all, bye.");
+    let mut rounds = 1;
+    loop {
+        t.input(Input::Llm {
+            turn,
+            event: LlmEvent::ToolCall {
+                index: 0,
+                id: Some(format!("c{rounds}")),
+                name: Some("hangUpNow".into()),
+                arguments: "{}".into(),
+            },
+        });
+        t.input(Input::LlmDone { turn });
+        if last_llm(&t.take()).is_none() {
+            break;
+        }
+        rounds += 1;
+        assert!(rounds <= 20, "the model is asked forever");
+    }
+    assert_eq!(
+        rounds,
+        super::super::reply::MAX_ROUNDS,
+        "stopped after the last round"
+    );
+}
+
+#[test]
 fn end_call_tool_hangs_up_after_the_last_words() {
     let mut t = Tape::new(agent(json!({})), fast());
     let (turn, _) = ask(&mut t, "That's all, bye.");
