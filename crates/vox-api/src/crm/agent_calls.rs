@@ -436,8 +436,12 @@ pub(crate) async fn ad_hoc(
         fields.insert("sendUserIdleReminders".into(), json!(true));
         fields.insert("reminderAfterIdleTimeSeconds".into(), json!(n));
     }
+    // the agent's document, with the tools every agent has (endCall, ...); what it made is
+    // taken back if the agent cannot be
+    let mut doc = Map::new();
     let made = async {
-        let doc = agents::document(&state, &business, &fields).await?;
+        doc = agents::document(&state, &business, &fields).await?;
+        agents::auto_tools(&state, &business, &mut doc).await?;
         let agent = state
             .store
             .create_agent(AgentRecord {
@@ -445,7 +449,7 @@ pub(crate) async fn ad_hoc(
                 business_id: business.id.clone(),
                 name: doc["name"].as_str().unwrap_or_default().to_owned(),
                 kind: "OUTBOUND".into(),
-                document: Value::Object(doc),
+                document: Value::Object(doc.clone()),
                 phone_number: None,
                 on_duty: None,
                 created_at: 0,
@@ -458,8 +462,15 @@ pub(crate) async fn ad_hoc(
     let mut agent = match made {
         Ok(a) => a,
         Err(e) => {
-            for t in &tools {
-                state.store.delete_tool(&business.id, t).await?;
+            let made_tools = doc
+                .get("toolIds")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .map(str::to_owned);
+            for t in tools.iter().cloned().chain(made_tools) {
+                state.store.delete_tool(&business.id, &t).await?;
             }
             return Err(e.into());
         }
