@@ -165,6 +165,23 @@ async fn a_vox_calls_recording_and_transcription() {
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{url}");
+    // GetRecording: the recording by its number, on the route seed 004's links share
+    let (status, by_number) = call(
+        &f.app,
+        keyed("GET", &format!("/api/v1/recordings/{n}"), &key, None),
+    )
+    .await;
+    assert_eq!(
+        (status, &by_number["callId"]),
+        (StatusCode::OK, &rec["callId"]),
+        "{by_number}"
+    );
+    let (status, b) = call(&f.app, get(&format!("/api/v1/recordings/{n}"), None)).await;
+    assert_eq!(
+        (status, b["code"].as_i64()),
+        (StatusCode::UNAUTHORIZED, Some(401)),
+        "no credentials: {b}"
+    );
     let (status, text) = call(
         &f.app,
         keyed(
@@ -187,6 +204,12 @@ async fn a_vox_calls_recording_and_transcription() {
         .await
         .expect("key")
         .key;
+    let (status, _) = call(
+        &f.app,
+        keyed("GET", &format!("/api/v1/recordings/{n}"), &other, None),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "another tenant's recording");
     for path in ["", "/recording", "/transcription"] {
         let (status, _) = call(
             &f.app,

@@ -300,9 +300,32 @@ pub(crate) async fn recording(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, Error> {
+    recording_of(&state, &auth, &id, &headers).await
+}
+
+/// `GET /api/v1/recordings/{id}` (GetRecording; a recording has its call's number): the
+/// route is shared with seed 004's signed links, whose names are not numbers.
+pub(crate) async fn get_recording(
+    state: ApiState,
+    id: String,
+    request: axum::extract::Request,
+) -> Result<Json<Value>, Error> {
+    use axum::extract::FromRequestParts as _;
+    let (mut parts, _) = request.into_parts();
+    let auth = CrmAuth::from_request_parts(&mut parts, &state).await?;
+    recording_of(&state, &auth, &id, &parts.headers).await
+}
+
+/// A call's recording, by the call's number.
+async fn recording_of(
+    state: &ApiState,
+    auth: &CrmAuth,
+    id: &str,
+    headers: &HeaderMap,
+) -> Result<Json<Value>, Error> {
     auth.require("calls:read")?;
-    let (c, m) = found(&state, &auth, &id).await?;
-    let (url, _) = crate::voice_calls::recording_link(&state, &headers, &c)
+    let (c, m) = found(state, auth, id).await?;
+    let (url, _) = crate::voice_calls::recording_link(state, headers, &c)
         .ok_or_else(|| ApiError::not_found("recording (this call has none)"))?;
     let updated = c.ended_at.unwrap_or(c.created_at);
     Ok(Json(json!({

@@ -23,6 +23,8 @@ use serde_json::{Map, Value};
 use crate::compat::{SeedError, TenantAuth, Tsoa};
 use crate::{ApiError, ApiState};
 
+pub(crate) use calls::get_recording;
+
 /// A seed-003 route's error.
 type Error = SeedError<Tsoa>;
 /// A seed-003 route's tenant and scopes.

@@ -73,7 +73,7 @@ pub const OPERATIONS: &[Operation] = &[
         "get",
         "/api/v1/recordings/{file}",
         "downloadRecording",
-        "A recording through its signed link (no token; 403 once expired or altered)",
+        "A recording through its signed link (no token; 403 once expired or altered). A number instead of {vc_id}.wav is seed 003's GetRecording: the recording of the call with that number, with an X-API-Key or token",
         None,
         &[LINK],
         Body::None,

@@ -33,7 +33,7 @@ pub(crate) fn routes() -> Router<ApiState> {
         .route("/api/v1/voice-calls/{id}", get(one))
         .route("/api/v1/voice-calls/{id}/recording-url", get(recording_url))
         .route("/api/v1/voice-calls/{id}/epa-results", get(epa_results))
-        .route("/api/v1/recordings/{file}", get(download))
+        .route("/api/v1/recordings/{file}", get(recordings))
 }
 
 /// A datetime of the query (RFC 3339, or a date: its midnight UTC) in Unix ms.
@@ -225,12 +225,28 @@ pub(crate) fn recording_link(
     ))
 }
 
-/// `GET /api/v1/recordings/{vc_id}.wav?se=&sig=`: no token; the link's signature and expiry
-/// are the permission.
-async fn download(
+/// `GET /api/v1/recordings/{file}`: a signed link of this API (`{vc_id}.wav?se=&sig=`), or, for
+/// a number, seed 003's GetRecording (with its credentials).
+async fn recordings(
     State(state): State<ApiState>,
     Path(file): Path<String>,
     Query(q): Query<HashMap<String, String>>,
+    request: axum::extract::Request,
+) -> Response {
+    use axum::response::IntoResponse as _;
+    if !file.is_empty() && file.bytes().all(|b| b.is_ascii_digit()) {
+        return crate::crm::get_recording(state, file, request)
+            .await
+            .into_response();
+    }
+    download(state, file, q).await.into_response()
+}
+
+/// A signed link's recording: no token; the link's signature and expiry are the permission.
+async fn download(
+    state: ApiState,
+    file: String,
+    q: HashMap<String, String>,
 ) -> Result<Response, Error> {
     let forbidden = |why: &str| -> Error {
         ApiError {
