@@ -433,3 +433,48 @@ async fn another_tenants_records_are_not_found() {
     .await;
     assert_eq!(status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn more_api_keys_with_their_own_scopes() {
+    let f = fixture().await;
+    let made = vox_api::admin::api_key(&f.store, &f.biz, "read only", Some("contacts:read"))
+        .await
+        .expect("key");
+    assert_eq!(
+        (made.business_id.as_str(), made.scopes.as_str()),
+        (f.biz.as_str(), "contacts:read")
+    );
+    let (status, _) = call(
+        &f.app,
+        keyed("GET", "/api/v1/contacts", &made.api_key, None),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, b) = call(
+        &f.app,
+        keyed(
+            "POST",
+            "/api/v1/contacts",
+            &made.api_key,
+            Some(&json!({"firstName": "Jo"})),
+        ),
+    )
+    .await;
+    assert_eq!(
+        (status, b["error"].as_str()),
+        (StatusCode::FORBIDDEN, Some("FORBIDDEN")),
+        "{b}"
+    );
+    for (biz, name, scopes) in [
+        ("biz_missing", "x", None),
+        (f.biz.as_str(), "", None),
+        (f.biz.as_str(), "x", Some("contacts:delete")),
+    ] {
+        assert!(
+            vox_api::admin::api_key(&f.store, biz, name, scopes)
+                .await
+                .is_err(),
+            "{biz} {name:?} {scopes:?}"
+        );
+    }
+}

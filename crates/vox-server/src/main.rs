@@ -94,6 +94,22 @@ enum AdminCommand {
         #[arg(long, short)]
         config: Option<PathBuf>,
     },
+    /// Make another API key for a business (seed 003's `X-API-Key`); prints it as JSON (shown
+    /// only this once).
+    ApiKey {
+        /// The business's id (`businessId` of `vox admin create`).
+        #[arg(long)]
+        business: String,
+        /// What the key is for.
+        #[arg(long, default_value = "api-key")]
+        name: String,
+        /// Its scopes, space-separated (default: every scope).
+        #[arg(long)]
+        scopes: Option<String>,
+        /// A TOML file layered over the defaults (for store.url).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -131,6 +147,15 @@ fn main() -> ExitCode {
             phone.as_deref(),
             scopes.as_deref(),
         ),
+        Command::Admin {
+            command:
+                AdminCommand::ApiKey {
+                    business,
+                    name,
+                    scopes,
+                    config,
+                },
+        } => admin_api_key(config.as_deref(), &business, &name, scopes.as_deref()),
         Command::Models {
             command: ModelsCommand::Fetch(args),
         } => fetch_models(&args.dir, args.cache),
@@ -188,6 +213,29 @@ async fn shutdown_signal() {
         Ok(()) = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
         _ = term => tracing::info!("SIGTERM received"),
     }
+}
+
+fn admin_api_key(
+    config: Option<&Path>,
+    business: &str,
+    name: &str,
+    scopes: Option<&str>,
+) -> anyhow::Result<()> {
+    let cfg = Config::load(config, &Overrides::default())?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let made = rt.block_on(async {
+        let store = vox_store::Store::connect(&cfg.store.url)
+            .await
+            .with_context(|| format!("store.url {}", cfg.store.redacted_url()))?;
+        anyhow::Ok(vox_api::admin::api_key(&store, business, name, scopes).await?)
+    })?;
+    #[allow(clippy::print_stdout)]
+    {
+        println!("{}", serde_json::to_string_pretty(&made)?);
+    }
+    Ok(())
 }
 
 fn admin_create(

@@ -55,6 +55,15 @@ impl Store {
         Ok(NewApiKey { id, key })
     }
 
+    /// Whether a business with this id exists.
+    pub async fn business_exists(&self, business_id: &str) -> Result<bool, StoreError> {
+        Ok(sqlx::query("SELECT id FROM businesses WHERE id = $1")
+            .bind(business_id)
+            .fetch_optional(self.pool())
+            .await?
+            .is_some())
+    }
+
     /// The grant of `key`, if it is a key.
     pub async fn api_key(&self, key: &str) -> Result<Option<ApiKey>, StoreError> {
         let row: Option<AnyRow> = sqlx::query("SELECT k.id, k.business_id, b.organization_id, k.name, k.scopes FROM api_keys k JOIN businesses b ON b.id = k.business_id WHERE k.key_sha256 = $1")
