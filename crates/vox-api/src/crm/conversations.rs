@@ -556,6 +556,38 @@ fn not_object(index: usize) -> Issue {
     }
 }
 
+/// Which bulk operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Bulk {
+    Create,
+    Update,
+}
+
+/// A bulk request's items, each created or updated on its own; the report.
+async fn bulk(
+    state: &ApiState,
+    auth: &CrmAuth,
+    body: &[u8],
+    op: Bulk,
+) -> Result<Json<Value>, Error> {
+    auth.require("conversations:write")?;
+    let mut outcomes = Vec::new();
+    for (i, item) in items(body)?.iter().enumerate() {
+        let path = format!("conversations[{i}]");
+        let done = match (item.as_object(), op) {
+            (Some(m), Bulk::Create) => create_one(state, &auth.business_id, &path, m).await,
+            (Some(m), Bulk::Update) => update_one(state, &auth.business_id, &path, m).await,
+            (None, _) => Err(not_object(i)),
+        };
+        outcomes.push(done.map(|(c, _)| c.id));
+    }
+    let what = match op {
+        Bulk::Create => "created",
+        Bulk::Update => "updated",
+    };
+    Ok(Json(report(outcomes, what)))
+}
+
 /// `POST /api/v1/conversations/bulk`: each item created on its own; the report says which
 /// were not, and why.
 pub(crate) async fn bulk_create(
@@ -563,18 +595,7 @@ pub(crate) async fn bulk_create(
     State(state): State<ApiState>,
     body: Bytes,
 ) -> Result<Json<Value>, Error> {
-    auth.require("conversations:write")?;
-    let mut outcomes = Vec::new();
-    for (i, item) in items(&body)?.iter().enumerate() {
-        let path = format!("conversations[{i}]");
-        outcomes.push(match item.as_object() {
-            Some(m) => create_one(&state, &auth.business_id, &path, m)
-                .await
-                .map(|(c, _)| c.id),
-            None => Err(not_object(i)),
-        });
-    }
-    Ok(Json(report(outcomes, "created")))
+    bulk(&state, &auth, &body, Bulk::Create).await
 }
 
 /// `PUT /api/v1/conversations/bulk`: each item (by `id`) updated on its own.
@@ -583,18 +604,7 @@ pub(crate) async fn bulk_update(
     State(state): State<ApiState>,
     body: Bytes,
 ) -> Result<Json<Value>, Error> {
-    auth.require("conversations:write")?;
-    let mut outcomes = Vec::new();
-    for (i, item) in items(&body)?.iter().enumerate() {
-        let path = format!("conversations[{i}]");
-        outcomes.push(match item.as_object() {
-            Some(m) => update_one(&state, &auth.business_id, &path, m)
-                .await
-                .map(|(c, _)| c.id),
-            None => Err(not_object(i)),
-        });
-    }
-    Ok(Json(report(outcomes, "updated")))
+    bulk(&state, &auth, &body, Bulk::Update).await
 }
 
 /// `GET /api/v1/conversations/{id}`: one conversation, with its contact.
