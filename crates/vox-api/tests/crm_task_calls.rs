@@ -229,3 +229,48 @@ async fn a_task_that_cannot_be_called_is_cancelled_with_why() {
         "{t}"
     );
 }
+
+#[tokio::test]
+async fn tasks_over_the_outbound_rate_wait_for_a_later_pass() {
+    let f = fixture().await;
+    let key = api_key(&f).await;
+    let agent = outbound_agent(&f).await;
+    let conv = conversation(
+        &f,
+        &key,
+        json!({"firstName": "Pedro", "phones": ["+15552345678"]}),
+    )
+    .await;
+    let n = OUTBOUND_PER_MINUTE as usize + 2;
+    for i in 0..n {
+        let (status, t) = call(
+            &f.app,
+            keyed("POST", "/api/v1/tasks", &key, Some(&json!({"context": {"conversationId": conv}, "objective": format!("Call {i}"),
+                "createdBy": {"id": "u1", "type": "user"}, "assignedTo": {"id": agent, "type": "ai_employee"}, "dueDate": "2024-01-01T00:00:00Z"}))),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{t}");
+    }
+    assert_eq!(
+        pass(&f.state).await.expect("pass"),
+        OUTBOUND_PER_MINUTE as usize
+    );
+    let (_, page) = call(
+        &f.app,
+        keyed("GET", "/api/v1/tasks?status=cancelled", &key, None),
+    )
+    .await;
+    assert_eq!(page["totalCount"], 0, "none given up: {page}");
+    let (_, waiting) = call(
+        &f.app,
+        keyed("GET", "/api/v1/tasks?status=overdue&limit=100", &key, None),
+    )
+    .await;
+    let unplaced = waiting["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter(|t| t["callId"].is_null())
+        .count();
+    assert_eq!(unplaced, 2, "the two over the rate wait, unclaimed");
+}

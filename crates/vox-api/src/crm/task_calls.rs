@@ -44,6 +44,13 @@ pub async fn pass(state: &ApiState) -> Result<usize, StoreError> {
             continue;
         }
         match call(state, &t).await {
+            // over the business's outbound rate: the claim is let go, a later pass calls
+            Err(Refusal::Later(why)) => {
+                tracing::info!(task = %t.id, %why, "a task's call waits");
+                let mut t = state.store.task(&t.business_id, &t.id).await?.unwrap_or(t);
+                t.call_id = None;
+                state.store.update_task(t).await?;
+            }
             Ok(call_id) => {
                 placed += 1;
                 // its number, for the task's callId (seed 003 shows calls by number)
@@ -55,7 +62,7 @@ pub async fn pass(state: &ApiState) -> Result<usize, StoreError> {
                 t.call_id = Some(call_id);
                 state.store.update_task(t).await?;
             }
-            Err(why) => {
+            Err(Refusal::Never(why)) => {
                 tracing::info!(task = %t.id, %why, "a task's call could not be placed");
                 let mut t = t;
                 t.call_id = None;
@@ -70,10 +77,30 @@ pub async fn pass(state: &ApiState) -> Result<usize, StoreError> {
     Ok(placed)
 }
 
+/// Why a task's call was not placed.
+enum Refusal {
+    /// Not now (the business's outbound rate): a later pass tries again.
+    Later(String),
+    /// Not at all: the task is cancelled with this reason.
+    Never(String),
+}
+
+impl From<&str> for Refusal {
+    fn from(why: &str) -> Self {
+        Self::Never(why.to_owned())
+    }
+}
+
+impl From<String> for Refusal {
+    fn from(why: String) -> Self {
+        Self::Never(why)
+    }
+}
+
 /// Places task `t`'s call; its call id, or why not.
-async fn call(state: &ApiState, t: &Task) -> Result<String, String> {
+async fn call(state: &ApiState, t: &Task) -> Result<String, Refusal> {
     let store = &state.store;
-    let internal = |e: StoreError| e.to_string();
+    let internal = |e: StoreError| Refusal::Never(e.to_string());
     let agent = store
         .agent(&t.business_id, &t.assigned_to.1)
         .await
@@ -87,7 +114,8 @@ async fn call(state: &ApiState, t: &Task) -> Result<String, String> {
         return Err(format!(
             "its AI employee {} is not a deployed, on-duty OUTBOUND agent",
             agent.id
-        ));
+        )
+        .into());
     };
     let conversation = match t.conversation_id {
         Some(id) => store
@@ -128,7 +156,13 @@ async fn call(state: &ApiState, t: &Task) -> Result<String, String> {
         Some(&contact.id.to_string()),
     )
     .await
-    .map_err(|e| e.message)?;
+    .map_err(|e| {
+        if e.status == axum::http::StatusCode::TOO_MANY_REQUESTS {
+            Refusal::Later(e.message)
+        } else {
+            Refusal::Never(e.message)
+        }
+    })?;
     Ok(record.id)
 }
 
