@@ -31,21 +31,8 @@ async fn a_campaign_calls_retries_and_completes_through_the_carrier() {
     )
     .await;
     let (api, biz) = (&served.api, served.business_id.as_str());
-    let agents = format!("/v1/businesses/{biz}/voice-agents");
-    let (status, agent) = api
-        .send(
-            Method::POST,
-            &agents,
-            Some(json!({"name": "Follow-up", "type": "OUTBOUND", "conversationFlow": "Ask how the visit went.",
-                "firstMessage": "Hi, this is Acme Plumbing following up."})),
-        )
-        .await;
-    assert_eq!(status, 201, "{agent}");
-    let agent_id = agent["id"].as_str().expect("id").to_owned();
-    let (status, d) = api
-        .send(Method::POST, &format!("{agents}/{agent_id}/deploy"), None)
-        .await;
-    assert_eq!(status, 200, "{d}");
+    let agent_id = api.deployed_agent(biz, json!({"name": "Follow-up", "type": "OUTBOUND", "conversationFlow": "Ask how the visit went.",
+                "firstMessage": "Hi, this is Acme Plumbing following up."})).await;
     let (status, campaign) = api
         .send(
             Method::POST,
@@ -159,21 +146,8 @@ async fn surveyed_call(name: &str, turns: Vec<CallerTurn>, questions: Value) -> 
     )
     .await;
     let (api, biz) = (&served.api, served.business_id.as_str());
-    let agents = format!("/v1/businesses/{biz}/voice-agents");
-    let (status, agent) = api
-        .send(
-            Method::POST,
-            &agents,
-            Some(json!({"name": "Follow-up", "type": "OUTBOUND", "conversationFlow": "Ask how the visit went.",
-                "firstMessage": "Hi, this is Acme Plumbing."})),
-        )
-        .await;
-    assert_eq!(status, 201, "{agent}");
-    let agent_id = agent["id"].as_str().expect("id").to_owned();
-    let (status, _) = api
-        .send(Method::POST, &format!("{agents}/{agent_id}/deploy"), None)
-        .await;
-    assert_eq!(status, 200);
+    let agent_id = api.deployed_agent(biz, json!({"name": "Follow-up", "type": "OUTBOUND", "conversationFlow": "Ask how the visit went.",
+                "firstMessage": "Hi, this is Acme Plumbing."})).await;
     let (status, campaign) = api
         .send(
             Method::POST,

@@ -128,22 +128,14 @@ async fn a_stored_agents_call_is_briefed_with_its_context_variables() {
     )
     .await;
     let (api, biz) = (&served.api, served.business_id.as_str());
-    let agents = format!("/v1/businesses/{biz}/voice-agents");
-    let (status, agent) = api
-        .send(
-            Method::POST,
-            &agents,
-            Some(json!({"name": "Reminder", "type": "OUTBOUND",
+    let id = api
+        .deployed_agent(
+            biz,
+            json!({"name": "Reminder", "type": "OUTBOUND",
                 "conversationFlow": "Remind {{customerFirstName}} of the visit on {{day}}.",
-                "firstMessage": "Hi {{customerFirstName}}, this is Acme."})),
+                "firstMessage": "Hi {{customerFirstName}}, this is Acme."}),
         )
         .await;
-    assert_eq!(status, 201, "{agent}");
-    let id = agent["id"].as_str().expect("id").to_owned();
-    let (status, _) = api
-        .send(Method::POST, &format!("{agents}/{id}/deploy"), None)
-        .await;
-    assert_eq!(status, 200);
     let (status, c) = api
         .send(
             Method::POST,
@@ -228,21 +220,8 @@ async fn a_contact_who_calls_is_known_and_keeps_what_was_extracted() {
         )
         .await;
     assert_eq!(status, 200, "{dana}");
-    let agents = format!("/v1/businesses/{biz}/voice-agents");
-    let (status, agent) = api
-        .send(
-            Method::POST,
-            &agents,
-            Some(json!({"name": "Front desk", "type": "INBOUND", "conversationFlow": "Ask the caller's budget.",
-                "collectFields": ["budget"]})),
-        )
-        .await;
-    assert_eq!(status, 201, "{agent}");
-    let id = agent["id"].as_str().expect("id");
-    let (status, d) = api
-        .send(Method::POST, &format!("{agents}/{id}/deploy"), None)
-        .await;
-    assert_eq!(status, 200, "{d}");
+    api.deployed_agent(biz, json!({"name": "Front desk", "type": "INBOUND", "conversationFlow": "Ask the caller's budget.",
+                "collectFields": ["budget"]})).await;
     let (status, leg) = twilio.ring(&served.base, "+14155550123", NUMBER).await;
     assert_eq!(status, 200);
     assert!(leg.finished, "{leg:?}");

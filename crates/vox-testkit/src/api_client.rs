@@ -56,6 +56,24 @@ impl ApiClient {
         self.send_with(method, path, body, &[]).await
     }
 
+    /// A voice agent made from `body` in business `biz` through the Partner API and
+    /// deployed; its id. Panics if either step is refused.
+    pub async fn deployed_agent(&self, biz: &str, body: Value) -> String {
+        let agents = format!("/v1/businesses/{biz}/voice-agents");
+        let (status, agent) = self.send(reqwest::Method::POST, &agents, Some(body)).await;
+        assert_eq!(status, 201, "{agent}");
+        let id = agent["id"].as_str().expect("id").to_owned();
+        let (status, d) = self
+            .send(
+                reqwest::Method::POST,
+                &format!("{agents}/{id}/deploy"),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{d}");
+        id
+    }
+
     /// [`send`](Self::send) with seed 000's (and 001's) `Version: 2021-04-15` header.
     pub async fn send_versioned(
         &self,
