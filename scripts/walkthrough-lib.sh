@@ -43,7 +43,9 @@ fail() { echo "$walkthrough: $*"; exit 1; }
 api_headers=()
 api() {
   local method=$1 path=$2; shift 2
-  printf '$ curl -X %s %s%s %s%s\n' "$method" "$base" "$path" "${api_headers[*]:+${api_headers[*]} }" "$*"
+  # an API key is a secret: shown cut
+  local shown=("${api_headers[@]/#X-API-Key: */X-API-Key: vk_…}")
+  printf '$ curl -X %s %s%s %s%s\n' "$method" "$base" "$path" "${shown[*]:+${shown[*]} }" "$*"
   code=$(curl -g -s -o "$work/last.json" -w '%{http_code}' -X "$method" -H "Authorization: Bearer $token" "${api_headers[@]}" "$@" "$base$path")
   printf '%s ' "$code"; head -c 700 "$work/last.json"; echo
 }
